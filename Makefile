@@ -1,0 +1,38 @@
+# sls-load: build, demo, test, bench, package.
+# Every test runs from one debug build of the whole workspace.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all build demo test lint bench package clean
+
+all: build
+
+## build: debug build of every binary (sls-load, bootstrap, sls-load-target)
+build:
+	$(CARGO) build --workspace --locked --bins
+
+## demo: build, start the sample target and the local cloud, run a three-region test
+demo: build
+	./samples/demo.sh
+
+## test: every test (unit, integration, end-to-end) from the one debug build
+test: build
+	$(CARGO) test --workspace --locked --no-fail-fast
+
+## lint: formatting and clippy as CI would
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## package: release build of the worker, zipped as Lambda expects (build/sls-load-worker.zip)
+package:
+	$(CARGO) build --release --locked -p sls-load-function --bin bootstrap
+	mkdir -p build/sls-load-worker
+	cp target/release/bootstrap build/sls-load-worker/bootstrap
+	cd build/sls-load-worker && python3 -c "import zipfile; z=zipfile.ZipFile('../sls-load-worker.zip','w',zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo('bootstrap'); i.external_attr=0o755<<16; z.writestr(i, open('bootstrap','rb').read()); z.close()"
+	@echo "build/sls-load-worker.zip"
+
+clean:
+	$(CARGO) clean
+	rm -rf build .sls-load

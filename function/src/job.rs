@@ -1,0 +1,374 @@
+//! The wire contract between the orchestrator and a worker: the Invoke payload
+//! ([`Job`]), the per-worker result manifest ([`Manifest`]) and the object key
+//! layout in the results bucket ([`ObjectKey`]).
+//!
+//! This module owns the serde shapes and the newtypes that name things (run,
+//! region, worker, key). It does not run anything and does no IO; docs/FORMAT.md
+//! describes the same shapes for people. The orchestrator imports these types,
+//! never the reverse, so both sides always speak the same version.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the job and manifest wire format. Bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Latency histograms record microseconds from 1 µs ...
+pub const HIST_LOW_US: u64 = 1;
+/// ... to 60 s ...
+pub const HIST_HIGH_US: u64 = 60_000_000;
+/// ... with 3 significant digits.
+pub const HIST_SIGFIG: u8 = 3;
+
+/// Interval-log tag prefix for the latency of every request that got a response.
+pub const TAG_DURATION: &str = "http_req_duration";
+/// Interval-log tag prefix for requests that got a response the checks rejected (e.g. status).
+pub const TAG_FAILED: &str = "http_req_failed";
+/// Interval-log tag prefix for requests that got no response at all (refused, timeout, ...).
+pub const TAG_ERRORED: &str = "http_req_errored";
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// Identifies one run, e.g. `20261123-203005-7f3a`. Sorts by start time.
+    RunId
+);
+string_newtype!(
+    /// An AWS region name such as `eu-west-1`.
+    Region
+);
+string_newtype!(
+    /// One worker (one Lambda invocation) within a region of a run, e.g. `w0003`.
+    WorkerId
+);
+string_newtype!(
+    /// A key in the results bucket.
+    ObjectKey
+);
+
+impl WorkerId {
+    /// The worker id for the `index`-th worker of a region.
+    pub fn numbered(index: usize) -> Self {
+        Self(format!("w{index:04}"))
+    }
+}
+
+impl ObjectKey {
+    /// `runs/{run_id}/`: everything a run stores lives below this prefix.
+    pub fn run_prefix(run: &RunId) -> Self {
+        Self(format!("runs/{run}/"))
+    }
+    /// `runs/{run_id}/plan.json`: the plan, written by the orchestrator before invoking.
+    pub fn plan(run: &RunId) -> Self {
+        Self(format!("runs/{run}/plan.json"))
+    }
+    /// `runs/{run_id}/summary.json`: the merged summary, written after collection.
+    pub fn summary(run: &RunId) -> Self {
+        Self(format!("runs/{run}/summary.json"))
+    }
+    /// `runs/{run_id}/{region}/{worker_id}/`: one worker's results.
+    pub fn worker_prefix(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
+        Self(format!("runs/{run}/{region}/{worker}/"))
+    }
+    /// `.../manifest.json`: written once, last, when the worker finishes.
+    pub fn manifest(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
+        Self(format!("runs/{run}/{region}/{worker}/manifest.json"))
+    }
+    /// `.../latency-{seq:05}.hlog`: the `seq`-th flush of the worker's interval log.
+    pub fn latency_log(run: &RunId, region: &Region, worker: &WorkerId, seq: u32) -> Self {
+        Self(format!(
+            "runs/{run}/{region}/{worker}/latency-{seq:05}.hlog"
+        ))
+    }
+
+    /// Splits a worker object key into (region, worker, file name) if it is one.
+    pub fn parse_worker_object(&self, run: &RunId) -> Option<(Region, WorkerId, &str)> {
+        let rest = self.0.strip_prefix(&format!("runs/{run}/"))?;
+        let mut parts = rest.splitn(3, '/');
+        let region = parts.next()?;
+        let worker = parts.next()?;
+        let file = parts.next()?;
+        if region.is_empty() || worker.is_empty() || file.is_empty() || file.contains('/') {
+            return None;
+        }
+        Some((Region::from(region), WorkerId::from(worker), file))
+    }
+}
+
+/// The Invoke payload: everything one worker needs to run its slice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Must equal [`FORMAT_VERSION`]; a worker refuses other versions.
+    pub format: u32,
+    /// The run this job belongs to.
+    pub run_id: RunId,
+    /// This worker's id, unique within its region.
+    pub worker_id: WorkerId,
+    /// The region this worker runs in (the load zone).
+    pub region: Region,
+    /// The wall-clock instant at which the worker sends its first request.
+    #[serde(with = "humantime_serde")]
+    pub start_at: SystemTime,
+    /// How long the worker generates load, counted from `start_at`.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Base URL every request's `url` is resolved against, e.g. `http://127.0.0.1:8080`.
+    pub target: String,
+    /// The scenarios this worker runs, each with this worker's share of the load.
+    pub scenarios: Vec<JobScenario>,
+    /// Where results go.
+    pub results: ResultsLocation,
+    /// How often the interval log is flushed to the store.
+    #[serde(with = "humantime_serde")]
+    pub flush_every: Duration,
+    /// Per-request timeout; a request still unanswered after it counts as a timeout.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+/// One scenario as a worker runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobScenario {
+    /// The scenario's name in the scenario file.
+    pub name: String,
+    /// How iterations are started.
+    pub executor: Executor,
+    /// Connections (virtual users) opened before the start.
+    pub pre_allocated_vus: u32,
+    /// Upper bound on connections; an arrival that finds none free is a dropped iteration.
+    pub max_vus: u32,
+    /// The requests of one iteration, sent in order.
+    pub requests: Vec<RequestSpec>,
+}
+
+/// How a scenario starts iterations. Tagged with k6's executor names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Executor {
+    /// Open model: iterations start at a fixed rate regardless of how fast the target answers.
+    ConstantArrivalRate {
+        /// This worker's share of the rate, in iterations per second.
+        rate: f64,
+        /// Delay of this worker's first arrival after `start_at`, so that the workers of a
+        /// run interleave their arrivals instead of sending in lock-step.
+        #[serde(with = "humantime_serde")]
+        offset: Duration,
+    },
+}
+
+/// One HTTP request of an iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// Name used in tags and reports; `[A-Za-z0-9_.-]+`.
+    pub name: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path and query (`/search?q=x`) or an absolute URL.
+    pub url: String,
+    /// Extra request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body, sent as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The status a successful response has; any other status counts as failed.
+    /// `None` accepts every status below 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+}
+
+/// The bucket and region a worker writes to. Keys follow [`ObjectKey`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsLocation {
+    /// The results bucket.
+    pub bucket: String,
+    /// The bucket's region (may differ from the worker's region).
+    pub region: Region,
+}
+
+/// Why a request failed, in the classes the summary reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The TCP connection was refused or reset before a response.
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed.
+    Tls,
+    /// No response within the request timeout, or still in flight when the slice ended.
+    Timeout,
+    /// A 4xx response.
+    Http4xx,
+    /// A 5xx response.
+    Http5xx,
+    /// A response whose status was not the expected one (and not 4xx/5xx).
+    Status,
+    /// The connection broke mid-response or another protocol error.
+    Protocol,
+}
+
+impl ErrorClass {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Connect => "connect",
+            ErrorClass::Dns => "dns",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Http4xx => "http_4xx",
+            ErrorClass::Http5xx => "http_5xx",
+            ErrorClass::Status => "status",
+            ErrorClass::Protocol => "protocol",
+        }
+    }
+}
+
+/// Counts for one request name within one worker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Requests sent (or attempted), failed ones included.
+    pub requests: u64,
+    /// Requests that failed, any class.
+    pub errors: u64,
+    /// Failures by class.
+    #[serde(default)]
+    pub errors_by_class: BTreeMap<ErrorClass, u64>,
+}
+
+/// Written by a worker as its last object: what it did and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format: u32,
+    /// The run.
+    pub run_id: RunId,
+    /// The region the worker ran in.
+    pub region: Region,
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// When the worker's process started initialising (cold start), if this invocation
+    /// was the first of its process.
+    #[serde(with = "humantime_serde")]
+    pub init_duration: Option<Duration>,
+    /// When the invocation reached the handler.
+    #[serde(with = "humantime_serde")]
+    pub invoked_at: SystemTime,
+    /// The `start_at` the worker was given.
+    #[serde(with = "humantime_serde")]
+    pub start_at: SystemTime,
+    /// When its first request actually left, if it sent any.
+    #[serde(with = "humantime_serde")]
+    pub first_request_at: Option<SystemTime>,
+    /// When it stopped (last in-flight request settled).
+    #[serde(with = "humantime_serde")]
+    pub finished_at: SystemTime,
+    /// Iterations that could not start because every VU was busy (open model).
+    pub dropped_iterations: u64,
+    /// Counts per request name.
+    pub requests: BTreeMap<String, RequestCounts>,
+    /// How many interval-log objects it wrote (`latency-00000.hlog` ...).
+    pub latency_logs: u32,
+}
+
+/// Builds the interval-log tag for a metric and request name (`http_req_duration:home`).
+pub fn tag(metric: &str, request: &str) -> String {
+    format!("{metric}:{request}")
+}
+
+/// Splits an interval-log tag into metric and request name.
+pub fn split_tag(tag: &str) -> Option<(&str, &str)> {
+    tag.split_once(':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_object_keys_round_trip() {
+        let run = RunId::from("r1");
+        let region = Region::from("eu-west-1");
+        let worker = WorkerId::numbered(3);
+        let key = ObjectKey::latency_log(&run, &region, &worker, 2);
+        assert_eq!(key.as_str(), "runs/r1/eu-west-1/w0003/latency-00002.hlog");
+        assert_eq!(
+            key.parse_worker_object(&run),
+            Some((region, worker, "latency-00002.hlog"))
+        );
+        assert_eq!(ObjectKey::plan(&run).parse_worker_object(&run), None);
+    }
+
+    #[test]
+    fn job_json_uses_readable_times_and_k6_executor_names() {
+        let job = Job {
+            format: FORMAT_VERSION,
+            run_id: RunId::from("r1"),
+            worker_id: WorkerId::numbered(0),
+            region: Region::from("us-east-1"),
+            start_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            duration: Duration::from_secs(15),
+            target: "http://127.0.0.1:8080".into(),
+            scenarios: vec![JobScenario {
+                name: "browse".into(),
+                executor: Executor::ConstantArrivalRate {
+                    rate: 50.0,
+                    offset: Duration::from_millis(2),
+                },
+                pre_allocated_vus: 5,
+                max_vus: 50,
+                requests: vec![],
+            }],
+            results: ResultsLocation {
+                bucket: "b".into(),
+                region: Region::from("us-east-1"),
+            },
+            flush_every: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        };
+        let json = serde_json::to_string(&job).expect("serialize");
+        assert!(
+            json.contains(r#""start_at":"2027-01-15T08:00:00Z""#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""executor":{"type":"constant-arrival-rate""#),
+            "{json}"
+        );
+        let back: Job = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, job);
+    }
+}

@@ -1,0 +1,264 @@
+//! The sls-load worker: one Lambda invocation runs one time slice of HTTP load and
+//! leaves its measurements in S3.
+//!
+//! # Brief overview
+//! - [`job`]: the wire contract (Invoke payload, manifest, object keys); shared with
+//!   the orchestrator.
+//! - [`engine`]: paces iterations and sends requests (open model, intended-time
+//!   latency).
+//! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
+//! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
+//!
+//! This file owns the invocation flow ([`Worker::invoke`] → [`run_job`]): check the
+//! job, run the engine while flushing completed intervals every `flush_every`, then
+//! write the last interval log and the manifest. The `bootstrap` binary only wires
+//! [`Worker`] into `lambda_runtime`.
+
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod job;
+pub mod recorder;
+pub mod sink;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use tokio::sync::Notify;
+
+use engine::{Clock, EngineError};
+use job::{FORMAT_VERSION, Job, Manifest, ObjectKey, Region};
+use recorder::{Recorder, RecorderError};
+use sink::{S3Sink, Sink, SinkError};
+
+/// Time kept free before the invocation deadline for the last flush and the manifest.
+pub const FLUSH_RESERVE: Duration = Duration::from_secs(5);
+
+/// Why an invocation failed. Per-request failures are not errors; they are measured.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The payload is not a job this worker understands.
+    #[error("invalid job payload: {0}")]
+    BadJob(String),
+    /// The job's wire-format version differs from this worker's.
+    #[error(
+        "job format {got} is not supported by this worker (supports {FORMAT_VERSION}); redeploy the function"
+    )]
+    Format {
+        /// The version in the payload.
+        got: u32,
+    },
+    /// The slice would end after the invocation deadline.
+    #[error(
+        "slice ends at {ends} but the invocation deadline is {deadline}; shorten the slice or raise the function timeout"
+    )]
+    Deadline {
+        /// When the slice plus drain and flush would end (RFC 3339).
+        ends: String,
+        /// The invocation deadline (RFC 3339).
+        deadline: String,
+    },
+    /// The engine could not run the job.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Histograms could not be encoded.
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
+    /// Results could not be stored.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl From<WorkerError> for Diagnostic {
+    fn from(e: WorkerError) -> Self {
+        let kind = match e {
+            WorkerError::BadJob(_) => "BadJob",
+            WorkerError::Format { .. } => "FormatMismatch",
+            WorkerError::Deadline { .. } => "Deadline",
+            WorkerError::Engine(_) => "Engine",
+            WorkerError::Recorder(_) => "Recorder",
+            WorkerError::Sink(_) => "Sink",
+        };
+        Diagnostic {
+            error_type: format!("SlsLoad.{kind}"),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Facts about the invocation that the job itself does not carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Invocation {
+    /// Process initialisation time, for the first invocation of a process only.
+    pub init_duration: Option<Duration>,
+    /// When Lambda will stop the invocation.
+    pub deadline: Option<SystemTime>,
+}
+
+/// One worker process: S3 clients are built once per bucket and reused across warm
+/// invocations.
+pub struct Worker {
+    init_duration: Duration,
+    cold: AtomicBool,
+    sinks: tokio::sync::Mutex<HashMap<(String, Region), S3Sink>>,
+}
+
+impl Worker {
+    /// A worker whose process took `init_duration` to become ready.
+    pub fn new(init_duration: Duration) -> Self {
+        Self {
+            init_duration,
+            cold: AtomicBool::new(true),
+            sinks: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles one Lambda event: parses the job, runs it and returns its manifest.
+    pub async fn invoke(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<Manifest, WorkerError> {
+        let job: Job = serde_json::from_value(event.payload)
+            .map_err(|e| WorkerError::BadJob(e.to_string()))?;
+        let invocation = Invocation {
+            init_duration: self
+                .cold
+                .swap(false, Ordering::Relaxed)
+                .then_some(self.init_duration),
+            deadline: Some(event.context.deadline()),
+        };
+        let sink = self.sink(&job.results.bucket, &job.results.region).await;
+        run_job(job, &sink, invocation).await
+    }
+
+    async fn sink(&self, bucket: &str, region: &Region) -> S3Sink {
+        let mut sinks = self.sinks.lock().await;
+        let key = (bucket.to_owned(), region.clone());
+        if let Some(s) = sinks.get(&key) {
+            return s.clone();
+        }
+        let s = S3Sink::from_env(bucket, region).await;
+        sinks.insert(key, s.clone());
+        s
+    }
+}
+
+/// Runs `job` to the end of its slice and stores its interval logs and manifest in
+/// `sink`. Completed intervals are flushed every `job.flush_every`, so a worker that
+/// dies loses at most that much.
+pub async fn run_job<S: Sink>(
+    job: Job,
+    sink: &S,
+    invocation: Invocation,
+) -> Result<Manifest, WorkerError> {
+    let invoked_at = SystemTime::now();
+    if job.format != FORMAT_VERSION {
+        return Err(WorkerError::Format { got: job.format });
+    }
+    if let Some(deadline) = invocation.deadline {
+        let ends = job.start_at + job.duration + job.request_timeout.min(engine::MAX_DRAIN);
+        if ends + FLUSH_RESERVE > deadline {
+            return Err(WorkerError::Deadline {
+                ends: humantime::format_rfc3339_millis(ends).to_string(),
+                deadline: humantime::format_rfc3339_millis(deadline).to_string(),
+            });
+        }
+    }
+    let clock = Clock::now();
+    let recorder = Arc::new(Recorder::new(
+        clock.instant_of(job.start_at),
+        job.start_at,
+        engine::request_names(&job),
+    ));
+    let comment = format!(
+        "sls-load run={} region={} worker={}",
+        job.run_id, job.region, job.worker_id
+    );
+    let mut flusher = Flusher {
+        job: &job,
+        sink,
+        recorder: &recorder,
+        comment: &comment,
+        seq: 0,
+    };
+    let done = Notify::new();
+    let engine = async {
+        let report = engine::run(&job, recorder.clone(), clock).await;
+        done.notify_one();
+        report
+    };
+    let periodic = async {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(job.flush_every) => {}
+                _ = done.notified() => return,
+            }
+            if let Err(e) = flusher.flush(false).await {
+                // Kept in the recorder's buffer? No: the bytes went with the failed PUT's
+                // retries. Report it; the final flush still writes what follows.
+                tracing::error!(error = %e, "periodic flush failed");
+            }
+        }
+    };
+    let (report, ()) = tokio::join!(engine, periodic);
+    let report = report?;
+    flusher.flush(true).await?;
+    let manifest = Manifest {
+        format: FORMAT_VERSION,
+        run_id: job.run_id.clone(),
+        region: job.region.clone(),
+        worker_id: job.worker_id.clone(),
+        init_duration: invocation.init_duration,
+        invoked_at,
+        start_at: job.start_at,
+        first_request_at: report.first_request_at,
+        finished_at: report.finished_at,
+        dropped_iterations: report.dropped_iterations,
+        requests: recorder.counts(),
+        latency_logs: flusher.seq,
+    };
+    let body =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| WorkerError::BadJob(e.to_string()))?;
+    sink.put(
+        &ObjectKey::manifest(&job.run_id, &job.region, &job.worker_id),
+        body,
+        "application/json",
+    )
+    .await?;
+    Ok(manifest)
+}
+
+/// Writes completed intervals as numbered interval-log objects.
+struct Flusher<'a, S> {
+    job: &'a Job,
+    sink: &'a S,
+    recorder: &'a Recorder,
+    comment: &'a str,
+    seq: u32,
+}
+
+impl<S: Sink> Flusher<'_, S> {
+    /// Writes the intervals completed so far (all of them when `last`).
+    async fn flush(&mut self, last: bool) -> Result<(), WorkerError> {
+        if last {
+            self.recorder.close()?;
+        } else {
+            self.recorder.roll_to(std::time::Instant::now())?;
+        }
+        let Some(log) = self.recorder.take_log(self.comment)? else {
+            return Ok(());
+        };
+        let key = ObjectKey::latency_log(
+            &self.job.run_id,
+            &self.job.region,
+            &self.job.worker_id,
+            self.seq,
+        );
+        self.seq += 1;
+        self.sink.put(&key, log, "text/plain").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,308 @@
+//! Records every request's outcome: latency into HdrHistograms per one-second
+//! interval and tag, counts and error classes per request name.
+//!
+//! The recorder owns the in-memory measurement state and turns completed intervals
+//! into standard HdrHistogram interval-log lines (V2 + deflate, base64) as soon as
+//! they are complete, so memory stays bounded by one interval's histograms however
+//! long the slice is. It does not decide when to send anything (the engine does) or
+//! where bytes go (the sink does). Values are microseconds, 1 µs to 60 s, 3
+//! significant digits; slower values saturate at 60 s.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::job::{
+    ErrorClass, HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, RequestCounts, TAG_DURATION, TAG_ERRORED,
+    TAG_FAILED, tag,
+};
+
+/// How one request ended, as the recorder sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response the checks accepted.
+    Ok,
+    /// A response the checks rejected (its latency still counts in `http_req_duration`).
+    Failed(ErrorClass),
+    /// No response at all.
+    Errored(ErrorClass),
+}
+
+/// Errors while encoding histograms.
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    /// HdrHistogram could not be created or serialized.
+    #[error("histogram encoding failed: {0}")]
+    Encode(String),
+}
+
+/// The three metrics recorded per request name; the index into a request's slots.
+const METRICS: [&str; 3] = [TAG_DURATION, TAG_FAILED, TAG_ERRORED];
+
+struct State {
+    /// Index of the interval currently being recorded (seconds since `base`).
+    current: u64,
+    /// Histograms of the current interval, `request * 3 + metric`, created on first use.
+    hists: Vec<Option<Histogram<u64>>>,
+    /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
+    pending: Vec<u8>,
+    serializer: V2DeflateSerializer,
+    counts: Vec<RequestCounts>,
+}
+
+/// Thread-safe measurement state for one worker.
+pub struct Recorder {
+    base: Instant,
+    base_wall: SystemTime,
+    names: Vec<String>,
+    tags: Vec<String>,
+    state: Mutex<State>,
+}
+
+impl Recorder {
+    /// A recorder whose interval 0 starts at `base` (the monotonic instant of `base_wall`,
+    /// the run's `start_at`), for the given request names.
+    pub fn new(base: Instant, base_wall: SystemTime, names: Vec<String>) -> Self {
+        let tags = names
+            .iter()
+            .flat_map(|n| METRICS.iter().map(move |m| tag(m, n)))
+            .collect::<Vec<_>>();
+        let state = State {
+            current: 0,
+            hists: (0..tags.len()).map(|_| None).collect(),
+            pending: Vec::new(),
+            serializer: V2DeflateSerializer::new(),
+            counts: vec![RequestCounts::default(); names.len()],
+        };
+        Self {
+            base,
+            base_wall,
+            names,
+            tags,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The interval index of `at` (0 before the base).
+    fn interval_of(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_secs()
+    }
+
+    /// Records one request of request index `request`, finished at `at` after `latency`.
+    pub fn record(
+        &self,
+        request: usize,
+        outcome: Outcome,
+        latency: Duration,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let value = micros.clamp(HIST_LOW_US, HIST_HIGH_US);
+        let mut put = |metric: usize| -> Result<(), RecorderError> {
+            let slot = &mut st.hists[request * METRICS.len() + metric];
+            let h = match slot {
+                Some(h) => h,
+                None => slot.insert(new_histogram()?),
+            };
+            h.saturating_record(value);
+            Ok(())
+        };
+        match outcome {
+            Outcome::Ok => put(0)?,
+            Outcome::Failed(_) => {
+                put(0)?;
+                put(1)?;
+            }
+            Outcome::Errored(_) => put(2)?,
+        }
+        let c = &mut st.counts[request];
+        c.requests += 1;
+        if let Outcome::Failed(class) | Outcome::Errored(class) = outcome {
+            c.errors += 1;
+            *c.errors_by_class.entry(class).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Closes every interval that ended before `now`, so [`Recorder::take_log`] returns it.
+    pub fn roll_to(&self, now: Instant) -> Result<(), RecorderError> {
+        let idx = self.interval_of(now);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        Ok(())
+    }
+
+    /// Closes every interval, the current one included (at the end of the slice).
+    pub fn close(&self) -> Result<(), RecorderError> {
+        let mut st = self.lock();
+        let next = st.current + 1;
+        self.roll(&mut st, next)
+    }
+
+    /// Takes the completed intervals as a standalone interval log (with headers),
+    /// or `None` when no interval completed since the last call.
+    pub fn take_log(&self, comment: &str) -> Result<Option<Vec<u8>>, RecorderError> {
+        let lines = std::mem::take(&mut self.lock().pending);
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(lines.len() + 256);
+        let mut serializer = V2DeflateSerializer::new();
+        IntervalLogWriterBuilder::new()
+            .add_comment(comment)
+            .add_comment("values are microseconds; tags are {metric}:{request name}")
+            .with_start_time(self.base_wall)
+            .with_base_time(self.base_wall)
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(|e| RecorderError::Encode(e.to_string()))?;
+        out.extend_from_slice(&lines);
+        Ok(Some(out))
+    }
+
+    /// Counts per request name so far.
+    pub fn counts(&self) -> BTreeMap<String, RequestCounts> {
+        let st = self.lock();
+        self.names
+            .iter()
+            .cloned()
+            .zip(st.counts.iter().cloned())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the counts half-updated in a way
+        // that matters more than losing them, so recover the guard.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serializes the current interval's histograms into `pending` and moves to `next`.
+    fn roll(&self, st: &mut State, next: u64) -> Result<(), RecorderError> {
+        let State {
+            current,
+            hists,
+            pending,
+            serializer,
+            ..
+        } = st;
+        let mut writer = IntervalLogWriterBuilder::new()
+            .begin_log_with(pending, serializer)
+            .map_err(|e| RecorderError::Encode(e.to_string()))?;
+        for (slot, name) in hists.iter_mut().zip(&self.tags) {
+            let Some(h) = slot else { continue };
+            if h.is_empty() {
+                continue;
+            }
+            writer
+                .write_histogram(
+                    h,
+                    Duration::from_secs(*current),
+                    Duration::from_secs(1),
+                    Tag::new(name),
+                )
+                .map_err(|e| RecorderError::Encode(e.to_string()))?;
+            h.reset();
+        }
+        *current = next;
+        Ok(())
+    }
+}
+
+/// A histogram with the bounds every sls-load latency histogram uses.
+pub fn new_histogram() -> Result<Histogram<u64>, RecorderError> {
+    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
+        .map_err(|e| RecorderError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    fn intervals(log: &[u8]) -> Vec<(String, u64, u64)> {
+        IntervalLogIterator::new(log)
+            .filter_map(|e| match e.expect("parses") {
+                LogEntry::Interval(i) => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(i.encoded_histogram())
+                        .expect("base64");
+                    let h: Histogram<u64> = Deserializer::new()
+                        .deserialize(&mut bytes.as_slice())
+                        .expect("decodes");
+                    Some((
+                        i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                        i.start_timestamp().as_secs(),
+                        h.len(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_land_in_the_interval_they_finished_in_with_their_tag() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["home".into(), "api".into()]);
+        let ms = Duration::from_millis;
+        rec.record(0, Outcome::Ok, ms(5), base + ms(100)).unwrap();
+        rec.record(0, Outcome::Ok, ms(7), base + ms(900)).unwrap();
+        rec.record(
+            1,
+            Outcome::Failed(ErrorClass::Http5xx),
+            ms(9),
+            base + ms(1500),
+        )
+        .unwrap();
+        rec.record(
+            1,
+            Outcome::Errored(ErrorClass::Timeout),
+            ms(60),
+            base + ms(2100),
+        )
+        .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("test").unwrap().expect("some intervals");
+        let text = String::from_utf8(log.clone()).unwrap();
+        assert!(text.contains("#[StartTime: "), "{text}");
+        assert_eq!(
+            intervals(&log),
+            vec![
+                ("http_req_duration:home".into(), 0, 2),
+                ("http_req_duration:api".into(), 1, 1),
+                ("http_req_failed:api".into(), 1, 1),
+                ("http_req_errored:api".into(), 2, 1),
+            ]
+        );
+        let counts = rec.counts();
+        assert_eq!(counts["home"].requests, 2);
+        assert_eq!(counts["api"].requests, 2);
+        assert_eq!(counts["api"].errors, 2);
+        assert_eq!(counts["api"].errors_by_class[&ErrorClass::Timeout], 1);
+        assert!(rec.take_log("again").unwrap().is_none());
+    }
+
+    #[test]
+    fn latencies_beyond_the_range_saturate_instead_of_failing() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        rec.record(0, Outcome::Ok, Duration::from_secs(3600), base)
+            .unwrap();
+        rec.record(0, Outcome::Ok, Duration::ZERO, base).unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        assert_eq!(intervals(&log), vec![("http_req_duration:x".into(), 0, 2)]);
+    }
+}

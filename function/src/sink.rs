@@ -1,0 +1,131 @@
+//! Where a worker's results go: the [`Sink`] trait and its S3 implementation.
+//!
+//! This is the only file of the worker that imports `aws_sdk_s3`. It owns building
+//! the S3 client (rustls + ring, no default features), PUTs with retries and
+//! backoff on top of the SDK's own, and nothing else: what to write and when is
+//! decided by the handler in `lib.rs`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+use crate::job::{ObjectKey, Region};
+
+/// How many times a PUT is attempted before its error is returned.
+pub const PUT_ATTEMPTS: u32 = 5;
+
+/// A PUT that failed every attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write s3://{bucket}/{key} after {attempts} attempts: {message}")]
+pub struct SinkError {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key.
+    pub key: ObjectKey,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error, with its source chain.
+    pub message: String,
+}
+
+/// Stores result objects.
+pub trait Sink: Send + Sync {
+    /// Writes `body` at `key`, replacing any object there.
+    fn put(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// The HTTP client every AWS SDK client of sls-load uses: hyper + rustls with ring,
+/// so no C crypto library has to be built.
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// True when the environment points the SDK at a non-AWS S3 endpoint (local mode),
+/// which needs path-style addressing.
+fn endpoint_overridden() -> bool {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// Writes objects into one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Sink {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Sink {
+    /// A sink for `bucket` in `region`, with credentials and endpoint from the standard
+    /// AWS environment (in Lambda: the execution role; locally: the stand-in's env).
+    pub async fn from_env(bucket: &str, region: &Region) -> Self {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(endpoint_overridden())
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(s3),
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    /// The bucket this sink writes to.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+impl Sink for S3Sink {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), SinkError> {
+        let body = bytes::Bytes::from(body);
+        let mut delay = Duration::from_millis(100);
+        let mut last = String::new();
+        for attempt in 1..=PUT_ATTEMPTS {
+            let result = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key.as_str())
+                .content_type(content_type)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    last = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+                    tracing::warn!(key = %key, attempt, error = %last, "put failed");
+                }
+            }
+            if attempt < PUT_ATTEMPTS {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Err(SinkError {
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            attempts: PUT_ATTEMPTS,
+            message: last,
+        })
+    }
+}

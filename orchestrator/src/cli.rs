@@ -1,0 +1,109 @@
+//! The command line as typed: clap derive structs only, no validation beyond
+//! types. `app` turns these raw arguments into work.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Serverless load testing: many short-lived Lambda workers, one agreed start
+/// instant, exactly merged HdrHistograms.
+#[derive(Debug, Parser)]
+#[command(name = "sls-load", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log more (repeat for more detail); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: plan, invoke workers in every region, collect, merge, report.
+    Run(RunArgs),
+    /// Rebuild a run's report from the results store alone.
+    Report(ReportArgs),
+}
+
+/// `sls-load run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+    /// Send the load to this base URL instead of the scenario's `target`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Load zones to use, a subset of the scenario's `regions` (comma-separated);
+    /// their weights are renormalised.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Total number of workers (Lambda invocations), split over regions by weight.
+    /// Default: derived from the scenario's `worker_rate`.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Time from planning to the agreed start instant. Default: 2 s + 20 ms per worker
+    /// locally, 10 s in AWS.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lead: Option<Duration>,
+    /// How often workers flush their interval logs to the store.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub flush_every: Duration,
+    /// Invocations in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub invoke_concurrency: usize,
+    /// Write the summary JSON to this file too.
+    #[arg(long)]
+    pub summary_export: Option<PathBuf>,
+    /// Use this run id instead of a generated one.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Where to run and store.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// `sls-load report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run to report on (printed by `sls-load run`).
+    pub run_id: String,
+    /// Write the summary JSON to this file too.
+    #[arg(long)]
+    pub summary_export: Option<PathBuf>,
+    /// Where the run's results are.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// Local stand-ins or AWS, and where results live.
+#[derive(Debug, Args, Clone)]
+pub struct CloudArgs {
+    /// Run on embedded Lambda and S3 stand-ins on loopback (the default when no AWS
+    /// credentials are configured).
+    #[arg(long, conflicts_with = "aws")]
+    pub local: bool,
+    /// Use AWS, with the standard credential chain (env, profile, SSO, role).
+    #[arg(long)]
+    pub aws: bool,
+    /// Local mode: directory for the stand-ins' objects and worker logs.
+    #[arg(long, default_value = ".sls-load", env = "SLS_LOAD_LOCAL_DIR")]
+    pub local_dir: PathBuf,
+    /// Local mode: the worker binary to run (default: `bootstrap` next to this binary).
+    #[arg(long, env = "SLS_LOAD_BOOTSTRAP")]
+    pub bootstrap: Option<PathBuf>,
+    /// Results bucket (AWS mode; locally `sls-load-results`).
+    #[arg(long, env = "SLS_LOAD_BUCKET")]
+    pub bucket: Option<String>,
+    /// The results bucket's region (default: the first region of the run).
+    #[arg(long, env = "SLS_LOAD_BUCKET_REGION")]
+    pub bucket_region: Option<String>,
+    /// The worker function's name, deployed in every region used.
+    #[arg(long, default_value = "sls-load-worker", env = "SLS_LOAD_FUNCTION")]
+    pub function: String,
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+}

@@ -1,0 +1,443 @@
+//! Turns a validated scenario into a plan: how many workers each region gets, each
+//! worker's share of every scenario's rate and VUs, the agreed start instant, and
+//! the [`Job`] payload of every worker.
+//!
+//! Pure: no clocks (the caller passes `now`), no randomness, no IO. The plan is
+//! stored as `runs/{run_id}/plan.json` before any worker is invoked, so that
+//! `sls-load report` can later tell which workers were expected. This module does
+//! not invoke anything and does not price anything.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sls_load_function::engine::MAX_DRAIN;
+use sls_load_function::job::{
+    Executor, FORMAT_VERSION, Job, JobScenario, Region, ResultsLocation, RunId, WorkerId,
+};
+
+use crate::scenario::{ExecutorDef, Scenario};
+
+/// Connections one worker may hold: a Lambda has 1,024 file descriptors, and the
+/// runtime, S3 client and logs need some.
+pub const MAX_VUS_PER_WORKER: u32 = 900;
+
+/// Why a scenario cannot be planned.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    /// `--regions` named a region the scenario has no weight for.
+    #[error("--regions: `{0}` is not in the scenario's `regions` ({1})")]
+    UnknownRegion(String, String),
+    /// `--regions` selected nothing.
+    #[error("--regions: no region selected")]
+    NoRegions,
+    /// `--workers` cannot give every region a worker.
+    #[error("--workers {workers}: need at least one worker per region ({regions} regions)")]
+    TooFewWorkers {
+        /// Workers asked for.
+        workers: usize,
+        /// Regions selected.
+        regions: usize,
+    },
+}
+
+/// Knobs that come from the command line and the environment, not the scenario.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// The run's id.
+    pub run_id: RunId,
+    /// Now, as the orchestrator's clock reads it.
+    pub now: SystemTime,
+    /// Time between planning and the agreed start, for invocations and cold starts.
+    pub lead: Duration,
+    /// `--regions`: a subset of the scenario's regions, weights renormalised.
+    pub regions: Option<Vec<Region>>,
+    /// `--workers`: the total number of workers, instead of deriving it from `worker_rate`.
+    pub workers: Option<usize>,
+    /// Where workers write results.
+    pub results: ResultsLocation,
+    /// How often workers flush their interval logs.
+    pub flush_every: Duration,
+}
+
+/// One region's part of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionPlan {
+    /// The region.
+    pub region: Region,
+    /// Its share of the load (weights renormalised over the selected regions).
+    pub weight: f64,
+    /// Iterations per second summed over its workers and scenarios.
+    pub rate: f64,
+    /// Its workers.
+    pub workers: Vec<WorkerId>,
+}
+
+/// A threshold as written in the scenario, kept so a report can re-evaluate it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdSpec {
+    /// The metric key, e.g. `http_req_duration` or `http_req_duration{name:home}`.
+    pub metric: String,
+    /// The expression, e.g. `p(95)<500`.
+    pub expr: String,
+}
+
+/// Everything decided before a run starts; stored as `plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Wire-format version ([`FORMAT_VERSION`]).
+    pub format: u32,
+    /// The run.
+    pub run_id: RunId,
+    /// The scenario file the plan came from.
+    pub scenario_file: String,
+    /// When the plan was made.
+    #[serde(with = "humantime_serde")]
+    pub created_at: SystemTime,
+    /// The agreed start instant of every worker.
+    #[serde(with = "humantime_serde")]
+    pub start_at: SystemTime,
+    /// How long load is generated.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Per-region shares and workers, in scenario order.
+    pub regions: Vec<RegionPlan>,
+    /// The scenario's thresholds.
+    pub thresholds: Vec<ThresholdSpec>,
+    /// Every worker's Invoke payload.
+    pub jobs: Vec<Job>,
+}
+
+impl Plan {
+    /// When every worker should have stopped sending and drained.
+    pub fn load_ends_at(&self) -> SystemTime {
+        let drain = self
+            .jobs
+            .iter()
+            .map(|j| j.request_timeout.min(MAX_DRAIN))
+            .max()
+            .unwrap_or_default();
+        self.start_at + self.duration + drain
+    }
+
+    /// Number of workers planned.
+    pub fn worker_count(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+/// Plans `scenario` for the given options.
+pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let regions = select_regions(scenario, opts.regions.as_deref())?;
+    let total_rate: f64 = scenario
+        .scenarios
+        .iter()
+        .map(|s| s.executor.iterations_per_second())
+        .sum();
+    let counts = match opts.workers {
+        Some(n) => split_workers(n, &regions)?,
+        None => regions
+            .iter()
+            .map(|(_, w)| ((total_rate * w) / scenario.worker_rate).ceil().max(1.0) as usize)
+            .collect(),
+    };
+    let start_at = opts.now + opts.lead;
+    let mut region_plans = Vec::new();
+    let mut jobs = Vec::new();
+    for ((region, weight), n) in regions.iter().zip(counts) {
+        let workers: Vec<WorkerId> = (0..n).map(WorkerId::numbered).collect();
+        for (k, worker) in workers.iter().enumerate() {
+            let scenarios = scenario
+                .scenarios
+                .iter()
+                .map(|s| {
+                    let ExecutorDef::ConstantArrivalRate { .. } = s.executor;
+                    let rate = s.executor.iterations_per_second() * weight / n as f64;
+                    let offset = if rate > 0.0 {
+                        Duration::from_secs_f64(k as f64 / n as f64 / rate)
+                    } else {
+                        Duration::ZERO
+                    };
+                    let (pre, max) =
+                        vus_per_worker(s.pre_allocated_vus, s.max_vus, weight / n as f64, rate);
+                    JobScenario {
+                        name: s.name.clone(),
+                        executor: Executor::ConstantArrivalRate { rate, offset },
+                        pre_allocated_vus: pre,
+                        max_vus: max,
+                        requests: s.requests.clone(),
+                    }
+                })
+                .collect();
+            jobs.push(Job {
+                format: FORMAT_VERSION,
+                run_id: opts.run_id.clone(),
+                worker_id: worker.clone(),
+                region: region.clone(),
+                start_at,
+                duration: scenario.duration,
+                target: scenario.target.clone(),
+                scenarios,
+                results: opts.results.clone(),
+                flush_every: opts.flush_every,
+                request_timeout: scenario.request_timeout,
+            });
+        }
+        region_plans.push(RegionPlan {
+            region: region.clone(),
+            weight: *weight,
+            rate: total_rate * weight,
+            workers,
+        });
+    }
+    Ok(Plan {
+        format: FORMAT_VERSION,
+        run_id: opts.run_id.clone(),
+        scenario_file: scenario.file.display().to_string(),
+        created_at: opts.now,
+        start_at,
+        duration: scenario.duration,
+        regions: region_plans,
+        thresholds: scenario
+            .thresholds
+            .iter()
+            .map(|t| ThresholdSpec {
+                metric: t.metric_name(),
+                expr: t.expr.clone(),
+            })
+            .collect(),
+        jobs,
+    })
+}
+
+/// The selected regions with weights renormalised to sum to 1, in scenario order.
+fn select_regions(
+    scenario: &Scenario,
+    pick: Option<&[Region]>,
+) -> Result<Vec<(Region, f64)>, PlanError> {
+    let chosen: Vec<(Region, f64)> = match pick {
+        None => scenario.regions.clone(),
+        Some(pick) => {
+            let known = || {
+                scenario
+                    .regions
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if let Some(unknown) = pick
+                .iter()
+                .find(|p| !scenario.regions.iter().any(|(r, _)| r == *p))
+            {
+                return Err(PlanError::UnknownRegion(unknown.to_string(), known()));
+            }
+            scenario
+                .regions
+                .iter()
+                .filter(|(r, _)| pick.contains(r))
+                .cloned()
+                .collect()
+        }
+    };
+    let sum: f64 = chosen.iter().map(|(_, w)| w).sum();
+    if chosen.is_empty() || sum <= 0.0 {
+        return Err(PlanError::NoRegions);
+    }
+    Ok(chosen.into_iter().map(|(r, w)| (r, w / sum)).collect())
+}
+
+/// Splits `total` workers over weighted regions (largest remainder), at least one each.
+fn split_workers(total: usize, regions: &[(Region, f64)]) -> Result<Vec<usize>, PlanError> {
+    if total < regions.len() {
+        return Err(PlanError::TooFewWorkers {
+            workers: total,
+            regions: regions.len(),
+        });
+    }
+    let spare = total - regions.len();
+    let exact: Vec<f64> = regions.iter().map(|(_, w)| w * spare as f64).collect();
+    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize + 1).collect();
+    let mut left = total - counts.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..regions.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ra = exact[a] - exact[a].floor();
+        let rb = exact[b] - exact[b].floor();
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        counts[i] += 1;
+        left -= 1;
+    }
+    Ok(counts)
+}
+
+/// One worker's VUs: its share of the scenario's totals, or defaults that allow about
+/// one second of latency at the worker's rate, within the file-descriptor budget.
+fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64) -> (u32, u32) {
+    let part = |total: u32| ((f64::from(total) * share).ceil() as u32).max(1);
+    let pre = pre
+        .map(part)
+        .unwrap_or_else(|| ((rate / 10.0).ceil() as u32).clamp(1, 100));
+    let max = max
+        .map(part)
+        .unwrap_or_else(|| (rate.ceil() as u32).clamp(10, MAX_VUS_PER_WORKER));
+    let max = max.clamp(1, MAX_VUS_PER_WORKER);
+    (pre.min(max), max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioDef;
+    use sls_load_function::job::RequestSpec;
+    use std::path::PathBuf;
+
+    fn scenario(rate: f64, regions: &[(&str, f64)]) -> Scenario {
+        Scenario {
+            file: PathBuf::from("t.yaml"),
+            target: "http://127.0.0.1:1".into(),
+            duration: Duration::from_secs(10),
+            regions: regions
+                .iter()
+                .map(|(r, w)| (Region::from(*r), *w))
+                .collect(),
+            request_timeout: Duration::from_secs(60),
+            worker_rate: 100.0,
+            scenarios: vec![ScenarioDef {
+                name: "s".into(),
+                executor: ExecutorDef::ConstantArrivalRate {
+                    rate,
+                    time_unit: Duration::from_secs(1),
+                },
+                pre_allocated_vus: None,
+                max_vus: None,
+                requests: vec![RequestSpec {
+                    name: "home".into(),
+                    method: "GET".into(),
+                    url: "/".into(),
+                    headers: Default::default(),
+                    body: None,
+                    expect_status: None,
+                }],
+            }],
+            thresholds: vec![],
+        }
+    }
+
+    fn opts() -> PlanOptions {
+        PlanOptions {
+            run_id: RunId::from("r"),
+            now: SystemTime::UNIX_EPOCH,
+            lead: Duration::from_secs(2),
+            regions: None,
+            workers: None,
+            results: ResultsLocation {
+                bucket: "b".into(),
+                region: Region::from("us-east-1"),
+            },
+            flush_every: Duration::from_secs(10),
+        }
+    }
+
+    fn rates(plan: &Plan) -> f64 {
+        plan.jobs
+            .iter()
+            .map(|j| match j.scenarios[0].executor {
+                Executor::ConstantArrivalRate { rate, .. } => rate,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn region_weights_split_the_rate_and_worker_rate_sets_the_worker_count() {
+        let s = scenario(
+            300.0,
+            &[
+                ("us-east-1", 0.5),
+                ("eu-west-1", 0.3),
+                ("ap-southeast-1", 0.2),
+            ],
+        );
+        let p = plan(&s, &opts()).unwrap();
+        let workers: Vec<usize> = p.regions.iter().map(|r| r.workers.len()).collect();
+        assert_eq!(workers, vec![2, 1, 1]);
+        assert!((rates(&p) - 300.0).abs() < 1e-9);
+        assert!((p.regions[1].rate - 90.0).abs() < 1e-9);
+        assert_eq!(p.start_at, SystemTime::UNIX_EPOCH + Duration::from_secs(2));
+        assert!(p.jobs.iter().all(|j| j.start_at == p.start_at));
+    }
+
+    #[test]
+    fn regions_flag_picks_a_subset_and_renormalises() {
+        let s = scenario(
+            100.0,
+            &[
+                ("us-east-1", 0.5),
+                ("eu-west-1", 0.3),
+                ("ap-southeast-1", 0.2),
+            ],
+        );
+        let mut o = opts();
+        o.regions = Some(vec![
+            Region::from("eu-west-1"),
+            Region::from("ap-southeast-1"),
+        ]);
+        let p = plan(&s, &o).unwrap();
+        assert_eq!(p.regions.len(), 2);
+        assert!((p.regions[0].weight - 0.6).abs() < 1e-9);
+        assert!((rates(&p) - 100.0).abs() < 1e-9);
+        o.regions = Some(vec![Region::from("mars-east-1")]);
+        assert!(matches!(plan(&s, &o), Err(PlanError::UnknownRegion(..))));
+    }
+
+    #[test]
+    fn workers_flag_splits_by_weight_with_one_per_region_at_least() {
+        let s = scenario(
+            60.0,
+            &[
+                ("us-east-1", 0.5),
+                ("eu-west-1", 0.3),
+                ("ap-southeast-1", 0.2),
+            ],
+        );
+        let mut o = opts();
+        o.workers = Some(7);
+        let p = plan(&s, &o).unwrap();
+        let workers: Vec<usize> = p.regions.iter().map(|r| r.workers.len()).collect();
+        assert_eq!(workers.iter().sum::<usize>(), 7);
+        assert!(workers.iter().all(|&w| w >= 1));
+        assert!((rates(&p) - 60.0).abs() < 1e-9);
+        o.workers = Some(2);
+        assert!(matches!(plan(&s, &o), Err(PlanError::TooFewWorkers { .. })));
+    }
+
+    #[test]
+    fn workers_of_a_region_interleave_their_arrivals() {
+        let s = scenario(100.0, &[("us-east-1", 1.0)]);
+        let mut o = opts();
+        o.workers = Some(4);
+        let p = plan(&s, &o).unwrap();
+        let offsets: Vec<Duration> = p
+            .jobs
+            .iter()
+            .map(|j| match j.scenarios[0].executor {
+                Executor::ConstantArrivalRate { offset, .. } => offset,
+            })
+            .collect();
+        // 25/s per worker: period 40 ms, four workers 10 ms apart.
+        assert_eq!(offsets, [0, 10, 20, 30].map(Duration::from_millis).to_vec());
+    }
+
+    #[test]
+    fn default_vus_stay_within_the_file_descriptor_budget() {
+        assert_eq!(
+            vus_per_worker(None, None, 1.0, 50_000.0),
+            (100, MAX_VUS_PER_WORKER)
+        );
+        assert_eq!(vus_per_worker(None, None, 1.0, 5.0), (1, 10));
+        assert_eq!(vus_per_worker(Some(10), Some(100), 0.25, 5.0), (3, 25));
+    }
+}

@@ -1,0 +1,144 @@
+//! The results store as the orchestrator sees it: the [`Store`] trait (list, get,
+//! put by key) and its S3 implementation through aws-sdk-s3.
+//!
+//! The same code serves AWS and local mode; only the client's endpoint differs.
+//! This module does not know what the objects mean (collect does) and does not
+//! create buckets in AWS (infra does).
+
+use std::future::Future;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use sls_load_function::job::ObjectKey;
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("s3://{bucket}/{key}: {op} failed: {message}")]
+pub struct StoreError {
+    /// The bucket.
+    pub bucket: String,
+    /// The key or prefix.
+    pub key: String,
+    /// `list`, `get` or `put`.
+    pub op: &'static str,
+    /// The SDK's error with its source chain.
+    pub message: String,
+}
+
+/// Keyed object storage holding every run's objects.
+pub trait Store: Send + Sync {
+    /// Every key below `prefix`, in key order (all pages).
+    fn list(&self, prefix: &str)
+    -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send;
+    /// The object at `key`, or `None` when there is none.
+    fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    /// Writes `body` at `key`.
+    fn put(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A human-readable location for messages, e.g. `s3://bucket`.
+    fn location(&self) -> String;
+}
+
+/// A [`Store`] over one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// A store over `bucket` through `client`.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    fn error(&self, key: &str, op: &'static str, e: impl std::error::Error) -> StoreError {
+        StoreError {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            op,
+            message: DisplayErrorContext(e).to_string(),
+        }
+    }
+}
+
+impl Store for S3Store {
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error(prefix, "list", e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(ObjectKey::from),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    return Ok(None);
+                }
+                return Err(self.error(key.as_str(), "get", e));
+            }
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.error(key.as_str(), "get", e))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.error(key.as_str(), "put", e))?;
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+}

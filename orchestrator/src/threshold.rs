@@ -1,0 +1,675 @@
+//! k6 threshold expressions: `http_req_duration: ["p(95)<500"]` parsed into a typed
+//! [`Threshold`] that can say whether an observed value passes.
+//!
+//! This module owns the expression grammar (aggregation, operator, value), the
+//! metric names and which aggregations each metric allows, and the optional k6
+//! tag filter in the metric key (`http_req_duration{name:home}`). It does not read
+//! files, know where thresholds sit in a scenario file (see `scenario`), compute
+//! any statistic, or check that a tag filter names a request or region that exists.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// A metric a threshold can be set on, named as in k6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    /// `http_req_duration`: trend of request latencies, in milliseconds.
+    HttpReqDuration,
+    /// `http_req_failed`: rate of requests that failed.
+    HttpReqFailed,
+    /// `http_reqs`: counter of requests sent.
+    HttpReqs,
+    /// `checks`: rate of responses that passed their checks (the expected status).
+    Checks,
+    /// `dropped_iterations`: counter of iterations that could not start (no free VU).
+    DroppedIterations,
+}
+
+/// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Trend,
+    Rate,
+    Counter,
+}
+
+impl Metric {
+    /// Every supported metric, in the order they are listed in messages.
+    pub const ALL: [Metric; 5] = [
+        Metric::HttpReqDuration,
+        Metric::HttpReqFailed,
+        Metric::HttpReqs,
+        Metric::Checks,
+        Metric::DroppedIterations,
+    ];
+
+    /// The k6 name, e.g. `http_req_duration`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::HttpReqDuration => "http_req_duration",
+            Metric::HttpReqFailed => "http_req_failed",
+            Metric::HttpReqs => "http_reqs",
+            Metric::Checks => "checks",
+            Metric::DroppedIterations => "dropped_iterations",
+        }
+    }
+
+    /// The metric with this k6 name, if supported.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            Metric::HttpReqDuration => Kind::Trend,
+            Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
+            Metric::HttpReqs | Metric::DroppedIterations => Kind::Counter,
+        }
+    }
+
+    /// The aggregations this metric allows, as written in messages.
+    fn allowed(self) -> &'static str {
+        match self.kind() {
+            Kind::Trend => "p(N), avg, min, max or med",
+            Kind::Rate => "rate",
+            Kind::Counter => "count or rate",
+        }
+    }
+
+    fn allows(self, stat: Stat) -> bool {
+        match self.kind() {
+            Kind::Trend => matches!(
+                stat,
+                Stat::Percentile(_) | Stat::Avg | Stat::Min | Stat::Max | Stat::Med
+            ),
+            Kind::Rate => stat == Stat::Rate,
+            Kind::Counter => matches!(stat, Stat::Count | Stat::Rate),
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The aggregation a threshold compares: the left-hand side of `p(95)<500`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// `p(N)` with 0 < N <= 100, e.g. `p(95)` or `p(99.9)` (trend metrics).
+    Percentile(f64),
+    /// `avg` (trend metrics).
+    Avg,
+    /// `min` (trend metrics).
+    Min,
+    /// `max` (trend metrics).
+    Max,
+    /// `med`, the median (trend metrics).
+    Med,
+    /// `rate`: the fraction of true values for rate metrics (0..=1), or events per
+    /// second for counter metrics.
+    Rate,
+    /// `count`: the total for counter metrics.
+    Count,
+}
+
+impl fmt::Display for Stat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stat::Percentile(p) => write!(f, "p({p})"),
+            Stat::Avg => f.write_str("avg"),
+            Stat::Min => f.write_str("min"),
+            Stat::Max => f.write_str("max"),
+            Stat::Med => f.write_str("med"),
+            Stat::Rate => f.write_str("rate"),
+            Stat::Count => f.write_str("count"),
+        }
+    }
+}
+
+/// The comparison of a threshold. k6's `===` is read as [`Op::Eq`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==` (or `===`)
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl Op {
+    /// The operator as written, e.g. `<=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+
+    /// Whether `left <op> right` is true. Any comparison with NaN is false.
+    pub fn compare(self, left: f64, right: f64) -> bool {
+        if left.is_nan() || right.is_nan() {
+            return false;
+        }
+        match self {
+            Op::Lt => left < right,
+            Op::Le => left <= right,
+            Op::Gt => left > right,
+            Op::Ge => left >= right,
+            Op::Eq => left == right,
+            Op::Ne => left != right,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// One threshold: `<stat> <op> <value>` on a metric, optionally filtered by one tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The metric the threshold is on.
+    pub metric: Metric,
+    /// k6 tag filter from the metric key, e.g. `("name", "home")` for
+    /// `http_req_duration{name:home}`. Supported tags: `name` (a request name) and
+    /// `region` (a load zone).
+    pub selector: Option<(String, String)>,
+    /// The expression as written, e.g. `p(95)<500`.
+    pub expr: String,
+    /// The aggregation compared.
+    pub stat: Stat,
+    /// The comparison.
+    pub op: Op,
+    /// The right-hand side. Milliseconds for `http_req_duration`, a fraction (0..=1)
+    /// for `rate` of `http_req_failed` and `checks`, per second for `rate` of counters.
+    pub value: f64,
+    /// k6's `abortOnFail` from the object form; `false` for the string form.
+    pub abort_on_fail: bool,
+}
+
+/// Tags a threshold's metric key may filter on.
+const TAGS: &str = "name, region";
+
+impl Threshold {
+    /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
+    /// (`http_req_duration` or `http_req_duration{name:home}`), `expr` one entry of its
+    /// list (`p(95)<500`). Whitespace around the operator is allowed.
+    pub fn parse(metric_key: &str, expr: &str) -> Result<Threshold, ThresholdError> {
+        let (metric, selector) = parse_metric_key(metric_key)?;
+        let fail = |reason: String| ThresholdError {
+            metric_key: metric_key.to_owned(),
+            expr: Some(expr.to_owned()),
+            reason,
+        };
+        let text = expr.trim();
+        if text.is_empty() {
+            return Err(fail("empty threshold; expected e.g. p(95)<500".into()));
+        }
+        let Some(op_at) = text.find(['<', '>', '=', '!']) else {
+            return Err(fail(format!(
+                "expected an operator (<, <=, >, >=, ==, !=) and a value, e.g. {}<500",
+                text
+            )));
+        };
+        let stat = parse_stat(text[..op_at].trim()).map_err(&fail)?;
+        let (op, rest) = parse_op(&text[op_at..]).map_err(&fail)?;
+        let value = parse_value(rest.trim(), op, metric).map_err(&fail)?;
+        if !metric.allows(stat) {
+            return Err(fail(format!(
+                "`{stat}` does not apply to {metric}; use {}",
+                metric.allowed()
+            )));
+        }
+        if stat == Stat::Rate && metric.kind() == Kind::Rate && !(0.0..=1.0).contains(&value) {
+            return Err(fail(format!(
+                "{metric} rate is a fraction between 0 and 1 (0.01 = 1%), got {value}"
+            )));
+        }
+        Ok(Threshold {
+            metric,
+            selector,
+            expr: expr.to_owned(),
+            stat,
+            op,
+            value,
+            abort_on_fail: false,
+        })
+    }
+
+    /// Whether the observed aggregate passes: `observed <op> value`. NaN never passes.
+    pub fn holds(&self, observed: f64) -> bool {
+        self.op.compare(observed, self.value)
+    }
+
+    /// The metric with its tag filter, e.g. `http_req_duration{name:home}`.
+    pub fn metric_name(&self) -> String {
+        match &self.selector {
+            Some((tag, value)) => format!("{}{{{tag}:{value}}}", self.metric),
+            None => self.metric.name().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    /// `http_req_duration{name:home}: p(95)<500`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.metric_name(), self.expr.trim())
+    }
+}
+
+/// Parses a `thresholds` key: a metric name with an optional single tag filter,
+/// `http_req_duration` or `http_req_duration{name:home}`.
+pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>), ThresholdError> {
+    let fail = |reason: String| ThresholdError {
+        metric_key: key.to_owned(),
+        expr: None,
+        reason,
+    };
+    let trimmed = key.trim();
+    let (name, selector) = match trimmed.split_once('{') {
+        None => (trimmed, None),
+        Some((name, rest)) => {
+            let Some(inner) = rest.strip_suffix('}') else {
+                return Err(fail(format!(
+                    "tag filter must look like {}{{name:home}}",
+                    name.trim()
+                )));
+            };
+            (
+                name.trim(),
+                Some(parse_selector(name.trim(), inner).map_err(&fail)?),
+            )
+        }
+    };
+    let Some(metric) = Metric::from_name(name) else {
+        let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        return Err(fail(format!(
+            "unknown metric `{}` (supported: {})",
+            name,
+            known.join(", ")
+        )));
+    };
+    if metric == Metric::DroppedIterations
+        && selector.as_ref().is_some_and(|(tag, _)| tag == "name")
+    {
+        return Err(fail(
+            "dropped_iterations has no request `name` tag; filter by region only".into(),
+        ));
+    }
+    Ok((metric, selector))
+}
+
+fn parse_selector(metric: &str, inner: &str) -> Result<(String, String), String> {
+    let example = format!("{metric}{{name:home}}");
+    if inner.contains(',') {
+        return Err(format!("only one tag filter is supported, e.g. {example}"));
+    }
+    let Some((tag, value)) = inner.split_once(':') else {
+        return Err(format!("tag filter must look like {example}"));
+    };
+    let (tag, value) = (tag.trim(), value.trim());
+    if tag.is_empty() || value.is_empty() {
+        return Err(format!("tag filter must look like {example}"));
+    }
+    if !TAGS.split(", ").any(|t| t == tag) {
+        return Err(format!(
+            "tag `{tag}` cannot be used in a threshold filter (supported: {TAGS})"
+        ));
+    }
+    Ok((tag.to_owned(), value.to_owned()))
+}
+
+const AGGREGATIONS: &str = "expected an aggregation like p(95), avg, min, max, med, rate or count";
+
+fn parse_stat(text: &str) -> Result<Stat, String> {
+    let stat = match text {
+        "avg" => Stat::Avg,
+        "min" => Stat::Min,
+        "max" => Stat::Max,
+        "med" => Stat::Med,
+        "rate" => Stat::Rate,
+        "count" => Stat::Count,
+        _ => {
+            if let Some(inner) = text.strip_prefix("p(").and_then(|t| t.strip_suffix(')')) {
+                let p: f64 = inner
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("percentile `{inner}` is not a number; use e.g. p(95)"))?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(format!("percentile must be > 0 and <= 100, got {inner}"));
+                }
+                return Ok(Stat::Percentile(p));
+            }
+            let digits = text.strip_prefix('p').unwrap_or("");
+            if !digits.is_empty() && digits.parse::<f64>().is_ok() {
+                return Err(format!("{AGGREGATIONS} (write p({digits}), not {text})"));
+            }
+            return Err(AGGREGATIONS.into());
+        }
+    };
+    Ok(stat)
+}
+
+fn parse_op(text: &str) -> Result<(Op, &str), String> {
+    const OPS: [(&str, Op); 7] = [
+        ("===", Op::Eq),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ];
+    OPS.iter()
+        .find_map(|(symbol, op)| text.strip_prefix(symbol).map(|rest| (*op, rest)))
+        .ok_or_else(|| {
+            let symbol: String = text.chars().take_while(|c| "<>=!".contains(*c)).collect();
+            format!("unknown operator `{symbol}`; use <, <=, >, >=, == or !=")
+        })
+}
+
+fn parse_value(text: &str, op: Op, metric: Metric) -> Result<f64, String> {
+    if text.is_empty() {
+        return Err(format!("missing a value after `{op}`"));
+    }
+    let looks_numeric = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    let value = match text.parse::<f64>() {
+        Ok(v) if looks_numeric => v,
+        _ => {
+            let unit = if metric == Metric::HttpReqDuration
+                && text.starts_with(|c: char| c.is_ascii_digit())
+            {
+                " (http_req_duration is in milliseconds, written without a unit)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "expected a number after `{op}`, found `{text}`{unit}"
+            ));
+        }
+    };
+    if !value.is_finite() {
+        return Err(format!("value `{text}` is not a finite number"));
+    }
+    Ok(value)
+}
+
+/// A threshold (or a `thresholds` key) that cannot be used. Displays as
+/// ``http_req_duration: `p95<500`: expected an aggregation like ...``.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{metric_key}: {}", self.detail())]
+pub struct ThresholdError {
+    /// The `thresholds` key, e.g. `http_req_duration{name:home}`.
+    pub metric_key: String,
+    /// The expression, when the error is about one (not about the key).
+    pub expr: Option<String>,
+    /// What is wrong, one line.
+    pub reason: String,
+}
+
+impl ThresholdError {
+    /// The error without the metric key: ``"`p95<500`: expected ..."`` or, for a bad
+    /// key, just the reason.
+    pub fn detail(&self) -> String {
+        match &self.expr {
+            Some(expr) => format!("`{expr}`: {}", self.reason),
+            None => self.reason.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(key: &str, expr: &str) -> Threshold {
+        match Threshold::parse(key, expr) {
+            Ok(t) => t,
+            Err(e) => panic!("{key}: {expr}: {e}"),
+        }
+    }
+
+    fn error(key: &str, expr: &str) -> String {
+        match Threshold::parse(key, expr) {
+            Ok(t) => panic!("{key}: {expr} parsed as {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn percentile_threshold_on_duration_parses_into_stat_op_and_milliseconds() {
+        let t = parse("http_req_duration", "p(95)<500");
+        assert_eq!(t.metric, Metric::HttpReqDuration);
+        assert_eq!(t.stat, Stat::Percentile(95.0));
+        assert_eq!(t.op, Op::Lt);
+        assert_eq!(t.value, 500.0);
+        assert_eq!(t.selector, None);
+        assert_eq!(t.expr, "p(95)<500");
+        assert!(!t.abort_on_fail);
+    }
+
+    #[test]
+    fn fractional_percentiles_and_every_trend_aggregation_are_accepted() {
+        assert_eq!(
+            parse("http_req_duration", "p(99.9)<=800").stat,
+            Stat::Percentile(99.9)
+        );
+        assert_eq!(
+            parse("http_req_duration", "p(100)<2000").stat,
+            Stat::Percentile(100.0)
+        );
+        for (expr, stat) in [
+            ("avg<200", Stat::Avg),
+            ("min>=1", Stat::Min),
+            ("max<3000", Stat::Max),
+            ("med<150", Stat::Med),
+        ] {
+            assert_eq!(parse("http_req_duration", expr).stat, stat, "{expr}");
+        }
+    }
+
+    #[test]
+    fn whitespace_around_the_operator_is_allowed() {
+        let t = parse("http_req_duration", "  p(95) <  500 ");
+        assert_eq!(
+            (t.stat, t.op, t.value),
+            (Stat::Percentile(95.0), Op::Lt, 500.0)
+        );
+        assert_eq!(t.expr, "  p(95) <  500 ", "expr keeps the original text");
+    }
+
+    #[test]
+    fn every_k6_operator_is_understood_and_triple_equals_means_equals() {
+        for (expr, op) in [
+            ("rate<0.01", Op::Lt),
+            ("rate<=0.01", Op::Le),
+            ("rate>0.01", Op::Gt),
+            ("rate>=0.01", Op::Ge),
+            ("rate==0", Op::Eq),
+            ("rate===0", Op::Eq),
+            ("rate!=1", Op::Ne),
+        ] {
+            assert_eq!(parse("http_req_failed", expr).op, op, "{expr}");
+        }
+    }
+
+    #[test]
+    fn rate_metrics_allow_only_rate_and_counters_allow_count_and_rate() {
+        assert_eq!(parse("http_req_failed", "rate<0.01").stat, Stat::Rate);
+        assert_eq!(parse("checks", "rate>0.99").stat, Stat::Rate);
+        assert_eq!(parse("http_reqs", "count>1000").stat, Stat::Count);
+        assert_eq!(parse("http_reqs", "rate>=290").stat, Stat::Rate);
+        assert_eq!(parse("dropped_iterations", "count==0").stat, Stat::Count);
+
+        let e = error("http_req_failed", "p(95)<0.01");
+        assert!(
+            e.contains("`p(95)` does not apply to http_req_failed; use rate"),
+            "{e}"
+        );
+        let e = error("http_req_duration", "rate<0.01");
+        assert!(e.contains("use p(N), avg, min, max or med"), "{e}");
+        let e = error("http_reqs", "avg<3");
+        assert!(e.contains("use count or rate"), "{e}");
+    }
+
+    #[test]
+    fn a_rate_of_a_rate_metric_must_be_a_fraction() {
+        let e = error("http_req_failed", "rate<5");
+        assert!(e.contains("fraction between 0 and 1"), "{e}");
+        assert_eq!(parse("checks", "rate>=1").value, 1.0);
+    }
+
+    #[test]
+    fn holds_compares_observed_against_value_and_nan_never_holds() {
+        let t = parse("http_req_duration", "p(95)<500");
+        assert!(t.holds(499.9));
+        assert!(!t.holds(500.0));
+        assert!(!t.holds(f64::NAN));
+        let t = parse("checks", "rate>=0.99");
+        assert!(t.holds(0.99));
+        assert!(!t.holds(0.98));
+        let t = parse("dropped_iterations", "count!=0");
+        assert!(t.holds(3.0));
+        assert!(!t.holds(0.0));
+    }
+
+    #[test]
+    fn a_tag_filter_in_the_key_becomes_the_selector_and_part_of_the_metric_name() {
+        let t = parse("http_req_duration{name:home}", "p(95)<500");
+        assert_eq!(t.selector, Some(("name".into(), "home".into())));
+        assert_eq!(t.metric_name(), "http_req_duration{name:home}");
+        let t = parse("http_req_failed{ region : eu-west-1 }", "rate<0.01");
+        assert_eq!(t.selector, Some(("region".into(), "eu-west-1".into())));
+        assert_eq!(t.metric_name(), "http_req_failed{region:eu-west-1}");
+        assert_eq!(parse("http_reqs", "count>1").metric_name(), "http_reqs");
+        assert_eq!(
+            parse("http_req_duration{name:home}", "p(95) < 500").to_string(),
+            "http_req_duration{name:home}: p(95) < 500"
+        );
+    }
+
+    #[test]
+    fn malformed_tag_filters_are_rejected() {
+        for (key, want) in [
+            ("http_req_duration{name:home", "tag filter must look like"),
+            ("http_req_duration{name}", "tag filter must look like"),
+            ("http_req_duration{name:}", "tag filter must look like"),
+            ("http_req_duration{name:a,region:b}", "only one tag filter"),
+            (
+                "http_req_duration{status:200}",
+                "tag `status` cannot be used",
+            ),
+            ("dropped_iterations{name:home}", "filter by region only"),
+        ] {
+            let e = error(key, "p(95)<500");
+            assert!(e.starts_with(key), "{e}");
+            assert!(e.contains(want), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_metric_is_rejected_naming_the_supported_ones() {
+        let e = error("http_req_duraton", "p(95)<500");
+        assert_eq!(
+            e,
+            "http_req_duraton: unknown metric `http_req_duraton` (supported: \
+             http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations)"
+        );
+    }
+
+    #[test]
+    fn percentile_without_parentheses_names_the_expression_and_the_fix() {
+        let e = error("http_req_duration", "p95<500");
+        assert_eq!(
+            e,
+            "http_req_duration: `p95<500`: expected an aggregation like p(95), avg, min, \
+             max, med, rate or count (write p(95), not p95)"
+        );
+    }
+
+    #[test]
+    fn missing_value_is_rejected() {
+        let e = error("http_req_duration", "p(95)<");
+        assert_eq!(e, "http_req_duration: `p(95)<`: missing a value after `<`");
+        let e = error("http_req_duration", "p(95) <  ");
+        assert!(e.contains("missing a value after `<`"), "{e}");
+    }
+
+    #[test]
+    fn doubled_or_unknown_operators_are_rejected() {
+        let e = error("http_req_duration", "p(95)<<5");
+        assert_eq!(
+            e,
+            "http_req_duration: `p(95)<<5`: expected a number after `<`, found `<5`"
+        );
+        let e = error("http_req_duration", "p(95)=5");
+        assert!(e.contains("unknown operator `=`"), "{e}");
+        let e = error("http_req_duration", "p(95)=>5");
+        assert!(e.contains("unknown operator `=>`"), "{e}");
+        let e = error("http_req_duration", "p(95) 500");
+        assert!(e.contains("expected an operator"), "{e}");
+    }
+
+    #[test]
+    fn value_must_be_a_finite_number_without_unit() {
+        let e = error("http_req_duration", "p(95)<500ms");
+        assert!(
+            e.contains("found `500ms` (http_req_duration is in milliseconds"),
+            "{e}"
+        );
+        for expr in ["avg<inf", "avg<NaN", "avg<1e999"] {
+            let e = error("http_req_duration", expr);
+            assert!(e.contains("number"), "{expr}: {e}");
+        }
+        assert_eq!(parse("http_req_duration", "avg<1.5e2").value, 150.0);
+    }
+
+    #[test]
+    fn percentile_must_be_above_0_and_at_most_100() {
+        for expr in ["p(0)<5", "p(101)<5", "p(-1)<5"] {
+            let e = error("http_req_duration", expr);
+            assert!(
+                e.contains("percentile must be > 0 and <= 100"),
+                "{expr}: {e}"
+            );
+        }
+        let e = error("http_req_duration", "p(x)<5");
+        assert!(e.contains("percentile `x` is not a number"), "{e}");
+    }
+
+    #[test]
+    fn empty_expression_is_rejected() {
+        let e = error("http_req_duration", "  ");
+        assert!(e.contains("empty threshold"), "{e}");
+    }
+
+    #[test]
+    fn detail_leaves_out_the_metric_key() {
+        let Err(e) = Threshold::parse("http_req_duration", "p95<500") else {
+            panic!("p95<500 parsed");
+        };
+        assert!(e.detail().starts_with("`p95<500`: expected an aggregation"));
+        let Err(e) = Threshold::parse("nope", "p(95)<500") else {
+            panic!("nope parsed");
+        };
+        assert!(e.detail().starts_with("unknown metric `nope`"));
+    }
+}

@@ -1,0 +1,245 @@
+//! The command line of the target server and its validation: turns the
+//! clap-parsed [`Args`] into a checked [`Config`] (loopback-only listening
+//! unless explicitly allowed, fractions in range, complete stall window).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+use clap::Parser;
+
+use crate::behavior::{Behavior, Fraction, Stall};
+
+/// Demo and test target: a small HTTP/1.1 + h2c server with a programmable
+/// delay, error rate and stall, which counts the requests it receives.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sls-load-target", version, about)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port. The actual address is
+    /// printed as `listening on http://ADDR`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+
+    /// Tokio worker threads (1 = single-threaded runtime).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
+    /// Fixed delay before every response, e.g. `5ms`.
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub delay: Duration,
+
+    /// Fraction of requests (deterministic: 0.1 = every 10th) that get
+    /// `--slow-delay` instead of `--delay`.
+    #[arg(long, value_name = "F", default_value = "0", value_parser = Fraction::parse)]
+    pub slow_fraction: Fraction,
+
+    /// Delay for the requests selected by `--slow-fraction`.
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub slow_delay: Option<Duration>,
+
+    /// Fraction of requests (deterministic) answered with 500.
+    #[arg(long, value_name = "F", default_value = "0", value_parser = Fraction::parse)]
+    pub error_rate: Fraction,
+
+    /// Start of a one-time stall, measured from server start.
+    #[arg(long, value_name = "DUR", requires = "stall_for", value_parser = humantime::parse_duration)]
+    pub stall_at: Option<Duration>,
+
+    /// Length of the one-time stall: requests due during it are answered at its end.
+    #[arg(long, value_name = "DUR", requires = "stall_at", value_parser = humantime::parse_duration)]
+    pub stall_for: Option<Duration>,
+
+    /// Exit by itself after this long (safety bound).
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub exit_after: Duration,
+
+    /// On shutdown, how long to wait for in-flight requests before printing
+    /// the final stats and exiting.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// No diagnostics on stderr (the `listening on` and `stats` lines on
+    /// stdout are always printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub threads: usize,
+    pub behavior: Behavior,
+    pub exit_after: Duration,
+    pub shutdown_grace: Duration,
+    pub quiet: bool,
+}
+
+impl Args {
+    /// Checks the arguments and builds the configuration.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        if !self.listen.ip().is_loopback() && !self.allow_non_loopback {
+            bail!(
+                "refusing to listen on non-loopback address {} (pass --allow-non-loopback to allow it)",
+                self.listen
+            );
+        }
+        ensure!(self.threads >= 1, "--threads must be at least 1");
+        ensure!(!self.exit_after.is_zero(), "--exit-after must be positive");
+
+        let slow_delay = match (self.slow_fraction == Fraction::ZERO, self.slow_delay) {
+            (_, Some(delay)) => delay,
+            (true, None) => Duration::ZERO,
+            (false, None) => bail!("--slow-fraction needs --slow-delay"),
+        };
+        let stall = match (self.stall_at, self.stall_for) {
+            (Some(at), Some(duration)) => Some(Stall { at, duration }),
+            (None, None) => None,
+            _ => bail!("--stall-at and --stall-for must be given together"),
+        };
+
+        Ok(Config {
+            listen: self.listen,
+            threads: self.threads,
+            behavior: Behavior {
+                delay: self.delay,
+                slow_fraction: self.slow_fraction,
+                slow_delay,
+                error_rate: self.error_rate,
+                stall,
+            },
+            exit_after: self.exit_after,
+            shutdown_grace: self.shutdown_grace,
+            quiet: self.quiet,
+        })
+    }
+}
+
+impl Config {
+    /// Parses a command line (first item is the program name) into a
+    /// validated configuration.
+    #[cfg(test)]
+    pub fn from_args<I, T>(args: I) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(args)?.into_config()
+    }
+
+    /// One-line human summary for stderr.
+    pub fn summary(&self) -> String {
+        let b = &self.behavior;
+        let mut parts = vec![
+            format!("threads={}", self.threads),
+            format!("delay={}", humantime::format_duration(b.delay)),
+        ];
+        if b.slow_fraction != Fraction::ZERO {
+            parts.push(format!(
+                "slow={}@{}",
+                b.slow_fraction.as_f64(),
+                humantime::format_duration(b.slow_delay)
+            ));
+        }
+        if b.error_rate != Fraction::ZERO {
+            parts.push(format!("error-rate={}", b.error_rate.as_f64()));
+        }
+        if let Some(stall) = b.stall {
+            parts.push(format!(
+                "stall={}+{}",
+                humantime::format_duration(stall.at),
+                humantime::format_duration(stall.duration)
+            ));
+        }
+        parts.push(format!(
+            "exit-after={}",
+            humantime::format_duration(self.exit_after)
+        ));
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_args(["t"]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.threads, 1);
+        assert_eq!(c.behavior, Behavior::default());
+        assert_eq!(c.exit_after, Duration::from_secs(600));
+        assert!(!c.quiet);
+    }
+
+    #[test]
+    fn full_command_line() {
+        let c = Config::from_args([
+            "t",
+            "--listen",
+            "[::1]:0",
+            "--threads",
+            "2",
+            "--delay",
+            "5ms",
+            "--slow-fraction",
+            "0.1",
+            "--slow-delay",
+            "1s",
+            "--error-rate",
+            "0.25",
+            "--stall-at",
+            "3s",
+            "--stall-for",
+            "500ms",
+            "--exit-after",
+            "30s",
+            "--quiet",
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "[::1]:0".parse().unwrap());
+        assert_eq!(c.threads, 2);
+        assert_eq!(c.behavior.delay, Duration::from_millis(5));
+        assert_eq!(c.behavior.slow_fraction, Fraction::from_f64(0.1).unwrap());
+        assert_eq!(c.behavior.slow_delay, Duration::from_secs(1));
+        assert_eq!(c.behavior.error_rate, Fraction::from_f64(0.25).unwrap());
+        assert_eq!(
+            c.behavior.stall,
+            Some(Stall {
+                at: Duration::from_secs(3),
+                duration: Duration::from_millis(500)
+            })
+        );
+        assert_eq!(c.exit_after, Duration::from_secs(30));
+        assert!(c.quiet);
+    }
+
+    #[test]
+    fn non_loopback_needs_opt_in() {
+        let err = Config::from_args(["t", "--listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(err.to_string().contains("non-loopback"), "{err}");
+        let c = Config::from_args(["t", "--listen", "0.0.0.0:8080", "--allow-non-loopback"]);
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn invalid_combinations_are_rejected() {
+        for args in [
+            &["t", "--threads", "0"][..],
+            &["t", "--error-rate", "1.5"],
+            &["t", "--slow-fraction", "0.1"],
+            &["t", "--stall-at", "1s"],
+            &["t", "--stall-for", "1s"],
+            &["t", "--exit-after", "0s"],
+            &["t", "--delay", "5"],
+            &["t", "--listen", "localhost"],
+        ] {
+            assert!(Config::from_args(args).is_err(), "{args:?} accepted");
+        }
+    }
+}
