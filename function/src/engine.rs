@@ -207,18 +207,10 @@ async fn run_scenario(
 
     let mut dropped = 0u64;
     if rate > 0.0 && rate.is_finite() {
-        let period = Duration::from_secs_f64(1.0 / rate);
         let first = start + offset;
         let ready_at = Instant::now();
-        let mut i: u32 = 0;
-        loop {
-            let Some(intended) = period.checked_mul(i).map(|d| first + d) else {
-                break;
-            };
-            if intended >= shared.end {
-                break;
-            }
-            i = i.saturating_add(1);
+        for i in 0..arrivals(rate, offset, shared.end - start) {
+            let intended = first + Duration::from_secs_f64(i as f64 / rate);
             if intended < ready_at {
                 dropped += 1;
                 continue;
@@ -248,6 +240,13 @@ async fn run_scenario(
             .wall_of(shared.clock.mono + Duration::from_nanos(first))
     });
     (dropped, first)
+}
+
+/// How many arrivals `offset + i / rate` fall inside `[0, slice)`.
+fn arrivals(rate: f64, offset: Duration, slice: Duration) -> u64 {
+    let span = slice.saturating_sub(offset).as_secs_f64() * rate;
+    // The epsilon keeps 15 s × 60/s at exactly 900 despite float rounding.
+    (span - 1e-9).ceil().max(0.0) as u64
 }
 
 /// Claims one idle VU if there is one.
@@ -504,6 +503,16 @@ mod tests {
             Outcome::Failed(ErrorClass::Status)
         );
         assert_eq!(classify_status(404, Some(404)), Outcome::Ok);
+    }
+
+    #[test]
+    fn arrivals_fill_the_slice_exactly() {
+        let s = Duration::from_secs;
+        assert_eq!(arrivals(60.0, Duration::ZERO, s(15)), 900);
+        assert_eq!(arrivals(300.0, Duration::ZERO, s(15)), 4500);
+        assert_eq!(arrivals(10.0, Duration::from_millis(50), s(1)), 10);
+        assert_eq!(arrivals(1.0 / 3.0, Duration::ZERO, s(10)), 4);
+        assert_eq!(arrivals(5.0, s(2), s(1)), 0);
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Scenario, ScenarioError> {
             ),
         ));
     }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(first_line) = first_content_line(text) else {
         return Err(fail(
             None,
@@ -170,7 +171,7 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Scenario, ScenarioError> {
     // scenario rule, and to check the top level is a mapping.
     let value: yaml_serde::Value =
         serde_path_to_error::deserialize(yaml_serde::Deserializer::from_str(text))
-            .map_err(|e| from_yaml(path, text, e, "invalid YAML: "))?;
+            .map_err(|e| from_yaml(path, text, e, Pass::Syntax))?;
     let found = match &value {
         yaml_serde::Value::Mapping(_) => None,
         yaml_serde::Value::Null => Some("empty (null)"),
@@ -193,15 +194,15 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Scenario, ScenarioError> {
     // Pass 2: the typed shape; leaf values are validated while deserializing so their
     // errors carry the parser's line.
     let raw: RawFile = serde_path_to_error::deserialize(yaml_serde::Deserializer::from_str(text))
-        .map_err(|e| from_yaml(path, text, e, ""))?;
+        .map_err(|e| from_yaml(path, text, e, Pass::Typed))?;
     build(path, text, raw)
 }
 
 // ---------------------------------------------------------------------------------
 // Error plumbing
 
-/// Collapses every run of whitespace that contains a line break (and any control
-/// character) into one space, and shortens to `max` characters.
+/// Joins the pieces between line breaks (and other control characters) with single
+/// spaces, trimming each piece, and shortens to `max` characters.
 fn one_line(text: &str, max: usize) -> String {
     let out: Vec<&str> = text
         .split(|c: char| c.is_control())
@@ -218,9 +219,23 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-/// User text as shown inside messages: on one line and at most 60 characters.
+/// User text as shown inside messages: control characters escaped (so it stays on
+/// one line and spaces stay visible) and at most 60 characters.
 fn shown(text: &str) -> String {
-    one_line(text, 60)
+    const MAX: usize = 60;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX - 1 && text.chars().nth(MAX).is_some() {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Turns a parser error into a [`ScenarioError`]: line from the parser, key from the
@@ -229,37 +244,53 @@ fn from_yaml(
     file: &Path,
     text: &str,
     error: serde_path_to_error::Error<yaml_serde::Error>,
-    prefix: &str,
+    pass: Pass,
 ) -> ScenarioError {
-    // `?` stands for a key the parser never finished reading (syntax errors).
+    // `?` stands for a key the parser never finished reading.
     let mut path = error.path().to_string();
     if let Some(at) = path.find('?') {
         path.truncate(at);
-        let trimmed = path.trim_end_matches('.').to_owned();
-        path = if trimmed.is_empty() {
-            ".".into()
-        } else {
-            trimmed
-        };
+        path = path.trim_end_matches('.').to_owned();
     }
+    let path = (!path.is_empty() && path != ".").then_some(path);
     let inner = error.inner();
     let location = inner.location();
+    let mut line = location.as_ref().map(|l| l.line());
     let mut message = strip_positions(&inner.to_string());
-    // yaml_serde prefixes messages with its own idea of the path; it is a prefix
-    // of the tracked path (or equal to it).
-    let mut cut = path.as_str();
-    loop {
+    // yaml_serde prefixes messages with its own idea of the path, which is the
+    // tracked path or one of its ancestors.
+    let mut cut = path.as_deref().unwrap_or_default();
+    while !cut.is_empty() {
         if let Some(rest) = message.strip_prefix(&format!("{cut}: ")) {
             message = rest.to_owned();
             break;
         }
-        match cut.rfind(['.', '[']) {
-            Some(at) if at > 0 => cut = &cut[..at],
-            _ => break,
-        }
+        cut = &cut[..cut.rfind(['.', '[']).unwrap_or(0)];
     }
-    let mut key = (path != ".").then_some(path);
-    let mut line = location.as_ref().map(|l| l.line());
+
+    let key = match pass {
+        Pass::Syntax => {
+            let duplicate = message
+                .strip_prefix("duplicate entry with key \"")
+                .and_then(|m| m.strip_suffix('"'))
+                .map(str::to_owned);
+            match duplicate {
+                Some(dup) => {
+                    if let Some(at) = &location {
+                        line = duplicate_line(text, at.line(), at.column(), &dup).or(line);
+                    }
+                    message = format!("duplicate key `{dup}`; each key may appear only once");
+                    Some(match path {
+                        Some(parent) => format!("{parent}.{dup}"),
+                        None => dup,
+                    })
+                }
+                // Where the parser gave up says more than the key it was in.
+                None => None,
+            }
+        }
+        Pass::Typed => path,
+    };
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|m| m.strip_suffix('`'))
@@ -271,27 +302,23 @@ fn from_yaml(
         }
     }
     if let Some(found) = message.strip_prefix("invalid type: ") {
-        message = format!("wrong type: {found}");
-    }
-    if let Some(dup) = message
-        .strip_prefix("duplicate entry with key \"")
-        .and_then(|m| m.strip_suffix('"'))
-    {
-        let dup = dup.to_owned();
-        if let Some(at) = &location {
-            line = duplicate_line(text, at.line(), at.column(), &dup).or(line);
-        }
-        key = Some(match key {
-            Some(parent) => format!("{parent}.{dup}"),
-            None => dup.clone(),
-        });
-        message = format!("duplicate key `{dup}`; each key may appear only once");
+        message = format!("wrong type: {}", found.replace("unit value", "null"));
     }
     if message == "EOF while parsing a value" {
         message = "unexpected end of file".into();
-        key = None;
     }
+    let prefix = match pass {
+        Pass::Syntax => "invalid YAML: ",
+        Pass::Typed => "",
+    };
     ScenarioError::new(file, line, key, &format!("{prefix}{message}"))
+}
+
+/// Which parse an error came from: plain YAML or the scenario shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Syntax,
+    Typed,
 }
 
 /// Removes every ` at line N column M` that yaml_serde appends.
@@ -615,19 +642,16 @@ fn optional_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 /// Go/k6-style duration: one or more `<number><unit>` with units ns, us, µs, ms, s,
 /// m, h (`500ms`, `15s`, `1m30s`, `1.5h`). No sign, no spaces.
 fn parse_duration(text: &str) -> Option<Duration> {
-    let mut rest = text;
-    let mut nanos: f64 = 0.0;
-    if rest.is_empty() {
+    if text.is_empty() {
         return None;
     }
+    let mut rest = text;
+    let mut nanos: f64 = 0.0;
     while !rest.is_empty() {
         let number_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let number = &rest[..number_len];
-        if number.is_empty() || number.starts_with('.') && number.len() == 1 {
-            return None;
-        }
         let value: f64 = number.parse().ok()?;
         rest = &rest[number_len..];
         let unit_len = rest
@@ -863,8 +887,8 @@ fn check_name(what: &str, text: &str) -> Result<String, String> {
 }
 
 fn check_method(text: &str) -> Result<String, String> {
-    // RFC 9110 token characters.
-    let token = !text.is_empty()
+    // RFC 9110 token characters (and a letter, so YAML's `~` is no method).
+    let token = text.chars().any(|c| c.is_ascii_alphabetic())
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
@@ -1972,13 +1996,26 @@ scenarios:
         let e = error(&minimal_with("rate: 300", "  rate: 300"));
         assert_eq!(
             e,
-            "load/browse.yaml:6: scenarios.browse: invalid YAML: mapping values are not \
-             allowed in this context"
+            "load/browse.yaml:6: invalid YAML: mapping values are not allowed in this context"
         );
         let e = error("target: \"http://a\nduration: 1s\n");
         assert_contains(&e, &["invalid YAML: found unexpected end of stream"]);
         let e = error(&format!("{MINIMAL}---\ntarget: http://b\n"));
         assert_contains(&e, &["invalid YAML: ", "more than one document"]);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        assert_eq!(
+            ok(&format!("\u{feff}{MINIMAL}")).duration,
+            Duration::from_secs(15)
+        );
+    }
+
+    #[test]
+    fn a_yaml_null_is_not_a_method() {
+        let e = error(&minimal_with("url: / }", "url: /, method: ~ }"));
+        assert_contains(&e, &["requests[0].method: invalid HTTP method `~`"]);
     }
 
     #[test]
@@ -2056,6 +2093,16 @@ scenarios:
     }
 
     #[test]
+    fn user_text_in_messages_keeps_its_spaces_but_not_its_line_breaks() {
+        assert_eq!(shown(" 15s"), " 15s");
+        assert_eq!(shown("a\nb\tc"), "a\\nb\\tc");
+        let long = shown(&"x".repeat(100));
+        assert_eq!(long.chars().count(), 60);
+        assert!(long.ends_with('…'));
+        assert_eq!(shown(&"x".repeat(60)), "x".repeat(60));
+    }
+
+    #[test]
     fn parser_positions_are_stripped_from_messages() {
         assert_eq!(
             strip_positions(
@@ -2100,42 +2147,5 @@ scenarios:
         assert!(e.starts_with(&missing.display().to_string()), "{e}");
         assert!(e.contains("cannot read file"), "{e}");
         std::fs::remove_dir_all(&dir).expect("cleanup");
-    }
-}
-#[cfg(test)]
-mod explore {
-    use super::*;
-    #[test]
-    fn explore() {
-        let base = "target: http://127.0.0.1:8080\nduration: 15s\nscenarios:\n  browse:\n    executor: constant-arrival-rate\n    rate: 300\n    requests:\n      - { name: home, url: / }\n";
-        let cases: Vec<(&str, String)> = vec![
-            ("bom", format!("\u{feff}{base}")),
-            ("crlf", base.replace('\n', "\r\n").replace("rate: 300", "rate: -1")),
-            ("merge", "base: &b\n  executor: constant-arrival-rate\n  rate: 1\ntarget: http://a\nduration: 1s\nscenarios:\n  s:\n    <<: *b\n    requests: [{name: a, url: /}]\n".into()),
-            ("merge2", "target: http://a\nduration: 1s\nscenarios:\n  s: &b\n    executor: constant-arrival-rate\n    rate: 1\n    requests: [{name: a, url: /}]\n  t:\n    <<: *b\n    rate: 2\n".into()),
-            ("intname", base.replace("browse:", "123:")),
-            ("target", base.replace("http://127.0.0.1:8080", "8080")),
-            ("methodnull", base.replace("url: / }", "url: /, method: ~ }")),
-            ("tab", base.replace("    rate", "\trate")),
-            ("scen list", "target: http://a\nduration: 1s\nscenarios:\n  - browse\n".into()),
-            ("thr string", format!("{base}thresholds:\n  http_req_duration: p(95)<500\n")),
-            ("thr null", format!("{base}thresholds:\n  http_req_duration:\n")),
-            ("regions null", format!("{base}regions:\n")),
-            ("reqs null", base.replace("\n      - { name: home, url: / }", "")),
-            ("body map", base.replace("url: / }", "url: /, body: {a: 1} }")),
-            ("long", base.replace("15s", &"x".repeat(500))),
-        ];
-        for (name, text) in cases {
-            match parse(Path::new("s.yaml"), text.as_bytes()) {
-                Ok(s) => println!(
-                    "{name}: OK {:?}",
-                    s.scenarios
-                        .iter()
-                        .map(|d| (&d.name, d.executor))
-                        .collect::<Vec<_>>()
-                ),
-                Err(e) => println!("{name}: {e}"),
-            }
-        }
     }
 }

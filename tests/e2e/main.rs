@@ -1,1 +1,6 @@
+//! End-to-end tests: the real `sls-load`, `bootstrap` and `sls-load-target`
+//! binaries, talking through the local Lambda and S3 stand-ins on loopback.
+//! One module per area; each test reads like the rule it checks.
 
+mod run;
+mod scenario_errors;

@@ -1,1 +1,165 @@
-//! placeholder
+//! Test support for the end-to-end tests: locate the workspace's built binaries,
+//! start the sample target on a loopback port, run `sls-load` with a time bound,
+//! and write scenario files.
+//!
+//! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
+//! in time and killed when its handle drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries (`target/debug`), found from the
+/// test executable's own path (`target/debug/deps/e2e-…`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    let dir = deps.parent().expect("profile dir").to_path_buf();
+    for bin in ["sls-load", "bootstrap", "sls-load-target"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: run `cargo build --workspace --bins` (make test does) before the tests",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// A running `sls-load-target`, killed on drop.
+pub struct Target {
+    child: Child,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+    addr: String,
+}
+
+impl Target {
+    /// Starts the sample target on an ephemeral loopback port with extra `args`.
+    pub fn start(args: &[&str]) -> Target {
+        let mut child = Command::new(bin_dir().join("sls-load-target"))
+            .args(["--listen", "127.0.0.1:0", "--exit-after", "180s", "--quiet"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sls-load-target");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from target: {line:?}"))
+            .to_owned();
+        let addr = url.trim_start_matches("http://").to_owned();
+        Target { child, url, addr }
+    }
+
+    /// The target's counters (`GET /__stats`).
+    pub fn stats(&self) -> serde_json::Value {
+        let mut s = TcpStream::connect(&self.addr).expect("connect to target");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        write!(
+            s,
+            "GET /__stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
+        let mut response = String::new();
+        s.read_to_string(&mut response).expect("read");
+        let body = response.split("\r\n\r\n").nth(1).expect("body");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("stats JSON: {e}: {body}"))
+    }
+
+    /// Requests the target counted.
+    pub fn requests(&self) -> u64 {
+        self.stats()["requests"].as_u64().expect("requests count")
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a finished `sls-load` invocation left.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Captured stdout.
+    pub stdout: String,
+    /// Captured stderr.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The exit code (panics if killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status.code().expect("exited normally")
+    }
+}
+
+/// Runs `sls-load` with `args`, killing it after `limit`.
+pub fn sls_load(args: &[&str], limit: Duration) -> Outcome {
+    let mut child = Command::new(bin_dir().join("sls-load"))
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env("SLS_LOAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sls-load");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sls-load {args:?} did not finish within {limit:?}; stderr: {}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Outcome {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Writes `text` as a scenario file named `name` in `dir`.
+pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// Reads a summary JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}

@@ -577,7 +577,6 @@ fn deliver(reply: Option<oneshot::Sender<Outcome>>, outcome: Outcome) {
 /// Hands queued invocations to processes waiting in `next`, then spawns
 /// processes if the queue is longer than the capacity about to free up.
 fn pump(shared: &Arc<Shared>, inner: &mut Inner) {
-    let _rt = shared.rt.enter();
     while !inner.queue.is_empty() {
         let waiting = inner
             .procs
@@ -686,6 +685,8 @@ fn assign(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, pending: Pending) -
 
 /// Spawns one `bootstrap` process with its own Runtime API listener.
 fn spawn_process(shared: &Arc<Shared>, inner: &mut Inner) -> Result<(), LocalError> {
+    // Spawning needs a runtime context; sync callers may be on any thread.
+    let _rt = shared.rt.enter();
     let cfg = &shared.cfg;
     let seq = inner.next_seq;
     inner.next_seq += 1;
@@ -1161,10 +1162,7 @@ async fn next_invocation(shared: &Arc<Shared>, seq: u64) -> HttpResponse {
             inner.complete(reply, Outcome::Failure(fault.body(&id)));
         }
         if let Some(pending) = inner.queue.pop_front() {
-            let assignment = {
-                let _rt = shared.rt.enter();
-                assign(shared, &mut inner, seq, pending)
-            };
+            let assignment = assign(shared, &mut inner, seq, pending);
             return next_response(shared, assignment);
         }
         let (tx, rx) = oneshot::channel();
@@ -1460,6 +1458,10 @@ print("fake runtime started", os.getpid(), flush=True)
 def post(path, body):
     req = urllib.request.Request(api + path, data=body, method="POST")
     urllib.request.urlopen(req).read()
+
+if os.environ.get("FAKE_INIT_ERROR"):
+    post("/init/error", json.dumps({"errorType": "FakeInit", "errorMessage": "no config"}).encode())
+    sys.exit(1)
 
 while True:
     with urllib.request.urlopen(api + "/invocation/next") as r:
@@ -1891,6 +1893,53 @@ while True:
         .await
         .expect("test timed out");
         assert_eq!(lambda.stats().processes_spawned, 0);
+        lambda.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn idle_processes_are_reaped() {
+        let fx = Fixture::new("idle");
+        let cfg = LambdaConfig {
+            idle_timeout: Duration::from_millis(300),
+            ..fx.cfg.clone()
+        };
+        let lambda = LocalLambda::start(cfg).await.unwrap();
+        let c = client(lambda.endpoint());
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            invoke(&c, "sls-load-worker", "{}").await;
+            let pids = lambda.process_ids();
+            assert_eq!(pids.len(), 1);
+            wait_until("the idle process to be reaped", || {
+                lambda.stats().running == 0 && !alive(pids[0])
+            })
+            .await;
+            // A new invocation cold-starts a fresh process.
+            let out = invoke(&c, "sls-load-worker", r#"{"again":true}"#).await;
+            assert_eq!(payload_json(&out), serde_json::json!({"again": true}));
+            assert_eq!(lambda.stats().processes_spawned, 2);
+        })
+        .await
+        .expect("test timed out");
+        lambda.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn init_errors_fail_the_invocation() {
+        let fx = Fixture::new("init");
+        let mut cfg = fx.cfg.clone();
+        cfg.env.push(("FAKE_INIT_ERROR".into(), "1".into()));
+        let lambda = LocalLambda::start(cfg).await.unwrap();
+        let c = client(lambda.endpoint());
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let out = invoke(&c, "sls-load-worker", "{}").await;
+            assert_eq!(out.function_error(), Some("Unhandled"));
+            assert_eq!(payload_json(&out)["errorType"], "FakeInit");
+            wait_until("the failed process to exit", || lambda.stats().running == 0).await;
+        })
+        .await
+        .expect("test timed out");
+        let stats = lambda.stats();
+        assert_eq!((stats.processes_spawned, stats.errors), (1, 1));
         lambda.shutdown().await;
     }
 
