@@ -136,12 +136,21 @@ pub struct Job {
     pub worker_id: WorkerId,
     /// The region this worker runs in (the load zone).
     pub region: Region,
-    /// The wall-clock instant at which the worker sends its first request.
+    /// The wall-clock instant at which this worker's slice starts: it sends nothing before.
     #[serde(with = "humantime_serde")]
     pub start_at: SystemTime,
-    /// How long the worker generates load, counted from `start_at`.
+    /// How long the worker generates load, counted from `start_at` (the slice length).
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
+    /// How far into the run this slice begins (zero for the first slice). The run
+    /// started at `start_at - run_offset`; executor schedules are functions of time
+    /// since the run's start, and this worker runs the window
+    /// `[run_offset, run_offset + duration)` of them.
+    #[serde(default, with = "humantime_serde")]
+    pub run_offset: Duration,
+    /// Index of this slice within its worker slot (0 for the first).
+    #[serde(default)]
+    pub slice: u32,
     /// Base URL every request's `url` is resolved against, e.g. `http://127.0.0.1:8080`.
     pub target: String,
     /// The scenarios this worker runs, each with this worker's share of the load.
@@ -154,6 +163,15 @@ pub struct Job {
     /// Per-request timeout; a request still unanswered after it counts as a timeout.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+}
+
+impl Job {
+    /// The instant the run (slice 0) started: `start_at - run_offset`.
+    pub fn run_start(&self) -> SystemTime {
+        self.start_at
+            .checked_sub(self.run_offset)
+            .unwrap_or(self.start_at)
+    }
 }
 
 /// One scenario as a worker runs it.
@@ -269,6 +287,15 @@ pub struct RequestCounts {
     pub errors_by_class: BTreeMap<ErrorClass, u64>,
 }
 
+/// Pass and fail counts of one check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCounts {
+    /// Responses for which the check held.
+    pub passes: u64,
+    /// Responses for which it did not.
+    pub fails: u64,
+}
+
 /// Written by a worker as its last object: what it did and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -300,6 +327,9 @@ pub struct Manifest {
     pub dropped_iterations: u64,
     /// Counts per request name.
     pub requests: BTreeMap<String, RequestCounts>,
+    /// Pass/fail counts per check name (absent in manifests of workers without checks).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, CheckCounts>,
     /// How many interval-log objects it wrote (`latency-00000.hlog` ...).
     pub latency_logs: u32,
 }
@@ -341,6 +371,8 @@ mod tests {
             region: Region::from("us-east-1"),
             start_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             duration: Duration::from_secs(15),
+            run_offset: Duration::ZERO,
+            slice: 0,
             target: "http://127.0.0.1:8080".into(),
             scenarios: vec![JobScenario {
                 name: "browse".into(),

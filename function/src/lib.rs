@@ -168,9 +168,10 @@ pub async fn run_job<S: Sink>(
         }
     }
     let clock = Clock::now();
+    // Intervals count from the run's start, so slices of one worker slot line up.
     let recorder = Arc::new(Recorder::new(
-        clock.instant_of(job.start_at),
-        job.start_at,
+        clock.instant_of(job.run_start()),
+        job.run_start(),
         engine::request_names(&job),
     ));
     let comment = format!(
@@ -218,6 +219,7 @@ pub async fn run_job<S: Sink>(
         finished_at: report.finished_at,
         dropped_iterations: report.dropped_iterations,
         requests: recorder.counts(),
+        checks: Default::default(),
         latency_logs: flusher.seq,
     };
     let body =

@@ -175,6 +175,8 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
                 region: region.clone(),
                 start_at,
                 duration: scenario.duration,
+                run_offset: Duration::ZERO,
+                slice: 0,
                 target: scenario.target.clone(),
                 scenarios,
                 results: opts.results.clone(),
