@@ -25,5 +25,6 @@ pub mod merge;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod share;
 pub mod store;
 pub mod threshold;

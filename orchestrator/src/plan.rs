@@ -11,15 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sls_load_function::engine::MAX_DRAIN;
-use sls_load_function::job::{
-    Executor, FORMAT_VERSION, Job, JobScenario, Region, ResultsLocation, RunId, WorkerId,
-};
+use sls_load_function::job::{FORMAT_VERSION, Job, Region, ResultsLocation, RunId, WorkerId};
 
-use crate::scenario::{ExecutorDef, Scenario};
-
-/// Connections one worker may hold: a Lambda has 1,024 file descriptors, and the
-/// runtime, S3 client and logs need some.
-pub const MAX_VUS_PER_WORKER: u32 = 900;
+use crate::scenario::Scenario;
+use crate::share;
 
 /// Why a scenario cannot be planned.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -149,24 +144,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
             let scenarios = scenario
                 .scenarios
                 .iter()
-                .map(|s| {
-                    let ExecutorDef::ConstantArrivalRate { .. } = s.executor;
-                    let rate = s.executor.iterations_per_second() * weight / n as f64;
-                    let offset = if rate > 0.0 {
-                        Duration::from_secs_f64(k as f64 / n as f64 / rate)
-                    } else {
-                        Duration::ZERO
-                    };
-                    let (pre, max) =
-                        vus_per_worker(s.pre_allocated_vus, s.max_vus, weight / n as f64, rate);
-                    JobScenario {
-                        name: s.name.clone(),
-                        executor: Executor::ConstantArrivalRate { rate, offset },
-                        pre_allocated_vus: pre,
-                        max_vus: max,
-                        requests: s.requests.clone(),
-                    }
-                })
+                .map(|s| share::scenario_for_worker(s, *weight, k, n))
                 .collect();
             jobs.push(Job {
                 format: FORMAT_VERSION,
@@ -276,25 +254,11 @@ fn split_workers(total: usize, regions: &[(Region, f64)]) -> Result<Vec<usize>, 
     Ok(counts)
 }
 
-/// One worker's VUs: its share of the scenario's totals, or defaults that allow about
-/// one second of latency at the worker's rate, within the file-descriptor budget.
-fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64) -> (u32, u32) {
-    let part = |total: u32| ((f64::from(total) * share).ceil() as u32).max(1);
-    let pre = pre
-        .map(part)
-        .unwrap_or_else(|| ((rate / 10.0).ceil() as u32).clamp(1, 100));
-    let max = max
-        .map(part)
-        .unwrap_or_else(|| (rate.ceil() as u32).clamp(10, MAX_VUS_PER_WORKER));
-    let max = max.clamp(1, MAX_VUS_PER_WORKER);
-    (pre.min(max), max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::ScenarioDef;
-    use sls_load_function::job::RequestSpec;
+    use crate::scenario::{ExecutorDef, ScenarioDef};
+    use sls_load_function::job::{Executor, RequestSpec};
     use std::path::PathBuf;
 
     fn scenario(rate: f64, regions: &[(&str, f64)]) -> Scenario {
@@ -431,15 +395,5 @@ mod tests {
             .collect();
         // 25/s per worker: period 40 ms, four workers 10 ms apart.
         assert_eq!(offsets, [0, 10, 20, 30].map(Duration::from_millis).to_vec());
-    }
-
-    #[test]
-    fn default_vus_stay_within_the_file_descriptor_budget() {
-        assert_eq!(
-            vus_per_worker(None, None, 1.0, 50_000.0),
-            (100, MAX_VUS_PER_WORKER)
-        );
-        assert_eq!(vus_per_worker(None, None, 1.0, 5.0), (1, 10));
-        assert_eq!(vus_per_worker(Some(10), Some(100), 0.25, 5.0), (3, 25));
     }
 }
