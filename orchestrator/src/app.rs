@@ -5,21 +5,24 @@
 //! summary to stdout, and maps outcomes to exit codes. Errors carry context with
 //! anyhow here; every piece it calls has typed errors of its own.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use rand::Rng;
-use sls_load_function::job::{ObjectKey, Region, ResultsLocation, RunId};
+use sls_load_function::job::{Job, ObjectKey, Region, ResultsLocation, RunId};
 
-use crate::cli::{Cli, Command, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, PlanArgs, PlanFlags, ReportArgs, RunArgs};
 use crate::cloud::{Cloud, Mode, choose_mode};
 use crate::collect::{self, Collected};
 use crate::invoke::{LambdaInvoker, invoke_all};
 use crate::merge::merge;
-use crate::plan::{self, PlanOptions};
-use crate::report::Summary;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::progress::{self, Display, Live};
+use crate::report::{self, Summary};
 use crate::scenario;
 use crate::store::Store;
 
@@ -55,7 +58,9 @@ fn fail(code: u8, error: impl Into<anyhow::Error>) -> Failure {
 pub async fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Plan(args) => plan_only(args).await,
         Command::Report(args) => report(args).await,
+        Command::Watch(args) => watch(args).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -70,10 +75,10 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `sls-load run`.
-pub async fn run(args: RunArgs) -> Result<u8, Failure> {
-    let mut scenario = scenario::load(&args.scenario).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    if let Some(target) = &args.target {
+/// Loads the scenario and applies `--target`.
+fn load_scenario(path: &Path, target: Option<&str>) -> Result<scenario::Scenario, Failure> {
+    let mut scenario = scenario::load(path).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    if let Some(target) = target {
         if !(target.starts_with("http://") || target.starts_with("https://")) {
             return Err(fail(
                 EXIT_BAD_INPUT,
@@ -82,40 +87,96 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
         }
         scenario.target = target.trim_end_matches('/').to_owned();
     }
-    let run_id = RunId(args.run_id.clone().unwrap_or_else(new_run_id));
-    let mode = choose_mode(&args.cloud);
-    let mut opts = PlanOptions {
-        run_id: run_id.clone(),
+    Ok(scenario)
+}
+
+/// Plan options from the flags; `lead` and `results` are filled in by the caller.
+fn plan_options(flags: &PlanFlags, run_id: RunId, lead: Duration) -> PlanOptions {
+    PlanOptions {
+        run_id,
         now: SystemTime::now(),
-        lead: Duration::ZERO,
-        regions: args
+        lead,
+        regions: flags
             .regions
             .as_ref()
             .map(|rs| rs.iter().map(|r| Region::from(r.trim())).collect()),
-        workers: args.workers,
+        workers: flags.workers,
         results: ResultsLocation {
             bucket: String::new(),
             region: Region::from("us-east-1"),
         },
-        flush_every: args.flush_every,
-    };
+        flush_every: flags.flush_every,
+        max_slice: flags.slice,
+        memory_mb: flags.memory,
+        arch: flags.arch,
+    }
+}
+
+/// Concurrent executions each region needs: its slots, twice during slice hand-over
+/// (the next slice is invoked before the current one ends).
+fn concurrency_needed(plan: &Plan) -> BTreeMap<Region, usize> {
+    plan.regions
+        .iter()
+        .map(|r| {
+            let factor = if plan.slices > 1 { 2 } else { 1 };
+            (r.region.clone(), r.slots * factor)
+        })
+        .collect()
+}
+
+/// `sls-load plan`: prints the plan and its estimated cost.
+pub async fn plan_only(args: PlanArgs) -> Result<u8, Failure> {
+    let scenario = load_scenario(&args.scenario, None)?;
+    let opts = plan_options(&args.plan, RunId::from("planned"), AWS_LEAD);
+    let plan = plan::plan(&scenario, &opts).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&plan)
+            .context("encoding the plan")
+            .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+        println!("{json}");
+        return Ok(EXIT_OK);
+    }
+    let expected = plan::expected_requests(&scenario, &plan);
+    let cost = crate::cost::estimate(&plan, expected);
+    print!(
+        "{}",
+        report::render_plan(&plan, expected, &cost, &concurrency_needed(&plan))
+    );
+    Ok(EXIT_OK)
+}
+
+/// Lead time in AWS: invocations, cold starts and clock checks before the start.
+const AWS_LEAD: Duration = Duration::from_secs(10);
+
+/// `sls-load run`.
+pub async fn run(args: RunArgs) -> Result<u8, Failure> {
+    let scenario = load_scenario(&args.scenario, args.target.as_deref())?;
+    let run_id = RunId(args.run_id.clone().unwrap_or_else(new_run_id));
+    let mode = choose_mode(&args.cloud);
     // Plan once to validate flags before starting anything.
-    let draft = plan::plan(&scenario, &opts).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let draft = plan::plan(
+        &scenario,
+        &plan_options(&args.plan, run_id.clone(), Duration::ZERO),
+    )
+    .map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let regions: Vec<Region> = draft.regions.iter().map(|r| r.region.clone()).collect();
+    let slots: usize = draft.regions.iter().map(|r| r.slots).sum();
     let cloud = Cloud::for_run(&args.cloud, mode, &regions)
         .await
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     eprintln!(
-        "sls-load: run {run_id} · {} · {} workers over {} regions",
+        "sls-load: run {run_id} · {} · {} workers ({} slots × {} slices) over {} regions",
         match mode {
             Mode::Local => format!("local ({})", args.cloud.local_dir.display()),
             Mode::Aws => "AWS".into(),
         },
         draft.worker_count(),
+        slots,
+        draft.slices,
         regions.len()
     );
     let outcome = tokio::select! {
-        r = run_planned(&args, &cloud, &scenario, &mut opts, draft.worker_count()) => r,
+        r = run_planned(&args, &cloud, &scenario, run_id.clone(), slots) => r,
         _ = tokio::signal::ctrl_c() => Err(fail(
             EXIT_INTERRUPTED,
             anyhow::anyhow!("interrupted; what workers stored so far stays in the store: `sls-load report {run_id}`"),
@@ -129,20 +190,24 @@ async fn run_planned(
     args: &RunArgs,
     cloud: &Cloud,
     scenario: &scenario::Scenario,
-    opts: &mut PlanOptions,
-    workers: usize,
+    run_id: RunId,
+    slots: usize,
 ) -> Result<u8, Failure> {
+    let lead = args.lead.unwrap_or(match cloud.mode {
+        Mode::Local => Duration::from_secs(2) + Duration::from_millis(20) * slots as u32,
+        Mode::Aws => AWS_LEAD,
+    });
+    let mut opts = plan_options(&args.plan, run_id.clone(), lead);
     opts.results = ResultsLocation {
         bucket: cloud.bucket.0.clone(),
         region: cloud.bucket.1.clone(),
     };
-    opts.lead = args.lead.unwrap_or(match cloud.mode {
-        Mode::Local => Duration::from_secs(2) + Duration::from_millis(20) * workers as u32,
-        Mode::Aws => Duration::from_secs(10),
-    });
-    opts.now = SystemTime::now();
-    let plan = plan::plan(scenario, opts).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let run_id = plan.run_id.clone();
+    let plan = plan::plan(scenario, &opts).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let invoker = LambdaInvoker::new(cloud.lambda.clone(), args.cloud.function.clone());
+    invoker
+        .check_concurrency(&concurrency_needed(&plan))
+        .await
+        .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     let body = serde_json::to_vec_pretty(&plan)
         .context("encoding the plan")
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
@@ -152,15 +217,84 @@ async fn run_planned(
         .await
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
 
-    let invoker = LambdaInvoker::new(cloud.lambda.clone(), args.cloud.function.clone());
-    let failures = invoke_all(
-        &invoker,
-        &plan.jobs,
-        args.invoke_concurrency,
-        Duration::from_millis(100),
-        || {},
-    )
-    .await;
+    let invoked = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let invoking = async {
+        // Slice 0 now; every later slice one lead time before its start, so it is
+        // warm and waiting when the previous slice ends.
+        for slice in 0..plan.slices {
+            let jobs: Vec<Job> = plan
+                .jobs
+                .iter()
+                .filter(|j| j.slice == slice)
+                .cloned()
+                .collect();
+            let Some(first) = jobs.first() else { continue };
+            if slice > 0 {
+                let at = first.start_at.checked_sub(lead).unwrap_or(first.start_at);
+                if let Ok(wait) = at.duration_since(SystemTime::now()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            let concurrency = args.invoke_concurrency.max(1) * plan.regions.len();
+            let failed = invoke_all(
+                &invoker,
+                &jobs,
+                concurrency,
+                Duration::from_millis(100),
+                || {
+                    invoked.fetch_add(1, Ordering::Relaxed);
+                },
+            )
+            .await;
+            if let Ok(mut f) = failures.lock() {
+                f.extend(failed);
+            }
+        }
+    };
+    let fault = async {
+        if let (Some(after), Some(local)) = (args.local_fault_kill_after, cloud.local.as_ref()) {
+            let at = plan.start_at + after;
+            if let Ok(wait) = at.duration_since(SystemTime::now()) {
+                tokio::time::sleep(wait).await;
+            }
+            if let Some(lambda) = local.lambdas.values().next() {
+                let pid = lambda.kill_one_busy();
+                eprintln!("sls-load: fault injection: killed worker process {pid:?}");
+            }
+        }
+    };
+    let mut live = Live::default();
+    let mut display = Display::new(&plan, args.quiet);
+    let grace = match cloud.mode {
+        Mode::Local => Duration::from_secs(15),
+        Mode::Aws => Duration::from_secs(60),
+    };
+    let following = async {
+        // Follow until every invocation has been made and every worker reported.
+        loop {
+            live.invoked = invoked.load(Ordering::Relaxed);
+            let result = progress::follow(
+                &cloud.store,
+                &plan,
+                &mut live,
+                &mut display,
+                plan.load_ends_at() + grace,
+                crate::cost::POLL_EVERY,
+            )
+            .await;
+            if result.is_err()
+                || live.finished() >= plan.worker_count()
+                || SystemTime::now() >= plan.load_ends_at() + grace
+            {
+                return result;
+            }
+        }
+    };
+    let ((), (), followed) = tokio::join!(invoking, fault, following);
+    display.finish();
+    followed.map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+    let failures = failures.into_inner().unwrap_or_default();
     for f in &failures {
         eprintln!("sls-load: {f}");
     }
@@ -174,36 +308,48 @@ async fn run_planned(
             ),
         ));
     }
-    let start_in = plan
-        .start_at
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    eprintln!(
-        "sls-load: {} workers invoked; load starts in {:.1}s and lasts {}",
-        plan.worker_count() - failures.len(),
-        start_in.as_secs_f64(),
-        humantime::format_duration(plan.duration)
-    );
-    let grace = match cloud.mode {
-        Mode::Local => Duration::from_secs(15),
-        Mode::Aws => Duration::from_secs(60),
-    };
-    let mut last = usize::MAX;
-    collect::wait_for_workers(
-        &cloud.store,
-        &plan,
-        plan.load_ends_at() + grace,
-        Duration::from_millis(500),
-        |done, planned| {
-            if done != last && SystemTime::now() >= plan.start_at + plan.duration {
-                eprintln!("sls-load: {done}/{planned} workers reported");
-                last = done;
-            }
-        },
-    )
-    .await
-    .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+    if let Some(local) = &cloud.local {
+        let errors: u64 = local.lambdas.values().map(|l| l.stats().errors).sum();
+        if errors > 0 {
+            eprintln!(
+                "sls-load: {errors} local invocation(s) failed; worker logs are in {}",
+                args.cloud.local_dir.join("logs").display()
+            );
+        }
+    }
     finish(cloud, &run_id, args.summary_export.as_deref()).await
+}
+
+/// `sls-load watch RUN_ID`: follows a run from the store, then reports it.
+pub async fn watch(args: ReportArgs) -> Result<u8, Failure> {
+    let mode = choose_mode(&args.cloud);
+    let cloud = Cloud::store_only(&args.cloud, mode)
+        .await
+        .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+    let run_id = RunId(args.run_id.clone());
+    let outcome = async {
+        let plan = collect::load_plan(&cloud.store, &run_id)
+            .await
+            .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+        let mut live = Live::default();
+        live.invoked = plan.worker_count();
+        let mut display = Display::new(&plan, false);
+        let followed = progress::follow(
+            &cloud.store,
+            &plan,
+            &mut live,
+            &mut display,
+            plan.load_ends_at() + Duration::from_secs(60),
+            crate::cost::POLL_EVERY,
+        )
+        .await;
+        display.finish();
+        followed.map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+        finish(&cloud, &run_id, args.summary_export.as_deref()).await
+    }
+    .await;
+    cloud.shutdown().await;
+    outcome
 }
 
 /// Collects, merges, stores and prints the summary of `run_id`; returns the exit code.

@@ -24,8 +24,51 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: plan, invoke workers in every region, collect, merge, report.
     Run(RunArgs),
+    /// Print what a scenario would run, and what it would cost, without running it.
+    Plan(PlanArgs),
     /// Rebuild a run's report from the results store alone.
     Report(ReportArgs),
+    /// Reattach to a run in progress (from another terminal): live progress, then the report.
+    Watch(ReportArgs),
+}
+
+/// `sls-load plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+    /// How the run would be planned.
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    /// Print the plan as JSON (the `plan.json` a run would store) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Planning flags shared by `run` and `plan`.
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// Load zones to use, a subset of the scenario's `regions` (comma-separated);
+    /// their weights are renormalised.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Total number of worker slots (concurrent Lambda workers), split over regions by
+    /// weight. Default: from the scenario's `worker_rate` and the function's memory.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Longest time slice one invocation runs; longer tests chain slices per worker
+    /// slot with no gap and no overlap.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "14m")]
+    pub slice: Duration,
+    /// The worker function's memory size in MB (capacity and cost).
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u32,
+    /// The worker function's architecture (cost).
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: crate::plan::Arch,
+    /// How often workers flush their interval logs to the store.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub flush_every: Duration,
 }
 
 /// `sls-load run`.
@@ -36,24 +79,22 @@ pub struct RunArgs {
     /// Send the load to this base URL instead of the scenario's `target`.
     #[arg(long)]
     pub target: Option<String>,
-    /// Load zones to use, a subset of the scenario's `regions` (comma-separated);
-    /// their weights are renormalised.
-    #[arg(long, value_delimiter = ',')]
-    pub regions: Option<Vec<String>>,
-    /// Total number of workers (Lambda invocations), split over regions by weight.
-    /// Default: derived from the scenario's `worker_rate`.
-    #[arg(long)]
-    pub workers: Option<usize>,
+    /// How the run is planned.
+    #[command(flatten)]
+    pub plan: PlanFlags,
     /// Time from planning to the agreed start instant. Default: 2 s + 20 ms per worker
     /// locally, 10 s in AWS.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub lead: Option<Duration>,
-    /// How often workers flush their interval logs to the store.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
-    pub flush_every: Duration,
-    /// Invocations in flight at once.
-    #[arg(long, default_value_t = 64)]
+    /// Invocations in flight at once, per region.
+    #[arg(long, default_value_t = 32)]
     pub invoke_concurrency: usize,
+    /// Test hook (local mode): kill one busy worker process this long after the start.
+    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+    pub local_fault_kill_after: Option<Duration>,
+    /// No live progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,

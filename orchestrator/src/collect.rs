@@ -1,13 +1,11 @@
 //! Collects a run's results from the store: the plan, every worker's manifest and
 //! interval-log objects, and which planned workers did not report.
 //!
-//! This module owns waiting (poll until every planned worker's manifest is there or
-//! a deadline passes) and reading. A corrupt or unreadable object never aborts a
+//! This module owns reading a run back (waiting for it is `progress`'s job). A corrupt or unreadable object never aborts a
 //! collection: it is kept as a [`Problem`] next to everything that could be read.
 //! Decoding histograms is merge's job; judging the run is report's.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
 
 use sls_load_function::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
 
@@ -100,38 +98,6 @@ pub async fn load_plan(store: &impl Store, run: &RunId) -> Result<Plan, CollectE
         key,
         message: e.to_string(),
     })
-}
-
-/// The workers whose manifest is in the store now.
-pub async fn reported(store: &impl Store, run: &RunId) -> Result<BTreeSet<WorkerKey>, StoreError> {
-    Ok(store
-        .list(ObjectKey::run_prefix(run).as_str())
-        .await?
-        .iter()
-        .filter_map(|k| k.parse_worker_object(run))
-        .filter(|(_, _, file)| *file == "manifest.json")
-        .map(|(r, w, _)| (r, w))
-        .collect())
-}
-
-/// Polls until every planned worker has reported or `deadline` passes, calling
-/// `progress(reported, planned)` after each poll. Returns the reported set.
-pub async fn wait_for_workers(
-    store: &impl Store,
-    plan: &Plan,
-    deadline: SystemTime,
-    poll_every: Duration,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<BTreeSet<WorkerKey>, StoreError> {
-    let planned = plan.worker_count();
-    loop {
-        let done = reported(store, &plan.run_id).await?;
-        progress(done.len(), planned);
-        if done.len() >= planned || SystemTime::now() >= deadline {
-            return Ok(done);
-        }
-        tokio::time::sleep(poll_every).await;
-    }
 }
 
 /// Reads the plan, every manifest and every interval log of `run`.

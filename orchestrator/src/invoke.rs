@@ -118,6 +118,67 @@ impl Invoker for LambdaInvoker {
     }
 }
 
+/// A region whose account concurrency cannot hold the plan.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ConcurrencyError {
+    /// Not enough concurrency.
+    #[error(
+        "{region}: the plan needs {needed} concurrent executions but the account allows {available} (unreserved); use fewer --workers or request a Lambda concurrency quota increase"
+    )]
+    TooLow {
+        /// The region.
+        region: Region,
+        /// Concurrent executions the plan needs.
+        needed: usize,
+        /// What GetAccountSettings reports as unreserved.
+        available: i64,
+    },
+    /// GetAccountSettings failed.
+    #[error("{region}: GetAccountSettings failed: {message}")]
+    Settings {
+        /// The region.
+        region: Region,
+        /// The SDK error.
+        message: String,
+    },
+}
+
+impl LambdaInvoker {
+    /// Checks with GetAccountSettings that every region has at least `needed[region]`
+    /// unreserved concurrent executions.
+    pub async fn check_concurrency(
+        &self,
+        needed: &BTreeMap<Region, usize>,
+    ) -> Result<(), ConcurrencyError> {
+        for (region, &needed) in needed {
+            let Some(client) = self.clients.get(region) else {
+                continue;
+            };
+            let settings = client.get_account_settings().send().await.map_err(|e| {
+                ConcurrencyError::Settings {
+                    region: region.clone(),
+                    message: DisplayErrorContext(&e).to_string(),
+                }
+            })?;
+            let limit = settings.account_limit();
+            let available = limit
+                .and_then(|l| l.unreserved_concurrent_executions())
+                .or_else(|| limit.map(|l| l.concurrent_executions()))
+                .map(i64::from);
+            if let Some(available) = available
+                && (needed as i64) > available
+            {
+                return Err(ConcurrencyError::TooLow {
+                    region: region.clone(),
+                    needed,
+                    available,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Invokes every job with at most `concurrency` invocations in flight, retrying
 /// each up to [`INVOKE_ATTEMPTS`] times; `on_done` is called after each job.
 /// Returns the jobs that could not be started.

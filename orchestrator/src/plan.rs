@@ -25,6 +25,9 @@ pub enum PlanError {
     /// `--regions` selected nothing.
     #[error("--regions: no region selected")]
     NoRegions,
+    /// `--slice` is zero or longer than a Lambda invocation can run.
+    #[error("--slice {0:?}: must be between 1s and {max:?}", max = LAMBDA_MAX_TIMEOUT)]
+    BadSlice(Duration),
     /// `--workers` cannot give every region a worker.
     #[error("--workers {workers}: need at least one worker per region ({regions} regions)")]
     TooFewWorkers {
@@ -52,7 +55,39 @@ pub struct PlanOptions {
     pub results: ResultsLocation,
     /// How often workers flush their interval logs.
     pub flush_every: Duration,
+    /// The longest slice one invocation runs; longer runs chain slices per worker slot.
+    pub max_slice: Duration,
+    /// The worker function's memory size, MB (sets the default per-worker capacity).
+    pub memory_mb: u32,
+    /// The worker function's CPU architecture (for pricing).
+    pub arch: Arch,
 }
+
+/// Lambda CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// Graviton.
+    Arm64,
+    /// Intel/AMD.
+    #[value(name = "x86_64")]
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::Arm64 => "arm64",
+            Arch::X86_64 => "x86_64",
+        })
+    }
+}
+
+/// Lambda's hard limit on one invocation.
+pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+/// Default longest slice: the Lambda limit minus room for the lead, drain and flush.
+pub const DEFAULT_MAX_SLICE: Duration = Duration::from_secs(14 * 60);
 
 /// One region's part of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +98,9 @@ pub struct RegionPlan {
     pub weight: f64,
     /// Iterations per second summed over its workers and scenarios.
     pub rate: f64,
-    /// Its workers.
+    /// Worker slots: workers running at the same time.
+    pub slots: usize,
+    /// Every invocation (slot × slice), in start order.
     pub workers: Vec<WorkerId>,
 }
 
@@ -94,6 +131,15 @@ pub struct Plan {
     /// How long load is generated.
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
+    /// The slice length (the last slice of a slot may be shorter).
+    #[serde(with = "humantime_serde")]
+    pub slice: Duration,
+    /// Slices per worker slot.
+    pub slices: u32,
+    /// The worker function's memory, MB.
+    pub memory_mb: u32,
+    /// The worker function's architecture.
+    pub arch: Arch,
     /// Per-region shares and workers, in scenario order.
     pub regions: Vec<RegionPlan>,
     /// The scenario's thresholds.
@@ -128,44 +174,67 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         .iter()
         .map(|s| s.executor.iterations_per_second())
         .sum();
+    if opts.max_slice < Duration::from_secs(1) || opts.max_slice > LAMBDA_MAX_TIMEOUT {
+        return Err(PlanError::BadSlice(opts.max_slice));
+    }
+    // `worker_rate` is a 1,024 MB worker's capacity; Lambda's CPU share grows with memory.
+    let worker_rate = scenario.worker_rate * f64::from(opts.memory_mb) / 1024.0;
     let counts = match opts.workers {
         Some(n) => split_workers(n, &regions)?,
         None => regions
             .iter()
-            .map(|(_, w)| ((total_rate * w) / scenario.worker_rate).ceil().max(1.0) as usize)
+            .map(|(_, w)| {
+                let by_rate = ((total_rate * w) / worker_rate).ceil().max(1.0) as usize;
+                by_rate.max(workers_for_vus(scenario, *w))
+            })
             .collect(),
     };
     let start_at = opts.now + opts.lead;
+    let slices = slice_count(scenario.duration, opts.max_slice);
     let mut region_plans = Vec::new();
     let mut jobs = Vec::new();
     for ((region, weight), n) in regions.iter().zip(counts) {
-        let workers: Vec<WorkerId> = (0..n).map(WorkerId::numbered).collect();
-        for (k, worker) in workers.iter().enumerate() {
-            let scenarios = scenario
-                .scenarios
-                .iter()
-                .map(|s| share::scenario_for_worker(s, *weight, k, n))
-                .collect();
-            jobs.push(Job {
-                format: FORMAT_VERSION,
-                run_id: opts.run_id.clone(),
-                worker_id: worker.clone(),
-                region: region.clone(),
-                start_at,
-                duration: scenario.duration,
-                run_offset: Duration::ZERO,
-                slice: 0,
-                target: scenario.target.clone(),
-                scenarios,
-                results: opts.results.clone(),
-                flush_every: opts.flush_every,
-                request_timeout: scenario.request_timeout,
-            });
+        let mut workers = Vec::new();
+        for slice in 0..slices {
+            let run_offset = opts.max_slice * slice;
+            let duration = scenario
+                .duration
+                .saturating_sub(run_offset)
+                .min(opts.max_slice);
+            for k in 0..n {
+                let worker = if slices == 1 {
+                    WorkerId::numbered(k)
+                } else {
+                    WorkerId(format!("w{k:04}-s{slice:02}"))
+                };
+                let scenarios = scenario
+                    .scenarios
+                    .iter()
+                    .map(|s| share::scenario_for_worker(s, *weight, k, n))
+                    .collect();
+                jobs.push(Job {
+                    format: FORMAT_VERSION,
+                    run_id: opts.run_id.clone(),
+                    worker_id: worker.clone(),
+                    region: region.clone(),
+                    start_at: start_at + run_offset,
+                    duration,
+                    run_offset,
+                    slice,
+                    target: scenario.target.clone(),
+                    scenarios,
+                    results: opts.results.clone(),
+                    flush_every: opts.flush_every,
+                    request_timeout: scenario.request_timeout,
+                });
+                workers.push(worker);
+            }
         }
         region_plans.push(RegionPlan {
             region: region.clone(),
             weight: *weight,
             rate: total_rate * weight,
+            slots: n,
             workers,
         });
     }
@@ -176,6 +245,10 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         created_at: opts.now,
         start_at,
         duration: scenario.duration,
+        slice: opts.max_slice.min(scenario.duration),
+        slices,
+        memory_mb: opts.memory_mb,
+        arch: opts.arch,
         regions: region_plans,
         thresholds: scenario
             .thresholds
@@ -187,6 +260,47 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
             .collect(),
         jobs,
     })
+}
+
+/// HTTP requests the plan should send, when the executors make that knowable
+/// (arrival-rate executors: rate × duration × requests per iteration).
+pub fn expected_requests(scenario: &Scenario, plan: &Plan) -> Option<f64> {
+    let weight: f64 = plan.regions.iter().map(|r| r.weight).sum();
+    scenario
+        .scenarios
+        .iter()
+        .map(|s| {
+            #[allow(unreachable_patterns)]
+            match s.executor {
+                crate::scenario::ExecutorDef::ConstantArrivalRate { .. } => Some(
+                    s.executor.iterations_per_second()
+                        * weight
+                        * plan.duration.as_secs_f64()
+                        * s.requests.len() as f64,
+                ),
+                _ => None,
+            }
+        })
+        .sum()
+}
+
+/// How many slices of at most `max_slice` cover `duration`.
+fn slice_count(duration: Duration, max_slice: Duration) -> u32 {
+    let n = duration.as_nanos().div_ceil(max_slice.as_nanos().max(1));
+    u32::try_from(n.max(1)).unwrap_or(u32::MAX)
+}
+
+/// Workers a region needs so that none holds more than [`share::MAX_VUS_PER_WORKER`]
+/// connections (a Lambda has 1,024 file descriptors).
+fn workers_for_vus(scenario: &Scenario, weight: f64) -> usize {
+    scenario
+        .scenarios
+        .iter()
+        .filter_map(|s| s.max_vus)
+        .map(|vus| (f64::from(vus) * weight / f64::from(share::MAX_VUS_PER_WORKER)).ceil() as usize)
+        .max()
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// The selected regions with weights renormalised to sum to 1, in scenario order.
@@ -305,6 +419,9 @@ mod tests {
                 region: Region::from("us-east-1"),
             },
             flush_every: Duration::from_secs(10),
+            max_slice: DEFAULT_MAX_SLICE,
+            memory_mb: 1024,
+            arch: Arch::X86_64,
         }
     }
 

@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use std::time::{Duration, SystemTime};
+
 use serde::{Deserialize, Serialize};
-use sls_load_function::job::RunId;
+use sls_load_function::job::{Executor, Job, Manifest, Region, RunId, WorkerId};
 
 use crate::collect::Collected;
 use crate::merge::{Merged, Stats};
@@ -64,6 +66,73 @@ pub struct Workers {
     pub missing: Vec<String>,
     /// Objects that could not be used, as `key: reason`.
     pub problems: Vec<String>,
+    /// How late first requests left relative to their intended instant, over workers.
+    pub start_skew_ms: Option<Spread>,
+    /// Workers whose first request left more than [`LATE_AFTER_MS`] late, with the lateness.
+    pub late: Vec<String>,
+    /// Process initialisation (cold start) time of the workers that had one.
+    pub init_ms: Option<Spread>,
+    /// Invocations that started a new process.
+    pub cold_starts: usize,
+    /// Time between the invocation reaching the worker and its start instant: the
+    /// slack the lead time left.
+    pub invoke_to_start_ms: Option<Spread>,
+    /// The same figures per region.
+    pub regions: BTreeMap<String, RegionWorkers>,
+}
+
+/// Worker timing figures of one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionWorkers {
+    /// Workers planned in the region.
+    pub planned: usize,
+    /// Workers that reported.
+    pub reported: usize,
+    /// Start skew over the region's workers.
+    pub start_skew_ms: Option<Spread>,
+}
+
+/// A distribution over workers, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile (nearest rank).
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            let i = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1;
+            round3(values[i])
+        };
+        Some(Spread {
+            p50: rank(0.5),
+            p99: rank(0.99),
+            max: round3(values[values.len() - 1]),
+        })
+    }
+}
+
+/// A worker whose first request left later than this is named as late.
+pub const LATE_AFTER_MS: f64 = 50.0;
+
+/// Pass/fail counts of one check over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFigures {
+    /// Evaluations that held.
+    pub passes: u64,
+    /// Evaluations that did not.
+    pub fails: u64,
+    /// passes / (passes + fails).
+    pub rate: f64,
 }
 
 /// One second of the run.
@@ -117,6 +186,10 @@ pub struct Summary {
     pub dropped_iterations: u64,
     /// Failures by class, from the workers' manifests.
     pub errors_by_class: BTreeMap<String, u64>,
+    /// Checks by name, from the workers' manifests.
+    pub checks: BTreeMap<String, CheckFigures>,
+    /// What the run cost at list prices (from the workers' billed durations).
+    pub cost: crate::cost::Cost,
     /// Per-second requests, errors and p95.
     pub timeline: Vec<Second>,
     /// Threshold verdicts, in scenario order.
@@ -137,9 +210,15 @@ impl Summary {
             .collect();
         problems.sort();
         let mut errors_by_class = BTreeMap::new();
+        let mut checks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut dropped = 0;
         for m in collected.manifests.values() {
             dropped += m.dropped_iterations;
+            for (name, c) in &m.checks {
+                let e = checks.entry(name.clone()).or_default();
+                e.0 += c.passes;
+                e.1 += c.fails;
+            }
             for counts in m.requests.values() {
                 for (class, n) in &counts.errors_by_class {
                     *errors_by_class
@@ -169,18 +248,32 @@ impl Summary {
                 .iter()
                 .map(|(name, s)| (name.clone(), figures(s)))
                 .collect(),
-            workers: Workers {
-                planned: plan.worker_count(),
-                reported: collected.manifests.len(),
-                missing: collected
-                    .missing()
-                    .iter()
-                    .map(|(r, w)| format!("{r}/{w}"))
-                    .collect(),
-                problems,
-            },
+            workers: workers(collected, problems),
             dropped_iterations: dropped,
             errors_by_class,
+            checks: checks
+                .into_iter()
+                .map(|(name, (passes, fails))| {
+                    let rate = if passes + fails == 0 {
+                        0.0
+                    } else {
+                        round3(passes as f64 / (passes + fails) as f64)
+                    };
+                    (
+                        name,
+                        CheckFigures {
+                            passes,
+                            fails,
+                            rate,
+                        },
+                    )
+                })
+                .collect(),
+            cost: crate::cost::actual(
+                plan,
+                &collected.manifests.values().collect::<Vec<_>>(),
+                merged.total.requests(),
+            ),
             timeline: merged
                 .timeline
                 .iter()
@@ -244,6 +337,31 @@ impl Summary {
                 format!(" · missing: {}", self.workers.missing.join(", "))
             }
         );
+        if let Some(skew) = &self.workers.start_skew_ms {
+            let _ = writeln!(
+                out,
+                "  start skew .....: p50 {:.2}ms · p99 {:.2}ms · max {:.2}ms{}",
+                skew.p50,
+                skew.p99,
+                skew.max,
+                if self.workers.late.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · late: {}", self.workers.late.join(", "))
+                }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
+            self.cost.usd,
+            self.cost.gb_seconds,
+            self.cost.invocations,
+            self.cost
+                .usd_per_million_requests
+                .map(|c| format!(" · ${c:.4} per million requests"))
+                .unwrap_or_default()
+        );
         if self.dropped_iterations > 0 {
             let _ = writeln!(out, "  dropped_iters ..: {}", self.dropped_iterations);
         }
@@ -289,6 +407,19 @@ impl Summary {
         for (name, f) in &self.requests {
             row(&mut out, &format!("request {name}"), f);
         }
+        if !self.checks.is_empty() {
+            let _ = writeln!(out);
+            for (name, c) in &self.checks {
+                let _ = writeln!(
+                    out,
+                    "  {} {name}  ({} passed, {} failed, {:.2}%)",
+                    if c.fails == 0 { "✓" } else { "✗" },
+                    c.passes,
+                    c.fails,
+                    c.rate * 100.0
+                );
+            }
+        }
         if !self.thresholds.is_empty() {
             let _ = writeln!(out);
             for t in &self.thresholds {
@@ -307,6 +438,102 @@ impl Summary {
         }
         out
     }
+}
+
+/// Worker counts and start-timing spreads.
+fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
+    let plan = &collected.plan;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let signed_ms = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
+        Ok(d) => ms(d),
+        Err(e) => -ms(e.duration()),
+    };
+    // Start skew: first request's actual departure against its intended instant.
+    let skews: Vec<(Region, WorkerId, f64)> = plan
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let m = collected
+                .manifests
+                .get(&(job.region.clone(), job.worker_id.clone()))?;
+            let first = m.first_request_at?;
+            let intended = job.start_at + first_offset(job);
+            Some((
+                job.region.clone(),
+                job.worker_id.clone(),
+                signed_ms(first, intended),
+            ))
+        })
+        .collect();
+    let mut late: Vec<(f64, String)> = skews
+        .iter()
+        .filter(|(_, _, s)| *s > LATE_AFTER_MS)
+        .map(|(r, w, s)| (*s, format!("{r}/{w} (+{s:.1}ms)")))
+        .collect();
+    late.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let manifests: Vec<&Manifest> = collected.manifests.values().collect();
+    Workers {
+        planned: plan.worker_count(),
+        reported: collected.manifests.len(),
+        missing: collected
+            .missing()
+            .iter()
+            .map(|(r, w)| format!("{r}/{w}"))
+            .collect(),
+        problems,
+        start_skew_ms: Spread::of(skews.iter().map(|(_, _, s)| *s).collect()),
+        late: late.into_iter().map(|(_, l)| l).collect(),
+        init_ms: Spread::of(
+            manifests
+                .iter()
+                .filter_map(|m| m.init_duration.map(ms))
+                .collect(),
+        ),
+        cold_starts: manifests
+            .iter()
+            .filter(|m| m.init_duration.is_some())
+            .count(),
+        invoke_to_start_ms: Spread::of(
+            manifests
+                .iter()
+                .map(|m| signed_ms(m.start_at, m.invoked_at))
+                .collect(),
+        ),
+        regions: plan
+            .regions
+            .iter()
+            .map(|r| {
+                let region_skews: Vec<f64> = skews
+                    .iter()
+                    .filter(|(reg, _, _)| *reg == r.region)
+                    .map(|(_, _, s)| *s)
+                    .collect();
+                (
+                    r.region.to_string(),
+                    RegionWorkers {
+                        planned: r.workers.len(),
+                        reported: manifests.iter().filter(|m| m.region == r.region).count(),
+                        start_skew_ms: Spread::of(region_skews),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// When a job's first arrival is due after its start instant.
+fn first_offset(job: &Job) -> Duration {
+    job.scenarios
+        .iter()
+        .map(|s| {
+            #[allow(unreachable_patterns)]
+            match &s.executor {
+                Executor::ConstantArrivalRate { offset, .. } => *offset,
+                _ => Duration::ZERO,
+            }
+        })
+        .min()
+        .unwrap_or_default()
 }
 
 fn figures(s: &Stats, secs: f64) -> Figures {
@@ -403,7 +630,85 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
                 _ => None,
             }
         }
-        // Checks arrive with the engine's check support; without data a threshold fails.
-        Metric::Checks => None,
+        Metric::Checks => {
+            let (passes, fails) = summary
+                .checks
+                .values()
+                .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails));
+            match t.stat {
+                Stat::Rate => (passes + fails > 0).then(|| passes as f64 / (passes + fails) as f64),
+                _ => None,
+            }
+        }
     }
+}
+
+/// The text `sls-load plan` prints: workers and slices per region, invocations,
+/// expected requests, concurrency needed and the estimated cost.
+pub fn render_plan(
+    plan: &crate::plan::Plan,
+    expected: Option<f64>,
+    cost: &crate::cost::Cost,
+    concurrency: &BTreeMap<Region, usize>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for {} · {} of load · slices of up to {} ({} per slot) · {} MB {}",
+        plan.scenario_file,
+        humantime::format_duration(plan.duration),
+        humantime::format_duration(plan.slice),
+        plan.slices,
+        plan.memory_mb,
+        plan.arch
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<16} {:>7} {:>10} {:>6} {:>12} {:>12}",
+        "region", "weight", "rate/s", "slots", "invocations", "concurrency"
+    );
+    for r in &plan.regions {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>6.1}% {:>10.1} {:>6} {:>12} {:>12}",
+            r.region.as_str(),
+            r.weight * 100.0,
+            r.rate,
+            r.slots,
+            r.workers.len(),
+            concurrency.get(&r.region).copied().unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  expected requests: {}",
+        expected
+            .map(|e| format!("{e:.0}"))
+            .unwrap_or_else(|| "unknown (closed-model executor)".into())
+    );
+    let _ = writeln!(
+        out,
+        "  estimated cost: ${:.6}  (Lambda compute {:.1} GB-s ${:.6} · {} invocations ${:.6} · S3 {} PUT {} GET {} LIST ${:.6})",
+        cost.usd,
+        cost.gb_seconds,
+        cost.lambda_compute_usd,
+        cost.invocations,
+        cost.lambda_requests_usd,
+        cost.s3_requests.put,
+        cost.s3_requests.get,
+        cost.s3_requests.list,
+        cost.s3_usd
+    );
+    if let Some(per_million) = cost.usd_per_million_requests {
+        let _ = writeln!(out, "  cost per million requests: ${per_million:.4}");
+    }
+    let _ = writeln!(
+        out,
+        "  prices: {} ({})",
+        crate::cost::PRICES_AS_OF,
+        crate::cost::PRICES_SOURCE
+    );
+    out
 }

@@ -3,4 +3,5 @@
 //! One module per area; each test reads like the rule it checks.
 
 mod run;
+mod scale;
 mod scenario_errors;
