@@ -176,3 +176,63 @@ fn chained_slices_leave_no_gap_and_no_overlap_at_the_target() {
         );
     }
 }
+
+#[test]
+fn watch_reattaches_to_a_run_in_progress_and_reports_the_same_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario(
+        dir.path(),
+        &target,
+        40,
+        "4s",
+        "{ us-east-1: 1, eu-west-1: 1 }",
+    );
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8").to_owned();
+    let run_summary = dir.path().join("run.json");
+    let watch_summary = dir.path().join("watch.json");
+    let run = sls_load_e2e::sls_load_in_background(
+        [
+            "run",
+            &scenario,
+            "--local",
+            "--quiet",
+            "--run-id",
+            "watched-run",
+            "--local-dir",
+            &state,
+            "--summary-export",
+            run_summary.to_str().expect("utf-8"),
+        ]
+        .map(String::from)
+        .to_vec(),
+        LIMIT,
+    );
+    // The plan is stored before any worker is invoked; wait for it.
+    let plan = Path::new(&state).join("store/sls-load-results/runs/watched-run/plan.json");
+    let waited = std::time::Instant::now();
+    while !plan.exists() {
+        assert!(waited.elapsed() < Duration::from_secs(60), "no plan stored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let watched = sls_load(
+        &[
+            "watch",
+            "watched-run",
+            "--local",
+            "--local-dir",
+            &state,
+            "--summary-export",
+            watch_summary.to_str().expect("utf-8"),
+        ],
+        LIMIT,
+    );
+    let ran = run.join().expect("run thread");
+    assert_eq!(ran.code(), 0, "run: {}", ran.stderr);
+    assert_eq!(watched.code(), 0, "watch: {}", watched.stderr);
+    let (a, b) = (read_json(&run_summary), read_json(&watch_summary));
+    assert_eq!(a["total"], b["total"]);
+    assert_eq!(a["workers"]["reported"], b["workers"]["reported"]);
+    assert_eq!(a["total"]["requests"], 160);
+}

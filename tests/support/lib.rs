@@ -163,3 +163,14 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
+
+/// Runs `sls-load` with `args` on another thread; join the handle for its outcome.
+pub fn sls_load_in_background(
+    args: Vec<String>,
+    limit: Duration,
+) -> std::thread::JoinHandle<Outcome> {
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sls_load(&args, limit)
+    })
+}
