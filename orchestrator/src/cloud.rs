@@ -239,24 +239,33 @@ async fn aws_conf(args: &CloudArgs, region: &Region) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// The SDK configuration of a local stand-in: its loopback endpoint and the local
+/// static credentials, otherwise exactly what AWS mode uses.
+fn local_conf(endpoint: &str, region: &Region, creds: &LocalCredentials) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new(
+                &creds.access_key_id,
+                &creds.secret_access_key,
+                None,
+                None,
+                "sls-load-local",
+            ),
+        ))
+        .http_client(http_client())
+        .build()
+}
+
 fn local_s3_client(
     endpoint: &str,
     region: &Region,
     creds: &LocalCredentials,
 ) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(region.to_string()))
-        .endpoint_url(endpoint)
+    let conf = aws_sdk_s3::config::Builder::from(&local_conf(endpoint, region, creds))
         .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            None,
-            None,
-            "sls-load-local",
-        ))
-        .http_client(http_client())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
@@ -266,18 +275,5 @@ fn local_lambda_client(
     region: &Region,
     creds: &LocalCredentials,
 ) -> aws_sdk_lambda::Client {
-    let conf = aws_sdk_lambda::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_lambda::config::Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            None,
-            None,
-            "sls-load-local",
-        ))
-        .http_client(http_client())
-        .build();
-    aws_sdk_lambda::Client::from_conf(conf)
+    aws_sdk_lambda::Client::new(&local_conf(endpoint, region, creds))
 }
