@@ -237,6 +237,7 @@ async fn run_planned(
                 }
             }
             let concurrency = args.invoke_concurrency.max(1) * plan.regions.len();
+            let began = std::time::Instant::now();
             let failed = invoke_all(
                 &invoker,
                 &jobs,
@@ -247,6 +248,20 @@ async fn run_planned(
                 },
             )
             .await;
+            tracing::info!(
+                slice,
+                invocations = jobs.len(),
+                failed = failed.len(),
+                seconds = began.elapsed().as_secs_f64(),
+                "fan-out done"
+            );
+            if args.timings {
+                eprintln!(
+                    "sls-load: slice {slice}: {} invocations in {:.3}s",
+                    jobs.len(),
+                    began.elapsed().as_secs_f64()
+                );
+            }
             if let Ok(mut f) = failures.lock() {
                 f.extend(failed);
             }

@@ -95,6 +95,9 @@ pub struct RunArgs {
     /// No live progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the fan-out time of each slice even with --quiet (for benchmarks).
+    #[arg(long, hide = true)]
+    pub timings: bool,
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,
