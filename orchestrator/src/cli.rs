@@ -60,8 +60,9 @@ pub struct PlanFlags {
     /// slot with no gap and no overlap.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "14m")]
     pub slice: Duration,
-    /// The worker function's memory size in MB (capacity and cost).
-    #[arg(long, default_value_t = 1024)]
+    /// The worker function's memory size in MB (capacity and cost). 1769 MB is one
+    /// full vCPU, and what infra/ deploys.
+    #[arg(long, default_value_t = 1769)]
     pub memory: u32,
     /// The worker function's architecture (cost).
     #[arg(long, value_enum, default_value = "x86_64")]

@@ -1,0 +1,89 @@
+# The sls-load worker function in one region (use the module once per region,
+# each with that region's provider). Workers send load to the target over the
+# public internet and PUT their results into the results bucket.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+# Created here, with a retention, rather than by Lambda on first use; the role
+# therefore needs no logs:CreateLogGroup.
+resource "aws_cloudwatch_log_group" "worker" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+}
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+# IAM names are global: the role's name carries the region, since this module is
+# used once per region.
+resource "aws_iam_role" "worker" {
+  name               = substr("${var.function_name}-${data.aws_region.current.name}", 0, 64)
+  description        = "sls-load worker ${var.function_name} in ${data.aws_region.current.name}: writes its logs and its run results, nothing else."
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+}
+
+data "aws_iam_policy_document" "worker" {
+  # The function's own log group, and only its streams.
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+
+  # runs/{run_id}/{region}/{worker}/latency-NNNNN.hlog and manifest.json.
+  # Workers never read, list or delete.
+  statement {
+    sid       = "WriteRunResults"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}/runs/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "sls-load-worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}
+
+resource "aws_lambda_function" "worker" {
+  function_name    = var.function_name
+  description      = "sls-load worker (one load-test slice per invocation)"
+  role             = aws_iam_role.worker.arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  s3_bucket        = var.code_bucket
+  s3_key           = var.code_key
+  source_code_hash = var.code_sha256
+  memory_size      = var.memory_size
+  # Lambda's maximum; one slice (`sls-load --slice`, default 14 min) plus the
+  # wait for the agreed start fits in it.
+  timeout = 900
+
+  # Logs go to the group above (Lambda's default name for this function) from
+  # the first invocation on, and the role can write them.
+  depends_on = [aws_cloudwatch_log_group.worker, aws_iam_role_policy.worker]
+}
+
+# A retried worker would send its slice of load a second time, so failed
+# invocations are never retried; an event Lambda could not start within a
+# minute (throttling) is dropped rather than started long after the agreed
+# instant. The run then reports the worker as missing.
+resource "aws_lambda_function_event_invoke_config" "worker" {
+  function_name                = aws_lambda_function.worker.function_name
+  qualifier                    = "$LATEST"
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
+}
