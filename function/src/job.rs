@@ -182,15 +182,44 @@ pub struct JobScenario {
     pub name: String,
     /// How iterations are started.
     pub executor: Executor,
-    /// Connections (virtual users) opened before the start.
+    /// Connections (virtual users) opened before the start (arrival-rate executors).
     pub pre_allocated_vus: u32,
-    /// Upper bound on connections; an arrival that finds none free is a dropped iteration.
+    /// Upper bound on connections; an arrival that finds none free is a dropped
+    /// iteration (arrival-rate executors). VU executors set both to their peak.
     pub max_vus: u32,
     /// The requests of one iteration, sent in order.
     pub requests: Vec<RequestSpec>,
+    /// k6's `startTime`: when the scenario's schedule begins, as time since the run's
+    /// start. Every executor's schedule is a function of time since this instant.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub start_time: Duration,
+    /// How long the scenario runs from `start_time` (k6's `duration`, `maxDuration`
+    /// for `per-vu-iterations`); `None`: until its stages end, or the run ends.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duration: Option<Duration>,
+    /// How arrivals are spaced (arrival-rate executors).
+    #[serde(default, skip_serializing_if = "Arrivals::is_constant")]
+    pub arrivals: Arrivals,
+    /// This worker's rows of the scenario's data file; iteration `i` of the worker
+    /// uses row `i % rows.len()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataRows>,
 }
 
 /// How a scenario starts iterations. Tagged with k6's executor names.
+///
+/// Arrival rates are *this worker's* share, in iterations per second. VU counts of
+/// `constant-vus` and `per-vu-iterations` are this worker's; `ramping-vus` carries
+/// the scenario's whole schedule and the worker's [`VuSplit`], because a split of
+/// integer VU counts is not itself a ramp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Executor {
@@ -198,33 +227,272 @@ pub enum Executor {
     ConstantArrivalRate {
         /// This worker's share of the rate, in iterations per second.
         rate: f64,
-        /// Delay of this worker's first arrival after `start_at`, so that the workers of a
-        /// run interleave their arrivals instead of sending in lock-step.
+        /// Delay of this worker's first arrival after the scenario's start, so that the
+        /// workers of a run interleave their arrivals instead of sending in lock-step.
         #[serde(with = "humantime_serde")]
         offset: Duration,
     },
+    /// Open model whose rate follows stages: linear from one target to the next.
+    RampingArrivalRate {
+        /// This worker's rate at the scenario's start, iterations per second.
+        start_rate: f64,
+        /// Each stage moves the rate linearly to its target over its duration; the
+        /// scenario ends with the last stage.
+        stages: Vec<RateStage>,
+        /// Where this worker's arrivals sit within one of its iterations (0 ≤ phase < 1):
+        /// worker `k` of `n` uses `k / n`, so the workers of a region interleave.
+        #[serde(default)]
+        phase: f64,
+    },
+    /// Closed model: a fixed number of VUs loop iterations back to back.
+    ConstantVus {
+        /// This worker's VUs.
+        vus: u32,
+    },
+    /// Closed model whose VU count follows stages.
+    RampingVus {
+        /// The scenario's VUs at its start (all workers together).
+        start_vus: u32,
+        /// The scenario's stages (all workers together).
+        stages: Vec<VuStage>,
+        /// How long a VU removed by a ramp-down may go on with its current iteration.
+        #[serde(with = "humantime_serde")]
+        graceful_ramp_down: Duration,
+        /// Which of the scenario's VUs are this worker's.
+        split: VuSplit,
+    },
+    /// Closed model: every VU runs a fixed number of iterations, within the scenario's
+    /// `duration` (k6's `maxDuration`).
+    PerVuIterations {
+        /// This worker's VUs.
+        vus: u32,
+        /// Iterations each VU runs.
+        iterations: u64,
+    },
 }
 
-/// One HTTP request of an iteration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One stage of `ramping-arrival-rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateStage {
+    /// How long the stage lasts.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// The rate reached at its end, iterations per second.
+    pub target: f64,
+}
+
+/// One stage of `ramping-vus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VuStage {
+    /// How long the stage lasts.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// The VU count reached at its end.
+    pub target: u32,
+}
+
+/// Which of a scenario's VUs one worker runs. A region takes the VUs its cumulative
+/// weight range `[before, before + weight)` covers; within the region VU `j` goes to
+/// worker `j % workers`. `schedule::worker_vus` does the arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VuSplit {
+    /// Summed weight of the regions planned before this one (0 for the first).
+    pub before: f64,
+    /// This region's normalised weight.
+    pub weight: f64,
+    /// This worker's index within its region.
+    pub worker: u32,
+    /// Workers in the region.
+    pub workers: u32,
+}
+
+/// How arrivals of an arrival-rate executor are spaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Evenly: one every `1 / rate`.
+    #[default]
+    Constant,
+    /// A Poisson process: exponential gaps with mean `1 / rate`, from a seeded
+    /// generator (run id + worker id), so a run can be replayed exactly.
+    Poisson,
+}
+
+impl Arrivals {
+    /// Whether this is the default, [`Arrivals::Constant`].
+    pub fn is_constant(&self) -> bool {
+        *self == Arrivals::Constant
+    }
+}
+
+/// Rows of a data file: a header and this worker's rows, all strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRows {
+    /// Column names, usable as `{{column}}`.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// One HTTP request of an iteration (a step of the flow). Strings marked
+/// *template* may use `{{name}}` for a data column, an earlier step's capture, or
+/// `__VU` / `__ITER`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// Name used in tags and reports; `[A-Za-z0-9_.-]+`.
     pub name: String,
     /// HTTP method, upper case.
     pub method: String,
-    /// Path and query (`/search?q=x`) or an absolute URL.
+    /// Path and query (`/search?q=x`) or an absolute URL on the target (template).
     pub url: String,
-    /// Extra request headers.
+    /// Extra request headers (values are templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// Request body, sent as is.
+    /// Request body, sent as is (template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The status a successful response has; any other status counts as failed.
     /// `None` accepts every status below 400.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_status: Option<u16>,
+    /// Query parameters appended to `url`, percent-encoded (values are templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    /// A JSON body (string values are templates), sent with
+    /// `content-type: application/json` unless `headers` set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    /// Think time after the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<ThinkTime>,
+    /// Values taken from the response for later steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture: Vec<Capture>,
+    /// k6-style checks on the response; counted, never failing the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+}
+
+/// Think time: a uniformly random pause in `[min, max]` (fixed when equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThinkTime {
+    /// Shortest pause.
+    #[serde(with = "humantime_serde")]
+    pub min: Duration,
+    /// Longest pause.
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+}
+
+/// A value taken from a response into a variable `{{name}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Capture {
+    /// The JSON body's value at a JSON pointer (`/data/0/id`); strings as is, other
+    /// values as JSON text.
+    Json {
+        /// Variable name.
+        name: String,
+        /// RFC 6901 pointer.
+        pointer: String,
+    },
+    /// A response header's value.
+    Header {
+        /// Variable name.
+        name: String,
+        /// Header name.
+        header: String,
+    },
+    /// A regular expression's capture group in the body (as UTF-8, lossy).
+    Regex {
+        /// Variable name.
+        name: String,
+        /// The expression (Rust `regex` syntax).
+        pattern: String,
+        /// The group to take; 0 is the whole match.
+        group: usize,
+    },
+}
+
+impl Capture {
+    /// The variable the capture sets.
+    pub fn name(&self) -> &str {
+        match self {
+            Capture::Json { name, .. }
+            | Capture::Header { name, .. }
+            | Capture::Regex { name, .. } => name,
+        }
+    }
+}
+
+/// A k6-style check on a response; a request that got no response fails every check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Check {
+    /// The status equals `status`.
+    Status {
+        /// Check name, counted in the manifest's `checks`.
+        name: String,
+        /// Expected status.
+        status: u16,
+    },
+    /// A header is present (or absent with `exists: false`), or equals a value.
+    Header {
+        /// Check name.
+        name: String,
+        /// Header name.
+        header: String,
+        /// The value it must have, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        equals: Option<String>,
+        /// Whether it must be present (ignored when `equals` is set).
+        exists: bool,
+    },
+    /// The body contains `text`.
+    BodyContains {
+        /// Check name.
+        name: String,
+        /// The text to find.
+        text: String,
+    },
+    /// The JSON body has a value at `pointer` (equal to `equals` when set; numbers
+    /// compare by value).
+    Json {
+        /// Check name.
+        name: String,
+        /// RFC 6901 pointer.
+        pointer: String,
+        /// The value it must have (`null` included), if any.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        equals: Option<serde_json::Value>,
+    },
+}
+
+impl Check {
+    /// The check's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Check::Status { name, .. }
+            | Check::Header { name, .. }
+            | Check::BodyContains { name, .. }
+            | Check::Json { name, .. } => name,
+        }
+    }
+}
+
+/// A present value, `null` included (absent keys take the field's default, `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// The bucket and region a worker writes to. Keys follow [`ObjectKey`].
@@ -383,6 +651,10 @@ mod tests {
                 pre_allocated_vus: 5,
                 max_vus: 50,
                 requests: vec![],
+                start_time: Duration::ZERO,
+                duration: None,
+                arrivals: Arrivals::Constant,
+                data: None,
             }],
             results: ResultsLocation {
                 bucket: "b".into(),
@@ -402,5 +674,99 @@ mod tests {
         );
         let back: Job = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, job);
+    }
+
+    #[test]
+    fn new_scenario_keys_are_optional_on_the_wire_and_round_trip() {
+        // A job from before flows and other executors still parses.
+        let old: JobScenario = serde_json::from_value(serde_json::json!({
+            "name": "s",
+            "executor": { "type": "constant-arrival-rate", "rate": 5.0, "offset": "0s" },
+            "pre_allocated_vus": 1,
+            "max_vus": 2,
+            "requests": [{ "name": "home", "method": "GET", "url": "/" }]
+        }))
+        .expect("old shape");
+        assert_eq!(old.start_time, Duration::ZERO);
+        assert_eq!(old.arrivals, Arrivals::Constant);
+        assert!(old.requests[0].checks.is_empty());
+
+        let step = RequestSpec {
+            name: "login".into(),
+            method: "POST".into(),
+            url: "/users/{{id}}".into(),
+            query: BTreeMap::from([("q".into(), "{{name}}".into())]),
+            json: Some(serde_json::json!({ "user": "{{name}}" })),
+            sleep: Some(ThinkTime {
+                min: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+            }),
+            capture: vec![
+                Capture::Json {
+                    name: "token".into(),
+                    pointer: "/token".into(),
+                },
+                Capture::Regex {
+                    name: "n".into(),
+                    pattern: "n=(\\d+)".into(),
+                    group: 1,
+                },
+            ],
+            checks: vec![
+                Check::Status {
+                    name: "ok".into(),
+                    status: 200,
+                },
+                Check::Json {
+                    name: "null body".into(),
+                    pointer: "/x".into(),
+                    equals: Some(serde_json::Value::Null),
+                },
+                Check::Json {
+                    name: "has x".into(),
+                    pointer: "/x".into(),
+                    equals: None,
+                },
+            ],
+            ..RequestSpec::default()
+        };
+        let scenario = JobScenario {
+            name: "ramp".into(),
+            executor: Executor::RampingVus {
+                start_vus: 0,
+                stages: vec![VuStage {
+                    duration: Duration::from_secs(10),
+                    target: 7,
+                }],
+                graceful_ramp_down: Duration::from_secs(30),
+                split: VuSplit {
+                    before: 0.5,
+                    weight: 0.5,
+                    worker: 1,
+                    workers: 2,
+                },
+            },
+            pre_allocated_vus: 4,
+            max_vus: 4,
+            requests: vec![step],
+            start_time: Duration::from_secs(2),
+            duration: None,
+            arrivals: Arrivals::Poisson,
+            data: Some(DataRows {
+                columns: vec!["id".into(), "name".into()],
+                rows: vec![vec!["1".into(), "ann".into()]],
+            }),
+        };
+        let json = serde_json::to_string(&scenario).expect("serialize");
+        assert!(json.contains(r#""type":"ramping-vus""#), "{json}");
+        assert!(json.contains(r#""from":"regex""#), "{json}");
+        assert!(json.contains(r#""equals":null"#), "{json}");
+        let back: JobScenario = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, scenario);
+        // `constant-vus` needs only its VUs (the benchmark builds it that way).
+        let e: Executor =
+            serde_json::from_value(serde_json::json!({ "type": "constant-vus", "vus": 3 }))
+                .expect("constant-vus");
+        assert_eq!(e, Executor::ConstantVus { vus: 3 });
     }
 }

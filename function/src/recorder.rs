@@ -1,5 +1,6 @@
 //! Records every request's outcome: latency into HdrHistograms per one-second
-//! interval and tag, counts and error classes per request name.
+//! interval and tag, counts and error classes per request name, and pass/fail
+//! counts per check name.
 //!
 //! The recorder owns the in-memory measurement state and turns completed intervals
 //! into standard HdrHistogram interval-log lines (V2 + deflate, base64) as soon as
@@ -17,8 +18,8 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::job::{
-    ErrorClass, HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, RequestCounts, TAG_DURATION, TAG_ERRORED,
-    TAG_FAILED, tag,
+    CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, RequestCounts, TAG_DURATION,
+    TAG_ERRORED, TAG_FAILED, tag,
 };
 
 /// How one request ended, as the recorder sees it.
@@ -52,6 +53,7 @@ struct State {
     pending: Vec<u8>,
     serializer: V2DeflateSerializer,
     counts: Vec<RequestCounts>,
+    checks: BTreeMap<String, CheckCounts>,
 }
 
 /// Thread-safe measurement state for one worker.
@@ -77,6 +79,7 @@ impl Recorder {
             pending: Vec::new(),
             serializer: V2DeflateSerializer::new(),
             counts: vec![RequestCounts::default(); names.len()],
+            checks: BTreeMap::new(),
         };
         Self {
             base,
@@ -178,6 +181,27 @@ impl Recorder {
             .cloned()
             .zip(st.counts.iter().cloned())
             .collect()
+    }
+
+    /// Counts check results: `(check name, passed)`.
+    pub fn record_checks<'a>(&self, results: impl IntoIterator<Item = (&'a str, bool)>) {
+        let mut st = self.lock();
+        for (name, passed) in results {
+            let counts = match st.checks.get_mut(name) {
+                Some(c) => c,
+                None => st.checks.entry(name.to_owned()).or_default(),
+            };
+            if passed {
+                counts.passes += 1;
+            } else {
+                counts.fails += 1;
+            }
+        }
+    }
+
+    /// Pass/fail counts per check name so far.
+    pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
+        self.lock().checks.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -292,6 +316,29 @@ mod tests {
         assert_eq!(counts["api"].errors, 2);
         assert_eq!(counts["api"].errors_by_class[&ErrorClass::Timeout], 1);
         assert!(rec.take_log("again").unwrap().is_none());
+    }
+
+    #[test]
+    fn checks_count_passes_and_fails_per_name() {
+        let rec = Recorder::new(Instant::now(), SystemTime::now(), vec!["x".into()]);
+        rec.record_checks([("status is 200", true), ("has body", false)]);
+        rec.record_checks([("status is 200", true), ("status is 200", false)]);
+        let checks = rec.checks();
+        assert_eq!(
+            checks["status is 200"],
+            CheckCounts {
+                passes: 2,
+                fails: 1
+            }
+        );
+        assert_eq!(
+            checks["has body"],
+            CheckCounts {
+                passes: 0,
+                fails: 1
+            }
+        );
+        assert_eq!(checks.len(), 2);
     }
 
     #[test]

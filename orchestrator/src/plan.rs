@@ -401,7 +401,12 @@ mod tests {
                     headers: Default::default(),
                     body: None,
                     expect_status: None,
+                    ..RequestSpec::default()
                 }],
+                start_time: Duration::ZERO,
+                duration: None,
+                arrivals: Default::default(),
+                data: None,
             }],
             thresholds: vec![],
         }
@@ -430,6 +435,7 @@ mod tests {
             .iter()
             .map(|j| match j.scenarios[0].executor {
                 Executor::ConstantArrivalRate { rate, .. } => rate,
+                _ => unreachable!("the test plans constant-arrival-rate only"),
             })
             .sum()
     }
@@ -508,6 +514,7 @@ mod tests {
             .iter()
             .map(|j| match j.scenarios[0].executor {
                 Executor::ConstantArrivalRate { offset, .. } => offset,
+                _ => unreachable!("the test plans constant-arrival-rate only"),
             })
             .collect();
         // 25/s per worker: period 40 ms, four workers 10 ms apart.

@@ -4,9 +4,12 @@
 //!
 //! This module owns the file format, its defaults (k6's where k6 has one) and every
 //! check that can be made without running anything: unknown keys are errors so a
-//! typo never silently runs a different test. It does not plan workers, split rates
-//! across regions, derive VU counts, or talk to AWS; threshold expressions
-//! themselves are parsed by `threshold`.
+//! typo never silently runs a different test; executors, flows (templates,
+//! captures, checks) and schedules are checked against each other; scenario data
+//! files (CSV or JSON, beside the scenario file) are read here, and refused when
+//! they would not fit in a worker's job. It does not plan workers, split rates,
+//! VUs or rows across workers (`share` does), or talk to AWS; threshold
+//! expressions themselves are parsed by `threshold`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,7 +18,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use sls_load_function::job::{Region, RequestSpec};
+use sls_load_function::flow::{VAR_ITER, VAR_VU, template_vars};
+use sls_load_function::job::{
+    Arrivals, Capture, Check, DataRows, RateStage, Region, RequestSpec, ThinkTime, VuStage,
+};
 use thiserror::Error;
 
 use crate::threshold::{self, Threshold};
@@ -28,6 +34,8 @@ pub const DEFAULT_WORKER_RATE: f64 = 1000.0;
 pub const DEFAULT_TIME_UNIT: Duration = Duration::from_secs(1);
 /// The load zone used when the file sets no `regions`.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// How long a VU removed by a ramp-down may finish its iteration (k6's default).
+pub const DEFAULT_GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
 
 /// A validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,14 +69,70 @@ pub struct ScenarioDef {
     /// leaves it to the planner.
     pub pre_allocated_vus: Option<u32>,
     /// Upper bound on VUs, summed over all workers; >= `pre_allocated_vus` when both
-    /// are given. `None` leaves it to the planner.
+    /// are given. `None` leaves it to the planner. For VU executors both are their
+    /// peak VU count.
     pub max_vus: Option<u32>,
     /// The requests of one iteration, in order; at least one, names unique.
     pub requests: Vec<RequestSpec>,
+    /// k6's `startTime`: when the scenario begins, after the run's start.
+    pub start_time: Duration,
+    /// How long it runs from `start_time` (`duration`, or `max_duration` for
+    /// `per-vu-iterations`); `None`: until its stages end or the run ends.
+    pub duration: Option<Duration>,
+    /// How arrivals are spaced (arrival-rate executors).
+    pub arrivals: Arrivals,
+    /// Rows of the scenario's `data` file, if it has one.
+    pub data: Option<DataSet>,
 }
 
-/// How a scenario starts iterations (k6 executors; only one is supported so far).
-#[derive(Debug, Clone, Copy, PartialEq)]
+impl ScenarioDef {
+    /// Iterations an arrival-rate scenario starts in a run of `run` (summed over
+    /// all regions and workers); `None` for VU executors, whose count depends on the
+    /// target.
+    pub fn expected_iterations(&self, run: Duration) -> Option<f64> {
+        let available = run.saturating_sub(self.start_time);
+        let length = self.duration.map_or(available, |d| d.min(available));
+        match &self.executor {
+            ExecutorDef::ConstantArrivalRate { .. } => {
+                Some(self.executor.iterations_per_second() * length.as_secs_f64())
+            }
+            ExecutorDef::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+            } => {
+                let per_second: Vec<RateStage> = stages
+                    .iter()
+                    .map(|s| RateStage {
+                        duration: s.duration,
+                        target: s.target / time_unit.as_secs_f64(),
+                    })
+                    .collect();
+                let profile = sls_load_function::schedule::RateProfile::ramping(
+                    start_rate / time_unit.as_secs_f64(),
+                    &per_second,
+                );
+                Some(profile.count_at(length.as_secs_f64()))
+            }
+            ExecutorDef::ConstantVus { .. }
+            | ExecutorDef::RampingVus { .. }
+            | ExecutorDef::PerVuIterations { .. } => None,
+        }
+    }
+}
+
+/// A scenario's data file, read at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSet {
+    /// The file as written in the scenario (relative to the scenario file).
+    pub file: PathBuf,
+    /// Its columns and every row.
+    pub rows: DataRows,
+}
+
+/// How a scenario starts iterations (k6 executors). Rates and VU counts are the
+/// scenario's, summed over all regions and workers.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExecutorDef {
     /// `constant-arrival-rate`: `rate` iterations every `time_unit`, summed over all
     /// regions, however fast the target answers (open model).
@@ -78,13 +142,85 @@ pub enum ExecutorDef {
         /// The period `rate` counts over; > 0.
         time_unit: Duration,
     },
+    /// `ramping-arrival-rate`: the rate moves linearly from `start_rate` through each
+    /// stage's target (open model); the scenario ends with its last stage.
+    RampingArrivalRate {
+        /// Iterations per `time_unit` at the start; >= 0.
+        start_rate: f64,
+        /// The period rates count over; > 0.
+        time_unit: Duration,
+        /// Stages; targets are iterations per `time_unit`.
+        stages: Vec<RateStage>,
+    },
+    /// `constant-vus`: `vus` VUs loop iterations (closed model).
+    ConstantVus {
+        /// VUs; >= 1.
+        vus: u32,
+    },
+    /// `ramping-vus`: the VU count moves linearly from `start_vus` through each
+    /// stage's target (closed model); the scenario ends with its last stage.
+    RampingVus {
+        /// VUs at the start.
+        start_vus: u32,
+        /// Stages with whole VU targets.
+        stages: Vec<VuStage>,
+        /// How long a VU removed by a ramp-down may finish its iteration.
+        graceful_ramp_down: Duration,
+    },
+    /// `per-vu-iterations`: each of `vus` VUs runs `iterations` iterations (closed
+    /// model), within the scenario's `max_duration`.
+    PerVuIterations {
+        /// VUs; >= 1.
+        vus: u32,
+        /// Iterations per VU; >= 1.
+        iterations: u64,
+    },
 }
 
 impl ExecutorDef {
-    /// The total arrival rate in iterations per second, over all regions.
+    /// The arrival rate in iterations per second over all regions, at its peak for
+    /// `ramping-arrival-rate`; 0 for VU executors (their rate is what the target
+    /// allows). The planner sizes workers by it.
     pub fn iterations_per_second(&self) -> f64 {
         match self {
             ExecutorDef::ConstantArrivalRate { rate, time_unit } => rate / time_unit.as_secs_f64(),
+            ExecutorDef::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+            } => {
+                stages.iter().map(|s| s.target).fold(*start_rate, f64::max)
+                    / time_unit.as_secs_f64()
+            }
+            ExecutorDef::ConstantVus { .. }
+            | ExecutorDef::RampingVus { .. }
+            | ExecutorDef::PerVuIterations { .. } => 0.0,
+        }
+    }
+
+    /// The most VUs a VU executor runs at once; `None` for arrival-rate executors.
+    pub fn peak_vus(&self) -> Option<u32> {
+        match self {
+            ExecutorDef::ConstantVus { vus } | ExecutorDef::PerVuIterations { vus, .. } => {
+                Some(*vus)
+            }
+            ExecutorDef::RampingVus {
+                start_vus, stages, ..
+            } => Some(stages.iter().map(|s| s.target).fold(*start_vus, u32::max)),
+            ExecutorDef::ConstantArrivalRate { .. } | ExecutorDef::RampingArrivalRate { .. } => {
+                None
+            }
+        }
+    }
+
+    /// How long the schedule of stages lasts, for ramping executors.
+    pub fn stages_duration(&self) -> Option<Duration> {
+        match self {
+            ExecutorDef::RampingArrivalRate { stages, .. } => {
+                Some(stages.iter().map(|s| s.duration).sum())
+            }
+            ExecutorDef::RampingVus { stages, .. } => Some(stages.iter().map(|s| s.duration).sum()),
+            _ => None,
         }
     }
 }
@@ -301,6 +437,9 @@ fn from_yaml(
             line = None;
         }
     }
+    if let Some(better) = suggest_field(&message) {
+        message = better;
+    }
     if let Some(found) = message.strip_prefix("invalid type: ") {
         message = format!("wrong type: {}", found.replace("unit value", "null"));
     }
@@ -312,6 +451,43 @@ fn from_yaml(
         Pass::Typed => "",
     };
     ScenarioError::new(file, line, key, &format!("{prefix}{message}"))
+}
+
+/// serde's "unknown field `rat`, expected one of `a`, `b`, ..." as "unknown field
+/// `rat`; did you mean `rate`?" when one expected key is a likely spelling of it.
+fn suggest_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .strip_prefix(", expected one of ")
+        .or_else(|| rest.strip_prefix(", expected "))?;
+    let close = expected
+        .split([',', ' '])
+        .map(|k| k.trim_matches('`'))
+        .filter(|k| !k.is_empty() && *k != "or")
+        .map(|k| (edit_distance(field, k), k))
+        .filter(|(d, k)| *d <= 2.min(k.len() / 3 + 1))
+        .min_by_key(|(d, _)| *d)?;
+    Some(format!(
+        "unknown field `{field}`; did you mean `{}`?",
+        close.1
+    ))
+}
+
+/// Levenshtein distance of two short strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Which parse an error came from: plain YAML or the scenario shape.
@@ -547,15 +723,77 @@ struct RawFile {
 struct RawScenarioDef {
     #[serde(deserialize_with = "executor_name")]
     executor: ExecutorKind,
-    #[serde(deserialize_with = "positive")]
-    rate: f64,
+    #[serde(default, deserialize_with = "optional_positive")]
+    rate: Option<f64>,
     #[serde(default, deserialize_with = "optional_duration")]
     time_unit: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_non_negative")]
+    start_rate: Option<f64>,
+    #[serde(default)]
+    stages: Option<Stages>,
+    #[serde(default, deserialize_with = "optional_max_vus")]
+    vus: Option<u32>,
+    #[serde(default, deserialize_with = "optional_vus")]
+    start_vus: Option<u32>,
+    #[serde(default, deserialize_with = "optional_iterations")]
+    iterations: Option<u64>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    duration: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    max_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration_or_zero")]
+    graceful_ramp_down: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration_or_zero")]
+    start_time: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_arrivals")]
+    arrivals: Option<Arrivals>,
     #[serde(default, deserialize_with = "optional_vus")]
     pre_allocated_vus: Option<u32>,
     #[serde(default, deserialize_with = "optional_max_vus")]
     max_vus: Option<u32>,
+    #[serde(default)]
+    data: Option<RawData>,
     requests: Requests,
+}
+
+impl RawScenarioDef {
+    /// The optional scenario keys the file sets, in declaration order.
+    fn keys_given(&self) -> Vec<&'static str> {
+        [
+            ("rate", self.rate.is_some()),
+            ("time_unit", self.time_unit.is_some()),
+            ("start_rate", self.start_rate.is_some()),
+            ("stages", self.stages.is_some()),
+            ("vus", self.vus.is_some()),
+            ("start_vus", self.start_vus.is_some()),
+            ("iterations", self.iterations.is_some()),
+            ("duration", self.duration.is_some()),
+            ("max_duration", self.max_duration.is_some()),
+            ("graceful_ramp_down", self.graceful_ramp_down.is_some()),
+            ("arrivals", self.arrivals.is_some()),
+            ("pre_allocated_vus", self.pre_allocated_vus.is_some()),
+            ("max_vus", self.max_vus.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    #[serde(deserialize_with = "data_file")]
+    file: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    #[serde(deserialize_with = "duration_or_zero")]
+    duration: Duration,
+    #[serde(deserialize_with = "non_negative")]
+    target: f64,
 }
 
 #[derive(Deserialize)]
@@ -568,11 +806,71 @@ struct RawRequest {
     #[serde(deserialize_with = "request_url")]
     url: String,
     #[serde(default)]
+    query: Option<Query>,
+    #[serde(default)]
     headers: Headers,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    json: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "optional_status")]
     expect_status: Option<u16>,
+    #[serde(default)]
+    sleep: Option<Sleep>,
+    #[serde(default)]
+    capture: Option<Vec<RawCapture>>,
+    #[serde(default)]
+    checks: Option<Vec<RawCheck>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapture {
+    #[serde(deserialize_with = "variable_name")]
+    name: String,
+    #[serde(default, deserialize_with = "optional_pointer")]
+    json: Option<String>,
+    #[serde(default, deserialize_with = "optional_header_name")]
+    header: Option<String>,
+    #[serde(default, deserialize_with = "optional_regex")]
+    regex: Option<String>,
+    #[serde(default)]
+    group: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    #[serde(deserialize_with = "check_label")]
+    name: String,
+    #[serde(default, deserialize_with = "optional_status")]
+    status: Option<u16>,
+    #[serde(default)]
+    header: Option<RawHeaderCheck>,
+    #[serde(default)]
+    body_contains: Option<String>,
+    #[serde(default)]
+    json: Option<RawJsonCheck>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeaderCheck {
+    #[serde(deserialize_with = "header_name")]
+    name: String,
+    #[serde(default)]
+    equals: Option<String>,
+    #[serde(default)]
+    exists: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJsonCheck {
+    #[serde(deserialize_with = "pointer")]
+    pointer: String,
+    #[serde(default, deserialize_with = "present_json")]
+    equals: Option<serde_json::Value>,
 }
 
 /// A string visitor (and seed) that validates and normalises with `check`.
@@ -614,17 +912,69 @@ fn target_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// The executors this module can build an [`ExecutorDef`] for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExecutorKind {
     ConstantArrivalRate,
+    RampingArrivalRate,
+    ConstantVus,
+    RampingVus,
+    PerVuIterations,
+}
+
+impl ExecutorKind {
+    const ALL: [(ExecutorKind, &'static str); 5] = [
+        (ExecutorKind::ConstantArrivalRate, "constant-arrival-rate"),
+        (ExecutorKind::RampingArrivalRate, "ramping-arrival-rate"),
+        (ExecutorKind::ConstantVus, "constant-vus"),
+        (ExecutorKind::RampingVus, "ramping-vus"),
+        (ExecutorKind::PerVuIterations, "per-vu-iterations"),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// The optional scenario keys that apply to this executor (besides `executor`,
+    /// `start_time`, `data` and `requests`, which every executor takes).
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            ExecutorKind::ConstantArrivalRate => &[
+                "rate",
+                "time_unit",
+                "duration",
+                "arrivals",
+                "pre_allocated_vus",
+                "max_vus",
+            ],
+            ExecutorKind::RampingArrivalRate => &[
+                "start_rate",
+                "time_unit",
+                "stages",
+                "arrivals",
+                "pre_allocated_vus",
+                "max_vus",
+            ],
+            ExecutorKind::ConstantVus => &["vus", "duration"],
+            ExecutorKind::RampingVus => &["start_vus", "stages", "graceful_ramp_down"],
+            ExecutorKind::PerVuIterations => &["vus", "iterations", "max_duration"],
+        }
+    }
 }
 
 fn executor_name<'de, D: Deserializer<'de>>(d: D) -> Result<ExecutorKind, D::Error> {
-    checked(
+    let name = checked(
         d,
         "an executor name like constant-arrival-rate",
         check_executor,
-    )
-    .map(|_| ExecutorKind::ConstantArrivalRate)
+    )?;
+    ExecutorKind::ALL
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(k, _)| *k)
+        .ok_or_else(|| de::Error::custom(format!("unknown executor `{name}`")))
 }
 
 fn request_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -673,7 +1023,10 @@ fn parse_duration(text: &str) -> Option<Duration> {
         .then(|| Duration::from_nanos(nanos.round() as u64))
 }
 
-struct DurationVisitor;
+/// A duration; zero only where `allow_zero` (e.g. `start_time: 0s`).
+struct DurationVisitor {
+    allow_zero: bool,
+}
 
 fn bad_duration(text: &str) -> String {
     format!(
@@ -692,7 +1045,9 @@ impl<'de> Visitor<'de> for DurationVisitor {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
         match parse_duration(v) {
             None => Err(E::custom(bad_duration(v))),
-            Some(d) if d.is_zero() => Err(E::custom(format!("must be > 0, got `{}`", shown(v)))),
+            Some(d) if d.is_zero() && !self.allow_zero => {
+                Err(E::custom(format!("must be > 0, got `{}`", shown(v))))
+            }
             Some(d) => Ok(d),
         }
     }
@@ -711,11 +1066,21 @@ impl<'de> Visitor<'de> for DurationVisitor {
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    d.deserialize_any(DurationVisitor)
+    d.deserialize_any(DurationVisitor { allow_zero: false })
 }
 
 fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
+}
+
+fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    d.deserialize_any(DurationVisitor { allow_zero: true })
+}
+
+fn optional_duration_or_zero<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration_or_zero(d).map(Some)
 }
 
 /// A finite number > 0.
@@ -820,6 +1185,311 @@ fn optional_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Er
     Ok(u16::try_from(v).ok())
 }
 
+fn optional_iterations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    d.deserialize_any(RangeVisitor {
+        min: 1,
+        max: u64::from(u32::MAX),
+        expecting: "a whole number of iterations",
+    })
+    .map(Some)
+}
+
+/// A finite number >= 0.
+struct NonNegativeVisitor;
+
+impl NonNegativeVisitor {
+    fn check<E: de::Error>(v: f64) -> Result<f64, E> {
+        if !v.is_finite() {
+            Err(E::custom(format!("must be a finite number >= 0, got {v}")))
+        } else if v < 0.0 {
+            Err(E::custom(format!("must be >= 0, got {v}")))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for NonNegativeVisitor {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number >= 0")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        Self::check(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        Self::check(v as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        Self::check(v as f64)
+    }
+}
+
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_f64(NonNegativeVisitor)
+}
+
+fn optional_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    non_negative(d).map(Some)
+}
+
+fn optional_arrivals<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arrivals>, D::Error> {
+    let name = checked(d, "`constant` or `poisson`", |s| match s {
+        "constant" | "poisson" => Ok(s.to_owned()),
+        other => Err(format!(
+            "unknown arrivals `{}` (use constant or poisson)",
+            shown(other)
+        )),
+    })?;
+    Ok(Some(if name == "poisson" {
+        Arrivals::Poisson
+    } else {
+        Arrivals::Constant
+    }))
+}
+
+fn data_file<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, "a file name like users.csv", |s| {
+        let lower = s.to_ascii_lowercase();
+        if lower.ends_with(".csv") || lower.ends_with(".json") {
+            Ok(s.to_owned())
+        } else {
+            Err(format!(
+                "`{}`: data files are .csv (with a header row) or .json (an array of objects)",
+                shown(s)
+            ))
+        }
+    })
+}
+
+/// A variable name usable as `{{name}}`: the request-name characters, and not one of
+/// the built-ins.
+fn check_variable(what: &str, text: &str) -> Result<String, String> {
+    let name = check_name(what, text)?;
+    if name == VAR_VU || name == VAR_ITER {
+        return Err(format!("`{name}` is built in; pick another {what}"));
+    }
+    Ok(name)
+}
+
+fn variable_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, "a variable name", |s| check_variable("capture name", s))
+}
+
+fn check_pointer(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.starts_with('/') {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{}` is not a JSON pointer; pointers start with `/`, e.g. /data/0/id",
+            shown(text)
+        ))
+    }
+}
+
+fn pointer<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, "a JSON pointer like /data/0/id", check_pointer)
+}
+
+fn optional_pointer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pointer(d).map(Some)
+}
+
+fn check_header_name(text: &str) -> Result<String, String> {
+    http::HeaderName::from_bytes(text.as_bytes())
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("invalid header name `{}`", shown(text)))
+}
+
+fn header_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, "a header name", check_header_name)
+}
+
+fn optional_header_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    header_name(d).map(Some)
+}
+
+fn optional_regex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "a regular expression", |s| {
+        regex::Regex::new(s)
+            .map(|_| s.to_owned())
+            .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string(), 200)))
+    })
+    .map(Some)
+}
+
+fn check_label<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, "a check name like \"status is 200\"", |s| {
+        if s.trim().is_empty() {
+            Err("a check needs a name, e.g. \"status is 200\"".into())
+        } else {
+            Ok(s.to_owned())
+        }
+    })
+}
+
+/// A JSON value that is present, `null` included (an absent key stays `None`).
+fn present_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// `stages`: a non-empty list of `{ duration, target }`.
+struct Stages(Vec<RawStage>);
+
+impl<'de> Deserialize<'de> for Stages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Stages;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of stages like [{ duration: 30s, target: 100 }]")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Stages, A::Error> {
+                let mut out = Vec::new();
+                while let Some(stage) = seq.next_element()? {
+                    out.push(stage);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom(
+                        "at least one stage is required, e.g. [{ duration: 30s, target: 100 }]",
+                    ));
+                }
+                Ok(Stages(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// `query`: parameter name to a scalar value (kept as text).
+struct Query(std::collections::BTreeMap<String, String>);
+
+/// A string, number or boolean, as text.
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Query {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Query;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of query parameter names to values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Query, A::Error> {
+                let mut out = std::collections::BTreeMap::new();
+                let seed = || Checked {
+                    expecting: "a query parameter name",
+                    check: |s: &str| {
+                        if s.is_empty() {
+                            Err("a query parameter needs a name".to_owned())
+                        } else {
+                            Ok(s.to_owned())
+                        }
+                    },
+                };
+                while let Some(name) = map.next_key_seed(seed())? {
+                    let Scalar(value) = map.next_value()?;
+                    out.insert(name, value);
+                }
+                Ok(Query(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `sleep`: `1s`, or `{ min: 50ms, max: 200ms }` for a uniformly random pause.
+struct Sleep(ThinkTime);
+
+impl<'de> Deserialize<'de> for Sleep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Sleep;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like 1s, or { min: 50ms, max: 200ms }")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Sleep, E> {
+                let d = DurationVisitor { allow_zero: false }.visit_str(v)?;
+                Ok(Sleep(ThinkTime { min: d, max: d }))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sleep, A::Error> {
+                const FIELDS: &[&str] = &["min", "max"];
+                struct Dur(Duration);
+                impl<'de> Deserialize<'de> for Dur {
+                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        duration_or_zero(d).map(Dur)
+                    }
+                }
+                let (mut min, mut max) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "min" => min = Some(map.next_value::<Dur>()?.0),
+                        "max" => max = Some(map.next_value::<Dur>()?.0),
+                        other => return Err(de::Error::unknown_field(other, FIELDS)),
+                    }
+                }
+                let min = min.ok_or_else(|| de::Error::missing_field("min"))?;
+                let max = max.ok_or_else(|| de::Error::missing_field("max"))?;
+                if max < min || max.is_zero() {
+                    return Err(de::Error::custom(format!(
+                        "needs 0 <= min <= max and max > 0, got min {} and max {}",
+                        humantime::format_duration(min),
+                        humantime::format_duration(max)
+                    )));
+                }
+                Ok(Sleep(ThinkTime { min, max }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn check_target(text: &str) -> Result<String, String> {
     let shown = shown(text);
     let usage = "expected a base URL like http://127.0.0.1:8080";
@@ -840,30 +1510,33 @@ fn check_target(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-const UNSUPPORTED_EXECUTORS: [&str; 6] = [
-    "ramping-arrival-rate",
-    "constant-vus",
-    "ramping-vus",
-    "per-vu-iterations",
-    "shared-iterations",
-    "externally-controlled",
-];
+const UNSUPPORTED_EXECUTORS: [&str; 2] = ["shared-iterations", "externally-controlled"];
 
 fn check_executor(text: &str) -> Result<String, String> {
-    const SUPPORTED: &str = "constant-arrival-rate";
-    if text == SUPPORTED {
+    let supported = || {
+        ExecutorKind::ALL
+            .iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if ExecutorKind::ALL.iter().any(|(_, n)| *n == text) {
         return Ok(text.to_owned());
     }
     if UNSUPPORTED_EXECUTORS.contains(&text) {
         return Err(format!(
-            "executor `{text}` is not supported yet (supported: {SUPPORTED})"
+            "executor `{text}` is not supported yet (supported: {})",
+            supported()
         ));
     }
     let spelled = text.to_ascii_lowercase().replace(['_', ' '], "-");
-    let hint = if spelled == SUPPORTED || spelled == "constantarrivalrate" {
-        format!("; did you mean `{SUPPORTED}`?")
-    } else {
-        format!(" (supported: {SUPPORTED})")
+    let close = ExecutorKind::ALL
+        .iter()
+        .map(|(_, n)| *n)
+        .find(|n| spelled == *n || spelled == n.replace('-', ""));
+    let hint = match close {
+        Some(name) => format!("; did you mean `{name}`?"),
+        None => format!(" (supported: {})", supported()),
     };
     Err(format!("unknown executor `{}`{hint}", shown(text)))
 }
@@ -1263,15 +1936,158 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
 
     let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
     for (name, def) in raw.scenarios.0 {
+        let here = [Seg::Key("scenarios"), Seg::Key(&name)];
+        let key = |k| [Seg::Key("scenarios"), Seg::Key(&name), Seg::Key(k)];
+        let kind = def.executor;
+        if let Some(k) = def
+            .keys_given()
+            .into_iter()
+            .find(|k| !kind.keys().contains(k))
+        {
+            return Err(fail(
+                &key(k),
+                format!(
+                    "`{k}` does not apply to {} (it takes {}, start_time, data, requests)",
+                    kind.name(),
+                    kind.keys().join(", ")
+                ),
+            ));
+        }
         if let (Some(pre), Some(max)) = (def.pre_allocated_vus, def.max_vus)
             && max < pre
         {
             return Err(fail(
-                &[Seg::Key("scenarios"), Seg::Key(&name), Seg::Key("max_vus")],
+                &key("max_vus"),
                 format!("must be >= pre_allocated_vus ({pre}), got {max}"),
             ));
         }
+        let time_unit = def.time_unit.unwrap_or(DEFAULT_TIME_UNIT);
+        let stages = def.stages.map(|s| s.0);
+        let missing = |k: &str| {
+            fail(
+                &here,
+                format!("missing required key `{k}` ({} needs it)", kind.name()),
+            )
+        };
+        let executor = match kind {
+            ExecutorKind::ConstantArrivalRate => ExecutorDef::ConstantArrivalRate {
+                rate: def.rate.ok_or_else(|| missing("rate"))?,
+                time_unit,
+            },
+            ExecutorKind::RampingArrivalRate => ExecutorDef::RampingArrivalRate {
+                start_rate: def.start_rate.unwrap_or(0.0),
+                time_unit,
+                stages: stages
+                    .ok_or_else(|| missing("stages"))?
+                    .iter()
+                    .map(|s| RateStage {
+                        duration: s.duration,
+                        target: s.target,
+                    })
+                    .collect(),
+            },
+            ExecutorKind::ConstantVus => ExecutorDef::ConstantVus {
+                vus: def.vus.unwrap_or(1),
+            },
+            ExecutorKind::RampingVus => {
+                let mut vu_stages = Vec::new();
+                for (i, s) in stages.ok_or_else(|| missing("stages"))?.iter().enumerate() {
+                    if s.target.fract() != 0.0 || s.target > f64::from(u32::MAX) {
+                        return Err(fail(
+                            &[
+                                Seg::Key("scenarios"),
+                                Seg::Key(&name),
+                                Seg::Key("stages"),
+                                Seg::Index(i),
+                                Seg::Key("target"),
+                            ],
+                            format!("must be a whole number of VUs, got {}", s.target),
+                        ));
+                    }
+                    vu_stages.push(VuStage {
+                        duration: s.duration,
+                        target: s.target as u32,
+                    });
+                }
+                ExecutorDef::RampingVus {
+                    start_vus: def.start_vus.unwrap_or(1),
+                    stages: vu_stages,
+                    graceful_ramp_down: def
+                        .graceful_ramp_down
+                        .unwrap_or(DEFAULT_GRACEFUL_RAMP_DOWN),
+                }
+            }
+            ExecutorKind::PerVuIterations => ExecutorDef::PerVuIterations {
+                vus: def.vus.unwrap_or(1),
+                iterations: def.iterations.unwrap_or(1),
+            },
+        };
+
+        // When the scenario runs: inside the test's duration.
+        let start_time = def.start_time.unwrap_or_default();
+        let human = |d: Duration| humantime::format_duration(d).to_string();
+        if start_time >= raw.duration {
+            return Err(fail(
+                &key("start_time"),
+                format!(
+                    "must be less than the test's duration ({}), got {}",
+                    human(raw.duration),
+                    human(start_time)
+                ),
+            ));
+        }
+        let (duration, length, length_key) = match kind {
+            ExecutorKind::ConstantArrivalRate | ExecutorKind::ConstantVus => {
+                (def.duration, def.duration, "duration")
+            }
+            ExecutorKind::PerVuIterations => (def.max_duration, def.max_duration, "max_duration"),
+            ExecutorKind::RampingArrivalRate | ExecutorKind::RampingVus => {
+                let total = executor.stages_duration().unwrap_or_default();
+                if total.is_zero() {
+                    return Err(fail(
+                        &key("stages"),
+                        "the stages last 0s; give at least one stage a duration".into(),
+                    ));
+                }
+                (None, Some(total), "stages")
+            }
+        };
+        if let Some(length) = length
+            && start_time + length > raw.duration
+        {
+            return Err(fail(
+                &key(length_key),
+                format!(
+                    "runs until {} (start_time {} + {}) but the test's duration is {}",
+                    human(start_time + length),
+                    human(start_time),
+                    human(length),
+                    human(raw.duration)
+                ),
+            ));
+        }
+
+        let data = match &def.data {
+            Some(d) => Some(load_data(file, &d.file).map_err(|m| {
+                fail(
+                    &[
+                        Seg::Key("scenarios"),
+                        Seg::Key(&name),
+                        Seg::Key("data"),
+                        Seg::Key("file"),
+                    ],
+                    m,
+                )
+            })?),
+            None => None,
+        };
+        let columns: Vec<String> = data
+            .as_ref()
+            .map(|d| d.rows.columns.clone())
+            .unwrap_or_default();
+
         let mut requests: Vec<RequestSpec> = Vec::with_capacity(def.requests.0.len());
+        let mut captured: Vec<String> = Vec::new();
         for (i, r) in def.requests.0.into_iter().enumerate() {
             let at = |field| {
                 [
@@ -1280,6 +2096,16 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
                     Seg::Key("requests"),
                     Seg::Index(i),
                     Seg::Key(field),
+                ]
+            };
+            let item = |field, j| {
+                [
+                    Seg::Key("scenarios"),
+                    Seg::Key(&name),
+                    Seg::Key("requests"),
+                    Seg::Index(i),
+                    Seg::Key(field),
+                    Seg::Index(j),
                 ]
             };
             if let Some(first) = requests.iter().position(|q| q.name == r.name) {
@@ -1303,6 +2129,119 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
                     ),
                 ));
             }
+            if r.body.is_some() && r.json.is_some() {
+                return Err(fail(
+                    &at("json"),
+                    "a request has `body` or `json`, not both".into(),
+                ));
+            }
+            let known = |text: &str| check_vars(text, &columns, &captured);
+            known(&r.url).map_err(|m| fail(&at("url"), m))?;
+            let query = r.query.map(|q| q.0).unwrap_or_default();
+            for value in query.values() {
+                known(value).map_err(|m| fail(&at("query"), m))?;
+            }
+            for value in r.headers.0.values() {
+                known(value).map_err(|m| fail(&at("headers"), m))?;
+            }
+            if let Some(body) = &r.body {
+                known(body).map_err(|m| fail(&at("body"), m))?;
+            }
+            if let Some(json) = &r.json {
+                known(&json.to_string()).map_err(|m| fail(&at("json"), m))?;
+            }
+
+            let mut capture = Vec::new();
+            for (j, c) in r.capture.unwrap_or_default().into_iter().enumerate() {
+                let here = item("capture", j);
+                if columns.contains(&c.name) {
+                    return Err(fail(
+                        &here,
+                        format!("capture `{}` has the name of a data column", c.name),
+                    ));
+                }
+                if c.group.is_some() && c.regex.is_none() {
+                    return Err(fail(&here, "`group` goes with `regex`".into()));
+                }
+                capture.push(match (c.json, c.header, c.regex) {
+                    (Some(pointer), None, None) => Capture::Json {
+                        name: c.name.clone(),
+                        pointer,
+                    },
+                    (None, Some(header), None) => Capture::Header {
+                        name: c.name.clone(),
+                        header,
+                    },
+                    (None, None, Some(pattern)) => {
+                        let groups = regex::Regex::new(&pattern)
+                            .map(|re| re.captures_len() - 1)
+                            .unwrap_or(0);
+                        let group = c.group.unwrap_or(usize::from(groups > 0));
+                        if group > groups {
+                            return Err(fail(
+                                &here,
+                                format!(
+                                    "group {group} does not exist: the regex has {groups} \
+                                     capture group(s)"
+                                ),
+                            ));
+                        }
+                        Capture::Regex {
+                            name: c.name.clone(),
+                            pattern,
+                            group,
+                        }
+                    }
+                    _ => {
+                        return Err(fail(
+                            &here,
+                            "a capture takes exactly one of `json` (a pointer), `header` or \
+                             `regex`"
+                                .into(),
+                        ));
+                    }
+                });
+            }
+
+            let mut checks = Vec::new();
+            for (j, c) in r.checks.unwrap_or_default().into_iter().enumerate() {
+                let here = item("checks", j);
+                checks.push(match (c.status, c.header, c.body_contains, c.json) {
+                    (Some(status), None, None, None) => Check::Status {
+                        name: c.name,
+                        status,
+                    },
+                    (None, Some(h), None, None) => {
+                        if h.equals.is_some() && h.exists == Some(false) {
+                            return Err(fail(
+                                &here,
+                                "`equals` and `exists: false` contradict each other".into(),
+                            ));
+                        }
+                        Check::Header {
+                            name: c.name,
+                            header: h.name,
+                            equals: h.equals,
+                            exists: h.exists.unwrap_or(true),
+                        }
+                    }
+                    (None, None, Some(text), None) => Check::BodyContains { name: c.name, text },
+                    (None, None, None, Some(json)) => Check::Json {
+                        name: c.name,
+                        pointer: json.pointer,
+                        equals: json.equals,
+                    },
+                    _ => {
+                        return Err(fail(
+                            &here,
+                            "a check takes exactly one of `status`, `header`, `body_contains` \
+                             or `json`"
+                                .into(),
+                        ));
+                    }
+                });
+            }
+            captured.extend(capture.iter().map(|c| c.name().to_owned()));
             requests.push(RequestSpec {
                 name: r.name,
                 method: r.method.unwrap_or_else(|| "GET".to_owned()),
@@ -1310,22 +2249,29 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
                 headers: r.headers.0,
                 body: r.body,
                 expect_status: r.expect_status,
+                query,
+                json: r.json,
+                sleep: r.sleep.map(|s| s.0),
+                capture,
+                checks,
             });
         }
-        let executor = match def.executor {
-            ExecutorKind::ConstantArrivalRate => ExecutorDef::ConstantArrivalRate {
-                rate: def.rate,
-                time_unit: def.time_unit.unwrap_or(DEFAULT_TIME_UNIT),
-            },
-        };
+        // VU executors hold their peak as VUs, so the planner keeps every worker
+        // within its connection budget.
+        let peak = executor.peak_vus();
         scenarios.push(ScenarioDef {
+            pre_allocated_vus: peak.or(def.pre_allocated_vus),
+            max_vus: peak.or(def.max_vus),
             executor,
-            pre_allocated_vus: def.pre_allocated_vus,
-            max_vus: def.max_vus,
             requests,
             name,
+            start_time,
+            duration,
+            arrivals: def.arrivals.unwrap_or_default(),
+            data,
         });
     }
+    check_payload(file, text, &scenarios)?;
 
     let mut thresholds = Vec::new();
     for (key, list) in raw.thresholds.map(|t| t.0).unwrap_or_default() {
@@ -1347,6 +2293,172 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
         scenarios,
         thresholds,
     })
+}
+
+/// Every `{{name}}` in `text` names a data column, a capture of an earlier request
+/// or a built-in.
+fn check_vars(text: &str, columns: &[String], captured: &[String]) -> Result<(), String> {
+    for var in template_vars(text) {
+        let known = var == VAR_VU
+            || var == VAR_ITER
+            || columns.iter().any(|c| c == var)
+            || captured.iter().any(|c| c == var);
+        if !known {
+            let mut names: Vec<&str> = columns.iter().chain(captured).map(String::as_str).collect();
+            names.extend([VAR_VU, VAR_ITER]);
+            return Err(format!(
+                "`{{{{{var}}}}}` is not a data column or a capture of an earlier request \
+                 (known: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a scenario's data file (relative to the scenario file): a CSV file with a
+/// header row, or a JSON array of objects (values become text; missing keys empty).
+fn load_data(scenario_file: &Path, name: &str) -> Result<DataSet, String> {
+    let path = scenario_file
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .join(name);
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let rows = if name.to_ascii_lowercase().ends_with(".csv") {
+        csv_rows(&bytes)
+    } else {
+        json_rows(&bytes)
+    }
+    .map_err(|e| format!("`{name}`: {e}"))?;
+    if let Some(bad) = rows.columns.iter().find(|c| !is_name(c)) {
+        return Err(format!(
+            "`{name}`: column `{}` cannot be used as {{{{...}}}} (use letters, digits, `_`, \
+             `.` and `-`)",
+            shown(bad)
+        ));
+    }
+    if let Some(reserved) = rows.columns.iter().find(|c| *c == VAR_VU || *c == VAR_ITER) {
+        return Err(format!(
+            "`{name}`: column `{reserved}` is built in; rename it"
+        ));
+    }
+    if rows.rows.is_empty() {
+        return Err(format!("`{name}` has no rows"));
+    }
+    Ok(DataSet {
+        file: PathBuf::from(name),
+        rows,
+    })
+}
+
+fn csv_rows(bytes: &[u8]) -> Result<DataRows, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| one_line(&e.to_string(), 200))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| one_line(&e.to_string(), 200))?;
+        rows.push(record.iter().map(str::to_owned).collect());
+    }
+    Ok(DataRows { columns, rows })
+}
+
+fn json_rows(bytes: &[u8]) -> Result<DataRows, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+    let serde_json::Value::Array(items) = value else {
+        return Err("expected a JSON array of objects".into());
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let serde_json::Value::Object(map) = item else {
+            return Err(format!("item {i} is not an object"));
+        };
+        for k in map.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    let rows = items
+        .iter()
+        .map(|item| {
+            columns
+                .iter()
+                .map(|c| match item.get(c) {
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(DataRows { columns, rows })
+}
+
+/// The largest job payload a worker may get: Lambda takes at most 256 KB for an
+/// asynchronous invocation, and the job's own fields need room too.
+pub const MAX_JOB_PAYLOAD: usize = 200 * 1024;
+
+/// Refuses a scenario whose requests and data rows would not fit in one worker's
+/// job. A run with one worker gets every row, so the whole files must fit.
+fn check_payload(file: &Path, text: &str, scenarios: &[ScenarioDef]) -> Result<(), ScenarioError> {
+    let size = |s: &ScenarioDef| {
+        let requests = serde_json::to_vec(&s.requests).map_or(0, |v| v.len());
+        let data = s
+            .data
+            .as_ref()
+            .and_then(|d| serde_json::to_vec(&d.rows).ok())
+            .map_or(0, |v| v.len());
+        (requests, data)
+    };
+    let total: usize = scenarios
+        .iter()
+        .map(|s| {
+            let (r, d) = size(s);
+            r + d
+        })
+        .sum();
+    if total <= MAX_JOB_PAYLOAD {
+        return Ok(());
+    }
+    let kb = |n: usize| n.div_ceil(1024);
+    let biggest = scenarios.iter().max_by_key(|s| size(s).1);
+    let (path, what) = match biggest.and_then(|s| s.data.as_ref().map(|d| (s, d))) {
+        Some((s, d)) if size(s).1 > 0 => (
+            vec![
+                Seg::Key("scenarios"),
+                Seg::Key(&s.name),
+                Seg::Key("data"),
+                Seg::Key("file"),
+            ],
+            format!(
+                "`{}` is {} KB of rows as job JSON",
+                d.file.display(),
+                kb(size(s).1)
+            ),
+        ),
+        _ => (vec![Seg::Key("scenarios")], "the requests are".to_owned()),
+    };
+    Err(ScenarioError::new(
+        file,
+        line_of(text, &path),
+        Some(render_path(&path)),
+        &format!(
+            "{what} ({} KB in all); a worker's job must stay under {} KB (Lambda limits \
+             asynchronous invocations to 256 KB, and one worker may get every row): use fewer \
+             or shorter rows",
+            kb(total),
+            MAX_JOB_PAYLOAD / 1024
+        ),
+    ))
 }
 
 /// A threshold's tag filter must name a request or a region of this file; otherwise it
@@ -1518,6 +2630,7 @@ scenarios:
                 headers: Default::default(),
                 body: None,
                 expect_status: Some(200),
+                ..RequestSpec::default()
             }
         );
         let search = &browse.requests[1];
@@ -1850,8 +2963,12 @@ scenarios:
         let e = error(&minimal_with("rate: 300", "rat: 300"));
         assert_eq!(
             e,
-            "load/browse.yaml:6: scenarios.browse.rat: unknown field `rat`, expected one of \
-             `executor`, `rate`, `time_unit`, `pre_allocated_vus`, `max_vus`, `requests`"
+            "load/browse.yaml:6: scenarios.browse.rat: unknown field `rat`; did you mean `rate`?"
+        );
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    spawn_rate: 3"));
+        assert_contains(
+            &e,
+            &[":7: scenarios.browse.spawn_rate: unknown field `spawn_rate`, expected one of"],
         );
         let e = error(&minimal_with("url: / }", "url: /, expect: 200 }"));
         assert_contains(
@@ -1907,22 +3024,14 @@ scenarios:
     }
 
     #[test]
-    fn other_k6_executors_are_not_supported_yet_and_unknown_ones_are_unknown() {
-        let e = error(&minimal_with("constant-arrival-rate", "ramping-vus"));
+    fn shared_iterations_is_not_supported_yet_and_unknown_executors_are_unknown() {
+        let e = error(&minimal_with("constant-arrival-rate", "shared-iterations"));
         assert_eq!(
             e,
-            "load/browse.yaml:5: scenarios.browse.executor: executor `ramping-vus` is not \
-             supported yet (supported: constant-arrival-rate)"
+            "load/browse.yaml:5: scenarios.browse.executor: executor `shared-iterations` is not \
+             supported yet (supported: constant-arrival-rate, ramping-arrival-rate, \
+             constant-vus, ramping-vus, per-vu-iterations)"
         );
-        for name in [
-            "ramping-arrival-rate",
-            "constant-vus",
-            "per-vu-iterations",
-            "shared-iterations",
-        ] {
-            let e = error(&minimal_with("constant-arrival-rate", name));
-            assert_contains(&e, &[&format!("executor `{name}` is not supported yet")]);
-        }
         let e = error(&minimal_with("constant-arrival-rate", "open-model"));
         assert_contains(
             &e,
@@ -1933,6 +3042,8 @@ scenarios:
             "constant_arrival_rate",
         ));
         assert_contains(&e, &["did you mean `constant-arrival-rate`?"]);
+        let e = error(&minimal_with("constant-arrival-rate", "RampingVUs"));
+        assert_contains(&e, &["did you mean `ramping-vus`?"]);
     }
 
     #[test]
@@ -2035,7 +3146,8 @@ scenarios:
         let e = error(&minimal_with("    rate: 300\n", ""));
         assert_eq!(
             e,
-            "load/browse.yaml:5: scenarios.browse: missing required key `rate`"
+            "load/browse.yaml:4: scenarios.browse: missing required key `rate` \
+             (constant-arrival-rate needs it)"
         );
         let e = error(&minimal_with("url: / ", ""));
         assert_contains(
@@ -2132,6 +3244,522 @@ scenarios:
             Some(8)
         );
         assert_eq!(find(&[Seg::Key("a"), Seg::Key("zz")]), None);
+    }
+
+    // --- Executors, flows, checks and data (issue #4) ---------------------------------
+
+    /// Every executor, flows with captures, checks, think time, query and JSON bodies.
+    const ENGINE: &str = r#"
+target: http://127.0.0.1:8080
+duration: 1m
+scenarios:
+  ramp:
+    executor: ramping-arrival-rate
+    time_unit: 1m
+    stages:
+      - { duration: 10s, target: 6000 }
+      - { duration: 20s, target: 6000 }
+      - { duration: 5s, target: 0 }
+    max_vus: 100
+    arrivals: poisson
+    start_time: 5s
+    requests:
+      - { name: home, url: / }
+  users:
+    executor: constant-vus
+    vus: 5
+    duration: 30s
+    requests:
+      - name: login
+        method: POST
+        url: /login
+        json: { user: "u{{__VU}}", remember: true }
+        capture:
+          - { name: token, json: /token }
+          - { name: session, header: x-session }
+          - { name: n, regex: "n=(\\d+)" }
+        checks:
+          - { name: "status is 200", status: 200 }
+          - { name: has session, header: { name: x-session } }
+          - { name: no cookie, header: { name: set-cookie, exists: false } }
+          - { name: says ok, body_contains: "ok" }
+          - { name: role is admin, json: { pointer: /role, equals: admin } }
+        sleep: { min: 50ms, max: 200ms }
+      - name: profile
+        url: /users/{{n}}
+        query: { verbose: true, q: "{{token}}" }
+        headers: { authorization: "Bearer {{token}}" }
+        sleep: 1s
+  tail:
+    executor: ramping-vus
+    start_vus: 0
+    stages: [{ duration: 10s, target: 3 }, { duration: 10s, target: 0 }]
+    graceful_ramp_down: 0s
+    requests: [{ name: tail, url: / }]
+  once:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 3
+    max_duration: 20s
+    start_time: 40s
+    requests: [{ name: once, url: / }]
+"#;
+
+    #[test]
+    fn every_executor_parses_with_its_keys() {
+        let s = ok(ENGINE);
+        let ramp = &s.scenarios[0];
+        assert_eq!(
+            ramp.executor,
+            ExecutorDef::RampingArrivalRate {
+                start_rate: 0.0,
+                time_unit: Duration::from_secs(60),
+                stages: [(10, 6000.0), (20, 6000.0), (5, 0.0)]
+                    .map(|(secs, target)| RateStage {
+                        duration: Duration::from_secs(secs),
+                        target
+                    })
+                    .to_vec(),
+            }
+        );
+        assert_eq!(ramp.executor.iterations_per_second(), 100.0);
+        assert_eq!(ramp.arrivals, Arrivals::Poisson);
+        assert_eq!(ramp.start_time, Duration::from_secs(5));
+        assert_eq!((ramp.duration, ramp.max_vus), (None, Some(100)));
+        let users = &s.scenarios[1];
+        assert_eq!(users.executor, ExecutorDef::ConstantVus { vus: 5 });
+        assert_eq!(users.duration, Some(Duration::from_secs(30)));
+        // VU executors plan their peak as VUs.
+        assert_eq!((users.pre_allocated_vus, users.max_vus), (Some(5), Some(5)));
+        assert_eq!(
+            s.scenarios[2].executor,
+            ExecutorDef::RampingVus {
+                start_vus: 0,
+                stages: vec![
+                    VuStage {
+                        duration: Duration::from_secs(10),
+                        target: 3
+                    },
+                    VuStage {
+                        duration: Duration::from_secs(10),
+                        target: 0
+                    }
+                ],
+                graceful_ramp_down: Duration::ZERO,
+            }
+        );
+        let once = &s.scenarios[3];
+        assert_eq!(
+            once.executor,
+            ExecutorDef::PerVuIterations {
+                vus: 2,
+                iterations: 3
+            }
+        );
+        assert_eq!(once.duration, Some(Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn arrival_rate_scenarios_know_how_many_iterations_they_start() {
+        let s = ok(ENGINE);
+        let run = Duration::from_secs(60);
+        // (0 → 100/s over 10 s) + 100/s for 20 s + (100 → 0/s over 5 s).
+        assert_eq!(s.scenarios[0].expected_iterations(run), Some(2750.0));
+        assert_eq!(s.scenarios[1].expected_iterations(run), None);
+        let s = ok(&minimal_with("rate: 300", "rate: 300\n    start_time: 5s"));
+        assert_eq!(s.scenarios[0].expected_iterations(s.duration), Some(3000.0));
+    }
+
+    #[test]
+    fn vu_executors_take_k6_defaults() {
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: constant-vus",
+        ));
+        assert_eq!(s.scenarios[0].executor, ExecutorDef::ConstantVus { vus: 1 });
+        assert_eq!(s.scenarios[0].duration, None);
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: per-vu-iterations",
+        ));
+        assert_eq!(
+            s.scenarios[0].executor,
+            ExecutorDef::PerVuIterations {
+                vus: 1,
+                iterations: 1
+            }
+        );
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: ramping-vus\n    stages: [{ duration: 5s, target: 2 }]",
+        ));
+        assert!(matches!(
+            s.scenarios[0].executor,
+            ExecutorDef::RampingVus { start_vus: 1, graceful_ramp_down, .. }
+                if graceful_ramp_down == DEFAULT_GRACEFUL_RAMP_DOWN
+        ));
+    }
+
+    #[test]
+    fn flows_parse_into_steps_with_captures_checks_and_think_time() {
+        let s = ok(ENGINE);
+        let login = &s.scenarios[1].requests[0];
+        assert_eq!(
+            login.json,
+            Some(serde_json::json!({ "user": "u{{__VU}}", "remember": true }))
+        );
+        assert_eq!(
+            login.capture,
+            vec![
+                Capture::Json {
+                    name: "token".into(),
+                    pointer: "/token".into()
+                },
+                Capture::Header {
+                    name: "session".into(),
+                    header: "x-session".into()
+                },
+                Capture::Regex {
+                    name: "n".into(),
+                    pattern: r"n=(\d+)".into(),
+                    group: 1
+                },
+            ]
+        );
+        let names: Vec<&str> = login.checks.iter().map(Check::name).collect();
+        assert_eq!(
+            names,
+            [
+                "status is 200",
+                "has session",
+                "no cookie",
+                "says ok",
+                "role is admin"
+            ]
+        );
+        assert_eq!(
+            login.checks[2],
+            Check::Header {
+                name: "no cookie".into(),
+                header: "set-cookie".into(),
+                equals: None,
+                exists: false
+            }
+        );
+        assert_eq!(
+            login.checks[4],
+            Check::Json {
+                name: "role is admin".into(),
+                pointer: "/role".into(),
+                equals: Some(serde_json::json!("admin"))
+            }
+        );
+        assert_eq!(
+            login.sleep,
+            Some(ThinkTime {
+                min: Duration::from_millis(50),
+                max: Duration::from_millis(200)
+            })
+        );
+        let profile = &s.scenarios[1].requests[1];
+        assert_eq!(profile.query["verbose"], "true");
+        assert_eq!(profile.query["q"], "{{token}}");
+        assert_eq!(
+            profile.sleep,
+            Some(ThinkTime {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(1)
+            })
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_executor_is_named_with_the_keys_that_apply() {
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    vus: 10"));
+        assert_eq!(
+            e,
+            "load/browse.yaml:7: scenarios.browse.vus: `vus` does not apply to \
+             constant-arrival-rate (it takes rate, time_unit, duration, arrivals, \
+             pre_allocated_vus, max_vus, start_time, data, requests)"
+        );
+        let e = error(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: constant-vus\n    max_vus: 3",
+        ));
+        assert_contains(
+            &e,
+            &[":6: scenarios.browse.max_vus: `max_vus` does not apply to constant-vus"],
+        );
+    }
+
+    #[test]
+    fn a_schedule_must_fit_in_the_test() {
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    start_time: 15s"));
+        assert_contains(
+            &e,
+            &[
+                ":7: scenarios.browse.start_time: must be less than the test's duration (15s), got 15s",
+            ],
+        );
+        let e = error(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    start_time: 10s\n    duration: 10s",
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":8: scenarios.browse.duration: runs until 20s (start_time 10s + 10s) but the \
+                 test's duration is 15s",
+            ],
+        );
+        let ramp = |stages: &str| {
+            minimal_with(
+                "executor: constant-arrival-rate\n    rate: 300",
+                &format!("executor: ramping-arrival-rate\n    stages: {stages}"),
+            )
+        };
+        let e = error(&ramp(
+            "[{ duration: 10s, target: 5 }, { duration: 6s, target: 0 }]",
+        ));
+        assert_contains(&e, &[":6: scenarios.browse.stages: runs until 16s"]);
+        let e = error(&ramp("[{ duration: 0s, target: 5 }]"));
+        assert_contains(&e, &["scenarios.browse.stages: the stages last 0s"]);
+        let e = error(&ramp("[]"));
+        assert_contains(
+            &e,
+            &["scenarios.browse.stages: at least one stage is required"],
+        );
+        let e = error(&ramp("[{ duration: 1s, target: -5 }]"));
+        assert_contains(
+            &e,
+            &["scenarios.browse.stages[0].target: must be >= 0, got -5"],
+        );
+        let e = error(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: ramping-vus\n    stages:\n      - duration: 5s\n        target: 2.5",
+        ));
+        assert_contains(
+            &e,
+            &[":8: scenarios.browse.stages[0].target: must be a whole number of VUs, got 2.5"],
+        );
+        let e = error(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: ramping-arrival-rate",
+        ));
+        assert_contains(
+            &e,
+            &["scenarios.browse: missing required key `stages` (ramping-arrival-rate needs it)"],
+        );
+        let e = error(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    arrivals: random",
+        ));
+        assert_contains(
+            &e,
+            &["scenarios.browse.arrivals: unknown arrivals `random`"],
+        );
+    }
+
+    /// `MINIMAL` with its request replaced by `request` (block style, 6 spaces in).
+    fn minimal_request(request: &str) -> String {
+        minimal_with("      - { name: home, url: / }\n", request)
+    }
+
+    #[test]
+    fn a_template_must_name_a_column_or_an_earlier_capture() {
+        let e = error(&minimal_request(
+            "      - name: a\n        url: /users/{{id}}\n",
+        ));
+        assert_eq!(
+            e,
+            "load/browse.yaml:9: scenarios.browse.requests[0].url: `{{id}}` is not a data column \
+             or a capture of an earlier request (known: __VU, __ITER)"
+        );
+        let text = minimal_request(
+            "      - name: a\n        url: /\n        headers: { x-t: \"{{t}}\" }\n        capture: [{ name: t, header: x-t }]\n",
+        );
+        assert_contains(
+            &error(&text),
+            &["requests[0].headers: `{{t}}` is not a data column"],
+        );
+        let text = minimal_request(
+            "      - name: a\n        url: /\n        capture: [{ name: t, header: x-t }]\n      - name: b\n        url: /\n        json: { t: \"{{t}}\", vu: \"{{__VU}}\" }\n",
+        );
+        assert_eq!(
+            ok(&text).scenarios[0].requests[1]
+                .json
+                .as_ref()
+                .map(|j| j["t"].clone()),
+            Some(serde_json::json!("{{t}}"))
+        );
+    }
+
+    #[test]
+    fn captures_and_checks_take_exactly_one_source() {
+        let step =
+            |extra: &str| minimal_request(&format!("      - name: a\n        url: /\n{extra}"));
+        for (extra, want) in [
+            (
+                "        capture: [{ name: t, json: /a, header: x }]\n",
+                ":10: scenarios.browse.requests[0].capture[0]: a capture takes exactly one of",
+            ),
+            (
+                "        capture: [{ name: t, json: a }]\n",
+                "requests[0].capture[0].json: `a` is not a JSON pointer",
+            ),
+            (
+                "        capture: [{ name: t, regex: \"(a\" }]\n",
+                "requests[0].capture[0].regex: invalid regex",
+            ),
+            (
+                "        capture: [{ name: t, regex: \"a(b)\", group: 2 }]\n",
+                "capture[0]: group 2 does not exist: the regex has 1 capture group(s)",
+            ),
+            (
+                "        capture: [{ name: __VU, header: x }]\n",
+                "capture[0].name: `__VU` is built in",
+            ),
+            (
+                "        checks: [{ name: c }]\n",
+                "requests[0].checks[0]: a check takes exactly one of `status`, `header`",
+            ),
+            (
+                "        checks: [{ name: c, status: 200, body_contains: x }]\n",
+                "a check takes exactly one of",
+            ),
+            (
+                "        checks: [{ name: c, header: { name: x, equals: y, exists: false } }]\n",
+                "`equals` and `exists: false` contradict each other",
+            ),
+            (
+                "        checks: [{ name: \"\", status: 200 }]\n",
+                "checks[0].name: a check needs a name",
+            ),
+            (
+                "        checks: [{ name: c, status: 99 }]\n",
+                "checks[0].status: must be >= 100",
+            ),
+            (
+                "        checks: [{ name: c, json: { pointer: /a, equal: 1 } }]\n",
+                "unknown field `equal`; did you mean `equals`?",
+            ),
+            (
+                "        sleep: { min: 2s, max: 1s }\n",
+                "requests[0].sleep: needs 0 <= min <= max and max > 0",
+            ),
+            (
+                "        sleep: soon\n",
+                "requests[0].sleep: invalid duration `soon`",
+            ),
+            (
+                "        body: x\n        json: { a: 1 }\n",
+                "requests[0].json: a request has `body` or `json`, not both",
+            ),
+        ] {
+            assert_contains(&error(&step(extra)), &[want]);
+        }
+        // A regex without groups captures its whole match.
+        let s = ok(&step("        capture: [{ name: t, regex: \"a+\" }]\n"));
+        assert!(matches!(
+            s.scenarios[0].requests[0].capture[0],
+            Capture::Regex { group: 0, .. }
+        ));
+        // `equals: null` checks for a JSON null, not for presence.
+        let s = ok(&step(
+            "        checks: [{ name: c, json: { pointer: /a, equals: ~ } }]\n",
+        ));
+        assert!(matches!(
+            &s.scenarios[0].requests[0].checks[0],
+            Check::Json {
+                equals: Some(serde_json::Value::Null),
+                ..
+            }
+        ));
+    }
+
+    /// A scenario file in a fresh directory, with extra files beside it.
+    fn load_with(files: &[(&str, &str)], scenario: &str) -> Result<Scenario, ScenarioError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write");
+        }
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, scenario).expect("write");
+        load(&path)
+    }
+
+    fn with_data(file: &str) -> String {
+        minimal_with(
+            "      - { name: home, url: / }\n",
+            &format!(
+                "      - {{ name: home, url: \"/u/{{{{id}}}}?n={{{{name}}}}\" }}\n    data: {{ file: {file} }}\n"
+            ),
+        )
+    }
+
+    #[test]
+    fn data_files_load_beside_the_scenario_as_rows_of_text() {
+        let csv = "id,name\n1,Ann\n2,\"Lee, Bo\"\n";
+        let s = load_with(&[("users.csv", csv)], &with_data("users.csv")).expect("loads");
+        let data = s.scenarios[0].data.as_ref().expect("data");
+        assert_eq!(data.file, PathBuf::from("users.csv"));
+        assert_eq!(data.rows.columns, ["id", "name"]);
+        assert_eq!(
+            data.rows.rows,
+            [vec!["1", "Ann"], vec!["2", "Lee, Bo"]]
+                .map(|r| r.into_iter().map(String::from).collect::<Vec<_>>())
+        );
+        let json = r#"[{"id": 1, "name": "Ann"}, {"id": 2, "name": null, "extra": true}]"#;
+        let s = load_with(&[("users.json", json)], &with_data("users.json")).expect("loads");
+        let data = &s.scenarios[0].data.as_ref().expect("data").rows;
+        assert_eq!(data.columns, ["id", "name", "extra"]);
+        assert_eq!(data.rows[1], ["2", "", "true"]);
+    }
+
+    #[test]
+    fn bad_data_files_are_named_with_the_reason() {
+        let e = load_with(&[], &with_data("users.csv")).expect_err("missing");
+        assert_contains(
+            &e.to_string(),
+            &[
+                ":9: scenarios.browse.data.file: cannot read `",
+                "users.csv`",
+            ],
+        );
+        for (content, want) in [
+            ("id,name\n1\n", "`users.csv`: CSV error: record 1 (line: 2"),
+            ("first name\nAnn\n", "column `first name` cannot be used"),
+            ("id,name\n", "`users.csv` has no rows"),
+        ] {
+            let e = load_with(&[("users.csv", content)], &with_data("users.csv"))
+                .expect_err("bad csv")
+                .to_string();
+            assert_contains(&e, &["scenarios.browse.data.file: ", want]);
+        }
+        let e = load_with(&[("users.json", "{\"id\": 1}")], &with_data("users.json"))
+            .expect_err("not an array");
+        assert_contains(&e.to_string(), &["expected a JSON array of objects"]);
+        let e = error(&with_data("users.txt"));
+        assert_contains(&e, &["data.file: `users.txt`: data files are .csv"]);
+    }
+
+    #[test]
+    fn data_that_would_not_fit_in_a_job_is_refused_with_its_size() {
+        let mut csv = String::from("id,name\n");
+        for i in 0..8000 {
+            csv.push_str(&format!("{i},user-{i}-with-a-longer-name\n"));
+        }
+        let e = load_with(&[("users.csv", &csv)], &with_data("users.csv"))
+            .expect_err("too big")
+            .to_string();
+        assert_contains(
+            &e,
+            &[
+                ":9: scenarios.browse.data.file: `users.csv` is ",
+                " KB of rows as job JSON",
+                "a worker's job must stay under 200 KB",
+            ],
+        );
     }
 
     #[test]

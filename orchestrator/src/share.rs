@@ -1,12 +1,25 @@
-//! One worker's share of a scenario: splits a scenario's rate, VUs (and later its
-//! stages and data rows) over the `n` workers of a region without overlap.
+//! One worker's share of a scenario: splits a scenario's rates, stages, VUs and data
+//! rows over the workers of its regions without overlap, so that the workers
+//! together run exactly the scenario's schedule.
+//!
+//! - Rates (and ramping stage targets) split in proportion to each worker's share,
+//!   and the workers of a region interleave their arrivals (worker `k` of `n` is
+//!   `k / n` of an iteration late).
+//! - VU counts are integers: a region takes `floor(c·(before+weight)) −
+//!   floor(c·before)` of `c` VUs and its workers take turns, so no worker runs more
+//!   than one VU above an even share and the sum is always `c`
+//!   (`schedule::worker_vus`).
+//! - Data rows: a region takes the contiguous rows its weight range covers, its
+//!   workers take turns (round-robin); with fewer rows than workers, rows repeat.
 //!
 //! Pure. `plan` decides how many workers each region gets and calls
-//! [`scenario_for_worker`] for each; this module decides what each one runs.
+//! [`scenario_for_worker`] (or [`scenario_for_worker_in`], which also knows where
+//! the region sits among the others) for each; this module decides what each runs.
 
 use std::time::Duration;
 
-use sls_load_function::job::{Executor, JobScenario};
+use sls_load_function::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
+use sls_load_function::schedule::worker_vus;
 
 use crate::scenario::{ExecutorDef, ScenarioDef};
 
@@ -14,13 +27,50 @@ use crate::scenario::{ExecutorDef, ScenarioDef};
 /// runtime, S3 client and logs need some.
 pub const MAX_VUS_PER_WORKER: u32 = 900;
 
+/// Where a region sits in the unit interval of all selected regions' weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionSlot {
+    /// Summed normalised weight of the regions planned before it.
+    pub before: f64,
+    /// Its normalised weight.
+    pub weight: f64,
+}
+
 /// The part of scenario `s` that worker `k` of the `n` workers of a region with
-/// normalised weight `weight` runs.
+/// normalised weight `weight` runs, for a region planned first (or alone). VU counts
+/// and data rows split exactly within the region; across several regions use
+/// [`scenario_for_worker_in`], which knows the weight of the regions before it.
 pub fn scenario_for_worker(s: &ScenarioDef, weight: f64, k: usize, n: usize) -> JobScenario {
-    let share = weight / n as f64;
+    scenario_for_worker_in(
+        s,
+        RegionSlot {
+            before: 0.0,
+            weight,
+        },
+        k,
+        n,
+    )
+}
+
+/// The part of scenario `s` that worker `k` of the `n` workers of `region` runs.
+pub fn scenario_for_worker_in(
+    s: &ScenarioDef,
+    region: RegionSlot,
+    k: usize,
+    n: usize,
+) -> JobScenario {
+    let n = n.max(1);
+    let share = region.weight / n as f64;
+    let split = VuSplit {
+        before: region.before,
+        weight: region.weight,
+        worker: u32::try_from(k).unwrap_or(u32::MAX),
+        workers: u32::try_from(n).unwrap_or(u32::MAX),
+    };
+    let per_second = |rate: f64, unit: Duration| rate / unit.as_secs_f64() * share;
     let executor = match &s.executor {
-        ExecutorDef::ConstantArrivalRate { .. } => {
-            let rate = s.executor.iterations_per_second() * share;
+        ExecutorDef::ConstantArrivalRate { rate, time_unit } => {
+            let rate = per_second(*rate, *time_unit);
             // Workers of a region interleave: worker k starts k/n of a period late.
             let offset = if rate > 0.0 {
                 Duration::from_secs_f64(k as f64 / n as f64 / rate)
@@ -29,20 +79,88 @@ pub fn scenario_for_worker(s: &ScenarioDef, weight: f64, k: usize, n: usize) -> 
             };
             Executor::ConstantArrivalRate { rate, offset }
         }
+        ExecutorDef::RampingArrivalRate {
+            start_rate,
+            time_unit,
+            stages,
+        } => Executor::RampingArrivalRate {
+            start_rate: per_second(*start_rate, *time_unit),
+            stages: stages
+                .iter()
+                .map(|st| RateStage {
+                    duration: st.duration,
+                    target: per_second(st.target, *time_unit),
+                })
+                .collect(),
+            phase: k as f64 / n as f64,
+        },
+        ExecutorDef::ConstantVus { vus } => Executor::ConstantVus {
+            vus: worker_vus(&split, *vus),
+        },
+        ExecutorDef::RampingVus {
+            start_vus,
+            stages,
+            graceful_ramp_down,
+        } => Executor::RampingVus {
+            start_vus: *start_vus,
+            stages: stages.clone(),
+            graceful_ramp_down: *graceful_ramp_down,
+            split,
+        },
+        ExecutorDef::PerVuIterations { vus, iterations } => Executor::PerVuIterations {
+            vus: worker_vus(&split, *vus),
+            iterations: *iterations,
+        },
     };
-    let rate = s.executor.iterations_per_second() * share;
-    let (pre, max) = vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate);
+    let (pre, max) = match s.executor.peak_vus() {
+        Some(peak) => {
+            let mine = worker_vus(&split, peak).min(MAX_VUS_PER_WORKER);
+            (mine, mine)
+        }
+        None => {
+            let rate = s.executor.iterations_per_second() * share;
+            vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate)
+        }
+    };
     JobScenario {
         name: s.name.clone(),
         executor,
         pre_allocated_vus: pre,
         max_vus: max,
         requests: s.requests.clone(),
+        start_time: s.start_time,
+        duration: s.duration,
+        arrivals: s.arrivals,
+        data: s
+            .data
+            .as_ref()
+            .map(|d| rows_for_worker(&d.rows, region, k, n)),
     }
 }
 
-/// One worker's VUs: its share of the scenario's totals, or defaults that allow about
-/// one second of latency at the worker's rate, within the file-descriptor budget.
+/// One worker's data rows: the region's contiguous part, round-robin over its
+/// workers; one shared row when there are fewer rows than that.
+pub fn rows_for_worker(data: &DataRows, region: RegionSlot, k: usize, n: usize) -> DataRows {
+    let total = data.rows.len();
+    let cut = |w: f64| ((total as f64 * w + 1e-6).floor() as usize).min(total);
+    let (from, to) = (cut(region.before), cut(region.before + region.weight));
+    let mut rows: Vec<Vec<String>> = (from..to)
+        .skip(k)
+        .step_by(n.max(1))
+        .filter_map(|i| data.rows.get(i).cloned())
+        .collect();
+    if rows.is_empty() && total > 0 {
+        rows.extend(data.rows.get((from + k) % total).cloned());
+    }
+    DataRows {
+        columns: data.columns.clone(),
+        rows,
+    }
+}
+
+/// One worker's VUs for an arrival-rate executor: its share of the scenario's
+/// totals, or defaults that allow about one second of latency at the worker's rate,
+/// within the file-descriptor budget.
 pub fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64) -> (u32, u32) {
     let part = |total: u32| ((f64::from(total) * share).ceil() as u32).max(1);
     let pre = pre
@@ -58,6 +176,36 @@ pub fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sls_load_function::job::{Arrivals, RequestSpec, VuStage};
+    use sls_load_function::schedule::{ArrivalSchedule, VuSchedule, Window};
+
+    use crate::scenario::DataSet;
+
+    const REGIONS: [(f64, f64, usize); 3] = [(0.0, 0.5, 3), (0.5, 0.3, 2), (0.8, 0.2, 1)];
+
+    fn def(executor: ExecutorDef) -> ScenarioDef {
+        ScenarioDef {
+            name: "s".into(),
+            executor,
+            pre_allocated_vus: None,
+            max_vus: None,
+            requests: vec![RequestSpec::default()],
+            start_time: Duration::ZERO,
+            duration: None,
+            arrivals: Arrivals::Constant,
+            data: None,
+        }
+    }
+
+    /// Every worker of every region.
+    fn workers(s: &ScenarioDef) -> Vec<JobScenario> {
+        REGIONS
+            .iter()
+            .flat_map(|&(before, weight, n)| {
+                (0..n).map(move |k| scenario_for_worker_in(s, RegionSlot { before, weight }, k, n))
+            })
+            .collect()
+    }
 
     #[test]
     fn default_vus_stay_within_the_file_descriptor_budget() {
@@ -67,5 +215,140 @@ mod tests {
         );
         assert_eq!(vus_per_worker(None, None, 1.0, 5.0), (1, 10));
         assert_eq!(vus_per_worker(Some(10), Some(100), 0.25, 5.0), (3, 25));
+    }
+
+    #[test]
+    fn ramping_rates_split_so_the_workers_add_up_to_the_scenario() {
+        let s = def(ExecutorDef::RampingArrivalRate {
+            start_rate: 0.0,
+            time_unit: Duration::from_secs(1),
+            stages: vec![
+                RateStage {
+                    duration: Duration::from_secs(1),
+                    target: 600.0,
+                },
+                RateStage {
+                    duration: Duration::from_secs(1),
+                    target: 0.0,
+                },
+            ],
+        });
+        let window = Window {
+            start: Duration::ZERO,
+            end: Duration::from_secs(3),
+        };
+        let total: usize = workers(&s)
+            .iter()
+            .map(|w| {
+                ArrivalSchedule::new(w, window, 1)
+                    .expect("arrivals")
+                    .count()
+            })
+            .sum();
+        // 0 → 600/s in 1 s and back: 600 arrivals whatever the split (up to one
+        // partial arrival per worker).
+        assert!((594..=600).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn constant_vus_split_evenly_and_add_up() {
+        let s = def(ExecutorDef::ConstantVus { vus: 10 });
+        let vus: Vec<u32> = workers(&s)
+            .iter()
+            .map(|w| match w.executor {
+                Executor::ConstantVus { vus } => vus,
+                _ => unreachable!("constant-vus stays constant-vus"),
+            })
+            .collect();
+        // Regions take 5, 3 and 2; within a region no worker is more than one above another.
+        assert_eq!(vus, [2, 2, 1, 2, 1, 2]);
+        assert_eq!(vus.iter().sum::<u32>(), 10);
+        assert!(workers(&s).iter().zip(&vus).all(|(w, v)| w.max_vus == *v));
+    }
+
+    #[test]
+    fn ramping_vus_carry_the_whole_schedule_and_each_workers_split() {
+        let s = def(ExecutorDef::RampingVus {
+            start_vus: 0,
+            stages: vec![VuStage {
+                duration: Duration::from_secs(10),
+                target: 20,
+            }],
+            graceful_ramp_down: Duration::from_secs(30),
+        });
+        let ws = workers(&s);
+        let window = Window {
+            start: Duration::ZERO,
+            end: Duration::from_secs(20),
+        };
+        let peaks: u32 = ws
+            .iter()
+            .map(|w| VuSchedule::new(w, window).expect("VUs").peak())
+            .sum();
+        // The count reaches 19 before the stage (and the executor) ends.
+        assert_eq!(peaks, 19);
+        match &ws[4].executor {
+            Executor::RampingVus { split, .. } => {
+                assert_eq!((split.before, split.worker, split.workers), (0.5, 1, 2));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn data_rows_are_disjoint_across_workers_and_cover_the_file() {
+        let rows: Vec<Vec<String>> = (0..20).map(|i| vec![i.to_string()]).collect();
+        let mut s = def(ExecutorDef::ConstantVus { vus: 6 });
+        s.data = Some(DataSet {
+            file: "users.csv".into(),
+            rows: DataRows {
+                columns: vec!["id".into()],
+                rows: rows.clone(),
+            },
+        });
+        let mut seen: Vec<Vec<String>> = workers(&s)
+            .into_iter()
+            .flat_map(|w| w.data.expect("rows").rows)
+            .collect();
+        assert_eq!(seen.len(), 20, "no row twice");
+        seen.sort_by_key(|r| r[0].parse::<u32>().unwrap_or(0));
+        assert_eq!(seen, rows);
+        // Region 1 (rows 0..10) over three workers: round-robin.
+        let first = scenario_for_worker(&s, 0.5, 1, 3).data.expect("rows");
+        assert_eq!(
+            first.rows,
+            [["1"], ["4"], ["7"]].map(|r| r.map(String::from).to_vec())
+        );
+    }
+
+    #[test]
+    fn with_fewer_rows_than_workers_each_worker_still_gets_one() {
+        let data = DataRows {
+            columns: vec!["id".into()],
+            rows: vec![vec!["a".into()], vec!["b".into()]],
+        };
+        let slot = RegionSlot {
+            before: 0.0,
+            weight: 1.0,
+        };
+        for k in 0..5 {
+            assert_eq!(rows_for_worker(&data, slot, k, 5).rows.len(), 1);
+        }
+    }
+
+    #[test]
+    fn scenario_timing_and_arrivals_travel_to_every_worker() {
+        let mut s = def(ExecutorDef::ConstantArrivalRate {
+            rate: 60.0,
+            time_unit: Duration::from_secs(60),
+        });
+        s.start_time = Duration::from_secs(5);
+        s.duration = Some(Duration::from_secs(10));
+        s.arrivals = Arrivals::Poisson;
+        let w = scenario_for_worker(&s, 1.0, 0, 2);
+        assert_eq!(w.start_time, Duration::from_secs(5));
+        assert_eq!(w.duration, Some(Duration::from_secs(10)));
+        assert_eq!(w.arrivals, Arrivals::Poisson);
+        assert!(matches!(w.executor, Executor::ConstantArrivalRate { rate, .. } if rate == 0.5));
     }
 }

@@ -174,3 +174,51 @@ pub fn sls_load_in_background(
         sls_load(&args, limit)
     })
 }
+
+/// A loopback base URL whose port refuses connections (bound, then released).
+pub fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+impl Target {
+    /// Latencies of `n` GETs of `path` sent one after another on one keep-alive
+    /// connection by a minimal client: what the target itself takes, for comparison
+    /// with what sls-load measures. Requests are spaced by varied pauses so they meet
+    /// the target's millisecond timer at varied phases, as paced arrivals do.
+    pub fn sequential_latencies(&self, path: &str, n: usize) -> Vec<Duration> {
+        let mut s = TcpStream::connect(&self.addr).expect("connect to target");
+        s.set_nodelay(true).ok();
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        let mut out = Vec::with_capacity(n);
+        let mut buf = Vec::new();
+        for i in 0..n {
+            std::thread::sleep(Duration::from_micros(2000 + (i as u64 * 373) % 1000));
+            let sent = Instant::now();
+            s.write_all(request.as_bytes()).expect("send");
+            buf.clear();
+            let mut chunk = [0u8; 4096];
+            loop {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                let got = s.read(&mut chunk).expect("read response");
+                assert!(got > 0, "target closed the connection");
+                buf.extend_from_slice(&chunk[..got]);
+            }
+            out.push(sent.elapsed());
+        }
+        out
+    }
+}

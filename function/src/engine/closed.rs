@@ -1,0 +1,100 @@
+//! The closed model (`constant-vus`, `ramping-vus`, `per-vu-iterations`): VUs loop
+//! iterations back to back, as many as the schedule says at each moment.
+//!
+//! A controller follows the worker's VU steps (from `schedule`), publishing the
+//! current count; VU `j` runs while the count is above `j` and waits otherwise, so
+//! ramping down stops the highest-numbered VUs first. A VU removed by a ramp-down
+//! finishes its current request and starts no new iteration; with
+//! `graceful_ramp_down` it also sends no further step of its iteration once that
+//! long has passed since it noticed. Requests are timed from their actual send
+//! (service time). This module owns that control loop only.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::iteration::{self, Vu};
+use super::{Ctx, EngineError};
+use crate::schedule::VuSchedule;
+
+/// Runs the VUs of `plan` until its last step (or, for `per-vu-iterations`, until
+/// every VU has run its iterations).
+pub(super) async fn run(ctx: Arc<Ctx>, plan: VuSchedule) -> Result<(), EngineError> {
+    let (tx, rx) = watch::channel(0u32);
+    let mut vus: JoinSet<()> = JoinSet::new();
+    let mut started = 0u32;
+    for step in &plan.steps {
+        let at = ctx.run_start + step.at;
+        if !wait_until(at, &mut vus, plan.iterations.is_some()).await {
+            break;
+        }
+        tx.send_replace(step.vus);
+        while started < step.vus {
+            let vu = run_vu(
+                started,
+                rx.clone(),
+                ctx.clone(),
+                plan.iterations,
+                plan.graceful_ramp_down,
+            );
+            vus.spawn(vu);
+            started += 1;
+        }
+    }
+    drop(tx);
+    while vus.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Waits until `at`; returns `false` early when every VU of a scenario with limited
+/// iterations has finished them.
+async fn wait_until(at: Instant, vus: &mut JoinSet<()>, limited: bool) -> bool {
+    if !limited || vus.is_empty() {
+        tokio::time::sleep_until(at.into()).await;
+        return true;
+    }
+    tokio::select! {
+        () = tokio::time::sleep_until(at.into()) => true,
+        () = async { while vus.join_next().await.is_some() {} } => false,
+    }
+}
+
+/// VU `j` (from 0): iterates while the published count is above `j`.
+async fn run_vu(
+    j: u32,
+    mut count: watch::Receiver<u32>,
+    ctx: Arc<Ctx>,
+    iterations: Option<u64>,
+    grace: Option<Duration>,
+) {
+    let mut vu = Vu::new(&ctx, u64::from(j) + 1);
+    loop {
+        while *count.borrow_and_update() <= j {
+            if count.changed().await.is_err() {
+                return;
+            }
+        }
+        if Instant::now() >= ctx.end || iterations.is_some_and(|n| vu.iterations >= n) {
+            return;
+        }
+        let mut removed_at: Option<Instant> = None;
+        let keep_going = || {
+            if *count.borrow() > j {
+                removed_at = None;
+                return true;
+            }
+            match grace {
+                Some(grace) => removed_at.get_or_insert_with(Instant::now).elapsed() < grace,
+                None => true,
+            }
+        };
+        if iteration::run(&ctx, &mut vu, None, keep_going)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! One VU and one iteration of it: sends a scenario's steps in order, times and
+//! records each request, counts its checks, keeps its captures for the next steps,
+//! and pauses for its think time.
+//!
+//! The first request of an open-model iteration is timed from the iteration's
+//! intended start; every other request from its actual send. This module does not
+//! decide when iterations start (the executors do) and talks to the network only
+//! through the [`transport`](super::transport) seam.
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::Ctx;
+use super::transport::Conn;
+use crate::flow::{ResponseView, Vars};
+use crate::job::{ErrorClass, ThinkTime};
+use crate::recorder::{Outcome, RecorderError};
+
+/// One virtual user: a connection, its variables and its think-time generator.
+pub(super) struct Vu {
+    /// k6's `__VU`: the VU's number within its worker and scenario (from 1).
+    number: u64,
+    /// Iterations this VU started (k6's `__ITER` of the next one).
+    pub(super) iterations: u64,
+    conn: Conn,
+    vars: Vars,
+    rng: StdRng,
+}
+
+impl Vu {
+    /// VU number `number` (from 1) of the scenario in `ctx`.
+    pub(super) fn new(ctx: &Ctx, number: u64) -> Self {
+        Self {
+            number,
+            iterations: 0,
+            conn: Conn::new(ctx.target.clone()),
+            vars: ctx.flow.vars(),
+            rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        }
+    }
+}
+
+/// Runs one iteration of `vu`. `intended` is the open model's intended start
+/// (`None` in the closed model); `keep_going` is asked before every step after the
+/// first (a ramped-down VU past its grace period stops early).
+pub(super) async fn run(
+    ctx: &Ctx,
+    vu: &mut Vu,
+    intended: Option<Instant>,
+    mut keep_going: impl FnMut() -> bool,
+) -> Result<(), RecorderError> {
+    let row = ctx
+        .next_row
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    vu.vars
+        .start_iteration(ctx.flow.row(row), vu.number, vu.iterations);
+    vu.iterations += 1;
+    for (i, step) in ctx.flow.steps().iter().enumerate() {
+        let sent = Instant::now();
+        if i > 0 && (sent >= ctx.end || !keep_going()) {
+            break;
+        }
+        let timed_from = match (i, intended) {
+            (0, Some(t)) => t,
+            _ => sent,
+        };
+        ctx.first_sent.note(&ctx.clock, sent);
+        let (outcome, reply) = match step.request(&vu.vars) {
+            // A value that makes the request invalid HTTP: it cannot be sent at all.
+            Err(_) => (Outcome::Errored(ErrorClass::Protocol), None),
+            Ok(request) => {
+                let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
+                let sending = vu.conn.send(request, step.keeps_body());
+                match tokio::time::timeout_at(deadline.into(), sending).await {
+                    Ok(Ok(reply)) => (
+                        classify_status(reply.status, step.expect_status),
+                        Some(reply),
+                    ),
+                    Ok(Err(class)) => (Outcome::Errored(class), None),
+                    Err(_) => {
+                        vu.conn.reset();
+                        (Outcome::Errored(ErrorClass::Timeout), None)
+                    }
+                }
+            }
+        };
+        let done = Instant::now();
+        ctx.recorder.record(
+            step.index,
+            outcome,
+            done.saturating_duration_since(timed_from),
+            done,
+        )?;
+        let view = reply.as_ref().map(|r| ResponseView {
+            status: r.status,
+            headers: &r.headers,
+            body: &r.body,
+        });
+        let mut results = Vec::new();
+        step.after_response(view, &mut vu.vars, |name, passed| {
+            results.push((name, passed));
+        });
+        if !results.is_empty() {
+            ctx.recorder.record_checks(results);
+        }
+        if let Some(think) = step.sleep {
+            let wake = Instant::now() + think_time(think, &mut vu.rng);
+            if wake >= ctx.end {
+                break;
+            }
+            tokio::time::sleep_until(wake.into()).await;
+        }
+    }
+    Ok(())
+}
+
+/// A pause uniformly drawn from `[min, max]`.
+fn think_time(think: ThinkTime, rng: &mut StdRng) -> Duration {
+    if think.max <= think.min {
+        return think.min;
+    }
+    let span = (think.max - think.min).as_secs_f64();
+    think.min + Duration::from_secs_f64(span * rng.random::<f64>())
+}
+
+/// k6's default: statuses 200–399 are expected unless `expect_status` says otherwise.
+fn classify_status(status: u16, expect: Option<u16>) -> Outcome {
+    let ok = match expect {
+        Some(want) => status == want,
+        None => (200..400).contains(&status),
+    };
+    if ok {
+        Outcome::Ok
+    } else if (400..500).contains(&status) {
+        Outcome::Failed(ErrorClass::Http4xx)
+    } else if status >= 500 {
+        Outcome::Failed(ErrorClass::Http5xx)
+    } else {
+        Outcome::Failed(ErrorClass::Status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_k6_expected_response_rules() {
+        assert_eq!(classify_status(200, None), Outcome::Ok);
+        assert_eq!(classify_status(302, None), Outcome::Ok);
+        assert_eq!(
+            classify_status(404, None),
+            Outcome::Failed(ErrorClass::Http4xx)
+        );
+        assert_eq!(
+            classify_status(503, None),
+            Outcome::Failed(ErrorClass::Http5xx)
+        );
+        assert_eq!(
+            classify_status(204, Some(200)),
+            Outcome::Failed(ErrorClass::Status)
+        );
+        assert_eq!(classify_status(404, Some(404)), Outcome::Ok);
+    }
+
+    #[test]
+    fn think_time_stays_within_its_bounds_and_is_fixed_when_they_meet() {
+        let ms = Duration::from_millis;
+        let mut rng = StdRng::seed_from_u64(1);
+        let jittered = ThinkTime {
+            min: ms(50),
+            max: ms(200),
+        };
+        let draws: Vec<Duration> = (0..1000).map(|_| think_time(jittered, &mut rng)).collect();
+        assert!(draws.iter().all(|d| *d >= ms(50) && *d <= ms(200)));
+        assert!(draws.iter().any(|d| *d < ms(80)) && draws.iter().any(|d| *d > ms(170)));
+        let fixed = ThinkTime {
+            min: ms(100),
+            max: ms(100),
+        };
+        assert_eq!(think_time(fixed, &mut rng), ms(100));
+    }
+}

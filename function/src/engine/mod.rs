@@ -1,0 +1,582 @@
+//! Generates the HTTP load of one job: runs every scenario's executor inside the
+//! job's time window and hands every outcome to the recorder.
+//!
+//! Arrival-rate executors (`constant-arrival-rate`, `ramping-arrival-rate`) are an
+//! open model ([`open`]): a pacer releases each intended instant of the
+//! [`schedule`](crate::schedule) to a free VU, starts another VU up to `max_vus`,
+//! and past that counts a dropped iteration instead of delaying it. Their first
+//! request is timed from its *intended* start, so a stalled target cannot hide the
+//! wait it caused (no coordinated omission). VU executors (`constant-vus`,
+//! `ramping-vus`, `per-vu-iterations`) are a closed model ([`closed`]): each VU
+//! loops iterations back to back and requests are timed from their actual send
+//! (service time). Sending stops at the end of the slice; requests in flight then
+//! get a short drain window and count as timeouts if they do not finish in it.
+//!
+//! This module owns the job-level wiring (clock, target, scenario contexts). Pacing
+//! arithmetic lives in `schedule`, templating and checks in `flow`, measurements in
+//! `recorder`, and the network in the [`transport`] seam. No S3 IO happens here.
+
+mod closed;
+mod iteration;
+mod open;
+pub mod transport;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::flow::{Flow, FlowError};
+use crate::job::{Job, JobScenario};
+use crate::recorder::{Recorder, RecorderError};
+use crate::schedule::{self, ArrivalSchedule, VuSchedule, Window};
+
+use transport::Target;
+
+/// The longest time in-flight requests get to finish after the slice ends.
+pub const MAX_DRAIN: Duration = Duration::from_secs(10);
+
+/// Why the engine could not run a job at all (per-request failures are outcomes).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The target URL is not usable.
+    #[error("invalid URL `{url}`: {reason}")]
+    Url {
+        /// The offending URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A scenario's requests cannot be prepared.
+    #[error("scenario `{scenario}`: {source}")]
+    Flow {
+        /// The scenario.
+        scenario: String,
+        /// What is wrong.
+        source: FlowError,
+    },
+    /// The pacing thread of an arrival-rate scenario could not run.
+    #[error("scenario `{scenario}`: pacing thread: {reason}")]
+    Pacer {
+        /// The scenario.
+        scenario: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The recorder failed.
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
+}
+
+/// What the engine reports besides the recorder's measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineReport {
+    /// Arrivals that found every VU busy at `max_vus`, or were already past when the
+    /// worker became ready.
+    pub dropped_iterations: u64,
+    /// When the first request actually left.
+    pub first_request_at: Option<SystemTime>,
+    /// When the last in-flight request settled.
+    pub finished_at: SystemTime,
+}
+
+/// Maps wall-clock instants onto the monotonic clock, once, at job start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl Clock {
+    /// Reads both clocks now.
+    pub fn now() -> Self {
+        Self {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// The monotonic instant corresponding to `at`.
+    pub fn instant_of(&self, at: SystemTime) -> Instant {
+        match at.duration_since(self.wall) {
+            Ok(ahead) => self.mono + ahead,
+            Err(behind) => self
+                .mono
+                .checked_sub(behind.duration())
+                .unwrap_or(self.mono),
+        }
+    }
+
+    /// The wall-clock time corresponding to `at`.
+    pub fn wall_of(&self, at: Instant) -> SystemTime {
+        if at >= self.mono {
+            self.wall + (at - self.mono)
+        } else {
+            self.wall - (self.mono - at)
+        }
+    }
+}
+
+/// Everything the VUs of one scenario share.
+struct Ctx {
+    name: String,
+    flow: Flow,
+    target: Arc<Target>,
+    recorder: Arc<Recorder>,
+    /// The monotonic instant of the run's start: schedules count from here.
+    run_start: Instant,
+    /// End of the slice: no iteration starts after it.
+    end: Instant,
+    /// Requests still in flight at this instant count as timeouts.
+    hard_stop: Instant,
+    request_timeout: Duration,
+    /// The worker's data-row counter: iteration `n` takes row `n % rows`.
+    next_row: AtomicU64,
+    /// Seeds the VUs' think-time jitter (and, in `schedule`, Poisson gaps).
+    seed: u64,
+    first_sent: Arc<FirstSent>,
+    clock: Clock,
+}
+
+/// The earliest send of the job, as nanoseconds after the clock's reference instant.
+struct FirstSent(AtomicU64);
+
+impl FirstSent {
+    fn note(&self, clock: &Clock, sent: Instant) {
+        if self.0.load(Ordering::Relaxed) == u64::MAX {
+            let nanos = u64::try_from(sent.saturating_duration_since(clock.mono).as_nanos())
+                .unwrap_or(u64::MAX - 1);
+            self.0.fetch_min(nanos, Ordering::Relaxed);
+        }
+    }
+
+    fn get(&self, clock: &Clock) -> Option<SystemTime> {
+        let nanos = self.0.load(Ordering::Relaxed);
+        (nanos != u64::MAX).then(|| clock.wall_of(clock.mono + Duration::from_nanos(nanos)))
+    }
+}
+
+/// Runs every scenario of `job` to the end of its slice, recording into `recorder`
+/// (whose request indices follow [`request_names`]).
+pub async fn run(
+    job: &Job,
+    recorder: Arc<Recorder>,
+    clock: Clock,
+) -> Result<EngineReport, EngineError> {
+    let window = Window::of_job(job);
+    let run_start = clock.instant_of(job.run_start());
+    let end = run_start + window.end;
+    let hard_stop = end + job.request_timeout.min(MAX_DRAIN);
+    let target = Arc::new(Target::new(&job.target).await?);
+    let first_sent = Arc::new(FirstSent(AtomicU64::new(u64::MAX)));
+
+    let mut tasks = Vec::new();
+    let mut first_index = 0;
+    for scenario in &job.scenarios {
+        let flow = Flow::compile(scenario, first_index, target.authority()).map_err(|source| {
+            EngineError::Flow {
+                scenario: scenario.name.clone(),
+                source,
+            }
+        })?;
+        first_index += scenario.requests.len();
+        let ctx = Arc::new(Ctx {
+            name: scenario.name.clone(),
+            flow,
+            target: target.clone(),
+            recorder: recorder.clone(),
+            run_start,
+            end,
+            hard_stop,
+            request_timeout: job.request_timeout,
+            next_row: AtomicU64::new(0),
+            seed: schedule::seed(job.run_id.as_str(), job.worker_id.as_str(), &scenario.name),
+            first_sent: first_sent.clone(),
+            clock,
+        });
+        tasks.push(tokio::spawn(run_scenario(ctx, scenario.clone(), window)));
+    }
+    let mut dropped = 0;
+    let mut failure = None;
+    for task in tasks {
+        // A scenario task can only fail to join by panicking; treat that as nothing
+        // more sent from it.
+        match task.await {
+            Ok(Ok(d)) => dropped += d,
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(EngineReport {
+        dropped_iterations: dropped,
+        first_request_at: first_sent.get(&clock),
+        finished_at: SystemTime::now(),
+    })
+}
+
+/// The recorder's request names for `job`, in engine index order.
+pub fn request_names(job: &Job) -> Vec<String> {
+    job.scenarios
+        .iter()
+        .flat_map(|s| s.requests.iter().map(|r| r.name.clone()))
+        .collect()
+}
+
+/// Runs one scenario's executor inside `window`; returns its dropped iterations.
+async fn run_scenario(
+    ctx: Arc<Ctx>,
+    scenario: JobScenario,
+    window: Window,
+) -> Result<u64, EngineError> {
+    if let Some(arrivals) = ArrivalSchedule::new(&scenario, window, ctx.seed) {
+        return open::run(ctx, arrivals, scenario.pre_allocated_vus, scenario.max_vus).await;
+    }
+    if let Some(vus) = VuSchedule::new(&scenario, window) {
+        closed::run(ctx, vus).await?;
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    use crate::job::{
+        Arrivals, Capture, Check, DataRows, ErrorClass, Executor, FORMAT_VERSION, RateStage,
+        Region, RequestSpec, ResultsLocation, RunId, ThinkTime, VuSplit, VuStage, WorkerId,
+    };
+
+    #[test]
+    fn clock_maps_wall_time_both_ways() {
+        let c = Clock::now();
+        let later = c.wall + Duration::from_secs(3);
+        let at = c.instant_of(later);
+        assert_eq!(at - c.mono, Duration::from_secs(3));
+        assert_eq!(c.wall_of(at), later);
+    }
+
+    /// What the loopback test server saw.
+    #[derive(Default)]
+    struct Seen {
+        /// Path and query of every request, in arrival order.
+        paths: Mutex<Vec<String>>,
+        /// Requests being answered right now, and the most at once.
+        in_flight: AtomicUsize,
+        max_in_flight: AtomicUsize,
+    }
+
+    /// A loopback HTTP/1.1 server: answers `{"token":"t<n>"}` with `x-n: <n>` after
+    /// `delay`, and never answers paths under `/never`.
+    async fn server(delay: Duration) -> (String, Arc<Seen>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(Seen::default());
+        let shared = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = shared.clone();
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let path = req.uri().to_string();
+                        let n = {
+                            let mut paths = seen.paths.lock().expect("lock");
+                            paths.push(path.clone());
+                            paths.len()
+                        };
+                        let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                        let _ = req.into_body().collect().await;
+                        if path.starts_with("/never") {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
+                        tokio::time::sleep(delay).await;
+                        seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        let body = format!(r#"{{"token":"t{n}","n":{n}}}"#);
+                        let response = http::Response::builder()
+                            .header("x-n", n.to_string())
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from(body)));
+                        Ok::<_, Infallible>(response.expect("valid response"))
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn step(name: &str, url: &str) -> RequestSpec {
+        RequestSpec {
+            name: name.into(),
+            method: "GET".into(),
+            url: url.into(),
+            ..RequestSpec::default()
+        }
+    }
+
+    fn scenario(name: &str, executor: Executor, requests: Vec<RequestSpec>) -> JobScenario {
+        JobScenario {
+            name: name.into(),
+            executor,
+            pre_allocated_vus: 2,
+            max_vus: 50,
+            requests,
+            start_time: Duration::ZERO,
+            duration: None,
+            arrivals: Arrivals::Constant,
+            data: None,
+        }
+    }
+
+    fn job(target: &str, duration: Duration, scenarios: Vec<JobScenario>) -> Job {
+        Job {
+            format: FORMAT_VERSION,
+            run_id: RunId::from("r1"),
+            worker_id: WorkerId::numbered(0),
+            region: Region::from("local"),
+            start_at: SystemTime::now() + Duration::from_millis(100),
+            duration,
+            run_offset: Duration::ZERO,
+            slice: 0,
+            target: target.into(),
+            scenarios,
+            results: ResultsLocation {
+                bucket: "b".into(),
+                region: Region::from("local"),
+            },
+            flush_every: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Runs `job` and returns the report with the recorder.
+    async fn run_job(job: &Job) -> (EngineReport, Arc<Recorder>) {
+        let clock = Clock::now();
+        let recorder = Arc::new(Recorder::new(
+            clock.instant_of(job.run_start()),
+            job.run_start(),
+            request_names(job),
+        ));
+        let report = run(job, recorder.clone(), clock)
+            .await
+            .expect("engine runs");
+        (report, recorder)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn per_vu_iterations_run_a_flow_with_rows_captures_and_checks() {
+        let (url, seen) = server(Duration::ZERO).await;
+        let mut login = step("login", "/login/{{id}}");
+        login.capture = vec![
+            Capture::Json {
+                name: "token".into(),
+                pointer: "/token".into(),
+            },
+            Capture::Header {
+                name: "n".into(),
+                header: "x-n".into(),
+            },
+        ];
+        login.checks = vec![
+            Check::Status {
+                name: "status is 200".into(),
+                status: 200,
+            },
+            Check::Json {
+                name: "is admin".into(),
+                pointer: "/admin".into(),
+                equals: None,
+            },
+        ];
+        login.sleep = Some(ThinkTime {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+        });
+        let mut next = step("next", "/items/{{token}}");
+        next.query = BTreeMap::from([
+            ("n".into(), "{{n}}".into()),
+            ("vu".into(), "{{__VU}}".into()),
+        ]);
+        let mut s = scenario(
+            "flow",
+            Executor::PerVuIterations {
+                vus: 3,
+                iterations: 4,
+            },
+            vec![login, next],
+        );
+        s.data = Some(DataRows {
+            columns: vec!["id".into()],
+            rows: (0..5).map(|i| vec![format!("u{i}")]).collect(),
+        });
+        s.duration = Some(Duration::from_secs(20));
+        let job = job(&url, Duration::from_secs(20), vec![s]);
+        let (report, recorder) = run_job(&job).await;
+
+        let counts = recorder.counts();
+        assert_eq!(counts["login"].requests, 12);
+        assert_eq!(counts["next"].requests, 12);
+        assert_eq!(counts["next"].errors, 0);
+        let checks = recorder.checks();
+        assert_eq!(
+            (
+                checks["status is 200"].passes,
+                checks["status is 200"].fails
+            ),
+            (12, 0)
+        );
+        assert_eq!(
+            (checks["is admin"].passes, checks["is admin"].fails),
+            (0, 12)
+        );
+        assert_eq!(report.dropped_iterations, 0);
+        // Every VU finished early: the scenario did not wait for its 20 s.
+        assert!(report.finished_at < job.start_at + Duration::from_secs(10));
+
+        let paths = seen.paths.lock().expect("lock").clone();
+        let logins: Vec<&String> = paths.iter().filter(|p| p.starts_with("/login/")).collect();
+        // 12 iterations over 5 rows: rows 0 and 1 three times, the others twice.
+        for (row, times) in [("u0", 3), ("u1", 3), ("u2", 2), ("u3", 2), ("u4", 2)] {
+            let n = logins
+                .iter()
+                .filter(|p| p.as_str() == format!("/login/{row}"))
+                .count();
+            assert_eq!(n, times, "{row}: {logins:?}");
+        }
+        // Each `next` carries the token and number its own login was answered with.
+        for p in paths.iter().filter(|p| p.starts_with("/items/")) {
+            let token = p["/items/t".len()..].split('?').next().expect("token");
+            assert!(p.contains(&format!("n={token}&")), "{p}");
+            let login_path = &paths[token.parse::<usize>().expect("number") - 1];
+            assert!(login_path.starts_with("/login/"), "{p} after {login_path}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn arrival_rate_scenarios_send_exactly_their_schedules_side_by_side() {
+        let (url, seen) = server(Duration::ZERO).await;
+        let mut constant = scenario(
+            "constant",
+            Executor::ConstantArrivalRate {
+                rate: 20.0,
+                offset: Duration::ZERO,
+            },
+            vec![step("a", "/a")],
+        );
+        constant.duration = Some(Duration::from_secs(1));
+        let mut ramp = scenario(
+            "ramp",
+            Executor::RampingArrivalRate {
+                start_rate: 0.0,
+                stages: vec![
+                    RateStage {
+                        duration: Duration::from_millis(500),
+                        target: 40.0,
+                    },
+                    RateStage {
+                        duration: Duration::from_millis(500),
+                        target: 0.0,
+                    },
+                ],
+                phase: 0.0,
+            },
+            vec![step("b", "/b")],
+        );
+        ramp.start_time = Duration::from_millis(500);
+        let job = job(&url, Duration::from_millis(1500), vec![constant, ramp]);
+        let (report, recorder) = run_job(&job).await;
+        let counts = recorder.counts();
+        assert_eq!(counts["a"].requests, 20);
+        // 0 → 40/s over 0.5 s and back: 20 iterations.
+        assert_eq!(counts["b"].requests, 20);
+        assert_eq!(report.dropped_iterations, 0);
+        assert_eq!(seen.paths.lock().expect("lock").len(), 40);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ramping_vus_never_run_more_vus_than_their_schedule() {
+        let (url, seen) = server(Duration::from_millis(20)).await;
+        let s = scenario(
+            "ramp",
+            Executor::RampingVus {
+                start_vus: 0,
+                stages: vec![
+                    VuStage {
+                        duration: Duration::from_millis(400),
+                        target: 4,
+                    },
+                    VuStage {
+                        duration: Duration::from_millis(400),
+                        target: 4,
+                    },
+                    VuStage {
+                        duration: Duration::from_millis(400),
+                        target: 0,
+                    },
+                ],
+                graceful_ramp_down: Duration::ZERO,
+                split: VuSplit {
+                    before: 0.0,
+                    weight: 1.0,
+                    worker: 0,
+                    workers: 1,
+                },
+            },
+            vec![step("a", "/a")],
+        );
+        let job = job(&url, Duration::from_secs(2), vec![s]);
+        let (_, recorder) = run_job(&job).await;
+        assert!(recorder.counts()["a"].requests > 0);
+        let max = seen.max_in_flight.load(Ordering::SeqCst);
+        assert!((1..=4).contains(&max), "{max} requests at once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_unanswered_past_the_timeout_are_timeouts_and_a_refused_port_is_connect() {
+        let (url, _) = server(Duration::ZERO).await;
+        let mut s = scenario(
+            "stuck",
+            Executor::ConstantArrivalRate {
+                rate: 10.0,
+                offset: Duration::ZERO,
+            },
+            vec![step("never", "/never")],
+        );
+        s.duration = Some(Duration::from_millis(500));
+        let mut stuck = job(&url, Duration::from_millis(500), vec![s.clone()]);
+        stuck.request_timeout = Duration::from_millis(200);
+        let (_, recorder) = run_job(&stuck).await;
+        let never = &recorder.counts()["never"];
+        assert_eq!((never.requests, never.errors), (5, 5));
+        assert_eq!(never.errors_by_class[&ErrorClass::Timeout], 5);
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let refused = job(
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_millis(500),
+            vec![s],
+        );
+        let (_, recorder) = run_job(&refused).await;
+        let never = &recorder.counts()["never"];
+        assert_eq!(never.errors_by_class[&ErrorClass::Connect], 5);
+    }
+}

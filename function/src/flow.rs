@@ -1,0 +1,981 @@
+//! The flow of one iteration: turns a scenario's steps into HTTP requests with
+//! `{{name}}` templates filled in, and reads responses for captures and checks.
+//!
+//! Variables of an iteration are the scenario's data columns (the iteration's
+//! row), the captures of earlier steps, and `__VU` / `__ITER` (k6's VU number and
+//! iteration number, both per worker). Templates are parsed once per job; a step
+//! without any is built from prepared parts. Substituted values are
+//! percent-encoded where a URL needs it, JSON-escaped inside `json` bodies and used
+//! as is in headers and text bodies.
+//!
+//! This module owns templating, request building, captures (JSON pointer, header,
+//! regex), checks and data rows. It is pure: it does no IO, sends nothing and
+//! records nothing (the engine sends requests and hands check results to the
+//! recorder).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Uri};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::job::{Capture, Check, DataRows, JobScenario, RequestSpec, ThinkTime};
+
+/// k6's `__VU`: the VU's number within its worker (from 1).
+pub const VAR_VU: &str = "__VU";
+/// k6's `__ITER`: the iteration's number within its VU (from 0).
+pub const VAR_ITER: &str = "__ITER";
+
+/// Why a scenario's flow cannot be prepared (found before anything is sent).
+#[derive(Debug, thiserror::Error)]
+#[error("request `{request}`: {reason}")]
+pub struct FlowError {
+    /// The step's name.
+    pub request: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The text of a template, split into literal text and variable slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Var(usize),
+}
+
+/// How substituted values are written into their surroundings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    /// As is (headers, text bodies).
+    Raw,
+    /// Inside a URL: characters a URL cannot hold are percent-encoded.
+    Url,
+    /// Inside a JSON string literal.
+    Json,
+}
+
+/// Whether `c` may appear in a variable name.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}
+
+/// The variable names referenced by `{{name}}` in `text`, in order (for checks made
+/// before a flow is compiled, e.g. by the scenario parser).
+pub fn template_vars(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        match after.find("}}") {
+            Some(close) => {
+                let name = after[..close].trim();
+                if !name.is_empty() && name.chars().all(is_name_char) {
+                    out.push(name);
+                    rest = &after[close + 2..];
+                } else {
+                    rest = &rest[open + 2..];
+                }
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+impl Template {
+    /// Parses `text`; `slot` maps a variable name to its slot, or says why it cannot
+    /// be used here.
+    fn parse(text: &str, slot: &dyn Fn(&str) -> Result<usize, String>) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let after = &rest[open + 2..];
+            let var = after.find("}}").and_then(|close| {
+                let name = after[..close].trim();
+                (!name.is_empty() && name.chars().all(is_name_char)).then_some((name, close))
+            });
+            match var {
+                Some((name, close)) => {
+                    literal.push_str(&rest[..open]);
+                    if !literal.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Var(slot(name)?));
+                    rest = &after[close + 2..];
+                }
+                None => {
+                    literal.push_str(&rest[..open + 2]);
+                    rest = after;
+                }
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Text(literal));
+        }
+        Ok(Self { parts })
+    }
+
+    fn is_static(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    fn render(&self, vars: &Vars, escape: Escape) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(slot) => {
+                    let value = vars.get(*slot);
+                    match escape {
+                        Escape::Raw => out.push_str(value),
+                        Escape::Url => encode_lenient(value, &mut out),
+                        Escape::Json => json_escape(value, &mut out),
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Percent-encodes what a URL cannot hold; keeps `/`, `?`, `&`, `=` and valid
+/// `%XX` escapes, so a captured path or query can be used as a `url`.
+fn encode_lenient(value: &str, out: &mut String) {
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let keep = b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@/?".contains(&b)
+            || (b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        if keep {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (query keys and
+/// values).
+fn encode_strict(value: &str, out: &mut String) {
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Writes `value` as the inside of a JSON string literal.
+fn json_escape(value: &str, out: &mut String) {
+    let quoted = Value::String(value.to_owned()).to_string();
+    out.push_str(&quoted[1..quoted.len() - 1]);
+}
+
+/// The variable slots of a scenario: data columns, then captures in step order,
+/// then `__VU` and `__ITER`.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    names: Vec<String>,
+    /// How many leading slots are data columns; captures follow, the two
+    /// built-ins come last.
+    columns: usize,
+}
+
+impl Names {
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+}
+
+/// The values of one VU's variables during an iteration.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: Vec<String>,
+    columns: usize,
+}
+
+impl Vars {
+    fn get(&self, slot: usize) -> &str {
+        self.values.get(slot).map_or("", String::as_str)
+    }
+
+    fn set(&mut self, slot: usize, value: String) {
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = value;
+        }
+    }
+
+    /// Starts iteration `iter` of VU `vu` with data row `row` (if the scenario has
+    /// data): earlier captures are forgotten.
+    pub fn start_iteration(&mut self, row: Option<&[String]>, vu: u64, iter: u64) {
+        let n = self.values.len();
+        for v in &mut self.values {
+            v.clear();
+        }
+        if let Some(row) = row {
+            for (slot, value) in row.iter().take(self.columns).enumerate() {
+                self.values[slot].push_str(value);
+            }
+        }
+        if n >= 2 {
+            let _ = write!(self.values[n - 2], "{vu}");
+            let _ = write!(self.values[n - 1], "{iter}");
+        }
+    }
+}
+
+/// A scenario's steps, ready to build requests from.
+#[derive(Debug)]
+pub struct Flow {
+    names: Names,
+    steps: Vec<Step>,
+    rows: Option<DataRows>,
+}
+
+/// What a step sends as its body.
+#[derive(Debug)]
+enum BodyTemplate {
+    Empty,
+    Text(Template),
+    Json(Template),
+}
+
+/// A value taken from a response into a variable.
+#[derive(Debug)]
+enum CaptureRule {
+    Json(String),
+    Header(HeaderName),
+    Regex(Regex, usize),
+}
+
+/// One check, compiled.
+#[derive(Debug)]
+struct CheckRule {
+    name: String,
+    kind: CheckKind,
+}
+
+#[derive(Debug)]
+enum CheckKind {
+    Status(u16),
+    Header {
+        header: HeaderName,
+        equals: Option<String>,
+        exists: bool,
+    },
+    BodyContains(Vec<u8>),
+    Json {
+        pointer: String,
+        equals: Option<Value>,
+    },
+}
+
+/// One request of the flow.
+#[derive(Debug)]
+pub struct Step {
+    /// The recorder's index of this request name.
+    pub index: usize,
+    /// The request name.
+    pub name: String,
+    /// The status a successful response has (`None`: 200–399).
+    pub expect_status: Option<u16>,
+    /// Think time after the step.
+    pub sleep: Option<ThinkTime>,
+    method: Method,
+    url: Template,
+    query: Vec<(String, Template)>,
+    headers: Vec<(HeaderName, Template)>,
+    body: BodyTemplate,
+    captures: Vec<(usize, CaptureRule)>,
+    checks: Vec<CheckRule>,
+    /// The prepared request parts when nothing in the step is templated.
+    fixed: Option<(Uri, HeaderMap, Bytes)>,
+}
+
+/// A response as captures and checks see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseView<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body (empty unless the step keeps bodies).
+    pub body: &'a [u8],
+}
+
+impl Flow {
+    /// Prepares `scenario`'s steps; their recorder indices start at `first_index`.
+    /// Request URLs must be paths or absolute URLs on `authority` (the target's
+    /// `host:port`), which is also sent as `Host`.
+    pub fn compile(
+        scenario: &JobScenario,
+        first_index: usize,
+        authority: &str,
+    ) -> Result<Self, FlowError> {
+        let columns = scenario
+            .data
+            .as_ref()
+            .map(|d| d.columns.clone())
+            .unwrap_or_default();
+        let mut names = Names {
+            columns: columns.len(),
+            names: columns,
+        };
+        for step in &scenario.requests {
+            for c in &step.capture {
+                if names.position(c.name()).is_none() {
+                    names.names.push(c.name().to_owned());
+                }
+            }
+        }
+        names.names.push(VAR_VU.to_owned());
+        names.names.push(VAR_ITER.to_owned());
+
+        let mut captured: Vec<usize> = Vec::new();
+        let mut steps = Vec::with_capacity(scenario.requests.len());
+        for (i, spec) in scenario.requests.iter().enumerate() {
+            let step = compile_step(spec, first_index + i, authority, &names, &captured)?;
+            captured.extend(step.captures.iter().map(|(slot, _)| *slot));
+            steps.push(step);
+        }
+        let rows = scenario.data.clone().filter(|d| !d.rows.is_empty());
+        Ok(Self { names, steps, rows })
+    }
+
+    /// The steps in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Fresh variables for one VU.
+    pub fn vars(&self) -> Vars {
+        Vars {
+            values: vec![String::new(); self.names.names.len()],
+            columns: self.names.columns,
+        }
+    }
+
+    /// The data row for the worker's `n`-th iteration (wrapping), if there is data.
+    pub fn row(&self, n: u64) -> Option<&[String]> {
+        let rows = self.rows.as_ref()?;
+        let len = u64::try_from(rows.rows.len()).ok().filter(|l| *l > 0)?;
+        let i = usize::try_from(n % len).ok()?;
+        rows.rows.get(i).map(Vec::as_slice)
+    }
+}
+
+fn compile_step(
+    spec: &RequestSpec,
+    index: usize,
+    authority: &str,
+    names: &Names,
+    captured: &[usize],
+) -> Result<Step, FlowError> {
+    let invalid = |reason: String| FlowError {
+        request: spec.name.clone(),
+        reason,
+    };
+    // Columns and built-ins are always set; captures only once an earlier step ran.
+    let slot = |name: &str| -> Result<usize, String> {
+        let Some(slot) = names.position(name) else {
+            return Err(format!(
+                "`{{{{{name}}}}}` is not a data column or a capture"
+            ));
+        };
+        let is_capture = slot >= names.columns && slot < names.names.len() - 2;
+        if is_capture && !captured.contains(&slot) {
+            return Err(format!(
+                "`{{{{{name}}}}}` is captured only by this or a later request"
+            ));
+        }
+        Ok(slot)
+    };
+    let method = Method::from_bytes(spec.method.as_bytes())
+        .map_err(|e| invalid(format!("method `{}`: {e}", spec.method)))?;
+    let path = relative_url(&spec.url, authority).map_err(&invalid)?;
+    let url = Template::parse(path, &slot).map_err(|e| invalid(format!("url: {e}")))?;
+    let query = spec
+        .query
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), Template::parse(v, &slot)?)))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| invalid(format!("query: {e}")))?;
+    let mut headers = Vec::with_capacity(spec.headers.len() + 1);
+    headers.push((
+        HOST,
+        Template {
+            parts: vec![Part::Text(authority.to_owned())],
+        },
+    ));
+    let mut has_content_type = false;
+    for (k, v) in &spec.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| invalid(format!("header `{k}`: {e}")))?;
+        has_content_type |= name == CONTENT_TYPE;
+        let value = Template::parse(v, &slot).map_err(|e| invalid(format!("header `{k}`: {e}")))?;
+        headers.push((name, value));
+    }
+    let body = match (&spec.body, &spec.json) {
+        (Some(_), Some(_)) => return Err(invalid("has both `body` and `json`".into())),
+        (Some(text), None) => BodyTemplate::Text(
+            Template::parse(text, &slot).map_err(|e| invalid(format!("body: {e}")))?,
+        ),
+        (None, Some(json)) => {
+            if !has_content_type {
+                headers.push((
+                    CONTENT_TYPE,
+                    Template {
+                        parts: vec![Part::Text("application/json".into())],
+                    },
+                ));
+            }
+            // Serialized JSON has `{{` only inside strings, where templates belong.
+            BodyTemplate::Json(
+                Template::parse(&json.to_string(), &slot)
+                    .map_err(|e| invalid(format!("json: {e}")))?,
+            )
+        }
+        (None, None) => BodyTemplate::Empty,
+    };
+    let captures = spec
+        .capture
+        .iter()
+        .map(|c| {
+            let slot = names
+                .position(c.name())
+                .ok_or_else(|| invalid(format!("capture `{}` has no slot", c.name())))?;
+            let rule = match c {
+                Capture::Json { pointer, .. } => CaptureRule::Json(pointer.clone()),
+                Capture::Header { header, .. } => CaptureRule::Header(
+                    HeaderName::from_bytes(header.as_bytes())
+                        .map_err(|e| invalid(format!("capture header `{header}`: {e}")))?,
+                ),
+                Capture::Regex { pattern, group, .. } => {
+                    let re =
+                        Regex::new(pattern).map_err(|e| invalid(format!("capture regex: {e}")))?;
+                    if *group >= re.captures_len() {
+                        return Err(invalid(format!(
+                            "capture regex `{pattern}` has no group {group}"
+                        )));
+                    }
+                    CaptureRule::Regex(re, *group)
+                }
+            };
+            Ok((slot, rule))
+        })
+        .collect::<Result<Vec<_>, FlowError>>()?;
+    let checks = spec
+        .checks
+        .iter()
+        .map(|c| {
+            let kind = match c {
+                Check::Status { status, .. } => CheckKind::Status(*status),
+                Check::Header {
+                    header,
+                    equals,
+                    exists,
+                    ..
+                } => CheckKind::Header {
+                    header: HeaderName::from_bytes(header.as_bytes())
+                        .map_err(|e| invalid(format!("check header `{header}`: {e}")))?,
+                    equals: equals.clone(),
+                    exists: *exists,
+                },
+                Check::BodyContains { text, .. } => {
+                    CheckKind::BodyContains(text.clone().into_bytes())
+                }
+                Check::Json {
+                    pointer, equals, ..
+                } => CheckKind::Json {
+                    pointer: pointer.clone(),
+                    equals: equals.clone(),
+                },
+            };
+            Ok(CheckRule {
+                name: c.name().to_owned(),
+                kind,
+            })
+        })
+        .collect::<Result<Vec<_>, FlowError>>()?;
+    let mut step = Step {
+        index,
+        name: spec.name.clone(),
+        expect_status: spec.expect_status,
+        sleep: spec.sleep,
+        method,
+        url,
+        query,
+        headers,
+        body,
+        captures,
+        checks,
+        fixed: None,
+    };
+    let templated = !step.url.is_static()
+        || step.query.iter().any(|(_, v)| !v.is_static())
+        || step.headers.iter().any(|(_, v)| !v.is_static())
+        || match &step.body {
+            BodyTemplate::Empty => false,
+            BodyTemplate::Text(t) | BodyTemplate::Json(t) => !t.is_static(),
+        };
+    if !templated {
+        let vars = Vars::default();
+        let (uri, headers, body) = step.render(&vars).map_err(invalid)?;
+        step.fixed = Some((uri, headers, body));
+    }
+    Ok(step)
+}
+
+/// The path and query of `url`: as is when it starts with `/`; for an absolute URL,
+/// what follows its origin, which must be the target's.
+fn relative_url<'u>(url: &'u str, authority: &str) -> Result<&'u str, String> {
+    if url.starts_with('/') {
+        return Ok(url);
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("url `{url}` must start with `/` or http(s)://"))?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    if &rest[..end] != authority {
+        return Err(format!("url `{url}` is not on the target {authority}"));
+    }
+    Ok(match &rest[end..] {
+        "" => "/",
+        path => path,
+    })
+}
+
+impl Step {
+    /// The request to send, with `vars` filled in; `Err` says why the filled-in
+    /// request is not valid HTTP (e.g. a header value with a line break).
+    pub fn request(&self, vars: &Vars) -> Result<Request<Bytes>, String> {
+        let (uri, headers, body) = match &self.fixed {
+            Some((uri, headers, body)) => (uri.clone(), headers.clone(), body.clone()),
+            None => self.render(vars)?,
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    fn render(&self, vars: &Vars) -> Result<(Uri, HeaderMap, Bytes), String> {
+        let mut url = self.url.render(vars, Escape::Url);
+        for (i, (key, value)) in self.query.iter().enumerate() {
+            url.push(if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
+            encode_strict(key, &mut url);
+            url.push('=');
+            encode_strict(&value.render(vars, Escape::Raw), &mut url);
+        }
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("url `{url}` is not valid: {e}"))?;
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let text = value.render(vars, Escape::Raw);
+            let value = HeaderValue::from_str(&text).map_err(|_| {
+                format!(
+                    "header `{name}` value `{}` is not valid",
+                    text.escape_debug()
+                )
+            })?;
+            headers.insert(name.clone(), value);
+        }
+        let body = match &self.body {
+            BodyTemplate::Empty => Bytes::new(),
+            BodyTemplate::Text(t) => Bytes::from(t.render(vars, Escape::Raw)),
+            BodyTemplate::Json(t) => Bytes::from(t.render(vars, Escape::Json)),
+        };
+        Ok((uri, headers, body))
+    }
+
+    /// Whether captures or checks read the body (otherwise it is read and dropped).
+    pub fn keeps_body(&self) -> bool {
+        self.captures
+            .iter()
+            .any(|(_, c)| matches!(c, CaptureRule::Json(_) | CaptureRule::Regex(..)))
+            || self
+                .checks
+                .iter()
+                .any(|c| matches!(c.kind, CheckKind::BodyContains(_) | CheckKind::Json { .. }))
+    }
+
+    /// Whether the step has checks.
+    pub fn has_checks(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    /// Evaluates the checks on `response` (`None`: no response, every check fails)
+    /// and calls `record(name, passed)` for each, then stores the captures in `vars`
+    /// (empty when there is no response or no match).
+    pub fn after_response<'s>(
+        &'s self,
+        response: Option<ResponseView<'_>>,
+        vars: &mut Vars,
+        mut record: impl FnMut(&'s str, bool),
+    ) {
+        let mut json: Option<Option<Value>> = None;
+        let mut parsed = |body: &[u8]| -> Option<Value> {
+            json.get_or_insert_with(|| serde_json::from_slice(body).ok())
+                .clone()
+        };
+        for check in &self.checks {
+            let passed = response.is_some_and(|r| match &check.kind {
+                CheckKind::Status(want) => r.status == *want,
+                CheckKind::Header {
+                    header,
+                    equals,
+                    exists,
+                } => {
+                    let value = r.headers.get(header);
+                    match equals {
+                        Some(want) => value.is_some_and(|v| v.as_bytes() == want.as_bytes()),
+                        None => value.is_some() == *exists,
+                    }
+                }
+                CheckKind::BodyContains(text) => contains(r.body, text),
+                CheckKind::Json { pointer, equals } => parsed(r.body)
+                    .as_ref()
+                    .and_then(|v| v.pointer(pointer))
+                    .is_some_and(|found| equals.as_ref().is_none_or(|want| json_eq(found, want))),
+            });
+            record(&check.name, passed);
+        }
+        for (slot, rule) in &self.captures {
+            let value = response.and_then(|r| match rule {
+                CaptureRule::Json(pointer) => parsed(r.body)
+                    .as_ref()
+                    .and_then(|v| v.pointer(pointer))
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    }),
+                CaptureRule::Header(name) => r
+                    .headers
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                CaptureRule::Regex(re, group) => {
+                    let text: Cow<'_, str> = String::from_utf8_lossy(r.body);
+                    re.captures(&text)
+                        .and_then(|c| c.get(*group))
+                        .map(|m| m.as_str().to_owned())
+                }
+            });
+            vars.set(*slot, value.unwrap_or_default());
+        }
+    }
+}
+
+/// Whether `haystack` contains `needle`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// JSON equality where numbers compare by value (`1` equals `1.0`).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Arrivals, Executor};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    const AUTHORITY: &str = "127.0.0.1:8080";
+
+    fn scenario(steps: Vec<RequestSpec>, data: Option<DataRows>) -> JobScenario {
+        JobScenario {
+            name: "s".into(),
+            executor: Executor::ConstantVus { vus: 1 },
+            pre_allocated_vus: 1,
+            max_vus: 1,
+            requests: steps,
+            start_time: Duration::ZERO,
+            duration: None,
+            arrivals: Arrivals::Constant,
+            data,
+        }
+    }
+
+    fn get(name: &str, url: &str) -> RequestSpec {
+        RequestSpec {
+            name: name.into(),
+            method: "GET".into(),
+            url: url.into(),
+            ..RequestSpec::default()
+        }
+    }
+
+    fn users() -> Option<DataRows> {
+        Some(DataRows {
+            columns: vec!["id".into(), "name".into()],
+            rows: vec![
+                vec!["7".into(), "Ann Lee".into()],
+                vec!["8".into(), "Bo \"B\"".into()],
+            ],
+        })
+    }
+
+    fn body_text(r: &Request<Bytes>) -> String {
+        String::from_utf8(r.body().to_vec()).expect("utf-8 body")
+    }
+
+    #[test]
+    fn data_columns_and_builtins_fill_url_query_headers_and_body() {
+        let mut step = get("user", "/users/{{id}}/{{name}}?v={{__ITER}}");
+        step.query = BTreeMap::from([("q".into(), "{{ name }}&more".into())]);
+        step.headers = BTreeMap::from([("x-vu".into(), "vu-{{__VU}}".into())]);
+        step.body = Some("name={{name}}".into());
+        let flow = Flow::compile(&scenario(vec![step], users()), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        vars.start_iteration(flow.row(0), 3, 12);
+        let r = flow.steps()[0].request(&vars).expect("request");
+        assert_eq!(r.uri(), "/users/7/Ann%20Lee?v=12&q=Ann%20Lee%26more");
+        assert_eq!(r.headers()["x-vu"], "vu-3");
+        assert_eq!(r.headers()["host"], AUTHORITY);
+        assert_eq!(body_text(&r), "name=Ann Lee");
+        // Rows wrap: the third iteration uses the first row again.
+        assert_eq!(flow.row(2), flow.row(0));
+        assert_eq!(flow.row(1).map(|r| r[0].as_str()), Some("8"));
+    }
+
+    #[test]
+    fn json_bodies_escape_values_and_get_a_content_type() {
+        let mut step = get("create", "/users");
+        step.method = "POST".into();
+        step.json = Some(serde_json::json!({ "name": "{{name}}", "tags": ["a{{id}}"], "n": 1 }));
+        let flow = Flow::compile(&scenario(vec![step], users()), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        vars.start_iteration(flow.row(1), 1, 0);
+        let r = flow.steps()[0].request(&vars).expect("request");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let sent: Value = serde_json::from_slice(r.body()).expect("valid JSON");
+        assert_eq!(
+            sent,
+            serde_json::json!({ "name": "Bo \"B\"", "tags": ["a8"], "n": 1 })
+        );
+    }
+
+    #[test]
+    fn captures_feed_later_steps_and_reset_every_iteration() {
+        let mut login = get("login", "/login");
+        login.capture = vec![
+            Capture::Json {
+                name: "token".into(),
+                pointer: "/auth/token".into(),
+            },
+            Capture::Header {
+                name: "session".into(),
+                header: "x-session".into(),
+            },
+            Capture::Regex {
+                name: "n".into(),
+                pattern: r"n=(\d+)".into(),
+                group: 1,
+            },
+        ];
+        let mut next = get("next", "/items/{{n}}");
+        next.headers = BTreeMap::from([
+            ("authorization".into(), "Bearer {{token}}".into()),
+            ("x-session".into(), "{{session}}".into()),
+        ]);
+        let flow =
+            Flow::compile(&scenario(vec![login, next], None), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        vars.start_iteration(None, 1, 0);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-session", HeaderValue::from_static("s-1"));
+        let body = br#"{"auth":{"token":"abc"},"note":"n=42"}"#;
+        let response = ResponseView {
+            status: 200,
+            headers: &headers,
+            body,
+        };
+        assert!(flow.steps()[0].keeps_body());
+        assert!(!flow.steps()[1].keeps_body());
+        flow.steps()[0].after_response(Some(response), &mut vars, |_, _| {});
+        let r = flow.steps()[1].request(&vars).expect("request");
+        assert_eq!(r.uri(), "/items/42");
+        assert_eq!(r.headers()["authorization"], "Bearer abc");
+        assert_eq!(r.headers()["x-session"], "s-1");
+        // No response: captures are empty, not stale.
+        flow.steps()[0].after_response(None, &mut vars, |_, _| {});
+        assert_eq!(
+            flow.steps()[1].request(&vars).expect("request").uri(),
+            "/items/"
+        );
+        vars.start_iteration(None, 1, 1);
+        assert_eq!(vars.get(0), "");
+    }
+
+    #[test]
+    fn a_variable_must_be_known_before_the_step_that_uses_it() {
+        let first = get("first", "/{{later}}");
+        let mut second = get("second", "/");
+        second.capture = vec![Capture::Header {
+            name: "later".into(),
+            header: "x".into(),
+        }];
+        let e = Flow::compile(&scenario(vec![first, second], None), 0, AUTHORITY)
+            .expect_err("used before captured");
+        assert!(
+            e.to_string()
+                .contains("captured only by this or a later request"),
+            "{e}"
+        );
+        let e = Flow::compile(&scenario(vec![get("a", "/{{nope}}")], None), 0, AUTHORITY)
+            .expect_err("unknown");
+        assert!(
+            e.to_string().contains("not a data column or a capture"),
+            "{e}"
+        );
+        // Braces that are no template stay text.
+        let mut step = get("a", "/");
+        step.body = Some("{{ }} {{a b}} {{x".into());
+        let flow = Flow::compile(&scenario(vec![step], None), 0, AUTHORITY).expect("no variables");
+        let r = flow.steps()[0].request(&flow.vars()).expect("request");
+        assert_eq!(body_text(&r), "{{ }} {{a b}} {{x");
+    }
+
+    fn check_results(
+        step: &RequestSpec,
+        response: Option<ResponseView<'_>>,
+    ) -> Vec<(String, bool)> {
+        let flow =
+            Flow::compile(&scenario(vec![step.clone()], None), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        let mut out = Vec::new();
+        flow.steps()[0].after_response(response, &mut vars, |n, ok| out.push((n.to_owned(), ok)));
+        out
+    }
+
+    #[test]
+    fn checks_pass_or_fail_per_response_and_all_fail_without_one() {
+        let mut step = get("home", "/");
+        step.checks = vec![
+            Check::Status {
+                name: "status is 200".into(),
+                status: 200,
+            },
+            Check::Header {
+                name: "json".into(),
+                header: "content-type".into(),
+                equals: Some("application/json".into()),
+                exists: true,
+            },
+            Check::Header {
+                name: "no cookie".into(),
+                header: "set-cookie".into(),
+                equals: None,
+                exists: false,
+            },
+            Check::BodyContains {
+                name: "says hi".into(),
+                text: "hi".into(),
+            },
+            Check::Json {
+                name: "count is 2".into(),
+                pointer: "/count".into(),
+                equals: Some(serde_json::json!(2)),
+            },
+            Check::Json {
+                name: "has items".into(),
+                pointer: "/items".into(),
+                equals: None,
+            },
+        ];
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let body = br#"{"count":2.0,"greeting":"hi"}"#;
+        let ok = check_results(
+            &step,
+            Some(ResponseView {
+                status: 200,
+                headers: &headers,
+                body,
+            }),
+        );
+        let passed: Vec<bool> = ok.iter().map(|(_, p)| *p).collect();
+        assert_eq!(passed, [true, true, true, true, true, false]);
+        assert_eq!(ok[0].0, "status is 200");
+        let none = check_results(&step, None);
+        assert!(none.iter().all(|(_, p)| !p));
+        assert_eq!(none.len(), 6);
+    }
+
+    #[test]
+    fn absolute_urls_must_be_on_the_target() {
+        let flow = Flow::compile(
+            &scenario(vec![get("a", "http://127.0.0.1:8080/health?x=1")], None),
+            0,
+            AUTHORITY,
+        )
+        .expect("on the target");
+        let r = flow.steps()[0].request(&flow.vars()).expect("request");
+        assert_eq!(r.uri(), "/health?x=1");
+        let e = Flow::compile(
+            &scenario(vec![get("a", "http://other/")], None),
+            0,
+            AUTHORITY,
+        )
+        .expect_err("other host");
+        assert!(e.to_string().contains("not on the target"), "{e}");
+    }
+
+    #[test]
+    fn a_value_that_breaks_a_header_fails_that_request_only() {
+        let mut step = get("a", "/");
+        step.headers = BTreeMap::from([("x-name".into(), "{{name}}".into())]);
+        let rows = DataRows {
+            columns: vec!["name".into()],
+            rows: vec![vec!["line\nbreak".into()]],
+        };
+        let flow =
+            Flow::compile(&scenario(vec![step], Some(rows)), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        vars.start_iteration(flow.row(0), 1, 0);
+        let e = flow.steps()[0].request(&vars).expect_err("invalid header");
+        assert!(e.contains("x-name"), "{e}");
+    }
+
+    #[test]
+    fn template_vars_lists_the_names_used() {
+        assert_eq!(template_vars("/a/{{id}}/{{ name }}?x={{}}"), ["id", "name"]);
+        assert!(template_vars("{\"a\":{\"b\":1}}").is_empty());
+    }
+}
