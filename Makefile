@@ -25,6 +25,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+## bench: worker vs wrk and oha on one core each (a benchmark, not a test; see docs/PERFORMANCE.md).
+## Installs wrk (apt) and oha (cargo install into bench/.tools) when missing. BENCH_DURATION=10 etc.
+bench:
+	$(CARGO) build --release --locked -p sls-load-function -p sls-load-target --bins
+	python3 bench/run.py
+
 ## package: release build of the worker, zipped as Lambda expects (build/sls-load-worker.zip)
 package:
 	$(CARGO) build --release --locked -p sls-load-function --bin bootstrap

@@ -4,10 +4,14 @@
 //! # Brief overview
 //! - [`job`]: the wire contract (Invoke payload, manifest, object keys); shared with
 //!   the orchestrator.
-//! - [`engine`]: paces iterations and sends requests (open model, intended-time
-//!   latency).
+//! - [`engine`]: runs the executors and sends requests (open model timed from the
+//!   intended start, closed model from the actual send).
+//! - [`schedule`]: pacing as data: arrival times and VU counts per executor, pure.
+//! - [`flow`]: templating, captures, checks and data rows of an iteration, pure.
 //! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
 //! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
+//! - [`bench`]: the `make bench` driver (a job through [`run_job`] into a local
+//!   directory instead of S3).
 //!
 //! This file owns the invocation flow ([`Worker::invoke`] → [`run_job`]): check the
 //! job, run the engine while flushing completed intervals every `flush_every`, then
@@ -16,9 +20,13 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
+pub mod client;
 pub mod engine;
+pub mod flow;
 pub mod job;
 pub mod recorder;
+pub mod schedule;
 pub mod sink;
 
 use std::collections::HashMap;
@@ -219,7 +227,7 @@ pub async fn run_job<S: Sink>(
         finished_at: report.finished_at,
         dropped_iterations: report.dropped_iterations,
         requests: recorder.counts(),
-        checks: Default::default(),
+        checks: recorder.checks(),
         latency_logs: flusher.seq,
     };
     let body =
