@@ -193,7 +193,13 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
     let slices = slice_count(scenario.duration, opts.max_slice);
     let mut region_plans = Vec::new();
     let mut jobs = Vec::new();
+    let mut before = 0.0;
     for ((region, weight), n) in regions.iter().zip(counts) {
+        let slot = share::RegionSlot {
+            before,
+            weight: *weight,
+        };
+        before += weight;
         let mut workers = Vec::new();
         for slice in 0..slices {
             let run_offset = opts.max_slice * slice;
@@ -210,7 +216,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
                 let scenarios = scenario
                     .scenarios
                     .iter()
-                    .map(|s| share::scenario_for_worker(s, *weight, k, n))
+                    .map(|s| share::scenario_for_worker_in(s, slot, k, n))
                     .collect();
                 jobs.push(Job {
                     format: FORMAT_VERSION,
@@ -263,23 +269,15 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
 }
 
 /// HTTP requests the plan should send, when the executors make that knowable
-/// (arrival-rate executors: rate × duration × requests per iteration).
+/// (iterations × requests per iteration; unknown for time-bound closed models).
 pub fn expected_requests(scenario: &Scenario, plan: &Plan) -> Option<f64> {
     let weight: f64 = plan.regions.iter().map(|r| r.weight).sum();
     scenario
         .scenarios
         .iter()
         .map(|s| {
-            #[allow(unreachable_patterns)]
-            match s.executor {
-                crate::scenario::ExecutorDef::ConstantArrivalRate { .. } => Some(
-                    s.executor.iterations_per_second()
-                        * weight
-                        * plan.duration.as_secs_f64()
-                        * s.requests.len() as f64,
-                ),
-                _ => None,
-            }
+            s.expected_iterations(plan.duration)
+                .map(|iterations| iterations * weight * s.requests.len() as f64)
         })
         .sum()
 }

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sls_load_function::job::{Executor, Job, Manifest, Region, RunId, WorkerId};
+use sls_load_function::job::{Job, Manifest, Region, RunId, WorkerId};
 
 use crate::collect::Collected;
 use crate::merge::{Merged, Stats};
@@ -521,19 +521,10 @@ fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
     }
 }
 
-/// When a job's first arrival is due after its start instant.
+/// When a job's first request is due after its start instant (ramps from zero,
+/// quiet first stages and `start_time` included).
 fn first_offset(job: &Job) -> Duration {
-    job.scenarios
-        .iter()
-        .map(|s| {
-            #[allow(unreachable_patterns)]
-            match &s.executor {
-                Executor::ConstantArrivalRate { offset, .. } => *offset,
-                _ => Duration::ZERO,
-            }
-        })
-        .min()
-        .unwrap_or_default()
+    sls_load_function::schedule::first_due(job).unwrap_or_default()
 }
 
 fn figures(s: &Stats, secs: f64) -> Figures {
