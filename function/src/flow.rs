@@ -301,8 +301,8 @@ pub struct Step {
     body: BodyTemplate,
     captures: Vec<(usize, CaptureRule)>,
     checks: Vec<CheckRule>,
-    /// The prepared request parts when nothing in the step is templated.
-    fixed: Option<(Uri, HeaderMap, Bytes)>,
+    /// The prepared request when nothing in the step is templated.
+    fixed: Option<Request<Bytes>>,
 }
 
 /// A response as captures and checks see it.
@@ -534,9 +534,18 @@ fn compile_step(
     if !templated {
         let vars = Vars::default();
         let (uri, headers, body) = step.render(&vars).map_err(invalid)?;
-        step.fixed = Some((uri, headers, body));
+        step.fixed = Some(assemble(step.method.clone(), uri, headers, body));
     }
     Ok(step)
+}
+
+/// A request from its parts.
+fn assemble(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Request<Bytes> {
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
 }
 
 /// The path and query of `url`: as is when it starts with `/`; for an absolute URL,
@@ -563,15 +572,22 @@ impl Step {
     /// The request to send, with `vars` filled in; `Err` says why the filled-in
     /// request is not valid HTTP (e.g. a header value with a line break).
     pub fn request(&self, vars: &Vars) -> Result<Request<Bytes>, String> {
-        let (uri, headers, body) = match &self.fixed {
-            Some((uri, headers, body)) => (uri.clone(), headers.clone(), body.clone()),
-            None => self.render(vars)?,
-        };
-        let mut request = Request::new(body);
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        Ok(request)
+        if let Some(fixed) = &self.fixed {
+            return Ok(assemble(
+                fixed.method().clone(),
+                fixed.uri().clone(),
+                fixed.headers().clone(),
+                fixed.body().clone(),
+            ));
+        }
+        let (uri, headers, body) = self.render(vars)?;
+        Ok(assemble(self.method.clone(), uri, headers, body))
+    }
+
+    /// The request prepared once at compile time, when nothing in the step is
+    /// templated: send it by reference instead of building one per request.
+    pub fn fixed_request(&self) -> Option<&Request<Bytes>> {
+        self.fixed.as_ref()
     }
 
     fn render(&self, vars: &Vars) -> Result<(Uri, HeaderMap, Bytes), String> {

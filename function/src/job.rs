@@ -29,6 +29,17 @@ pub const TAG_DURATION: &str = "http_req_duration";
 pub const TAG_FAILED: &str = "http_req_failed";
 /// Interval-log tag prefix for requests that got no response at all (refused, timeout, ...).
 pub const TAG_ERRORED: &str = "http_req_errored";
+/// Interval-log tag prefixes for the k6 phase timings of every request that got a
+/// response, in phase order: blocked, connecting, TLS handshaking, sending,
+/// waiting, receiving.
+pub const TAG_PHASES: [&str; 6] = [
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+];
 
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident) => {
@@ -163,6 +174,63 @@ pub struct Job {
     /// Per-request timeout; a request still unanswered after it counts as a timeout.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Protocol options (HTTP version, redirects, TLS, connection reuse).
+    #[serde(default, skip_serializing_if = "HttpOptions::is_default")]
+    pub http: HttpOptions,
+}
+
+/// Which HTTP version a worker speaks (the scenario's `http.version`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpVersionChoice {
+    /// HTTP/2 when a TLS server offers it via ALPN, otherwise HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only (h2c with prior knowledge over plain TCP).
+    Http2,
+}
+
+/// Protocol options of a job, k6-style. Every field has a default, so older
+/// payloads without `http` still parse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpOptions {
+    /// Which HTTP version to speak.
+    pub version: HttpVersionChoice,
+    /// Redirects to follow at most (k6's `maxRedirects`); 0 follows none.
+    pub max_redirects: u32,
+    /// Start each iteration on a new connection (k6's `noConnectionReuse`).
+    pub new_connection_per_iteration: bool,
+    /// Accept any server certificate (k6's `insecureSkipTLSVerify`).
+    pub insecure_skip_tls_verify: bool,
+    /// Extra trusted roots, PEM `CERTIFICATE` blocks (the content, not a path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_pem: Option<String>,
+    /// Limit for the TCP connect, and separately for the TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            version: HttpVersionChoice::Auto,
+            max_redirects: 10,
+            new_connection_per_iteration: false,
+            insecure_skip_tls_verify: false,
+            tls_ca_pem: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Whether these are the defaults (then left out of the payload).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl Job {
@@ -662,8 +730,10 @@ mod tests {
             },
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            http: HttpOptions::default(),
         };
         let json = serde_json::to_string(&job).expect("serialize");
+        assert!(!json.contains(r#""http""#), "{json}");
         assert!(
             json.contains(r#""start_at":"2027-01-15T08:00:00Z""#),
             "{json}"

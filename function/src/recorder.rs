@@ -1,5 +1,6 @@
-//! Records every request's outcome: latency into HdrHistograms per one-second
-//! interval and tag, counts and error classes per request name, and pass/fail
+//! Records every request's outcome: latency (and, for requests that got a response,
+//! the six k6 phase timings) into HdrHistograms per one-second interval and tag,
+//! created lazily, counts and error classes per request name, and pass/fail
 //! counts per check name.
 //!
 //! The recorder owns the in-memory measurement state and turns completed intervals
@@ -7,7 +8,7 @@
 //! they are complete, so memory stays bounded by one interval's histograms however
 //! long the slice is. It does not decide when to send anything (the engine does) or
 //! where bytes go (the sink does). Values are microseconds, 1 µs to 60 s, 3
-//! significant digits; slower values saturate at 60 s.
+//! significant digits; slower values saturate at 60 s (phases of zero stay zero).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,9 +18,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
+use crate::client::Timings;
 use crate::job::{
     CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, RequestCounts, TAG_DURATION,
-    TAG_ERRORED, TAG_FAILED, tag,
+    TAG_ERRORED, TAG_FAILED, TAG_PHASES, tag,
 };
 
 /// How one request ended, as the recorder sees it.
@@ -41,13 +43,28 @@ pub enum RecorderError {
     Encode(String),
 }
 
-/// The three metrics recorded per request name; the index into a request's slots.
-const METRICS: [&str; 3] = [TAG_DURATION, TAG_FAILED, TAG_ERRORED];
+/// The metrics recorded per request name; the index into a request's slots: the
+/// duration, failed and errored latencies, then the six k6 phase timings.
+const METRICS: [&str; 9] = [
+    TAG_DURATION,
+    TAG_FAILED,
+    TAG_ERRORED,
+    TAG_PHASES[0],
+    TAG_PHASES[1],
+    TAG_PHASES[2],
+    TAG_PHASES[3],
+    TAG_PHASES[4],
+    TAG_PHASES[5],
+];
+
+/// The slot of the first phase timing in [`METRICS`].
+const FIRST_PHASE: usize = 3;
 
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
-    /// Histograms of the current interval, `request * 3 + metric`, created on first use.
+    /// Histograms of the current interval, `request * METRICS.len() + metric`,
+    /// created on first use.
     hists: Vec<Option<Histogram<u64>>>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
@@ -103,14 +120,26 @@ impl Recorder {
         latency: Duration,
         at: Instant,
     ) -> Result<(), RecorderError> {
+        self.record_with(request, outcome, latency, at, None)
+    }
+
+    /// [`Recorder::record`] plus, for a request that got a response, its phase
+    /// timings (one histogram per phase, like k6's `http_req_*`).
+    pub fn record_with(
+        &self,
+        request: usize,
+        outcome: Outcome,
+        latency: Duration,
+        at: Instant,
+        timings: Option<&Timings>,
+    ) -> Result<(), RecorderError> {
         let idx = self.interval_of(at);
         let mut st = self.lock();
         if idx > st.current {
             self.roll(&mut st, idx)?;
         }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let value = micros.clamp(HIST_LOW_US, HIST_HIGH_US);
-        let mut put = |metric: usize| -> Result<(), RecorderError> {
+        let value = micros(latency);
+        let mut put = |metric: usize, value: u64| -> Result<(), RecorderError> {
             let slot = &mut st.hists[request * METRICS.len() + metric];
             let h = match slot {
                 Some(h) => h,
@@ -120,12 +149,30 @@ impl Recorder {
             Ok(())
         };
         match outcome {
-            Outcome::Ok => put(0)?,
+            Outcome::Ok => put(0, value)?,
             Outcome::Failed(_) => {
-                put(0)?;
-                put(1)?;
+                put(0, value)?;
+                put(1, value)?;
             }
-            Outcome::Errored(_) => put(2)?,
+            Outcome::Errored(_) => put(2, value)?,
+        }
+        if let Some(t) = timings
+            && !matches!(outcome, Outcome::Errored(_))
+        {
+            let phases = [
+                t.blocked,
+                t.connecting,
+                t.tls_handshaking,
+                t.sending,
+                t.waiting,
+                t.receiving,
+            ];
+            for (i, phase) in phases.into_iter().enumerate() {
+                // A phase that did not happen (e.g. connecting on a reused
+                // connection) is a true zero, as in k6.
+                let us = u64::try_from(phase.as_micros()).unwrap_or(u64::MAX);
+                put(FIRST_PHASE + i, us.min(HIST_HIGH_US))?;
+            }
         }
         let c = &mut st.counts[request];
         c.requests += 1;
@@ -240,6 +287,13 @@ impl Recorder {
         *current = next;
         Ok(())
     }
+}
+
+/// `d` in whole microseconds, clamped to the histogram bounds.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(HIST_LOW_US, HIST_HIGH_US)
 }
 
 /// A histogram with the bounds every sls-load latency histogram uses.

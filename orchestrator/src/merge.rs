@@ -3,7 +3,8 @@
 //!
 //! Pure: bytes in, merged histograms out. Every interval is added into the run
 //! total, its worker's region, its request name and its second on the run's
-//! timeline. An object that does not parse becomes a [`Problem`] naming its key;
+//! timeline; the k6 phase timings (`http_req_blocked` ... `http_req_receiving`)
+//! into the run total and their request name only. An object that does not parse becomes a [`Problem`] naming its key;
 //! the intervals before the bad line still count. This module does not fetch
 //! objects (collect does) or compute report figures (report does).
 
@@ -16,7 +17,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use sls_load_function::job::{
     HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED,
-    split_tag,
+    TAG_PHASES, split_tag,
 };
 
 use crate::collect::{LogObject, Problem};
@@ -30,18 +31,27 @@ pub struct Stats {
     pub failed: u64,
     /// Requests that got no response.
     pub errored: u64,
+    /// k6 phase timings of requests that got a response, microseconds, in
+    /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
+    /// total and per request name only.
+    pub timings: [Option<Histogram<u64>>; 6],
+}
+
+/// An empty histogram with the bounds every sls-load histogram uses.
+fn empty_histogram() -> Histogram<u64> {
+    // The bounds are constants that Histogram accepts; a failure here is a bug.
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
+        .expect("constant histogram bounds are valid")
 }
 
 impl Stats {
     fn new() -> Self {
-        // The bounds are constants that Histogram accepts; a failure here is a bug.
-        #[allow(clippy::expect_used)]
-        let duration = Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
-            .expect("constant histogram bounds are valid");
         Self {
-            duration,
+            duration: empty_histogram(),
             failed: 0,
             errored: 0,
+            timings: Default::default(),
         }
     }
 
@@ -118,6 +128,16 @@ fn merge_one(merged: &mut Merged, log: &LogObject, start_at: SystemTime) -> Resu
             .map_err(|e| format!("interval `{}`: bad histogram: {e:?}", tag.as_str()))?;
         let at = (base + interval.start_timestamp()).saturating_sub(anchor);
         let second = at.as_secs_f64().round() as u64;
+        if let Some(phase) = TAG_PHASES.iter().position(|p| *p == metric) {
+            let request = merged.requests.entry(request.to_owned()).or_default();
+            for scope in [&mut merged.total, request] {
+                let merged_phase = scope.timings[phase].get_or_insert_with(empty_histogram);
+                merged_phase
+                    .add(&h)
+                    .map_err(|e| format!("interval `{}`: {e:?}", tag.as_str()))?;
+            }
+            continue;
+        }
         let region = &log.worker.0;
         let scopes = [
             &mut merged.total,
@@ -144,6 +164,7 @@ fn merge_one(merged: &mut Merged, log: &LogObject, start_at: SystemTime) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sls_load_function::client::Timings;
     use sls_load_function::job::{ObjectKey, WorkerId};
     use sls_load_function::recorder::{Outcome, Recorder};
     use std::time::Instant;
@@ -183,6 +204,48 @@ mod tests {
         assert_eq!(m.regions[&Region::from("eu-west-1")].requests(), 1);
         assert_eq!(m.requests["home"].requests(), 100);
         assert_eq!(m.timeline[&0].requests(), 100);
+    }
+
+    #[test]
+    fn phase_timings_merge_per_request_and_in_total_only() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let base = Instant::now();
+        let rec = Recorder::new(base, start, vec!["home".into(), "api".into()]);
+        let ms = Duration::from_millis;
+        let timings = Timings {
+            connecting: ms(3),
+            waiting: ms(7),
+            ..Timings::default()
+        };
+        for (request, at) in [(0, 1), (0, 2), (1, 3)] {
+            rec.record_with(request, Outcome::Ok, ms(10), base + ms(at), Some(&timings))
+                .unwrap();
+        }
+        rec.record_with(
+            1,
+            Outcome::Errored(sls_load_function::job::ErrorClass::Connect),
+            ms(10),
+            base + ms(4),
+            Some(&timings),
+        )
+        .unwrap();
+        rec.close().unwrap();
+        let log = LogObject {
+            worker: (Region::from("us-east-1"), WorkerId::numbered(0)),
+            key: ObjectKey::from("k"),
+            bytes: rec.take_log("t").unwrap().unwrap(),
+        };
+        let m = merge(&[log], start);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let waiting = |s: &Stats| s.timings[4].as_ref().map(|h| (h.len(), h.max() / 1000));
+        assert_eq!(waiting(&m.total), Some((3, 7)));
+        assert_eq!(waiting(&m.requests["home"]), Some((2, 7)));
+        assert_eq!(waiting(&m.requests["api"]), Some((1, 7)));
+        assert_eq!(m.total.timings[0].as_ref().map(|h| h.max()), Some(0));
+        assert!(m.regions[&Region::from("us-east-1")].timings[4].is_none());
+        assert!(m.timeline[&0].timings.iter().all(Option::is_none));
+        // Phase tags do not count as requests.
+        assert_eq!(m.total.requests(), 4);
     }
 
     #[test]

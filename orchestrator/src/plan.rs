@@ -232,6 +232,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
                     results: opts.results.clone(),
                     flush_every: opts.flush_every,
                     request_timeout: scenario.request_timeout,
+                    http: scenario.http.clone(),
                 });
                 workers.push(worker);
             }
@@ -407,6 +408,7 @@ mod tests {
                 data: None,
             }],
             thresholds: vec![],
+            http: Default::default(),
         }
     }
 

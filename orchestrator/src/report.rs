@@ -53,6 +53,71 @@ pub struct Figures {
     pub rps: f64,
     /// Latency of the requests that got a response.
     pub latency_ms: Latency,
+    /// k6 phase timings of the requests that got a response; absent when the
+    /// logs carry none (older workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings_ms: Option<PhaseTimings>,
+}
+
+/// A phase's percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhaseFigures {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// The k6 `http_req_*` phase timings of one scope, in phase order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTimings {
+    /// Before connecting, or waiting for a reused connection.
+    pub blocked: PhaseFigures,
+    /// TCP connect (zero on a reused connection).
+    pub connecting: PhaseFigures,
+    /// TLS handshake (zero on a reused connection and for plain HTTP).
+    pub tls_handshaking: PhaseFigures,
+    /// Writing the request.
+    pub sending: PhaseFigures,
+    /// Time to first byte after sending.
+    pub waiting: PhaseFigures,
+    /// Reading the body.
+    pub receiving: PhaseFigures,
+}
+
+impl PhaseTimings {
+    /// The merged phase histograms of `s`, or `None` when it has none.
+    fn of(s: &Stats) -> Option<PhaseTimings> {
+        if s.timings.iter().all(Option::is_none) {
+            return None;
+        }
+        let phase = |i: usize| match &s.timings[i] {
+            Some(h) if !h.is_empty() => PhaseFigures {
+                p50: ms(h.value_at_quantile(0.5)),
+                p95: ms(h.value_at_quantile(0.95)),
+                p99: ms(h.value_at_quantile(0.99)),
+                max: ms(h.max()),
+            },
+            _ => PhaseFigures {
+                p50: 0.0,
+                p95: 0.0,
+                p99: 0.0,
+                max: 0.0,
+            },
+        };
+        Some(PhaseTimings {
+            blocked: phase(0),
+            connecting: phase(1),
+            tls_handshaking: phase(2),
+            sending: phase(3),
+            waiting: phase(4),
+            receiving: phase(5),
+        })
+    }
 }
 
 /// What became of the planned workers.
@@ -334,7 +399,7 @@ impl Summary {
             if self.workers.missing.is_empty() {
                 String::new()
             } else {
-                format!(" · missing: {}", self.workers.missing.join(", "))
+                format!(" · missing: {}", first_few(&self.workers.missing, 5))
             }
         );
         if let Some(skew) = &self.workers.start_skew_ms {
@@ -347,7 +412,7 @@ impl Summary {
                 if self.workers.late.is_empty() {
                     String::new()
                 } else {
-                    format!(" · late: {}", self.workers.late.join(", "))
+                    format!(" · late: {}", first_few(&self.workers.late, 5))
                 }
             );
         }
@@ -527,6 +592,15 @@ fn first_offset(job: &Job) -> Duration {
     sls_load_function::schedule::first_due(job).unwrap_or_default()
 }
 
+/// Up to `n` names joined with commas, then how many more there are.
+pub fn first_few(names: &[String], n: usize) -> String {
+    let shown = names.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    match names.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
 fn figures(s: &Stats, secs: f64) -> Figures {
     let h = &s.duration;
     let q = |p: f64| ms(h.value_at_quantile(p));
@@ -553,6 +627,7 @@ fn figures(s: &Stats, secs: f64) -> Figures {
             p99_9: q(0.999),
             max: if empty { 0.0 } else { ms(h.max()) },
         },
+        timings_ms: PhaseTimings::of(s),
     }
 }
 
@@ -702,4 +777,28 @@ pub fn render_plan(
         crate::cost::PRICES_SOURCE
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_timings_appear_only_when_the_logs_carry_them() {
+        let mut s = Stats::default();
+        assert_eq!(figures(&s, 1.0).timings_ms, None);
+        let json = serde_json::to_string(&figures(&s, 1.0)).expect("serializes");
+        assert!(!json.contains("timings_ms"), "{json}");
+
+        let mut waiting = s.duration.clone();
+        waiting.record(2_000).expect("records");
+        s.timings[4] = Some(waiting);
+        let t = figures(&s, 1.0).timings_ms.expect("timings");
+        assert_eq!(t.waiting.p50, 2.0);
+        assert_eq!(t.connecting.max, 0.0);
+        let json = serde_json::to_value(figures(&s, 1.0)).expect("serializes");
+        assert_eq!(json["timings_ms"]["waiting"]["p99"], 2.0);
+        let back: Figures = serde_json::from_value(json).expect("parses");
+        assert_eq!(back.timings_ms, Some(t));
+    }
 }

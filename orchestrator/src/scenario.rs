@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sls_load_function::flow::{VAR_ITER, VAR_VU, template_vars};
 use sls_load_function::job::{
-    Arrivals, Capture, Check, DataRows, RateStage, Region, RequestSpec, ThinkTime, VuStage,
+    Arrivals, Capture, Check, DataRows, HttpOptions, HttpVersionChoice, RateStage, Region,
+    RequestSpec, ThinkTime, VuStage,
 };
 use thiserror::Error;
 
@@ -56,6 +57,9 @@ pub struct Scenario {
     pub scenarios: Vec<ScenarioDef>,
     /// Thresholds in file order (metric keys in order, then expressions in order).
     pub thresholds: Vec<Threshold>,
+    /// Protocol options (the `http:` block), copied into every job; a `tls_ca_file`
+    /// is already read into `tls_ca_pem`.
+    pub http: HttpOptions,
 }
 
 /// One named scenario of a file.
@@ -716,6 +720,26 @@ struct RawFile {
     scenarios: Scenarios,
     #[serde(default)]
     thresholds: Option<Thresholds>,
+    #[serde(default)]
+    http: Option<RawHttp>,
+}
+
+/// The `http:` block: protocol options, k6-style.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    version: Option<HttpVersionChoice>,
+    #[serde(default)]
+    max_redirects: Option<u32>,
+    #[serde(default)]
+    new_connection_per_iteration: Option<bool>,
+    #[serde(default)]
+    insecure_skip_tls_verify: Option<bool>,
+    #[serde(default)]
+    tls_ca_file: Option<String>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    connect_timeout: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -2283,6 +2307,32 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
         }
     }
 
+    let http = match raw.http {
+        None => HttpOptions::default(),
+        Some(h) => {
+            let defaults = HttpOptions::default();
+            let tls_ca_pem = match &h.tls_ca_file {
+                None => None,
+                Some(name) => Some(
+                    load_ca(file, name)
+                        .map_err(|m| fail(&[Seg::Key("http"), Seg::Key("tls_ca_file")], m))?,
+                ),
+            };
+            HttpOptions {
+                version: h.version.unwrap_or(defaults.version),
+                max_redirects: h.max_redirects.unwrap_or(defaults.max_redirects),
+                new_connection_per_iteration: h
+                    .new_connection_per_iteration
+                    .unwrap_or(defaults.new_connection_per_iteration),
+                insecure_skip_tls_verify: h
+                    .insecure_skip_tls_verify
+                    .unwrap_or(defaults.insecure_skip_tls_verify),
+                tls_ca_pem,
+                connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
+            }
+        }
+    };
+
     Ok(Scenario {
         file: file.to_owned(),
         target: raw.target,
@@ -2292,7 +2342,27 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
         worker_rate: raw.worker_rate.unwrap_or(DEFAULT_WORKER_RATE),
         scenarios,
         thresholds,
+        http,
     })
+}
+
+/// Reads `http.tls_ca_file` (relative to the scenario file): PEM text with at least
+/// one `CERTIFICATE` block.
+fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String> {
+    let path = scenario_file
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .join(name);
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("`{name}` is not PEM text (it is not UTF-8)"))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "`{name}` holds no PEM certificate (no `-----BEGIN CERTIFICATE-----` line)"
+        ));
+    }
+    Ok(text)
 }
 
 /// Every `{{name}}` in `text` names a data column, a capture of an earlier request
@@ -3714,6 +3784,57 @@ scenarios:
         let data = &s.scenarios[0].data.as_ref().expect("data").rows;
         assert_eq!(data.columns, ["id", "name", "extra"]);
         assert_eq!(data.rows[1], ["2", "", "true"]);
+    }
+
+    #[test]
+    fn the_http_block_sets_protocol_options_and_reads_the_ca_beside_the_scenario() {
+        assert_eq!(ok(MINIMAL).http, HttpOptions::default());
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let text = format!(
+            "{MINIMAL}http:\n  version: http2\n  max_redirects: 0\n  \
+             new_connection_per_iteration: true\n  insecure_skip_tls_verify: true\n  \
+             tls_ca_file: ca.pem\n  connect_timeout: 2s\n"
+        );
+        let s = load_with(&[("ca.pem", pem)], &text).expect("loads");
+        assert_eq!(
+            s.http,
+            HttpOptions {
+                version: HttpVersionChoice::Http2,
+                max_redirects: 0,
+                new_connection_per_iteration: true,
+                insecure_skip_tls_verify: true,
+                tls_ca_pem: Some(pem.into()),
+                connect_timeout: Duration::from_secs(2),
+            }
+        );
+        let s = ok(&format!("{MINIMAL}http:\n  version: http1\n"));
+        assert_eq!(s.http.version, HttpVersionChoice::Http1);
+        assert_eq!(s.http.max_redirects, 10);
+    }
+
+    #[test]
+    fn http_block_mistakes_name_the_key_and_line() {
+        let line = error(&format!("{MINIMAL}http:\n  max_redirect: 3\n"));
+        assert_contains(&line, &[":10:", "http", "max_redirect"]);
+        let line = error(&format!("{MINIMAL}http:\n  version: http3\n"));
+        assert_contains(&line, &[":10:", "http.version", "http3"]);
+        let line = load_with(
+            &[],
+            &format!("{MINIMAL}http:\n  tls_ca_file: missing.pem\n"),
+        )
+        .expect_err("missing CA file")
+        .to_string();
+        assert_contains(
+            &line,
+            &[":10: http.tls_ca_file: cannot read", "missing.pem"],
+        );
+        let line = load_with(
+            &[("ca.pem", "not a certificate")],
+            &format!("{MINIMAL}http:\n  tls_ca_file: ca.pem\n"),
+        )
+        .expect_err("not PEM")
+        .to_string();
+        assert_contains(&line, &["http.tls_ca_file", "no PEM certificate"]);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The first request of an open-model iteration is timed from the iteration's
 //! intended start; every other request from its actual send. This module does not
 //! decide when iterations start (the executors do) and talks to the network only
-//! through the [`transport`](super::transport) seam.
+//! through the [`transport`](super::transport) seam. With
+//! `new_connection_per_iteration` every iteration starts on a new connection.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ impl Vu {
         Self {
             number,
             iterations: 0,
-            conn: Conn::new(ctx.target.clone()),
+            conn: Conn::new(&ctx.target),
             vars: ctx.flow.vars(),
             rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
         }
@@ -57,6 +58,9 @@ pub(super) async fn run(
     vu.vars
         .start_iteration(ctx.flow.row(row), vu.number, vu.iterations);
     vu.iterations += 1;
+    if ctx.target.new_connection_per_iteration() {
+        vu.conn.reset();
+    }
     for (i, step) in ctx.flow.steps().iter().enumerate() {
         let sent = Instant::now();
         if i > 0 && (sent >= ctx.end || !keep_going()) {
@@ -67,7 +71,15 @@ pub(super) async fn run(
             _ => sent,
         };
         ctx.first_sent.note(&ctx.clock, sent);
-        let (outcome, reply) = match step.request(&vu.vars) {
+        let built;
+        let request = match step.fixed_request() {
+            Some(fixed) => Ok(fixed),
+            None => {
+                built = step.request(&vu.vars);
+                built.as_ref()
+            }
+        };
+        let (outcome, reply) = match request {
             // A value that makes the request invalid HTTP: it cannot be sent at all.
             Err(_) => (Outcome::Errored(ErrorClass::Protocol), None),
             Ok(request) => {
@@ -87,11 +99,12 @@ pub(super) async fn run(
             }
         };
         let done = Instant::now();
-        ctx.recorder.record(
+        ctx.recorder.record_with(
             step.index,
             outcome,
             done.saturating_duration_since(timed_from),
             done,
+            reply.as_ref().map(|r| &r.timings),
         )?;
         let view = reply.as_ref().map(|r| ResponseView {
             status: r.status,

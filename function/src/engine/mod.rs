@@ -46,6 +46,9 @@ pub enum EngineError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The client for the target cannot be built (bad URL, CA or TLS settings).
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
     /// A scenario's requests cannot be prepared.
     #[error("scenario `{scenario}`: {source}")]
     Flow {
@@ -166,7 +169,7 @@ pub async fn run(
     let run_start = clock.instant_of(job.run_start());
     let end = run_start + window.end;
     let hard_stop = end + job.request_timeout.min(MAX_DRAIN);
-    let target = Arc::new(Target::new(&job.target).await?);
+    let target = Arc::new(Target::new(&job.target, &job.http).await?);
     let first_sent = Arc::new(FirstSent(AtomicU64::new(u64::MAX)));
 
     let mut tasks = Vec::new();
@@ -363,6 +366,7 @@ mod tests {
             },
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),
+            http: crate::job::HttpOptions::default(),
         }
     }
 
@@ -578,5 +582,159 @@ mod tests {
         let (_, recorder) = run_job(&refused).await;
         let never = &recorder.counts()["never"];
         assert_eq!(never.errors_by_class[&ErrorClass::Connect], 5);
+    }
+
+    /// A loopback HTTPS server (HTTP/1.1 and HTTP/2 via ALPN) with a certificate for
+    /// 127.0.0.1 signed by a fresh test CA; returns its URL and the CA's PEM.
+    async fn tls_server() -> (String, String) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "engine test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
+        let key = KeyPair::generate().expect("leaf key");
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("leaf params")
+            .signed_by(&key, &ca)
+            .expect("leaf");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .expect("server cert");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("ok"))))
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        (format!("https://{addr}"), ca.as_ref().pem())
+    }
+
+    /// Per tag of `log`: every recorded value (with repeats), over all intervals.
+    fn values_by_tag(log: &[u8]) -> BTreeMap<String, Vec<u64>> {
+        use base64::Engine;
+        use hdrhistogram::Histogram;
+        use hdrhistogram::serialization::Deserializer;
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for entry in IntervalLogIterator::new(log) {
+            let LogEntry::Interval(i) = entry.expect("parses") else {
+                continue;
+            };
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(i.encoded_histogram())
+                .expect("base64");
+            let h: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .expect("decodes");
+            let tag = i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
+            let values = out.entry(tag).or_default();
+            for v in h.iter_recorded() {
+                values.extend(std::iter::repeat_n(
+                    v.value_iterated_to(),
+                    v.count_at_value() as usize,
+                ));
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_targets_with_a_private_ca_record_k6_phase_timings_per_request() {
+        let (url, ca_pem) = tls_server().await;
+        let phases = |new_connection_per_iteration: bool| {
+            let url = url.clone();
+            let ca_pem = ca_pem.clone();
+            async move {
+                let mut s = scenario(
+                    "tls",
+                    Executor::PerVuIterations {
+                        vus: 1,
+                        iterations: 3,
+                    },
+                    vec![step("home", "/")],
+                );
+                s.duration = Some(Duration::from_secs(10));
+                let mut job = job(&url, Duration::from_secs(10), vec![s]);
+                job.http.tls_ca_pem = Some(ca_pem);
+                job.http.new_connection_per_iteration = new_connection_per_iteration;
+                let (_, recorder) = run_job(&job).await;
+                let home = &recorder.counts()["home"];
+                assert_eq!((home.requests, home.errors), (3, 0), "{home:?}");
+                recorder.close().expect("close");
+                let log = recorder.take_log("t").expect("encodes").expect("intervals");
+                values_by_tag(&log)
+            }
+        };
+
+        let kept = phases(false).await;
+        for phase in crate::job::TAG_PHASES {
+            let values = &kept[&format!("{phase}:home")];
+            assert_eq!(values.len(), 3, "{phase}: {values:?}");
+        }
+        // Keep-alive: only the first request connects and shakes hands.
+        let nonzero = |tag: &str, all: &BTreeMap<String, Vec<u64>>| {
+            all[&format!("{tag}:home")]
+                .iter()
+                .filter(|v| **v > 0)
+                .count()
+        };
+        assert_eq!(nonzero("http_req_connecting", &kept), 1, "{kept:?}");
+        assert_eq!(nonzero("http_req_tls_handshaking", &kept), 1, "{kept:?}");
+        assert_eq!(kept["http_req_duration:home"].len(), 3);
+
+        // A new user every iteration: every request connects.
+        let fresh = phases(true).await;
+        assert_eq!(nonzero("http_req_connecting", &fresh), 3, "{fresh:?}");
+        assert_eq!(nonzero("http_req_tls_handshaking", &fresh), 3, "{fresh:?}");
+
+        // Without the CA the handshake fails: tls errors, and no phase timings.
+        let mut s = scenario(
+            "tls",
+            Executor::PerVuIterations {
+                vus: 1,
+                iterations: 2,
+            },
+            vec![step("home", "/")],
+        );
+        s.duration = Some(Duration::from_secs(10));
+        let untrusted = job(&url, Duration::from_secs(10), vec![s]);
+        let (_, recorder) = run_job(&untrusted).await;
+        assert_eq!(
+            recorder.counts()["home"].errors_by_class[&ErrorClass::Tls],
+            2
+        );
+        recorder.close().expect("close");
+        let log = recorder.take_log("t").expect("encodes").expect("intervals");
+        let tags: Vec<String> = values_by_tag(&log).into_keys().collect();
+        assert_eq!(tags, ["http_req_errored:home"]);
     }
 }

@@ -1,41 +1,34 @@
-//! The engine's one seam to the network: a [`Target`] (the base URL, resolved once)
-//! and a VU's [`Conn`] to it, whose [`Conn::send`] opens or reuses the connection,
-//! sends one request and reads the whole response.
+//! The engine's one seam to the network: a [`Target`] (the job's [`Client`]: base
+//! URL resolved once, TLS configuration, protocol options) and a VU's [`Conn`] to
+//! it, whose [`Conn::send`] opens or reuses the connection, sends one request and
+//! reads the whole response with its k6 phase [`Timings`].
 //!
-//! The shape mirrors `client::Connection::send` (owned `Request<Bytes>`, a
-//! `keep_body` flag, failures as an [`ErrorClass`]), so the HTTP/1.1-over-TCP
-//! implementation here can be swapped for the full client (TLS, HTTP/2, timings)
-//! without touching pacing, flows or recording. This module owns connecting and
-//! reading responses; it does not time requests, apply timeouts (the caller wraps
-//! `send` in one; dropping the future drops the connection) or judge statuses.
+//! This module only adapts [`crate::client`] (which owns connecting, TLS, HTTP/1.1
+//! and HTTP/2, redirects and the timing breakdown) to the engine: it maps the job's
+//! [`HttpOptions`] onto a [`ClientConfig`] and failures onto an [`ErrorClass`]. It
+//! does not time requests as a whole, apply timeouts (the caller wraps `send` in
+//! one; dropping the future drops the connection) or judge statuses.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::EngineError;
-use crate::job::ErrorClass;
-
-/// The most body bytes kept for captures and checks; the rest is read and dropped.
-pub const MAX_KEPT_BODY: usize = 4 << 20;
+use crate::client::{Client, ClientConfig, Connection, HttpVersion, Timings};
+use crate::job::{ErrorClass, HttpOptions, HttpVersionChoice};
 
 /// The target every VU of a job talks to.
-#[derive(Debug)]
 pub struct Target {
+    client: Client,
     authority: String,
-    addrs: Result<Vec<SocketAddr>, ErrorClass>,
 }
 
 impl Target {
-    /// Checks `url` (an `http://` base URL) and resolves its host once. A name that
-    /// does not resolve is no error here: every send then fails as `dns`.
-    pub async fn new(url: &str) -> Result<Self, EngineError> {
+    /// Checks `url` (an `http://` or `https://` base URL), builds the TLS
+    /// configuration from `http` and resolves the host once. A name that does not
+    /// resolve is no error here: every send then fails as `dns`.
+    pub async fn new(url: &str, http: &HttpOptions) -> Result<Self, EngineError> {
         let bad = |reason: &str| EngineError::Url {
             url: url.to_owned(),
             reason: reason.to_owned(),
@@ -43,35 +36,43 @@ impl Target {
         let uri: Uri = url
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(bad("https targets are not supported yet; use http://")),
-            _ => return Err(bad("expected an http:// URL")),
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(bad("expected an http:// or https:// URL"));
         }
-        let authority = uri.authority().ok_or_else(|| bad("missing host"))?;
-        let host = authority.host().trim_matches(['[', ']']).to_owned();
-        let port = authority.port_u16().unwrap_or(80);
-        Ok(Self {
-            authority: authority.as_str().to_owned(),
-            addrs: resolve(&host, port).await,
-        })
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad("missing host"))?
+            .as_str()
+            .to_owned();
+        let client = Client::new(client_config(url, http)).await?;
+        Ok(Self { client, authority })
     }
 
     /// `host:port` as written in the URL (also the `Host` header).
     pub fn authority(&self) -> &str {
         &self.authority
     }
+
+    /// Whether each iteration starts on a new connection (a new user).
+    pub fn new_connection_per_iteration(&self) -> bool {
+        self.client.new_connection_per_iteration()
+    }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ErrorClass> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|_| ErrorClass::Dns)?
-        .collect();
-    if addrs.is_empty() {
-        return Err(ErrorClass::Dns);
-    }
-    Ok(addrs)
+/// The client configuration for `url` with the job's protocol options.
+fn client_config(url: &str, http: &HttpOptions) -> ClientConfig {
+    let mut cfg = ClientConfig::new(url);
+    cfg.http2 = match http.version {
+        HttpVersionChoice::Auto => HttpVersion::Auto,
+        HttpVersionChoice::Http1 => HttpVersion::Http1,
+        HttpVersionChoice::Http2 => HttpVersion::Http2,
+    };
+    cfg.redirects = http.max_redirects;
+    cfg.new_connection_per_iteration = http.new_connection_per_iteration;
+    cfg.insecure_skip_verify = http.insecure_skip_tls_verify;
+    cfg.tls_roots_pem = http.tls_ca_pem.as_ref().map(|p| p.clone().into_bytes());
+    cfg.connect_timeout = http.connect_timeout.max(Duration::from_millis(1));
+    cfg
 }
 
 /// A complete response.
@@ -81,83 +82,46 @@ pub struct Reply {
     pub status: u16,
     /// The response headers.
     pub headers: HeaderMap,
-    /// The body, up to [`MAX_KEPT_BODY`]; empty unless `keep_body` was asked for.
+    /// The body; empty unless `keep_body` was asked for.
     pub body: Bytes,
+    /// How long each phase took, added up over followed redirects.
+    pub timings: Timings,
 }
 
-/// One VU's keep-alive connection; connects lazily on the first send.
+/// One VU's connection; connects lazily on the first send.
 pub struct Conn {
-    target: Arc<Target>,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    inner: Connection,
 }
 
 impl Conn {
     /// A new, not yet connected, connection to `target`.
-    pub fn new(target: Arc<Target>) -> Self {
+    pub fn new(target: &Target) -> Self {
         Self {
-            target,
-            sender: None,
+            inner: target.client.connection(),
         }
     }
 
     /// Drops the connection; the next send connects again.
     pub fn reset(&mut self) {
-        self.sender = None;
+        self.inner.reset();
     }
 
     /// Sends `req` (path-and-query URI, headers including `Host`) and reads the
     /// whole response, keeping the body when `keep_body`.
     pub async fn send(
         &mut self,
-        req: Request<Bytes>,
+        req: &Request<Bytes>,
         keep_body: bool,
     ) -> Result<Reply, ErrorClass> {
-        let sender = self.ready().await?;
-        let response = match sender.send_request(req.map(Full::new)).await {
-            Ok(r) => r,
-            Err(_) => {
-                self.reset();
-                return Err(ErrorClass::Protocol);
-            }
-        };
-        let (parts, mut body) = response.into_parts();
-        let mut kept = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else {
-                self.reset();
-                return Err(ErrorClass::Protocol);
-            };
-            if keep_body && let Some(data) = frame.data_ref() {
-                let room = MAX_KEPT_BODY.saturating_sub(kept.len());
-                kept.extend_from_slice(&data[..data.len().min(room)]);
-            }
+        match self.inner.send_ref(req, keep_body).await {
+            Ok(r) => Ok(Reply {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+                timings: r.timings,
+            }),
+            Err(failure) => Err(failure.class),
         }
-        Ok(Reply {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: kept.freeze(),
-        })
-    }
-
-    /// The connection, ready for a request: the kept one if it is still usable,
-    /// otherwise a new one.
-    async fn ready(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, ErrorClass> {
-        if let Some(sender) = self.sender.as_mut() {
-            if sender.ready().await.is_ok() {
-                return self.sender.as_mut().ok_or(ErrorClass::Protocol);
-            }
-            self.sender = None;
-        }
-        let addrs = self.target.addrs.as_ref().map_err(|c| *c)?;
-        let stream = TcpStream::connect(addrs.as_slice())
-            .await
-            .map_err(|_| ErrorClass::Connect)?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| ErrorClass::Protocol)?;
-        tokio::spawn(connection);
-        Ok(self.sender.insert(sender))
     }
 }
 
@@ -166,13 +130,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn https_and_malformed_targets_are_refused_with_a_reason() {
-        let err = Target::new("https://example.test")
+    async fn malformed_targets_are_refused_with_a_reason() {
+        let err = Target::new("ftp://x", &HttpOptions::default())
             .await
-            .expect_err("refused");
-        assert!(err.to_string().contains("https"), "{err}");
-        let err = Target::new("ftp://x").await.expect_err("refused");
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("http://"), "{err}");
+        let err = Target::new("http://", &HttpOptions::default())
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("http://"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn https_targets_are_accepted() {
+        let target = Target::new("https://127.0.0.1:1", &HttpOptions::default())
+            .await
+            .expect("https target");
+        assert_eq!(target.authority(), "127.0.0.1:1");
     }
 
     #[tokio::test]
@@ -181,25 +157,14 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        let target = Arc::new(
-            Target::new(&format!("http://127.0.0.1:{port}"))
-                .await
-                .expect("target"),
+        let target = Target::new(&format!("http://127.0.0.1:{port}"), &HttpOptions::default())
+            .await
+            .expect("target");
+        let mut conn = Conn::new(&target);
+        let req = Request::new(Bytes::new());
+        assert_eq!(
+            conn.send(&req, false).await.err(),
+            Some(ErrorClass::Connect)
         );
-        let mut conn = Conn::new(target);
-        let req = Request::new(Bytes::new());
-        assert_eq!(conn.send(req, false).await.err(), Some(ErrorClass::Connect));
-    }
-
-    #[tokio::test]
-    async fn a_name_that_did_not_resolve_fails_every_send_as_dns() {
-        // What `Target::new` keeps when the lookup fails (no resolver is asked here).
-        let target = Arc::new(Target {
-            authority: "nowhere.invalid".into(),
-            addrs: Err(ErrorClass::Dns),
-        });
-        let mut conn = Conn::new(target);
-        let req = Request::new(Bytes::new());
-        assert_eq!(conn.send(req, false).await.err(), Some(ErrorClass::Dns));
     }
 }
