@@ -30,6 +30,8 @@ lint:
 bench:
 	$(CARGO) build --release --locked -p sls-load-function -p sls-load-target --bins
 	python3 bench/run.py
+	$(CARGO) build --release --locked -p sls-load --bins
+	python3 bench/orchestration.py
 
 ## package: release build of the worker, zipped as Lambda expects (build/sls-load-worker.zip)
 package:

@@ -411,7 +411,7 @@ async fn finish(cloud: &Cloud, run_id: &RunId, export: Option<&Path>) -> Result<
                 "{} of {} workers did not report ({}); their flushed intervals are included; rebuild later with `sls-load report {run_id}`",
                 summary.workers.missing.len(),
                 summary.workers.planned,
-                summary.workers.missing.join(", ")
+                report::first_few(&summary.workers.missing, 5)
             ),
         ));
     }

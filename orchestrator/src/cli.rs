@@ -139,6 +139,10 @@ pub struct CloudArgs {
     /// Local mode: the worker binary to run (default: `bootstrap` next to this binary).
     #[arg(long, env = "SLS_LOAD_BOOTSTRAP")]
     pub bootstrap: Option<PathBuf>,
+    /// Local mode: concurrent executions per emulated region (the emulated account's
+    /// Lambda concurrency; one OS process each).
+    #[arg(long, default_value_t = 256)]
+    pub local_concurrency: usize,
     /// Results bucket (AWS mode; locally `sls-load-results`).
     #[arg(long, env = "SLS_LOAD_BUCKET")]
     pub bucket: Option<String>,

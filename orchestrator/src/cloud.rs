@@ -121,7 +121,7 @@ impl Cloud {
                     function_name: args.function.clone(),
                     memory_mb: LOCAL_MEMORY_MB,
                     timeout: FUNCTION_TIMEOUT,
-                    max_processes_per_region: 256,
+                    max_processes_per_region: args.local_concurrency.max(1),
                 })
                 .await?;
                 let creds = &local.credentials;

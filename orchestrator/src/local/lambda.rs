@@ -621,16 +621,35 @@ fn pump(shared: &Arc<Shared>, inner: &mut Inner) {
     scale(shared, inner);
 }
 
+/// Runs [`pump`] on the service's runtime instead of the caller's path.
+fn schedule_pump(shared: &Arc<Shared>) {
+    let task_shared = Arc::clone(shared);
+    shared.rt.spawn(async move {
+        let mut inner = task_shared.lock();
+        pump(&task_shared, &mut inner);
+    });
+}
+
+/// Processes started per [`scale`] call before the lock is released and the rest is
+/// rescheduled, so Invoke requests are not held behind a long run of start-ups.
+const SPAWNS_PER_ROUND: usize = 8;
+
 fn scale(shared: &Arc<Shared>, inner: &mut Inner) {
     if inner.shutting_down {
         return;
     }
+    let mut round = 0;
     let mut available = inner
         .procs
         .values()
         .filter(|p| !matches!(p.state, ProcState::Busy(_)))
         .count();
     while inner.queue.len() > available && inner.live < shared.cfg.max_processes {
+        if round == SPAWNS_PER_ROUND {
+            schedule_pump(shared);
+            return;
+        }
+        round += 1;
         match spawn_process(shared, inner) {
             Ok(()) => available += 1,
             Err(err) => {
@@ -979,7 +998,15 @@ async fn invoke(
             trace_id: trace_id(),
             reply,
         });
-        pump(shared, &mut inner);
+        if invocation_type == InvocationType::Event {
+            // An Event caller only waits for the 202: hand the invocation to a warm
+            // process or start one off this request's path, so a fan-out of many
+            // Event invokes is not serialised behind process start-ups.
+            drop(inner);
+            schedule_pump(shared);
+        } else {
+            pump(shared, &mut inner);
+        }
     }
     debug!(%request_id, ?invocation_type, "invocation queued");
 
