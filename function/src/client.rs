@@ -1366,7 +1366,7 @@ impl AsyncWrite for Io {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::convert::Infallible;
     use std::sync::atomic::AtomicUsize;
 
@@ -1458,13 +1458,17 @@ mod tests {
     }
 
     /// A test CA and a certificate for 127.0.0.1 and localhost signed by it.
-    struct Pki {
-        ca_pem: Vec<u8>,
-        cert: CertificateDer<'static>,
-        key: Vec<u8>,
+    pub(crate) struct Pki {
+        /// The CA certificate, PEM.
+        pub(crate) ca_pem: Vec<u8>,
+        /// The leaf certificate, DER.
+        pub(crate) cert: CertificateDer<'static>,
+        /// The leaf's PKCS#8 private key, DER.
+        pub(crate) key: Vec<u8>,
     }
 
-    fn pki() -> Pki {
+    /// A fresh [`Pki`] (also used by the engine's TLS tests).
+    pub(crate) fn pki() -> Pki {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");

@@ -1107,43 +1107,52 @@ fn optional_duration_or_zero<'de, D: Deserializer<'de>>(
     duration_or_zero(d).map(Some)
 }
 
-/// A finite number > 0.
-struct PositiveVisitor;
+/// A finite number > 0, or >= 0 when `zero_ok`.
+struct NumberVisitor {
+    zero_ok: bool,
+}
 
-impl PositiveVisitor {
-    fn check<E: de::Error>(v: f64) -> Result<f64, E> {
+impl NumberVisitor {
+    fn check<E: de::Error>(&self, v: f64) -> Result<f64, E> {
+        let bound = if self.zero_ok { ">= 0" } else { "> 0" };
         if !v.is_finite() {
-            Err(E::custom(format!("must be a finite number > 0, got {v}")))
-        } else if v <= 0.0 {
-            Err(E::custom(format!("must be > 0, got {v}")))
+            Err(E::custom(format!(
+                "must be a finite number {bound}, got {v}"
+            )))
+        } else if v < 0.0 || (v == 0.0 && !self.zero_ok) {
+            Err(E::custom(format!("must be {bound}, got {v}")))
         } else {
             Ok(v)
         }
     }
 }
 
-impl<'de> Visitor<'de> for PositiveVisitor {
+impl<'de> Visitor<'de> for NumberVisitor {
     type Value = f64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number > 0")
+        f.write_str(if self.zero_ok {
+            "a number >= 0"
+        } else {
+            "a number > 0"
+        })
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-        Self::check(v)
+        self.check(v)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-        Self::check(v as f64)
+        self.check(v as f64)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-        Self::check(v as f64)
+        self.check(v as f64)
     }
 }
 
 fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    d.deserialize_f64(PositiveVisitor)
+    d.deserialize_f64(NumberVisitor { zero_ok: false })
 }
 
 fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -1218,43 +1227,8 @@ fn optional_iterations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D
     .map(Some)
 }
 
-/// A finite number >= 0.
-struct NonNegativeVisitor;
-
-impl NonNegativeVisitor {
-    fn check<E: de::Error>(v: f64) -> Result<f64, E> {
-        if !v.is_finite() {
-            Err(E::custom(format!("must be a finite number >= 0, got {v}")))
-        } else if v < 0.0 {
-            Err(E::custom(format!("must be >= 0, got {v}")))
-        } else {
-            Ok(v)
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for NonNegativeVisitor {
-    type Value = f64;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number >= 0")
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-        Self::check(v)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-        Self::check(v as f64)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-        Self::check(v as f64)
-    }
-}
-
 fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    d.deserialize_f64(NonNegativeVisitor)
+    d.deserialize_f64(NumberVisitor { zero_ok: true })
 }
 
 fn optional_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

@@ -587,28 +587,16 @@ mod tests {
     /// A loopback HTTPS server (HTTP/1.1 and HTTP/2 via ALPN) with a certificate for
     /// 127.0.0.1 signed by a fresh test CA; returns its URL and the CA's PEM.
     async fn tls_server() -> (String, String) {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
         use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-        let ca_key = KeyPair::generate().expect("ca key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "engine test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
-        let key = KeyPair::generate().expect("leaf key");
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-            .expect("leaf params")
-            .signed_by(&key, &ca)
-            .expect("leaf");
+        let pki = crate::client::tests::pki();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")
             .with_no_client_auth()
             .with_single_cert(
-                vec![leaf.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+                vec![pki.cert.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
             )
             .expect("server cert");
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -635,7 +623,8 @@ mod tests {
                 });
             }
         });
-        (format!("https://{addr}"), ca.as_ref().pem())
+        let ca_pem = String::from_utf8(pki.ca_pem).expect("PEM is ASCII");
+        (format!("https://{addr}"), ca_pem)
     }
 
     /// Per tag of `log`: every recorded value (with repeats), over all intervals.
