@@ -320,8 +320,11 @@ struct Inner {
     inflight: HashMap<String, InFlight>,
     watchers: JoinSet<()>,
     next_seq: u64,
-    /// Processes spawned and not yet reaped (including ones being killed).
+    /// Processes spawned or being started and not yet reaped (including ones
+    /// being killed).
     live: usize,
+    /// Processes being started right now (see [`MAX_LAUNCHING`]).
+    launching: usize,
     spawned: u64,
     invocations: u64,
     errors: u64,
@@ -364,12 +367,13 @@ struct Proc {
     state: ProcState,
     /// When `state` last changed.
     since: Instant,
-    /// Dropping this sender tells the watcher to kill the process.
-    _kill: oneshot::Sender<()>,
+    /// Dropping this sender tells the watcher to kill the process (`None` while
+    /// the process is being started).
+    _kill: Option<oneshot::Sender<()>>,
 }
 
 enum ProcState {
-    /// Spawned, has not asked for an invocation yet.
+    /// Being started, or started and not yet asking for an invocation.
     Starting,
     /// Between invocations; holds the pending `next` call if there is one.
     Idle(Option<oneshot::Sender<Assignment>>),
@@ -630,40 +634,76 @@ fn schedule_pump(shared: &Arc<Shared>) {
     });
 }
 
-/// Processes started per [`scale`] call before the lock is released and the rest is
-/// rescheduled, so Invoke requests are not held behind a long run of start-ups.
-const SPAWNS_PER_ROUND: usize = 8;
+/// Processes being started at once. A start (fork/exec, a log file, a Runtime API
+/// listener) runs on the blocking pool without the pool lock, and only this many run
+/// at a time, so a burst of Invoke calls is answered while processes come up
+/// instead of queueing behind them for the CPU and the lock.
+const MAX_LAUNCHING: usize = 2;
 
+/// Starts processes while the queue is longer than the capacity about to free up.
+/// A started process is counted in `live` and listed as [`ProcState::Starting`]
+/// (without a pid) at once; [`launch`] does the rest off the lock.
 fn scale(shared: &Arc<Shared>, inner: &mut Inner) {
     if inner.shutting_down {
         return;
     }
-    let mut round = 0;
     let mut available = inner
         .procs
         .values()
         .filter(|p| !matches!(p.state, ProcState::Busy(_)))
         .count();
-    while inner.queue.len() > available && inner.live < shared.cfg.max_processes {
-        if round == SPAWNS_PER_ROUND {
-            schedule_pump(shared);
-            return;
+    while inner.queue.len() > available
+        && inner.live < shared.cfg.max_processes
+        && inner.launching < MAX_LAUNCHING
+    {
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.procs.insert(
+            seq,
+            Proc {
+                pid: None,
+                stream: log_stream_name(seq),
+                state: ProcState::Starting,
+                since: Instant::now(),
+                _kill: None,
+            },
+        );
+        inner.live += 1;
+        inner.launching += 1;
+        available += 1;
+        shared.rt.spawn(launch(Arc::clone(shared), seq));
+    }
+}
+
+/// Starts process `seq` on the blocking pool, then hands it to a watcher under the
+/// lock. A failed start fails the oldest queued invocation, as Lambda fails an
+/// invocation whose runtime cannot start.
+async fn launch(shared: Arc<Shared>, seq: u64) {
+    let task = Arc::clone(&shared);
+    let started = tokio::task::spawn_blocking(move || start_process(&task, seq)).await;
+    let mut inner = shared.lock();
+    inner.launching = inner.launching.saturating_sub(1);
+    let err = match started {
+        Ok(Ok(started)) => {
+            register(&shared, &mut inner, seq, started);
+            None
         }
-        round += 1;
-        match spawn_process(shared, inner) {
-            Ok(()) => available += 1,
-            Err(err) => {
-                error!(%err, "spawning a function process failed");
-                if let Some(pending) = inner.queue.pop_front() {
-                    let fault = Fault::typed(
-                        "Runtime.InvalidEntrypoint",
-                        format!("Couldn't start the runtime: {err}"),
-                    );
-                    inner.complete(pending.reply, Outcome::Failure(fault.body(&pending.id)));
-                }
-            }
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(join) => Some(format!("the start-up task failed: {join}")),
+    };
+    if let Some(err) = err {
+        error!(%err, "spawning a function process failed");
+        inner.live = inner.live.saturating_sub(1);
+        inner.procs.remove(&seq);
+        if let Some(pending) = inner.queue.pop_front() {
+            let fault = Fault::typed(
+                "Runtime.InvalidEntrypoint",
+                format!("Couldn't start the runtime: {err}"),
+            );
+            inner.complete(pending.reply, Outcome::Failure(fault.body(&pending.id)));
         }
     }
+    pump(&shared, &mut inner);
 }
 
 /// Marks `seq` busy with `pending` and arms the timeout.
@@ -702,13 +742,18 @@ fn assign(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, pending: Pending) -
     }
 }
 
-/// Spawns one `bootstrap` process with its own Runtime API listener.
-fn spawn_process(shared: &Arc<Shared>, inner: &mut Inner) -> Result<(), LocalError> {
-    // Spawning needs a runtime context; sync callers may be on any thread.
+/// A `bootstrap` process that has been started, with its Runtime API listener.
+struct Started {
+    child: Child,
+    listener: tokio::net::TcpListener,
+}
+
+/// Spawns `bootstrap` process `seq` with its own Runtime API listener. Blocking
+/// (fork/exec, file and socket calls); runs without the pool lock.
+fn start_process(shared: &Shared, seq: u64) -> Result<Started, LocalError> {
+    // Spawning needs a runtime context for the child's exit notification.
     let _rt = shared.rt.enter();
     let cfg = &shared.cfg;
-    let seq = inner.next_seq;
-    inner.next_seq += 1;
 
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .map_err(|e| LocalError::io("binding a Runtime API listener", e))?;
@@ -763,8 +808,22 @@ fn spawn_process(shared: &Arc<Shared>, inner: &mut Inner) -> Result<(), LocalErr
     let child = cmd
         .spawn()
         .map_err(|e| LocalError::io(format!("spawning {}", cfg.bootstrap.display()), e))?;
-    let pid = child.id();
+    Ok(Started { child, listener })
+}
 
+/// Serves the Runtime API of started process `seq` and hands the child to a
+/// watcher. If `seq` was forgotten while it started (shutdown, init timeout), the
+/// child is killed instead.
+fn register(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, started: Started) {
+    let Started { child, listener } = started;
+    let pid = child.id();
+    let Some(proc) = inner.procs.get_mut(&seq) else {
+        // Dropping the child kills it (kill_on_drop); the runtime reaps it.
+        drop(child);
+        inner.live = inner.live.saturating_sub(1);
+        debug!(seq, ?pid, "function process no longer wanted, killed");
+        return;
+    };
     let server = HttpServer::spawn(
         "lambda-runtime-api",
         listener,
@@ -772,25 +831,15 @@ fn spawn_process(shared: &Arc<Shared>, inner: &mut Inner) -> Result<(), LocalErr
         Duration::ZERO,
     );
     let (kill, kill_rx) = oneshot::channel();
+    proc.pid = pid;
+    proc._kill = Some(kill);
+    info!(?pid, stream = %proc.stream, "function process spawned");
     while inner.watchers.try_join_next().is_some() {}
     inner.watchers.spawn_on(
         watch_process(Arc::clone(shared), seq, child, kill_rx, server),
         &shared.rt,
     );
-    inner.procs.insert(
-        seq,
-        Proc {
-            pid,
-            stream: stream.clone(),
-            state: ProcState::Starting,
-            since: Instant::now(),
-            _kill: kill,
-        },
-    );
-    inner.live += 1;
     inner.spawned += 1;
-    info!(?pid, %stream, port, "function process spawned");
-    Ok(())
 }
 
 /// Owns a child: waits for it to exit or kills it when told (or when its
