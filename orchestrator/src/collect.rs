@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sls_load_function::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
 
 use crate::plan::Plan;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, get_many};
 
 /// A worker, named by region and id.
 pub type WorkerKey = (Region, WorkerId);
@@ -114,12 +114,12 @@ pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, Colle
         logs: Vec::new(),
         problems: Vec::new(),
     };
+    let mut wanted = Vec::new();
     for key in store.list(ObjectKey::run_prefix(run).as_str()).await? {
         let Some((region, worker, file)) = key.parse_worker_object(run) else {
             continue;
         };
-        let who = (region, worker);
-        if !planned.contains(&who) {
+        if !planned.contains(&(region, worker)) {
             out.problems.push(Problem {
                 key: key.clone(),
                 message: "object of a worker that is not in the plan; ignored".into(),
@@ -128,10 +128,17 @@ pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, Colle
         }
         let is_manifest = file == "manifest.json";
         let is_log = file.starts_with("latency-") && file.ends_with(".hlog");
-        if !is_manifest && !is_log {
-            continue;
+        if is_manifest || is_log {
+            wanted.push(key);
         }
-        let Some(bytes) = store.get(&key).await? else {
+    }
+    for (key, got) in get_many(store, wanted).await {
+        let Some((region, worker, file)) = key.parse_worker_object(run) else {
+            continue;
+        };
+        let who = (region, worker);
+        let is_log = file != "manifest.json";
+        let Some(bytes) = got? else {
             out.problems.push(Problem {
                 key,
                 message: "listed but gone when read".into(),

@@ -16,7 +16,7 @@ use sls_load_function::job::{ObjectKey, Region};
 use crate::collect::{LogObject, WorkerKey};
 use crate::merge::{Stats, merge};
 use crate::plan::Plan;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, get_many};
 
 /// What is known about a run so far.
 #[derive(Debug, Default)]
@@ -49,6 +49,7 @@ impl Live {
     /// logs mark them started and add to the per-region seconds.
     pub async fn poll(&mut self, store: &impl Store, plan: &Plan) -> Result<(), StoreError> {
         let run = &plan.run_id;
+        let mut logs = Vec::new();
         for key in store.list(ObjectKey::run_prefix(run).as_str()).await? {
             if self.seen.contains(&key) {
                 continue;
@@ -56,33 +57,38 @@ impl Live {
             let Some((region, worker, file)) = key.parse_worker_object(run) else {
                 continue;
             };
-            let who = (region.clone(), worker);
             if file == "manifest.json" {
+                let who = (region, worker);
                 self.started.insert(who.clone());
                 self.finished.insert(who);
                 self.seen.insert(key);
             } else if file.ends_with(".hlog") {
-                let Some(bytes) = store.get(&key).await? else {
-                    continue;
-                };
-                self.started.insert(who.clone());
-                let merged = merge(
-                    &[LogObject {
-                        worker: who,
-                        key: key.clone(),
-                        bytes,
-                    }],
-                    plan.start_at,
-                );
-                for (second, stats) in merged.timeline {
-                    let slot = self.seconds.entry((region.clone(), second)).or_default();
-                    // Same bounds on both sides, so adding cannot fail.
-                    let _ = slot.duration.add(&stats.duration);
-                    slot.failed += stats.failed;
-                    slot.errored += stats.errored;
-                }
-                self.seen.insert(key);
+                logs.push(key);
             }
+        }
+        for (key, got) in get_many(store, logs).await {
+            let (Some(bytes), Some((region, worker, _))) = (got?, key.parse_worker_object(run))
+            else {
+                continue;
+            };
+            let who = (region.clone(), worker);
+            self.started.insert(who.clone());
+            let merged = merge(
+                &[LogObject {
+                    worker: who,
+                    key: key.clone(),
+                    bytes,
+                }],
+                plan.start_at,
+            );
+            for (second, stats) in merged.timeline {
+                let slot = self.seconds.entry((region.clone(), second)).or_default();
+                // Same bounds on both sides, so adding cannot fail.
+                let _ = slot.duration.add(&stats.duration);
+                slot.failed += stats.failed;
+                slot.errored += stats.errored;
+            }
+            self.seen.insert(key);
         }
         Ok(())
     }

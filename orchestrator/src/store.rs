@@ -46,6 +46,28 @@ pub trait Store: Send + Sync {
     fn location(&self) -> String;
 }
 
+/// GETs in flight at once when reading many objects.
+pub const GET_CONCURRENCY: usize = 32;
+
+/// Reads `keys` with up to [`GET_CONCURRENCY`] GETs in flight, and returns each
+/// key with its outcome, in the order given. A run of a thousand workers has
+/// thousands of objects; one at a time, S3's per-request latency would add up to
+/// minutes.
+pub async fn get_many(
+    store: &impl Store,
+    keys: Vec<ObjectKey>,
+) -> Vec<(ObjectKey, Result<Option<Vec<u8>>, StoreError>)> {
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(keys)
+        .map(|key| async move {
+            let got = store.get(&key).await;
+            (key, got)
+        })
+        .buffered(GET_CONCURRENCY)
+        .collect()
+        .await
+}
+
 /// A [`Store`] over one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Store {
