@@ -19,32 +19,31 @@
 //! connection) or before the connection accepted the request (`ready()` on a reused
 //! one; for HTTP/2 that includes waiting for a free stream). `connecting` is the TCP
 //! connect and `tls_handshaking` the TLS handshake; both are zero on a reused
-//! connection. `sending` ends when the last request bytes were flushed to the socket
-//! (for TLS: handed to rustls, which writes them in the same flush). hyper does not
-//! report that, so the connection's IO wrapper stamps each flush that followed a
-//! write. On a fresh connection `sending` also holds hyper's own (sub-microsecond
-//! for HTTP/1.1) handshake; on HTTP/2 a control frame flushed after the request
-//! (e.g. a SETTINGS ack on a connection's first request) can move the stamp later,
-//! shifting a little time from `waiting` to `sending`. `waiting` ends when hyper has
-//! parsed the response head (time to first byte, to within header parsing) and
-//! `receiving` when the last body byte was read. A retry after a closed keep-alive
-//! connection counts the failed attempt as `blocked`; followed redirects add up the
-//! timings of every hop.
+//! connection. `sending` ends when the last request bytes were written to the
+//! socket (for TLS: flushed through rustls). HTTP/1.1 is this module's own code
+//! ([`h1`]), which stamps that directly; for HTTP/2 hyper does not report it, so
+//! the connection's IO wrapper stamps each flush that followed a write (a control
+//! frame flushed after the request, e.g. a SETTINGS ack on a connection's first
+//! request, can move that stamp later, shifting a little time from `waiting` to
+//! `sending`). `waiting` ends when the response head has been parsed (time to
+//! first byte, to within header parsing) and `receiving` when the last body byte
+//! was read. A retry after a closed keep-alive connection counts the failed attempt
+//! as `blocked`; followed redirects add up the timings of every hop.
 //!
 //! # Performance
-//! HTTP/1.1 connections are driven by the VU's own task: the hyper connection
-//! future is polled inside `send`, so a request costs no task hand-off and no
-//! cross-thread wake-up, and nothing between requests needs a driver task (a server
-//! closing an idle connection is noticed on the next send and handled as a
-//! reconnect). HTTP/2 connections run hyper's connection task (they must answer
-//! pings and settings at any time). Per request there is one clone of the request
-//! head (hyper consumes it), five `Instant::now()` calls and no locks.
+//! HTTP/1.1 is spoken by the VU's own task through [`h1`]: the request is encoded
+//! into a reused buffer and written with one `write`, the response head is parsed
+//! with `httparse` from a reused read buffer (header values share it), and a body
+//! that is not kept is skipped without a copy. No task hand-off, no channel, no
+//! lock and no clone of the request head per request. A server closing an idle
+//! connection is noticed on the next send and handled as a reconnect. HTTP/2
+//! connections run hyper's connection task (they must answer pings and settings at
+//! any time) and clone the request head per request, as hyper consumes it.
 
 use std::error::Error as StdError;
-use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -58,7 +57,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -71,6 +70,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::job::ErrorClass;
+
+mod h1;
 
 /// Which HTTP version to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -319,7 +320,7 @@ impl Connection {
     }
 
     /// [`Connection::send`] for a request the caller keeps (e.g. prepared once per
-    /// job): the client clones its head once per attempt, as hyper consumes it.
+    /// job): HTTP/1.1 encodes straight from it; HTTP/2 clones its head per attempt.
     pub async fn send_ref(
         &mut self,
         req: &Request<Bytes>,
@@ -382,26 +383,27 @@ impl Connection {
                 }
             };
             let reused = connected.is_none();
-            let result = live.exchange(req, shared, keep_body).await;
-            let (wrote, flushed) = live.observed();
-            match result {
+            if reused && live.closed_before(req) {
+                // Found closed before anything was sent: a new connection.
+                continue;
+            }
+            match live.exchange(req, shared, keep_body).await {
                 Ok(done) => {
-                    let flushed = flushed.or(Some(done.ready));
                     if live.is_open() {
                         self.live = Some(live);
                     }
                     let marks = connection_marks(connected, Some(done.ready));
+                    let flushed = done.flushed.or(Some(done.ready));
                     let timings = phase_timings(
                         t0,
                         [marks[0], marks[1], marks[2], flushed, Some(done.head)],
                         done.end,
                     );
-                    let (parts, body) = done.response;
                     return Ok(Response {
-                        status: parts.status.as_u16(),
-                        version: parts.version,
-                        headers: parts.headers,
-                        body,
+                        status: done.status.as_u16(),
+                        version: done.version,
+                        headers: done.headers,
+                        body: done.body,
                         timings,
                         redirects: 0,
                     });
@@ -410,7 +412,7 @@ impl Connection {
                     drop(live);
                     if reused
                         && (broke.stage == Stage::NotReady
-                            || retryable(&broke.error, wrote, req.method(), req.headers()))
+                            || retryable(&broke.error, broke.wrote, req.method(), req.headers()))
                     {
                         // The server closed the idle connection: a new one, once.
                         continue;
@@ -418,7 +420,7 @@ impl Connection {
                     let marks = connection_marks(connected, broke.ready);
                     let timings = phase_timings(
                         t0,
-                        [marks[0], marks[1], marks[2], flushed, broke.head],
+                        [marks[0], marks[1], marks[2], broke.flushed, broke.head],
                         broke.at,
                     );
                     return Err(Failure {
@@ -571,13 +573,13 @@ impl Shared {
             }
         };
         reached[2] = Some(tls_up);
-        let stamps = Arc::new(Stamps::new(tls_up));
-        let io = TokioIo::new(Io {
-            stream,
-            stamps: stamps.clone(),
-            unflushed: false,
-        });
         let live = if h2 {
+            let stamps = Arc::new(Stamps::new(tls_up));
+            let io = TokioIo::new(Io {
+                stream,
+                stamps: stamps.clone(),
+                unflushed: false,
+            });
             let (sender, connection) = http2::Builder::new(TokioExecutor::new())
                 .handshake(io)
                 .await
@@ -592,14 +594,7 @@ impl Shared {
                 driver: driver.abort_handle(),
             })
         } else {
-            let (sender, driver) = http1::handshake(io)
-                .await
-                .map_err(|e| fail(ErrorClass::Protocol, describe(&e), reached))?;
-            Live::H1(Box::new(H1 {
-                sender,
-                driver: Some(driver),
-                stamps,
-            }))
+            Live::H1(Box::new(h1::H1::new(stream)))
         };
         Ok((
             live,
@@ -614,20 +609,10 @@ impl Shared {
 
 /// An open connection.
 enum Live {
-    /// Boxed: hyper's HTTP/1.1 connection state is large, and a `Live` moves out of
-    /// and back into its [`Connection`] on every request.
-    H1(Box<H1>),
+    /// Boxed: its buffers make it large, and a `Live` moves out of and back into
+    /// its [`Connection`] on every request.
+    H1(Box<h1::H1>),
     H2(H2),
-}
-
-type H1Driver = http1::Connection<TokioIo<Io>, Full<Bytes>>;
-
-/// An HTTP/1.1 connection, driven inline by whoever sends on it.
-struct H1 {
-    sender: http1::SendRequest<Full<Bytes>>,
-    /// None once the connection future has finished (the connection is closed).
-    driver: Option<H1Driver>,
-    stamps: Arc<Stamps>,
 }
 
 /// An HTTP/2 connection; hyper's connection future runs in its own task.
@@ -646,20 +631,21 @@ impl Drop for H2 {
 }
 
 impl Live {
-    /// Whether the last exchange wrote anything, and when it was last flushed.
-    fn observed(&self) -> (bool, Option<Instant>) {
-        let stamps = match self {
-            Live::H1(c) => &c.stamps,
-            Live::H2(c) => &c.stamps,
-        };
-        (stamps.wrote(), stamps.flushed_at())
-    }
-
     /// Whether the connection may still take requests.
     fn is_open(&self) -> bool {
         match self {
-            Live::H1(c) => c.driver.is_some() && !c.sender.is_closed(),
+            Live::H1(c) => c.is_open(),
             Live::H2(c) => !c.sender.is_closed(),
+        }
+    }
+
+    /// Whether this reused connection turns out to be closed before `req` goes
+    /// out. Only asked (it costs a read) for HTTP/1.1 requests that could not be
+    /// replayed after a failed attempt; the others simply retry.
+    fn closed_before(&mut self, req: &Request<Bytes>) -> bool {
+        match self {
+            Live::H1(c) => !replayable(req.method(), req.headers()) && c.closed_while_idle(),
+            Live::H2(_) => false,
         }
     }
 
@@ -669,49 +655,47 @@ impl Live {
         shared: &Shared,
         keep_body: bool,
     ) -> Result<Exchanged, Broke> {
+        let ready = Instant::now();
         match self {
-            Live::H1(c) => {
-                c.stamps.arm();
-                let exchange = exchange(&mut c.sender, req, shared, Proto::H1, keep_body);
-                drive(&mut c.driver, exchange).await
-            }
+            Live::H1(c) => match c.exchange(req, &shared.host, keep_body).await {
+                Ok(r) => Ok(Exchanged {
+                    ready,
+                    flushed: Some(r.flushed),
+                    head: r.head,
+                    end: r.end,
+                    status: r.status,
+                    version: r.version,
+                    headers: r.headers,
+                    body: r.body,
+                }),
+                Err(b) => Err(Broke {
+                    stage: b.stage,
+                    error: ExchangeError::H1(b.error),
+                    wrote: b.wrote,
+                    ready: Some(ready),
+                    flushed: b.flushed,
+                    head: b.head,
+                    at: b.at,
+                }),
+            },
             Live::H2(c) => {
                 c.stamps.arm();
-                exchange(&mut c.sender, req, shared, Proto::H2, keep_body).await
+                let result = exchange_h2(&mut c.sender, req, shared, keep_body).await;
+                let (wrote, flushed) = (c.stamps.wrote(), c.stamps.flushed_at());
+                match result {
+                    Ok(mut done) => {
+                        done.flushed = flushed;
+                        Ok(done)
+                    }
+                    Err(mut broke) => {
+                        broke.wrote = wrote;
+                        broke.flushed = flushed;
+                        Err(broke)
+                    }
+                }
             }
         }
     }
-}
-
-/// Polls `exchange` together with the HTTP/1.1 connection future that makes it
-/// progress, in the calling task.
-async fn drive<F: Future>(driver: &mut Option<H1Driver>, exchange: F) -> F::Output {
-    let mut exchange = pin!(exchange);
-    poll_fn(move |cx| {
-        if let Poll::Ready(out) = exchange.as_mut().poll(cx) {
-            return Poll::Ready(out);
-        }
-        match driver.as_mut() {
-            Some(connection) => {
-                if Pin::new(connection).poll(cx).is_ready() {
-                    // Closed or failed: the exchange sees it as a closed channel.
-                    *driver = None;
-                }
-                // Let the exchange take what the connection just delivered.
-                exchange.as_mut().poll(cx)
-            }
-            // Cannot happen: without a connection every channel the exchange waits
-            // on is closed, so it completed above.
-            None => Poll::Pending,
-        }
-    })
-    .await
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Proto {
-    H1,
-    H2,
 }
 
 /// Where an exchange broke.
@@ -727,66 +711,62 @@ enum Stage {
 
 /// A completed exchange.
 struct Exchanged {
+    /// When the connection took the request.
     ready: Instant,
+    /// When the request's last bytes were flushed, if that was seen.
+    flushed: Option<Instant>,
     head: Instant,
     end: Instant,
-    response: (http::response::Parts, Bytes),
+    status: http::StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 /// A failed exchange.
 struct Broke {
     stage: Stage,
-    error: hyper::Error,
+    error: ExchangeError,
+    /// Some request bytes had been written.
+    wrote: bool,
     ready: Option<Instant>,
+    flushed: Option<Instant>,
     head: Option<Instant>,
     at: Instant,
 }
 
-/// The two hyper senders, for one exchange implementation.
-trait Sender {
-    fn ready(&mut self) -> impl Future<Output = hyper::Result<()>> + Send;
-    fn send(
-        &mut self,
-        req: Request<Full<Bytes>>,
-    ) -> impl Future<Output = hyper::Result<http::Response<Incoming>>> + Send;
+/// What broke an exchange, by protocol.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    #[error(transparent)]
+    H1(h1::Error),
+    #[error(transparent)]
+    Hyper(hyper::Error),
 }
 
-impl Sender for http1::SendRequest<Full<Bytes>> {
-    fn ready(&mut self) -> impl Future<Output = hyper::Result<()>> + Send {
-        http1::SendRequest::ready(self)
-    }
-    fn send(
-        &mut self,
-        req: Request<Full<Bytes>>,
-    ) -> impl Future<Output = hyper::Result<http::Response<Incoming>>> + Send {
-        self.send_request(req)
+impl ExchangeError {
+    fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            ExchangeError::H1(e) => e.io_kind(),
+            ExchangeError::Hyper(e) => io_error_kind(e),
+        }
     }
 }
 
-impl Sender for http2::SendRequest<Full<Bytes>> {
-    fn ready(&mut self) -> impl Future<Output = hyper::Result<()>> + Send {
-        http2::SendRequest::ready(self)
-    }
-    fn send(
-        &mut self,
-        req: Request<Full<Bytes>>,
-    ) -> impl Future<Output = hyper::Result<http::Response<Incoming>>> + Send {
-        self.send_request(req)
-    }
-}
-
-/// Waits until the connection takes a request, sends `req` and reads the response.
-async fn exchange<S: Sender>(
-    sender: &mut S,
+/// Waits until the HTTP/2 connection takes a request (a free stream), sends `req`
+/// and reads the response. `wrote` and `flushed` are filled in by the caller.
+async fn exchange_h2(
+    sender: &mut http2::SendRequest<Full<Bytes>>,
     req: &Request<Bytes>,
     shared: &Shared,
-    proto: Proto,
     keep_body: bool,
 ) -> Result<Exchanged, Broke> {
     let broke = |stage, error, ready, head| Broke {
         stage,
-        error,
+        error: ExchangeError::Hyper(error),
+        wrote: false,
         ready,
+        flushed: None,
         head,
         at: Instant::now(),
     };
@@ -794,7 +774,7 @@ async fn exchange<S: Sender>(
         return Err(broke(Stage::NotReady, e, None, None));
     }
     let ready = Instant::now();
-    let response = match sender.send(outgoing(req, shared, proto)).await {
+    let response = match sender.send_request(outgoing_h2(req, shared)).await {
         Ok(r) => r,
         Err(e) => return Err(broke(Stage::Head, e, Some(ready), None)),
     };
@@ -806,40 +786,30 @@ async fn exchange<S: Sender>(
     };
     Ok(Exchanged {
         ready,
+        flushed: None,
         head,
         end: Instant::now(),
-        response: (parts, body),
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
     })
 }
 
-/// The request as hyper wants it: origin-form URI and a `Host` for HTTP/1.1,
-/// absolute URI (which becomes `:scheme` and `:authority`) and no `Host` for HTTP/2.
-fn outgoing(req: &Request<Bytes>, shared: &Shared, proto: Proto) -> Request<Full<Bytes>> {
+/// The request as hyper's HTTP/2 client wants it: absolute URI (which becomes
+/// `:scheme` and `:authority`) and no `Host`.
+fn outgoing_h2(req: &Request<Bytes>, shared: &Shared) -> Request<Full<Bytes>> {
     let mut out = Request::new(Full::new(req.body().clone()));
     *out.method_mut() = req.method().clone();
     *out.headers_mut() = req.headers().clone();
     let uri = req.uri();
-    match proto {
-        Proto::H1 => {
-            *out.uri_mut() = if uri.scheme().is_none() && uri.authority().is_none() {
-                uri.clone()
-            } else {
-                origin_form(uri)
-            };
-            if !out.headers().contains_key(HOST) {
-                out.headers_mut().insert(HOST, shared.host.clone());
-            }
-        }
-        Proto::H2 => {
-            *out.uri_mut() = if uri.scheme().is_some() {
-                uri.clone()
-            } else {
-                shared.origin.absolute(uri)
-            };
-            out.headers_mut().remove(HOST);
-            *out.version_mut() = Version::HTTP_2;
-        }
-    }
+    *out.uri_mut() = if uri.scheme().is_some() {
+        uri.clone()
+    } else {
+        shared.origin.absolute(uri)
+    };
+    out.headers_mut().remove(HOST);
+    *out.version_mut() = Version::HTTP_2;
     out
 }
 
@@ -867,25 +837,27 @@ async fn read_body(mut body: Incoming, keep: bool) -> hyper::Result<Bytes> {
 /// byte, and either nothing of the request was written, HTTP/2 says the server did
 /// not process it, or the request is safe to replay (Go's net/http rule, which k6
 /// follows).
-fn retryable(error: &hyper::Error, wrote: bool, method: &Method, headers: &HeaderMap) -> bool {
-    let unprocessed = h2_error(error).is_some_and(|e| {
-        e.reason() == Some(h2::Reason::REFUSED_STREAM) || (e.is_go_away() && e.is_remote())
+fn retryable(error: &ExchangeError, wrote: bool, method: &Method, headers: &HeaderMap) -> bool {
+    let closed = match error {
+        ExchangeError::H1(e) => matches!(e, h1::Error::Closed),
+        ExchangeError::Hyper(e) => {
+            let unprocessed = h2_error(e).is_some_and(|e| {
+                e.reason() == Some(h2::Reason::REFUSED_STREAM) || (e.is_go_away() && e.is_remote())
+            });
+            if unprocessed {
+                return true;
+            }
+            e.is_canceled() || e.is_closed() || e.is_incomplete_message()
+        }
+    } || error.io_kind().is_some_and(|k| {
+        matches!(
+            k,
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
     });
-    if unprocessed {
-        return true;
-    }
-    let closed = error.is_canceled()
-        || error.is_closed()
-        || error.is_incomplete_message()
-        || io_error_kind(error).is_some_and(|k| {
-            matches!(
-                k,
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::UnexpectedEof
-            )
-        });
     closed && (!wrote || replayable(method, headers))
 }
 
@@ -900,8 +872,8 @@ fn replayable(method: &Method, headers: &HeaderMap) -> bool {
 
 /// A reset before the response head is a connect problem; everything else that
 /// breaks an exchange (closed, incomplete, malformed, HTTP/2 errors) is protocol.
-fn classify(error: &hyper::Error, stage: Stage) -> ErrorClass {
-    let reset = io_error_kind(error).is_some_and(|k| {
+fn classify(error: &ExchangeError, stage: Stage) -> ErrorClass {
+    let reset = error.io_kind().is_some_and(|k| {
         matches!(
             k,
             io::ErrorKind::ConnectionReset
@@ -1874,6 +1846,45 @@ pub(crate) mod tests {
                 .expect_err("not replayable");
             assert_eq!(failure.class, ErrorClass::Protocol, "{failure}");
             assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_post_on_an_idle_connection_the_server_closed_goes_on_a_new_one() {
+        bounded(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                // First connection: one response, then closed while idle.
+                let Ok((mut tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                read_request(&mut tcp).await;
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                let _ = tcp.write_all(ok).await;
+                drop(tcp);
+                let _ = closed_tx.send(());
+                // Second connection: the POST.
+                let Ok((mut tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                if read_request(&mut tcp).await {
+                    let _ = tcp.write_all(ok).await;
+                }
+                let _ = read_request(&mut tcp).await;
+            });
+            let mut conn = client(ClientConfig::new(format!("http://{addr}")))
+                .await
+                .connection();
+            conn.send(get("/"), false).await.expect("first");
+            closed_rx.await.expect("server closed the first connection");
+            let response = conn
+                .send(request(Method::POST, "/", "data"), true)
+                .await
+                .expect("sent on a new connection, not failed");
+            assert_eq!(&response.body[..], b"ok");
         })
         .await;
     }
