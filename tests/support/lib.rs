@@ -5,10 +5,12 @@
 //! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
 //! in time and killed when its handle drops.
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{PoisonError, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// The directory holding the workspace's binaries (`target/debug`), found from the
@@ -106,8 +108,40 @@ impl Outcome {
     }
 }
 
+/// Held (shared) by every `sls-load` run, and exclusively by [`alone`].
+static LOAD: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    static ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While held, no other test's `sls-load` run is under way: for the few tests
+/// whose assertions are about latency to within a millisecond, which two cores
+/// shared with another run of hundreds of workers would blur. Other tests keep
+/// running in parallel; their `sls-load` runs wait.
+pub struct Alone {
+    _exclusive: RwLockWriteGuard<'static, ()>,
+}
+
+/// Waits until no other `sls-load` run is under way and keeps it so until the
+/// returned guard is dropped. Runs from this thread go ahead meanwhile.
+pub fn alone() -> Alone {
+    let exclusive = LOAD.write().unwrap_or_else(PoisonError::into_inner);
+    ALONE.set(true);
+    Alone {
+        _exclusive: exclusive,
+    }
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        ALONE.set(false);
+    }
+}
+
 /// Runs `sls-load` with `args`, killing it after `limit`.
 pub fn sls_load(args: &[&str], limit: Duration) -> Outcome {
+    let _shared = (!ALONE.get()).then(|| LOAD.read().unwrap_or_else(PoisonError::into_inner));
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
         .env_remove("AWS_PROFILE")
@@ -181,44 +215,4 @@ pub fn refused_url() -> String {
     let port = listener.local_addr().expect("local addr").port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
-}
-
-impl Target {
-    /// Latencies of `n` GETs of `path` sent one after another on one keep-alive
-    /// connection by a minimal client: what the target itself takes, for comparison
-    /// with what sls-load measures. Requests are spaced by varied pauses so they meet
-    /// the target's millisecond timer at varied phases, as paced arrivals do.
-    pub fn sequential_latencies(&self, path: &str, n: usize) -> Vec<Duration> {
-        let mut s = TcpStream::connect(&self.addr).expect("connect to target");
-        s.set_nodelay(true).ok();
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
-        let mut out = Vec::with_capacity(n);
-        let mut buf = Vec::new();
-        for i in 0..n {
-            std::thread::sleep(Duration::from_micros(2000 + (i as u64 * 373) % 1000));
-            let sent = Instant::now();
-            s.write_all(request.as_bytes()).expect("send");
-            buf.clear();
-            let mut chunk = [0u8; 4096];
-            loop {
-                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-                let got = s.read(&mut chunk).expect("read response");
-                assert!(got > 0, "target closed the connection");
-                buf.extend_from_slice(&chunk[..got]);
-            }
-            out.push(sent.elapsed());
-        }
-        out
-    }
 }

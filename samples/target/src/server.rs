@@ -136,10 +136,28 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     drop(req);
 
     if let Some(ready_at) = plan.ready_at {
-        tokio::time::sleep_until((started + ready_at).into()).await;
+        wait_until(started + ready_at).await;
     }
     app.stats.record_status(status.as_u16());
     Ok(text(status, body))
+}
+
+/// How early the coarse sleep of [`wait_until`] ends.
+const SPIN: Duration = Duration::from_millis(2);
+
+/// Waits until `at` to within a few microseconds, so that `--delay 5ms` answers in
+/// 5 ms, not 6 or 7: tokio's timer ticks in whole milliseconds and rounds up (a
+/// sleep can end up to about 2 ms late), so this sleeps until [`SPIN`] before
+/// `at`, then yields until `at`.
+async fn wait_until(at: std::time::Instant) {
+    if let Some(coarse) = at.checked_sub(SPIN)
+        && std::time::Instant::now() < coarse
+    {
+        tokio::time::sleep_until(coarse.into()).await;
+    }
+    while std::time::Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// `/status/{code}`: the code if it is a valid final status (200..=599),
