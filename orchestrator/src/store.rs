@@ -46,6 +46,11 @@ pub trait Store: Send + Sync {
     fn location(&self) -> String;
 }
 
+/// What a 403 on a GET means. Without `s3:ListBucket`, S3 answers 403 rather than
+/// 404 for a key that does not exist, so a mistyped run id looks like a
+/// permission problem.
+const ACCESS_DENIED: &str = "access denied (403). S3 also answers 403 for a missing key when the caller may not list the bucket: check the run id, the bucket, and that your credentials have s3:ListBucket and s3:GetObject on it";
+
 /// GETs in flight at once when reading many objects.
 pub const GET_CONCURRENCY: usize = 32;
 
@@ -130,6 +135,14 @@ impl Store for S3Store {
             Err(e) => {
                 if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
                     return Ok(None);
+                }
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) {
+                    return Err(StoreError {
+                        bucket: self.bucket.clone(),
+                        key: key.as_str().to_owned(),
+                        op: "get",
+                        message: ACCESS_DENIED.to_owned(),
+                    });
                 }
                 return Err(self.error(key.as_str(), "get", e));
             }
