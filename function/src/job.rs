@@ -593,6 +593,10 @@ pub enum ErrorClass {
     Status,
     /// The connection broke mid-response or another protocol error.
     Protocol,
+    /// A response that failed at least one of its checks. Counted in
+    /// `errors_by_class` only: as in k6, a failed check does not fail the request,
+    /// so it is not in `errors` (the `checks` figures have the per-check counts).
+    CheckFailed,
 }
 
 impl ErrorClass {
@@ -607,6 +611,7 @@ impl ErrorClass {
             ErrorClass::Http5xx => "http_5xx",
             ErrorClass::Status => "status",
             ErrorClass::Protocol => "protocol",
+            ErrorClass::CheckFailed => "check_failed",
         }
     }
 }

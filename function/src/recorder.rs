@@ -230,10 +230,18 @@ impl Recorder {
             .collect()
     }
 
-    /// Counts check results: `(check name, passed)`.
-    pub fn record_checks<'a>(&self, results: impl IntoIterator<Item = (&'a str, bool)>) {
+    /// Counts the check results of one response to request `request`:
+    /// `(check name, passed)`. A response that failed any adds one `check_failed`
+    /// to the request's `errors_by_class` (not to its `errors`).
+    pub fn record_checks<'a>(
+        &self,
+        request: usize,
+        results: impl IntoIterator<Item = (&'a str, bool)>,
+    ) {
         let mut st = self.lock();
+        let mut failed = false;
         for (name, passed) in results {
+            failed |= !passed;
             let counts = match st.checks.get_mut(name) {
                 Some(c) => c,
                 None => st.checks.entry(name.to_owned()).or_default(),
@@ -243,6 +251,11 @@ impl Recorder {
             } else {
                 counts.fails += 1;
             }
+        }
+        if failed && let Some(c) = st.counts.get_mut(request) {
+            *c.errors_by_class
+                .entry(ErrorClass::CheckFailed)
+                .or_default() += 1;
         }
     }
 
@@ -373,15 +386,16 @@ mod tests {
     }
 
     #[test]
-    fn checks_count_passes_and_fails_per_name() {
+    fn checks_count_passes_and_fails_per_name_and_responses_failing_any() {
         let rec = Recorder::new(Instant::now(), SystemTime::now(), vec!["x".into()]);
-        rec.record_checks([("status is 200", true), ("has body", false)]);
-        rec.record_checks([("status is 200", true), ("status is 200", false)]);
+        rec.record_checks(0, [("status is 200", true), ("has body", false)]);
+        rec.record_checks(0, [("status is 200", true), ("status is 200", false)]);
+        rec.record_checks(0, [("status is 200", true)]);
         let checks = rec.checks();
         assert_eq!(
             checks["status is 200"],
             CheckCounts {
-                passes: 2,
+                passes: 3,
                 fails: 1
             }
         );
@@ -393,6 +407,10 @@ mod tests {
             }
         );
         assert_eq!(checks.len(), 2);
+        // Two of the three responses failed a check: not errors, but `check_failed`.
+        let counts = rec.counts();
+        assert_eq!(counts["x"].errors, 0);
+        assert_eq!(counts["x"].errors_by_class[&ErrorClass::CheckFailed], 2);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Figures {
     /// logs carry none (older workers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings_ms: Option<PhaseTimings>,
+    /// Failures by class in this scope, plus `check_failed` (responses that
+    /// failed a check, which are not errors); absent when there are none. The
+    /// run-wide figure is the summary's top-level `errors_by_class`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors_by_class: BTreeMap<String, u64>,
 }
 
 /// A phase's percentiles in milliseconds.
@@ -275,6 +280,8 @@ impl Summary {
             .collect();
         problems.sort();
         let mut errors_by_class = BTreeMap::new();
+        let mut by_region: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut by_request: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut checks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut dropped = 0;
         for m in collected.manifests.values() {
@@ -284,11 +291,16 @@ impl Summary {
                 e.0 += c.passes;
                 e.1 += c.fails;
             }
-            for counts in m.requests.values() {
+            for (request, counts) in &m.requests {
                 for (class, n) in &counts.errors_by_class {
-                    *errors_by_class
-                        .entry(class.as_str().to_owned())
-                        .or_insert(0) += n;
+                    let class = class.as_str();
+                    for scope in [
+                        &mut errors_by_class,
+                        by_region.entry(m.region.to_string()).or_default(),
+                        by_request.entry(request.clone()).or_default(),
+                    ] {
+                        *scope.entry(class.to_owned()).or_insert(0) += n;
+                    }
                 }
             }
         }
@@ -351,6 +363,16 @@ impl Summary {
                 .collect(),
             thresholds: Vec::new(),
         };
+        for (scopes, by) in [
+            (&mut summary.regions, by_region),
+            (&mut summary.requests, by_request),
+        ] {
+            for (name, classes) in by {
+                if let Some(figures) = scopes.get_mut(&name) {
+                    figures.errors_by_class = classes;
+                }
+            }
+        }
         summary.thresholds = plan
             .thresholds
             .iter()
@@ -628,6 +650,7 @@ fn figures(s: &Stats, secs: f64) -> Figures {
             max: if empty { 0.0 } else { ms(h.max()) },
         },
         timings_ms: PhaseTimings::of(s),
+        errors_by_class: BTreeMap::new(),
     }
 }
 

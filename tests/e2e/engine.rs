@@ -281,11 +281,23 @@ scenarios:
     }
     assert_eq!(checks["says ok"]["rate"], 1.0);
     assert_eq!(checks["is json"]["rate"], 0.0);
-    // Checks count; only statuses fail requests.
+    // Statuses fail requests; a response failing a check is `check_failed`, which
+    // is no request error (as in k6), per request and in total.
     assert_eq!(
         s["errors_by_class"],
-        serde_json::json!({ "http_4xx": 10, "http_5xx": 10 })
+        serde_json::json!({ "check_failed": 20, "http_4xx": 10, "http_5xx": 10 })
     );
+    assert_eq!(count(&s["total"]["errors"]), 20);
+    let requests = &s["requests"];
+    assert_eq!(
+        requests["login"]["errors_by_class"],
+        serde_json::json!({ "check_failed": 10 })
+    );
+    assert_eq!(
+        requests["missing"]["errors_by_class"],
+        serde_json::json!({ "http_4xx": 10 })
+    );
+    assert_eq!(count(&requests["login"]["errors"]), 0);
 }
 
 #[test]
@@ -344,4 +356,58 @@ scenarios:
     assert_eq!(count(&s["total"]["requests"]), 20);
     assert_eq!(count(&s["total"]["errors"]), 20);
     assert_eq!(s["errors_by_class"], serde_json::json!({ "connect": 20 }));
+}
+
+#[test]
+fn timeouts_and_tls_failures_are_their_own_error_classes_per_region_and_request() {
+    let slow = Target::start(&["--delay", "2s"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (outcome, s) = run(
+        dir.path(),
+        &format!(
+            r#"
+target: {}
+duration: 2s
+request_timeout: 200ms
+regions: {{ eu-west-1: 1 }}
+scenarios:
+  slow:
+    executor: constant-arrival-rate
+    rate: 5
+    requests:
+      - {{ name: slow, url: / }}
+"#,
+            slow.url
+        ),
+        &["--workers", "1"],
+    );
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    let timeouts = serde_json::json!({ "timeout": 10 });
+    assert_eq!(s["errors_by_class"], timeouts);
+    assert_eq!(s["regions"]["eu-west-1"]["errors_by_class"], timeouts);
+    assert_eq!(s["requests"]["slow"]["errors_by_class"], timeouts);
+
+    // A plain-HTTP server spoken to over https: the handshake fails.
+    let plain = Target::start(&[]);
+    let https = plain.url.replacen("http://", "https://", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (outcome, s) = run(
+        dir.path(),
+        &format!(
+            r#"
+target: {https}
+duration: 2s
+scenarios:
+  tls:
+    executor: constant-arrival-rate
+    rate: 5
+    requests:
+      - {{ name: secure, url: / }}
+"#
+        ),
+        &["--workers", "1"],
+    );
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    assert_eq!(s["errors_by_class"], serde_json::json!({ "tls": 10 }));
+    assert_eq!(count(&s["total"]["errors"]), 10);
 }

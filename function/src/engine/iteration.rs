@@ -116,7 +116,7 @@ pub(super) async fn run(
             results.push((name, passed));
         });
         if !results.is_empty() {
-            ctx.recorder.record_checks(results);
+            ctx.recorder.record_checks(step.index, results);
         }
         if let Some(think) = step.sleep {
             let wake = Instant::now() + think_time(think, &mut vu.rng);
