@@ -113,6 +113,8 @@ pub(super) struct H1 {
     /// The encoded request.
     out: Vec<u8>,
     open: bool,
+    /// Reads so far, to tell whether a body needed any beyond the head's.
+    reads: u64,
 }
 
 impl H1 {
@@ -123,6 +125,7 @@ impl H1 {
             buf: BytesMut::with_capacity(READ_SPACE),
             out: Vec::with_capacity(512),
             open: true,
+            reads: 0,
         }
     }
 
@@ -187,6 +190,7 @@ impl H1 {
                 return Err(broke(Stage::Body, e, wrote, Some(flushed), Some(head)));
             }
         };
+        let reads = self.reads;
         let body = match self.read_body(framing, keep_body).await {
             Ok(b) => b,
             Err(e) => {
@@ -194,7 +198,12 @@ impl H1 {
                 return Err(broke(Stage::Body, e, wrote, Some(flushed), Some(head)));
             }
         };
-        let end = Instant::now();
+        // A body that came with the head ends when the head does.
+        let end = if self.reads == reads {
+            head
+        } else {
+            Instant::now()
+        };
         // Anything after the response is not ours to read: start afresh.
         if framing == Framing::Close
             || !keeps_alive(req.headers(), version, &headers)
@@ -241,6 +250,7 @@ impl H1 {
             Stream::Plain(s) => s.read_buf(&mut self.buf).await?,
             Stream::Tls(s) => s.read_buf(&mut self.buf).await?,
         };
+        self.reads += 1;
         if n == 0 {
             return Err(Error::Closed);
         }

@@ -199,6 +199,8 @@ pub struct Response {
     pub timings: Timings,
     /// How many redirects were followed to get here.
     pub redirects: u32,
+    /// When the last byte of the response had been read.
+    pub ended: Instant,
 }
 
 /// A request that got no complete response.
@@ -326,12 +328,24 @@ impl Connection {
         req: &Request<Bytes>,
         keep_body: bool,
     ) -> Result<Response, Failure> {
+        self.send_from(req, keep_body, Instant::now()).await
+    }
+
+    /// [`Connection::send_ref`] timed from `started`, an instant the caller has
+    /// just read (the phases then start there; one clock read fewer per request).
+    pub async fn send_from(
+        &mut self,
+        req: &Request<Bytes>,
+        keep_body: bool,
+        started: Instant,
+    ) -> Result<Response, Failure> {
+        let mut t0 = started;
         let mut next: Option<Request<Bytes>> = None;
         let mut timings = Timings::default();
         let mut redirects = 0;
         loop {
             let current = next.as_ref().unwrap_or(req);
-            let mut response = match self.round_trip(current, keep_body).await {
+            let mut response = match self.round_trip(current, keep_body, t0).await {
                 Ok(r) => r,
                 Err(mut failure) => {
                     timings.add(&failure.timings);
@@ -345,6 +359,7 @@ impl Connection {
             {
                 next = Some(follow);
                 redirects += 1;
+                t0 = response.ended;
                 continue;
             }
             response.timings = timings;
@@ -364,8 +379,8 @@ impl Connection {
         &mut self,
         req: &Request<Bytes>,
         keep_body: bool,
+        t0: Instant,
     ) -> Result<Response, Failure> {
-        let t0 = Instant::now();
         let shared = &*self.shared;
         if req.uri().scheme().is_some() && !shared.origin.contains(req.uri()) {
             return Err(Failure {
@@ -387,7 +402,8 @@ impl Connection {
                 // Found closed before anything was sent: a new connection.
                 continue;
             }
-            match live.exchange(req, shared, keep_body).await {
+            let ready = connected.map_or(t0, |c| c.tls);
+            match live.exchange(req, shared, keep_body, ready).await {
                 Ok(done) => {
                     if live.is_open() {
                         self.live = Some(live);
@@ -406,6 +422,7 @@ impl Connection {
                         body: done.body,
                         timings,
                         redirects: 0,
+                        ended: done.end,
                     });
                 }
                 Err(broke) => {
@@ -654,8 +671,8 @@ impl Live {
         req: &Request<Bytes>,
         shared: &Shared,
         keep_body: bool,
+        ready: Instant,
     ) -> Result<Exchanged, Broke> {
-        let ready = Instant::now();
         match self {
             Live::H1(c) => match c.exchange(req, &shared.host, keep_body).await {
                 Ok(r) => Ok(Exchanged {

@@ -70,13 +70,17 @@ async fn run_vu(
     grace: Option<Duration>,
 ) {
     let mut vu = Vu::new(&ctx, u64::from(j) + 1);
+    // When the last iteration ended; `None` after waiting, so the clock is read again.
+    let mut last: Option<Instant> = None;
     loop {
         while *count.borrow_and_update() <= j {
             if count.changed().await.is_err() {
                 return;
             }
+            last = None;
         }
-        if Instant::now() >= ctx.end || iterations.is_some_and(|n| vu.iterations >= n) {
+        let now = last.unwrap_or_else(Instant::now);
+        if now >= ctx.end || iterations.is_some_and(|n| vu.iterations >= n) {
             return;
         }
         let mut removed_at: Option<Instant> = None;
@@ -90,11 +94,9 @@ async fn run_vu(
                 None => true,
             }
         };
-        if iteration::run(&ctx, &mut vu, None, keep_going)
-            .await
-            .is_err()
-        {
-            return;
+        match iteration::run(&ctx, &mut vu, None, keep_going).await {
+            Ok(ended) => last = Some(ended),
+            Err(_) => return,
         }
     }
 }

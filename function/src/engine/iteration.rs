@@ -8,13 +8,15 @@
 //! through the [`transport`](super::transport) seam. With
 //! `new_connection_per_iteration` every iteration starts on a new connection.
 
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tokio::time::Sleep;
 
 use super::Ctx;
-use super::transport::Conn;
+use super::transport::{Conn, Reply};
 use crate::flow::{ResponseView, Vars};
 use crate::job::{ErrorClass, ThinkTime};
 use crate::recorder::{Outcome, RecorderError};
@@ -28,6 +30,8 @@ pub(super) struct Vu {
     conn: Conn,
     vars: Vars,
     rng: StdRng,
+    /// The VU's request timer (see [`send_within`]).
+    timer: Pin<Box<Sleep>>,
 }
 
 impl Vu {
@@ -39,19 +43,22 @@ impl Vu {
             conn: Conn::new(&ctx.target),
             vars: ctx.flow.vars(),
             rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            timer: Box::pin(tokio::time::sleep_until(ctx.hard_stop.into())),
         }
     }
 }
 
-/// Runs one iteration of `vu`. `intended` is the open model's intended start
-/// (`None` in the closed model); `keep_going` is asked before every step after the
-/// first (a ramped-down VU past its grace period stops early).
+/// Runs one iteration of `vu` and returns when it ended (as last read from the
+/// clock). `intended` is the open model's intended start (`None` in the closed
+/// model); `keep_going` is asked before every step after the first (a ramped-down
+/// VU past its grace period stops early).
 pub(super) async fn run(
     ctx: &Ctx,
     vu: &mut Vu,
     intended: Option<Instant>,
     mut keep_going: impl FnMut() -> bool,
-) -> Result<(), RecorderError> {
+) -> Result<Instant, RecorderError> {
+    let mut ended = Instant::now();
     let row = ctx
         .next_row
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -79,26 +86,28 @@ pub(super) async fn run(
                 built.as_ref()
             }
         };
-        let (outcome, reply) = match request {
+        let (outcome, reply, done) = match request {
             // A value that makes the request invalid HTTP: it cannot be sent at all.
-            Err(_) => (Outcome::Errored(ErrorClass::Protocol), None),
+            Err(_) => (Outcome::Errored(ErrorClass::Protocol), None, Instant::now()),
             Ok(request) => {
                 let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
-                let sending = vu.conn.send(request, step.keeps_body());
-                match tokio::time::timeout_at(deadline.into(), sending).await {
-                    Ok(Ok(reply)) => (
-                        classify_status(reply.status, step.expect_status),
-                        Some(reply),
-                    ),
-                    Ok(Err(class)) => (Outcome::Errored(class), None),
-                    Err(_) => {
+                let keep = step.keeps_body();
+                match send_within(&mut vu.conn, &mut vu.timer, request, keep, sent, deadline).await
+                {
+                    Some(Ok(reply)) => {
+                        let done = reply.ended;
+                        let outcome = classify_status(reply.status, step.expect_status);
+                        (outcome, Some(reply), done)
+                    }
+                    Some(Err(class)) => (Outcome::Errored(class), None, Instant::now()),
+                    None => {
                         vu.conn.reset();
-                        (Outcome::Errored(ErrorClass::Timeout), None)
+                        (Outcome::Errored(ErrorClass::Timeout), None, Instant::now())
                     }
                 }
             }
         };
-        let done = Instant::now();
+        ended = done;
         ctx.recorder.record_with(
             step.index,
             outcome,
@@ -124,9 +133,44 @@ pub(super) async fn run(
                 break;
             }
             tokio::time::sleep_until(wake.into()).await;
+            ended = wake;
         }
     }
-    Ok(())
+    Ok(ended)
+}
+
+/// Sends `request` on `conn` unless `deadline` passes first (`None`).
+///
+/// `timer` is the VU's one timer. It is moved only when it lies beyond `deadline`
+/// or fires before it: request deadlines never decrease, so after a VU's first
+/// request that happens at most once per timeout, and a request costs no timer
+/// registration (a `timeout` per request would insert and remove one each time).
+async fn send_within(
+    conn: &mut Conn,
+    timer: &mut Pin<Box<Sleep>>,
+    request: &http::Request<bytes::Bytes>,
+    keep_body: bool,
+    sent: Instant,
+    deadline: Instant,
+) -> Option<Result<Reply, ErrorClass>> {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    let sending = conn.send(request, keep_body, sent);
+    tokio::pin!(sending);
+    loop {
+        tokio::select! {
+            biased;
+            reply = &mut sending => return Some(reply),
+            () = timer.as_mut() => {
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
 }
 
 /// A pause uniformly drawn from `[min, max]`.

@@ -9,7 +9,7 @@
 //! does not time requests as a whole, apply timeouts (the caller wraps `send` in
 //! one; dropping the future drops the connection) or judge statuses.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
@@ -86,6 +86,8 @@ pub struct Reply {
     pub body: Bytes,
     /// How long each phase took, added up over followed redirects.
     pub timings: Timings,
+    /// When the last byte of the response had been read.
+    pub ended: Instant,
 }
 
 /// One VU's connection; connects lazily on the first send.
@@ -107,18 +109,21 @@ impl Conn {
     }
 
     /// Sends `req` (path-and-query URI, headers including `Host`) and reads the
-    /// whole response, keeping the body when `keep_body`.
+    /// whole response, keeping the body when `keep_body`; phases are timed from
+    /// `sent`, which the caller has just read.
     pub async fn send(
         &mut self,
         req: &Request<Bytes>,
         keep_body: bool,
+        sent: Instant,
     ) -> Result<Reply, ErrorClass> {
-        match self.inner.send_ref(req, keep_body).await {
+        match self.inner.send_from(req, keep_body, sent).await {
             Ok(r) => Ok(Reply {
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
                 timings: r.timings,
+                ended: r.ended,
             }),
             Err(failure) => Err(failure.class),
         }
@@ -163,7 +168,7 @@ mod tests {
         let mut conn = Conn::new(&target);
         let req = Request::new(Bytes::new());
         assert_eq!(
-            conn.send(&req, false).await.err(),
+            conn.send(&req, false, Instant::now()).await.err(),
             Some(ErrorClass::Connect)
         );
     }
