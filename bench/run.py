@@ -4,13 +4,17 @@
 Starts `sls-load-target --threads 1` pinned to core 0, then runs, each pinned to
 core 1 for the same duration and connection count: wrk, oha and the worker
 (`sls-load-bench`, the real `run_job` path with a local-directory sink) in the
-closed model, then a fixed-rate run (worker vs `oha -q --latency-correction`).
+closed model, BENCH_ROUNDS times in alternating order (wrk, oha, worker, wrk, ...)
+so that a slow spell of this shared machine hits every tool alike; each tool's
+table row is its median round by req/s. Then a fixed-rate run (worker vs
+`oha -q --latency-correction`).
 Every tool runs under `/usr/bin/time` for CPU and peak RSS. Prints a table with
 ratios, saves raw outputs under bench/results/<date>/ and refreshes the results
 block of docs/PERFORMANCE.md. Only ever sends load to 127.0.0.1, every run is
 bounded by its duration plus a hard timeout. This is a benchmark, not a test.
 
-Environment: BENCH_DURATION (seconds, default 10), BENCH_CONNECTIONS (50),
+Environment: BENCH_DURATION (seconds, default 10), BENCH_ROUNDS (closed-model
+rounds per tool, default 3), BENCH_CONNECTIONS (50),
 BENCH_RATE (fixed-rate run, req/s, 20000), BENCH_CLOSED_RATE (arrival rate of the
 closed-model fallback when the job format has no constant-vus, 200000),
 BENCH_TARGET_CORE (0), BENCH_LOAD_CORE (1), BENCH_NO_INSTALL=1 (do not install
@@ -51,6 +55,7 @@ def env_num(name, default, kind=int):
 
 DURATION = env_num("BENCH_DURATION", 10)
 CONNS = env_num("BENCH_CONNECTIONS", 50)
+ROUNDS = env_num("BENCH_ROUNDS", 3)
 RATE = env_num("BENCH_RATE", 20000)
 CLOSED_RATE = env_num("BENCH_CLOSED_RATE", 200000)
 TARGET_CORE = env_num("BENCH_TARGET_CORE", 0)
@@ -322,6 +327,29 @@ def run_tool(name, argv, parser, target, out_dir):
     return res
 
 
+def median_round(tool, runs):
+    """The round with the median req/s (the lower one of two middles), named after
+    the tool, with every round's req/s in run order."""
+    ranked = sorted(runs, key=lambda r: r.get("rps") or 0)
+    pick = dict(ranked[(len(ranked) - 1) // 2])
+    pick["round"] = pick["tool"]
+    pick["tool"] = tool
+    pick["rounds_rps"] = [r.get("rps") for r in runs]
+    return pick
+
+
+def rounds_line(closed):
+    if ROUNDS < 2:
+        return ""
+    parts = []
+    for r in closed:
+        rps = " / ".join(fmt(v, ",.0f") for v in r.get("rounds_rps", []))
+        parts.append(f"{r['tool']} {rps}")
+    return (f"Closed-model req/s of each of the {ROUNDS} rounds, in run order (tools "
+            f"alternating): {'; '.join(parts)}. Each row above is the tool's median "
+            "round, and the ratios compare those medians.")
+
+
 def ratio(a, b):
     return a / b if a and b else None
 
@@ -399,7 +427,8 @@ def main():
     info = machine()
     info["date"] = now.strftime("%Y-%m-%d %H:%M UTC")
     info["tools"] = {n: tool_version(p) for n, p in (("wrk", wrk), ("oha", oha)) if p}
-    info["settings"] = {"duration_s": DURATION, "connections": CONNS, "fixed_rate": RATE,
+    info["settings"] = {"duration_s": DURATION, "rounds": ROUNDS, "connections": CONNS,
+                        "fixed_rate": RATE,
                         "target_core": TARGET_CORE, "load_core": LOAD_CORE}
 
     bench = os.path.join(BIN, "sls-load-bench")
@@ -408,20 +437,27 @@ def main():
     log(f"target {url} on core {TARGET_CORE}; load on core {LOAD_CORE}; {DURATION}s per run")
     closed, fixed = [], []
     try:
-        if wrk:
-            r = run_tool("wrk", [wrk, "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url],
-                         parse_wrk, target, out_dir)
-            closed.append(dict(r, label="wrk"))
-        if oha:
-            r = run_tool("oha", [oha, "-z", f"{DURATION}s", "-c", str(CONNS), "--worker-threads",
-                                 "1", "--no-tui",
-                                 "--output-format", "json", url], parse_oha, target, out_dir)
-            closed.append(dict(r, label="oha"))
-        r = run_tool("worker", [bench, "--target", target.url, "--duration", f"{DURATION}s",
-                                "--vus", str(CONNS), "--closed-rate", str(CLOSED_RATE),
-                                "--out", os.path.join(out_dir, "worker-closed")],
-                     parse_worker, target, out_dir)
-        closed.append(dict(r, label=f"sls-load worker ({r.get('executor', '?')}, {CONNS} VUs)"))
+        rounds = {}
+        for k in range(1, ROUNDS + 1):
+            tag = f"-{k}" if ROUNDS > 1 else ""
+            if wrk:
+                r = run_tool(f"wrk{tag}", [wrk, "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency",
+                                           url], parse_wrk, target, out_dir)
+                rounds.setdefault("wrk", []).append(dict(r, label="wrk"))
+            if oha:
+                r = run_tool(f"oha{tag}", [oha, "-z", f"{DURATION}s", "-c", str(CONNS),
+                                           "--worker-threads", "1", "--no-tui",
+                                           "--output-format", "json", url], parse_oha, target,
+                             out_dir)
+                rounds.setdefault("oha", []).append(dict(r, label="oha"))
+            r = run_tool(f"worker{tag}", [bench, "--target", target.url, "--duration",
+                                          f"{DURATION}s", "--vus", str(CONNS), "--closed-rate",
+                                          str(CLOSED_RATE), "--out",
+                                          os.path.join(out_dir, f"worker-closed{tag}")],
+                         parse_worker, target, out_dir)
+            label = f"sls-load worker ({r.get('executor', '?')}, {CONNS} VUs)"
+            rounds.setdefault("worker", []).append(dict(r, label=label))
+        closed = [median_round(tool, runs) for tool, runs in rounds.items()]
         r = run_tool("worker-rate", [bench, "--target", target.url, "--duration",
                                      f"{DURATION}s", "--vus", str(CONNS), "--rate", str(RATE),
                                      "--out", os.path.join(out_dir, "worker-rate")],
@@ -443,7 +479,7 @@ def main():
     runs = {r["tool"]: r for r in closed + fixed}
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"machine": info, "runs": runs}, f, indent=2)
-    block = render(info, tbl, gl, runs, out_dir, contention(closed))
+    block = render(info, tbl, gl, runs, out_dir, contention(closed), rounds_line(closed))
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(block + "\n")
     print(block)
@@ -452,7 +488,7 @@ def main():
     log(f"raw outputs in {os.path.relpath(out_dir, ROOT)}/")
 
 
-def render(info, tbl, gl, runs, out_dir, warning):
+def render(info, tbl, gl, runs, out_dir, warning, rounds):
     tools = ", ".join(f"{k} `{v}`" for k, v in info["tools"].items()) or "none"
     cmds = "\n".join(f"{name:12} taskset -c {LOAD_CORE} {r['cmd']}" for name, r in runs.items())
     cmds = cmds.replace(ROOT + "/", "")
@@ -460,10 +496,12 @@ def render(info, tbl, gl, runs, out_dir, warning):
         f"Run of {info['date']} — {info['nproc']} CPUs, {info['cpu']}, kernel {info['kernel']}, "
         f"{info['rustc']}; tools: {tools}. Load average before/after: "
         f"{' '.join(info['loadavg_before'])} / {' '.join(info['loadavg_after'])}. "
-        f"{DURATION} s per run, {CONNS} connections. "
+        f"{DURATION} s per run, {ROUNDS} closed-model round(s) per tool, {CONNS} connections. "
         f"Raw outputs: `{os.path.relpath(out_dir, ROOT)}/`.",
         "",
         tbl,
+        "",
+        rounds,
         "",
         warning,
         "",

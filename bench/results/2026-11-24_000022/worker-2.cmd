@@ -1,0 +1,1 @@
+/usr/bin/time -f %U %S %M %e %w %c -o /work/main/bench/results/2026-11-24_000022/worker-2.time taskset -c 1 /work/main/target/release/sls-load-bench --target http://127.0.0.1:42905 --duration 10s --vus 50 --closed-rate 200000 --out /work/main/bench/results/2026-11-24_000022/worker-closed-2
