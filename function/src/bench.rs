@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::job::{FORMAT_VERSION, Job, Manifest, ObjectKey, TAG_DURATION, WorkerId, split_tag};
 use crate::recorder::{RecorderError, new_histogram};
-use crate::sink::{Sink, SinkError};
+use crate::sink::{Claim, Sink, SinkError};
 use crate::{Invocation, WorkerError, run_job};
 
 /// Closed-model fallback rate (arrivals per second) when the job format has no
@@ -185,6 +185,32 @@ impl LocalDirSink {
 }
 
 impl Sink for LocalDirSink {
+    async fn claim(&self, key: &ObjectKey, body: Vec<u8>) -> Result<Claim, SinkError> {
+        let path = self.root.join(key.as_str());
+        let result = async {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &body).await
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(Claim::Won),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Claim::Taken),
+            Err(e) => Err(SinkError {
+                bucket: self.root.display().to_string(),
+                key: key.clone(),
+                attempts: 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+
     async fn put(
         &self,
         key: &ObjectKey,
@@ -657,6 +683,44 @@ mod tests {
             "one interval log and the manifest: {r:?}"
         );
         assert!(r.peak_rss_kb > 0 && r.p99_ms >= r.p50_ms, "{r:?}");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_delivery_of_the_same_job_is_refused_before_any_load() {
+        let dir = tempdir();
+        let target = ok_server().await;
+        let a = args(&[
+            "--target",
+            &target,
+            "--duration",
+            "1s",
+            "--rate",
+            "20",
+            "--vus",
+            "2",
+            "--out",
+            dir.to_str().expect("utf-8 path"),
+        ])
+        .expect("parses");
+        let (job, _) = build_job(&a).expect("job");
+        let sink = LocalDirSink::new(&a.out);
+        run_job(job.clone(), &sink, Invocation::default())
+            .await
+            .expect("the first delivery runs");
+        let manifest =
+            dir.join(ObjectKey::manifest(&job.run_id, &job.region, &job.worker_id).as_str());
+        let before = std::fs::read(&manifest).expect("manifest");
+        let written = sink.objects();
+
+        let second = run_job(job, &sink, Invocation::default()).await;
+        assert!(
+            matches!(second, Err(WorkerError::Duplicate { .. })),
+            "{:?}",
+            second.map(|m| m.worker_id)
+        );
+        assert_eq!(sink.objects(), written, "the second delivery wrote nothing");
+        assert_eq!(std::fs::read(&manifest).expect("manifest"), before);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

@@ -110,6 +110,11 @@ impl ObjectKey {
     pub fn worker_prefix(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
         Self(format!("runs/{run}/{region}/{worker}/"))
     }
+    /// `.../claim.json`: created (only if absent) before the worker starts, so that
+    /// a second delivery of the same job finds it and sends nothing.
+    pub fn claim(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
+        Self(format!("runs/{run}/{region}/{worker}/claim.json"))
+    }
     /// `.../manifest.json`: written once, last, when the worker finishes.
     pub fn manifest(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
         Self(format!("runs/{run}/{region}/{worker}/manifest.json"))

@@ -40,7 +40,7 @@ use tokio::sync::Notify;
 use engine::{Clock, EngineError};
 use job::{FORMAT_VERSION, Job, Manifest, ObjectKey, Region};
 use recorder::{Recorder, RecorderError};
-use sink::{S3Sink, Sink, SinkError};
+use sink::{Claim, S3Sink, Sink, SinkError};
 
 /// Time kept free before the invocation deadline for the last flush and the manifest.
 pub const FLUSH_RESERVE: Duration = Duration::from_secs(5);
@@ -78,6 +78,13 @@ pub enum WorkerError {
     /// Results could not be stored.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// Another invocation already claimed this job (Lambda delivered the event
+    /// twice); this one sent nothing.
+    #[error("duplicate delivery: {key} already exists, so another invocation runs this job")]
+    Duplicate {
+        /// The claim object found.
+        key: ObjectKey,
+    },
 }
 
 impl From<WorkerError> for Diagnostic {
@@ -89,6 +96,7 @@ impl From<WorkerError> for Diagnostic {
             WorkerError::Engine(_) => "Engine",
             WorkerError::Recorder(_) => "Recorder",
             WorkerError::Sink(_) => "Sink",
+            WorkerError::Duplicate { .. } => "DuplicateDelivery",
         };
         Diagnostic {
             error_type: format!("SlsLoad.{kind}"),
@@ -174,6 +182,16 @@ pub async fn run_job<S: Sink>(
                 deadline: humantime::format_rfc3339_millis(deadline).to_string(),
             });
         }
+    }
+    // Lambda may deliver an asynchronous event more than once: only the first
+    // delivery of a job, the one that creates its claim object, sends load.
+    let claim = ObjectKey::claim(&job.run_id, &job.region, &job.worker_id);
+    let claimed = format!(
+        "{{\"invoked_at\":\"{}\"}}",
+        humantime::format_rfc3339_millis(invoked_at)
+    );
+    if sink.claim(&claim, claimed.into_bytes()).await? == Claim::Taken {
+        return Err(WorkerError::Duplicate { key: claim });
     }
     let clock = Clock::now();
     // Intervals count from the run's start, so slices of one worker slot line up.

@@ -31,8 +31,25 @@ pub struct SinkError {
     pub message: String,
 }
 
+/// What claiming a job found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation created the claim: it runs the job.
+    Won,
+    /// The claim already existed: this is a second delivery of the same job.
+    Taken,
+}
+
 /// Stores result objects.
 pub trait Sink: Send + Sync {
+    /// Creates `key` with `body` only if no object is there yet (S3's conditional
+    /// write, `If-None-Match: *`).
+    fn claim(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<Claim, SinkError>> + Send;
+
     /// Writes `body` at `key`, replacing any object there.
     fn put(
         &self,
@@ -83,6 +100,14 @@ impl S3Sink {
         }
     }
 
+    /// A sink for `bucket` through an already configured client.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
     /// The bucket this sink writes to.
     pub fn bucket(&self) -> &str {
         &self.bucket
@@ -90,6 +115,65 @@ impl S3Sink {
 }
 
 impl Sink for S3Sink {
+    async fn claim(&self, key: &ObjectKey, body: Vec<u8>) -> Result<Claim, SinkError> {
+        let body = bytes::Bytes::from(body);
+        let mut delay = Duration::from_millis(100);
+        let mut last = String::new();
+        // Whether an earlier attempt may have created the object without our
+        // hearing back (no HTTP response): a 412 then is most likely our own.
+        let mut maybe_ours = false;
+        for attempt in 1..=PUT_ATTEMPTS {
+            // The SDK's own retries are off for this call: a retry after a lost
+            // response would meet our own object and look like a duplicate.
+            let result = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key.as_str())
+                .content_type("application/json")
+                .if_none_match("*")
+                .body(ByteStream::from(body.clone()))
+                .customize()
+                .config_override(
+                    aws_sdk_s3::config::Builder::default()
+                        .retry_config(aws_config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(Claim::Won),
+                Err(e) => e,
+            };
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            match status {
+                Some(412) if maybe_ours => {
+                    tracing::warn!(key = %key, "claim exists after a lost response; taking it as ours");
+                    return Ok(Claim::Won);
+                }
+                Some(412) => return Ok(Claim::Taken),
+                // A store without conditional writes: run without the guard.
+                Some(501) => {
+                    tracing::warn!(key = %key, "the store does not support conditional writes; duplicate deliveries are not detected");
+                    return Ok(Claim::Won);
+                }
+                None => maybe_ours = true,
+                Some(_) => {}
+            }
+            last = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            tracing::warn!(key = %key, attempt, error = %last, "claim failed");
+            if attempt < PUT_ATTEMPTS {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Err(SinkError {
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            attempts: PUT_ATTEMPTS,
+            message: last,
+        })
+    }
+
     async fn put(
         &self,
         key: &ObjectKey,

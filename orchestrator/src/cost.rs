@@ -142,7 +142,7 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
             .duration
             .as_nanos()
             .div_ceil(j.flush_every.as_nanos().max(1)) as u64;
-        puts += flushes + 1; // interval logs + manifest
+        puts += flushes + 2; // interval logs + claim + manifest
     }
     let invocations = plan.jobs.len() as u64;
     let polls =
@@ -150,8 +150,8 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
     let objects = puts + 2;
     let pages = objects.div_ceil(1000).max(1);
     let s3 = S3Requests {
-        put: puts + 2, // + plan.json and summary.json
-        get: objects,
+        put: puts + 2,              // + plan.json and summary.json
+        get: objects - invocations, // claims are never read
         list: polls.ceil() as u64 * pages,
     };
     total(
@@ -167,7 +167,8 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
 /// from when its invocation reached the handler until it finished, plus its init.
 ///
 /// S3 requests are counted from the objects: every interval log, manifest, plan and
-/// summary is one PUT and one GET; LISTs are the polls over the run's span.
+/// summary is one PUT and one GET, every worker's claim one PUT; LISTs are the polls
+/// over the run's span.
 pub fn actual(plan: &Plan, manifests: &[&Manifest], http_requests: u64) -> Cost {
     let objects: u64 = manifests
         .iter()
@@ -180,8 +181,9 @@ pub fn actual(plan: &Plan, manifests: &[&Manifest], http_requests: u64) -> Cost 
         .max()
         .and_then(|end| end.duration_since(plan.created_at).ok())
         .unwrap_or_default();
+    let claims = manifests.len() as u64;
     let s3 = S3Requests {
-        put: objects,
+        put: objects + claims,
         get: objects,
         list: (span.as_secs_f64() / POLL_EVERY.as_secs_f64()).ceil() as u64
             * objects.div_ceil(1000).max(1),

@@ -169,6 +169,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_claim_is_won_once_then_found_taken() {
+        use sls_load_function::job::ObjectKey;
+        use sls_load_function::sink::{Claim, S3Sink, Sink};
+        let root = temp_root("claim");
+        let creds = LocalCredentials::default();
+        ensure_bucket(&root, "results").unwrap();
+        let s3 = LocalS3::start(&root, &creds).await.unwrap();
+        let sink = S3Sink::new(client(s3.endpoint(), &creds), "results");
+        let key = ObjectKey::from("runs/r/us-east-1/w0000/claim.json");
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let first = sink.claim(&key, b"{\"n\":1}".to_vec()).await.unwrap();
+            let second = sink.claim(&key, b"{\"n\":2}".to_vec()).await.unwrap();
+            assert_eq!((first, second), (Claim::Won, Claim::Taken));
+        })
+        .await
+        .expect("claims timed out");
+        s3.shutdown().await;
+        let on_disk =
+            std::fs::read(root.join("results/runs/r/us-east-1/w0000/claim.json")).unwrap();
+        assert_eq!(on_disk, b"{\"n\":1}", "the first claim stays");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
     async fn wrong_secret_is_rejected() {
         let root = temp_root("auth");
         let creds = LocalCredentials::default();
