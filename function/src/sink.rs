@@ -6,6 +6,7 @@
 //! decided by the handler in `lib.rs`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -114,15 +115,47 @@ impl S3Sink {
     }
 }
 
+impl S3Sink {
+    /// Runs `attempt` until it returns `Ok`, at most [`PUT_ATTEMPTS`] times, with
+    /// exponential backoff (100 ms doubling, at most 2 s) between tries.
+    async fn retrying<T, F: Future<Output = Result<T, String>>>(
+        &self,
+        key: &ObjectKey,
+        op: &str,
+        mut attempt: impl FnMut() -> F,
+    ) -> Result<T, SinkError> {
+        let mut delay = Duration::from_millis(100);
+        let mut last = String::new();
+        for n in 1..=PUT_ATTEMPTS {
+            match attempt().await {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    tracing::warn!(key = %key, attempt = n, error = %e, "{op} failed");
+                    last = e;
+                }
+            }
+            if n < PUT_ATTEMPTS {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Err(SinkError {
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            attempts: PUT_ATTEMPTS,
+            message: last,
+        })
+    }
+}
+
 impl Sink for S3Sink {
     async fn claim(&self, key: &ObjectKey, body: Vec<u8>) -> Result<Claim, SinkError> {
         let body = bytes::Bytes::from(body);
-        let mut delay = Duration::from_millis(100);
-        let mut last = String::new();
         // Whether an earlier attempt may have created the object without our
         // hearing back (no HTTP response): a 412 then is most likely our own.
-        let mut maybe_ours = false;
-        for attempt in 1..=PUT_ATTEMPTS {
+        let maybe_ours = AtomicBool::new(false);
+        let maybe_ours = &maybe_ours;
+        self.retrying(key, "claim", || async {
             // The SDK's own retries are off for this call: a retry after a lost
             // response would meet our own object and look like a duplicate.
             let result = self
@@ -144,9 +177,8 @@ impl Sink for S3Sink {
                 Ok(_) => return Ok(Claim::Won),
                 Err(e) => e,
             };
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            match status {
-                Some(412) if maybe_ours => {
+            match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(412) if maybe_ours.load(Ordering::Relaxed) => {
                     tracing::warn!(key = %key, "claim exists after a lost response; taking it as ours");
                     return Ok(Claim::Won);
                 }
@@ -156,22 +188,12 @@ impl Sink for S3Sink {
                     tracing::warn!(key = %key, "the store does not support conditional writes; duplicate deliveries are not detected");
                     return Ok(Claim::Won);
                 }
-                None => maybe_ours = true,
+                None => maybe_ours.store(true, Ordering::Relaxed),
                 Some(_) => {}
             }
-            last = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
-            tracing::warn!(key = %key, attempt, error = %last, "claim failed");
-            if attempt < PUT_ATTEMPTS {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
-        Err(SinkError {
-            bucket: self.bucket.clone(),
-            key: key.clone(),
-            attempts: PUT_ATTEMPTS,
-            message: last,
+            Err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
         })
+        .await
     }
 
     async fn put(
@@ -181,35 +203,18 @@ impl Sink for S3Sink {
         content_type: &'static str,
     ) -> Result<(), SinkError> {
         let body = bytes::Bytes::from(body);
-        let mut delay = Duration::from_millis(100);
-        let mut last = String::new();
-        for attempt in 1..=PUT_ATTEMPTS {
-            let result = self
-                .client
+        self.retrying(key, "put", || async {
+            self.client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key.as_str())
                 .content_type(content_type)
                 .body(ByteStream::from(body.clone()))
                 .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    last = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
-                    tracing::warn!(key = %key, attempt, error = %last, "put failed");
-                }
-            }
-            if attempt < PUT_ATTEMPTS {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
-        Err(SinkError {
-            bucket: self.bucket.clone(),
-            key: key.clone(),
-            attempts: PUT_ATTEMPTS,
-            message: last,
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
         })
+        .await
     }
 }
