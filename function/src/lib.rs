@@ -30,6 +30,8 @@ pub mod schedule;
 pub mod sink;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -162,10 +164,21 @@ impl Worker {
     }
 }
 
+/// The future of [`run_job`], type-erased.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Manifest, WorkerError>> + Send + 'a>>;
+
 /// Runs `job` to the end of its slice and stores its interval logs and manifest in
 /// `sink`. Completed intervals are flushed every `job.flush_every`, so a worker that
 /// dies loses at most that much.
-pub async fn run_job<S: Sink>(
+///
+/// The future is boxed and type-erased: the engine, HTTP client and AWS SDK
+/// futures nest deeply, and without a break here rustc's query depth limit is hit
+/// when it lays out `bootstrap`'s `main` (from a clean build).
+pub fn run_job<S: Sink>(job: Job, sink: &S, invocation: Invocation) -> JobFuture<'_> {
+    Box::pin(run_job_unboxed(job, sink, invocation))
+}
+
+async fn run_job_unboxed<S: Sink>(
     job: Job,
     sink: &S,
     invocation: Invocation,
