@@ -95,6 +95,18 @@ pub struct PhaseTimings {
 }
 
 impl PhaseTimings {
+    /// Each phase with its k6 name, in phase order.
+    pub fn phases(&self) -> [(&'static str, &PhaseFigures); 6] {
+        [
+            ("blocked", &self.blocked),
+            ("connecting", &self.connecting),
+            ("tls_handshaking", &self.tls_handshaking),
+            ("sending", &self.sending),
+            ("waiting", &self.waiting),
+            ("receiving", &self.receiving),
+        ]
+    }
+
     /// The merged phase histograms of `s`, or `None` when it has none.
     fn of(s: &Stats) -> Option<PhaseTimings> {
         if s.timings.iter().all(Option::is_none) {
@@ -494,6 +506,26 @@ impl Summary {
         for (name, f) in &self.requests {
             row(&mut out, &format!("request {name}"), f);
         }
+        if let Some(t) = &self.total.timings_ms {
+            // k6's http_req_* breakdown, over every request that got a response.
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>9} {:>9} {:>9} {:>9}",
+                "phases (total)", "p50", "p95", "p99", "max"
+            );
+            for (name, p) in t.phases() {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:>9} {:>9} {:>9} {:>9}",
+                    format!("http_req_{name}"),
+                    fmt_phase(p.p50),
+                    fmt_phase(p.p95),
+                    fmt_phase(p.p99),
+                    fmt_phase(p.max)
+                );
+            }
+        }
         if !self.checks.is_empty() {
             let _ = writeln!(out);
             for (name, c) in &self.checks {
@@ -661,6 +693,16 @@ fn ms(us: u64) -> f64 {
 
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+/// A phase in milliseconds: microseconds below one millisecond, where most phases
+/// of a kept-alive request are.
+fn fmt_phase(v: f64) -> String {
+    if v < 1.0 {
+        format!("{:.0}µs", v * 1000.0)
+    } else {
+        fmt_ms(v)
+    }
 }
 
 fn fmt_ms(v: f64) -> String {
