@@ -6,6 +6,7 @@ mod config;
 mod lifecycle;
 mod server;
 mod stats;
+mod timer;
 
 use clap::Parser;
 

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::behavior::Behavior;
 use crate::config::Config;
 use crate::stats::Stats;
+use crate::timer::PreciseTimer;
 
 type Body = Full<Bytes>;
 
@@ -36,6 +37,8 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 struct App {
     behavior: Behavior,
     stats: Stats,
+    /// Precise delays; `None` if its thread could not start (tokio's timer then).
+    timer: Option<PreciseTimer>,
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, gives
@@ -48,6 +51,7 @@ where
     let app = Arc::new(App {
         behavior: config.behavior,
         stats: Stats::new(config.exit_after.saturating_add(config.shutdown_grace)),
+        timer: PreciseTimer::start(),
     });
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -136,28 +140,14 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     drop(req);
 
     if let Some(ready_at) = plan.ready_at {
-        wait_until(started + ready_at).await;
+        let at = started + ready_at;
+        match &app.timer {
+            Some(timer) => timer.sleep_until(at).await,
+            None => tokio::time::sleep_until(at.into()).await,
+        }
     }
     app.stats.record_status(status.as_u16());
     Ok(text(status, body))
-}
-
-/// How early the coarse sleep of [`wait_until`] ends.
-const SPIN: Duration = Duration::from_millis(2);
-
-/// Waits until `at` to within a few microseconds, so that `--delay 5ms` answers in
-/// 5 ms, not 6 or 7: tokio's timer ticks in whole milliseconds and rounds up (a
-/// sleep can end up to about 2 ms late), so this sleeps until [`SPIN`] before
-/// `at`, then yields until `at`.
-async fn wait_until(at: std::time::Instant) {
-    if let Some(coarse) = at.checked_sub(SPIN)
-        && std::time::Instant::now() < coarse
-    {
-        tokio::time::sleep_until(coarse.into()).await;
-    }
-    while std::time::Instant::now() < at {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// `/status/{code}`: the code if it is a valid final status (200..=599),
