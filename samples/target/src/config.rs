@@ -28,7 +28,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
 
-    /// Fixed delay before every response, e.g. `5ms`.
+    /// Fixed delay before every response, e.g. `5ms` (kept to within tens of
+    /// microseconds by a timer thread, not rounded up to the next millisecond).
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
     pub delay: Duration,
 
