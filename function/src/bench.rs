@@ -657,23 +657,31 @@ mod tests {
         format!("http://{addr}")
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_short_fixed_rate_run_is_read_back_from_the_local_sink() {
+    /// Arguments for one second at `rate` with `vus` VUs against a fresh local
+    /// server, writing into a fresh directory (returned for cleanup).
+    async fn one_second_at(rate: u32, vus: u32) -> (PathBuf, BenchArgs) {
         let dir = tempdir();
         let target = ok_server().await;
+        let (rate, vus) = (rate.to_string(), vus.to_string());
         let a = args(&[
             "--target",
             &target,
             "--duration",
             "1s",
             "--rate",
-            "200",
+            &rate,
             "--vus",
-            "4",
+            &vus,
             "--out",
             dir.to_str().expect("utf-8 path"),
         ])
         .expect("parses");
+        (dir, a)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_fixed_rate_run_is_read_back_from_the_local_sink() {
+        let (dir, a) = one_second_at(200, 4).await;
         let r = run(&a).await.expect("runs");
         assert_eq!(r.requests, 200, "{r:?}");
         assert_eq!(r.errors, 0, "{r:?}");
@@ -688,21 +696,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_second_delivery_of_the_same_job_is_refused_before_any_load() {
-        let dir = tempdir();
-        let target = ok_server().await;
-        let a = args(&[
-            "--target",
-            &target,
-            "--duration",
-            "1s",
-            "--rate",
-            "20",
-            "--vus",
-            "2",
-            "--out",
-            dir.to_str().expect("utf-8 path"),
-        ])
-        .expect("parses");
+        let (dir, a) = one_second_at(20, 2).await;
         let (job, _) = build_job(&a).expect("job");
         let sink = LocalDirSink::new(&a.out);
         run_job(job.clone(), &sink, Invocation::default())
