@@ -187,6 +187,11 @@ async fn run_job_unboxed<S: Sink>(
     if job.format != FORMAT_VERSION {
         return Err(WorkerError::Format { got: job.format });
     }
+    if job.results.bucket.is_empty() {
+        return Err(WorkerError::BadJob(
+            "results.bucket is empty: the job does not say where to write".into(),
+        ));
+    }
     if let Some(deadline) = invocation.deadline {
         let ends = job.start_at + job.duration + job.request_timeout.min(engine::MAX_DRAIN);
         if ends + FLUSH_RESERVE > deadline {
