@@ -5,6 +5,8 @@
 //! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
 //! in time and killed when its handle drops.
 
+pub mod third_party;
+
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
