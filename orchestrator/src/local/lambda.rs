@@ -3,8 +3,10 @@
 //! This file owns the Lambda **Invoke API** (as aws-sdk-lambda calls it, plus
 //! `GetAccountSettings`), the Lambda **Runtime API** (2018-06-01) spoken by the
 //! function processes, and the process pool behind them: queueing, spawning
-//! `bootstrap` processes on demand up to a cap, warm reuse, timeouts, crash
-//! handling, idle reaping and fault injection ([`LocalLambda::kill_one_busy`]).
+//! `bootstrap` processes on demand up to a cap (a few at a time, on the blocking
+//! pool and outside the pool lock, so that a burst of Invoke calls is answered
+//! while processes start), warm reuse, timeouts, crash handling, idle reaping and
+//! fault injection ([`LocalLambda::kill_one_busy`]).
 //! It does not own the function code (any binary speaking the Runtime API
 //! works), S3, credentials or which regions exist; see the parent module for
 //! that glue.
