@@ -203,6 +203,7 @@ async fn run_job_unboxed<S: Sink>(
     }
     // Lambda may deliver an asynchronous event more than once: only the first
     // delivery of a job, the one that creates its claim object, sends load.
+    tokio::time::sleep(claim_delay(&job, SystemTime::now())).await;
     let claim = ObjectKey::claim(&job.run_id, &job.region, &job.worker_id);
     let claimed = format!(
         "{{\"invoked_at\":\"{}\"}}",
@@ -277,6 +278,33 @@ async fn run_job_unboxed<S: Sink>(
     Ok(manifest)
 }
 
+/// How long before its start a worker has made its claim at the latest.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(1);
+
+/// How long a worker invoked at `now` waits before claiming its job: a fraction
+/// of the time until [`CLAIM_MARGIN`] before its start, fixed per worker (a hash
+/// of run, region and worker). Workers invoked together, a thousand in a burst,
+/// then spread their claim PUTs over the lead time instead of making them all at
+/// once; zero when the start is less than the margin away.
+fn claim_delay(job: &Job, now: SystemTime) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let Some(window) = job
+        .start_at
+        .checked_sub(CLAIM_MARGIN)
+        .and_then(|by| by.duration_since(now).ok())
+    else {
+        return Duration::ZERO;
+    };
+    let mut h = std::hash::DefaultHasher::new();
+    (
+        job.run_id.as_str(),
+        job.region.as_str(),
+        job.worker_id.as_str(),
+    )
+        .hash(&mut h);
+    window.mul_f64((h.finish() >> 11) as f64 / (1u64 << 53) as f64)
+}
+
 /// Writes completed intervals as numbered interval-log objects.
 struct Flusher<'a, S> {
     job: &'a Job,
@@ -306,5 +334,36 @@ impl<S: Sink> Flusher<'_, S> {
         self.seq += 1;
         self.sink.put(&key, log, "text/plain").await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::WorkerId;
+
+    #[test]
+    fn claims_spread_over_the_wait_and_come_at_least_a_margin_before_the_start() {
+        let now = SystemTime::now();
+        let mut job = engine::tests::job("http://127.0.0.1:1", Duration::from_secs(1), vec![]);
+        job.start_at = now + Duration::from_secs(21);
+        let delays: Vec<Duration> = (0..200)
+            .map(|i| {
+                job.worker_id = WorkerId::numbered(i);
+                claim_delay(&job, now)
+            })
+            .collect();
+        let window = Duration::from_secs(20);
+        assert!(delays.iter().all(|d| *d < window), "{delays:?}");
+        // Spread out, not bunched: some early, some late.
+        assert!(delays.iter().any(|d| *d < window / 4));
+        assert!(delays.iter().any(|d| *d > window * 3 / 4));
+        // The same worker always waits the same.
+        assert_eq!(claim_delay(&job, now), claim_delay(&job, now));
+        // No wait once the start is less than the margin away.
+        job.start_at = now + CLAIM_MARGIN / 2;
+        assert_eq!(claim_delay(&job, now), Duration::ZERO);
+        job.start_at = now - Duration::from_secs(5);
+        assert_eq!(claim_delay(&job, now), Duration::ZERO);
     }
 }

@@ -243,7 +243,7 @@ async fn run_scenario(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::convert::Infallible;
@@ -348,7 +348,7 @@ mod tests {
         }
     }
 
-    fn job(target: &str, duration: Duration, scenarios: Vec<JobScenario>) -> Job {
+    pub(crate) fn job(target: &str, duration: Duration, scenarios: Vec<JobScenario>) -> Job {
         Job {
             format: FORMAT_VERSION,
             run_id: RunId::from("r1"),
