@@ -1,0 +1,1 @@
+/usr/bin/time -f %U %S %M %e %w %c -o /work/main/bench/results/2026-11-24_010654/oha-3.time taskset -c 1 /work/main/bench/.tools/bin/oha -z 10s -c 50 --worker-threads 1 --no-tui --output-format json http://127.0.0.1:46387/

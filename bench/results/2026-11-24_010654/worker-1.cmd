@@ -1,0 +1,1 @@
+/usr/bin/time -f %U %S %M %e %w %c -o /work/main/bench/results/2026-11-24_010654/worker-1.time taskset -c 1 /work/main/target/release/sls-load-bench --target http://127.0.0.1:46387 --duration 10s --vus 50 --closed-rate 200000 --out /work/main/bench/results/2026-11-24_010654/worker-closed-1
