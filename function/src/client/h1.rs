@@ -9,7 +9,7 @@
 //! (the parent module does); it only says where an exchange broke and whether
 //! any request bytes had been written by then.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Waker};
@@ -443,9 +443,8 @@ fn encode(out: &mut Vec<u8>, req: &Request<Bytes>, host: &HeaderValue) {
     }
     let body = req.body();
     if !body.is_empty() || expects_body(req.method()) {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "content-length: {}\r\n", body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
