@@ -1478,7 +1478,7 @@ pub(crate) mod tests {
     }
 
     /// Serves [`handler`] over TLS with the given ALPN protocols.
-    async fn tls_server(pki: &Pki, alpn: &[&[u8]]) -> SocketAddr {
+    pub(crate) async fn tls_server(pki: &Pki, alpn: &[&[u8]]) -> SocketAddr {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -587,42 +587,8 @@ pub(crate) mod tests {
     /// A loopback HTTPS server (HTTP/1.1 and HTTP/2 via ALPN) with a certificate for
     /// 127.0.0.1 signed by a fresh test CA; returns its URL and the CA's PEM.
     async fn tls_server() -> (String, String) {
-        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
         let pki = crate::client::tests::pki();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![pki.cert.clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
-            )
-            .expect("server cert");
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
-                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("ok"))))
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-                });
-            }
-        });
+        let addr = crate::client::tests::tls_server(&pki, &[b"h2", b"http/1.1"]).await;
         let ca_pem = String::from_utf8(pki.ca_pem).expect("PEM is ASCII");
         (format!("https://{addr}"), ca_pem)
     }
