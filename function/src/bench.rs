@@ -26,9 +26,10 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde::Serialize;
 
 use crate::job::{FORMAT_VERSION, Job, Manifest, ObjectKey, TAG_DURATION, WorkerId, split_tag};
-use crate::recorder::{RecorderError, new_histogram};
+use crate::recorder::RecorderError;
 use crate::sink::{Claim, Sink, SinkError};
 use crate::{Invocation, WorkerError, run_job};
+use sls_load_core::hlog::new_histogram;
 
 /// Closed-model fallback rate (arrivals per second) when the job format has no
 /// `constant-vus` executor: far above what one core can send, so VUs never idle.
@@ -481,7 +482,7 @@ fn read(path: &Path) -> Result<String, BenchError> {
 
 /// Merges the `http_req_duration` intervals of every `.hlog` below `dir`.
 pub fn read_back(dir: &Path) -> Result<Histogram<u64>, BenchError> {
-    let mut merged = new_histogram()?;
+    let mut merged = new_histogram();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|source| BenchError::Io {

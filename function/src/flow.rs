@@ -22,12 +22,9 @@ use http::{HeaderMap, Method, Request, Uri};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::job::{Capture, Check, DataRows, JobScenario, RequestSpec, ThinkTime};
-
-/// k6's `__VU`: the VU's number within its worker (from 1).
-pub const VAR_VU: &str = "__VU";
-/// k6's `__ITER`: the iteration's number within its VU (from 0).
-pub const VAR_ITER: &str = "__ITER";
+use sls_load_core::job::{Capture, Check, DataRows, JobScenario, RequestSpec, ThinkTime};
+use sls_load_core::template::is_name_char;
+pub use sls_load_core::template::{VAR_ITER, VAR_VU, template_vars};
 
 /// Why a scenario's flow cannot be prepared (found before anything is sent).
 #[derive(Debug, thiserror::Error)]
@@ -60,34 +57,6 @@ enum Escape {
     Url,
     /// Inside a JSON string literal.
     Json,
-}
-
-/// Whether `c` may appear in a variable name.
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-}
-
-/// The variable names referenced by `{{name}}` in `text`, in order (for checks made
-/// before a flow is compiled, e.g. by the scenario parser).
-pub fn template_vars(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        match after.find("}}") {
-            Some(close) => {
-                let name = after[..close].trim();
-                if !name.is_empty() && name.chars().all(is_name_char) {
-                    out.push(name);
-                    rest = &after[close + 2..];
-                } else {
-                    rest = &rest[open + 2..];
-                }
-            }
-            None => break,
-        }
-    }
-    out
 }
 
 impl Template {
@@ -987,11 +956,5 @@ mod tests {
         vars.start_iteration(flow.row(0), 1, 0);
         let e = flow.steps()[0].request(&vars).expect_err("invalid header");
         assert!(e.contains("x-name"), "{e}");
-    }
-
-    #[test]
-    fn template_vars_lists_the_names_used() {
-        assert_eq!(template_vars("/a/{{id}}/{{ name }}?x={{}}"), ["id", "name"]);
-        assert!(template_vars("{\"a\":{\"b\":1}}").is_empty());
     }
 }

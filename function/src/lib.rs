@@ -2,11 +2,10 @@
 //! leaves its measurements in S3.
 //!
 //! # Brief overview
-//! - [`job`]: the wire contract (Invoke payload, manifest, object keys); shared with
-//!   the orchestrator.
+//! - [`job`] and [`schedule`]: the wire contract and pacing arithmetic, re-exported
+//!   from `sls-load-core`, which the orchestrator shares.
 //! - [`engine`]: runs the executors and sends requests (open model timed from the
 //!   intended start, closed model from the actual send).
-//! - [`schedule`]: pacing as data: arrival times and VU counts per executor, pure.
 //! - [`flow`]: templating, captures, checks and data rows of an iteration, pure.
 //! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
 //! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
@@ -24,10 +23,10 @@ pub mod bench;
 pub mod client;
 pub mod engine;
 pub mod flow;
-pub mod job;
 pub mod recorder;
-pub mod schedule;
 pub mod sink;
+
+pub use sls_load_core::{job, schedule};
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -15,13 +15,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use sls_load_core::hlog::{self, IntervalWriter};
 
 use crate::client::Timings;
 use crate::job::{
-    CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, RequestCounts, TAG_DURATION,
-    TAG_ERRORED, TAG_FAILED, TAG_PHASES, tag,
+    CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, RequestCounts, TAG_DURATION, TAG_ERRORED,
+    TAG_FAILED, TAG_PHASES, tag,
 };
 
 /// How one request ended, as the recorder sees it.
@@ -38,9 +37,9 @@ pub enum Outcome {
 /// Errors while encoding histograms.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
-    /// HdrHistogram could not be created or serialized.
-    #[error("histogram encoding failed: {0}")]
-    Encode(String),
+    /// HdrHistogram could not be serialized.
+    #[error(transparent)]
+    Encode(#[from] hlog::EncodeError),
 }
 
 /// The metrics recorded per request name; the index into a request's slots: the
@@ -68,7 +67,7 @@ struct State {
     hists: Vec<Option<Histogram<u64>>>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
-    serializer: V2DeflateSerializer,
+    writer: IntervalWriter,
     counts: Vec<RequestCounts>,
     checks: BTreeMap<String, CheckCounts>,
 }
@@ -94,7 +93,7 @@ impl Recorder {
             current: 0,
             hists: (0..tags.len()).map(|_| None).collect(),
             pending: Vec::new(),
-            serializer: V2DeflateSerializer::new(),
+            writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
             checks: BTreeMap::new(),
         };
@@ -143,7 +142,7 @@ impl Recorder {
             let slot = &mut st.hists[request * METRICS.len() + metric];
             let h = match slot {
                 Some(h) => h,
-                None => slot.insert(new_histogram()?),
+                None => slot.insert(hlog::new_histogram()),
             };
             h.saturating_record(value);
             Ok(())
@@ -208,14 +207,14 @@ impl Recorder {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(lines.len() + 256);
-        let mut serializer = V2DeflateSerializer::new();
-        IntervalLogWriterBuilder::new()
-            .add_comment(comment)
-            .add_comment("values are microseconds; tags are {metric}:{request name}")
-            .with_start_time(self.base_wall)
-            .with_base_time(self.base_wall)
-            .begin_log_with(&mut out, &mut serializer)
-            .map_err(|e| RecorderError::Encode(e.to_string()))?;
+        hlog::write_header(
+            &mut out,
+            &[
+                comment,
+                "values are microseconds; tags are {metric}:{request name}",
+            ],
+            self.base_wall,
+        )?;
         out.extend_from_slice(&lines);
         Ok(Some(out))
     }
@@ -276,25 +275,21 @@ impl Recorder {
             current,
             hists,
             pending,
-            serializer,
+            writer,
             ..
         } = st;
-        let mut writer = IntervalLogWriterBuilder::new()
-            .begin_log_with(pending, serializer)
-            .map_err(|e| RecorderError::Encode(e.to_string()))?;
         for (slot, name) in hists.iter_mut().zip(&self.tags) {
             let Some(h) = slot else { continue };
             if h.is_empty() {
                 continue;
             }
-            writer
-                .write_histogram(
-                    h,
-                    Duration::from_secs(*current),
-                    Duration::from_secs(1),
-                    Tag::new(name),
-                )
-                .map_err(|e| RecorderError::Encode(e.to_string()))?;
+            writer.write(
+                pending,
+                name,
+                Duration::from_secs(*current),
+                Duration::from_secs(1),
+                h,
+            )?;
             h.reset();
         }
         *current = next;
@@ -309,36 +304,14 @@ fn micros(d: Duration) -> u64 {
         .clamp(HIST_LOW_US, HIST_HIGH_US)
 }
 
-/// A histogram with the bounds every sls-load latency histogram uses.
-pub fn new_histogram() -> Result<Histogram<u64>, RecorderError> {
-    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
-        .map_err(|e| RecorderError::Encode(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use hdrhistogram::serialization::Deserializer;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-
     fn intervals(log: &[u8]) -> Vec<(String, u64, u64)> {
-        IntervalLogIterator::new(log)
-            .filter_map(|e| match e.expect("parses") {
-                LogEntry::Interval(i) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(i.encoded_histogram())
-                        .expect("base64");
-                    let h: Histogram<u64> = Deserializer::new()
-                        .deserialize(&mut bytes.as_slice())
-                        .expect("decodes");
-                    Some((
-                        i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                        i.start_timestamp().as_secs(),
-                        h.len(),
-                    ))
-                }
-                _ => None,
+        hlog::decode(log)
+            .map(|i| {
+                let i = i.expect("parses");
+                (i.tag, i.offset.as_secs(), i.histogram.len())
             })
             .collect()
     }

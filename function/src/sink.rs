@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use crate::job::{ObjectKey, Region};
 
@@ -60,13 +59,7 @@ pub trait Sink: Send + Sync {
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
-/// The HTTP client every AWS SDK client of sls-load uses: hyper + rustls with ring,
-/// so no C crypto library has to be built.
-pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
+pub use sls_load_core::sdk::http_client;
 
 /// True when the environment points the SDK at a non-AWS S3 endpoint (local mode),
 /// which needs path-style addressing.

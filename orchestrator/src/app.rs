@@ -13,15 +13,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use rand::Rng;
-use sls_load_function::job::{Job, ObjectKey, Region, ResultsLocation, RunId};
+use sls_load_core::job::{Job, ObjectKey, Region, ResultsLocation, RunId};
 
 use crate::cli::{Cli, Command, PlanArgs, PlanFlags, ReportArgs, RunArgs};
 use crate::cloud::{Cloud, Mode, choose_mode};
 use crate::collect::{self, Collected};
 use crate::invoke::{LambdaInvoker, invoke_all};
-use crate::merge::merge;
 use crate::plan::{self, Plan, PlanOptions};
-use crate::progress::{self, Display, Live};
+use crate::progress::{self, Display};
 use crate::report::{self, Summary};
 use crate::scenario;
 use crate::store::Store;
@@ -91,25 +90,33 @@ fn load_scenario(path: &Path, target: Option<&str>) -> Result<scenario::Scenario
 }
 
 /// Plan options from the flags; `lead` and `results` are filled in by the caller.
-fn plan_options(flags: &PlanFlags, run_id: RunId, lead: Duration) -> PlanOptions {
-    PlanOptions {
+fn plan_options(flags: &PlanFlags, run_id: RunId, lead: Duration) -> Result<PlanOptions, Failure> {
+    let regions = match &flags.regions {
+        Some(rs) => Some(
+            rs.iter()
+                .map(|r| {
+                    Region::new(r.trim())
+                        .map_err(|e| fail(EXIT_BAD_INPUT, anyhow::anyhow!("--regions: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    Ok(PlanOptions {
         run_id,
         now: SystemTime::now(),
         lead,
-        regions: flags
-            .regions
-            .as_ref()
-            .map(|rs| rs.iter().map(|r| Region::from(r.trim())).collect()),
+        regions,
         workers: flags.workers,
         results: ResultsLocation {
             bucket: String::new(),
-            region: Region::from("us-east-1"),
+            region: Region::us_east_1(),
         },
         flush_every: flags.flush_every,
         max_slice: flags.slice,
         memory_mb: flags.memory,
         arch: flags.arch,
-    }
+    })
 }
 
 /// Concurrent executions each region needs: its slots, twice during slice hand-over
@@ -127,7 +134,11 @@ fn concurrency_needed(plan: &Plan) -> BTreeMap<Region, usize> {
 /// `sls-load plan`: prints the plan and its estimated cost.
 pub async fn plan_only(args: PlanArgs) -> Result<u8, Failure> {
     let scenario = load_scenario(&args.scenario, None)?;
-    let opts = plan_options(&args.plan, RunId::from("planned"), AWS_LEAD);
+    let opts = plan_options(
+        &args.plan,
+        RunId::new("planned").map_err(|e| fail(EXIT_BAD_INPUT, e))?,
+        AWS_LEAD,
+    )?;
     let plan = plan::plan(&scenario, &opts).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     if args.json {
         let json = serde_json::to_string_pretty(&plan)
@@ -151,12 +162,12 @@ const AWS_LEAD: Duration = Duration::from_secs(10);
 /// `sls-load run`.
 pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     let scenario = load_scenario(&args.scenario, args.target.as_deref())?;
-    let run_id = RunId(args.run_id.clone().unwrap_or_else(new_run_id));
+    let run_id = parse_run_id(args.run_id.clone().unwrap_or_else(new_run_id))?;
     let mode = choose_mode(&args.cloud);
     // Plan once to validate flags before starting anything.
     let draft = plan::plan(
         &scenario,
-        &plan_options(&args.plan, run_id.clone(), Duration::ZERO),
+        &plan_options(&args.plan, run_id.clone(), Duration::ZERO)?,
     )
     .map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let regions: Vec<Region> = draft.regions.iter().map(|r| r.region.clone()).collect();
@@ -197,7 +208,7 @@ async fn run_planned(
         Mode::Local => Duration::from_secs(2) + Duration::from_millis(20) * slots as u32,
         Mode::Aws => AWS_LEAD,
     });
-    let mut opts = plan_options(&args.plan, run_id.clone(), lead);
+    let mut opts = plan_options(&args.plan, run_id.clone(), lead)?;
     opts.results = ResultsLocation {
         bucket: cloud.bucket.0.clone(),
         region: cloud.bucket.1.clone(),
@@ -279,7 +290,7 @@ async fn run_planned(
             }
         }
     };
-    let mut live = Live::default();
+    let mut collected = Collected::new(plan.clone());
     let mut display = Display::new(&plan, args.quiet);
     let grace = match cloud.mode {
         Mode::Local => Duration::from_secs(15),
@@ -288,18 +299,17 @@ async fn run_planned(
     let following = async {
         // Follow until every invocation has been made and every worker reported.
         loop {
-            live.invoked = invoked.load(Ordering::Relaxed);
             let result = progress::follow(
                 &cloud.store,
-                &plan,
-                &mut live,
+                &mut collected,
+                &|| invoked.load(Ordering::Relaxed),
                 &mut display,
                 plan.load_ends_at() + grace,
                 crate::cost::POLL_EVERY,
             )
             .await;
             if result.is_err()
-                || live.finished() >= plan.worker_count()
+                || collected.finished() >= plan.worker_count()
                 || SystemTime::now() >= plan.load_ends_at() + grace
             {
                 return result;
@@ -332,48 +342,55 @@ async fn run_planned(
             );
         }
     }
-    finish(cloud, &run_id, args.summary_export.as_deref()).await
+    // One last look: what was flushed after the last poll.
+    collected
+        .poll(&cloud.store)
+        .await
+        .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+    finish(cloud, &collected, args.summary_export.as_deref()).await
 }
 
 /// `sls-load watch RUN_ID`: follows a run from the store, then reports it.
 pub async fn watch(args: ReportArgs) -> Result<u8, Failure> {
+    let run_id = parse_run_id(args.run_id.clone())?;
     let mode = choose_mode(&args.cloud);
     let cloud = Cloud::store_only(&args.cloud, mode)
         .await
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
-    let run_id = RunId(args.run_id.clone());
     let outcome = async {
         let plan = collect::load_plan(&cloud.store, &run_id)
             .await
             .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
-        let mut live = Live::default();
-        live.invoked = plan.worker_count();
-        let mut display = Display::new(&plan, false);
+        let invoked = plan.worker_count();
+        let mut collected = Collected::new(plan);
+        let mut display = Display::new(&collected.plan, false);
+        let deadline = collected.plan.load_ends_at() + Duration::from_secs(60);
         let followed = progress::follow(
             &cloud.store,
-            &plan,
-            &mut live,
+            &mut collected,
+            &|| invoked,
             &mut display,
-            plan.load_ends_at() + Duration::from_secs(60),
+            deadline,
             crate::cost::POLL_EVERY,
         )
         .await;
         display.finish();
         followed.map_err(|e| fail(EXIT_RUN_FAILED, e))?;
-        finish(&cloud, &run_id, args.summary_export.as_deref()).await
+        finish(&cloud, &collected, args.summary_export.as_deref()).await
     }
     .await;
     cloud.shutdown().await;
     outcome
 }
 
-/// Collects, merges, stores and prints the summary of `run_id`; returns the exit code.
-async fn finish(cloud: &Cloud, run_id: &RunId, export: Option<&Path>) -> Result<u8, Failure> {
-    let collected: Collected = collect::collect(&cloud.store, run_id)
-        .await
-        .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
-    let merged = merge(&collected.logs, collected.plan.start_at);
-    let summary = Summary::build(&collected, &merged);
+/// Builds, stores and prints the summary of a collected run; returns the exit code.
+async fn finish(
+    cloud: &Cloud,
+    collected: &Collected,
+    export: Option<&Path>,
+) -> Result<u8, Failure> {
+    let run_id = &collected.plan.run_id;
+    let summary = Summary::build(collected, &collected.merged);
     let json = serde_json::to_vec_pretty(&summary)
         .context("encoding the summary")
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
@@ -430,18 +447,25 @@ async fn finish(cloud: &Cloud, run_id: &RunId, export: Option<&Path>) -> Result<
 
 /// `sls-load report RUN_ID`.
 pub async fn report(args: ReportArgs) -> Result<u8, Failure> {
+    let run_id = parse_run_id(args.run_id.clone())?;
     let mode = choose_mode(&args.cloud);
     let cloud = Cloud::store_only(&args.cloud, mode)
         .await
         .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
-    let outcome = finish(
-        &cloud,
-        &RunId(args.run_id.clone()),
-        args.summary_export.as_deref(),
-    )
+    let outcome = async {
+        let collected = collect::collect(&cloud.store, &run_id)
+            .await
+            .map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+        finish(&cloud, &collected, args.summary_export.as_deref()).await
+    }
     .await;
     cloud.shutdown().await;
     outcome
+}
+
+/// A run id from the command line, refused as bad input unless it is a safe name.
+fn parse_run_id(raw: String) -> Result<RunId, Failure> {
+    RunId::new(raw).map_err(|e| fail(EXIT_BAD_INPUT, e))
 }
 
 /// A new run id: UTC start time plus four random hex digits, so ids sort by time.

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use sls_load_function::job::Region;
-use sls_load_function::sink::http_client;
+use sls_load_core::job::Region;
+use sls_load_core::sdk::http_client;
 
 use crate::cli::CloudArgs;
 use crate::local::{
@@ -49,6 +49,14 @@ pub enum CloudError {
     /// AWS mode needs a bucket.
     #[error("AWS mode needs a results bucket: pass --bucket or set SLS_LOAD_BUCKET (see infra/)")]
     NoBucket,
+    /// `--bucket-region` is not a region name.
+    #[error("--bucket-region: {0}")]
+    BadRegion(#[from] sls_load_core::id::IdError),
+}
+
+/// `--bucket-region`, checked.
+fn bucket_region(args: &CloudArgs) -> Result<Option<Region>, CloudError> {
+    Ok(args.bucket_region.as_deref().map(Region::new).transpose()?)
 }
 
 /// Picks the mode: `--local`/`--aws` if given, else AWS when credentials are configured.
@@ -104,12 +112,10 @@ impl Cloud {
         mode: Mode,
         regions: &[Region],
     ) -> Result<Cloud, CloudError> {
-        let bucket_region = args
-            .bucket_region
-            .as_deref()
-            .map(Region::from)
-            .or_else(|| regions.first().cloned())
-            .unwrap_or_else(|| Region::from("us-east-1"));
+        let bucket_region = match bucket_region(args)? {
+            Some(r) => r,
+            None => regions.first().cloned().unwrap_or_else(Region::us_east_1),
+        };
         match mode {
             Mode::Local => {
                 let bootstrap = bootstrap_path(args)?;
@@ -168,7 +174,7 @@ impl Cloud {
 
     /// Connects to the results store only (for `report`).
     pub async fn store_only(args: &CloudArgs, mode: Mode) -> Result<Cloud, CloudError> {
-        let region = Region::from(args.bucket_region.as_deref().unwrap_or("us-east-1"));
+        let region = bucket_region(args)?.unwrap_or_else(Region::us_east_1);
         match mode {
             Mode::Local => {
                 let creds = LocalCredentials::default();
@@ -259,7 +265,8 @@ fn local_conf(endpoint: &str, region: &Region, creds: &LocalCredentials) -> aws_
         .build()
 }
 
-fn local_s3_client(
+/// An S3 client for a local stand-in at `endpoint` (path-style, local credentials).
+pub fn local_s3_client(
     endpoint: &str,
     region: &Region,
     creds: &LocalCredentials,

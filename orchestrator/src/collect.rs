@@ -1,16 +1,24 @@
-//! Collects a run's results from the store: the plan, every worker's manifest and
-//! interval-log objects, and which planned workers did not report.
+//! Reads a run back from the store, incrementally: the plan once, then at every
+//! [`Collected::poll`] only the objects that appeared since the last one, each
+//! read once and merged at once (its bytes are dropped after). Live progress,
+//! `watch`, the final report and `report RUN_ID` all read the same [`Collected`]
+//! state, which grows with the run's seconds and names, not with its objects.
 //!
-//! This module owns reading a run back (waiting for it is `progress`'s job). A corrupt or unreadable object never aborts a
-//! collection: it is kept as a [`Problem`] next to everything that could be read.
-//! Decoding histograms is merge's job; judging the run is report's.
+//! A corrupt or unreadable object never aborts a collection: it is kept as a
+//! [`Problem`] next to everything that could be read. Objects of workers that are
+//! not in the plan are named and ignored. This module does not wait for a run (the
+//! commands decide when to poll), decode histograms (merge does) or judge the run
+//! (summary does).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sls_load_function::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
+use futures_util::StreamExt;
+use sls_load_core::id::files;
+use sls_load_core::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
 
+use crate::merge::Merged;
 use crate::plan::Plan;
-use crate::store::{Store, StoreError, get_many};
+use crate::store::{Store, StoreError, get_stream};
 
 /// A worker, named by region and id.
 pub type WorkerKey = (Region, WorkerId);
@@ -50,31 +58,45 @@ pub struct Problem {
     pub message: String,
 }
 
-/// One interval-log object of one worker.
-#[derive(Debug, Clone)]
-pub struct LogObject {
-    /// Its worker.
-    pub worker: WorkerKey,
-    /// Its key.
-    pub key: ObjectKey,
-    /// Its bytes.
-    pub bytes: Vec<u8>,
-}
-
-/// Everything read back for a run.
+/// Everything read back for a run so far.
 #[derive(Debug, Clone)]
 pub struct Collected {
     /// The plan.
     pub plan: Plan,
     /// Manifests of the workers that finished.
     pub manifests: BTreeMap<WorkerKey, Manifest>,
-    /// Every interval-log object found, finished workers or not.
-    pub logs: Vec<LogObject>,
-    /// Objects that could not be used.
+    /// The merge of every interval-log object read, finished workers or not.
+    pub merged: Merged,
+    /// Objects that could not be used (interval-log lines: see `merged.problems`).
     pub problems: Vec<Problem>,
+    planned: BTreeSet<WorkerKey>,
+    seen: BTreeSet<ObjectKey>,
+    started: BTreeSet<WorkerKey>,
+    reported: BTreeSet<WorkerKey>,
+    gets: usize,
 }
 
 impl Collected {
+    /// A collection of `plan`'s run with nothing read yet.
+    pub fn new(plan: Plan) -> Self {
+        let planned = plan
+            .jobs
+            .iter()
+            .map(|j| (j.region.clone(), j.worker_id.clone()))
+            .collect();
+        Self {
+            plan,
+            manifests: BTreeMap::new(),
+            merged: Merged::default(),
+            problems: Vec::new(),
+            planned,
+            seen: BTreeSet::new(),
+            started: BTreeSet::new(),
+            reported: BTreeSet::new(),
+            gets: 0,
+        }
+    }
+
     /// Planned workers without a usable manifest, in plan order.
     pub fn missing(&self) -> Vec<WorkerKey> {
         self.plan
@@ -83,6 +105,92 @@ impl Collected {
             .map(|j| (j.region.clone(), j.worker_id.clone()))
             .filter(|w| !self.manifests.contains_key(w))
             .collect()
+    }
+
+    /// Planned workers with at least one interval log or a manifest stored.
+    pub fn started(&self) -> usize {
+        self.started.len()
+    }
+
+    /// Planned workers whose manifest is stored (usable or not: either way the
+    /// worker is done).
+    pub fn finished(&self) -> usize {
+        self.reported.len()
+    }
+
+    /// Objects read from the store so far (each at most once).
+    pub fn gets(&self) -> usize {
+        self.gets
+    }
+
+    /// Reads the objects that appeared since the last poll and merges them.
+    pub async fn poll(&mut self, store: &impl Store) -> Result<(), StoreError> {
+        let run = self.plan.run_id.clone();
+        let mut wanted = Vec::new();
+        for key in store.list(ObjectKey::run_prefix(&run).as_str()).await? {
+            if self.seen.contains(&key) {
+                continue;
+            }
+            let Some((region, worker, file)) = key.parse_worker_object(&run) else {
+                continue;
+            };
+            if file != files::MANIFEST && !files::is_latency_log(file) {
+                continue;
+            }
+            if !self.planned.contains(&(region, worker)) {
+                self.problems.push(Problem {
+                    key: key.clone(),
+                    message: "object of a worker that is not in the plan; ignored".into(),
+                });
+                self.seen.insert(key);
+                continue;
+            }
+            wanted.push(key);
+        }
+        let mut objects = std::pin::pin!(get_stream(store, wanted));
+        while let Some((key, got)) = objects.next().await {
+            let bytes = got?;
+            self.gets += 1;
+            self.seen.insert(key.clone());
+            self.add(key, bytes);
+        }
+        Ok(())
+    }
+
+    /// Merges one object that was listed (`None`: gone when read).
+    fn add(&mut self, key: ObjectKey, bytes: Option<Vec<u8>>) {
+        let Some((region, worker, file)) = key.parse_worker_object(&self.plan.run_id) else {
+            return;
+        };
+        let is_manifest = file == files::MANIFEST;
+        let who = (region, worker);
+        let Some(bytes) = bytes else {
+            self.problems.push(Problem {
+                key,
+                message: "listed but gone when read".into(),
+            });
+            return;
+        };
+        self.started.insert(who.clone());
+        if !is_manifest {
+            self.merged
+                .add_object(&who, &key, &bytes, self.plan.start_at);
+            return;
+        }
+        self.reported.insert(who.clone());
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if (m.region.clone(), m.worker_id.clone()) == who => {
+                self.manifests.insert(who, m);
+            }
+            Ok(_) => self.problems.push(Problem {
+                key,
+                message: "manifest names a different worker; ignored".into(),
+            }),
+            Err(e) => self.problems.push(Problem {
+                key,
+                message: format!("corrupt manifest: {e}"),
+            }),
+        }
     }
 }
 
@@ -100,72 +208,9 @@ pub async fn load_plan(store: &impl Store, run: &RunId) -> Result<Plan, CollectE
     })
 }
 
-/// Reads the plan, every manifest and every interval log of `run`.
+/// Reads the plan, every manifest and every interval log of `run` in one pass.
 pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, CollectError> {
-    let plan = load_plan(store, run).await?;
-    let planned: BTreeSet<WorkerKey> = plan
-        .jobs
-        .iter()
-        .map(|j| (j.region.clone(), j.worker_id.clone()))
-        .collect();
-    let mut out = Collected {
-        plan,
-        manifests: BTreeMap::new(),
-        logs: Vec::new(),
-        problems: Vec::new(),
-    };
-    let mut wanted = Vec::new();
-    for key in store.list(ObjectKey::run_prefix(run).as_str()).await? {
-        let Some((region, worker, file)) = key.parse_worker_object(run) else {
-            continue;
-        };
-        if !planned.contains(&(region, worker)) {
-            out.problems.push(Problem {
-                key: key.clone(),
-                message: "object of a worker that is not in the plan; ignored".into(),
-            });
-            continue;
-        }
-        let is_manifest = file == "manifest.json";
-        let is_log = file.starts_with("latency-") && file.ends_with(".hlog");
-        if is_manifest || is_log {
-            wanted.push(key);
-        }
-    }
-    for (key, got) in get_many(store, wanted).await {
-        let Some((region, worker, file)) = key.parse_worker_object(run) else {
-            continue;
-        };
-        let who = (region, worker);
-        let is_log = file != "manifest.json";
-        let Some(bytes) = got? else {
-            out.problems.push(Problem {
-                key,
-                message: "listed but gone when read".into(),
-            });
-            continue;
-        };
-        if is_log {
-            out.logs.push(LogObject {
-                worker: who,
-                key,
-                bytes,
-            });
-            continue;
-        }
-        match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) if (m.region.clone(), m.worker_id.clone()) == who => {
-                out.manifests.insert(who, m);
-            }
-            Ok(_) => out.problems.push(Problem {
-                key,
-                message: "manifest names a different worker; ignored".into(),
-            }),
-            Err(e) => out.problems.push(Problem {
-                key,
-                message: format!("corrupt manifest: {e}"),
-            }),
-        }
-    }
-    Ok(out)
+    let mut collected = Collected::new(load_plan(store, run).await?);
+    collected.poll(store).await?;
+    Ok(collected)
 }

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sls_load_function::engine::MAX_DRAIN;
-use sls_load_function::job::{Manifest, Region};
+use sls_load_core::job::MAX_DRAIN;
+use sls_load_core::job::{Manifest, Region};
 
 use crate::plan::{Arch, Plan};
 
@@ -226,7 +226,7 @@ mod tests {
             list: 200,
         };
         let c = total(
-            &[(Region::from("us-east-1"), gbs)],
+            &[(Region::new("us-east-1").unwrap(), gbs)],
             Arch::X86_64,
             10,
             s3,
@@ -246,10 +246,10 @@ mod tests {
 
     #[test]
     fn arm64_is_cheaper_and_premium_regions_cost_more() {
-        let us = Region::from("us-east-1");
+        let us = Region::new("us-east-1").unwrap();
         assert!(lambda_gb_second(&us, Arch::Arm64) < lambda_gb_second(&us, Arch::X86_64));
         assert!(
-            lambda_gb_second(&Region::from("af-south-1"), Arch::X86_64)
+            lambda_gb_second(&Region::new("af-south-1").unwrap(), Arch::X86_64)
                 > lambda_gb_second(&us, Arch::X86_64)
         );
     }

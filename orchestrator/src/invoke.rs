@@ -14,7 +14,7 @@ use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use rand::Rng;
-use sls_load_function::job::{Job, Region, WorkerId};
+use sls_load_core::job::{Job, Region, WorkerId};
 use tokio::task::JoinSet;
 
 /// Attempts per invocation before giving up.
@@ -191,6 +191,8 @@ pub async fn invoke_all<I: Invoker>(
 ) -> Vec<InvokeError> {
     let mut failures = Vec::new();
     let mut set = JoinSet::new();
+    // Which worker each task invokes, so that even a task that panicked is named.
+    let mut workers = std::collections::HashMap::new();
     let mut queue = jobs.iter();
     loop {
         while set.len() < concurrency.max(1) {
@@ -199,7 +201,8 @@ pub async fn invoke_all<I: Invoker>(
             let region = job.region.clone();
             let worker = job.worker_id.clone();
             let payload = serde_json::to_vec(job);
-            set.spawn(async move {
+            let named = (region.clone(), worker.clone());
+            let task = set.spawn(async move {
                 let payload = payload.map_err(|e| InvokeError {
                     region: region.clone(),
                     worker: worker.clone(),
@@ -208,6 +211,7 @@ pub async fn invoke_all<I: Invoker>(
                 })?;
                 invoke_with_retries(&invoker, &region, &worker, payload, base_backoff).await
             });
+            workers.insert(task.id(), named);
         }
         match set.join_next().await {
             None => break,
@@ -216,12 +220,16 @@ pub async fn invoke_all<I: Invoker>(
                 on_done();
                 failures.push(e);
             }
-            Some(Err(join)) => failures.push(InvokeError {
-                region: Region::from("?"),
-                worker: WorkerId::from("?"),
-                attempts: 0,
-                message: format!("invoke task failed: {join}"),
-            }),
+            Some(Err(join)) => {
+                if let Some((region, worker)) = workers.remove(&join.id()) {
+                    failures.push(InvokeError {
+                        region,
+                        worker,
+                        attempts: 0,
+                        message: format!("invoke task failed: {join}"),
+                    });
+                }
+            }
         }
     }
     failures

@@ -1,26 +1,30 @@
-//! Decodes interval logs and merges their histograms exactly: HdrHistogram `add`,
-//! never averaged percentiles.
+//! Merges decoded interval logs exactly: HdrHistogram `add`, never averaged
+//! percentiles, one object at a time into a [`Merged`] state that grows with the
+//! run's seconds and names, never with its objects or workers.
 //!
-//! Pure: bytes in, merged histograms out. Every interval is added into the run
-//! total, its worker's region, its request name and its second on the run's
-//! timeline; the k6 phase timings (`http_req_blocked` ... `http_req_receiving`)
-//! into the run total and their request name only. An object that does not parse becomes a [`Problem`] naming its key;
-//! the intervals before the bad line still count. This module does not fetch
-//! objects (collect does) or compute report figures (report does).
+//! Every interval is added into the run total, its worker's region, its request
+//! name and its second on the run's timeline, and (for live progress) its region's
+//! second while that second is recent; the k6 phase timings (`http_req_blocked`
+//! ... `http_req_receiving`) into the run total and their request name only. A
+//! line that does not decode becomes a [`Problem`] naming its object and line; the
+//! rest of the object still counts. Decoding is the core crate's interval-log
+//! codec; this module does not fetch objects (collect does) or compute report
+//! figures (summary does).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use sls_load_function::job::{
-    HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED,
-    TAG_PHASES, split_tag,
+use sls_load_core::hlog::{self, Interval};
+use sls_load_core::job::{
+    ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES, split_tag,
 };
 
-use crate::collect::{LogObject, Problem};
+use crate::collect::{Problem, WorkerKey};
+
+/// Seconds per region kept for live progress, counted back from the latest one
+/// seen in that region; older ones are dropped so the live state stays bounded.
+pub const RECENT_SECONDS: u64 = 30;
 
 /// Merged measurements of one scope (the run, a region, a request, a second).
 #[derive(Debug, Clone)]
@@ -37,18 +41,10 @@ pub struct Stats {
     pub timings: [Option<Histogram<u64>>; 6],
 }
 
-/// An empty histogram with the bounds every sls-load histogram uses.
-fn empty_histogram() -> Histogram<u64> {
-    // The bounds are constants that Histogram accepts; a failure here is a bug.
-    #[allow(clippy::expect_used)]
-    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
-        .expect("constant histogram bounds are valid")
-}
-
 impl Stats {
     fn new() -> Self {
         Self {
-            duration: empty_histogram(),
+            duration: hlog::new_histogram(),
             failed: 0,
             errored: 0,
             timings: Default::default(),
@@ -72,7 +68,7 @@ impl Default for Stats {
     }
 }
 
-/// The merge of all interval logs of a run.
+/// The merge of a run's interval logs so far.
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     /// Everything.
@@ -83,110 +79,164 @@ pub struct Merged {
     pub requests: BTreeMap<String, Stats>,
     /// Per second after the run's start (`start_at`).
     pub timeline: BTreeMap<u64, Stats>,
-    /// Objects (or parts) that could not be decoded.
+    /// Per region and second, the last [`RECENT_SECONDS`] of each region only
+    /// (live progress).
+    pub recent: BTreeMap<(Region, u64), Stats>,
+    /// Objects (or lines of them) that could not be decoded.
     pub problems: Vec<Problem>,
+    /// Interval-log objects merged.
+    pub objects: usize,
 }
 
-/// Merges `logs`; `start_at` anchors the timeline.
-pub fn merge(logs: &[LogObject], start_at: SystemTime) -> Merged {
+/// Merges `logs` (worker, key, bytes); `start_at` anchors the timeline.
+pub fn merge<'a>(
+    logs: impl IntoIterator<Item = (&'a WorkerKey, &'a ObjectKey, &'a [u8])>,
+    start_at: SystemTime,
+) -> Merged {
     let mut merged = Merged::default();
-    for log in logs {
-        if let Err(message) = merge_one(&mut merged, log, start_at) {
-            merged.problems.push(Problem {
-                key: log.key.clone(),
-                message,
-            });
-        }
+    for (worker, key, bytes) in logs {
+        merged.add_object(worker, key, bytes, start_at);
     }
     merged
 }
 
-fn merge_one(merged: &mut Merged, log: &LogObject, start_at: SystemTime) -> Result<(), String> {
-    let mut base = Duration::ZERO;
-    let mut deserializer = Deserializer::new();
-    let anchor = start_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    for entry in IntervalLogIterator::new(&log.bytes) {
-        let entry = entry.map_err(|e| format!("corrupt interval log: {e:?}"))?;
-        let interval = match entry {
-            LogEntry::BaseTime(t) => {
-                base = t;
-                continue;
+impl Merged {
+    /// Adds every interval of one interval-log object; `start_at` anchors the
+    /// timeline. Lines that do not decode become problems; the others count.
+    pub fn add_object(
+        &mut self,
+        worker: &WorkerKey,
+        key: &ObjectKey,
+        bytes: &[u8],
+        start_at: SystemTime,
+    ) {
+        self.objects += 1;
+        for interval in hlog::decode(bytes) {
+            let result = interval
+                .map_err(|e| e.to_string())
+                .and_then(|i| self.add_interval(&worker.0, &i, start_at));
+            if let Err(message) = result {
+                self.problems.push(Problem {
+                    key: key.clone(),
+                    message: format!("corrupt interval log: {message}"),
+                });
             }
-            LogEntry::StartTime(_) => continue,
-            LogEntry::Interval(i) => i,
-        };
-        let tag = interval.tag().ok_or("interval without a tag".to_string())?;
-        let (metric, request) = split_tag(tag.as_str())
-            .ok_or_else(|| format!("tag `{}` has no request name", tag.as_str()))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(interval.encoded_histogram())
-            .map_err(|e| format!("interval `{}`: bad base64: {e}", tag.as_str()))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("interval `{}`: bad histogram: {e:?}", tag.as_str()))?;
-        let at = (base + interval.start_timestamp()).saturating_sub(anchor);
-        let second = at.as_secs_f64().round() as u64;
-        if let Some(phase) = TAG_PHASES.iter().position(|p| *p == metric) {
-            let request = merged.requests.entry(request.to_owned()).or_default();
-            for scope in [&mut merged.total, request] {
-                let merged_phase = scope.timings[phase].get_or_insert_with(empty_histogram);
-                merged_phase
-                    .add(&h)
-                    .map_err(|e| format!("interval `{}`: {e:?}", tag.as_str()))?;
-            }
-            continue;
         }
-        let region = &log.worker.0;
-        let scopes = [
-            &mut merged.total,
-            merged.regions.entry(region.clone()).or_default(),
-            merged.requests.entry(request.to_owned()).or_default(),
-            merged.timeline.entry(second).or_default(),
+    }
+
+    fn add_interval(
+        &mut self,
+        region: &Region,
+        interval: &Interval,
+        start_at: SystemTime,
+    ) -> Result<(), String> {
+        let tag = interval.tag.as_str();
+        if tag.is_empty() {
+            return Err("interval without a tag".into());
+        }
+        let (metric, request) =
+            split_tag(tag).ok_or_else(|| format!("tag `{tag}` has no request name"))?;
+        let h = &interval.histogram;
+        let add =
+            |into: &mut Histogram<u64>| into.add(h).map_err(|e| format!("interval `{tag}`: {e:?}"));
+        if let Some(phase) = TAG_PHASES.iter().position(|p| *p == metric) {
+            let request = self.requests.entry(request.to_owned()).or_default();
+            for scope in [&mut self.total, request] {
+                add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?;
+            }
+            return Ok(());
+        }
+        let at = interval.start.duration_since(start_at).unwrap_or_default();
+        let second = at.as_secs_f64().round() as u64;
+        let recent = self.keep_recent(region, second);
+        let mut scopes = vec![
+            &mut self.total,
+            self.regions.entry(region.clone()).or_default(),
+            self.requests.entry(request.to_owned()).or_default(),
+            self.timeline.entry(second).or_default(),
         ];
+        if recent {
+            scopes.push(self.recent.entry((region.clone(), second)).or_default());
+        }
         for scope in scopes {
             match metric {
-                TAG_DURATION => scope
-                    .duration
-                    .add(&h)
-                    .map_err(|e| format!("interval `{}`: {e:?}", tag.as_str()))?,
-                TAG_FAILED => scope.failed += h.len(),
-                TAG_ERRORED => scope.errored += h.len(),
+                TAG_DURATION => add(&mut scope.duration)?,
+                TAG_FAILED => scope.failed = scope.failed.saturating_add(h.len()),
+                TAG_ERRORED => scope.errored = scope.errored.saturating_add(h.len()),
                 // Tags of metrics this version does not know are skipped, not fatal.
                 _ => {}
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Whether `second` of `region` is among its recent ones; drops the seconds
+    /// that a newer one pushes out of the window.
+    fn keep_recent(&mut self, region: &Region, second: u64) -> bool {
+        let latest = self
+            .recent
+            .range((region.clone(), 0)..=(region.clone(), u64::MAX))
+            .next_back()
+            .map_or(second, |((_, s), _)| (*s).max(second));
+        let floor = latest.saturating_sub(RECENT_SECONDS - 1);
+        let stale: Vec<_> = self
+            .recent
+            .range((region.clone(), 0)..(region.clone(), floor))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            self.recent.remove(&k);
+        }
+        second >= floor
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sls_load_function::client::Timings;
-    use sls_load_function::job::{ObjectKey, WorkerId};
-    use sls_load_function::recorder::{Outcome, Recorder};
-    use std::time::Instant;
+    use sls_load_core::hlog::{IntervalWriter, write_header};
+    use sls_load_core::job::WorkerId;
+    use std::time::Duration;
 
-    fn worker_log(region: &str, latencies_ms: &[u64], start: SystemTime) -> LogObject {
-        let base = Instant::now();
-        let rec = Recorder::new(base, start, vec!["home".into()]);
-        for (i, ms) in latencies_ms.iter().enumerate() {
-            rec.record(
-                0,
-                Outcome::Ok,
-                Duration::from_millis(*ms),
-                base + Duration::from_millis(i as u64 * 10),
+    /// One worker's interval log: `(tag, second, values in µs)` intervals from `start`.
+    fn log_bytes<T: AsRef<str>>(start: SystemTime, intervals: &[(T, u64, Vec<u64>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_header(&mut out, &["t"], start).unwrap();
+        let mut w = IntervalWriter::new();
+        for (tag, second, values) in intervals {
+            let mut h = hlog::new_histogram();
+            for v in values {
+                h.record(*v).unwrap();
+            }
+            w.write(
+                &mut out,
+                tag.as_ref(),
+                Duration::from_secs(*second),
+                Duration::from_secs(1),
+                &h,
             )
             .unwrap();
         }
-        rec.close().unwrap();
-        LogObject {
-            worker: (Region::from(region), WorkerId::numbered(0)),
-            key: ObjectKey::from("k"),
-            bytes: rec.take_log("t").unwrap().unwrap(),
-        }
+        out
+    }
+
+    fn worker(region: &str) -> WorkerKey {
+        (Region::new(region).unwrap(), WorkerId::numbered(0))
+    }
+
+    struct Log(WorkerKey, ObjectKey, Vec<u8>);
+
+    fn worker_log(region: &str, latencies_ms: &[u64], start: SystemTime) -> Log {
+        let values = latencies_ms.iter().map(|ms| ms * 1000).collect();
+        Log(
+            worker(region),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, &[("http_req_duration:home", 0, values)]),
+        )
+    }
+
+    fn merge_all(logs: &[Log], start: SystemTime) -> Merged {
+        merge(logs.iter().map(|l| (&l.0, &l.1, l.2.as_slice())), start)
     }
 
     #[test]
@@ -195,13 +245,13 @@ mod tests {
         // Worker A: 99 fast requests. Worker B: one slow request.
         let a = worker_log("us-east-1", &[1; 99], start);
         let b = worker_log("eu-west-1", &[1000], start);
-        let m = merge(&[a, b], start);
+        let m = merge_all(&[a, b], start);
         assert!(m.problems.is_empty(), "{:?}", m.problems);
         assert_eq!(m.total.requests(), 100);
         // The exact p99 of the union is the fast value; the max is the slow one.
         assert!(m.total.duration.value_at_quantile(0.99) <= 1001);
         assert!(m.total.duration.max() >= 999_000);
-        assert_eq!(m.regions[&Region::from("eu-west-1")].requests(), 1);
+        assert_eq!(m.regions[&Region::new("eu-west-1").unwrap()].requests(), 1);
         assert_eq!(m.requests["home"].requests(), 100);
         assert_eq!(m.timeline[&0].requests(), 100);
     }
@@ -209,40 +259,32 @@ mod tests {
     #[test]
     fn phase_timings_merge_per_request_and_in_total_only() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let base = Instant::now();
-        let rec = Recorder::new(base, start, vec!["home".into(), "api".into()]);
-        let ms = Duration::from_millis;
-        let timings = Timings {
-            connecting: ms(3),
-            waiting: ms(7),
-            ..Timings::default()
-        };
-        for (request, at) in [(0, 1), (0, 2), (1, 3)] {
-            rec.record_with(request, Outcome::Ok, ms(10), base + ms(at), Some(&timings))
-                .unwrap();
+        // What a worker records for three answered requests (home, home, api, each
+        // connecting 3 ms and waiting 7 ms) and one api request that got no answer.
+        let answered = |n: usize| vec![10_000; n];
+        let mut intervals = vec![
+            ("http_req_duration:home".to_owned(), 0, answered(2)),
+            ("http_req_duration:api".to_owned(), 0, answered(1)),
+            ("http_req_errored:api".to_owned(), 0, vec![10_000]),
+        ];
+        for (request, n) in [("home", 2), ("api", 1)] {
+            for (phase, value) in TAG_PHASES.iter().zip([0, 3_000, 0, 0, 7_000, 0]) {
+                intervals.push((format!("{phase}:{request}"), 0, vec![value; n]));
+            }
         }
-        rec.record_with(
-            1,
-            Outcome::Errored(sls_load_function::job::ErrorClass::Connect),
-            ms(10),
-            base + ms(4),
-            Some(&timings),
-        )
-        .unwrap();
-        rec.close().unwrap();
-        let log = LogObject {
-            worker: (Region::from("us-east-1"), WorkerId::numbered(0)),
-            key: ObjectKey::from("k"),
-            bytes: rec.take_log("t").unwrap().unwrap(),
-        };
-        let m = merge(&[log], start);
+        let log = Log(
+            worker("us-east-1"),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, &intervals),
+        );
+        let m = merge_all(&[log], start);
         assert!(m.problems.is_empty(), "{:?}", m.problems);
         let waiting = |s: &Stats| s.timings[4].as_ref().map(|h| (h.len(), h.max() / 1000));
         assert_eq!(waiting(&m.total), Some((3, 7)));
         assert_eq!(waiting(&m.requests["home"]), Some((2, 7)));
         assert_eq!(waiting(&m.requests["api"]), Some((1, 7)));
         assert_eq!(m.total.timings[0].as_ref().map(|h| h.max()), Some(0));
-        assert!(m.regions[&Region::from("us-east-1")].timings[4].is_none());
+        assert!(m.regions[&Region::new("us-east-1").unwrap()].timings[4].is_none());
         assert!(m.timeline[&0].timings.iter().all(Option::is_none));
         // Phase tags do not count as requests.
         assert_eq!(m.total.requests(), 4);
@@ -252,14 +294,32 @@ mod tests {
     fn a_corrupt_object_is_a_problem_not_a_failure() {
         let start = SystemTime::UNIX_EPOCH;
         let good = worker_log("us-east-1", &[5, 6], start);
-        let bad = LogObject {
-            key: ObjectKey::from("runs/r/us-east-1/w0001/latency-00000.hlog"),
-            bytes: b"0.000,1.000,2.0,HISTFAAAA!!notbase64\n".to_vec(),
-            ..good.clone()
-        };
-        let m = merge(&[good, bad], start);
+        let bad = Log(
+            good.0.clone(),
+            ObjectKey::new("runs/r/us-east-1/w0001/latency-00000.hlog").unwrap(),
+            b"0.000,1.000,2.0,HISTFAAAA!!notbase64\n".to_vec(),
+        );
+        let m = merge_all(&[good, bad], start);
         assert_eq!(m.total.requests(), 2);
         assert_eq!(m.problems.len(), 1);
         assert!(m.problems[0].key.as_str().ends_with("latency-00000.hlog"));
+    }
+
+    #[test]
+    fn live_progress_keeps_only_each_regions_recent_seconds() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut m = Merged::default();
+        let w = worker("us-east-1");
+        for second in 0..100 {
+            let bytes = log_bytes(start, &[("http_req_duration:home", second, vec![1000])]);
+            m.add_object(&w, &ObjectKey::new("k").unwrap(), &bytes, start);
+        }
+        assert_eq!(m.recent.len() as u64, RECENT_SECONDS);
+        assert_eq!(
+            m.recent.keys().next().map(|k| k.1),
+            Some(100 - RECENT_SECONDS)
+        );
+        assert_eq!(m.timeline.len(), 100);
+        assert_eq!(m.total.requests(), 100);
     }
 }

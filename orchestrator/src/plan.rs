@@ -10,8 +10,8 @@
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sls_load_function::engine::MAX_DRAIN;
-use sls_load_function::job::{FORMAT_VERSION, Job, Region, ResultsLocation, RunId, WorkerId};
+use sls_load_core::job::MAX_DRAIN;
+use sls_load_core::job::{FORMAT_VERSION, Job, Region, ResultsLocation, RunId, WorkerId};
 
 use crate::scenario::Scenario;
 use crate::share;
@@ -211,7 +211,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
                 let worker = if slices == 1 {
                     WorkerId::numbered(k)
                 } else {
-                    WorkerId(format!("w{k:04}-s{slice:02}"))
+                    WorkerId::numbered_slice(k, slice)
                 };
                 let scenarios = scenario
                     .scenarios
@@ -371,7 +371,7 @@ fn split_workers(total: usize, regions: &[(Region, f64)]) -> Result<Vec<usize>, 
 mod tests {
     use super::*;
     use crate::scenario::{ExecutorDef, ScenarioDef};
-    use sls_load_function::job::{Executor, RequestSpec};
+    use sls_load_core::job::{Executor, RequestSpec};
     use std::path::PathBuf;
 
     fn scenario(rate: f64, regions: &[(&str, f64)]) -> Scenario {
@@ -381,7 +381,7 @@ mod tests {
             duration: Duration::from_secs(10),
             regions: regions
                 .iter()
-                .map(|(r, w)| (Region::from(*r), *w))
+                .map(|(r, w)| (Region::new(*r).unwrap(), *w))
                 .collect(),
             request_timeout: Duration::from_secs(60),
             worker_rate: 100.0,
@@ -414,14 +414,14 @@ mod tests {
 
     fn opts() -> PlanOptions {
         PlanOptions {
-            run_id: RunId::from("r"),
+            run_id: RunId::new("r").unwrap(),
             now: SystemTime::UNIX_EPOCH,
             lead: Duration::from_secs(2),
             regions: None,
             workers: None,
             results: ResultsLocation {
                 bucket: "b".into(),
-                region: Region::from("us-east-1"),
+                region: Region::new("us-east-1").unwrap(),
             },
             flush_every: Duration::from_secs(10),
             max_slice: DEFAULT_MAX_SLICE,
@@ -471,14 +471,14 @@ mod tests {
         );
         let mut o = opts();
         o.regions = Some(vec![
-            Region::from("eu-west-1"),
-            Region::from("ap-southeast-1"),
+            Region::new("eu-west-1").unwrap(),
+            Region::new("ap-southeast-1").unwrap(),
         ]);
         let p = plan(&s, &o).unwrap();
         assert_eq!(p.regions.len(), 2);
         assert!((p.regions[0].weight - 0.6).abs() < 1e-9);
         assert!((rates(&p) - 100.0).abs() < 1e-9);
-        o.regions = Some(vec![Region::from("mars-east-1")]);
+        o.regions = Some(vec![Region::new("mars-east-1").unwrap()]);
         assert!(matches!(plan(&s, &o), Err(PlanError::UnknownRegion(..))));
     }
 

@@ -1,33 +1,22 @@
-//! Live progress of a run in progress, read from the store alone: workers
-//! invoked / started / finished, and one line per region with the latest second's
-//! requests per second, p95 and error rate from the flushed interval logs.
+//! Live progress of a run in progress: workers invoked / started / finished, and
+//! one line per region with the latest second's requests per second, p95 and error
+//! rate, all read from the run's live [`Collected`] state (each object read once).
 //!
-//! [`Live`] polls and aggregates (no terminal code); [`Display`] draws it with
-//! indicatif, or prints plain lines when stderr is not a terminal. `run` and
-//! `watch` both use it, which is why `watch` can reattach from another terminal.
-//! The final report is not built here (collect, merge and report do that).
+//! [`regions_now`] reads the state (no terminal code); [`Display`] draws it with
+//! indicatif, or prints plain lines when stderr is not a terminal; [`follow`]
+//! polls until every worker reported. `run` and `watch` both use it, which is why
+//! `watch` can reattach from another terminal. The final report is not built here
+//! (summary does that from the same state).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sls_load_function::job::{ObjectKey, Region};
+use sls_load_core::job::Region;
 
-use crate::collect::{LogObject, WorkerKey};
-use crate::merge::{Stats, merge};
+use crate::collect::Collected;
 use crate::plan::Plan;
-use crate::store::{Store, StoreError, get_many};
-
-/// What is known about a run so far.
-#[derive(Debug, Default)]
-pub struct Live {
-    seen: BTreeSet<ObjectKey>,
-    started: BTreeSet<WorkerKey>,
-    finished: BTreeSet<WorkerKey>,
-    seconds: BTreeMap<(Region, u64), Stats>,
-    /// Workers invoked (set by the caller).
-    pub invoked: usize,
-}
+use crate::store::{Store, StoreError};
 
 /// One region's latest complete second.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,92 +33,34 @@ pub struct RegionNow {
     pub error_rate: f64,
 }
 
-impl Live {
-    /// Reads what is new in the store: manifests mark workers finished, new interval
-    /// logs mark them started and add to the per-region seconds.
-    pub async fn poll(&mut self, store: &impl Store, plan: &Plan) -> Result<(), StoreError> {
-        let run = &plan.run_id;
-        let mut logs = Vec::new();
-        for key in store.list(ObjectKey::run_prefix(run).as_str()).await? {
-            if self.seen.contains(&key) {
-                continue;
-            }
-            let Some((region, worker, file)) = key.parse_worker_object(run) else {
-                continue;
-            };
-            if file == "manifest.json" {
-                let who = (region, worker);
-                self.started.insert(who.clone());
-                self.finished.insert(who);
-                self.seen.insert(key);
-            } else if file.ends_with(".hlog") {
-                logs.push(key);
-            }
-        }
-        for (key, got) in get_many(store, logs).await {
-            let (Some(bytes), Some((region, worker, _))) = (got?, key.parse_worker_object(run))
-            else {
-                continue;
-            };
-            let who = (region.clone(), worker);
-            self.started.insert(who.clone());
-            let merged = merge(
-                &[LogObject {
-                    worker: who,
-                    key: key.clone(),
-                    bytes,
-                }],
-                plan.start_at,
-            );
-            for (second, stats) in merged.timeline {
-                let slot = self.seconds.entry((region.clone(), second)).or_default();
-                // Same bounds on both sides, so adding cannot fail.
-                let _ = slot.duration.add(&stats.duration);
-                slot.failed += stats.failed;
-                slot.errored += stats.errored;
-            }
-            self.seen.insert(key);
-        }
-        Ok(())
-    }
-
-    /// Workers with at least one flushed interval or a manifest.
-    pub fn started(&self) -> usize {
-        self.started.len()
-    }
-
-    /// Workers whose manifest is stored.
-    pub fn finished(&self) -> usize {
-        self.finished.len()
-    }
-
-    /// The latest second seen for each region of the plan.
-    pub fn regions(&self, plan: &Plan) -> Vec<RegionNow> {
-        plan.regions
-            .iter()
-            .filter_map(|r| {
-                let ((_, second), s) = self
-                    .seconds
-                    .range((r.region.clone(), 0)..=(r.region.clone(), u64::MAX))
-                    .next_back()?;
-                let requests = s.requests();
-                Some(RegionNow {
-                    region: r.region.clone(),
-                    second: *second,
-                    rps: requests,
-                    p95_ms: s.duration.value_at_quantile(0.95) as f64 / 1000.0,
-                    error_rate: if requests == 0 {
-                        0.0
-                    } else {
-                        s.errors() as f64 / requests as f64
-                    },
-                })
+/// The latest second seen for each region of the plan.
+pub fn regions_now(collected: &Collected) -> Vec<RegionNow> {
+    let recent = &collected.merged.recent;
+    collected
+        .plan
+        .regions
+        .iter()
+        .filter_map(|r| {
+            let ((_, second), s) = recent
+                .range((r.region.clone(), 0)..=(r.region.clone(), u64::MAX))
+                .next_back()?;
+            let requests = s.requests();
+            Some(RegionNow {
+                region: r.region.clone(),
+                second: *second,
+                rps: requests,
+                p95_ms: s.duration.value_at_quantile(0.95) as f64 / 1000.0,
+                error_rate: if requests == 0 {
+                    0.0
+                } else {
+                    s.errors() as f64 / requests as f64
+                },
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
-/// Draws [`Live`] on stderr.
+/// Draws a run's progress on stderr.
 pub struct Display {
     multi: MultiProgress,
     workers: ProgressBar,
@@ -180,16 +111,16 @@ impl Display {
         }
     }
 
-    /// Shows the current state.
-    pub fn update(&mut self, live: &Live, plan: &Plan) {
+    /// Shows the current state; `invoked`: workers invoked so far.
+    pub fn update(&mut self, collected: &Collected, invoked: usize) {
+        let plan = &collected.plan;
         let msg = format!(
-            "finished · {} invoked · {} started",
-            live.invoked,
-            live.started()
+            "finished · {invoked} invoked · {} started",
+            collected.started()
         );
-        self.workers.set_position(live.finished() as u64);
+        self.workers.set_position(collected.finished() as u64);
         self.workers.set_message(msg);
-        for now in live.regions(plan) {
+        for now in regions_now(collected) {
             if let Some(bar) = self.regions.get(&now.region) {
                 bar.set_message(format!(
                     "t={:>4}s {:>7} req/s  p95 {:>8.2}ms  errors {:>6.2}%",
@@ -203,9 +134,9 @@ impl Display {
         if self.plain {
             let line = format!(
                 "sls-load: {}/{} workers finished · {} started",
-                live.finished(),
+                collected.finished(),
                 plan.worker_count(),
-                live.started()
+                collected.started()
             );
             if line != self.last_plain {
                 eprintln!("{line}");
@@ -224,20 +155,21 @@ impl Display {
     }
 }
 
-/// Polls `store` every `every` until all planned workers finished or `deadline`,
-/// updating `display`. Returns the last state.
+/// Polls `store` every `every` into `collected` until all planned workers
+/// finished or `deadline`, updating `display`; `invoked` says how many workers
+/// have been invoked so far.
 pub async fn follow(
     store: &impl Store,
-    plan: &Plan,
-    live: &mut Live,
+    collected: &mut Collected,
+    invoked: &dyn Fn() -> usize,
     display: &mut Display,
-    deadline: std::time::SystemTime,
+    deadline: SystemTime,
     every: Duration,
 ) -> Result<(), StoreError> {
     loop {
-        live.poll(store, plan).await?;
-        display.update(live, plan);
-        if live.finished() >= plan.worker_count() || std::time::SystemTime::now() >= deadline {
+        collected.poll(store).await?;
+        display.update(collected, invoked());
+        if collected.finished() >= collected.plan.worker_count() || SystemTime::now() >= deadline {
             return Ok(());
         }
         tokio::time::sleep(every).await;

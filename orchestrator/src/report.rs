@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sls_load_function::job::{Job, Manifest, Region, RunId, WorkerId};
+use sls_load_core::job::{Job, Manifest, Region, RunId, WorkerId};
 
 use crate::collect::Collected;
 use crate::merge::{Merged, Stats};
@@ -643,7 +643,7 @@ fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
 /// When a job's first request is due after its start instant (ramps from zero,
 /// quiet first stages and `start_time` included).
 fn first_offset(job: &Job) -> Duration {
-    sls_load_function::schedule::first_due(job).unwrap_or_default()
+    sls_load_core::schedule::first_due(job).unwrap_or_default()
 }
 
 /// Up to `n` names joined with commas, then how many more there are.

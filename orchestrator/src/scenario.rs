@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use sls_load_function::flow::{VAR_ITER, VAR_VU, template_vars};
-use sls_load_function::job::{
+use sls_load_core::job::{
     Arrivals, Capture, Check, DataRows, HttpOptions, HttpVersionChoice, RateStage, Region,
     RequestSpec, ThinkTime, VuStage,
 };
+use sls_load_core::template::{VAR_ITER, VAR_VU, template_vars};
 use thiserror::Error;
 
 use crate::threshold::{self, Threshold};
@@ -112,7 +112,7 @@ impl ScenarioDef {
                         target: s.target / time_unit.as_secs_f64(),
                     })
                     .collect();
-                let profile = sls_load_function::schedule::RateProfile::ramping(
+                let profile = sls_load_core::schedule::RateProfile::ramping(
                     start_rate / time_unit.as_secs_f64(),
                     &per_second,
                 );
@@ -1657,7 +1657,7 @@ impl<'de> Deserialize<'de> for Regions {
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Regions, E> {
                 let name = check_region(v).map_err(E::custom)?;
-                Ok(Regions(vec![(Region(name), 1.0)]))
+                Ok(Regions(vec![(Region::new(name).map_err(E::custom)?, 1.0)]))
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Regions, A::Error> {
@@ -1665,7 +1665,7 @@ impl<'de> Deserialize<'de> for Regions {
                 let mut out = Vec::new();
                 while let Some(name) = seq.next_element_seed(region_seed(&seen))? {
                     seen.insert(name.clone());
-                    out.push((Region(name), 1.0));
+                    out.push((Region::new(name).map_err(de::Error::custom)?, 1.0));
                 }
                 if out.is_empty() {
                     return Err(de::Error::custom(EMPTY));
@@ -1679,7 +1679,7 @@ impl<'de> Deserialize<'de> for Regions {
                 while let Some(name) = map.next_key_seed(region_seed(&seen))? {
                     let Weight(weight) = map.next_value()?;
                     seen.insert(name.clone());
-                    out.push((Region(name), weight));
+                    out.push((Region::new(name).map_err(de::Error::custom)?, weight));
                 }
                 if out.is_empty() {
                     return Err(de::Error::custom(EMPTY));
@@ -1930,7 +1930,7 @@ fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioErro
     let regions = raw
         .regions
         .map(|r| r.0)
-        .unwrap_or_else(|| vec![(Region::from(DEFAULT_REGION), 1.0)]);
+        .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
 
     let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
     for (name, def) in raw.scenarios.0 {
@@ -2643,9 +2643,9 @@ scenarios:
         assert_eq!(
             s.regions,
             vec![
-                (Region::from("us-east-1"), 0.5),
-                (Region::from("eu-west-1"), 0.3),
-                (Region::from("ap-southeast-1"), 0.2),
+                (Region::new("us-east-1").unwrap(), 0.5),
+                (Region::new("eu-west-1").unwrap(), 0.3),
+                (Region::new("ap-southeast-1").unwrap(), 0.2),
             ]
         );
         assert_eq!(s.request_timeout, Duration::from_secs(30));
@@ -2702,7 +2702,7 @@ scenarios:
     #[test]
     fn omitted_keys_take_k6_defaults() {
         let s = ok(MINIMAL);
-        assert_eq!(s.regions, vec![(Region::from(DEFAULT_REGION), 1.0)]);
+        assert_eq!(s.regions, vec![(Region::new(DEFAULT_REGION).unwrap(), 1.0)]);
         assert_eq!(s.request_timeout, Duration::from_secs(60));
         assert_eq!(s.worker_rate, 1000.0);
         assert!(s.thresholds.is_empty());
@@ -2746,8 +2746,8 @@ scenarios:
         assert_eq!(
             s.regions,
             vec![
-                (Region::from("eu-west-1"), 1.0),
-                (Region::from("us-gov-west-1"), 1.0)
+                (Region::new("eu-west-1").unwrap(), 1.0),
+                (Region::new("us-gov-west-1").unwrap(), 1.0)
             ]
         );
         let s = ok(&format!(
@@ -2756,8 +2756,8 @@ scenarios:
         assert_eq!(
             s.regions,
             vec![
-                (Region::from("eu-west-1"), 3.0),
-                (Region::from("us-east-1"), 1.0)
+                (Region::new("eu-west-1").unwrap(), 3.0),
+                (Region::new("us-east-1").unwrap(), 1.0)
             ]
         );
     }

@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
-use sls_load_function::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
-use sls_load_function::schedule::worker_vus;
+use sls_load_core::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
+use sls_load_core::schedule::worker_vus;
 
 use crate::scenario::{ExecutorDef, ScenarioDef};
 
@@ -176,8 +176,8 @@ pub fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sls_load_function::job::{Arrivals, RequestSpec, VuStage};
-    use sls_load_function::schedule::{ArrivalSchedule, VuSchedule, Window};
+    use sls_load_core::job::{Arrivals, RequestSpec, VuStage};
+    use sls_load_core::schedule::{ArrivalSchedule, VuSchedule, Window};
 
     use crate::scenario::DataSet;
 

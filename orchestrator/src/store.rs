@@ -9,7 +9,7 @@ use std::future::Future;
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
-use sls_load_function::job::ObjectKey;
+use sls_load_core::job::ObjectKey;
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,23 +54,22 @@ const ACCESS_DENIED: &str = "access denied (403). S3 also answers 403 for a miss
 /// GETs in flight at once when reading many objects.
 pub const GET_CONCURRENCY: usize = 32;
 
-/// Reads `keys` with up to [`GET_CONCURRENCY`] GETs in flight, and returns each
-/// key with its outcome, in the order given. A run of a thousand workers has
-/// thousands of objects; one at a time, S3's per-request latency would add up to
-/// minutes.
-pub async fn get_many(
-    store: &impl Store,
+/// Reads `keys` with up to [`GET_CONCURRENCY`] GETs in flight, yielding each key
+/// with its outcome in the order given, as soon as it is read: a caller that
+/// consumes each object at once holds at most [`GET_CONCURRENCY`] in memory. A run
+/// of a thousand workers has thousands of objects; one at a time, S3's
+/// per-request latency would add up to minutes.
+pub fn get_stream<'a, S: Store>(
+    store: &'a S,
     keys: Vec<ObjectKey>,
-) -> Vec<(ObjectKey, Result<Option<Vec<u8>>, StoreError>)> {
+) -> impl futures_util::Stream<Item = (ObjectKey, Result<Option<Vec<u8>>, StoreError>)> + 'a {
     use futures_util::stream::{self, StreamExt};
     stream::iter(keys)
-        .map(|key| async move {
+        .map(move |key| async move {
             let got = store.get(&key).await;
             (key, got)
         })
         .buffered(GET_CONCURRENCY)
-        .collect()
-        .await
 }
 
 /// A [`Store`] over one S3 bucket.
@@ -115,7 +114,8 @@ impl Store for S3Store {
                 page.contents()
                     .iter()
                     .filter_map(|o| o.key())
-                    .map(ObjectKey::from),
+                    // A key that is no valid name was not written by sls-load.
+                    .filter_map(|k| ObjectKey::new(k).ok()),
             );
         }
         keys.sort();

@@ -33,7 +33,7 @@ use crate::schedule::{self, ArrivalSchedule, VuSchedule, Window};
 use transport::Target;
 
 /// The longest time in-flight requests get to finish after the slice ends.
-pub const MAX_DRAIN: Duration = Duration::from_secs(10);
+pub use sls_load_core::job::MAX_DRAIN;
 
 /// Why the engine could not run a job at all (per-request failures are outcomes).
 #[derive(Debug, thiserror::Error)]
@@ -351,9 +351,9 @@ pub(crate) mod tests {
     pub(crate) fn job(target: &str, duration: Duration, scenarios: Vec<JobScenario>) -> Job {
         Job {
             format: FORMAT_VERSION,
-            run_id: RunId::from("r1"),
+            run_id: RunId::new("r1").unwrap(),
             worker_id: WorkerId::numbered(0),
-            region: Region::from("local"),
+            region: Region::new("local").unwrap(),
             start_at: SystemTime::now() + Duration::from_millis(100),
             duration,
             run_offset: Duration::ZERO,
@@ -362,7 +362,7 @@ pub(crate) mod tests {
             scenarios,
             results: ResultsLocation {
                 bucket: "b".into(),
-                region: Region::from("local"),
+                region: Region::new("local").unwrap(),
             },
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),
@@ -595,24 +595,11 @@ pub(crate) mod tests {
 
     /// Per tag of `log`: every recorded value (with repeats), over all intervals.
     fn values_by_tag(log: &[u8]) -> BTreeMap<String, Vec<u64>> {
-        use base64::Engine;
-        use hdrhistogram::Histogram;
-        use hdrhistogram::serialization::Deserializer;
-        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
         let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        for entry in IntervalLogIterator::new(log) {
-            let LogEntry::Interval(i) = entry.expect("parses") else {
-                continue;
-            };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(i.encoded_histogram())
-                .expect("base64");
-            let h: Histogram<u64> = Deserializer::new()
-                .deserialize(&mut bytes.as_slice())
-                .expect("decodes");
-            let tag = i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
-            let values = out.entry(tag).or_default();
-            for v in h.iter_recorded() {
+        for i in sls_load_core::hlog::decode(log) {
+            let i = i.expect("parses");
+            let values = out.entry(i.tag).or_default();
+            for v in i.histogram.iter_recorded() {
                 values.extend(std::iter::repeat_n(
                     v.value_iterated_to(),
                     v.count_at_value() as usize,

@@ -86,14 +86,11 @@ mod tests {
     use super::*;
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_s3::primitives::ByteStream;
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
     const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
     fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_s3::Client {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let http = sls_load_core::sdk::http_client();
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -170,18 +167,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_claim_is_won_once_then_found_taken() {
-        use sls_load_function::job::ObjectKey;
-        use sls_load_function::sink::{Claim, S3Sink, Sink};
+        // Workers claim their job with a conditional PUT (`If-None-Match: *`); the
+        // stand-in must answer the second one 412 and keep the first object.
         let root = temp_root("claim");
         let creds = LocalCredentials::default();
         ensure_bucket(&root, "results").unwrap();
         let s3 = LocalS3::start(&root, &creds).await.unwrap();
-        let sink = S3Sink::new(client(s3.endpoint(), &creds), "results");
-        let key = ObjectKey::from("runs/r/us-east-1/w0000/claim.json");
+        let c = client(s3.endpoint(), &creds);
+        let key = "runs/r/us-east-1/w0000/claim.json";
         tokio::time::timeout(TEST_TIMEOUT, async {
-            let first = sink.claim(&key, b"{\"n\":1}".to_vec()).await.unwrap();
-            let second = sink.claim(&key, b"{\"n\":2}".to_vec()).await.unwrap();
-            assert_eq!((first, second), (Claim::Won, Claim::Taken));
+            let claim = |n: u8| {
+                c.put_object()
+                    .bucket("results")
+                    .key(key)
+                    .if_none_match("*")
+                    .body(ByteStream::from(format!("{{\"n\":{n}}}").into_bytes()))
+                    .send()
+            };
+            claim(1).await.expect("the first claim wins");
+            let second = claim(2).await.expect_err("the second claim is taken");
+            let status = second.raw_response().map(|r| r.status().as_u16());
+            assert_eq!(status, Some(412), "{second:?}");
         })
         .await
         .expect("claims timed out");

@@ -8,7 +8,6 @@
 //! never the reverse, so both sides always speak the same version.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -16,12 +15,12 @@ use serde::{Deserialize, Serialize};
 /// Version of the job and manifest wire format. Bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Latency histograms record microseconds from 1 µs ...
-pub const HIST_LOW_US: u64 = 1;
-/// ... to 60 s ...
-pub const HIST_HIGH_US: u64 = 60_000_000;
-/// ... with 3 significant digits.
-pub const HIST_SIGFIG: u8 = 3;
+pub use crate::hlog::{HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG};
+pub use crate::id::{IdError, ObjectKey, Region, RunId, WorkerId};
+
+/// Longest a worker waits after its slice for requests still in flight, before it
+/// counts them as timeouts and flushes; planning and cost allow for it.
+pub const MAX_DRAIN: Duration = Duration::from_secs(10);
 
 /// Interval-log tag prefix for the latency of every request that got a response.
 pub const TAG_DURATION: &str = "http_req_duration";
@@ -40,105 +39,6 @@ pub const TAG_PHASES: [&str; 6] = [
     "http_req_waiting",
     "http_req_receiving",
 ];
-
-macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl $name {
-            /// The identifier as a string slice.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                Self(s.to_owned())
-            }
-        }
-    };
-}
-
-string_newtype!(
-    /// Identifies one run, e.g. `20261123-203005-7f3a`. Sorts by start time.
-    RunId
-);
-string_newtype!(
-    /// An AWS region name such as `eu-west-1`.
-    Region
-);
-string_newtype!(
-    /// One worker (one Lambda invocation) within a region of a run, e.g. `w0003`.
-    WorkerId
-);
-string_newtype!(
-    /// A key in the results bucket.
-    ObjectKey
-);
-
-impl WorkerId {
-    /// The worker id for the `index`-th worker of a region.
-    pub fn numbered(index: usize) -> Self {
-        Self(format!("w{index:04}"))
-    }
-}
-
-impl ObjectKey {
-    /// `runs/{run_id}/`: everything a run stores lives below this prefix.
-    pub fn run_prefix(run: &RunId) -> Self {
-        Self(format!("runs/{run}/"))
-    }
-    /// `runs/{run_id}/plan.json`: the plan, written by the orchestrator before invoking.
-    pub fn plan(run: &RunId) -> Self {
-        Self(format!("runs/{run}/plan.json"))
-    }
-    /// `runs/{run_id}/summary.json`: the merged summary, written after collection.
-    pub fn summary(run: &RunId) -> Self {
-        Self(format!("runs/{run}/summary.json"))
-    }
-    /// `runs/{run_id}/{region}/{worker_id}/`: one worker's results.
-    pub fn worker_prefix(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
-        Self(format!("runs/{run}/{region}/{worker}/"))
-    }
-    /// `.../claim.json`: created (only if absent) before the worker starts, so that
-    /// a second delivery of the same job finds it and sends nothing.
-    pub fn claim(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
-        Self(format!("runs/{run}/{region}/{worker}/claim.json"))
-    }
-    /// `.../manifest.json`: written once, last, when the worker finishes.
-    pub fn manifest(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
-        Self(format!("runs/{run}/{region}/{worker}/manifest.json"))
-    }
-    /// `.../latency-{seq:05}.hlog`: the `seq`-th flush of the worker's interval log.
-    pub fn latency_log(run: &RunId, region: &Region, worker: &WorkerId, seq: u32) -> Self {
-        Self(format!(
-            "runs/{run}/{region}/{worker}/latency-{seq:05}.hlog"
-        ))
-    }
-
-    /// Splits a worker object key into (region, worker, file name) if it is one.
-    pub fn parse_worker_object(&self, run: &RunId) -> Option<(Region, WorkerId, &str)> {
-        let rest = self.0.strip_prefix(&format!("runs/{run}/"))?;
-        let mut parts = rest.splitn(3, '/');
-        let region = parts.next()?;
-        let worker = parts.next()?;
-        let file = parts.next()?;
-        if region.is_empty() || worker.is_empty() || file.is_empty() || file.contains('/') {
-            return None;
-        }
-        Some((Region::from(region), WorkerId::from(worker), file))
-    }
-}
 
 /// The Invoke payload: everything one worker needs to run its slice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -695,26 +595,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn worker_object_keys_round_trip() {
-        let run = RunId::from("r1");
-        let region = Region::from("eu-west-1");
-        let worker = WorkerId::numbered(3);
-        let key = ObjectKey::latency_log(&run, &region, &worker, 2);
-        assert_eq!(key.as_str(), "runs/r1/eu-west-1/w0003/latency-00002.hlog");
-        assert_eq!(
-            key.parse_worker_object(&run),
-            Some((region, worker, "latency-00002.hlog"))
-        );
-        assert_eq!(ObjectKey::plan(&run).parse_worker_object(&run), None);
-    }
-
-    #[test]
     fn job_json_uses_readable_times_and_k6_executor_names() {
         let job = Job {
             format: FORMAT_VERSION,
-            run_id: RunId::from("r1"),
+            run_id: RunId::new("r1").unwrap(),
             worker_id: WorkerId::numbered(0),
-            region: Region::from("us-east-1"),
+            region: Region::new("us-east-1").unwrap(),
             start_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             duration: Duration::from_secs(15),
             run_offset: Duration::ZERO,
@@ -736,7 +622,7 @@ mod tests {
             }],
             results: ResultsLocation {
                 bucket: "b".into(),
-                region: Region::from("us-east-1"),
+                region: Region::new("us-east-1").unwrap(),
             },
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),

@@ -866,9 +866,9 @@ mod tests {
         late_vus.start_time = MS(2500);
         let mut job = crate::job::Job {
             format: crate::job::FORMAT_VERSION,
-            run_id: "r".into(),
-            worker_id: "w0000".into(),
-            region: "local".into(),
+            run_id: "r".parse().unwrap(),
+            worker_id: "w0000".parse().unwrap(),
+            region: "local".parse().unwrap(),
             start_at: std::time::SystemTime::UNIX_EPOCH,
             duration: S(10),
             run_offset: Duration::ZERO,
@@ -877,7 +877,7 @@ mod tests {
             scenarios: vec![quiet, late_vus],
             results: crate::job::ResultsLocation {
                 bucket: "b".into(),
-                region: "local".into(),
+                region: "local".parse().unwrap(),
             },
             flush_every: S(10),
             request_timeout: S(1),

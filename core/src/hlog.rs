@@ -1,0 +1,468 @@
+//! The interval-log codec: the one place that writes and reads HdrHistogram
+//! interval logs (V2 + deflate, base64, one line per interval and tag).
+//!
+//! Workers encode with [`IntervalWriter`] and [`write_header`]; the orchestrator
+//! decodes with [`decode`], which reads a log line by line and bounds what each
+//! line may declare: its length, the histogram's declared range, precision and
+//! payload size, the counts it holds and the time it names. A line that breaks a
+//! bound or does not parse becomes a [`LineError`] naming its line number; the
+//! lines after it still count. Every histogram is made by [`new_histogram`].
+//! This module does not know what tags mean (that is `job`'s `tag` scheme) and
+//! does not merge (the orchestrator's merge does).
+
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+
+/// Latency histograms record microseconds from 1 µs ...
+pub const HIST_LOW_US: u64 = 1;
+/// ... to 60 s ...
+pub const HIST_HIGH_US: u64 = 60_000_000;
+/// ... with 3 significant digits.
+pub const HIST_SIGFIG: u8 = 3;
+
+/// Longest line [`decode`] reads (a 1 µs – 60 s histogram at 3 digits encodes in
+/// well under 100 KiB).
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Largest uncompressed histogram payload a line may declare.
+pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
+/// Highest trackable value a line's histogram may declare (about 19 hours in µs).
+pub const MAX_DECLARED_HIGH: u64 = 1 << 36;
+/// Most significant digits a line's histogram may declare.
+pub const MAX_DECLARED_SIGFIG: u32 = 4;
+/// Most values one interval of one tag may hold (far above what one worker sends
+/// in a second; it keeps every sum of a run far from overflowing).
+pub const MAX_INTERVAL_COUNT: u64 = 1 << 32;
+/// Latest instant a log may name: 2200-01-01, as seconds since the Unix epoch.
+pub const MAX_EPOCH_SECS: u64 = 7_258_118_400;
+/// Longest interval a line may declare.
+pub const MAX_INTERVAL_LENGTH: Duration = Duration::from_secs(3600);
+
+/// A histogram with the bounds every sls-load latency histogram uses.
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants Histogram accepts (1 ≤ low, high ≥ 2·low, sigfig ≤ 5),
+    // and a unit test constructs them: a failure here is a bug, not an input.
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_SIGFIG)
+        .expect("constant histogram bounds are valid")
+}
+
+/// Why a log could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("interval log encoding failed: {0}")]
+pub struct EncodeError(String);
+
+/// Appends interval lines (no header) to a buffer, reusing one serializer.
+#[derive(Default)]
+pub struct IntervalWriter {
+    serializer: V2DeflateSerializer,
+}
+
+impl std::fmt::Debug for IntervalWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IntervalWriter")
+    }
+}
+
+impl IntervalWriter {
+    /// A writer with a fresh serializer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one interval line: `tag`, its start (relative to the log's base
+    /// time) and length, and the histogram.
+    pub fn write(
+        &mut self,
+        out: &mut Vec<u8>,
+        tag: &str,
+        start: Duration,
+        length: Duration,
+        h: &Histogram<u64>,
+    ) -> Result<(), EncodeError> {
+        let mut writer = IntervalLogWriterBuilder::new()
+            .begin_log_with(out, &mut self.serializer)
+            .map_err(|e| EncodeError(e.to_string()))?;
+        writer
+            .write_histogram(h, start, length, Tag::new(tag))
+            .map_err(|e| EncodeError(e.to_string()))
+    }
+}
+
+/// Writes a log header: `comments`, then start and base time (both `base`).
+pub fn write_header(
+    out: &mut Vec<u8>,
+    comments: &[&str],
+    base: SystemTime,
+) -> Result<(), EncodeError> {
+    let mut serializer = V2DeflateSerializer::new();
+    let mut builder = IntervalLogWriterBuilder::new();
+    for c in comments {
+        builder.add_comment(c);
+    }
+    builder
+        .with_start_time(base)
+        .with_base_time(base)
+        .begin_log_with(out, &mut serializer)
+        .map(|_| ())
+        .map_err(|e| EncodeError(e.to_string()))
+}
+
+/// One decoded interval.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Its tag (`http_req_duration:home`); empty when the line had none.
+    pub tag: String,
+    /// When it started: the log's base time plus [`Interval::offset`].
+    pub start: SystemTime,
+    /// Its start as written: relative to the log's base time.
+    pub offset: Duration,
+    /// Its declared length.
+    pub length: Duration,
+    /// Its values.
+    pub histogram: Histogram<u64>,
+}
+
+/// What is wrong with one line of a log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Reads `bytes` as an interval log, line by line: each interval line yields an
+/// [`Interval`] or a [`LineError`]; headers, comments and blank lines yield nothing.
+pub fn decode(bytes: &[u8]) -> Decoder<'_> {
+    Decoder {
+        lines: bytes.split(is_newline as fn(&u8) -> bool).enumerate(),
+        base: Duration::ZERO,
+        deserializer: Deserializer::new(),
+    }
+}
+
+fn is_newline(b: &u8) -> bool {
+    *b == b'\n'
+}
+
+/// The iterator [`decode`] returns.
+pub struct Decoder<'a> {
+    lines: std::iter::Enumerate<std::slice::Split<'a, u8, fn(&u8) -> bool>>,
+    base: Duration,
+    deserializer: Deserializer,
+}
+
+impl std::fmt::Debug for Decoder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").field("base", &self.base).finish()
+    }
+}
+
+impl Iterator for Decoder<'_> {
+    type Item = Result<Interval, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (i, raw) in self.lines.by_ref() {
+            let err = |reason: String| LineError {
+                line: i + 1,
+                reason,
+            };
+            if raw.len() > MAX_LINE_BYTES {
+                return Some(Err(err(format!(
+                    "{} bytes, more than the {MAX_LINE_BYTES} a line may have",
+                    raw.len()
+                ))));
+            }
+            let Ok(line) = std::str::from_utf8(raw) else {
+                return Some(Err(err("not UTF-8".into())));
+            };
+            let line = line.trim_end_matches('\r');
+            if let Some(rest) = line.strip_prefix("#[BaseTime: ") {
+                match header_time(rest) {
+                    Ok(t) => self.base = t,
+                    Err(reason) => return Some(Err(err(reason))),
+                }
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') || line.starts_with('"') {
+                continue;
+            }
+            return Some(
+                parse_interval(line, self.base, &mut self.deserializer).map_err(|r| err(r)),
+            );
+        }
+        None
+    }
+}
+
+/// `1795473689.144 (seconds since epoch)]` → the instant, bounded.
+fn header_time(rest: &str) -> Result<Duration, String> {
+    let number = rest.split_whitespace().next().unwrap_or_default();
+    let t = decimal_seconds(number).ok_or_else(|| format!("bad base time `{number}`"))?;
+    if t.as_secs() > MAX_EPOCH_SECS {
+        return Err(format!("base time {number} is after the year 2200"));
+    }
+    Ok(t)
+}
+
+/// Exact `SECS[.FRACTION]` → Duration (nanosecond precision), or `None`.
+fn decimal_seconds(s: &str) -> Option<Duration> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u64 = secs.parse().ok()?;
+    let digits = &frac[..frac.len().min(9)];
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
+    };
+    Some(Duration::new(secs, nanos))
+}
+
+/// `[Tag=T,]START,LENGTH,MAX,BASE64` → an interval.
+fn parse_interval(
+    line: &str,
+    base: Duration,
+    deserializer: &mut Deserializer,
+) -> Result<Interval, String> {
+    let (tag, rest) = match line.strip_prefix("Tag=") {
+        Some(rest) => rest.split_once(',').ok_or("a tag without fields")?,
+        None => ("", line),
+    };
+    let fields: Vec<&str> = rest.split(',').collect();
+    let [start, length, _max, encoded] = fields[..] else {
+        return Err(format!(
+            "expected 4 fields after the tag, found {}",
+            fields.len()
+        ));
+    };
+    let start = decimal_seconds(start).ok_or_else(|| format!("bad start `{start}`"))?;
+    let length = decimal_seconds(length).ok_or_else(|| format!("bad length `{length}`"))?;
+    let at = base
+        .checked_add(start)
+        .filter(|t| t.as_secs() <= MAX_EPOCH_SECS)
+        .ok_or("interval starts after the year 2200")?;
+    if length > MAX_INTERVAL_LENGTH {
+        return Err(format!("interval length {length:?} is over an hour"));
+    }
+    let histogram = decode_histogram(encoded, deserializer)?;
+    if histogram.len() > MAX_INTERVAL_COUNT {
+        return Err(format!(
+            "{} values in one interval, more than the {MAX_INTERVAL_COUNT} allowed",
+            histogram.len()
+        ));
+    }
+    Ok(Interval {
+        tag: tag.to_owned(),
+        start: SystemTime::UNIX_EPOCH + at,
+        offset: start,
+        length,
+        histogram,
+    })
+}
+
+/// Base64 → V2-deflate histogram, after checking what its header declares.
+fn decode_histogram(
+    encoded: &str,
+    deserializer: &mut Deserializer,
+) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| format!("bad base64: {e}"))?;
+    check_declared(&bytes)?;
+    deserializer
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("bad histogram: {e:?}"))
+}
+
+/// The V2 compressed cookie (`0x1c849304 | 0x10`).
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+/// The V2 cookie inside the compressed payload.
+const V2_COOKIE: u32 = 0x1c84_9313;
+
+/// Reads the 40-byte V2 header inside the deflated payload and refuses what would
+/// make the deserializer allocate without bound: a payload, range or precision
+/// beyond the limits above.
+fn check_declared(bytes: &[u8]) -> Result<(), String> {
+    let be32 = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let be64 = |b: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    };
+    if be32(bytes, 0) != Some(V2_COMPRESSED_COOKIE) {
+        return Err("not a V2 compressed histogram".into());
+    }
+    let mut header = [0u8; 40];
+    flate2::read::ZlibDecoder::new(bytes.get(8..).unwrap_or_default())
+        .read_exact(&mut header)
+        .map_err(|e| format!("bad histogram: {e}"))?;
+    let short = || "bad histogram: short header".to_string();
+    if be32(&header, 0) != Some(V2_COOKIE) {
+        return Err("bad histogram: wrong inner cookie".into());
+    }
+    let payload = be32(&header, 4).ok_or_else(short)?;
+    let sigfig = be32(&header, 12).ok_or_else(short)?;
+    let low = be64(&header, 16).ok_or_else(short)?;
+    let high = be64(&header, 24).ok_or_else(short)?;
+    if payload > MAX_PAYLOAD_BYTES {
+        return Err(format!(
+            "histogram declares a {payload}-byte payload (limit {MAX_PAYLOAD_BYTES})"
+        ));
+    }
+    if sigfig > MAX_DECLARED_SIGFIG || low == 0 || high > MAX_DECLARED_HIGH || high < 2 * low {
+        return Err(format!(
+            "histogram declares range {low}..{high} at {sigfig} digits (limits: 1..{MAX_DECLARED_HIGH}, {MAX_DECLARED_SIGFIG} digits)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(values: &[(&str, u64, &[u64])], base: SystemTime) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_header(&mut out, &["test"], base).unwrap();
+        let mut w = IntervalWriter::new();
+        for (tag, second, vs) in values {
+            let mut h = new_histogram();
+            for v in *vs {
+                h.record(*v).unwrap();
+            }
+            w.write(
+                &mut out,
+                tag,
+                Duration::from_secs(*second),
+                Duration::from_secs(1),
+                &h,
+            )
+            .unwrap();
+        }
+        out
+    }
+
+    fn base() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_473_689_144)
+    }
+
+    #[test]
+    fn what_the_writer_writes_the_decoder_reads_back() {
+        let log = log_of(&[("a:x", 0, &[100, 200]), ("b:y", 3, &[5_000_000])], base());
+        let got: Vec<Interval> = decode(&log).map(Result::unwrap).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].tag, "a:x");
+        assert_eq!(got[0].start, base());
+        assert_eq!(got[0].histogram.len(), 2);
+        assert_eq!(got[1].tag, "b:y");
+        assert_eq!(got[1].start, base() + Duration::from_secs(3));
+        assert_eq!(got[1].length, Duration::from_secs(1));
+        assert_eq!(
+            got[1].histogram.max(),
+            got[1].histogram.highest_equivalent(5_000_000)
+        );
+    }
+
+    #[test]
+    fn a_bad_line_is_named_and_the_lines_after_it_still_count() {
+        let good = log_of(&[("a:x", 0, &[1])], base());
+        let text = String::from_utf8(good).unwrap();
+        let interval = text.lines().last().unwrap().to_owned();
+        let crafted = format!(
+            "{text}Tag=a:x,18446744073709551615.000,1.000,1.0,{}\n\
+             Tag=a:x,0.000,1.000,1.0,not-base64!\n\
+             {interval}\n",
+            interval.rsplit(',').next().unwrap()
+        );
+        let got: Vec<_> = decode(crafted.as_bytes()).collect();
+        assert_eq!(got.len(), 4);
+        assert!(got[0].is_ok());
+        let e1 = got[1].as_ref().unwrap_err();
+        assert!(e1.reason.contains("2200"), "{e1}");
+        let e2 = got[2].as_ref().unwrap_err();
+        assert!(e2.reason.contains("base64"), "{e2}");
+        assert!(got[3].is_ok());
+    }
+
+    /// A V2 compressed histogram whose inner header declares the given figures.
+    fn crafted_histogram(payload: u32, sigfig: u32, low: u64, high: u64) -> String {
+        use std::io::Write;
+        let mut inner = Vec::new();
+        inner.extend(V2_COOKIE.to_be_bytes());
+        inner.extend(payload.to_be_bytes());
+        inner.extend(0u32.to_be_bytes());
+        inner.extend(sigfig.to_be_bytes());
+        inner.extend(low.to_be_bytes());
+        inner.extend(high.to_be_bytes());
+        inner.extend(1.0f64.to_be_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&inner).unwrap();
+        let deflated = z.finish().unwrap();
+        let mut outer = Vec::new();
+        outer.extend(V2_COMPRESSED_COOKIE.to_be_bytes());
+        outer.extend((deflated.len() as u32).to_be_bytes());
+        outer.extend(deflated);
+        base64::engine::general_purpose::STANDARD.encode(outer)
+    }
+
+    #[test]
+    fn declared_sizes_that_would_exhaust_memory_are_refused_before_allocating() {
+        for (payload, sigfig, low, high, what) in [
+            (u32::MAX, 3, 1, 60_000_000, "payload"),
+            (100, 5, 1, 1 << 62, "range"),
+            (100, 9, 1, 1000, "range"),
+            (100, 3, 0, 1000, "range"),
+        ] {
+            let line = format!(
+                "Tag=a:x,0.000,1.000,1.0,{}\n",
+                crafted_histogram(payload, sigfig, low, high)
+            );
+            let got: Vec<_> = decode(line.as_bytes()).collect();
+            let e = got[0].as_ref().unwrap_err();
+            assert!(e.reason.contains(what), "{what}: {e}");
+        }
+    }
+
+    #[test]
+    fn overlong_lines_and_too_many_values_are_refused() {
+        let long = format!(
+            "Tag=a:x,0.000,1.000,1.0,{}\n",
+            "A".repeat(MAX_LINE_BYTES + 1)
+        );
+        let e = decode(long.as_bytes()).next().unwrap().unwrap_err();
+        assert!(e.reason.contains("bytes"), "{e}");
+
+        let mut h = new_histogram();
+        h.record_n(1000, MAX_INTERVAL_COUNT + 1).unwrap();
+        let mut out = Vec::new();
+        IntervalWriter::new()
+            .write(&mut out, "a:x", Duration::ZERO, Duration::from_secs(1), &h)
+            .unwrap();
+        let e = decode(&out).next().unwrap().unwrap_err();
+        assert!(e.reason.contains("values in one interval"), "{e}");
+    }
+
+    #[test]
+    fn decimal_seconds_are_exact() {
+        assert_eq!(
+            decimal_seconds("1795473689.144"),
+            Some(Duration::new(1_795_473_689, 144_000_000))
+        );
+        assert_eq!(decimal_seconds("3"), Some(Duration::from_secs(3)));
+        assert_eq!(decimal_seconds("-1.0"), None);
+        assert_eq!(decimal_seconds("1e9"), None);
+        assert_eq!(decimal_seconds("99999999999999999999.0"), None);
+    }
+}

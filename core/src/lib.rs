@@ -1,0 +1,25 @@
+//! The wire contract the orchestrator and the worker share, and nothing else:
+//! both sides depend on this crate, and the orchestrator never on the worker.
+//!
+//! # Brief overview
+//! - [`id`]: validated names ([`id::RunId`], [`id::Region`], [`id::WorkerId`],
+//!   [`id::ObjectKey`]) and the layout of a run's objects.
+//! - [`job`]: the Invoke payload ([`job::Job`]) and the result manifest
+//!   ([`job::Manifest`]), versioned (docs/FORMAT.md).
+//! - [`hlog`]: the one interval-log codec (encode; bounded decode) and the
+//!   histogram constructor.
+//! - [`schedule`]: pacing as data (arrival times, VU steps, the split of VUs over
+//!   workers), which the planner and the engine both compute.
+//! - [`template`]: the `{{name}}` grammar and k6's built-in variables.
+//! - [`sdk`]: the HTTP client both sides hand to the AWS SDK.
+//!
+//! Nothing here does IO or reads a clock.
+
+#![warn(missing_docs)]
+
+pub mod hlog;
+pub mod id;
+pub mod job;
+pub mod schedule;
+pub mod sdk;
+pub mod template;
