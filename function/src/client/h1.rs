@@ -20,7 +20,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-use super::{Stage, Stream};
+use super::exchange::Stage;
+use super::io::Stream;
 
 /// Largest response head (and chunked trailer section) accepted.
 const MAX_HEAD: usize = 64 * 1024;
