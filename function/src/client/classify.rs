@@ -79,22 +79,20 @@ pub(super) fn classify(error: &ExchangeError, stage: Stage) -> ErrorClass {
 
 /// The I/O error kind somewhere in hyper's error chain.
 pub(super) fn io_error_kind(error: &hyper::Error) -> Option<io::ErrorKind> {
-    let mut source = StdError::source(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io.kind());
-        }
-        source = e.source();
-    }
-    None
+    cause::<io::Error>(error).map(io::Error::kind)
 }
 
 /// The HTTP/2 error somewhere in hyper's error chain.
 fn h2_error(error: &hyper::Error) -> Option<&h2::Error> {
+    cause(error)
+}
+
+/// The first of `error`'s causes (not `error` itself) that is a `T`.
+fn cause<T: StdError + 'static>(error: &hyper::Error) -> Option<&T> {
     let mut source = StdError::source(error);
     while let Some(e) = source {
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return Some(h2);
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         source = e.source();
     }

@@ -120,7 +120,7 @@ impl Shared {
     }
 
     /// `step` under the connect timeout; a failure is a `class` failure described
-    /// as "`what` <authority>: <error or timeout>".
+    /// as `"{what} {authority}: {error}"` (or `timed out after …`).
     async fn within<T, E: Display>(
         &self,
         step: impl Future<Output = Result<T, E>>,

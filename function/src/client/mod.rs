@@ -45,7 +45,7 @@
 //! [`Response`], [`Failure`]) and how a request's time is cut into phases.
 //! [`Connection`]'s request loop (reuse, retry, redirects) is in `connection`;
 //! setting up a connection (DNS, TCP, TLS, HTTP handshake) in `connect`, with
-//! rustls in `tls`; one exchange in `exchange`, dispatching to [`h1`] and `h2`;
+//! rustls in `tls`; one exchange in `exchange`, dispatching to `h1` and `h2`;
 //! the socket and its flush stamps in `io`; retry and error classes in `classify`;
 //! redirects in `redirect`; the target's origin in `origin`.
 
@@ -257,6 +257,7 @@ pub struct Client {
     shared: Arc<Shared>,
 }
 
+/// What every connection of one [`Client`] shares.
 struct Shared {
     origin: Origin,
     /// `Host` for HTTP/1.1 requests that carry none.
