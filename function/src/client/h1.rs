@@ -6,7 +6,7 @@
 //!
 //! This module owns the wire format of one exchange and the keep-alive decision
 //! after it. It does not connect, retry, follow redirects or classify failures
-//! (the parent module does); it only says where an exchange broke and whether
+//! (its sibling modules do); it only says where an exchange broke and whether
 //! any request bytes had been written by then.
 
 use std::io::{self, Write as _};
