@@ -6,7 +6,7 @@
 //!
 //! This module owns the wire format of one exchange and the keep-alive decision
 //! after it. It does not connect, retry, follow redirects or classify failures
-//! (the parent module does); it only says where an exchange broke and whether
+//! (its sibling modules do); it only says where an exchange broke and whether
 //! any request bytes had been written by then.
 
 use std::io::{self, Write as _};
@@ -20,7 +20,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-use super::{Stage, Stream};
+use super::exchange::Stage;
+use super::io::Stream;
 
 /// Largest response head (and chunked trailer section) accepted.
 const MAX_HEAD: usize = 64 * 1024;

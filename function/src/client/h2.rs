@@ -1,0 +1,184 @@
+//! HTTP/2 on one connection, through hyper: the handshake ([`H2::handshake`]),
+//! whose connection future runs in its own task (it must answer pings and settings
+//! at any time), and one exchange ([`H2::exchange`]): wait for a free stream, send
+//! the request (its head cloned, as hyper consumes it), read the whole response.
+//! The `sending` phase ends at the flush the connection's [`Io`] stamps.
+//!
+//! This module owns the HTTP/2 specifics. It does not connect, negotiate ALPN,
+//! retry, follow redirects or classify failures (its siblings do).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::{Request, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::Shared;
+use super::exchange::{Broke, ExchangeError, Exchanged, Stage};
+use super::io::{Io, Stamps, Stream};
+
+/// An HTTP/2 connection; hyper's connection future runs in its own task.
+pub(super) struct H2 {
+    sender: http2::SendRequest<Full<Bytes>>,
+    stamps: Arc<Stamps>,
+    driver: tokio::task::AbortHandle,
+}
+
+impl Drop for H2 {
+    fn drop(&mut self) {
+        // Dropping the sender lets the task end by itself; a server that stopped
+        // reading could keep it alive, so end it here.
+        self.driver.abort();
+    }
+}
+
+impl H2 {
+    /// The HTTP/2 handshake on `stream`, which became usable at `up`; spawns the
+    /// connection task.
+    pub(super) async fn handshake(stream: Stream, up: Instant) -> hyper::Result<Self> {
+        let stamps = Arc::new(Stamps::new(up));
+        let io = TokioIo::new(Io::new(stream, stamps.clone()));
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await?;
+        let driver = tokio::spawn(async move {
+            // Its errors reach the requests in flight; nothing else wants them.
+            let _ = connection.await;
+        });
+        Ok(Self {
+            sender,
+            stamps,
+            driver: driver.abort_handle(),
+        })
+    }
+
+    /// Whether the connection may still take requests.
+    pub(super) fn is_open(&self) -> bool {
+        !self.sender.is_closed()
+    }
+
+    /// One exchange, with `wrote` and `flushed` as the connection's IO saw them.
+    pub(super) async fn exchange(
+        &mut self,
+        req: &Request<Bytes>,
+        shared: &Shared,
+        keep_body: bool,
+    ) -> Result<Exchanged, Broke> {
+        self.stamps.arm();
+        let result = exchange_h2(&mut self.sender, req, shared, keep_body).await;
+        let (wrote, flushed) = (self.stamps.wrote(), self.stamps.flushed_at());
+        match result {
+            Ok(mut done) => {
+                done.flushed = flushed;
+                Ok(done)
+            }
+            Err(mut broke) => {
+                broke.wrote = wrote;
+                broke.flushed = flushed;
+                Err(broke)
+            }
+        }
+    }
+}
+
+/// Waits until the HTTP/2 connection takes a request (a free stream), sends `req`
+/// and reads the response. `wrote` and `flushed` are filled in by the caller.
+async fn exchange_h2(
+    sender: &mut http2::SendRequest<Full<Bytes>>,
+    req: &Request<Bytes>,
+    shared: &Shared,
+    keep_body: bool,
+) -> Result<Exchanged, Broke> {
+    let broke = |stage, error, ready, head| Broke {
+        stage,
+        error: ExchangeError::Hyper(error),
+        wrote: false,
+        ready,
+        flushed: None,
+        head,
+        at: Instant::now(),
+    };
+    if let Err(e) = sender.ready().await {
+        return Err(broke(Stage::NotReady, e, None, None));
+    }
+    let ready = Instant::now();
+    let response = match sender.send_request(outgoing_h2(req, shared)).await {
+        Ok(r) => r,
+        Err(e) => return Err(broke(Stage::Head, e, Some(ready), None)),
+    };
+    let head = Instant::now();
+    let (parts, body) = response.into_parts();
+    let body = match read_body(body, keep_body).await {
+        Ok(b) => b,
+        Err(e) => return Err(broke(Stage::Body, e, Some(ready), Some(head))),
+    };
+    Ok(Exchanged {
+        ready,
+        flushed: None,
+        head,
+        end: Instant::now(),
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// The request as hyper's HTTP/2 client wants it: absolute URI (which becomes
+/// `:scheme` and `:authority`) and no `Host`.
+fn outgoing_h2(req: &Request<Bytes>, shared: &Shared) -> Request<Full<Bytes>> {
+    let mut out = Request::new(Full::new(req.body().clone()));
+    *out.method_mut() = req.method().clone();
+    *out.headers_mut() = req.headers().clone();
+    let uri = req.uri();
+    *out.uri_mut() = if uri.scheme().is_some() {
+        uri.clone()
+    } else {
+        shared.origin.absolute(uri)
+    };
+    out.headers_mut().remove(HOST);
+    *out.version_mut() = Version::HTTP_2;
+    out
+}
+
+/// Reads the whole body, keeping it only if asked to.
+async fn read_body(mut body: Incoming, keep: bool) -> hyper::Result<Bytes> {
+    if keep {
+        return Ok(body.collect().await?.to_bytes());
+    }
+    while let Some(frame) = body.frame().await {
+        frame?;
+    }
+    Ok(Bytes::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::client::test_support::{bounded, client, get, plain_server};
+    use crate::client::{ClientConfig, HttpVersion};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn http2_without_tls_uses_prior_knowledge() {
+        bounded(async {
+            let addr = plain_server().await;
+            let mut cfg = ClientConfig::new(format!("http://{addr}"));
+            cfg.http2 = HttpVersion::Http2;
+            let mut conn = client(cfg).await.connection();
+            let response = conn.send(get("/version"), true).await.expect("h2c");
+            assert_eq!(response.version, Version::HTTP_2);
+            assert_eq!(&response.body[..], b"HTTP/2.0");
+            let second = conn.send(get("/"), false).await.expect("second");
+            assert_eq!(second.timings.connecting, Duration::ZERO);
+        })
+        .await;
+    }
+}
