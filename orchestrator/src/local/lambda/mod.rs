@@ -4,15 +4,15 @@
 //! ([`LambdaConfig`]), counters ([`LambdaStats`]), and the [`LocalLambda`] handle
 //! that starts the Lambda **Invoke API** server, reports on the process pool,
 //! injects faults ([`LocalLambda::kill_one_busy`]) and shuts everything down.
-//! The work is done by the submodules: [`pool`] (queueing, spawning
+//! The work is done by the submodules: `pool` (queueing, spawning
 //! `bootstrap` processes on demand up to a cap, a few at a time, on the blocking
 //! pool and outside the pool lock, so that a burst of Invoke calls is answered
 //! while processes start; warm reuse, timeouts, crash handling, idle reaping),
-//! [`process`] (starting and watching one `bootstrap` process),
-//! [`invoke_api`] (the Invoke API as aws-sdk-lambda calls it, plus
-//! `GetAccountSettings`), [`runtime_api`] (the Runtime API, 2018-06-01, spoken
-//! by the function processes), [`http`] (the hyper service and body/response
-//! helpers) and [`ids`] (request ids, trace ids, log stream names).
+//! `process` (starting and watching one `bootstrap` process),
+//! `invoke_api` (the Invoke API as aws-sdk-lambda calls it, plus
+//! `GetAccountSettings`), `runtime_api` (the Runtime API, 2018-06-01, spoken
+//! by the function processes), `http` (the hyper service and body/response
+//! helpers) and `ids` (request ids, trace ids, log stream names).
 //! It does not own the function code (any binary speaking the Runtime API
 //! works), S3, credentials or which regions exist; see the parent module for
 //! that glue.

@@ -120,7 +120,7 @@ pub(super) fn register(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, starte
 }
 
 /// Owns a child: waits for it to exit or kills it when told (or when its
-/// [`Proc`] is dropped), then reports the exit.
+/// [`Proc`](super::pool::Proc) is dropped), then reports the exit.
 async fn watch_process(
     shared: Arc<Shared>,
     seq: u64,
