@@ -1,0 +1,388 @@
+//! The Lambda Invoke API on the public endpoint, as aws-sdk-lambda calls it
+//! (`Invoke` with the `RequestResponse`, `Event` and `DryRun` invocation types)
+//! plus `GetAccountSettings`: routing, function-name matching, payload limits
+//! and validation, queueing the invocation and answering with its outcome.
+//! It does not run invocations; it queues them in [`super::pool`] and, for
+//! synchronous ones, waits for the outcome the pool delivers.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::http::{BodyError, HttpResponse, JSON, read_body, respond};
+use super::ids::{request_id, trace_id};
+use super::pool::{Outcome, Pending, Shared, pump, schedule_pump};
+use super::{ACCOUNT_ID, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
+
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+const INVOKE_SUFFIX: &str = "/invocations";
+const ACCOUNT_SETTINGS_PATH: &str = "/2016-08-19/account-settings";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// An Invoke API error answer, before the request id is attached.
+struct ApiError {
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    fn respond(&self, request_id: &str) -> HttpResponse {
+        api_error(self.status, self.error_type, &self.message, request_id)
+    }
+}
+
+/// What became of an accepted `Invoke` call.
+enum Accepted {
+    /// `DryRun`: validated, not queued.
+    DryRun,
+    /// `Event`: queued; nobody waits for the outcome.
+    Event,
+    /// `RequestResponse`: queued; the outcome arrives here.
+    Sync(oneshot::Receiver<Outcome>),
+}
+
+pub(super) async fn invoke_api(shared: &Arc<Shared>, req: Request<Incoming>) -> HttpResponse {
+    let request_id = request_id();
+    let path = req.uri().path().to_owned();
+    if let Some(name) = path
+        .strip_prefix(INVOKE_PREFIX)
+        .and_then(|rest| rest.strip_suffix(INVOKE_SUFFIX))
+        && req.method() == Method::POST
+    {
+        return invoke(shared, &percent_decode(name), req, request_id).await;
+    }
+    if path.trim_end_matches('/') == ACCOUNT_SETTINGS_PATH && req.method() == Method::GET {
+        return account_settings(shared, &request_id);
+    }
+    api_error(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        &format!(
+            "{} {path} is not supported by the local Lambda",
+            req.method()
+        ),
+        &request_id,
+    )
+}
+
+/// Serves one `Invoke` call for `function` (percent-decoded from the path).
+async fn invoke(
+    shared: &Arc<Shared>,
+    function: &str,
+    req: Request<Incoming>,
+    request_id: String,
+) -> HttpResponse {
+    let empty = |status| respond(status, &[("x-amzn-RequestId", &request_id)], Bytes::new());
+    match accept(shared, function, req, &request_id).await {
+        Ok(Accepted::DryRun) => empty(StatusCode::NO_CONTENT),
+        Ok(Accepted::Event) => empty(StatusCode::ACCEPTED),
+        Ok(Accepted::Sync(outcome)) => sync_response(outcome.await, &request_id),
+        Err(err) => err.respond(&request_id),
+    }
+}
+
+/// Checks the function name, invocation type and payload, then queues the
+/// invocation unless it is a `DryRun`.
+async fn accept(
+    shared: &Arc<Shared>,
+    function: &str,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Accepted, ApiError> {
+    check_function(shared, function)?;
+    let invocation_type = invocation_type(&req)?;
+    let payload = read_payload(req.into_body(), invocation_type).await?;
+    if invocation_type == InvocationType::DryRun {
+        return Ok(Accepted::DryRun);
+    }
+    let outcome = enqueue(shared, invocation_type, payload, request_id)?;
+    debug!(%request_id, ?invocation_type, "invocation queued");
+    Ok(outcome.map_or(Accepted::Event, Accepted::Sync))
+}
+
+/// Fails with `ResourceNotFoundException` unless `function` names the served function.
+fn check_function(shared: &Shared, function: &str) -> Result<(), ApiError> {
+    if function_matches(function, &shared.cfg.function_name) {
+        return Ok(());
+    }
+    let arn = if function.starts_with("arn:") {
+        function.to_owned()
+    } else {
+        function_arn(&shared.cfg.region, function)
+    };
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        format!("Function not found: {arn}"),
+    ))
+}
+
+/// The `X-Amz-Invocation-Type` header; `RequestResponse` when absent.
+fn invocation_type(req: &Request<Incoming>) -> Result<InvocationType, ApiError> {
+    match req
+        .headers()
+        .get("x-amz-invocation-type")
+        .map(|v| v.to_str().unwrap_or_default())
+    {
+        None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") => Ok(InvocationType::Event),
+        Some("DryRun") => Ok(InvocationType::DryRun),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            format!("Unsupported invocation type {other:?}"),
+        )),
+    }
+}
+
+/// Reads the payload within the invocation type's size limit and checks that
+/// it is JSON; an empty payload becomes `{}`.
+async fn read_payload(body: Incoming, invocation_type: InvocationType) -> Result<Bytes, ApiError> {
+    let limit = match invocation_type {
+        InvocationType::Event => MAX_EVENT_PAYLOAD,
+        _ => MAX_SYNC_PAYLOAD,
+    };
+    let payload = match read_body(body, limit).await {
+        Ok(payload) => payload,
+        Err(BodyError::TooLarge(size)) => {
+            let kind = match invocation_type {
+                InvocationType::Event => "Event",
+                _ => "RequestResponse",
+            };
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                format!(
+                    "{size} byte payload is too large for the {kind} invocation type (limit {limit} bytes)"
+                ),
+            ));
+        }
+        Err(BodyError::Read(err)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                format!("Could not read the request body: {err}"),
+            ));
+        }
+    };
+    if payload.is_empty() {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        Ok(_) => Ok(payload),
+        Err(err) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {err}"),
+        )),
+    }
+}
+
+/// Queues the invocation and gets the pool going; returns where a
+/// `RequestResponse` outcome will arrive (`None` for `Event`).
+fn enqueue(
+    shared: &Arc<Shared>,
+    invocation_type: InvocationType,
+    payload: Bytes,
+    request_id: &str,
+) -> Result<Option<oneshot::Receiver<Outcome>>, ApiError> {
+    let (reply, outcome) = match invocation_type {
+        InvocationType::RequestResponse => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    let mut inner = shared.lock();
+    if inner.shutting_down {
+        drop(inner);
+        return Err(unavailable("the local Lambda is shutting down"));
+    }
+    inner.invocations += 1;
+    inner.queue.push_back(Pending {
+        id: request_id.to_owned(),
+        payload,
+        trace_id: trace_id(),
+        reply,
+    });
+    if invocation_type == InvocationType::Event {
+        // An Event caller only waits for the 202: hand the invocation to a warm
+        // process or start one off this request's path, so a fan-out of many
+        // Event invokes is not serialised behind process start-ups.
+        drop(inner);
+        schedule_pump(shared);
+    } else {
+        pump(shared, &mut inner);
+    }
+    Ok(outcome)
+}
+
+/// The answer to a `RequestResponse` call once its outcome arrived (or was dropped).
+fn sync_response(
+    outcome: Result<Outcome, oneshot::error::RecvError>,
+    request_id: &str,
+) -> HttpResponse {
+    match outcome {
+        Ok(Outcome::Success(body)) => respond(
+            StatusCode::OK,
+            &[
+                ("x-amzn-RequestId", request_id),
+                ("X-Amz-Executed-Version", "$LATEST"),
+                ("Content-Type", JSON),
+            ],
+            body,
+        ),
+        Ok(Outcome::Failure(body)) => respond(
+            StatusCode::OK,
+            &[
+                ("x-amzn-RequestId", request_id),
+                ("X-Amz-Executed-Version", "$LATEST"),
+                ("X-Amz-Function-Error", "Unhandled"),
+                ("Content-Type", JSON),
+            ],
+            body,
+        ),
+        Ok(Outcome::Unavailable(why)) => unavailable(why).respond(request_id),
+        Err(_) => unavailable("the invocation was dropped").respond(request_id),
+    }
+}
+
+fn account_settings(shared: &Shared, request_id: &str) -> HttpResponse {
+    let max = shared.cfg.max_processes;
+    let body = serde_json::json!({
+        "AccountLimit": {
+            "TotalCodeSize": 80_530_636_800_u64,
+            "CodeSizeUnzipped": 262_144_000_u64,
+            "CodeSizeZipped": 52_428_800_u64,
+            "ConcurrentExecutions": max,
+            "UnreservedConcurrentExecutions": max,
+        },
+        "AccountUsage": {
+            "TotalCodeSize": 0,
+            "FunctionCount": 1,
+        },
+    });
+    respond(
+        StatusCode::OK,
+        &[("x-amzn-RequestId", request_id), ("Content-Type", JSON)],
+        Bytes::from(body.to_string()),
+    )
+}
+
+/// Whether `requested` (a name, `name:qualifier`, or a full or partial ARN) names `function`.
+fn function_matches(requested: &str, function: &str) -> bool {
+    const MARKER: &str = ":function:";
+    let rest = match requested.rfind(MARKER) {
+        Some(at) => &requested[at + MARKER.len()..],
+        None => requested,
+    };
+    let name = rest.split_once(':').map_or(rest, |(name, _qualifier)| name);
+    name == function
+}
+
+pub(super) fn function_arn(region: &str, function: &str) -> String {
+    format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}")
+}
+
+fn api_error(
+    status: StatusCode,
+    error_type: &str,
+    message: &str,
+    request_id: &str,
+) -> HttpResponse {
+    let kind = if status.is_server_error() {
+        "Service"
+    } else {
+        "User"
+    };
+    let body = serde_json::json!({ "Type": kind, "message": message });
+    respond(
+        status,
+        &[
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", error_type),
+            ("Content-Type", JSON),
+        ],
+        Bytes::from(body.to_string()),
+    )
+}
+
+/// A `ServiceException` (503) saying `why`.
+fn unavailable(why: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceException", why)
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept literally.
+fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            // Two hex digits always fit in a byte.
+            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_arns_match() {
+        let f = "sls-load-worker";
+        assert!(function_matches("sls-load-worker", f));
+        assert!(function_matches("sls-load-worker:$LATEST", f));
+        assert!(function_matches(
+            "arn:aws:lambda:us-east-1:000000000000:function:sls-load-worker",
+            f
+        ));
+        assert!(function_matches(
+            "arn:aws:lambda:us-east-1:1:function:sls-load-worker:live",
+            f
+        ));
+        assert!(function_matches("000000000000:function:sls-load-worker", f));
+        assert!(!function_matches("other", f));
+        assert!(!function_matches(
+            "arn:aws:lambda:us-east-1:1:function:sls-load",
+            f
+        ));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("arn%3Aaws%3alambda"), "arn:aws:lambda");
+        assert_eq!(percent_decode("%24LATEST"), "$LATEST");
+        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+    }
+}

@@ -1,0 +1,143 @@
+//! Starting and watching one `bootstrap` process: its own Runtime API listener,
+//! its log file, its Lambda environment, and a watcher task that kills it on
+//! request and reports its exit to the pool.
+//! It does not decide when a process starts or what happens to its invocations
+//! when it dies; that is [`super::pool`].
+
+use std::fs::OpenOptions;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tracing::{debug, info};
+
+use super::HttpServer;
+use super::LocalError;
+use super::http::http_service;
+use super::ids::log_stream_name;
+use super::pool::{Inner, Shared};
+
+/// A `bootstrap` process that has been started, with its Runtime API listener.
+pub(super) struct Started {
+    child: Child,
+    listener: tokio::net::TcpListener,
+}
+
+/// Spawns `bootstrap` process `seq` with its own Runtime API listener. Blocking
+/// (fork/exec, file and socket calls); runs without the pool lock.
+pub(super) fn start_process(shared: &Shared, seq: u64) -> Result<Started, LocalError> {
+    // Spawning needs a runtime context for the child's exit notification.
+    let _rt = shared.rt.enter();
+    let cfg = &shared.cfg;
+
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| LocalError::io("binding a Runtime API listener", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| LocalError::io("reading the Runtime API address", e))?
+        .port();
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| LocalError::io("configuring the Runtime API listener", e))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| LocalError::io("registering the Runtime API listener", e))?;
+
+    let stream = log_stream_name(seq);
+    let log_path = cfg.log_dir.join(format!("{stream}.log"));
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| LocalError::io(format!("opening {}", log_path.display()), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| LocalError::io(format!("duplicating {}", log_path.display()), e))?;
+
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut cmd = Command::new(&cfg.bootstrap);
+    cmd.env_clear()
+        .env("PATH", path)
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_FUNCTION_NAME", &cfg.function_name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cfg.memory_mb.to_string())
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_REGION", &cfg.region)
+        .env("AWS_DEFAULT_REGION", &cfg.region)
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", cfg.function_name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("_HANDLER", "bootstrap")
+        .env("LAMBDA_TASK_ROOT", &shared.task_root)
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .envs(cfg.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&shared.task_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err))
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| LocalError::io(format!("spawning {}", cfg.bootstrap.display()), e))?;
+    Ok(Started { child, listener })
+}
+
+/// Serves the Runtime API of started process `seq` and hands the child to a
+/// watcher. If `seq` was forgotten while it started (shutdown, init timeout), the
+/// child is killed instead.
+pub(super) fn register(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, started: Started) {
+    let Started { child, listener } = started;
+    let pid = child.id();
+    let Some(proc) = inner.procs.get_mut(&seq) else {
+        // Dropping the child kills it (kill_on_drop); the runtime reaps it.
+        drop(child);
+        inner.live = inner.live.saturating_sub(1);
+        debug!(seq, ?pid, "function process no longer wanted, killed");
+        return;
+    };
+    let server = HttpServer::spawn(
+        "lambda-runtime-api",
+        listener,
+        http_service(shared, Some(seq)),
+        Duration::ZERO,
+    );
+    let (kill, kill_rx) = oneshot::channel();
+    proc.pid = pid;
+    proc._kill = Some(kill);
+    info!(?pid, stream = %proc.stream, "function process spawned");
+    while inner.watchers.try_join_next().is_some() {}
+    inner.watchers.spawn_on(
+        watch_process(Arc::clone(shared), seq, child, kill_rx, server),
+        &shared.rt,
+    );
+    inner.spawned += 1;
+}
+
+/// Owns a child: waits for it to exit or kills it when told (or when its
+/// [`Proc`](super::pool::Proc) is dropped), then reports the exit.
+async fn watch_process(
+    shared: Arc<Shared>,
+    seq: u64,
+    mut child: Child,
+    kill: oneshot::Receiver<()>,
+    server: HttpServer,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill => {
+            if let Err(err) = child.start_kill() {
+                debug!(seq, %err, "kill failed (process already gone?)");
+            }
+            child.wait().await
+        }
+    };
+    // Tear down this process's Runtime API (including a pending `next`).
+    drop(server);
+    shared.on_exit(seq, status);
+}

@@ -1,0 +1,253 @@
+//! The Lambda Runtime API (2018-06-01) served to one function process on its
+//! own listener: `invocation/next`, `invocation/{id}/response`,
+//! `invocation/{id}/error` and `init/error`.
+//! It does not choose which invocation a process gets or what a dead process
+//! means for its invocation; it asks [`super::pool`] for both.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use tokio::sync::oneshot;
+use tracing::{debug, warn};
+
+use super::MAX_SYNC_PAYLOAD;
+use super::http::{BodyError, HttpResponse, JSON, error_json, read_body, respond};
+use super::pool::{Assignment, Fault, Outcome, ProcState, Shared, assign, pump};
+
+const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
+
+#[derive(Clone, Copy, Debug)]
+enum ResultKind {
+    Response,
+    Error,
+}
+
+pub(super) async fn runtime_api(
+    shared: &Arc<Shared>,
+    seq: u64,
+    req: Request<Incoming>,
+) -> HttpResponse {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let route = path.strip_prefix(RUNTIME_PREFIX).unwrap_or_default();
+    match (&method, route) {
+        (&Method::GET, "invocation/next") => next_invocation(shared, seq).await,
+        (&Method::POST, "init/error") => init_error(shared, seq, req).await,
+        (&Method::POST, route) => {
+            let parsed = route.strip_prefix("invocation/").and_then(|rest| {
+                if let Some(id) = rest.strip_suffix("/response") {
+                    Some((id, ResultKind::Response))
+                } else {
+                    rest.strip_suffix("/error")
+                        .map(|id| (id, ResultKind::Error))
+                }
+            });
+            match parsed {
+                Some((id, kind)) if !id.is_empty() && !id.contains('/') => {
+                    let id = id.to_owned();
+                    post_result(shared, seq, &id, kind, req).await
+                }
+                _ => runtime_error(StatusCode::NOT_FOUND, "NotFound", &format!("POST {path}")),
+            }
+        }
+        _ => runtime_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("{method} {path}"),
+        ),
+    }
+}
+
+async fn next_invocation(shared: &Arc<Shared>, seq: u64) -> HttpResponse {
+    let waiter = {
+        let mut inner = shared.lock();
+        if inner.shutting_down {
+            return runtime_error(
+                StatusCode::GONE,
+                "Runtime.Shutdown",
+                "the service is shutting down",
+            );
+        }
+        let Some(p) = inner.procs.get_mut(&seq) else {
+            return runtime_error(
+                StatusCode::GONE,
+                "Runtime.Terminated",
+                "this process was terminated",
+            );
+        };
+        let previous = std::mem::replace(&mut p.state, ProcState::Idle(None));
+        if !matches!(previous, ProcState::Idle(_)) {
+            p.since = Instant::now();
+        }
+        if matches!(previous, ProcState::Starting) {
+            debug!(pid = ?p.pid, "function process initialised");
+        }
+        if let ProcState::Busy(id) = previous
+            && let Some(mut flight) = inner.inflight.remove(&id)
+        {
+            warn!(request_id = %id, "runtime asked for the next invocation without reporting a result");
+            let reply = flight.reply.take();
+            let fault = Fault::typed(
+                "Runtime.NoResponse",
+                "the runtime requested the next invocation without reporting a result".to_owned(),
+            );
+            inner.complete(reply, Outcome::Failure(fault.body(&id)));
+        }
+        if let Some(pending) = inner.queue.pop_front() {
+            let assignment = assign(shared, &mut inner, seq, pending);
+            return next_response(shared, assignment);
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Some(p) = inner.procs.get_mut(&seq) {
+            p.state = ProcState::Idle(Some(tx));
+        }
+        rx
+    };
+    match waiter.await {
+        Ok(assignment) => next_response(shared, assignment),
+        Err(_) => runtime_error(
+            StatusCode::GONE,
+            "Runtime.Terminated",
+            "this process was terminated",
+        ),
+    }
+}
+
+fn next_response(shared: &Shared, a: Assignment) -> HttpResponse {
+    respond(
+        StatusCode::OK,
+        &[
+            ("Lambda-Runtime-Aws-Request-Id", &a.id),
+            ("Lambda-Runtime-Deadline-Ms", &a.deadline_ms.to_string()),
+            ("Lambda-Runtime-Invoked-Function-Arn", &shared.arn),
+            ("Lambda-Runtime-Trace-Id", &a.trace_id),
+            ("Content-Type", JSON),
+        ],
+        a.payload,
+    )
+}
+
+async fn post_result(
+    shared: &Arc<Shared>,
+    seq: u64,
+    id: &str,
+    kind: ResultKind,
+    req: Request<Incoming>,
+) -> HttpResponse {
+    let error_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Unhandled")
+        .to_owned();
+    let body = read_body(req.into_body(), MAX_SYNC_PAYLOAD).await;
+
+    let mut inner = shared.lock();
+    let flight = match inner.inflight.remove(id) {
+        Some(flight) if flight.proc == seq => flight,
+        other => {
+            if let Some(flight) = other {
+                inner.inflight.insert(id.to_owned(), flight);
+            }
+            return runtime_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestID",
+                &format!("invocation {id} is not running in this process"),
+            );
+        }
+    };
+    let mut flight = flight;
+    let reply = flight.reply.take();
+    drop(flight);
+    if let Some(p) = inner.procs.get_mut(&seq) {
+        p.state = ProcState::Idle(None);
+        p.since = Instant::now();
+    }
+    let (outcome, answer) = result_outcome(kind, body, &error_type, id);
+    debug!(request_id = id, ?kind, "invocation finished");
+    inner.complete(reply, outcome);
+    drop(inner);
+    match answer {
+        None => accepted(),
+        Some((status, error_type)) => runtime_error(status, error_type, "the result was rejected"),
+    }
+}
+
+/// What a posted result means for the invocation, and the error to answer the
+/// runtime with if the result was rejected (`None`: accepted).
+fn result_outcome(
+    kind: ResultKind,
+    body: Result<Bytes, BodyError>,
+    error_type: &str,
+    id: &str,
+) -> (Outcome, Option<(StatusCode, &'static str)>) {
+    match (kind, body) {
+        (ResultKind::Response, Ok(body)) => (Outcome::Success(body), None),
+        (ResultKind::Error, Ok(body)) => {
+            let body = if is_json_object(&body) {
+                body
+            } else {
+                error_json(error_type, &String::from_utf8_lossy(&body))
+            };
+            (Outcome::Failure(body), None)
+        }
+        (_, Err(BodyError::TooLarge(_))) => (
+            Outcome::Failure(error_json(
+                "Function.ResponseSizeTooLarge",
+                &format!(
+                    "Response payload size exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD} bytes)."
+                ),
+            )),
+            Some((StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge")),
+        ),
+        (_, Err(BodyError::Read(err))) => (
+            Outcome::Failure(error_json(
+                "Runtime.InvalidResponse",
+                &format!("RequestId: {id} Error: could not read the runtime's result: {err}"),
+            )),
+            Some((StatusCode::BAD_REQUEST, "InvalidRequest")),
+        ),
+    }
+}
+
+async fn init_error(shared: &Arc<Shared>, seq: u64, req: Request<Incoming>) -> HttpResponse {
+    let body = read_body(req.into_body(), MAX_SYNC_PAYLOAD).await;
+    let fault = match body {
+        Ok(body) if is_json_object(&body) => Fault::Body(body),
+        _ => Fault::typed(
+            "Runtime.InitError",
+            "the runtime failed to initialise".to_owned(),
+        ),
+    };
+    let mut inner = shared.lock();
+    warn!(seq, "function process reported an init error");
+    inner.retire(seq, &fault);
+    pump(shared, &mut inner);
+    drop(inner);
+    accepted()
+}
+
+fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> HttpResponse {
+    respond(
+        status,
+        &[("Content-Type", JSON)],
+        error_json(error_type, message),
+    )
+}
+
+/// The runtime's result or error report was taken.
+fn accepted() -> HttpResponse {
+    respond(
+        StatusCode::ACCEPTED,
+        &[("Content-Type", JSON)],
+        Bytes::from_static(b"{\"status\":\"OK\"}"),
+    )
+}
+
+/// Whether `body` is a JSON object (an error report Lambda passes on as is).
+fn is_json_object(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.is_object())
+}
