@@ -28,7 +28,7 @@ lint:
 ## bench: worker vs wrk and oha on one core each (a benchmark, not a test; see docs/PERFORMANCE.md).
 ## Installs wrk (apt) and oha (cargo install into bench/.tools) when missing. BENCH_DURATION=10 etc.
 bench:
-	$(CARGO) build --release --locked -p sls-load-function -p sls-load-target --bins
+	$(CARGO) build --release --locked -p sls-load-bench -p sls-load-target --bins
 	python3 bench/run.py
 	$(CARGO) build --release --locked -p sls-load --bins
 	python3 bench/orchestration.py

@@ -15,8 +15,7 @@ bounded by its duration plus a hard timeout. This is a benchmark, not a test.
 
 Environment: BENCH_DURATION (seconds, default 10), BENCH_ROUNDS (closed-model
 rounds per tool, default 3), BENCH_CONNECTIONS (50),
-BENCH_RATE (fixed-rate run, req/s, 20000), BENCH_CLOSED_RATE (arrival rate of the
-closed-model fallback when the job format has no constant-vus, 200000),
+BENCH_RATE (fixed-rate run, req/s, 20000),
 BENCH_TARGET_CORE (0), BENCH_LOAD_CORE (1), BENCH_NO_INSTALL=1 (do not install
 wrk/oha), BENCH_NO_DOC=1 (do not touch docs/PERFORMANCE.md),
 BENCH_BIN_DIR (target/release).
@@ -57,7 +56,6 @@ DURATION = env_num("BENCH_DURATION", 10)
 CONNS = env_num("BENCH_CONNECTIONS", 50)
 ROUNDS = env_num("BENCH_ROUNDS", 3)
 RATE = env_num("BENCH_RATE", 20000)
-CLOSED_RATE = env_num("BENCH_CLOSED_RATE", 200000)
 TARGET_CORE = env_num("BENCH_TARGET_CORE", 0)
 LOAD_CORE = env_num("BENCH_LOAD_CORE", 1)
 BIN = os.path.join(ROOT, os.environ.get("BENCH_BIN_DIR", "target/release"))
@@ -413,7 +411,7 @@ def main():
     for exe in ("sls-load-target", "sls-load-bench"):
         if not os.access(os.path.join(BIN, exe), os.X_OK):
             sys.exit(f"bench: {BIN}/{exe} missing; run `cargo build --release "
-                     "-p sls-load-function -p sls-load-target --bins` (make bench does)")
+                     "-p sls-load-bench -p sls-load-target --bins` (make bench does)")
     for need in ("taskset", "/usr/bin/time"):
         if not shutil.which(need):
             sys.exit(f"bench: `{need}` is required (Debian: util-linux, time)")
@@ -451,8 +449,7 @@ def main():
                              out_dir)
                 rounds.setdefault("oha", []).append(dict(r, label="oha"))
             r = run_tool(f"worker{tag}", [bench, "--target", target.url, "--duration",
-                                          f"{DURATION}s", "--vus", str(CONNS), "--closed-rate",
-                                          str(CLOSED_RATE), "--out",
+                                          f"{DURATION}s", "--vus", str(CONNS), "--out",
                                           os.path.join(out_dir, f"worker-closed{tag}")],
                          parse_worker, target, out_dir)
             label = f"sls-load worker ({r.get('executor', '?')}, {CONNS} VUs)"

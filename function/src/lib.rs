@@ -9,8 +9,6 @@
 //! - [`flow`]: templating, captures, checks and data rows of an iteration, pure.
 //! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
 //! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
-//! - [`bench`]: the `make bench` driver (a job through [`run_job`] into a local
-//!   directory instead of S3).
 //!
 //! This file owns the invocation flow ([`Worker::invoke`] → [`run_job`]): check the
 //! job, run the engine while flushing completed intervals every `flush_every`, then
@@ -19,7 +17,6 @@
 
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod client;
 pub mod engine;
 pub mod flow;
