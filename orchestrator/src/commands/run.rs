@@ -1,7 +1,7 @@
 //! `sls-load run`: loads the scenario, lays the run out, brings the cloud up,
 //! plans once with the real results location and lead, stores the plan, then
 //! fans out the invocations while following progress (and, as a test hook,
-//! injecting a fault), and ends with the shared [`finish`](super::finish).
+//! injecting a fault), and ends with the shared [`finish`].
 //!
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
 //! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
