@@ -1,10 +1,12 @@
 //! The command line as typed: clap derive structs only, no validation beyond
-//! types. `app` turns these raw arguments into work.
+//! types. [`crate::options`] turns these raw arguments into validated options;
+//! nothing below it sees a clap type. This module does not check values, read
+//! files or decide anything.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Serverless load testing: many short-lived Lambda workers, one agreed start
 /// instant, exactly merged HdrHistograms.
@@ -66,10 +68,20 @@ pub struct PlanFlags {
     pub memory: u32,
     /// The worker function's architecture (cost).
     #[arg(long, value_enum, default_value = "x86_64")]
-    pub arch: crate::plan::Arch,
+    pub arch: ArchArg,
     /// How often workers flush their interval logs to the store.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub flush_every: Duration,
+}
+
+/// `--arch` as typed; [`crate::options`] maps it to [`crate::plan::Arch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    /// Graviton.
+    Arm64,
+    /// Intel/AMD.
+    #[value(name = "x86_64")]
+    X86_64,
 }
 
 /// `sls-load run`.

@@ -13,7 +13,6 @@ use aws_config::BehaviorVersion;
 use sls_load_core::job::Region;
 use sls_load_core::sdk::http_client;
 
-use crate::cli::CloudArgs;
 use crate::local::{
     LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, s3::ensure_bucket,
 };
@@ -49,21 +48,35 @@ pub enum CloudError {
     /// AWS mode needs a bucket.
     #[error("AWS mode needs a results bucket: pass --bucket or set SLS_LOAD_BUCKET (see infra/)")]
     NoBucket,
-    /// `--bucket-region` is not a region name.
-    #[error("--bucket-region: {0}")]
-    BadRegion(#[from] sls_load_core::id::IdError),
 }
 
-/// `--bucket-region`, checked.
-fn bucket_region(args: &CloudArgs) -> Result<Option<Region>, CloudError> {
-    Ok(args.bucket_region.as_deref().map(Region::new).transpose()?)
+/// Where a command runs and stores, validated from `--local`/`--aws` and the other
+/// cloud flags by [`crate::options`].
+#[derive(Debug, Clone)]
+pub struct CloudOptions {
+    /// Local stand-ins or AWS.
+    pub mode: Mode,
+    /// Local mode: directory for the stand-ins' objects and worker logs.
+    pub local_dir: PathBuf,
+    /// Local mode: the worker binary to run (default: `bootstrap` next to this binary).
+    pub bootstrap: Option<PathBuf>,
+    /// Local mode: concurrent executions per emulated region.
+    pub local_concurrency: usize,
+    /// The results bucket (AWS mode; locally [`LOCAL_BUCKET`]).
+    pub bucket: Option<String>,
+    /// The results bucket's region (default: the first region of the run).
+    pub bucket_region: Option<Region>,
+    /// The worker function's name, deployed in every region used.
+    pub function: String,
+    /// AWS profile from ~/.aws/config.
+    pub profile: Option<String>,
 }
 
 /// Picks the mode: `--local`/`--aws` if given, else AWS when credentials are configured.
-pub fn choose_mode(args: &CloudArgs) -> Mode {
-    if args.local {
+pub fn choose_mode(local: bool, aws: bool) -> Mode {
+    if local {
         Mode::Local
-    } else if args.aws || aws_credentials_configured() {
+    } else if aws || aws_credentials_configured() {
         Mode::Aws
     } else {
         Mode::Local
@@ -107,15 +120,13 @@ pub struct Cloud {
 
 impl Cloud {
     /// Connects for a run over `regions`: starts the stand-ins in local mode.
-    pub async fn for_run(
-        args: &CloudArgs,
-        mode: Mode,
-        regions: &[Region],
-    ) -> Result<Cloud, CloudError> {
-        let bucket_region = match bucket_region(args)? {
-            Some(r) => r,
-            None => regions.first().cloned().unwrap_or_else(Region::us_east_1),
-        };
+    pub async fn for_run(args: &CloudOptions, regions: &[Region]) -> Result<Cloud, CloudError> {
+        let mode = args.mode;
+        let bucket_region = args
+            .bucket_region
+            .clone()
+            .or_else(|| regions.first().cloned())
+            .unwrap_or_else(|| Region::us_east_1());
         match mode {
             Mode::Local => {
                 let bootstrap = bootstrap_path(args)?;
@@ -173,8 +184,12 @@ impl Cloud {
     }
 
     /// Connects to the results store only (for `report`).
-    pub async fn store_only(args: &CloudArgs, mode: Mode) -> Result<Cloud, CloudError> {
-        let region = bucket_region(args)?.unwrap_or_else(Region::us_east_1);
+    pub async fn store_only(args: &CloudOptions) -> Result<Cloud, CloudError> {
+        let mode = args.mode;
+        let region = args
+            .bucket_region
+            .clone()
+            .unwrap_or_else(|| Region::us_east_1());
         match mode {
             Mode::Local => {
                 let creds = LocalCredentials::default();
@@ -220,7 +235,7 @@ impl Cloud {
     }
 }
 
-fn bootstrap_path(args: &CloudArgs) -> Result<PathBuf, CloudError> {
+fn bootstrap_path(args: &CloudOptions) -> Result<PathBuf, CloudError> {
     let path = match &args.bootstrap {
         Some(p) => p.clone(),
         None => std::env::current_exe()
@@ -235,7 +250,7 @@ fn bootstrap_path(args: &CloudArgs) -> Result<PathBuf, CloudError> {
     }
 }
 
-async fn aws_conf(args: &CloudArgs, region: &Region) -> aws_config::SdkConfig {
+async fn aws_conf(args: &CloudOptions, region: &Region) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .region(aws_config::Region::new(region.to_string()));

@@ -8,25 +8,32 @@
 //! - [`plan`]: workers per region, each worker's share, the agreed start; pure.
 //! - [`invoke`]: Event invocations with bounded concurrency and backoff.
 //! - [`store`]: list/get/put objects in S3; [`collect`]: read a run back.
-//! - [`merge`]: decode and add histograms; [`report`]: the summary and thresholds.
+//! - [`fanout`]: invokes a plan slice after slice at the right instants.
+//! - [`merge`]: decode and add histograms; [`summary`]: the summary and threshold
+//!   verdicts; [`render`]: the summary and the plan as terminal text.
 //! - [`local`]: embedded S3 and Lambda stand-ins on loopback; [`cloud`]: picks local or
 //!   AWS and builds the SDK clients the same way for both.
-//! - [`cli`] / [`app`]: the command line and the subcommands' glue.
+//! - [`cli`] → [`options`] → [`commands`]: the raw command line (clap), the one
+//!   boundary that validates it, and the subcommands' glue with their typed errors
+//!   and exit codes. Nothing below [`options`] sees a clap type.
 
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod cli;
 pub mod cloud;
 pub mod collect;
+pub mod commands;
 pub mod cost;
+pub mod fanout;
 pub mod invoke;
 pub mod local;
 pub mod merge;
+pub mod options;
 pub mod plan;
 pub mod progress;
-pub mod report;
+pub mod render;
 pub mod scenario;
 pub mod share;
 pub mod store;
+pub mod summary;
 pub mod threshold;

@@ -1,13 +1,40 @@
-//! `sls-load`: parses the command line and hands it to [`sls_load::app::main`].
+//! `sls-load`: parses the command line, validates it into options
+//! ([`sls_load::options`]), runs the subcommand ([`sls_load::commands::main`]) and
+//! turns a failure into its message on stderr and its exit code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use sls_load::cli::Cli;
+use sls_load::commands;
+use sls_load::options::CommandOptions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match CommandOptions::from_cli(cli.command) {
+        Ok(command) => runtime.block_on(commands::main(command)),
+        Err(e) => Err(commands::Error::from(e)),
+    };
+    match result {
+        Ok(()) => ExitCode::from(commands::EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Logs to stderr: `warn` by default, more with each `-v`, or `SLS_LOAD_LOG`.
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
         0 => "warn",
         1 => "info,aws=warn",
         _ => "debug",
@@ -19,12 +46,4 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(sls_load::app::main(cli))
 }

@@ -7,6 +7,7 @@
 //! `sls-load report` can later tell which workers were expected. This module does
 //! not invoke anything and does not price anything.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -64,13 +65,12 @@ pub struct PlanOptions {
 }
 
 /// Lambda CPU architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arch {
     /// Graviton.
     Arm64,
     /// Intel/AMD.
-    #[value(name = "x86_64")]
     #[serde(rename = "x86_64")]
     X86_64,
 }
@@ -164,22 +164,76 @@ impl Plan {
     pub fn worker_count(&self) -> usize {
         self.jobs.len()
     }
+
+    /// Concurrent executions each region needs: its slots, twice during slice
+    /// hand-over (the next slice is invoked before the current one ends).
+    pub fn concurrency_needed(&self) -> BTreeMap<Region, usize> {
+        let factor = if self.slices > 1 { 2 } else { 1 };
+        self.regions
+            .iter()
+            .map(|r| (r.region.clone(), r.slots * factor))
+            .collect()
+    }
 }
 
-/// Plans `scenario` for the given options.
-pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
-    let regions = select_regions(scenario, opts.regions.as_deref())?;
-    let total_rate: f64 = scenario
-        .scenarios
-        .iter()
-        .map(|s| s.executor.iterations_per_second())
-        .sum();
-    if opts.max_slice < Duration::from_secs(1) || opts.max_slice > LAMBDA_MAX_TIMEOUT {
-        return Err(PlanError::BadSlice(opts.max_slice));
+/// One selected region's part of a [`Layout`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionLayout {
+    /// The region.
+    pub region: Region,
+    /// Its share of the load, renormalised over the selected regions.
+    pub weight: f64,
+    /// Worker slots: workers running at the same time.
+    pub slots: usize,
+}
+
+/// The shape of a plan before anything is timed or addressed: which regions, how
+/// many worker slots each, how many slices per slot. It needs no run id, clock,
+/// lead or results location, so a command can learn the regions and slot count
+/// (to start the cloud and choose the lead) before it plans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The selected regions, in scenario order.
+    pub regions: Vec<RegionLayout>,
+    /// Slices per worker slot.
+    pub slices: u32,
+}
+
+impl Layout {
+    /// The selected regions, in scenario order.
+    pub fn region_names(&self) -> Vec<Region> {
+        self.regions.iter().map(|r| r.region.clone()).collect()
+    }
+
+    /// Worker slots over all regions.
+    pub fn slots(&self) -> usize {
+        self.regions.iter().map(|r| r.slots).sum()
+    }
+
+    /// Invocations the plan will hold (slots × slices), as [`Plan::worker_count`].
+    pub fn worker_count(&self) -> usize {
+        self.slots() * self.slices as usize
+    }
+}
+
+/// Lays out `scenario`: selects the regions (`pick`, default all), checks the slice
+/// length, and sizes each region's worker slots from `workers` or from the
+/// scenario's `worker_rate` at `memory_mb`. Pure.
+pub fn layout(
+    scenario: &Scenario,
+    pick: Option<&[Region]>,
+    workers: Option<usize>,
+    max_slice: Duration,
+    memory_mb: u32,
+) -> Result<Layout, PlanError> {
+    let regions = select_regions(scenario, pick)?;
+    let total_rate = total_rate(scenario);
+    if max_slice < Duration::from_secs(1) || max_slice > LAMBDA_MAX_TIMEOUT {
+        return Err(PlanError::BadSlice(max_slice));
     }
     // `worker_rate` is a 1,024 MB worker's capacity; Lambda's CPU share grows with memory.
-    let worker_rate = scenario.worker_rate * f64::from(opts.memory_mb) / 1024.0;
-    let counts = match opts.workers {
+    let worker_rate = scenario.worker_rate * f64::from(memory_mb) / 1024.0;
+    let counts = match workers {
         Some(n) => split_workers(n, &regions)?,
         None => regions
             .iter()
@@ -189,61 +243,49 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
             })
             .collect(),
     };
+    Ok(Layout {
+        regions: regions
+            .into_iter()
+            .zip(counts)
+            .map(|((region, weight), slots)| RegionLayout {
+                region,
+                weight,
+                slots,
+            })
+            .collect(),
+        slices: slice_count(scenario.duration, max_slice),
+    })
+}
+
+/// Plans `scenario` for the given options.
+pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let layout = layout(
+        scenario,
+        opts.regions.as_deref(),
+        opts.workers,
+        opts.max_slice,
+        opts.memory_mb,
+    )?;
+    let total_rate = total_rate(scenario);
     let start_at = opts.now + opts.lead;
-    let slices = slice_count(scenario.duration, opts.max_slice);
     let mut region_plans = Vec::new();
     let mut jobs = Vec::new();
     let mut before = 0.0;
-    for ((region, weight), n) in regions.iter().zip(counts) {
+    for region in &layout.regions {
         let slot = share::RegionSlot {
             before,
-            weight: *weight,
+            weight: region.weight,
         };
-        before += weight;
-        let mut workers = Vec::new();
-        for slice in 0..slices {
-            let run_offset = opts.max_slice * slice;
-            let duration = scenario
-                .duration
-                .saturating_sub(run_offset)
-                .min(opts.max_slice);
-            for k in 0..n {
-                let worker = if slices == 1 {
-                    WorkerId::numbered(k)
-                } else {
-                    WorkerId::numbered_slice(k, slice)
-                };
-                let scenarios = scenario
-                    .scenarios
-                    .iter()
-                    .map(|s| share::scenario_for_worker_in(s, slot, k, n))
-                    .collect();
-                jobs.push(Job {
-                    format: FORMAT_VERSION,
-                    run_id: opts.run_id.clone(),
-                    worker_id: worker.clone(),
-                    region: region.clone(),
-                    start_at: start_at + run_offset,
-                    duration,
-                    run_offset,
-                    slice,
-                    target: scenario.target.clone(),
-                    scenarios,
-                    results: opts.results.clone(),
-                    flush_every: opts.flush_every,
-                    request_timeout: scenario.request_timeout,
-                    http: scenario.http.clone(),
-                });
-                workers.push(worker);
-            }
-        }
+        before += region.weight;
+        let region_jobs = region_jobs(scenario, opts, region, slot, layout.slices, start_at);
         region_plans.push(RegionPlan {
-            region: region.clone(),
-            weight: *weight,
-            rate: total_rate * weight,
-            slots: n,
-            workers,
+            region: region.region.clone(),
+            weight: region.weight,
+            rate: total_rate * region.weight,
+            slots: region.slots,
+            workers: region_jobs.iter().map(|j| j.worker_id.clone()).collect(),
         });
+        jobs.extend(region_jobs);
     }
     Ok(Plan {
         format: FORMAT_VERSION,
@@ -253,20 +295,82 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         start_at,
         duration: scenario.duration,
         slice: opts.max_slice.min(scenario.duration),
-        slices,
+        slices: layout.slices,
         memory_mb: opts.memory_mb,
         arch: opts.arch,
         regions: region_plans,
-        thresholds: scenario
-            .thresholds
-            .iter()
-            .map(|t| ThresholdSpec {
-                metric: t.metric_name(),
-                expr: t.expr.clone(),
-            })
-            .collect(),
+        thresholds: threshold_specs(scenario),
         jobs,
     })
+}
+
+/// Iterations per second over all of the scenario's scenarios.
+fn total_rate(scenario: &Scenario) -> f64 {
+    scenario
+        .scenarios
+        .iter()
+        .map(|s| s.executor.iterations_per_second())
+        .sum()
+}
+
+/// Every invocation of one region (slot × slice), slice by slice, in start order.
+fn region_jobs(
+    scenario: &Scenario,
+    opts: &PlanOptions,
+    region: &RegionLayout,
+    slot: share::RegionSlot,
+    slices: u32,
+    start_at: SystemTime,
+) -> Vec<Job> {
+    let n = region.slots;
+    let mut jobs = Vec::with_capacity(n * slices as usize);
+    for slice in 0..slices {
+        let run_offset = opts.max_slice * slice;
+        let duration = scenario
+            .duration
+            .saturating_sub(run_offset)
+            .min(opts.max_slice);
+        for k in 0..n {
+            let worker_id = if slices == 1 {
+                WorkerId::numbered(k)
+            } else {
+                WorkerId::numbered_slice(k, slice)
+            };
+            jobs.push(Job {
+                format: FORMAT_VERSION,
+                run_id: opts.run_id.clone(),
+                worker_id,
+                region: region.region.clone(),
+                start_at: start_at + run_offset,
+                duration,
+                run_offset,
+                slice,
+                target: scenario.target.clone(),
+                scenarios: scenario
+                    .scenarios
+                    .iter()
+                    .map(|s| share::scenario_for_worker_in(s, slot, k, n))
+                    .collect(),
+                results: opts.results.clone(),
+                flush_every: opts.flush_every,
+                request_timeout: scenario.request_timeout,
+                http: scenario.http.clone(),
+            });
+        }
+    }
+    jobs
+}
+
+/// The scenario's thresholds as written, for the plan.
+fn threshold_specs(scenario: &Scenario) -> Vec<ThresholdSpec> {
+    scenario
+        .thresholds
+        .iter()
+        .map(|t| ThresholdSpec {
+            metric: t.metric_name(),
+            expr: t.expr.clone(),
+        })
+        .collect()
 }
 
 /// HTTP requests the plan should send, when the executors make that knowable

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use sls_load::cloud::local_s3_client;
 use sls_load::collect::collect;
 use sls_load::local::{LocalCredentials, LocalS3, ensure_bucket};
-use sls_load::report::Summary;
+use sls_load::render;
+use sls_load::summary::Summary;
 use sls_load::store::{S3Store, Store};
 use sls_load_core::job::{ObjectKey, Region, RunId};
 
@@ -76,7 +77,7 @@ async fn a_run_stored_by_the_previous_format_reports_identically() {
         .filter(|l| !l.contains("results: s3://"))
         .collect();
     // As printed: `println!` of the rendering, then the results line (left out).
-    let rendered = format!("{}\n", summary.render());
+    let rendered = format!("{}\n", render::summary(&summary));
     let got: Vec<&str> = rendered.lines().collect();
     assert_eq!(
         got, expected,

@@ -1,14 +1,13 @@
-//! Builds the end-of-test summary from what was collected and merged, evaluates
-//! the thresholds, and renders the summary for a terminal.
+//! The end-of-test summary: its data model, how it is built from what was
+//! collected and merged, and the threshold verdicts observed on it.
 //!
 //! The [`Summary`] is the JSON written by `--summary-export` and stored as
 //! `runs/{run_id}/summary.json`; its keys are documented in docs/FORMAT.md. `run`
 //! and `report RUN_ID` both build it here from stored objects only, so a rebuilt
-//! report equals the original. This module does no IO.
+//! report equals the original. This module does no IO and no terminal rendering
+//! (that is [`crate::render`]).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use sls_load_core::job::{Job, Manifest, Region, RunId, WorkerId};
 
 use crate::collect::Collected;
 use crate::merge::{Merged, Stats};
+use crate::plan::{Plan, ThresholdSpec};
 use crate::threshold::{Metric, Stat, Threshold};
 
 /// Version of the summary JSON.
@@ -283,129 +283,35 @@ impl Summary {
     pub fn build(collected: &Collected, merged: &Merged) -> Summary {
         let plan = &collected.plan;
         let secs = plan.duration.as_secs_f64();
-        let figures = |s: &Stats| figures(s, secs);
-        let mut problems: Vec<String> = collected
-            .problems
-            .iter()
-            .chain(&merged.problems)
-            .map(|p| format!("{}: {}", p.key, p.message))
-            .collect();
-        problems.sort();
-        let mut errors_by_class = BTreeMap::new();
-        let mut by_region: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut by_request: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut checks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        let mut dropped = 0;
-        for m in collected.manifests.values() {
-            dropped += m.dropped_iterations;
-            for (name, c) in &m.checks {
-                let e = checks.entry(name.clone()).or_default();
-                e.0 += c.passes;
-                e.1 += c.fails;
-            }
-            for (request, counts) in &m.requests {
-                for (class, n) in &counts.errors_by_class {
-                    let class = class.as_str();
-                    for scope in [
-                        &mut errors_by_class,
-                        by_region.entry(m.region.to_string()).or_default(),
-                        by_request.entry(request.clone()).or_default(),
-                    ] {
-                        *scope.entry(class.to_owned()).or_insert(0) += n;
-                    }
-                }
-            }
-        }
+        let totals = ManifestTotals::of(collected);
         let mut summary = Summary {
             format: SUMMARY_FORMAT,
             run_id: plan.run_id.clone(),
             scenario_file: plan.scenario_file.clone(),
             start_at: humantime::format_rfc3339_millis(plan.start_at).to_string(),
             duration_s: secs,
-            total: figures(&merged.total),
-            // Every planned region has a row, even one that sent nothing.
-            regions: plan
-                .regions
-                .iter()
-                .map(|r| {
-                    let stats = merged.regions.get(&r.region).cloned().unwrap_or_default();
-                    (r.region.to_string(), figures(&stats))
-                })
-                .collect(),
+            total: figures(&merged.total, secs),
+            regions: region_figures(plan, merged, secs),
             requests: merged
                 .requests
                 .iter()
-                .map(|(name, s)| (name.clone(), figures(s)))
+                .map(|(name, s)| (name.clone(), figures(s, secs)))
                 .collect(),
-            workers: workers(collected, problems),
-            dropped_iterations: dropped,
-            errors_by_class,
-            checks: checks
-                .into_iter()
-                .map(|(name, (passes, fails))| {
-                    let rate = if passes + fails == 0 {
-                        0.0
-                    } else {
-                        round3(passes as f64 / (passes + fails) as f64)
-                    };
-                    (
-                        name,
-                        CheckFigures {
-                            passes,
-                            fails,
-                            rate,
-                        },
-                    )
-                })
-                .collect(),
+            workers: workers(collected, problems(collected, merged)),
+            dropped_iterations: totals.dropped,
+            errors_by_class: totals.errors_by_class,
+            checks: check_figures(totals.checks),
             cost: crate::cost::actual(
                 plan,
                 &collected.manifests.values().collect::<Vec<_>>(),
                 merged.total.requests(),
             ),
-            timeline: merged
-                .timeline
-                .iter()
-                .map(|(t, s)| Second {
-                    t: *t,
-                    requests: s.requests(),
-                    errors: s.errors(),
-                    p95_ms: ms(s.duration.value_at_quantile(0.95)),
-                })
-                .collect(),
+            timeline: timeline(merged),
             thresholds: Vec::new(),
         };
-        for (scopes, by) in [
-            (&mut summary.regions, by_region),
-            (&mut summary.requests, by_request),
-        ] {
-            for (name, classes) in by {
-                if let Some(figures) = scopes.get_mut(&name) {
-                    figures.errors_by_class = classes;
-                }
-            }
-        }
-        summary.thresholds = plan
-            .thresholds
-            .iter()
-            .map(|spec| match Threshold::parse(&spec.metric, &spec.expr) {
-                Ok(t) => {
-                    let observed = observe(&t, &summary, merged);
-                    ThresholdResult {
-                        metric: spec.metric.clone(),
-                        expr: spec.expr.clone(),
-                        ok: observed.is_some_and(|v| t.holds(v)),
-                        observed,
-                    }
-                }
-                Err(_) => ThresholdResult {
-                    metric: spec.metric.clone(),
-                    expr: spec.expr.clone(),
-                    ok: false,
-                    observed: None,
-                },
-            })
-            .collect();
+        attach_error_classes(&mut summary.regions, totals.by_region);
+        attach_error_classes(&mut summary.requests, totals.by_request);
+        summary.thresholds = evaluate_thresholds(&plan.thresholds, &summary, merged);
         summary
     }
 
@@ -413,177 +319,169 @@ impl Summary {
     pub fn thresholds_ok(&self) -> bool {
         self.thresholds.iter().all(|t| t.ok)
     }
+}
 
-    /// The summary as a k6-like end-of-test text block.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out);
-        let _ = writeln!(out, "  run ............: {}", self.run_id);
-        let _ = writeln!(out, "  scenario .......: {}", self.scenario_file);
-        let _ = writeln!(
-            out,
-            "  start ..........: {} · {}s",
-            self.start_at, self.duration_s
-        );
-        let _ = writeln!(
-            out,
-            "  workers ........: {} planned · {} reported{}",
-            self.workers.planned,
-            self.workers.reported,
-            if self.workers.missing.is_empty() {
-                String::new()
-            } else {
-                format!(" · missing: {}", first_few(&self.workers.missing, 5))
+/// What the workers' manifests add up to over the run.
+#[derive(Default)]
+struct ManifestTotals {
+    /// Failures by class, run-wide.
+    errors_by_class: BTreeMap<String, u64>,
+    /// Failures by class per region.
+    by_region: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Failures by class per request name.
+    by_request: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Check passes and fails by check name.
+    checks: BTreeMap<String, (u64, u64)>,
+    /// Iterations that could not start on time.
+    dropped: u64,
+}
+
+impl ManifestTotals {
+    fn of(collected: &Collected) -> ManifestTotals {
+        let mut t = ManifestTotals::default();
+        for m in collected.manifests.values() {
+            t.dropped += m.dropped_iterations;
+            for (name, c) in &m.checks {
+                let e = t.checks.entry(name.clone()).or_default();
+                e.0 += c.passes;
+                e.1 += c.fails;
             }
-        );
-        if let Some(skew) = &self.workers.start_skew_ms {
-            let _ = writeln!(
-                out,
-                "  start skew .....: p50 {:.2}ms · p99 {:.2}ms · max {:.2}ms{}",
-                skew.p50,
-                skew.p99,
-                skew.max,
-                if self.workers.late.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · late: {}", first_few(&self.workers.late, 5))
+            for (request, counts) in &m.requests {
+                for (class, n) in &counts.errors_by_class {
+                    let class = class.as_str();
+                    for scope in [
+                        &mut t.errors_by_class,
+                        t.by_region.entry(m.region.to_string()).or_default(),
+                        t.by_request.entry(request.clone()).or_default(),
+                    ] {
+                        *scope.entry(class.to_owned()).or_insert(0) += n;
+                    }
                 }
-            );
+            }
         }
-        let _ = writeln!(
-            out,
-            "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
-            self.cost.usd,
-            self.cost.gb_seconds,
-            self.cost.invocations,
-            self.cost
-                .usd_per_million_requests
-                .map(|c| format!(" · ${c:.4} per million requests"))
-                .unwrap_or_default()
-        );
-        if self.dropped_iterations > 0 {
-            let _ = writeln!(out, "  dropped_iters ..: {}", self.dropped_iterations);
-        }
-        if !self.errors_by_class.is_empty() {
-            let classes: Vec<String> = self
-                .errors_by_class
-                .iter()
-                .map(|(c, n)| format!("{c}={n}"))
-                .collect();
-            let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "  {:<22} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "", "requests", "rps", "errors", "p50", "p90", "p95", "p99", "max"
-        );
-        let row = |out: &mut String, label: &str, f: &Figures| {
-            let err = if f.requests == 0 {
+        t
+    }
+}
+
+/// Objects that could not be collected or merged, as sorted `key: reason` lines.
+fn problems(collected: &Collected, merged: &Merged) -> Vec<String> {
+    let mut problems: Vec<String> = collected
+        .problems
+        .iter()
+        .chain(&merged.problems)
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect();
+    problems.sort();
+    problems
+}
+
+/// Figures of every planned region, even one that sent nothing.
+fn region_figures(plan: &Plan, merged: &Merged, secs: f64) -> BTreeMap<String, Figures> {
+    plan.regions
+        .iter()
+        .map(|r| {
+            let stats = merged.regions.get(&r.region).cloned().unwrap_or_default();
+            (r.region.to_string(), figures(&stats, secs))
+        })
+        .collect()
+}
+
+/// Pass/fail counts with their pass rate.
+fn check_figures(checks: BTreeMap<String, (u64, u64)>) -> BTreeMap<String, CheckFigures> {
+    checks
+        .into_iter()
+        .map(|(name, (passes, fails))| {
+            let rate = if passes + fails == 0 {
                 0.0
             } else {
-                100.0 * f.errors as f64 / f.requests as f64
+                round3(passes as f64 / (passes + fails) as f64)
             };
-            let l = &f.latency_ms;
-            let _ = writeln!(
-                out,
-                "  {:<22} {:>9} {:>9.1} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9}",
-                label,
-                f.requests,
-                f.rps,
-                err,
-                fmt_ms(l.p50),
-                fmt_ms(l.p90),
-                fmt_ms(l.p95),
-                fmt_ms(l.p99),
-                fmt_ms(l.max)
-            );
-        };
-        row(&mut out, "total", &self.total);
-        for (region, f) in &self.regions {
-            row(&mut out, &format!("region {region}"), f);
+            (
+                name,
+                CheckFigures {
+                    passes,
+                    fails,
+                    rate,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Per-second requests, errors and p95.
+fn timeline(merged: &Merged) -> Vec<Second> {
+    merged
+        .timeline
+        .iter()
+        .map(|(t, s)| Second {
+            t: *t,
+            requests: s.requests(),
+            errors: s.errors(),
+            p95_ms: ms(s.duration.value_at_quantile(0.95)),
+        })
+        .collect()
+}
+
+/// Sets each scope's failures by class (scopes without a row are skipped).
+fn attach_error_classes(
+    scopes: &mut BTreeMap<String, Figures>,
+    by: BTreeMap<String, BTreeMap<String, u64>>,
+) {
+    for (name, classes) in by {
+        if let Some(figures) = scopes.get_mut(&name) {
+            figures.errors_by_class = classes;
         }
-        for (name, f) in &self.requests {
-            row(&mut out, &format!("request {name}"), f);
-        }
-        if let Some(t) = &self.total.timings_ms {
-            // k6's http_req_* breakdown, over every request that got a response.
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "  {:<24} {:>9} {:>9} {:>9} {:>9}",
-                "phases (total)", "p50", "p95", "p99", "max"
-            );
-            for (name, p) in t.phases() {
-                let _ = writeln!(
-                    out,
-                    "  {:<24} {:>9} {:>9} {:>9} {:>9}",
-                    format!("http_req_{name}"),
-                    fmt_phase(p.p50),
-                    fmt_phase(p.p95),
-                    fmt_phase(p.p99),
-                    fmt_phase(p.max)
-                );
+    }
+}
+
+/// Each threshold's verdict; a threshold that no longer parses fails without data.
+fn evaluate_thresholds(
+    specs: &[ThresholdSpec],
+    summary: &Summary,
+    merged: &Merged,
+) -> Vec<ThresholdResult> {
+    specs
+        .iter()
+        .map(|spec| match Threshold::parse(&spec.metric, &spec.expr) {
+            Ok(t) => {
+                let observed = observe(&t, summary, merged);
+                ThresholdResult {
+                    metric: spec.metric.clone(),
+                    expr: spec.expr.clone(),
+                    ok: observed.is_some_and(|v| t.holds(v)),
+                    observed,
+                }
             }
-        }
-        if !self.checks.is_empty() {
-            let _ = writeln!(out);
-            for (name, c) in &self.checks {
-                let _ = writeln!(
-                    out,
-                    "  {} {name}  ({} passed, {} failed, {:.2}%)",
-                    if c.fails == 0 { "✓" } else { "✗" },
-                    c.passes,
-                    c.fails,
-                    c.rate * 100.0
-                );
-            }
-        }
-        if !self.thresholds.is_empty() {
-            let _ = writeln!(out);
-            for t in &self.thresholds {
-                let observed = t
-                    .observed
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or_else(|| "no data".into());
-                let _ = writeln!(
-                    out,
-                    "  {} {} {}  (observed {observed})",
-                    if t.ok { "✓" } else { "✗" },
-                    t.metric,
-                    t.expr
-                );
-            }
-        }
-        out
+            Err(_) => ThresholdResult {
+                metric: spec.metric.clone(),
+                expr: spec.expr.clone(),
+                ok: false,
+                observed: None,
+            },
+        })
+        .collect()
+}
+
+/// A planned worker's start skew: its region, id and milliseconds late (negative: early).
+type Skew = (Region, WorkerId, f64);
+
+/// Milliseconds of a duration.
+fn duration_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Milliseconds from `b` to `a`, negative when `a` is earlier.
+fn signed_ms(a: SystemTime, b: SystemTime) -> f64 {
+    match a.duration_since(b) {
+        Ok(d) => duration_ms(d),
+        Err(e) => -duration_ms(e.duration()),
     }
 }
 
 /// Worker counts and start-timing spreads.
 fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
     let plan = &collected.plan;
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let signed_ms = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
-        Ok(d) => ms(d),
-        Err(e) => -ms(e.duration()),
-    };
-    // Start skew: first request's actual departure against its intended instant.
-    let skews: Vec<(Region, WorkerId, f64)> = plan
-        .jobs
-        .iter()
-        .filter_map(|job| {
-            let m = collected
-                .manifests
-                .get(&(job.region.clone(), job.worker_id.clone()))?;
-            let first = m.first_request_at?;
-            let intended = job.start_at + first_offset(job);
-            Some((
-                job.region.clone(),
-                job.worker_id.clone(),
-                signed_ms(first, intended),
-            ))
-        })
-        .collect();
+    let skews = start_skews(collected);
     let mut late: Vec<(f64, String)> = skews
         .iter()
         .filter(|(_, _, s)| *s > LATE_AFTER_MS)
@@ -605,7 +503,7 @@ fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
         init_ms: Spread::of(
             manifests
                 .iter()
-                .filter_map(|m| m.init_duration.map(ms))
+                .filter_map(|m| m.init_duration.map(duration_ms))
                 .collect(),
         ),
         cold_starts: manifests
@@ -618,41 +516,62 @@ fn workers(collected: &Collected, problems: Vec<String>) -> Workers {
                 .map(|m| signed_ms(m.start_at, m.invoked_at))
                 .collect(),
         ),
-        regions: plan
-            .regions
-            .iter()
-            .map(|r| {
-                let region_skews: Vec<f64> = skews
-                    .iter()
-                    .filter(|(reg, _, _)| *reg == r.region)
-                    .map(|(_, _, s)| *s)
-                    .collect();
-                (
-                    r.region.to_string(),
-                    RegionWorkers {
-                        planned: r.workers.len(),
-                        reported: manifests.iter().filter(|m| m.region == r.region).count(),
-                        start_skew_ms: Spread::of(region_skews),
-                    },
-                )
-            })
-            .collect(),
+        regions: region_workers(plan, &manifests, &skews),
     }
+}
+
+/// Start skew: each reporting worker's first request's actual departure against
+/// its intended instant.
+fn start_skews(collected: &Collected) -> Vec<Skew> {
+    collected
+        .plan
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let m = collected
+                .manifests
+                .get(&(job.region.clone(), job.worker_id.clone()))?;
+            let first = m.first_request_at?;
+            let intended = job.start_at + first_offset(job);
+            Some((
+                job.region.clone(),
+                job.worker_id.clone(),
+                signed_ms(first, intended),
+            ))
+        })
+        .collect()
+}
+
+/// Planned and reported workers and start skew of every planned region.
+fn region_workers(
+    plan: &Plan,
+    manifests: &[&Manifest],
+    skews: &[Skew],
+) -> BTreeMap<String, RegionWorkers> {
+    plan.regions
+        .iter()
+        .map(|r| {
+            let region_skews: Vec<f64> = skews
+                .iter()
+                .filter(|(reg, _, _)| *reg == r.region)
+                .map(|(_, _, s)| *s)
+                .collect();
+            (
+                r.region.to_string(),
+                RegionWorkers {
+                    planned: r.workers.len(),
+                    reported: manifests.iter().filter(|m| m.region == r.region).count(),
+                    start_skew_ms: Spread::of(region_skews),
+                },
+            )
+        })
+        .collect()
 }
 
 /// When a job's first request is due after its start instant (ramps from zero,
 /// quiet first stages and `start_time` included).
 fn first_offset(job: &Job) -> Duration {
     sls_load_core::schedule::first_due(job).unwrap_or_default()
-}
-
-/// Up to `n` names joined with commas, then how many more there are.
-pub fn first_few(names: &[String], n: usize) -> String {
-    let shown = names.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
-    match names.len().saturating_sub(n) {
-        0 => shown,
-        more => format!("{shown} and {more} more"),
-    }
 }
 
 fn figures(s: &Stats, secs: f64) -> Figures {
@@ -693,24 +612,6 @@ fn ms(us: u64) -> f64 {
 
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
-}
-
-/// A phase in milliseconds: microseconds below one millisecond, where most phases
-/// of a kept-alive request are.
-fn fmt_phase(v: f64) -> String {
-    if v < 1.0 {
-        format!("{:.0}µs", v * 1000.0)
-    } else {
-        fmt_ms(v)
-    }
-}
-
-fn fmt_ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else {
-        format!("{v:.2}ms")
-    }
 }
 
 /// The observed value a threshold compares, or `None` without data.
@@ -772,76 +673,6 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
             }
         }
     }
-}
-
-/// The text `sls-load plan` prints: workers and slices per region, invocations,
-/// expected requests, concurrency needed and the estimated cost.
-pub fn render_plan(
-    plan: &crate::plan::Plan,
-    expected: Option<f64>,
-    cost: &crate::cost::Cost,
-    concurrency: &BTreeMap<Region, usize>,
-) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "plan for {} · {} of load · slices of up to {} ({} per slot) · {} MB {}",
-        plan.scenario_file,
-        humantime::format_duration(plan.duration),
-        humantime::format_duration(plan.slice),
-        plan.slices,
-        plan.memory_mb,
-        plan.arch
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "  {:<16} {:>7} {:>10} {:>6} {:>12} {:>12}",
-        "region", "weight", "rate/s", "slots", "invocations", "concurrency"
-    );
-    for r in &plan.regions {
-        let _ = writeln!(
-            out,
-            "  {:<16} {:>6.1}% {:>10.1} {:>6} {:>12} {:>12}",
-            r.region.as_str(),
-            r.weight * 100.0,
-            r.rate,
-            r.slots,
-            r.workers.len(),
-            concurrency.get(&r.region).copied().unwrap_or_default()
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "  expected requests: {}",
-        expected
-            .map(|e| format!("{e:.0}"))
-            .unwrap_or_else(|| "unknown (closed-model executor)".into())
-    );
-    let _ = writeln!(
-        out,
-        "  estimated cost: ${:.6}  (Lambda compute {:.1} GB-s ${:.6} · {} invocations ${:.6} · S3 {} PUT {} GET {} LIST ${:.6})",
-        cost.usd,
-        cost.gb_seconds,
-        cost.lambda_compute_usd,
-        cost.invocations,
-        cost.lambda_requests_usd,
-        cost.s3_requests.put,
-        cost.s3_requests.get,
-        cost.s3_requests.list,
-        cost.s3_usd
-    );
-    if let Some(per_million) = cost.usd_per_million_requests {
-        let _ = writeln!(out, "  cost per million requests: ${per_million:.4}");
-    }
-    let _ = writeln!(
-        out,
-        "  prices: {} ({})",
-        crate::cost::PRICES_AS_OF,
-        crate::cost::PRICES_SOURCE
-    );
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! Why a command ended unsuccessfully, and the exit code each reason ends the
+//! process with. Messages are the ones users (and the end-to-end tests) read on
+//! stderr after `error: `.
+//!
+//! It only classifies and words failures; it does not print them (the binary does).
+
+use std::path::PathBuf;
+
+use sls_load_core::job::RunId;
+
+use crate::cloud::CloudError;
+use crate::collect::CollectError;
+use crate::invoke::ConcurrencyError;
+use crate::options::OptionsError;
+use crate::plan::PlanError;
+use crate::scenario::ScenarioError;
+use crate::store::StoreError;
+
+/// Exit code when every threshold held and every worker reported.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when the run itself failed or was incomplete (missing workers).
+pub const EXIT_RUN_FAILED: u8 = 1;
+/// Exit code for bad input: scenario file, flags.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code when the run completed but a threshold failed (k6's code).
+pub const EXIT_THRESHOLDS: u8 = 99;
+/// Exit code after Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// A command's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is invalid.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The scenario file is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The scenario cannot be planned with these flags.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The cloud could not be set up.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// A region's Lambda concurrency cannot hold the plan.
+    #[error(transparent)]
+    Concurrency(#[from] ConcurrencyError),
+    /// The results store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run could not be read back.
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    /// A document could not be encoded as JSON.
+    #[error("encoding the {what}")]
+    Encode {
+        /// `plan` or `summary`.
+        what: &'static str,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+    /// `--summary-export` could not be written.
+    #[error("--summary-export {}", path.display())]
+    Export {
+        /// The file.
+        path: PathBuf,
+        /// The write error.
+        source: std::io::Error,
+    },
+    /// Every invocation failed.
+    #[error("no worker could be invoked ({count} failures; first: {first})")]
+    NoWorkerInvoked {
+        /// Failed invocations.
+        count: usize,
+        /// The first failure's message (`?` without one).
+        first: String,
+    },
+    /// Some workers left no manifest.
+    #[error(
+        "{missing} of {planned} workers did not report ({names}); their flushed intervals are included; rebuild later with `sls-load report {run_id}`"
+    )]
+    WorkersMissing {
+        /// Workers without a manifest.
+        missing: usize,
+        /// Workers planned.
+        planned: usize,
+        /// The first few of them, as `region/worker`.
+        names: String,
+        /// The run.
+        run_id: RunId,
+    },
+    /// The run completed but thresholds failed, as `metric expr`.
+    #[error("thresholds crossed: {}", .0.join(", "))]
+    ThresholdsCrossed(Vec<String>),
+    /// Ctrl-C during a run.
+    #[error("interrupted; what workers stored so far stays in the store: `sls-load report {0}`")]
+    Interrupted(RunId),
+}
+
+impl Error {
+    /// The process exit code this failure ends with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Options(_) | Error::Scenario(_) | Error::Plan(_) => EXIT_BAD_INPUT,
+            Error::Cloud(_)
+            | Error::Concurrency(_)
+            | Error::Store(_)
+            | Error::Collect(_)
+            | Error::Encode { .. }
+            | Error::Export { .. }
+            | Error::NoWorkerInvoked { .. }
+            | Error::WorkersMissing { .. } => EXIT_RUN_FAILED,
+            Error::ThresholdsCrossed(_) => EXIT_THRESHOLDS,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
+        }
+    }
+
+    /// The message to print after `error: `: the error and its causes joined with
+    /// `: ` on one line. Crossed thresholds are named exactly as written.
+    pub fn message(&self) -> String {
+        if let Error::ThresholdsCrossed(_) = self {
+            return self.to_string();
+        }
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// A JSON encoding failure of the `what` document.
+    pub(crate) fn encoding(what: &'static str) -> impl FnOnce(serde_json::Error) -> Error {
+        move |source| Error::Encode { what, source }
+    }
+}

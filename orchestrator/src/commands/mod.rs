@@ -1,0 +1,120 @@
+//! The subcommands end to end, one module each: [`run`] (scenario → plan → invoke
+//! → collect → merge → report), [`plan`] (print a plan and its cost), [`report`]
+//! (rebuild a run's report from the store) and [`watch`] (follow a run from
+//! another terminal, then report). [`main`] dispatches; [`finish`] is the ending
+//! `run`, `report` and `watch` share.
+//!
+//! This is glue: it sequences the modules, prints progress to stderr and the
+//! summary to stdout, and returns a typed [`Error`] that knows its exit code. It
+//! takes validated [`crate::options`], never clap types, and does not print its
+//! own failure (the binary does).
+
+mod error;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod watch;
+
+use std::path::Path;
+
+use sls_load_core::job::{ObjectKey, RunId};
+
+pub use self::error::{
+    EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLDS, Error,
+};
+use crate::cloud::{Cloud, Mode};
+use crate::collect::Collected;
+use crate::options::CommandOptions;
+use crate::render;
+use crate::scenario::{self, Scenario};
+use crate::store::Store;
+use crate::summary::Summary;
+
+/// Runs one subcommand to its end.
+pub async fn main(command: CommandOptions) -> Result<(), Error> {
+    match command {
+        CommandOptions::Run(opts) => run::run(opts).await,
+        CommandOptions::Plan(opts) => plan::plan(opts).await,
+        CommandOptions::Report(opts) => report::report(opts).await,
+        CommandOptions::Watch(opts) => watch::watch(opts).await,
+    }
+}
+
+/// Loads the scenario and applies a validated `--target`.
+fn load_scenario(path: &Path, target: Option<&str>) -> Result<Scenario, Error> {
+    let mut scenario = scenario::load(path)?;
+    if let Some(target) = target {
+        scenario.target = target.to_owned();
+    }
+    Ok(scenario)
+}
+
+/// Builds, stores and prints the summary of a collected run, then judges it:
+/// missing workers and crossed thresholds are errors.
+pub async fn finish(
+    cloud: &Cloud,
+    collected: &Collected,
+    export: Option<&Path>,
+) -> Result<(), Error> {
+    let run_id = &collected.plan.run_id;
+    let summary = Summary::build(collected, &collected.merged);
+    let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
+    if let Err(e) = cloud
+        .store
+        .put(
+            &ObjectKey::summary(run_id),
+            json.clone(),
+            "application/json",
+        )
+        .await
+    {
+        eprintln!("sls-load: warning: summary not stored: {e}");
+    }
+    if let Some(path) = export {
+        std::fs::write(path, &json).map_err(|source| Error::Export {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    print_summary(cloud, run_id, &summary);
+    verdict(&summary, run_id)
+}
+
+/// Prints the summary to stdout (and, locally, where the results are) and the
+/// problems with stored objects to stderr.
+fn print_summary(cloud: &Cloud, run_id: &RunId, summary: &Summary) {
+    println!("{}", render::summary(summary));
+    if cloud.mode == Mode::Local {
+        println!(
+            "  results: {}/{}",
+            cloud.store.location(),
+            ObjectKey::run_prefix(run_id)
+        );
+    }
+    for p in &summary.workers.problems {
+        eprintln!("sls-load: warning: {p}");
+    }
+}
+
+/// Missing workers fail the run; crossed thresholds fail it with their own code.
+fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
+    if !summary.workers.missing.is_empty() {
+        return Err(Error::WorkersMissing {
+            missing: summary.workers.missing.len(),
+            planned: summary.workers.planned,
+            names: render::first_few(&summary.workers.missing, 5),
+            run_id: run_id.clone(),
+        });
+    }
+    if !summary.thresholds_ok() {
+        return Err(Error::ThresholdsCrossed(
+            summary
+                .thresholds
+                .iter()
+                .filter(|t| !t.ok)
+                .map(|t| format!("{} {}", t.metric, t.expr))
+                .collect(),
+        ));
+    }
+    Ok(())
+}

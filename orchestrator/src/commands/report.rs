@@ -1,0 +1,20 @@
+//! `sls-load report RUN_ID`: rebuilds a run's report from the results store alone
+//! (collect → merge → summary), exactly as the run itself reported it. It invokes
+//! nothing and follows no progress.
+
+use super::{Error, finish};
+use crate::cloud::Cloud;
+use crate::collect;
+use crate::options::ReportOptions;
+
+/// `sls-load report RUN_ID`.
+pub async fn report(opts: ReportOptions) -> Result<(), Error> {
+    let cloud = Cloud::store_only(&opts.cloud).await?;
+    let outcome = async {
+        let collected = collect::collect(&cloud.store, &opts.run_id).await?;
+        finish(&cloud, &collected, opts.summary_export.as_deref()).await
+    }
+    .await;
+    cloud.shutdown().await;
+    outcome
+}

@@ -1,0 +1,199 @@
+//! `sls-load run`: loads the scenario, lays the run out, brings the cloud up,
+//! plans once with the real results location and lead, stores the plan, then
+//! fans out the invocations while following progress (and, as a test hook,
+//! injecting a fault), and ends with the shared [`finish`].
+//!
+//! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
+//! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
+
+use std::time::{Duration, SystemTime};
+
+use sls_load_core::job::{ObjectKey, ResultsLocation};
+
+use super::{Error, finish, load_scenario};
+use crate::cloud::{Cloud, Mode};
+use crate::fanout::{self, FanOut, InvocationCount};
+use crate::invoke::{InvokeError, LambdaInvoker};
+use crate::options::RunOptions;
+use crate::plan::{self, Layout, Plan};
+use crate::collect::Collected;
+use crate::progress::{self, Display};
+use crate::scenario::Scenario;
+use crate::store::Store;
+
+/// Lead time in AWS: invocations, cold starts and clock checks before the start.
+pub const AWS_LEAD: Duration = Duration::from_secs(10);
+
+/// `sls-load run`.
+pub async fn run(opts: RunOptions) -> Result<(), Error> {
+    let scenario = load_scenario(&opts.scenario, opts.target.as_deref())?;
+    // Lay the run out first: bad flags fail before anything starts.
+    let layout = opts.plan.layout(&scenario)?;
+    let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
+    print_header(&opts, &layout);
+    let lead = opts
+        .lead
+        .unwrap_or_else(|| default_lead(cloud.mode, layout.slots()));
+    let outcome = tokio::select! {
+        r = run_planned(&opts, &cloud, &scenario, lead) => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(opts.run_id.clone())),
+    };
+    cloud.shutdown().await;
+    outcome
+}
+
+/// The lead when `--lead` is not given: locally 2 s plus 20 ms per worker slot
+/// (process starts), in AWS [`AWS_LEAD`].
+fn default_lead(mode: Mode, slots: usize) -> Duration {
+    match mode {
+        Mode::Local => Duration::from_secs(2) + Duration::from_millis(20) * slots as u32,
+        Mode::Aws => AWS_LEAD,
+    }
+}
+
+/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`.
+fn print_header(opts: &RunOptions, layout: &Layout) {
+    eprintln!(
+        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions",
+        opts.run_id,
+        match opts.cloud.mode {
+            Mode::Local => format!("local ({})", opts.cloud.local_dir.display()),
+            Mode::Aws => "AWS".into(),
+        },
+        layout.worker_count(),
+        layout.slots(),
+        layout.slices,
+        layout.regions.len()
+    );
+}
+
+/// Plans, stores the plan, invokes and follows, then finishes.
+async fn run_planned(
+    opts: &RunOptions,
+    cloud: &Cloud,
+    scenario: &Scenario,
+    lead: Duration,
+) -> Result<(), Error> {
+    let results = ResultsLocation {
+        bucket: cloud.bucket.0.clone(),
+        region: cloud.bucket.1.clone(),
+    };
+    let plan_options =
+        opts.plan
+            .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
+    let plan = plan::plan(scenario, &plan_options)?;
+    let invoker = LambdaInvoker::new(cloud.lambda.clone(), opts.cloud.function.clone());
+    invoker
+        .check_concurrency(&plan.concurrency_needed())
+        .await?;
+    let body = serde_json::to_vec_pretty(&plan).map_err(Error::encoding("plan"))?;
+    cloud
+        .store
+        .put(&ObjectKey::plan(&opts.run_id), body, "application/json")
+        .await?;
+    let mut collected = Collected::new(plan.clone());
+    let failures = invoke_and_follow(opts, cloud, &invoker, &mut collected, lead).await?;
+    judge_invocations(&failures, &plan)?;
+    warn_local_errors(opts, cloud);
+    // One last look: what was flushed after the last poll.
+    collected.poll(&cloud.store).await?;
+    finish(cloud, &collected, opts.summary_export.as_deref()).await
+}
+
+/// Fans out the invocations while following progress and injecting the test
+/// fault, reading the run into `collected`; returns the invocations that failed.
+async fn invoke_and_follow(
+    opts: &RunOptions,
+    cloud: &Cloud,
+    invoker: &LambdaInvoker,
+    collected: &mut Collected,
+    lead: Duration,
+) -> Result<Vec<InvokeError>, Error> {
+    let plan = &collected.plan.clone();
+    let fan_out = FanOut {
+        lead,
+        concurrency: opts.invoke_concurrency.max(1) * plan.regions.len(),
+        timings: opts.timings,
+    };
+    let count = InvocationCount::default();
+    let mut display = Display::new(plan, opts.quiet);
+    let (failures, (), followed) = tokio::join!(
+        fanout::invoke_slices(invoker, plan, fan_out, &count),
+        inject_fault(cloud, plan, opts.local_fault_kill_after),
+        follow(cloud, collected, &mut display, &count),
+    );
+    display.finish();
+    followed?;
+    Ok(failures)
+}
+
+/// Follows the run until every invocation has been made and every worker
+/// reported, or the grace after the load's end ran out.
+async fn follow(
+    cloud: &Cloud,
+    collected: &mut Collected,
+    display: &mut Display,
+    count: &InvocationCount,
+) -> Result<(), Error> {
+    let grace = match cloud.mode {
+        Mode::Local => Duration::from_secs(15),
+        Mode::Aws => Duration::from_secs(60),
+    };
+    let deadline = collected.plan.load_ends_at() + grace;
+    let workers = collected.plan.worker_count();
+    loop {
+        progress::follow(
+            &cloud.store,
+            collected,
+            &|| count.get(),
+            display,
+            deadline,
+            crate::cost::POLL_EVERY,
+        )
+        .await?;
+        if collected.finished() >= workers || SystemTime::now() >= deadline {
+            return Ok(());
+        }
+    }
+}
+
+/// Test hook (local mode): kills one busy worker process `after` the start.
+async fn inject_fault(cloud: &Cloud, plan: &Plan, after: Option<Duration>) {
+    let (Some(after), Some(local)) = (after, cloud.local.as_ref()) else {
+        return;
+    };
+    fanout::sleep_until(plan.start_at + after).await;
+    if let Some(lambda) = local.lambdas.values().next() {
+        let pid = lambda.kill_one_busy();
+        eprintln!("sls-load: fault injection: killed worker process {pid:?}");
+    }
+}
+
+/// Prints every failed invocation; fails the run when none could be made.
+fn judge_invocations(failures: &[InvokeError], plan: &Plan) -> Result<(), Error> {
+    for f in failures {
+        eprintln!("sls-load: {f}");
+    }
+    if failures.len() == plan.worker_count() {
+        return Err(Error::NoWorkerInvoked {
+            count: failures.len(),
+            first: failures
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| "?".into()),
+        });
+    }
+    Ok(())
+}
+
+/// Locally, points at the worker logs when local invocations failed.
+fn warn_local_errors(opts: &RunOptions, cloud: &Cloud) {
+    let Some(local) = &cloud.local else { return };
+    let errors: u64 = local.lambdas.values().map(|l| l.stats().errors).sum();
+    if errors > 0 {
+        eprintln!(
+            "sls-load: {errors} local invocation(s) failed; worker logs are in {}",
+            opts.cloud.local_dir.join("logs").display()
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! `sls-load watch RUN_ID`: reattaches to a run in progress from another terminal,
+//! shows live progress from the store until every worker reported (or the load
+//! ended a minute ago), then reports as `report` does. It invokes nothing.
+
+use std::time::Duration;
+
+use super::{Error, finish};
+use crate::cloud::Cloud;
+use crate::collect::{self, Collected};
+use crate::options::ReportOptions;
+use crate::progress::{self, Display};
+
+/// How long after the load's end a watched run's stragglers are waited for.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// `sls-load watch RUN_ID`: follows a run from the store, then reports it.
+pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
+    let cloud = Cloud::store_only(&opts.cloud).await?;
+    let outcome = async {
+        let collected = follow(&cloud, &opts).await?;
+        finish(&cloud, &collected, opts.summary_export.as_deref()).await
+    }
+    .await;
+    cloud.shutdown().await;
+    outcome
+}
+
+/// Shows the run's progress until its workers finished or the grace ran out;
+/// returns what was read.
+async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error> {
+    let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;
+    let invoked = plan.worker_count();
+    let deadline = plan.load_ends_at() + GRACE;
+    let mut collected = Collected::new(plan);
+    let mut display = Display::new(&collected.plan, false);
+    let followed = progress::follow(
+        &cloud.store,
+        &mut collected,
+        &|| invoked,
+        &mut display,
+        deadline,
+        crate::cost::POLL_EVERY,
+    )
+    .await;
+    display.finish();
+    followed?;
+    Ok(collected)
+}

@@ -1,0 +1,280 @@
+//! The one boundary where the raw command line ([`crate::cli`], clap types) becomes
+//! validated options: the `--target` URL is checked, `--regions` parsed, `--arch`
+//! mapped to [`Arch`], the mode (local or AWS) chosen, and every run id made a
+//! [`RunId`] in [`run_id`] alone.
+//!
+//! Below this module nothing sees a clap type. It does not read the scenario,
+//! start anything or plan; checks that need the scenario stay in [`crate::plan`]
+//! and [`crate::scenario`].
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use sls_load_core::job::{Region, ResultsLocation, RunId};
+
+use crate::cli::{self, ArchArg, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs};
+pub use crate::cloud::CloudOptions;
+use crate::cloud::choose_mode;
+use crate::plan::{Arch, Layout, PlanError, PlanOptions};
+use crate::scenario::Scenario;
+
+/// A command line that cannot be turned into options.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// `--target` is not an HTTP(S) URL.
+    #[error("--target `{0}`: expected an http:// or https:// URL")]
+    BadTarget(String),
+    /// A run id, region or other name that is not a safe name.
+    #[error("{flag}: {source}")]
+    BadName {
+        /// The flag or argument (`RUN_ID`, `--regions`, ...).
+        flag: &'static str,
+        /// What is wrong with the value.
+        source: sls_load_core::id::IdError,
+    },
+}
+
+/// `value` as a validated name, or the error naming `flag`.
+fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
+    flag: &'static str,
+    value: &str,
+) -> Result<T, OptionsError> {
+    value
+        .parse()
+        .map_err(|source| OptionsError::BadName { flag, source })
+}
+
+/// A subcommand with its validated options.
+#[derive(Debug, Clone)]
+pub enum CommandOptions {
+    /// `sls-load run`.
+    Run(RunOptions),
+    /// `sls-load plan`.
+    Plan(PlanOnlyOptions),
+    /// `sls-load report RUN_ID`.
+    Report(ReportOptions),
+    /// `sls-load watch RUN_ID`.
+    Watch(ReportOptions),
+}
+
+impl CommandOptions {
+    /// Validates the parsed command line.
+    pub fn from_cli(command: cli::Command) -> Result<CommandOptions, OptionsError> {
+        Ok(match command {
+            cli::Command::Run(args) => CommandOptions::Run(RunOptions::from_cli(args)?),
+            cli::Command::Plan(args) => CommandOptions::Plan(PlanOnlyOptions::from_cli(args)?),
+            cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
+            cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),
+        })
+    }
+}
+
+/// How a run is planned: the planning flags shared by `run` and `plan`.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    /// `--regions`: a subset of the scenario's regions, names trimmed.
+    pub regions: Option<Vec<Region>>,
+    /// `--workers`: total worker slots.
+    pub workers: Option<usize>,
+    /// `--slice`: the longest slice one invocation runs.
+    pub max_slice: Duration,
+    /// `--memory`: the worker function's memory, MB.
+    pub memory_mb: u32,
+    /// `--arch`: the worker function's architecture.
+    pub arch: Arch,
+    /// `--flush-every`: how often workers flush their interval logs.
+    pub flush_every: Duration,
+}
+
+impl PlanSettings {
+    /// Validates the planning flags.
+    pub fn from_cli(flags: PlanFlags) -> Result<PlanSettings, OptionsError> {
+        let regions = match flags.regions {
+            Some(rs) => Some(
+                rs.iter()
+                    .map(|r| name("--regions", r.trim()))
+                    .collect::<Result<Vec<Region>, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(PlanSettings {
+            regions,
+            workers: flags.workers,
+            max_slice: flags.slice,
+            memory_mb: flags.memory,
+            arch: match flags.arch {
+                ArchArg::Arm64 => Arch::Arm64,
+                ArchArg::X86_64 => Arch::X86_64,
+            },
+            flush_every: flags.flush_every,
+        })
+    }
+
+    /// The regions and worker slots these settings give `scenario` (see [`crate::plan::layout`]).
+    pub fn layout(&self, scenario: &Scenario) -> Result<Layout, PlanError> {
+        crate::plan::layout(
+            scenario,
+            self.regions.as_deref(),
+            self.workers,
+            self.max_slice,
+            self.memory_mb,
+        )
+    }
+
+    /// The plan options of run `run_id`, planned `now`, starting `lead` later and
+    /// writing to `results`.
+    pub fn plan_options(
+        &self,
+        run_id: RunId,
+        now: SystemTime,
+        lead: Duration,
+        results: ResultsLocation,
+    ) -> PlanOptions {
+        PlanOptions {
+            run_id,
+            now,
+            lead,
+            regions: self.regions.clone(),
+            workers: self.workers,
+            results,
+            flush_every: self.flush_every,
+            max_slice: self.max_slice,
+            memory_mb: self.memory_mb,
+            arch: self.arch,
+        }
+    }
+}
+
+/// `sls-load run`, validated.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// `--target`: an http(s) base URL without a trailing `/`, replacing the scenario's.
+    pub target: Option<String>,
+    /// How the run is planned.
+    pub plan: PlanSettings,
+    /// The run's id: `--run-id` or a new one.
+    pub run_id: RunId,
+    /// `--lead`: time from planning to the start instant (default by mode).
+    pub lead: Option<Duration>,
+    /// `--invoke-concurrency`: invocations in flight per region.
+    pub invoke_concurrency: usize,
+    /// Test hook (local mode): kill one busy worker process this long after the start.
+    pub local_fault_kill_after: Option<Duration>,
+    /// `--quiet`: no live progress display.
+    pub quiet: bool,
+    /// `--timings`: print each slice's fan-out time.
+    pub timings: bool,
+    /// `--summary-export`: write the summary JSON here too.
+    pub summary_export: Option<PathBuf>,
+    /// Where to run and store.
+    pub cloud: CloudOptions,
+}
+
+impl RunOptions {
+    /// Validates `sls-load run`'s arguments.
+    pub fn from_cli(args: RunArgs) -> Result<RunOptions, OptionsError> {
+        Ok(RunOptions {
+            target: args.target.map(target).transpose()?,
+            run_id: run_id(args.run_id.unwrap_or_else(new_run_id))?,
+            scenario: args.scenario,
+            plan: PlanSettings::from_cli(args.plan)?,
+            lead: args.lead,
+            invoke_concurrency: args.invoke_concurrency,
+            local_fault_kill_after: args.local_fault_kill_after,
+            quiet: args.quiet,
+            timings: args.timings,
+            summary_export: args.summary_export,
+            cloud: cloud(args.cloud)?,
+        })
+    }
+}
+
+/// `sls-load plan`, validated.
+#[derive(Debug, Clone)]
+pub struct PlanOnlyOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// How the run would be planned.
+    pub plan: PlanSettings,
+    /// The run id written into the printed plan.
+    pub run_id: RunId,
+    /// `--json`: print the plan as JSON instead of a table.
+    pub json: bool,
+}
+
+impl PlanOnlyOptions {
+    /// Validates `sls-load plan`'s arguments.
+    pub fn from_cli(args: PlanArgs) -> Result<PlanOnlyOptions, OptionsError> {
+        Ok(PlanOnlyOptions {
+            scenario: args.scenario,
+            plan: PlanSettings::from_cli(args.plan)?,
+            run_id: run_id("planned".to_owned())?,
+            json: args.json,
+        })
+    }
+}
+
+/// `sls-load report RUN_ID` and `sls-load watch RUN_ID`, validated.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The run.
+    pub run_id: RunId,
+    /// `--summary-export`: write the summary JSON here too.
+    pub summary_export: Option<PathBuf>,
+    /// Where the run's results are.
+    pub cloud: CloudOptions,
+}
+
+impl ReportOptions {
+    /// Validates `sls-load report`'s (or `watch`'s) arguments.
+    pub fn from_cli(args: ReportArgs) -> Result<ReportOptions, OptionsError> {
+        Ok(ReportOptions {
+            run_id: run_id(args.run_id)?,
+            summary_export: args.summary_export,
+            cloud: cloud(args.cloud)?,
+        })
+    }
+}
+
+/// The one place a run id from the command line (or a generated one) becomes a [`RunId`].
+pub fn run_id(raw: String) -> Result<RunId, OptionsError> {
+    name("run id", &raw)
+}
+
+/// `--target`: an http:// or https:// URL, without its trailing `/`.
+fn target(raw: String) -> Result<String, OptionsError> {
+    if raw.starts_with("http://") || raw.starts_with("https://") {
+        Ok(raw.trim_end_matches('/').to_owned())
+    } else {
+        Err(OptionsError::BadTarget(raw))
+    }
+}
+
+/// The cloud flags, with the mode chosen.
+fn cloud(args: CloudArgs) -> Result<CloudOptions, OptionsError> {
+    let bucket_region = match args.bucket_region.as_deref() {
+        Some(r) => Some(name("--bucket-region", r)?),
+        None => None,
+    };
+    Ok(CloudOptions {
+        mode: choose_mode(args.local, args.aws),
+        local_dir: args.local_dir,
+        bootstrap: args.bootstrap,
+        local_concurrency: args.local_concurrency,
+        bucket: args.bucket,
+        bucket_region,
+        function: args.function,
+        profile: args.profile,
+    })
+}
+
+/// A new run id: UTC start time plus four random hex digits, so ids sort by time.
+fn new_run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    let (date, time) = stamp.split_at(8.min(stamp.len()));
+    format!("{date}-{time}-{:04x}", rand::rng().random::<u16>())
+}

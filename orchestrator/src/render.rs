@@ -1,0 +1,288 @@
+//! Terminal rendering: the end-of-test summary as a k6-like text block
+//! ([`summary`]) and the table `sls-load plan` prints ([`plan`]).
+//!
+//! It only formats: the figures come already computed from [`crate::summary`],
+//! [`crate::plan`] and [`crate::cost`], and the caller prints the text. No IO and
+//! no figures of its own beyond error percentages.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sls_load_core::job::Region;
+
+use crate::cost::Cost;
+use crate::plan::Plan;
+use crate::summary::{Figures, Summary};
+
+/// The summary as a k6-like end-of-test text block.
+pub fn summary(s: &Summary) -> String {
+    let mut out = String::new();
+    overview(&mut out, s);
+    let _ = writeln!(out);
+    table(&mut out, s);
+    phases(&mut out, s);
+    checks(&mut out, s);
+    thresholds(&mut out, s);
+    out
+}
+
+/// Run, scenario, start, workers, skew, cost, dropped iterations and error classes.
+fn overview(out: &mut String, s: &Summary) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  run ............: {}", s.run_id);
+    let _ = writeln!(out, "  scenario .......: {}", s.scenario_file);
+    let _ = writeln!(
+        out,
+        "  start ..........: {} · {}s",
+        s.start_at, s.duration_s
+    );
+    let _ = writeln!(
+        out,
+        "  workers ........: {} planned · {} reported{}",
+        s.workers.planned,
+        s.workers.reported,
+        if s.workers.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" · missing: {}", first_few(&s.workers.missing, 5))
+        }
+    );
+    if let Some(skew) = &s.workers.start_skew_ms {
+        let _ = writeln!(
+            out,
+            "  start skew .....: p50 {:.2}ms · p99 {:.2}ms · max {:.2}ms{}",
+            skew.p50,
+            skew.p99,
+            skew.max,
+            if s.workers.late.is_empty() {
+                String::new()
+            } else {
+                format!(" · late: {}", first_few(&s.workers.late, 5))
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
+        s.cost.usd,
+        s.cost.gb_seconds,
+        s.cost.invocations,
+        s.cost
+            .usd_per_million_requests
+            .map(|c| format!(" · ${c:.4} per million requests"))
+            .unwrap_or_default()
+    );
+    if s.dropped_iterations > 0 {
+        let _ = writeln!(out, "  dropped_iters ..: {}", s.dropped_iterations);
+    }
+    if !s.errors_by_class.is_empty() {
+        let classes: Vec<String> = s
+            .errors_by_class
+            .iter()
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect();
+        let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
+    }
+}
+
+/// The requests table: total, then every region, then every request name.
+fn table(out: &mut String, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "", "requests", "rps", "errors", "p50", "p90", "p95", "p99", "max"
+    );
+    row(out, "total", &s.total);
+    for (region, f) in &s.regions {
+        row(out, &format!("region {region}"), f);
+    }
+    for (name, f) in &s.requests {
+        row(out, &format!("request {name}"), f);
+    }
+}
+
+/// One row of the requests table.
+fn row(out: &mut String, label: &str, f: &Figures) {
+    let err = if f.requests == 0 {
+        0.0
+    } else {
+        100.0 * f.errors as f64 / f.requests as f64
+    };
+    let l = &f.latency_ms;
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>9} {:>9.1} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9}",
+        label,
+        f.requests,
+        f.rps,
+        err,
+        fmt_ms(l.p50),
+        fmt_ms(l.p90),
+        fmt_ms(l.p95),
+        fmt_ms(l.p99),
+        fmt_ms(l.max)
+    );
+}
+
+/// k6's http_req_* breakdown, over every request that got a response.
+fn phases(out: &mut String, s: &Summary) {
+    let Some(t) = &s.total.timings_ms else { return };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<24} {:>9} {:>9} {:>9} {:>9}",
+        "phases (total)", "p50", "p95", "p99", "max"
+    );
+    for (name, p) in t.phases() {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>9} {:>9} {:>9} {:>9}",
+            format!("http_req_{name}"),
+            fmt_phase(p.p50),
+            fmt_phase(p.p95),
+            fmt_phase(p.p99),
+            fmt_phase(p.max)
+        );
+    }
+}
+
+/// One line per check.
+fn checks(out: &mut String, s: &Summary) {
+    if s.checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    for (name, c) in &s.checks {
+        let _ = writeln!(
+            out,
+            "  {} {name}  ({} passed, {} failed, {:.2}%)",
+            if c.fails == 0 { "✓" } else { "✗" },
+            c.passes,
+            c.fails,
+            c.rate * 100.0
+        );
+    }
+}
+
+/// One line per threshold verdict.
+fn thresholds(out: &mut String, s: &Summary) {
+    if s.thresholds.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    for t in &s.thresholds {
+        let observed = t
+            .observed
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_else(|| "no data".into());
+        let _ = writeln!(
+            out,
+            "  {} {} {}  (observed {observed})",
+            if t.ok { "✓" } else { "✗" },
+            t.metric,
+            t.expr
+        );
+    }
+}
+
+/// Up to `n` names joined with commas, then how many more there are.
+pub fn first_few(names: &[String], n: usize) -> String {
+    let shown = names.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    match names.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// A phase in milliseconds: microseconds below one millisecond, where most phases
+/// of a kept-alive request are.
+fn fmt_phase(v: f64) -> String {
+    if v < 1.0 {
+        format!("{:.0}µs", v * 1000.0)
+    } else {
+        fmt_ms(v)
+    }
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+/// The text `sls-load plan` prints: workers and slices per region, invocations,
+/// expected requests, concurrency needed and the estimated cost.
+pub fn plan(
+    plan: &Plan,
+    expected: Option<f64>,
+    cost: &Cost,
+    concurrency: &BTreeMap<Region, usize>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for {} · {} of load · slices of up to {} ({} per slot) · {} MB {}",
+        plan.scenario_file,
+        humantime::format_duration(plan.duration),
+        humantime::format_duration(plan.slice),
+        plan.slices,
+        plan.memory_mb,
+        plan.arch
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<16} {:>7} {:>10} {:>6} {:>12} {:>12}",
+        "region", "weight", "rate/s", "slots", "invocations", "concurrency"
+    );
+    for r in &plan.regions {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>6.1}% {:>10.1} {:>6} {:>12} {:>12}",
+            r.region.as_str(),
+            r.weight * 100.0,
+            r.rate,
+            r.slots,
+            r.workers.len(),
+            concurrency.get(&r.region).copied().unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out);
+    plan_cost(&mut out, expected, cost);
+    out
+}
+
+/// The expected requests and cost lines of `sls-load plan`.
+fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
+    let _ = writeln!(
+        out,
+        "  expected requests: {}",
+        expected
+            .map(|e| format!("{e:.0}"))
+            .unwrap_or_else(|| "unknown (closed-model executor)".into())
+    );
+    let _ = writeln!(
+        out,
+        "  estimated cost: ${:.6}  (Lambda compute {:.1} GB-s ${:.6} · {} invocations ${:.6} · S3 {} PUT {} GET {} LIST ${:.6})",
+        cost.usd,
+        cost.gb_seconds,
+        cost.lambda_compute_usd,
+        cost.invocations,
+        cost.lambda_requests_usd,
+        cost.s3_requests.put,
+        cost.s3_requests.get,
+        cost.s3_requests.list,
+        cost.s3_usd
+    );
+    if let Some(per_million) = cost.usd_per_million_requests {
+        let _ = writeln!(out, "  cost per million requests: ${per_million:.4}");
+    }
+    let _ = writeln!(
+        out,
+        "  prices: {} ({})",
+        crate::cost::PRICES_AS_OF,
+        crate::cost::PRICES_SOURCE
+    );
+}
