@@ -15,15 +15,19 @@ use super::DataSet;
 use super::error::{one_line, shown};
 use super::raw::is_name;
 
-/// Reads `http.tls_ca_file` (relative to the scenario file): PEM text with at least
-/// one `CERTIFICATE` block.
-pub(super) fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String> {
+/// The bytes of file `name`, relative to the scenario file's directory.
+fn read_beside(scenario_file: &Path, name: &str) -> Result<Vec<u8>, String> {
     let path = scenario_file
         .parent()
         .unwrap_or_else(|| Path::new(""))
         .join(name);
-    let bytes =
-        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}
+
+/// Reads `http.tls_ca_file` (relative to the scenario file): PEM text with at least
+/// one `CERTIFICATE` block.
+pub(super) fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String> {
+    let bytes = read_beside(scenario_file, name)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("`{name}` is not PEM text (it is not UTF-8)"))?;
     if !text.contains("-----BEGIN CERTIFICATE-----") {
@@ -37,12 +41,7 @@ pub(super) fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String
 /// Reads a scenario's data file (relative to the scenario file): a CSV file with a
 /// header row, or a JSON array of objects (values become text; missing keys empty).
 pub(super) fn load_data(scenario_file: &Path, name: &str) -> Result<DataSet, String> {
-    let path = scenario_file
-        .parent()
-        .unwrap_or_else(|| Path::new(""))
-        .join(name);
-    let bytes =
-        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = read_beside(scenario_file, name)?;
     let rows = if name.to_ascii_lowercase().ends_with(".csv") {
         csv_rows(&bytes)
     } else {

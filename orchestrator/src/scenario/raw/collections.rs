@@ -7,13 +7,13 @@
 //! `thresholds` block (`thresholds` does), and it checks nothing across entries
 //! beyond repeated names.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sls_load_function::job::{Region, ThinkTime};
 
 use super::super::error::shown;
@@ -88,10 +88,76 @@ impl<'de> Deserialize<'de> for Requests {
     }
 }
 
+/// A map read in file order: each key is text checked by `check`, which also sees
+/// the entries before it, and each value is read by the seed `value` makes for its
+/// key. An empty map is refused with `empty`, when given.
+pub(super) struct Entries<K, S> {
+    /// What the map is, for serde's "expected ..." message.
+    pub(super) expecting: &'static str,
+    /// What a key is, likewise.
+    pub(super) key: &'static str,
+    pub(super) check: K,
+    pub(super) value: S,
+    pub(super) empty: Option<&'static str>,
+}
+
+impl<'de, K, S, T> Visitor<'de> for Entries<K, S>
+where
+    S: Fn(&str) -> T,
+    T: DeserializeSeed<'de>,
+    K: Fn(&str, &[(String, T::Value)]) -> Result<String, String>,
+{
+    type Value = Vec<(String, T::Value)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let earlier = out.as_slice();
+            let check = |s: &str| (self.check)(s, earlier);
+            let Some(key) = map.next_key_seed(Checked {
+                expecting: self.key,
+                check,
+            })?
+            else {
+                break;
+            };
+            let value = map.next_value_seed((self.value)(&key))?;
+            out.push((key, value));
+        }
+        match self.empty {
+            Some(empty) if out.is_empty() => Err(de::Error::custom(empty)),
+            _ => Ok(out),
+        }
+    }
+}
+
 /// `query`: parameter name to a scalar value (kept as text).
-pub(in crate::scenario) struct Query(
-    pub(in crate::scenario) std::collections::BTreeMap<String, String>,
-);
+pub(in crate::scenario) struct Query(pub(in crate::scenario) BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Query {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let entries = d.deserialize_map(Entries {
+            expecting: "a map of query parameter names to values",
+            key: "a query parameter name",
+            check: |s: &str, _: &[(String, Scalar)]| {
+                if s.is_empty() {
+                    Err("a query parameter needs a name".to_owned())
+                } else {
+                    Ok(s.to_owned())
+                }
+            },
+            value: |_: &str| PhantomData::<Scalar>,
+            empty: None,
+        })?;
+        Ok(Query(
+            entries.into_iter().map(|(k, Scalar(v))| (k, v)).collect(),
+        ))
+    }
+}
 
 /// A string, number or boolean, as text.
 struct Scalar(String);
@@ -127,39 +193,6 @@ impl<'de> Deserialize<'de> for Scalar {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Query {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Query;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of query parameter names to values")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Query, A::Error> {
-                let mut out = std::collections::BTreeMap::new();
-                let seed = || Checked {
-                    expecting: "a query parameter name",
-                    check: |s: &str| {
-                        if s.is_empty() {
-                            Err("a query parameter needs a name".to_owned())
-                        } else {
-                            Ok(s.to_owned())
-                        }
-                    },
-                };
-                while let Some(name) = map.next_key_seed(seed())? {
-                    let Scalar(value) = map.next_value()?;
-                    out.insert(name, value);
-                }
-                Ok(Query(out))
-            }
-        }
-        d.deserialize_map(V)
     }
 }
 
@@ -225,23 +258,24 @@ impl<'de> Deserialize<'de> for Weight {
     }
 }
 
-fn region_seed(seen: &HashSet<String>) -> Checked<impl FnOnce(&str) -> Result<String, String>> {
-    Checked {
-        expecting: "an AWS region name like us-east-1",
-        check: move |s: &str| {
-            let name = check_region(s)?;
-            if seen.contains(&name) {
-                return Err(format!("region `{name}` is listed twice"));
-            }
-            Ok(name)
-        },
+const REGION: &str = "an AWS region name like us-east-1";
+const NO_REGIONS: &str = "at least one region is required, e.g. [us-east-1]";
+
+/// `text` as a region name that is not one of the `earlier` ones.
+fn new_region<'a>(
+    text: &str,
+    mut earlier: impl Iterator<Item = &'a str>,
+) -> Result<String, String> {
+    let name = check_region(text)?;
+    if earlier.any(|n| n == name) {
+        return Err(format!("region `{name}` is listed twice"));
     }
+    Ok(name)
 }
 
 impl<'de> Deserialize<'de> for Regions {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        const EMPTY: &str = "at least one region is required, e.g. [us-east-1]";
         impl<'de> Visitor<'de> for V {
             type Value = Regions;
 
@@ -255,30 +289,41 @@ impl<'de> Deserialize<'de> for Regions {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Regions, A::Error> {
-                let mut seen = HashSet::new();
-                let mut out = Vec::new();
-                while let Some(name) = seq.next_element_seed(region_seed(&seen))? {
-                    seen.insert(name.clone());
+                let mut out: Vec<(Region, f64)> = Vec::new();
+                loop {
+                    let earlier = out.iter().map(|(r, _)| r.as_str());
+                    let seed = Checked {
+                        expecting: REGION,
+                        check: |s: &str| new_region(s, earlier),
+                    };
+                    let Some(name) = seq.next_element_seed(seed)? else {
+                        break;
+                    };
                     out.push((Region(name), 1.0));
                 }
                 if out.is_empty() {
-                    return Err(de::Error::custom(EMPTY));
+                    return Err(de::Error::custom(NO_REGIONS));
                 }
                 Ok(Regions(out))
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Regions, A::Error> {
-                let mut seen = HashSet::new();
-                let mut out = Vec::new();
-                while let Some(name) = map.next_key_seed(region_seed(&seen))? {
-                    let Weight(weight) = map.next_value()?;
-                    seen.insert(name.clone());
-                    out.push((Region(name), weight));
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Regions, A::Error> {
+                let entries = Entries {
+                    expecting: "a map of region to weight",
+                    key: REGION,
+                    check: |s: &str, earlier: &[(String, Weight)]| {
+                        new_region(s, earlier.iter().map(|(n, _)| n.as_str()))
+                    },
+                    value: |_: &str| PhantomData::<Weight>,
+                    empty: Some(NO_REGIONS),
                 }
-                if out.is_empty() {
-                    return Err(de::Error::custom(EMPTY));
-                }
-                Ok(Regions(out))
+                .visit_map(map)?;
+                Ok(Regions(
+                    entries
+                        .into_iter()
+                        .map(|(name, Weight(weight))| (Region(name), weight))
+                        .collect(),
+                ))
             }
         }
         d.deserialize_any(V)
@@ -290,85 +335,47 @@ pub(in crate::scenario) struct Scenarios(pub(in crate::scenario) Vec<(String, Ra
 
 impl<'de> Deserialize<'de> for Scenarios {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scenarios;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of scenario names to scenarios")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scenarios, A::Error> {
-                let mut out = Vec::new();
-                let seed = || Checked {
-                    expecting: "a scenario name",
-                    check: |s: &str| check_name("scenario name", s),
-                };
-                while let Some(name) = map.next_key_seed(seed())? {
-                    out.push((name, map.next_value()?));
-                }
-                if out.is_empty() {
-                    return Err(de::Error::custom(
-                        "at least one scenario is required, e.g. `browse: { executor: \
-                         constant-arrival-rate, rate: 10, requests: [{ name: home, url: / }] }`",
-                    ));
-                }
-                Ok(Scenarios(out))
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_map(Entries {
+            expecting: "a map of scenario names to scenarios",
+            key: "a scenario name",
+            check: |s: &str, _: &[(String, RawScenarioDef)]| check_name("scenario name", s),
+            value: |_: &str| PhantomData::<RawScenarioDef>,
+            empty: Some(
+                "at least one scenario is required, e.g. `browse: { executor: \
+                 constant-arrival-rate, rate: 10, requests: [{ name: home, url: / }] }`",
+            ),
+        })
+        .map(Scenarios)
     }
 }
 
 /// `headers`: name to value, both checked as HTTP would; names unique ignoring case.
 #[derive(Default)]
-pub(in crate::scenario) struct Headers(
-    pub(in crate::scenario) std::collections::BTreeMap<String, String>,
-);
+pub(in crate::scenario) struct Headers(pub(in crate::scenario) BTreeMap<String, String>);
 
 impl<'de> Deserialize<'de> for Headers {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Headers;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of header names to values")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
-                let mut out = std::collections::BTreeMap::new();
-                let mut seen = HashSet::new();
-                loop {
-                    let seen_now = &seen;
-                    let seed = Checked {
-                        expecting: "a header name",
-                        check: move |s: &str| {
-                            check_header_name(s)?;
-                            if seen_now.contains(&s.to_ascii_lowercase()) {
-                                return Err(format!("header `{}` is set twice", shown(s)));
-                            }
-                            Ok(s.to_owned())
-                        },
-                    };
-                    let Some(name) = map.next_key_seed(seed)? else {
-                        break;
-                    };
-                    let value = map.next_value_seed(Checked {
-                        expecting: "a header value",
-                        check: |s: &str| {
-                            http::HeaderValue::from_str(s)
-                                .map(|_| s.to_owned())
-                                .map_err(|_| format!("invalid header value `{}`", shown(s)))
-                        },
-                    })?;
-                    seen.insert(name.to_ascii_lowercase());
-                    out.insert(name, value);
+        let entries = d.deserialize_map(Entries {
+            expecting: "a map of header names to values",
+            key: "a header name",
+            check: |s: &str, earlier: &[(String, String)]| {
+                check_header_name(s)?;
+                if earlier.iter().any(|(n, _)| n.eq_ignore_ascii_case(s)) {
+                    return Err(format!("header `{}` is set twice", shown(s)));
                 }
-                Ok(Headers(out))
-            }
-        }
-        d.deserialize_map(V)
+                Ok(s.to_owned())
+            },
+            value: |_: &str| Checked {
+                expecting: "a header value",
+                check: |s: &str| {
+                    http::HeaderValue::from_str(s)
+                        .map(|_| s.to_owned())
+                        .map_err(|_| format!("invalid header value `{}`", shown(s)))
+                },
+            },
+            empty: None,
+        })?;
+        Ok(Headers(entries.into_iter().collect()))
     }
 }
 

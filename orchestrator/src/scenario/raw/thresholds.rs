@@ -11,48 +11,36 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use crate::threshold::{self, Threshold};
 
-use super::strings::Checked;
+use super::collections::Entries;
 
 /// `thresholds`: ordered map of metric key to a list of k6 expressions.
 pub(in crate::scenario) struct Thresholds(pub(in crate::scenario) Vec<(String, Vec<Threshold>)>);
 
 impl<'de> Deserialize<'de> for Thresholds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Thresholds;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of metric names to lists of thresholds")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Thresholds, A::Error> {
-                let mut out = Vec::new();
-                let seed = || Checked {
-                    expecting: "a metric name like http_req_duration",
-                    check: |s: &str| {
-                        threshold::parse_metric_key(s)
-                            .map(|_| s.to_owned())
-                            .map_err(|e| e.detail())
-                    },
-                };
-                while let Some(key) = map.next_key_seed(seed())? {
-                    let list = map.next_value_seed(ThresholdList { key: &key })?;
-                    out.push((key, list));
-                }
-                Ok(Thresholds(out))
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_map(Entries {
+            expecting: "a map of metric names to lists of thresholds",
+            key: "a metric name like http_req_duration",
+            check: |s: &str, _: &[(String, Vec<Threshold>)]| {
+                threshold::parse_metric_key(s)
+                    .map(|_| s.to_owned())
+                    .map_err(|e| e.detail())
+            },
+            value: |key: &str| ThresholdList {
+                key: key.to_owned(),
+            },
+            empty: None,
+        })
+        .map(Thresholds)
     }
 }
 
 /// The list under one metric key (a single string is accepted too).
-struct ThresholdList<'k> {
-    key: &'k str,
+struct ThresholdList {
+    key: String,
 }
 
-impl<'de> DeserializeSeed<'de> for ThresholdList<'_> {
+impl<'de> DeserializeSeed<'de> for ThresholdList {
     type Value = Vec<Threshold>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Threshold>, D::Error> {
@@ -60,7 +48,7 @@ impl<'de> DeserializeSeed<'de> for ThresholdList<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ThresholdList<'_> {
+impl<'de> Visitor<'de> for ThresholdList {
     type Value = Vec<Threshold>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,14 +56,14 @@ impl<'de> Visitor<'de> for ThresholdList<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<Threshold>, E> {
-        ThresholdEntry { key: self.key }
+        ThresholdEntry { key: &self.key }
             .visit_str(v)
             .map(|t| vec![t])
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Threshold>, A::Error> {
         let mut out = Vec::new();
-        while let Some(t) = seq.next_element_seed(ThresholdEntry { key: self.key })? {
+        while let Some(t) = seq.next_element_seed(ThresholdEntry { key: &self.key })? {
             out.push(t);
         }
         Ok(out)
