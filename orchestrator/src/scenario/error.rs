@@ -274,8 +274,8 @@ pub(super) fn first_content_line(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn error_display_leaves_out_unknown_parts_and_stays_on_one_line() {

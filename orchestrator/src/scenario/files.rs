@@ -124,7 +124,7 @@ fn json_rows(bytes: &[u8]) -> Result<DataRows, String> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn data_files_load_beside_the_scenario_as_rows_of_text() {

@@ -8,9 +8,9 @@
 
 use sls_load_function::job::{Capture, Check};
 
-use super::super::error::ScenarioError;
-use super::super::raw::{RawCapture, RawCheck};
 use super::requests::Scope;
+use crate::scenario::error::ScenarioError;
+use crate::scenario::raw::{RawCapture, RawCheck};
 
 /// A request's `capture` list.
 pub(super) fn captures(
@@ -111,7 +111,7 @@ mod tests {
 
     use sls_load_function::job::{Capture, Check, ThinkTime};
 
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn flows_parse_into_steps_with_captures_checks_and_think_time() {

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use sls_load_function::job::{RateStage, VuStage};
 
-use super::super::error::ScenarioError;
-use super::super::locate::Seg;
-use super::super::raw::{ExecutorKind, RawScenarioDef, RawStage};
-use super::super::{DEFAULT_GRACEFUL_RAMP_DOWN, DEFAULT_TIME_UNIT, ExecutorDef};
 use super::{Ctx, in_scenario};
+use crate::scenario::error::ScenarioError;
+use crate::scenario::locate::Seg;
+use crate::scenario::raw::{ExecutorKind, RawScenarioDef, RawStage};
+use crate::scenario::{DEFAULT_GRACEFUL_RAMP_DOWN, DEFAULT_TIME_UNIT, ExecutorDef};
 
 /// Refuses keys that belong to another executor, and `max_vus` below
 /// `pre_allocated_vus`.
@@ -183,8 +183,8 @@ mod tests {
 
     use sls_load_function::job::{Arrivals, RateStage, VuStage};
 
-    use super::super::super::test_support::*;
-    use super::super::super::{DEFAULT_GRACEFUL_RAMP_DOWN, ExecutorDef};
+    use crate::scenario::test_support::*;
+    use crate::scenario::{DEFAULT_GRACEFUL_RAMP_DOWN, ExecutorDef};
 
     #[test]
     fn every_executor_parses_with_its_keys() {

@@ -230,7 +230,7 @@ fn check_selector(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn threshold_tag_filters_must_name_an_existing_request_or_region() {

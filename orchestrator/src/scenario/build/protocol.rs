@@ -6,11 +6,11 @@
 
 use sls_load_function::job::HttpOptions;
 
-use super::super::error::ScenarioError;
-use super::super::files::load_ca;
-use super::super::locate::Seg;
-use super::super::raw::RawHttp;
 use super::Ctx;
+use crate::scenario::error::ScenarioError;
+use crate::scenario::files::load_ca;
+use crate::scenario::locate::Seg;
+use crate::scenario::raw::RawHttp;
 
 /// The protocol options of the `http:` block, if the file has one.
 pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions, ScenarioError> {
@@ -45,7 +45,7 @@ mod tests {
 
     use sls_load_function::job::{HttpOptions, HttpVersionChoice};
 
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn the_http_block_sets_protocol_options_and_reads_the_ca_beside_the_scenario() {

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use sls_load_function::flow::{VAR_ITER, VAR_VU, template_vars};
 use sls_load_function::job::RequestSpec;
 
-use super::super::error::{ScenarioError, shown};
-use super::super::locate::Seg;
-use super::super::raw::RawRequest;
 use super::{Ctx, checks, in_scenario};
+use crate::scenario::error::{ScenarioError, shown};
+use crate::scenario::locate::Seg;
+use crate::scenario::raw::RawRequest;
 
 /// Where one request stands and what it may refer to.
 pub(super) struct Scope<'a> {
@@ -192,7 +192,7 @@ fn same_origin(url: &str, target: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn request_urls_are_paths_or_absolute_urls_on_the_target() {

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sls_load_function::job::{Region, ThinkTime};
 
-use super::super::error::shown;
 use super::numbers::{DurationVisitor, duration_or_zero, positive};
 use super::strings::{Checked, check_header_name, check_name, check_region};
 use super::{RawRequest, RawScenarioDef, RawStage};
+use crate::scenario::error::shown;
 
 /// A list that must have at least one item; `expecting` and `empty` word the errors.
 struct NonEmpty<T> {
@@ -383,7 +383,7 @@ impl<'de> Deserialize<'de> for Headers {
 mod tests {
     use sls_load_function::job::Region;
 
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn a_region_list_means_equal_weights_and_a_map_keeps_weights_as_given() {

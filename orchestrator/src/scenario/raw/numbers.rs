@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
-use super::super::error::shown;
+use crate::scenario::error::shown;
 
 /// Go/k6-style duration: one or more `<number><unit>` with units ns, us, µs, ms, s,
 /// m, h (`500ms`, `15s`, `1m30s`, `1.5h`). No sign, no spaces.
@@ -237,8 +237,8 @@ pub(super) fn optional_non_negative<'de, D: Deserializer<'de>>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_support::*;
     use super::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn durations_use_go_style_units() {

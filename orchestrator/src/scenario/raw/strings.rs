@@ -6,14 +6,15 @@
 //! It does not check text against other values (templates against data columns,
 //! URLs against the target: `build` does) and does not read files.
 
+use std::fmt;
+
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use sls_load_function::flow::{VAR_ITER, VAR_VU};
 use sls_load_function::job::Arrivals;
-use std::fmt;
 
-use super::super::error::{one_line, shown};
 use super::ExecutorKind;
+use crate::scenario::error::{one_line, shown};
 
 /// A string visitor (and seed) that validates and normalises with `check`.
 pub(super) struct Checked<F> {
@@ -319,7 +320,7 @@ pub(super) fn check_region(text: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn target_loses_its_trailing_slash_and_must_be_an_http_base_url() {

@@ -116,7 +116,7 @@ impl<'de> Visitor<'de> for ThresholdEntry<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_support::*;
+    use crate::scenario::test_support::*;
 
     #[test]
     fn thresholds_accept_k6_object_form_but_no_unknown_keys_in_it() {
