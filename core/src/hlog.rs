@@ -151,9 +151,12 @@ fn is_newline(b: &u8) -> bool {
     *b == b'\n'
 }
 
+/// A log's lines, numbered from 0.
+type Lines<'a> = std::iter::Enumerate<std::slice::Split<'a, u8, fn(&u8) -> bool>>;
+
 /// The iterator [`decode`] returns.
 pub struct Decoder<'a> {
-    lines: std::iter::Enumerate<std::slice::Split<'a, u8, fn(&u8) -> bool>>,
+    lines: Lines<'a>,
     base: Duration,
     deserializer: Deserializer,
 }
@@ -194,7 +197,7 @@ impl Iterator for Decoder<'_> {
                 continue;
             }
             return Some(
-                parse_interval(line, self.base, &mut self.deserializer).map_err(|r| err(r)),
+                parse_interval(line, self.base, &mut self.deserializer).map_err(err),
             );
         }
         None

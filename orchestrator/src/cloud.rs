@@ -126,7 +126,7 @@ impl Cloud {
             .bucket_region
             .clone()
             .or_else(|| regions.first().cloned())
-            .unwrap_or_else(|| Region::us_east_1());
+            .unwrap_or_else(Region::us_east_1);
         match mode {
             Mode::Local => {
                 let bootstrap = bootstrap_path(args)?;
@@ -189,7 +189,7 @@ impl Cloud {
         let region = args
             .bucket_region
             .clone()
-            .unwrap_or_else(|| Region::us_east_1());
+            .unwrap_or_else(Region::us_east_1);
         match mode {
             Mode::Local => {
                 let creds = LocalCredentials::default();

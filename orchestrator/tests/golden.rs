@@ -3,14 +3,16 @@
 //! tests/fixtures/golden) still decodes and reports identically: the same
 //! summary JSON, byte for byte, and the same terminal report.
 
+#![allow(clippy::unwrap_used)] // a test: a failed step should fail it loudly
+
 use std::path::{Path, PathBuf};
 
 use sls_load::cloud::local_s3_client;
 use sls_load::collect::collect;
 use sls_load::local::{LocalCredentials, LocalS3, ensure_bucket};
 use sls_load::render;
-use sls_load::summary::Summary;
 use sls_load::store::{S3Store, Store};
+use sls_load::summary::Summary;
 use sls_load_core::job::{ObjectKey, Region, RunId};
 
 const RUN: &str = "golden-20261127";

@@ -12,11 +12,11 @@ use sls_load_core::job::{ObjectKey, ResultsLocation};
 
 use super::{Error, finish, load_scenario};
 use crate::cloud::{Cloud, Mode};
+use crate::collect::Collected;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
 use crate::options::RunOptions;
 use crate::plan::{self, Layout, Plan};
-use crate::collect::Collected;
 use crate::progress::{self, Display};
 use crate::scenario::Scenario;
 use crate::store::Store;

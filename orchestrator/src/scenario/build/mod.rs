@@ -1,0 +1,270 @@
+//! Turns the raw file shape into a validated [`Scenario`], making the checks that
+//! need more than one value: an executor's keys and schedule (`executor`), each
+//! request's URL, templates, captures and checks (`requests`, `checks`), the
+//! `http` block (`protocol`), threshold tag filters and the job size, here.
+//! Errors point at the key path, with its line found in the file's text.
+//!
+//! It does not read YAML (the `raw` shape does, with its leaf checks) and does not
+//! parse data or CA files itself (`files` does).
+
+mod checks;
+mod executor;
+mod protocol;
+mod requests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sls_load_core::job::Region;
+
+use crate::threshold::Threshold;
+
+use super::error::ScenarioError;
+use super::files::load_data;
+use super::locate::Seg;
+use super::raw::{RawFile, RawScenarioDef, Thresholds};
+use super::{DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKER_RATE, DataSet, Scenario, ScenarioDef};
+
+/// The largest job payload a worker may get: Lambda takes at most 256 KB for an
+/// asynchronous invocation, and the job's own fields need room too.
+pub const MAX_JOB_PAYLOAD: usize = 200 * 1024;
+
+/// The file being built, for errors: its name and its text (to find a key's line).
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// An error about the value at `path`.
+    fn fail(&self, path: &[Seg<'_>], message: String) -> ScenarioError {
+        ScenarioError::at(self.file, self.text, path, &message)
+    }
+}
+
+/// The key path `scenarios.{name}` followed by `rest`.
+fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
+    let mut path = vec![Seg::Key("scenarios"), Seg::Key(name)];
+    path.extend_from_slice(rest);
+    path
+}
+
+/// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
+/// error lines.
+pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { file, text };
+    let regions = raw
+        .regions
+        .map(|r| r.0)
+        .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
+
+    let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
+    for (name, def) in raw.scenarios.0 {
+        scenarios.push(scenario(ctx, &raw.target, raw.duration, name, def)?);
+    }
+    check_payload(ctx, &scenarios)?;
+    let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
+    let http = protocol::options(ctx, raw.http)?;
+
+    Ok(Scenario {
+        file: file.to_owned(),
+        target: raw.target,
+        duration: raw.duration,
+        regions,
+        request_timeout: raw.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        worker_rate: raw.worker_rate.unwrap_or(DEFAULT_WORKER_RATE),
+        scenarios,
+        thresholds,
+        http,
+    })
+}
+
+/// One named scenario of a test that lasts `run`: its executor and schedule, its
+/// data file and its requests against `target`.
+fn scenario(
+    ctx: Ctx<'_>,
+    target: &str,
+    run: Duration,
+    name: String,
+    def: RawScenarioDef,
+) -> Result<ScenarioDef, ScenarioError> {
+    executor::check_keys(ctx, &name, &def)?;
+    let executor = executor::executor(ctx, &name, &def)?;
+    let (start_time, duration) = executor::schedule(ctx, &name, &def, &executor, run)?;
+    let data = data(ctx, &name, &def)?;
+    let columns: Vec<String> = data
+        .as_ref()
+        .map(|d| d.rows.columns.clone())
+        .unwrap_or_default();
+    let requests = requests::requests(ctx, &name, target, &columns, def.requests.0)?;
+    // VU executors hold their peak as VUs, so the planner keeps every worker
+    // within its connection budget.
+    let peak = executor.peak_vus();
+    Ok(ScenarioDef {
+        pre_allocated_vus: peak.or(def.pre_allocated_vus),
+        max_vus: peak.or(def.max_vus),
+        executor,
+        requests,
+        name,
+        start_time,
+        duration,
+        arrivals: def.arrivals.unwrap_or_default(),
+        data,
+    })
+}
+
+/// The scenario's data file, if it names one, read beside the scenario file.
+fn data(ctx: Ctx<'_>, name: &str, def: &RawScenarioDef) -> Result<Option<DataSet>, ScenarioError> {
+    let Some(d) = &def.data else {
+        return Ok(None);
+    };
+    load_data(ctx.file, &d.file)
+        .map(Some)
+        .map_err(|m| ctx.fail(&in_scenario(name, &[Seg::Key("data"), Seg::Key("file")]), m))
+}
+
+/// The thresholds in file order, each tag filter naming something of this file.
+fn thresholds(
+    ctx: Ctx<'_>,
+    raw: Option<Thresholds>,
+    scenarios: &[ScenarioDef],
+    regions: &[(Region, f64)],
+) -> Result<Vec<Threshold>, ScenarioError> {
+    let mut thresholds = Vec::new();
+    for (key, list) in raw.map(|t| t.0).unwrap_or_default() {
+        for t in list {
+            if let Err(message) = check_selector(&t, scenarios, regions) {
+                return Err(ctx.fail(&[Seg::Key("thresholds"), Seg::Key(&key)], message));
+            }
+            thresholds.push(t);
+        }
+    }
+    Ok(thresholds)
+}
+
+/// Refuses a scenario whose requests and data rows would not fit in one worker's
+/// job. A run with one worker gets every row, so the whole files must fit.
+fn check_payload(ctx: Ctx<'_>, scenarios: &[ScenarioDef]) -> Result<(), ScenarioError> {
+    let size = |s: &ScenarioDef| {
+        let requests = serde_json::to_vec(&s.requests).map_or(0, |v| v.len());
+        let data = s
+            .data
+            .as_ref()
+            .and_then(|d| serde_json::to_vec(&d.rows).ok())
+            .map_or(0, |v| v.len());
+        (requests, data)
+    };
+    let total: usize = scenarios
+        .iter()
+        .map(|s| {
+            let (r, d) = size(s);
+            r + d
+        })
+        .sum();
+    if total <= MAX_JOB_PAYLOAD {
+        return Ok(());
+    }
+    let kb = |n: usize| n.div_ceil(1024);
+    let biggest = scenarios.iter().max_by_key(|s| size(s).1);
+    let (path, what) = match biggest.and_then(|s| s.data.as_ref().map(|d| (s, d))) {
+        Some((s, d)) if size(s).1 > 0 => (
+            vec![
+                Seg::Key("scenarios"),
+                Seg::Key(&s.name),
+                Seg::Key("data"),
+                Seg::Key("file"),
+            ],
+            format!(
+                "`{}` is {} KB of rows as job JSON",
+                d.file.display(),
+                kb(size(s).1)
+            ),
+        ),
+        _ => (vec![Seg::Key("scenarios")], "the requests are".to_owned()),
+    };
+    Err(ctx.fail(
+        &path,
+        format!(
+            "{what} ({} KB in all); a worker's job must stay under {} KB (Lambda limits \
+             asynchronous invocations to 256 KB, and one worker may get every row): use fewer \
+             or shorter rows",
+            kb(total),
+            MAX_JOB_PAYLOAD / 1024
+        ),
+    ))
+}
+
+/// A threshold's tag filter must name a request or a region of this file; otherwise it
+/// would silently never match anything.
+fn check_selector(
+    threshold: &Threshold,
+    scenarios: &[ScenarioDef],
+    regions: &[(Region, f64)],
+) -> Result<(), String> {
+    let Some((tag, value)) = &threshold.selector else {
+        return Ok(());
+    };
+    let (known, what): (Vec<&str>, _) = match tag.as_str() {
+        "name" => (
+            scenarios
+                .iter()
+                .flat_map(|s| s.requests.iter().map(|r| r.name.as_str()))
+                .collect(),
+            "request name",
+        ),
+        "region" => (regions.iter().map(|(r, _)| r.as_str()).collect(), "region"),
+        _ => return Ok(()),
+    };
+    if known.contains(&value.as_str()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a {what} of this file (known: {})",
+            known.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::test_support::*;
+
+    #[test]
+    fn threshold_tag_filters_must_name_an_existing_request_or_region() {
+        let e = error(&format!(
+            "{MINIMAL}thresholds:\n  http_req_duration{{name:hoem}}: [\"p(95)<500\"]\n"
+        ));
+        assert_eq!(
+            e,
+            "load/browse.yaml:10: thresholds.http_req_duration{name:hoem}: `hoem` is not a \
+             request name of this file (known: home)"
+        );
+        let e = error(&format!(
+            "{MINIMAL}thresholds:\n  http_req_failed{{region:eu-west-1}}: [\"rate<0.01\"]\n"
+        ));
+        assert_contains(
+            &e,
+            &["`eu-west-1` is not a region of this file (known: us-east-1)"],
+        );
+    }
+
+    #[test]
+    fn data_that_would_not_fit_in_a_job_is_refused_with_its_size() {
+        let mut csv = String::from("id,name\n");
+        for i in 0..8000 {
+            csv.push_str(&format!("{i},user-{i}-with-a-longer-name\n"));
+        }
+        let e = load_with(&[("users.csv", &csv)], &with_data("users.csv"))
+            .expect_err("too big")
+            .to_string();
+        assert_contains(
+            &e,
+            &[
+                ":9: scenarios.browse.data.file: `users.csv` is ",
+                " KB of rows as job JSON",
+                "a worker's job must stay under 200 KB",
+            ],
+        );
+    }
+}

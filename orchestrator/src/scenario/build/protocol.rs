@@ -1,0 +1,100 @@
+//! The `http:` block: protocol options copied into every job, each left out key
+//! taking [`HttpOptions`]' default, and `tls_ca_file` read beside the scenario.
+//!
+//! It does not check the CA file's contents beyond "holds a PEM certificate"
+//! (`files` does that much) and does not configure any client.
+
+use sls_load_core::job::HttpOptions;
+
+use super::Ctx;
+use crate::scenario::error::ScenarioError;
+use crate::scenario::files::load_ca;
+use crate::scenario::locate::Seg;
+use crate::scenario::raw::RawHttp;
+
+/// The protocol options of the `http:` block, if the file has one.
+pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions, ScenarioError> {
+    let defaults = HttpOptions::default();
+    let Some(h) = raw else {
+        return Ok(defaults);
+    };
+    let tls_ca_pem = match &h.tls_ca_file {
+        None => None,
+        Some(name) => Some(
+            load_ca(ctx.file, name)
+                .map_err(|m| ctx.fail(&[Seg::Key("http"), Seg::Key("tls_ca_file")], m))?,
+        ),
+    };
+    Ok(HttpOptions {
+        version: h.version.unwrap_or(defaults.version),
+        max_redirects: h.max_redirects.unwrap_or(defaults.max_redirects),
+        new_connection_per_iteration: h
+            .new_connection_per_iteration
+            .unwrap_or(defaults.new_connection_per_iteration),
+        insecure_skip_tls_verify: h
+            .insecure_skip_tls_verify
+            .unwrap_or(defaults.insecure_skip_tls_verify),
+        tls_ca_pem,
+        connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sls_load_core::job::{HttpOptions, HttpVersionChoice};
+
+    use crate::scenario::test_support::*;
+
+    #[test]
+    fn the_http_block_sets_protocol_options_and_reads_the_ca_beside_the_scenario() {
+        assert_eq!(ok(MINIMAL).http, HttpOptions::default());
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let text = format!(
+            "{MINIMAL}http:\n  version: http2\n  max_redirects: 0\n  \
+             new_connection_per_iteration: true\n  insecure_skip_tls_verify: true\n  \
+             tls_ca_file: ca.pem\n  connect_timeout: 2s\n"
+        );
+        let s = load_with(&[("ca.pem", pem)], &text).expect("loads");
+        assert_eq!(
+            s.http,
+            HttpOptions {
+                version: HttpVersionChoice::Http2,
+                max_redirects: 0,
+                new_connection_per_iteration: true,
+                insecure_skip_tls_verify: true,
+                tls_ca_pem: Some(pem.into()),
+                connect_timeout: Duration::from_secs(2),
+            }
+        );
+        let s = ok(&format!("{MINIMAL}http:\n  version: http1\n"));
+        assert_eq!(s.http.version, HttpVersionChoice::Http1);
+        assert_eq!(s.http.max_redirects, 10);
+    }
+
+    #[test]
+    fn http_block_mistakes_name_the_key_and_line() {
+        let line = error(&format!("{MINIMAL}http:\n  max_redirect: 3\n"));
+        assert_contains(&line, &[":10:", "http", "max_redirect"]);
+        let line = error(&format!("{MINIMAL}http:\n  version: http3\n"));
+        assert_contains(&line, &[":10:", "http.version", "http3"]);
+        let line = load_with(
+            &[],
+            &format!("{MINIMAL}http:\n  tls_ca_file: missing.pem\n"),
+        )
+        .expect_err("missing CA file")
+        .to_string();
+        assert_contains(
+            &line,
+            &[":10: http.tls_ca_file: cannot read", "missing.pem"],
+        );
+        let line = load_with(
+            &[("ca.pem", "not a certificate")],
+            &format!("{MINIMAL}http:\n  tls_ca_file: ca.pem\n"),
+        )
+        .expect_err("not PEM")
+        .to_string();
+        assert_contains(&line, &["http.tls_ca_file", "no PEM certificate"]);
+    }
+}

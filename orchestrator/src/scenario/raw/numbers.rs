@@ -1,0 +1,328 @@
+//! Durations and numbers of the scenario file: Go/k6-style durations (`1m30s`),
+//! finite numbers above (or at) zero, and whole numbers in a range, each as a
+//! serde visitor so a bad value is reported with the parser's line.
+//!
+//! It does not know which key takes which (the `Raw*` structs say so) and does not
+//! compare values with each other (`build` does).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::scenario::error::shown;
+
+/// Go/k6-style duration: one or more `<number><unit>` with units ns, us, µs, ms, s,
+/// m, h (`500ms`, `15s`, `1m30s`, `1.5h`). No sign, no spaces.
+fn parse_duration(text: &str) -> Option<Duration> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = text;
+    let mut nanos: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        let value: f64 = number.parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        nanos += value * scale;
+    }
+    (nanos.is_finite() && nanos < u64::MAX as f64)
+        .then(|| Duration::from_nanos(nanos.round() as u64))
+}
+
+/// A duration; zero only where `allow_zero` (e.g. `start_time: 0s`).
+pub(super) struct DurationVisitor {
+    pub(super) allow_zero: bool,
+}
+
+fn bad_duration(text: &str) -> String {
+    format!(
+        "invalid duration `{}` (use e.g. 500ms, 15s, 2m, 1m30s)",
+        shown(text)
+    )
+}
+
+impl<'de> Visitor<'de> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration like 500ms, 15s, 2m or 1m30s")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+        match parse_duration(v) {
+            None => Err(E::custom(bad_duration(v))),
+            Some(d) if d.is_zero() && !self.allow_zero => {
+                Err(E::custom(format!("must be > 0, got `{}`", shown(v))))
+            }
+            Some(d) => Ok(d),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+        Err(E::custom(bad_duration(&v.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+        Err(E::custom(bad_duration(&v.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+        Err(E::custom(bad_duration(&v.to_string())))
+    }
+}
+
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    d.deserialize_any(DurationVisitor { allow_zero: false })
+}
+
+pub(super) fn optional_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+pub(super) fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    d.deserialize_any(DurationVisitor { allow_zero: true })
+}
+
+pub(super) fn optional_duration_or_zero<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration_or_zero(d).map(Some)
+}
+
+/// A finite number > 0, or >= 0 when `zero_ok`.
+struct NumberVisitor {
+    zero_ok: bool,
+}
+
+impl NumberVisitor {
+    fn check<E: de::Error>(&self, v: f64) -> Result<f64, E> {
+        let bound = if self.zero_ok { ">= 0" } else { "> 0" };
+        if !v.is_finite() {
+            Err(E::custom(format!(
+                "must be a finite number {bound}, got {v}"
+            )))
+        } else if v < 0.0 || (v == 0.0 && !self.zero_ok) {
+            Err(E::custom(format!("must be {bound}, got {v}")))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for NumberVisitor {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.zero_ok {
+            "a number >= 0"
+        } else {
+            "a number > 0"
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        self.check(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        self.check(v as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        self.check(v as f64)
+    }
+}
+
+pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_f64(NumberVisitor { zero_ok: false })
+}
+
+pub(super) fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    positive(d).map(Some)
+}
+
+/// A whole number in `min..=max`.
+struct RangeVisitor {
+    min: u64,
+    max: u64,
+    expecting: &'static str,
+}
+
+impl<'de> Visitor<'de> for RangeVisitor {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if (self.min..=self.max).contains(&v) {
+            Ok(v)
+        } else if v < self.min {
+            Err(E::custom(format!("must be >= {}, got {v}", self.min)))
+        } else {
+            Err(E::custom(format!("must be <= {}, got {v}", self.max)))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!("must be >= {}, got {v}", self.min))),
+        }
+    }
+}
+
+/// A whole number in `min..=max` as `T`, which must hold `max`.
+fn whole<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+    d: D,
+    min: u64,
+    max: u64,
+    expecting: &'static str,
+) -> Result<Option<T>, D::Error> {
+    let v = d.deserialize_any(RangeVisitor {
+        min,
+        max,
+        expecting,
+    })?;
+    Ok(T::try_from(v).ok())
+}
+
+pub(super) fn optional_vus<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    whole(d, 0, u64::from(u32::MAX), "a whole number of VUs")
+}
+
+pub(super) fn optional_max_vus<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    whole(d, 1, u64::from(u32::MAX), "a whole number of VUs")
+}
+
+pub(super) fn optional_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    whole(d, 100, 599, "an HTTP status code like 200")
+}
+
+pub(super) fn optional_iterations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    whole(d, 1, u64::from(u32::MAX), "a whole number of iterations")
+}
+
+pub(super) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    d.deserialize_f64(NumberVisitor { zero_ok: true })
+}
+
+pub(super) fn optional_non_negative<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<f64>, D::Error> {
+    non_negative(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::test_support::*;
+
+    #[test]
+    fn durations_use_go_style_units() {
+        for (text, want) in [
+            ("500ms", Duration::from_millis(500)),
+            ("15s", Duration::from_secs(15)),
+            ("2m", Duration::from_secs(120)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("250us", Duration::from_micros(250)),
+        ] {
+            assert_eq!(parse_duration(text), Some(want), "{text}");
+            assert_eq!(ok(&minimal_with("15s", text)).duration, want, "{text}");
+        }
+        for text in [
+            "",
+            "15",
+            "15 seconds",
+            "-1s",
+            "1d",
+            "s",
+            "1m 30s",
+            ".s",
+            "15S",
+        ] {
+            assert_eq!(parse_duration(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_key_and_shows_the_accepted_forms() {
+        let e = error(&minimal_with("15s", "15 seconds"));
+        assert_eq!(
+            e,
+            "load/browse.yaml:2: duration: invalid duration `15 seconds` (use e.g. 500ms, 15s, \
+             2m, 1m30s)"
+        );
+        let e = error(&minimal_with("15s", "-1s"));
+        assert_contains(&e, &[":2: duration: invalid duration `-1s`"]);
+        let e = error(&minimal_with("15s", "15"));
+        assert_contains(&e, &[":2: duration: invalid duration `15`"]);
+        let e = error(&minimal_with("15s", "0s"));
+        assert_contains(&e, &[":2: duration: must be > 0"]);
+        let e = error(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    time_unit: 1 minute",
+        ));
+        assert_contains(
+            &e,
+            &[":7: scenarios.browse.time_unit: invalid duration `1 minute`"],
+        );
+    }
+
+    #[test]
+    fn a_rate_must_be_a_finite_number_above_zero() {
+        let e = error(&minimal_with("rate: 300", "rate: -5"));
+        assert_eq!(
+            e,
+            "load/browse.yaml:6: scenarios.browse.rate: must be > 0, got -5"
+        );
+        let e = error(&minimal_with("rate: 300", "rate: 0"));
+        assert_contains(&e, &["scenarios.browse.rate: must be > 0"]);
+        let e = error(&minimal_with("rate: 300", "rate: .inf"));
+        assert_contains(&e, &["scenarios.browse.rate: must be a finite number > 0"]);
+        let e = error(&minimal_with("rate: 300", "rate: fast"));
+        assert_contains(
+            &e,
+            &["scenarios.browse.rate: wrong type: string \"fast\", expected a number > 0"],
+        );
+        let e = error(&format!("{MINIMAL}worker_rate: 0\n"));
+        assert_contains(&e, &[":9: worker_rate: must be > 0"]);
+    }
+
+    #[test]
+    fn expect_status_must_be_an_http_status() {
+        let s = ok(&minimal_with("url: / }", "url: /, expect_status: 204 }"));
+        assert_eq!(s.scenarios[0].requests[0].expect_status, Some(204));
+        for status in ["42", "600", "-1"] {
+            let e = error(&minimal_with(
+                "url: / }",
+                &format!("url: /, expect_status: {status} }}"),
+            ));
+            assert_contains(&e, &["requests[0].expect_status: must be"]);
+        }
+    }
+}
