@@ -196,9 +196,7 @@ impl Iterator for Decoder<'_> {
             if line.is_empty() || line.starts_with('#') || line.starts_with('"') {
                 continue;
             }
-            return Some(
-                parse_interval(line, self.base, &mut self.deserializer).map_err(err),
-            );
+            return Some(parse_interval(line, self.base, &mut self.deserializer).map_err(err));
         }
         None
     }

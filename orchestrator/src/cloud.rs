@@ -186,10 +186,7 @@ impl Cloud {
     /// Connects to the results store only (for `report`).
     pub async fn store_only(args: &CloudOptions) -> Result<Cloud, CloudError> {
         let mode = args.mode;
-        let region = args
-            .bucket_region
-            .clone()
-            .unwrap_or_else(Region::us_east_1);
+        let region = args.bucket_region.clone().unwrap_or_else(Region::us_east_1);
         match mode {
             Mode::Local => {
                 let creds = LocalCredentials::default();

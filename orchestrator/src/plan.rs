@@ -545,6 +545,20 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_plan_naming_a_worker_outside_its_directory_is_refused_when_read() {
+        let s = scenario(100.0, &[("us-east-1", 1.0)]);
+        let json = serde_json::to_string(&plan(&s, &opts()).unwrap()).unwrap();
+        assert!(serde_json::from_str::<Plan>(&json).is_ok());
+        let crafted = json.replace("\"w0000\"", "\"../w1\"");
+        assert_ne!(crafted, json);
+        let err = serde_json::from_str::<Plan>(&crafted).unwrap_err();
+        assert!(
+            err.to_string().contains("worker id `../w1` is not valid"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn region_weights_split_the_rate_and_worker_rate_sets_the_worker_count() {
         let s = scenario(
             300.0,

@@ -4,6 +4,7 @@
 
 mod conformance;
 mod engine;
+mod ids;
 mod infra;
 mod run;
 mod scale;
