@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::sync::Notify;
 
-use engine::{Clock, EngineError};
+use engine::{Clock, EngineError, EngineReport};
 use job::{FORMAT_VERSION, Job, Manifest, ObjectKey, Region};
 use recorder::{Recorder, RecorderError};
 use sink::{Claim, S3Sink, Sink, SinkError};
@@ -180,6 +180,38 @@ async fn run_job_unboxed<S: Sink>(
     invocation: Invocation,
 ) -> Result<Manifest, WorkerError> {
     let invoked_at = SystemTime::now();
+    check_job(&job, invocation)?;
+    claim_job(&job, sink, invoked_at).await?;
+    let clock = Clock::now();
+    // Intervals count from the run's start, so slices of one worker slot line up.
+    let recorder = Arc::new(Recorder::new(
+        clock.instant_of(job.run_start()),
+        job.run_start(),
+        engine::request_names(&job),
+    ));
+    let (report, latency_logs) = run_and_flush(&job, sink, &recorder, clock).await?;
+    let manifest = Manifest {
+        format: FORMAT_VERSION,
+        run_id: job.run_id.clone(),
+        region: job.region.clone(),
+        worker_id: job.worker_id.clone(),
+        init_duration: invocation.init_duration,
+        invoked_at,
+        start_at: job.start_at,
+        first_request_at: report.first_request_at,
+        finished_at: report.finished_at,
+        dropped_iterations: report.dropped_iterations,
+        requests: recorder.counts(),
+        checks: recorder.checks(),
+        latency_logs,
+    };
+    put_manifest(&job, sink, &manifest).await?;
+    Ok(manifest)
+}
+
+/// Whether this worker can run `job` at all: its format, where its results go and,
+/// when the invocation has a deadline, whether the slice ends in time.
+fn check_job(job: &Job, invocation: Invocation) -> Result<(), WorkerError> {
     if job.format != FORMAT_VERSION {
         return Err(WorkerError::Format { got: job.format });
     }
@@ -197,9 +229,19 @@ async fn run_job_unboxed<S: Sink>(
             });
         }
     }
+    Ok(())
+}
+
+/// Claims `job` for this invocation (after its [`claim_delay`]), or says that
+/// another invocation already has.
+async fn claim_job<S: Sink>(
+    job: &Job,
+    sink: &S,
+    invoked_at: SystemTime,
+) -> Result<(), WorkerError> {
     // Lambda may deliver an asynchronous event more than once: only the first
     // delivery of a job, the one that creates its claim object, sends load.
-    tokio::time::sleep(claim_delay(&job, SystemTime::now())).await;
+    tokio::time::sleep(claim_delay(job, SystemTime::now())).await;
     let claim = ObjectKey::claim(&job.run_id, &job.region, &job.worker_id);
     let claimed = format!(
         "{{\"invoked_at\":\"{}\"}}",
@@ -208,27 +250,32 @@ async fn run_job_unboxed<S: Sink>(
     if sink.claim(&claim, claimed.into_bytes()).await? == Claim::Taken {
         return Err(WorkerError::Duplicate { key: claim });
     }
-    let clock = Clock::now();
-    // Intervals count from the run's start, so slices of one worker slot line up.
-    let recorder = Arc::new(Recorder::new(
-        clock.instant_of(job.run_start()),
-        job.run_start(),
-        engine::request_names(&job),
-    ));
+    Ok(())
+}
+
+/// Runs the engine while flushing completed intervals every `job.flush_every`,
+/// then flushes the rest; returns the engine's report and how many latency logs
+/// were written.
+async fn run_and_flush<S: Sink>(
+    job: &Job,
+    sink: &S,
+    recorder: &Arc<Recorder>,
+    clock: Clock,
+) -> Result<(EngineReport, u32), WorkerError> {
     let comment = format!(
         "sls-load run={} region={} worker={}",
         job.run_id, job.region, job.worker_id
     );
     let mut flusher = Flusher {
-        job: &job,
+        job,
         sink,
-        recorder: &recorder,
+        recorder,
         comment: &comment,
         seq: 0,
     };
     let done = Notify::new();
     let engine = async {
-        let report = engine::run(&job, recorder.clone(), clock).await;
+        let report = engine::run(job, recorder.clone(), clock).await;
         done.notify_one();
         report
     };
@@ -248,30 +295,24 @@ async fn run_job_unboxed<S: Sink>(
     let (report, ()) = tokio::join!(engine, periodic);
     let report = report?;
     flusher.flush(true).await?;
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        run_id: job.run_id.clone(),
-        region: job.region.clone(),
-        worker_id: job.worker_id.clone(),
-        init_duration: invocation.init_duration,
-        invoked_at,
-        start_at: job.start_at,
-        first_request_at: report.first_request_at,
-        finished_at: report.finished_at,
-        dropped_iterations: report.dropped_iterations,
-        requests: recorder.counts(),
-        checks: recorder.checks(),
-        latency_logs: flusher.seq,
-    };
+    Ok((report, flusher.seq))
+}
+
+/// Stores `manifest` as `job`'s manifest object.
+async fn put_manifest<S: Sink>(
+    job: &Job,
+    sink: &S,
+    manifest: &Manifest,
+) -> Result<(), WorkerError> {
     let body =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| WorkerError::BadJob(e.to_string()))?;
+        serde_json::to_vec_pretty(manifest).map_err(|e| WorkerError::BadJob(e.to_string()))?;
     sink.put(
         &ObjectKey::manifest(&job.run_id, &job.region, &job.worker_id),
         body,
         "application/json",
     )
     .await?;
-    Ok(manifest)
+    Ok(())
 }
 
 /// How long before its start a worker has made its claim at the latest.

@@ -67,8 +67,44 @@ pub fn scenario_for_worker_in(
         worker: u32::try_from(k).unwrap_or(u32::MAX),
         workers: u32::try_from(n).unwrap_or(u32::MAX),
     };
+    let executor = executor_for_worker(&s.executor, split, share, k, n);
+    let (pre, max) = match s.executor.peak_vus() {
+        Some(peak) => {
+            let mine = worker_vus(&split, peak).min(MAX_VUS_PER_WORKER);
+            (mine, mine)
+        }
+        None => {
+            let rate = s.executor.iterations_per_second() * share;
+            vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate)
+        }
+    };
+    JobScenario {
+        name: s.name.clone(),
+        executor,
+        pre_allocated_vus: pre,
+        max_vus: max,
+        requests: s.requests.clone(),
+        start_time: s.start_time,
+        duration: s.duration,
+        arrivals: s.arrivals,
+        data: s
+            .data
+            .as_ref()
+            .map(|d| rows_for_worker(&d.rows, region, k, n)),
+    }
+}
+
+/// Worker `k` of `n`'s executor for `def`: rates scaled to its `share` (and
+/// interleaved with the region's other workers), VU counts split by `split`.
+fn executor_for_worker(
+    def: &ExecutorDef,
+    split: VuSplit,
+    share: f64,
+    k: usize,
+    n: usize,
+) -> Executor {
     let per_second = |rate: f64, unit: Duration| rate / unit.as_secs_f64() * share;
-    let executor = match &s.executor {
+    match def {
         ExecutorDef::ConstantArrivalRate { rate, time_unit } => {
             let rate = per_second(*rate, *time_unit);
             // Workers of a region interleave: worker k starts k/n of a period late.
@@ -111,30 +147,6 @@ pub fn scenario_for_worker_in(
             vus: worker_vus(&split, *vus),
             iterations: *iterations,
         },
-    };
-    let (pre, max) = match s.executor.peak_vus() {
-        Some(peak) => {
-            let mine = worker_vus(&split, peak).min(MAX_VUS_PER_WORKER);
-            (mine, mine)
-        }
-        None => {
-            let rate = s.executor.iterations_per_second() * share;
-            vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate)
-        }
-    };
-    JobScenario {
-        name: s.name.clone(),
-        executor,
-        pre_allocated_vus: pre,
-        max_vus: max,
-        requests: s.requests.clone(),
-        start_time: s.start_time,
-        duration: s.duration,
-        arrivals: s.arrivals,
-        data: s
-            .data
-            .as_ref()
-            .map(|d| rows_for_worker(&d.rows, region, k, n)),
     }
 }
 

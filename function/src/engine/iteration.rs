@@ -17,7 +17,7 @@ use tokio::time::Sleep;
 
 use super::Ctx;
 use super::transport::{Conn, Reply};
-use crate::flow::{ResponseView, Vars};
+use crate::flow::{ResponseView, Step, Vars};
 use crate::job::{ErrorClass, ThinkTime};
 use crate::recorder::{Outcome, RecorderError};
 
@@ -78,35 +78,7 @@ pub(super) async fn run(
             _ => sent,
         };
         ctx.first_sent.note(&ctx.clock, sent);
-        let built;
-        let request = match step.fixed_request() {
-            Some(fixed) => Ok(fixed),
-            None => {
-                built = step.request(&vu.vars);
-                built.as_ref()
-            }
-        };
-        let (outcome, reply, done) = match request {
-            // A value that makes the request invalid HTTP: it cannot be sent at all.
-            Err(_) => (Outcome::Errored(ErrorClass::Protocol), None, Instant::now()),
-            Ok(request) => {
-                let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
-                let keep = step.keeps_body();
-                match send_within(&mut vu.conn, &mut vu.timer, request, keep, sent, deadline).await
-                {
-                    Some(Ok(reply)) => {
-                        let done = reply.ended;
-                        let outcome = classify_status(reply.status, step.expect_status);
-                        (outcome, Some(reply), done)
-                    }
-                    Some(Err(class)) => (Outcome::Errored(class), None, Instant::now()),
-                    None => {
-                        vu.conn.reset();
-                        (Outcome::Errored(ErrorClass::Timeout), None, Instant::now())
-                    }
-                }
-            }
-        };
+        let (outcome, reply, done) = send_step(ctx, vu, step, sent).await;
         ended = done;
         ctx.recorder.record_with(
             step.index,
@@ -137,6 +109,44 @@ pub(super) async fn run(
         }
     }
     Ok(ended)
+}
+
+/// Builds `step`'s request from `vu`'s variables and sends it at `sent`; returns
+/// the outcome, the reply (if one came) and when the request ended.
+async fn send_step(
+    ctx: &Ctx,
+    vu: &mut Vu,
+    step: &Step,
+    sent: Instant,
+) -> (Outcome, Option<Reply>, Instant) {
+    let built;
+    let request = match step.fixed_request() {
+        Some(fixed) => Ok(fixed),
+        None => {
+            built = step.request(&vu.vars);
+            built.as_ref()
+        }
+    };
+    match request {
+        // A value that makes the request invalid HTTP: it cannot be sent at all.
+        Err(_) => (Outcome::Errored(ErrorClass::Protocol), None, Instant::now()),
+        Ok(request) => {
+            let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
+            let keep = step.keeps_body();
+            match send_within(&mut vu.conn, &mut vu.timer, request, keep, sent, deadline).await {
+                Some(Ok(reply)) => {
+                    let done = reply.ended;
+                    let outcome = classify_status(reply.status, step.expect_status);
+                    (outcome, Some(reply), done)
+                }
+                Some(Err(class)) => (Outcome::Errored(class), None, Instant::now()),
+                None => {
+                    vu.conn.reset();
+                    (Outcome::Errored(ErrorClass::Timeout), None, Instant::now())
+                }
+            }
+        }
+    }
 }
 
 /// Sends `request` on `conn` unless `deadline` passes first (`None`).

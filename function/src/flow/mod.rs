@@ -12,19 +12,25 @@
 //! regex), checks and data rows. It is pure: it does no IO, sends nothing and
 //! records nothing (the engine sends requests and hands check results to the
 //! recorder).
+//!
+//! Turning one step's spec into a [`Step`] lives in `compile`.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri};
 use regex::Regex;
 use serde_json::Value;
 
-use sls_load_core::job::{Capture, Check, DataRows, JobScenario, RequestSpec, ThinkTime};
+use sls_load_core::job::{DataRows, JobScenario, ThinkTime};
 use sls_load_core::template::is_name_char;
 pub use sls_load_core::template::{VAR_ITER, VAR_VU, template_vars};
+
+mod compile;
+
+use compile::compile_step;
 
 /// Why a scenario's flow cannot be prepared (found before anything is sent).
 #[derive(Debug, thiserror::Error)]
@@ -346,168 +352,6 @@ impl Flow {
     }
 }
 
-fn compile_step(
-    spec: &RequestSpec,
-    index: usize,
-    authority: &str,
-    names: &Names,
-    captured: &[usize],
-) -> Result<Step, FlowError> {
-    let invalid = |reason: String| FlowError {
-        request: spec.name.clone(),
-        reason,
-    };
-    // Columns and built-ins are always set; captures only once an earlier step ran.
-    let slot = |name: &str| -> Result<usize, String> {
-        let Some(slot) = names.position(name) else {
-            return Err(format!(
-                "`{{{{{name}}}}}` is not a data column or a capture"
-            ));
-        };
-        let is_capture = slot >= names.columns && slot < names.names.len() - 2;
-        if is_capture && !captured.contains(&slot) {
-            return Err(format!(
-                "`{{{{{name}}}}}` is captured only by this or a later request"
-            ));
-        }
-        Ok(slot)
-    };
-    let method = Method::from_bytes(spec.method.as_bytes())
-        .map_err(|e| invalid(format!("method `{}`: {e}", spec.method)))?;
-    let path = relative_url(&spec.url, authority).map_err(&invalid)?;
-    let url = Template::parse(path, &slot).map_err(|e| invalid(format!("url: {e}")))?;
-    let query = spec
-        .query
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), Template::parse(v, &slot)?)))
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(|e| invalid(format!("query: {e}")))?;
-    let mut headers = Vec::with_capacity(spec.headers.len() + 1);
-    headers.push((
-        HOST,
-        Template {
-            parts: vec![Part::Text(authority.to_owned())],
-        },
-    ));
-    let mut has_content_type = false;
-    for (k, v) in &spec.headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|e| invalid(format!("header `{k}`: {e}")))?;
-        has_content_type |= name == CONTENT_TYPE;
-        let value = Template::parse(v, &slot).map_err(|e| invalid(format!("header `{k}`: {e}")))?;
-        headers.push((name, value));
-    }
-    let body = match (&spec.body, &spec.json) {
-        (Some(_), Some(_)) => return Err(invalid("has both `body` and `json`".into())),
-        (Some(text), None) => BodyTemplate::Text(
-            Template::parse(text, &slot).map_err(|e| invalid(format!("body: {e}")))?,
-        ),
-        (None, Some(json)) => {
-            if !has_content_type {
-                headers.push((
-                    CONTENT_TYPE,
-                    Template {
-                        parts: vec![Part::Text("application/json".into())],
-                    },
-                ));
-            }
-            // Serialized JSON has `{{` only inside strings, where templates belong.
-            BodyTemplate::Json(
-                Template::parse(&json.to_string(), &slot)
-                    .map_err(|e| invalid(format!("json: {e}")))?,
-            )
-        }
-        (None, None) => BodyTemplate::Empty,
-    };
-    let captures = spec
-        .capture
-        .iter()
-        .map(|c| {
-            let slot = names
-                .position(c.name())
-                .ok_or_else(|| invalid(format!("capture `{}` has no slot", c.name())))?;
-            let rule = match c {
-                Capture::Json { pointer, .. } => CaptureRule::Json(pointer.clone()),
-                Capture::Header { header, .. } => CaptureRule::Header(
-                    HeaderName::from_bytes(header.as_bytes())
-                        .map_err(|e| invalid(format!("capture header `{header}`: {e}")))?,
-                ),
-                Capture::Regex { pattern, group, .. } => {
-                    let re =
-                        Regex::new(pattern).map_err(|e| invalid(format!("capture regex: {e}")))?;
-                    if *group >= re.captures_len() {
-                        return Err(invalid(format!(
-                            "capture regex `{pattern}` has no group {group}"
-                        )));
-                    }
-                    CaptureRule::Regex(re, *group)
-                }
-            };
-            Ok((slot, rule))
-        })
-        .collect::<Result<Vec<_>, FlowError>>()?;
-    let checks = spec
-        .checks
-        .iter()
-        .map(|c| {
-            let kind = match c {
-                Check::Status { status, .. } => CheckKind::Status(*status),
-                Check::Header {
-                    header,
-                    equals,
-                    exists,
-                    ..
-                } => CheckKind::Header {
-                    header: HeaderName::from_bytes(header.as_bytes())
-                        .map_err(|e| invalid(format!("check header `{header}`: {e}")))?,
-                    equals: equals.clone(),
-                    exists: *exists,
-                },
-                Check::BodyContains { text, .. } => {
-                    CheckKind::BodyContains(text.clone().into_bytes())
-                }
-                Check::Json {
-                    pointer, equals, ..
-                } => CheckKind::Json {
-                    pointer: pointer.clone(),
-                    equals: equals.clone(),
-                },
-            };
-            Ok(CheckRule {
-                name: c.name().to_owned(),
-                kind,
-            })
-        })
-        .collect::<Result<Vec<_>, FlowError>>()?;
-    let mut step = Step {
-        index,
-        name: spec.name.clone(),
-        expect_status: spec.expect_status,
-        sleep: spec.sleep,
-        method,
-        url,
-        query,
-        headers,
-        body,
-        captures,
-        checks,
-        fixed: None,
-    };
-    let templated = !step.url.is_static()
-        || step.query.iter().any(|(_, v)| !v.is_static())
-        || step.headers.iter().any(|(_, v)| !v.is_static())
-        || match &step.body {
-            BodyTemplate::Empty => false,
-            BodyTemplate::Text(t) | BodyTemplate::Json(t) => !t.is_static(),
-        };
-    if !templated {
-        let vars = Vars::default();
-        let (uri, headers, body) = step.render(&vars).map_err(invalid)?;
-        step.fixed = Some(assemble(step.method.clone(), uri, headers, body));
-    }
-    Ok(step)
-}
-
 /// A request from its parts.
 fn assemble(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Request<Bytes> {
     let mut request = Request::new(body);
@@ -515,26 +359,6 @@ fn assemble(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Reques
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     request
-}
-
-/// The path and query of `url`: as is when it starts with `/`; for an absolute URL,
-/// what follows its origin, which must be the target's.
-fn relative_url<'u>(url: &'u str, authority: &str) -> Result<&'u str, String> {
-    if url.starts_with('/') {
-        return Ok(url);
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("url `{url}` must start with `/` or http(s)://"))?;
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    if &rest[..end] != authority {
-        return Err(format!("url `{url}` is not on the target {authority}"));
-    }
-    Ok(match &rest[end..] {
-        "" => "/",
-        path => path,
-    })
 }
 
 impl Step {
@@ -697,7 +521,7 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Arrivals, Executor};
+    use crate::job::{Arrivals, Capture, Check, Executor, RequestSpec};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
