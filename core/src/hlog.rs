@@ -51,6 +51,16 @@ pub fn new_histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
+/// Adds `from` into `into` (HdrHistogram's exact `add`). Every merge of the
+/// orchestrator goes through here, so the generic code is compiled once, in this
+/// crate, optimised even in debug builds.
+pub fn add(
+    into: &mut Histogram<u64>,
+    from: &Histogram<u64>,
+) -> Result<(), hdrhistogram::errors::AdditionError> {
+    into.add(from)
+}
+
 /// Why a log could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("interval log encoding failed: {0}")]

@@ -137,8 +137,9 @@ impl Merged {
         let (metric, request) =
             split_tag(tag).ok_or_else(|| format!("tag `{tag}` has no request name"))?;
         let h = &interval.histogram;
-        let add =
-            |into: &mut Histogram<u64>| into.add(h).map_err(|e| format!("interval `{tag}`: {e:?}"));
+        let add = |into: &mut Histogram<u64>| {
+            hlog::add(into, h).map_err(|e| format!("interval `{tag}`: {e:?}"))
+        };
         if let Some(phase) = TAG_PHASES.iter().position(|p| *p == metric) {
             let request = self.requests.entry(request.to_owned()).or_default();
             for scope in [&mut self.total, request] {
