@@ -361,10 +361,15 @@ fn assemble(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Reques
     request
 }
 
+/// Why a step's filled-in request is not valid HTTP (e.g. a header value with a
+/// line break): it cannot be sent at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RenderError(String);
+
 impl Step {
-    /// The request to send, with `vars` filled in; `Err` says why the filled-in
-    /// request is not valid HTTP (e.g. a header value with a line break).
-    pub fn request(&self, vars: &Vars) -> Result<Request<Bytes>, String> {
+    /// The request to send, with `vars` filled in.
+    pub fn request(&self, vars: &Vars) -> Result<Request<Bytes>, RenderError> {
         if let Some(fixed) = &self.fixed {
             return Ok(assemble(
                 fixed.method().clone(),
@@ -373,7 +378,7 @@ impl Step {
                 fixed.body().clone(),
             ));
         }
-        let (uri, headers, body) = self.render(vars)?;
+        let (uri, headers, body) = self.render(vars).map_err(RenderError)?;
         Ok(assemble(self.method.clone(), uri, headers, body))
     }
 
@@ -779,6 +784,6 @@ mod tests {
         let mut vars = flow.vars();
         vars.start_iteration(flow.row(0), 1, 0);
         let e = flow.steps()[0].request(&vars).expect_err("invalid header");
-        assert!(e.contains("x-name"), "{e}");
+        assert!(e.to_string().contains("x-name"), "{e}");
     }
 }
