@@ -15,12 +15,19 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{PoisonError, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-/// The directory holding the workspace's binaries (`target/debug`), found from the
-/// test executable's own path (`target/debug/deps/e2e-…`).
+/// The directory holding the workspace's binaries: `SLS_LOAD_BIN_DIR` when set
+/// (a copy of one build, for running tests beside other builds), else
+/// `target/debug`, found from the test executable's own path
+/// (`target/debug/deps/e2e-…`).
 pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps dir");
-    let dir = deps.parent().expect("profile dir").to_path_buf();
+    let dir = match std::env::var_os("SLS_LOAD_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().expect("test executable path");
+            let deps = exe.parent().expect("deps dir");
+            deps.parent().expect("profile dir").to_path_buf()
+        }
+    };
     for bin in ["sls-load", "bootstrap", "sls-load-target"] {
         assert!(
             dir.join(bin).is_file(),
