@@ -214,6 +214,10 @@ pub mod files {
     pub const CLAIM: &str = "claim.json";
     /// Written once, last, when the worker finishes.
     pub const MANIFEST: &str = "manifest.json";
+    /// `latency-{seq:05}.hlog`: the `seq`-th interval-log object of a worker.
+    pub fn latency_log(seq: u32) -> String {
+        format!("latency-{seq:05}.hlog")
+    }
     /// Whether `file` is an interval-log object (`latency-00000.hlog` ...).
     pub fn is_latency_log(file: &str) -> bool {
         file.starts_with("latency-") && file.ends_with(".hlog")
@@ -251,7 +255,8 @@ impl ObjectKey {
     /// `.../latency-{seq:05}.hlog`: the `seq`-th flush of the worker's interval log.
     pub fn latency_log(run: &RunId, region: &Region, worker: &WorkerId, seq: u32) -> Self {
         Self(format!(
-            "runs/{run}/{region}/{worker}/latency-{seq:05}.hlog"
+            "runs/{run}/{region}/{worker}/{}",
+            files::latency_log(seq)
         ))
     }
 

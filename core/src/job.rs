@@ -578,6 +578,68 @@ pub struct Manifest {
     pub checks: BTreeMap<String, CheckCounts>,
     /// How many interval-log objects it wrote (`latency-00000.hlog` ...).
     pub latency_logs: u32,
+    /// The interval-log objects it wrote, in order, each with the requests its
+    /// intervals hold, so a reader can tell a missing or short object (absent in
+    /// manifests of older workers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogRecord>,
+    /// Intervals it recorded but could not store: every PUT of them failed, up to
+    /// and including its last flush.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unwritten: Option<Unwritten>,
+}
+
+/// One interval-log object a worker wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Its file name below the worker's prefix (`latency-00001.hlog`).
+    pub name: String,
+    /// Requests its intervals hold (`http_req_duration` + `http_req_errored` values).
+    pub requests: u64,
+}
+
+/// Intervals a worker could not store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unwritten {
+    /// The first second of the run they cover.
+    pub first_second: u64,
+    /// The last second of the run they cover.
+    pub last_second: u64,
+    /// Requests they hold.
+    pub requests: u64,
+    /// Why the last attempt to store them failed.
+    pub error: String,
+}
+
+/// What an interval log holds, as a worker and a reader both count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCount {
+    /// Requests: `http_req_duration` + `http_req_errored` values.
+    pub requests: u64,
+    /// The first and last second (interval start, relative to the log's base
+    /// time) of the intervals it holds, if any.
+    pub seconds: Option<(u64, u64)>,
+}
+
+impl LogCount {
+    /// Counts the intervals of `bytes` (lines that do not decode count nothing).
+    pub fn of(bytes: &[u8]) -> LogCount {
+        let mut count = LogCount::default();
+        for interval in crate::hlog::decode(bytes).flatten() {
+            let Some((metric, _)) = split_tag(&interval.tag) else {
+                continue;
+            };
+            if metric == TAG_DURATION || metric == TAG_ERRORED {
+                count.requests = count.requests.saturating_add(interval.histogram.len());
+            }
+            let s = interval.offset.as_secs();
+            count.seconds = Some(match count.seconds {
+                Some((a, b)) => (a.min(s), b.max(s)),
+                None => (s, s),
+            });
+        }
+        count
+    }
 }
 
 /// Builds the interval-log tag for a metric and request name (`http_req_duration:home`).

@@ -36,7 +36,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::sync::Notify;
 
 use engine::{Clock, EngineError, EngineReport};
-use job::{FORMAT_VERSION, Job, Manifest, ObjectKey, Region};
+use job::{FORMAT_VERSION, Job, LogCount, LogRecord, Manifest, ObjectKey, Region, Unwritten};
 use recorder::{Recorder, RecorderError};
 use sink::{Claim, S3Sink, Sink, SinkError};
 
@@ -189,7 +189,7 @@ async fn run_job_unboxed<S: Sink>(
         job.run_start(),
         engine::request_names(&job),
     ));
-    let (report, latency_logs) = run_and_flush(&job, sink, &recorder, clock).await?;
+    let (report, written) = run_and_flush(&job, sink, &recorder, clock).await?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         run_id: job.run_id.clone(),
@@ -203,7 +203,9 @@ async fn run_job_unboxed<S: Sink>(
         dropped_iterations: report.dropped_iterations,
         requests: recorder.counts(),
         checks: recorder.checks(),
-        latency_logs,
+        latency_logs: u32::try_from(written.logs.len()).unwrap_or(u32::MAX),
+        logs: written.logs,
+        unwritten: written.unwritten,
     };
     put_manifest(&job, sink, &manifest).await?;
     Ok(manifest)
@@ -261,7 +263,7 @@ async fn run_and_flush<S: Sink>(
     sink: &S,
     recorder: &Arc<Recorder>,
     clock: Clock,
-) -> Result<(EngineReport, u32), WorkerError> {
+) -> Result<(EngineReport, Written), WorkerError> {
     let comment = format!(
         "sls-load run={} region={} worker={}",
         job.run_id, job.region, job.worker_id
@@ -272,6 +274,9 @@ async fn run_and_flush<S: Sink>(
         recorder,
         comment: &comment,
         seq: 0,
+        pending: Vec::new(),
+        written: Vec::new(),
+        last_error: None,
     };
     let done = Notify::new();
     let engine = async {
@@ -286,8 +291,6 @@ async fn run_and_flush<S: Sink>(
                 _ = done.notified() => return,
             }
             if let Err(e) = flusher.flush(false).await {
-                // Kept in the recorder's buffer? No: the bytes went with the failed PUT's
-                // retries. Report it; the final flush still writes what follows.
                 tracing::error!(error = %e, "periodic flush failed");
             }
         }
@@ -295,7 +298,7 @@ async fn run_and_flush<S: Sink>(
     let (report, ()) = tokio::join!(engine, periodic);
     let report = report?;
     flusher.flush(true).await?;
-    Ok((report, flusher.seq))
+    Ok((report, flusher.finish()))
 }
 
 /// Stores `manifest` as `job`'s manifest object.
@@ -342,35 +345,94 @@ fn claim_delay(job: &Job, now: SystemTime) -> Duration {
     window.mul_f64((h.finish() >> 11) as f64 / (1u64 << 53) as f64)
 }
 
-/// Writes completed intervals as numbered interval-log objects.
+/// Writes completed intervals as numbered interval-log objects. Intervals whose
+/// PUT failed (after the sink's own retries) are kept and written with the next
+/// flush, under the same name, so a failed flush loses nothing unless the last one
+/// fails too, and an object that was stored although its PUT looked failed is
+/// overwritten by a superset rather than repeated under another name.
 struct Flusher<'a, S> {
     job: &'a Job,
     sink: &'a S,
     recorder: &'a Recorder,
     comment: &'a str,
+    /// The number of the next object.
     seq: u32,
+    /// Intervals taken from the recorder and not stored yet.
+    pending: Vec<u8>,
+    /// The objects stored so far.
+    written: Vec<LogRecord>,
+    /// Why the pending intervals' last PUT failed.
+    last_error: Option<String>,
+}
+
+/// What a worker's flushes stored, and what they could not.
+#[derive(Debug, Default)]
+struct Written {
+    logs: Vec<LogRecord>,
+    unwritten: Option<Unwritten>,
 }
 
 impl<S: Sink> Flusher<'_, S> {
-    /// Writes the intervals completed so far (all of them when `last`).
+    /// Writes the intervals completed so far (all of them when `last`), with any
+    /// still pending from a failed flush. A failed PUT is logged, not returned: its
+    /// intervals stay pending.
     async fn flush(&mut self, last: bool) -> Result<(), WorkerError> {
         if last {
             self.recorder.close()?;
         } else {
             self.recorder.roll_to(std::time::Instant::now())?;
         }
-        let Some(log) = self.recorder.take_log(self.comment)? else {
+        if let Some(log) = self.recorder.take_log(self.comment)? {
+            self.pending.extend_from_slice(&log);
+        }
+        if self.pending.is_empty() {
             return Ok(());
-        };
+        }
         let key = ObjectKey::latency_log(
             &self.job.run_id,
             &self.job.region,
             &self.job.worker_id,
             self.seq,
         );
-        self.seq += 1;
-        self.sink.put(&key, log, "text/plain").await?;
+        match self
+            .sink
+            .put(&key, self.pending.clone(), "text/plain")
+            .await
+        {
+            Ok(()) => {
+                let count = LogCount::of(&self.pending);
+                self.written.push(LogRecord {
+                    name: sls_load_core::id::files::latency_log(self.seq),
+                    requests: count.requests,
+                });
+                self.pending.clear();
+                self.last_error = None;
+                self.seq += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, key = %key, "flush failed; its intervals are kept for the next one");
+                self.last_error = Some(e.to_string());
+            }
+        }
         Ok(())
+    }
+
+    /// The objects written, and the intervals that never could be.
+    fn finish(self) -> Written {
+        let unwritten = (!self.pending.is_empty()).then(|| {
+            let count = LogCount::of(&self.pending);
+            let (first_second, last_second) = count.seconds.unwrap_or_default();
+            Unwritten {
+                first_second,
+                last_second,
+                requests: count.requests,
+                error: self.last_error.unwrap_or_default(),
+            }
+        });
+        Written {
+            logs: self.written,
+            unwritten,
+        }
     }
 }
 
@@ -378,6 +440,148 @@ impl<S: Sink> Flusher<'_, S> {
 mod tests {
     use super::*;
     use crate::job::WorkerId;
+
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use crate::job::Executor;
+    use crate::sink::SinkError;
+
+    /// An in-memory sink whose PUTs of `failing` keys fail (as if every retry of
+    /// the S3 sink had failed) the first `times` times.
+    struct FlakySink {
+        objects: Mutex<BTreeMap<String, Vec<u8>>>,
+        failing: &'static str,
+        times: Mutex<u32>,
+    }
+
+    impl FlakySink {
+        fn new(failing: &'static str, times: u32) -> Self {
+            Self {
+                objects: Mutex::default(),
+                failing,
+                times: Mutex::new(times),
+            }
+        }
+    }
+
+    impl Sink for FlakySink {
+        async fn claim(&self, key: &ObjectKey, body: Vec<u8>) -> Result<Claim, SinkError> {
+            self.put(key, body, "application/json")
+                .await
+                .map(|()| Claim::Won)
+        }
+        async fn put(
+            &self,
+            key: &ObjectKey,
+            body: Vec<u8>,
+            _content_type: &'static str,
+        ) -> Result<(), SinkError> {
+            if key.as_str().ends_with(self.failing) {
+                let mut times = self.times.lock().unwrap();
+                if *times > 0 {
+                    *times -= 1;
+                    return Err(SinkError {
+                        bucket: "b".into(),
+                        key: key.clone(),
+                        attempts: 5,
+                        message: "503 SlowDown".into(),
+                    });
+                }
+            }
+            self.objects
+                .lock()
+                .unwrap()
+                .insert(key.as_str().to_owned(), body);
+            Ok(())
+        }
+    }
+
+    /// A 3.5 s job at 20 requests/s with a flush every second.
+    async fn flushing_job() -> Job {
+        let (url, _seen) = engine::tests::server(Duration::ZERO).await;
+        let mut scenario = engine::tests::scenario(
+            "s",
+            Executor::ConstantArrivalRate {
+                rate: 20.0,
+                offset: Duration::ZERO,
+            },
+            vec![engine::tests::step("home", "/")],
+        );
+        scenario.duration = Some(Duration::from_millis(3500));
+        let mut job = engine::tests::job(&url, Duration::from_millis(3500), vec![scenario]);
+        job.flush_every = Duration::from_secs(1);
+        job
+    }
+
+    /// Requests in the stored interval logs, per object name.
+    fn stored(sink: &FlakySink) -> BTreeMap<String, u64> {
+        sink.objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with(".hlog"))
+            .map(|(k, v)| {
+                (
+                    k.rsplit('/').next().unwrap().to_owned(),
+                    LogCount::of(v).requests,
+                )
+            })
+            .collect()
+    }
+
+    fn invocation() -> Invocation {
+        Invocation {
+            init_duration: None,
+            deadline: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flush_keeps_its_intervals_for_the_next_one() {
+        let sink = FlakySink::new("latency-00001.hlog", 1);
+        let manifest = run_job(flushing_job().await, &sink, invocation())
+            .await
+            .unwrap();
+        let sent: u64 = manifest.requests.values().map(|c| c.requests).sum();
+        let stored = stored(&sink);
+        assert_eq!(sent, 70, "{manifest:?}");
+        assert_eq!(stored.values().sum::<u64>(), sent, "{stored:?}");
+        let listed: BTreeMap<String, u64> = manifest
+            .logs
+            .iter()
+            .map(|l| (l.name.clone(), l.requests))
+            .collect();
+        assert_eq!(listed, stored);
+        assert_eq!(manifest.latency_logs as usize, stored.len());
+        assert!(manifest.unwritten.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn intervals_that_could_never_be_stored_are_named_in_the_manifest() {
+        let sink = FlakySink::new("latency-00001.hlog", u32::MAX);
+        let manifest = run_job(flushing_job().await, &sink, invocation())
+            .await
+            .unwrap();
+        let sent: u64 = manifest.requests.values().map(|c| c.requests).sum();
+        let stored = stored(&sink);
+        let lost = manifest
+            .unwritten
+            .clone()
+            .expect("unwritten intervals named");
+        assert_eq!(
+            stored.values().sum::<u64>() + lost.requests,
+            sent,
+            "{manifest:?}"
+        );
+        assert!(lost.requests > 0);
+        assert!(
+            lost.first_second >= 1 && lost.last_second >= lost.first_second,
+            "{lost:?}"
+        );
+        assert!(lost.error.contains("SlowDown"), "{lost:?}");
+        assert_eq!(manifest.logs.len(), 1, "only latency-00000 was stored");
+    }
 
     #[test]
     fn claims_spread_over_the_wait_and_come_at_least_a_margin_before_the_start() {

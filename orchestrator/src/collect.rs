@@ -4,19 +4,25 @@
 //! `watch`, the final report and `report RUN_ID` all read the same [`Collected`]
 //! state, which grows with the run's seconds and names, not with its objects.
 //!
-//! A corrupt or unreadable object never aborts a collection: it is kept as a
-//! [`Problem`] next to everything that could be read. Objects of workers that are
-//! not in the plan are named and ignored. This module does not wait for a run (the
+//! A corrupt or unreadable object never aborts a collection: a failed GET is
+//! retried at the next poll, and an object that still cannot be read is kept as a
+//! [`Problem`] next to everything that could be read, as are objects of workers
+//! that are not in the plan, a second copy of an object already read, and what a
+//! manifest lists that the store does not hold. [`Collected::settle`] ends a
+//! collection: it retries what failed, then compares each manifest's list of
+//! objects with what was read. This module does not wait for a run (the
 //! commands decide when to poll), decode histograms (merge does) or judge the run
 //! (summary does).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use sls_load_core::id::files;
 use sls_load_core::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
 
-use crate::merge::Merged;
+use crate::merge::{Merged, Span};
 use crate::plan::Plan;
 use crate::store::{Store, StoreError, get_stream};
 
@@ -74,7 +80,17 @@ pub struct Collected {
     started: BTreeSet<WorkerKey>,
     reported: BTreeSet<WorkerKey>,
     gets: usize,
+    /// Requests each interval-log object read holds (to check manifests against).
+    log_requests: BTreeMap<ObjectKey, u64>,
+    /// A digest of every interval-log object read, per worker: a copy under
+    /// another name counts once.
+    digests: HashSet<(WorkerKey, u64)>,
+    /// Objects whose GET failed: attempts so far and the last error.
+    failing: BTreeMap<ObjectKey, (u32, String)>,
 }
+
+/// GET attempts (one per poll) before an unreadable object becomes a problem.
+pub const GET_ATTEMPTS: u32 = 3;
 
 impl Collected {
     /// A collection of `plan`'s run with nothing read yet.
@@ -94,7 +110,23 @@ impl Collected {
             started: BTreeSet::new(),
             reported: BTreeSet::new(),
             gets: 0,
+            log_requests: BTreeMap::new(),
+            digests: HashSet::new(),
+            failing: BTreeMap::new(),
         }
+    }
+
+    /// The time the run's intervals lie in.
+    pub fn span(&self) -> Span {
+        Span {
+            start: self.plan.start_at,
+            end: self.plan.load_ends_at(),
+        }
+    }
+
+    /// Every problem found so far: objects, lines of interval logs, manifests.
+    pub fn all_problems(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().chain(&self.merged.problems)
     }
 
     /// Planned workers without a usable manifest, in plan order.
@@ -123,7 +155,9 @@ impl Collected {
         self.gets
     }
 
-    /// Reads the objects that appeared since the last poll and merges them.
+    /// Reads the objects that appeared since the last poll (and those whose GET
+    /// failed before) and merges them. Only a failed LIST is an error; a failed GET
+    /// is retried at the next poll.
     pub async fn poll(&mut self, store: &impl Store) -> Result<(), StoreError> {
         let run = self.plan.run_id.clone();
         let mut wanted = Vec::new();
@@ -149,12 +183,97 @@ impl Collected {
         }
         let mut objects = std::pin::pin!(get_stream(store, wanted));
         while let Some((key, got)) = objects.next().await {
-            let bytes = got?;
             self.gets += 1;
-            self.seen.insert(key.clone());
-            self.add(key, bytes);
+            match got {
+                Ok(bytes) => {
+                    self.failing.remove(&key);
+                    self.seen.insert(key.clone());
+                    self.add(key, bytes);
+                }
+                Err(e) => self.get_failed(key, e),
+            }
         }
         Ok(())
+    }
+
+    /// Counts a failed GET; after [`GET_ATTEMPTS`] the object is a problem and is
+    /// not asked for again.
+    fn get_failed(&mut self, key: ObjectKey, error: StoreError) {
+        let attempts = self.failing.get(&key).map_or(0, |(n, _)| *n) + 1;
+        tracing::warn!(key = %key, attempts, error = %error, "GET failed");
+        if attempts < GET_ATTEMPTS {
+            self.failing.insert(key, (attempts, error.to_string()));
+            return;
+        }
+        self.failing.remove(&key);
+        self.problems.push(Problem {
+            key: key.clone(),
+            message: format!("could not be read ({attempts} attempts): {}", error.message),
+        });
+        self.seen.insert(key);
+    }
+
+    /// Ends the collection: polls until every failed GET was retried
+    /// [`GET_ATTEMPTS`] times, then names what the manifests list but the store
+    /// does not hold (or holds short), and the intervals workers could not store.
+    pub async fn settle(&mut self, store: &impl Store) -> Result<(), StoreError> {
+        self.poll(store).await?;
+        for _ in 1..GET_ATTEMPTS {
+            if self.failing.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.poll(store).await?;
+        }
+        for (key, (attempts, error)) in std::mem::take(&mut self.failing) {
+            self.problems.push(Problem {
+                key,
+                message: format!("could not be read ({attempts} attempts): {error}"),
+            });
+        }
+        self.check_manifests();
+        Ok(())
+    }
+
+    /// Compares each manifest's list of objects with what was read.
+    fn check_manifests(&mut self) {
+        let run = &self.plan.run_id;
+        let named: BTreeSet<&ObjectKey> = self.all_problems().map(|p| &p.key).collect();
+        let mut found = Vec::new();
+        for ((region, worker), m) in &self.manifests {
+            for log in &m.logs {
+                let Ok(key) = ObjectKey::new(format!(
+                    "{}{}",
+                    ObjectKey::worker_prefix(run, region, worker),
+                    log.name
+                )) else {
+                    continue;
+                };
+                let message = match self.log_requests.get(&key) {
+                    None if named.contains(&key) => continue,
+                    None => format!(
+                        "listed in its manifest ({} requests) but not read from the store",
+                        log.requests
+                    ),
+                    Some(n) if *n != log.requests => format!(
+                        "holds {n} requests where its manifest says {}",
+                        log.requests
+                    ),
+                    Some(_) => continue,
+                };
+                found.push(Problem { key, message });
+            }
+            if let Some(u) = &m.unwritten {
+                found.push(Problem {
+                    key: ObjectKey::manifest(run, region, worker),
+                    message: format!(
+                        "seconds {}-{} of the run ({} requests) could not be stored: {}",
+                        u.first_second, u.last_second, u.requests, u.error
+                    ),
+                });
+            }
+        }
+        self.problems.extend(found);
     }
 
     /// Merges one object that was listed (`None`: gone when read).
@@ -173,8 +292,18 @@ impl Collected {
         };
         self.started.insert(who.clone());
         if !is_manifest {
-            self.merged
-                .add_object(&who, &key, &bytes, self.plan.start_at);
+            let mut digest = std::hash::DefaultHasher::new();
+            bytes.hash(&mut digest);
+            if !self.digests.insert((who.clone(), digest.finish())) {
+                self.problems.push(Problem {
+                    key,
+                    message: "a copy of another object of its worker; counted once".into(),
+                });
+                return;
+            }
+            let span = self.span();
+            let requests = self.merged.add_object(&who, &key, &bytes, span);
+            self.log_requests.insert(key, requests);
             return;
         }
         self.reported.insert(who.clone());
@@ -208,9 +337,9 @@ pub async fn load_plan(store: &impl Store, run: &RunId) -> Result<Plan, CollectE
     })
 }
 
-/// Reads the plan, every manifest and every interval log of `run` in one pass.
+/// Reads the plan, every manifest and every interval log of `run`, and settles.
 pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, CollectError> {
     let mut collected = Collected::new(load_plan(store, run).await?);
-    collected.poll(store).await?;
+    collected.settle(store).await?;
     Ok(collected)
 }

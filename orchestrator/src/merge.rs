@@ -88,40 +88,75 @@ pub struct Merged {
     pub objects: usize,
 }
 
-/// Merges `logs` (worker, key, bytes); `start_at` anchors the timeline.
+/// The time a run's intervals may lie in: from its start (which anchors the
+/// timeline) to the end of its load, drain included. Intervals outside it, give
+/// or take [`SPAN_SLACK`], belong to no second of this run and are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// The run's start (`start_at` of slice 0).
+    pub start: SystemTime,
+    /// When its load ends, drain included.
+    pub end: SystemTime,
+}
+
+/// How far outside its run's span an interval may start and still count.
+pub const SPAN_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Span {
+    fn holds(&self, at: SystemTime) -> bool {
+        let from = self.start.checked_sub(SPAN_SLACK).unwrap_or(self.start);
+        at >= from && at <= self.end + SPAN_SLACK
+    }
+}
+
+/// Merges `logs` (worker, key, bytes) of a run spanning `span`.
 pub fn merge<'a>(
     logs: impl IntoIterator<Item = (&'a WorkerKey, &'a ObjectKey, &'a [u8])>,
-    start_at: SystemTime,
+    span: Span,
 ) -> Merged {
     let mut merged = Merged::default();
     for (worker, key, bytes) in logs {
-        merged.add_object(worker, key, bytes, start_at);
+        merged.add_object(worker, key, bytes, span);
     }
     merged
 }
 
 impl Merged {
-    /// Adds every interval of one interval-log object; `start_at` anchors the
-    /// timeline. Lines that do not decode become problems; the others count.
+    /// Adds every interval of one interval-log object of a run spanning `span`;
+    /// returns the requests it added. Lines that do not decode and intervals
+    /// outside the span become problems; the others count.
     pub fn add_object(
         &mut self,
         worker: &WorkerKey,
         key: &ObjectKey,
         bytes: &[u8],
-        start_at: SystemTime,
-    ) {
+        span: Span,
+    ) -> u64 {
         self.objects += 1;
+        let mut requests = 0u64;
         for interval in hlog::decode(bytes) {
-            let result = interval
-                .map_err(|e| e.to_string())
-                .and_then(|i| self.add_interval(&worker.0, &i, start_at));
-            if let Err(message) = result {
-                self.problems.push(Problem {
+            let result = interval.map_err(|e| format!("corrupt interval log: {e}"));
+            let result = result.and_then(|i| {
+                if !span.holds(i.start) {
+                    return Err(format!(
+                        "an interval at {} lies outside the run ({} to {}); ignored",
+                        humantime::format_rfc3339_millis(i.start),
+                        humantime::format_rfc3339_millis(span.start),
+                        humantime::format_rfc3339_millis(span.end),
+                    ));
+                }
+                self.add_interval(&worker.0, &i, span.start)
+                    .map_err(|e| format!("corrupt interval log: {e}"))
+            });
+            match result {
+                Ok(n) => requests = requests.saturating_add(n),
+                Err(message) => self.problems.push(Problem {
                     key: key.clone(),
-                    message: format!("corrupt interval log: {message}"),
-                });
+                    message,
+                }),
             }
         }
+        requests
     }
 
     fn add_interval(
@@ -129,7 +164,7 @@ impl Merged {
         region: &Region,
         interval: &Interval,
         start_at: SystemTime,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         let tag = interval.tag.as_str();
         if tag.is_empty() {
             return Err("interval without a tag".into());
@@ -145,7 +180,7 @@ impl Merged {
             for scope in [&mut self.total, request] {
                 add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?;
             }
-            return Ok(());
+            return Ok(0);
         }
         let at = interval.start.duration_since(start_at).unwrap_or_default();
         let second = at.as_secs_f64().round() as u64;
@@ -168,7 +203,10 @@ impl Merged {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(match metric {
+            TAG_DURATION | TAG_ERRORED => h.len(),
+            _ => 0,
+        })
     }
 
     /// Whether `second` of `region` is among its recent ones; drops the seconds
@@ -236,8 +274,18 @@ mod tests {
         )
     }
 
+    fn span(start: SystemTime) -> Span {
+        Span {
+            start,
+            end: start + Duration::from_secs(3600),
+        }
+    }
+
     fn merge_all(logs: &[Log], start: SystemTime) -> Merged {
-        merge(logs.iter().map(|l| (&l.0, &l.1, l.2.as_slice())), start)
+        merge(
+            logs.iter().map(|l| (&l.0, &l.1, l.2.as_slice())),
+            span(start),
+        )
     }
 
     #[test]
@@ -313,7 +361,7 @@ mod tests {
         let w = worker("us-east-1");
         for second in 0..100 {
             let bytes = log_bytes(start, &[("http_req_duration:home", second, vec![1000])]);
-            m.add_object(&w, &ObjectKey::new("k").unwrap(), &bytes, start);
+            m.add_object(&w, &ObjectKey::new("k").unwrap(), &bytes, span(start));
         }
         assert_eq!(m.recent.len() as u64, RECENT_SECONDS);
         assert_eq!(
@@ -322,5 +370,56 @@ mod tests {
         );
         assert_eq!(m.timeline.len(), 100);
         assert_eq!(m.total.requests(), 100);
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+    use sls_load_core::hlog::{IntervalWriter, write_header};
+    use sls_load_core::job::WorkerId;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_outside_the_runs_span_are_named_and_ignored() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let span = Span {
+            start,
+            end: start + Duration::from_secs(10),
+        };
+        // A log of an earlier run (an hour before) and one of this run.
+        let log = |base: SystemTime| {
+            let mut out = Vec::new();
+            write_header(&mut out, &["t"], base).unwrap();
+            let mut h = hlog::new_histogram();
+            h.record(1000).unwrap();
+            IntervalWriter::new()
+                .write(
+                    &mut out,
+                    "http_req_duration:home",
+                    Duration::ZERO,
+                    Duration::from_secs(1),
+                    &h,
+                )
+                .unwrap();
+            out
+        };
+        let w = (Region::us_east_1(), WorkerId::numbered(0));
+        let mut m = Merged::default();
+        let old = m.add_object(
+            &w,
+            &ObjectKey::new("a").unwrap(),
+            &log(start - Duration::from_secs(3600)),
+            span,
+        );
+        let now = m.add_object(&w, &ObjectKey::new("b").unwrap(), &log(start), span);
+        assert_eq!((old, now), (0, 1));
+        assert_eq!(m.total.requests(), 1);
+        assert_eq!(m.problems.len(), 1);
+        assert!(
+            m.problems[0].message.contains("outside the run"),
+            "{:?}",
+            m.problems
+        );
     }
 }

@@ -47,6 +47,13 @@ fn overview(out: &mut String, s: &Summary) {
             format!(" · missing: {}", first_few(&s.workers.missing, 5))
         }
     );
+    if !s.workers.problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "  left out .......: {} object(s), line(s) or interval(s) that could not be used (listed on stderr)",
+            s.workers.problems.len()
+        );
+    }
     if let Some(skew) = &s.workers.start_skew_ms {
         let _ = writeln!(
             out,

@@ -42,6 +42,14 @@ pub trait Store: Send + Sync {
         body: Vec<u8>,
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `body` at `key` only if nothing is there yet (`If-None-Match: *`);
+    /// `Ok(false)` when something was.
+    fn put_new(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// A human-readable location for messages, e.g. `s3://bucket`.
     fn location(&self) -> String;
 }
@@ -171,6 +179,30 @@ impl Store for S3Store {
             .await
             .map_err(|e| self.error(key.as_str(), "put", e))?;
         Ok(())
+    }
+
+    async fn put_new(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .if_none_match("*")
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            // 412 Precondition Failed: the key exists.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(self.error(key.as_str(), "put", e)),
+        }
     }
 
     fn location(&self) -> String {

@@ -5,8 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // a test: a failed step should fail it loudly
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{RUN, files, fixtures};
 use sls_load::cloud::local_s3_client;
 use sls_load::collect::collect;
 use sls_load::local::{LocalCredentials, LocalS3, ensure_bucket};
@@ -14,29 +17,6 @@ use sls_load::render;
 use sls_load::store::{S3Store, Store};
 use sls_load::summary::Summary;
 use sls_load_core::job::{ObjectKey, Region, RunId};
-
-const RUN: &str = "golden-20261127";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/golden")
-}
-
-/// Every file below `dir`, as (key relative to `base`, path).
-fn files(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, base, out);
-        } else {
-            let key = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.push((key, path));
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stored_by_the_previous_format_reports_identically() {
@@ -47,8 +27,7 @@ async fn a_run_stored_by_the_previous_format_reports_identically() {
     let client = local_s3_client(s3.endpoint(), &Region::us_east_1(), &creds);
     let store = S3Store::new(client, "results");
 
-    let mut objects = Vec::new();
-    files(&fixtures().join("runs"), &fixtures(), &mut objects);
+    let objects = files(&fixtures().join("runs"), &fixtures());
     let mut expected_summary = None;
     for (key, path) in objects {
         let body = std::fs::read(&path).unwrap();
@@ -117,6 +96,14 @@ impl<S: Store> Store for Counting<S> {
     ) -> Result<(), sls_load::store::StoreError> {
         self.inner.put(key, body, content_type).await
     }
+    async fn put_new(
+        &self,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<bool, sls_load::store::StoreError> {
+        self.inner.put_new(key, body, content_type).await
+    }
     fn location(&self) -> String {
         self.inner.location()
     }
@@ -133,8 +120,7 @@ async fn following_a_run_reads_each_object_once_and_ends_with_the_same_summary()
         inner: S3Store::new(client, "results"),
         gets: Default::default(),
     };
-    let mut objects = Vec::new();
-    files(&fixtures().join("runs"), &fixtures(), &mut objects);
+    let mut objects = files(&fixtures().join("runs"), &fixtures());
     objects.retain(|(key, _)| !key.ends_with("summary.json"));
     objects.sort();
     // The plan first, then the workers' objects in three batches, as they would

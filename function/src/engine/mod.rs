@@ -271,9 +271,9 @@ pub(crate) mod tests {
 
     /// What the loopback test server saw.
     #[derive(Default)]
-    struct Seen {
+    pub(crate) struct Seen {
         /// Path and query of every request, in arrival order.
-        paths: Mutex<Vec<String>>,
+        pub(crate) paths: Mutex<Vec<String>>,
         /// Requests being answered right now, and the most at once.
         in_flight: AtomicUsize,
         max_in_flight: AtomicUsize,
@@ -281,7 +281,7 @@ pub(crate) mod tests {
 
     /// A loopback HTTP/1.1 server: answers `{"token":"t<n>"}` with `x-n: <n>` after
     /// `delay`, and never answers paths under `/never`.
-    async fn server(delay: Duration) -> (String, Arc<Seen>) {
+    pub(crate) async fn server(delay: Duration) -> (String, Arc<Seen>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -325,7 +325,7 @@ pub(crate) mod tests {
         (format!("http://{addr}"), seen)
     }
 
-    fn step(name: &str, url: &str) -> RequestSpec {
+    pub(crate) fn step(name: &str, url: &str) -> RequestSpec {
         RequestSpec {
             name: name.into(),
             method: "GET".into(),
@@ -334,7 +334,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn scenario(name: &str, executor: Executor, requests: Vec<RequestSpec>) -> JobScenario {
+    pub(crate) fn scenario(
+        name: &str,
+        executor: Executor,
+        requests: Vec<RequestSpec>,
+    ) -> JobScenario {
         JobScenario {
             name: name.into(),
             executor,

@@ -89,6 +89,24 @@ pub enum Error {
         /// The run.
         run_id: RunId,
     },
+    /// Objects, lines of interval logs or intervals could not be used: the summary
+    /// leaves them out.
+    #[error(
+        "the summary leaves out data that could not be used ({count} problem(s); first: {first}); rebuild later with `sls-load report {run_id}`"
+    )]
+    Incomplete {
+        /// How many problems.
+        count: usize,
+        /// The first one, as `key: reason`.
+        first: String,
+        /// The run.
+        run_id: RunId,
+    },
+    /// The run id is taken: the store already holds a run under it.
+    #[error(
+        "run id `{0}` is already used in the store (its plan.json exists); choose another --run-id"
+    )]
+    RunExists(RunId),
     /// The run completed but thresholds failed, as `metric expr`.
     #[error("thresholds crossed: {}", .0.join(", "))]
     ThresholdsCrossed(Vec<String>),
@@ -109,7 +127,9 @@ impl Error {
             | Error::Encode { .. }
             | Error::Export { .. }
             | Error::NoWorkerInvoked { .. }
-            | Error::WorkersMissing { .. } => EXIT_RUN_FAILED,
+            | Error::WorkersMissing { .. }
+            | Error::Incomplete { .. } => EXIT_RUN_FAILED,
+            Error::RunExists(_) => EXIT_BAD_INPUT,
             Error::ThresholdsCrossed(_) => EXIT_THRESHOLDS,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
         }

@@ -106,6 +106,13 @@ fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
             run_id: run_id.clone(),
         });
     }
+    if let Some(first) = summary.workers.problems.first() {
+        return Err(Error::Incomplete {
+            count: summary.workers.problems.len(),
+            first: first.clone(),
+            run_id: run_id.clone(),
+        });
+    }
     if !summary.thresholds_ok() {
         return Err(Error::ThresholdsCrossed(
             summary

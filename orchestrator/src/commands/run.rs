@@ -87,16 +87,21 @@ async fn run_planned(
         .check_concurrency(&plan.concurrency_needed())
         .await?;
     let body = serde_json::to_vec_pretty(&plan).map_err(Error::encoding("plan"))?;
-    cloud
+    // Created only if absent: a run id already in the store is refused, so an old
+    // run's objects are never reported as this one's.
+    let created = cloud
         .store
-        .put(&ObjectKey::plan(&opts.run_id), body, "application/json")
+        .put_new(&ObjectKey::plan(&opts.run_id), body, "application/json")
         .await?;
+    if !created {
+        return Err(Error::RunExists(opts.run_id.clone()));
+    }
     let mut collected = Collected::new(plan.clone());
     let failures = invoke_and_follow(opts, cloud, &invoker, &mut collected, lead).await?;
     judge_invocations(&failures, &plan)?;
     warn_local_errors(opts, cloud);
-    // One last look: what was flushed after the last poll.
-    collected.poll(&cloud.store).await?;
+    // One last look: what was flushed after the last poll, and what failed.
+    collected.settle(&cloud.store).await?;
     finish(cloud, &collected, opts.summary_export.as_deref()).await
 }
 

@@ -44,5 +44,6 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
     .await;
     display.finish();
     followed?;
+    collected.settle(&cloud.store).await?;
     Ok(collected)
 }
