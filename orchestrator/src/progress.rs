@@ -155,6 +155,9 @@ impl Display {
     }
 }
 
+/// Consecutive failed LISTs after which following a run gives up.
+pub const MAX_FAILED_LISTS: u32 = 10;
+
 /// Polls `store` every `every` into `collected` until all planned workers
 /// finished or `deadline`, updating `display`; `invoked` says how many workers
 /// have been invoked so far.
@@ -166,8 +169,18 @@ pub async fn follow(
     deadline: SystemTime,
     every: Duration,
 ) -> Result<(), StoreError> {
+    let mut failed_lists = 0;
     loop {
-        collected.poll(store).await?;
+        // A failed LIST (S3 5xx, a throttle) is tried again at the next poll; the
+        // run is not abandoned for one, only for many in a row.
+        match collected.poll(store).await {
+            Ok(()) => failed_lists = 0,
+            Err(e) if failed_lists + 1 < MAX_FAILED_LISTS => {
+                failed_lists += 1;
+                tracing::warn!(error = %e, failed_lists, "listing the run failed; trying again");
+            }
+            Err(e) => return Err(e),
+        }
         display.update(collected, invoked());
         if collected.finished() >= collected.plan.worker_count() || SystemTime::now() >= deadline {
             return Ok(());
