@@ -9,15 +9,12 @@
 //! check latency or the orchestrator's slicing itself (see `scale.rs`).
 
 use std::path::Path;
-use std::time::Duration;
 
-use sls_load_e2e::{Outcome, Target, read_json, scenario_file, sls_load};
-
-const LIMIT: Duration = Duration::from_secs(120);
+use sls_load_e2e::{Outcome, Target};
 
 /// Runs `executor` (the scenario's executor lines, indented for its block) with one
 /// step `sleep: 1s` against `target` for `duration`, with `extra` flags; returns the
-/// outcome and the summary.
+/// outcome and the summary (see [`crate::engine::run`]).
 fn run(
     dir: &Path,
     target: &Target,
@@ -37,29 +34,13 @@ scenarios:
 "#,
         target.url
     );
-    let path = scenario_file(dir, "think.yaml", &text);
-    let summary = dir.join("summary.json");
-    let state = dir.join("state");
-    let mut args = vec![
-        "run",
-        path.to_str().expect("utf-8"),
-        "--local",
-        "--quiet",
-        "--local-dir",
-        state.to_str().expect("utf-8"),
-        "--summary-export",
-        summary.to_str().expect("utf-8"),
-        "--workers",
-        "1",
-    ];
+    let mut args = vec!["--workers", "1"];
     args.extend_from_slice(extra);
-    let outcome = sls_load(&args, LIMIT);
-    assert!(summary.is_file(), "no summary; stderr: {}", outcome.stderr);
-    (outcome, read_json(&summary))
+    crate::engine::run(dir, &text, &args)
 }
 
 /// Checks that the run ended well, that the target counted between `min` and `max`
-/// requests, and that the summary agrees with the target; returns the target's count.
+/// requests, and that the summary agrees with the target.
 fn assert_bounded(outcome: &Outcome, s: &serde_json::Value, target: &Target, min: u64, max: u64) {
     assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
     let at_target = target.requests();
