@@ -13,7 +13,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `scenario` (text) from `dir` in local mode with `extra` flags; returns the
 /// outcome and the summary.
-fn run(dir: &Path, scenario: &str, extra: &[&str]) -> (Outcome, serde_json::Value) {
+pub(crate) fn run(dir: &Path, scenario: &str, extra: &[&str]) -> (Outcome, serde_json::Value) {
     let path = scenario_file(dir, "engine.yaml", scenario);
     let summary = dir.join("summary.json");
     let state = dir.join("state");

@@ -9,4 +9,5 @@ mod infra;
 mod run;
 mod scale;
 mod scenario_errors;
+mod think_time;
 mod trust;

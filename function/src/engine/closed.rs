@@ -6,8 +6,10 @@
 //! ramping down stops the highest-numbered VUs first. A VU removed by a ramp-down
 //! finishes its current request and starts no new iteration; with
 //! `graceful_ramp_down` it also sends no further step of its iteration once that
-//! long has passed since it noticed. Requests are timed from their actual send
-//! (service time). This module owns that control loop only.
+//! long has passed since it noticed. No iteration starts after the end of the
+//! slice: one whose think time would outlast it ends there (see
+//! [`iteration::run`]). Requests are timed from their actual send (service time).
+//! This module owns that control loop only.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

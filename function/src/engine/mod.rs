@@ -557,6 +557,41 @@ pub(crate) mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vus_whose_think_time_outlasts_the_slice_start_no_more_iterations() {
+        let (url, seen) = server(Duration::ZERO).await;
+        let thinking = |name: &str, executor: Executor| {
+            let mut home = step(name, &format!("/{name}"));
+            home.sleep = Some(ThinkTime {
+                min: Duration::from_millis(300),
+                max: Duration::from_millis(300),
+            });
+            scenario(name, executor, vec![home])
+        };
+        let constant = thinking("constant", Executor::ConstantVus { vus: 2 });
+        let counted = thinking(
+            "counted",
+            Executor::PerVuIterations {
+                vus: 2,
+                iterations: 100,
+            },
+        );
+        let job = job(&url, Duration::from_secs(1), vec![constant, counted]);
+        let (_, recorder) = run_job(&job).await;
+        // Iterations at least 300 ms apart: at most 4 per VU in 1 s, not a burst of
+        // back-to-back iterations once the next pause would end after the slice.
+        let counts = recorder.counts();
+        for name in ["constant", "counted"] {
+            let n = counts[name].requests;
+            assert!((2..=8).contains(&n), "{name}: {n} requests");
+        }
+        let at_server = seen.paths.lock().expect("lock").len() as u64;
+        assert_eq!(
+            at_server,
+            counts["constant"].requests + counts["counted"].requests
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_unanswered_past_the_timeout_are_timeouts_and_a_refused_port_is_connect() {
         let (url, _) = server(Duration::ZERO).await;
         let mut s = scenario(
