@@ -9,9 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
+use http::Method;
 use http::header::{CONTENT_TYPE, HOST, HeaderName};
-use http::{Method, Request};
 use regex::Regex;
 
 use sls_load_core::job::{Capture, Check, RequestSpec};
