@@ -82,6 +82,10 @@ pub struct Job {
     /// Protocol options (HTTP version, redirects, TLS, connection reuse).
     #[serde(default, skip_serializing_if = "HttpOptions::is_default")]
     pub http: HttpOptions,
+    /// The values of the `{{__ENV.NAME}}` variables the scenarios use, by name.
+    /// Filled only in the invoke payload, never in the stored plan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
@@ -689,6 +693,7 @@ mod tests {
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             http: HttpOptions::default(),
+            env: BTreeMap::new(),
         };
         let json = serde_json::to_string(&job).expect("serialize");
         assert!(!json.contains(r#""http""#), "{json}");

@@ -45,6 +45,9 @@ pub struct PlanArgs {
     /// Print the plan as JSON (the `plan.json` a run would store) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Accepted as `run` takes it; the plan shows `{{__ENV.NAME}}`, never values.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
 }
 
 /// Planning flags shared by `run` and `plan`.
@@ -92,6 +95,11 @@ pub struct RunArgs {
     /// Send the load to this base URL instead of the scenario's `target`.
     #[arg(long)]
     pub target: Option<String>,
+    /// The value of `{{__ENV.NAME}}` in the scenario (repeatable, k6's flag); a name
+    /// not given here is taken from this process's environment. Values are sent
+    /// only in the invoke payloads, never stored or printed.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
     /// How the run is planned.
     #[command(flatten)]
     pub plan: PlanFlags,

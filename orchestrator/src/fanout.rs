@@ -1,12 +1,14 @@
 //! The fan-out of a run: invokes the plan's jobs slice after slice at the right
 //! instants (slice 0 at once, every later slice one lead time before its start,
 //! so it is warm and waiting when the previous slice ends), counts invocations
-//! as they are made, and returns the ones that failed.
+//! as they are made, and returns the ones that failed. Each payload gets the
+//! run's `{{__ENV.NAME}}` values here, after the plan was stored without them.
 //!
 //! It owns timing between slices only; retries and concurrency within a slice are
 //! [`crate::invoke`]'s, and it does not follow progress, inject faults or decide
 //! what failures mean.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -44,11 +46,13 @@ impl InvocationCount {
     }
 }
 
-/// Invokes every job of `plan`, slice after slice; counts each invocation in
-/// `count` as it is made. Returns the invocations that failed.
+/// Invokes every job of `plan`, slice after slice, each with the `env` values
+/// of its `{{__ENV.NAME}}` variables; counts each invocation in `count` as it is
+/// made. Returns the invocations that failed.
 pub async fn invoke_slices<I: Invoker>(
     invoker: &I,
     plan: &Plan,
+    env: &BTreeMap<String, String>,
     fan_out: FanOut,
     count: &InvocationCount,
 ) -> Vec<InvokeError> {
@@ -58,7 +62,10 @@ pub async fn invoke_slices<I: Invoker>(
             .jobs
             .iter()
             .filter(|j| j.slice == slice)
-            .cloned()
+            .map(|j| Job {
+                env: env.clone(),
+                ..j.clone()
+            })
             .collect();
         let Some(first) = jobs.first() else { continue };
         if slice > 0 {

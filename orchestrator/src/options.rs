@@ -1,12 +1,14 @@
 //! The one boundary where the raw command line ([`crate::cli`], clap types) becomes
 //! validated options: the `--target` URL is checked, `--regions` parsed, `--arch`
-//! mapped to [`Arch`], the mode (local or AWS) chosen, and every run id made a
-//! [`RunId`] in [`run_id`] alone.
+//! mapped to [`Arch`], the mode (local or AWS) chosen, every run id made a
+//! [`RunId`] in [`run_id`] alone, and `-e NAME=VALUE` checked into [`EnvVars`],
+//! which also takes what it lacks from this process's environment.
 //!
 //! Below this module nothing sees a clap type. It does not read the scenario,
 //! start anything or plan; checks that need the scenario stay in [`crate::plan`]
 //! and [`crate::scenario`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +35,15 @@ pub enum OptionsError {
         /// What is wrong with the value.
         source: sls_load_core::id::IdError,
     },
+    /// `-e` without `NAME=` (the value itself is not repeated: it may be a secret).
+    #[error("-e/--env: expected NAME=VALUE")]
+    EnvWithoutName,
+    /// `-e NAME=VALUE` with an unusable name.
+    #[error("-e/--env `{0}`: a name is letters, digits and `_`, not starting with a digit")]
+    BadEnvName(String),
+    /// The scenario uses `{{__ENV.NAME}}` but `NAME` is set nowhere.
+    #[error("`{{{{__ENV.{0}}}}}` is not set: pass -e {0}=VALUE or set {0} in the environment")]
+    EnvUnset(String),
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -146,11 +157,64 @@ impl PlanSettings {
     }
 }
 
+/// `-e NAME=VALUE` as given (later ones win). `Debug` shows names only.
+#[derive(Clone, Default)]
+pub struct EnvVars(BTreeMap<String, String>);
+
+impl std::fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl EnvVars {
+    /// Validates the `-e` arguments.
+    pub fn from_cli(args: &[String]) -> Result<EnvVars, OptionsError> {
+        let mut vars = BTreeMap::new();
+        for arg in args {
+            let (name, value) = arg.split_once('=').ok_or(OptionsError::EnvWithoutName)?;
+            if !sls_load_core::template::is_env_name(name) {
+                return Err(OptionsError::BadEnvName(name.to_owned()));
+            }
+            vars.insert(name.to_owned(), value.to_owned());
+        }
+        Ok(EnvVars(vars))
+    }
+
+    /// The values of `names` (a scenario's `{{__ENV.NAME}}` variables): given with
+    /// `-e`, else from this process's environment; the first set nowhere is an error.
+    pub fn resolve(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, String>, OptionsError> {
+        self.resolve_with(names, |name| std::env::var(name).ok())
+    }
+
+    /// [`EnvVars::resolve`] with `lookup` standing for the environment.
+    fn resolve_with(
+        &self,
+        names: &BTreeSet<String>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, String>, OptionsError> {
+        names
+            .iter()
+            .map(|name| {
+                let value = self.0.get(name).cloned().or_else(|| lookup(name));
+                value
+                    .map(|v| (name.clone(), v))
+                    .ok_or_else(|| OptionsError::EnvUnset(name.clone()))
+            })
+            .collect()
+    }
+}
+
 /// `sls-load run`, validated.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// The scenario file.
     pub scenario: PathBuf,
+    /// `-e NAME=VALUE`: values of `{{__ENV.NAME}}`.
+    pub env: EnvVars,
     /// `--target`: an http(s) base URL without a trailing `/`, replacing the scenario's.
     pub target: Option<String>,
     /// How the run is planned.
@@ -178,6 +242,7 @@ impl RunOptions {
     pub fn from_cli(args: RunArgs) -> Result<RunOptions, OptionsError> {
         Ok(RunOptions {
             target: args.target.map(target).transpose()?,
+            env: EnvVars::from_cli(&args.env)?,
             run_id: run_id(args.run_id.unwrap_or_else(new_run_id))?,
             scenario: args.scenario,
             plan: PlanSettings::from_cli(args.plan)?,
@@ -208,6 +273,8 @@ pub struct PlanOnlyOptions {
 impl PlanOnlyOptions {
     /// Validates `sls-load plan`'s arguments.
     pub fn from_cli(args: PlanArgs) -> Result<PlanOnlyOptions, OptionsError> {
+        // Checked like `run`'s `-e`, but a plan needs no values: it shows references.
+        EnvVars::from_cli(&args.env)?;
         Ok(PlanOnlyOptions {
             scenario: args.scenario,
             plan: PlanSettings::from_cli(args.plan)?,
@@ -277,4 +344,51 @@ fn new_run_id() -> String {
     let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
     let (date, time) = stamp.split_at(8.min(stamp.len()));
     format!("{date}-{time}-{:04x}", rand::rng().random::<u16>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(args: &[&str]) -> Result<EnvVars, OptionsError> {
+        EnvVars::from_cli(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn env_flags_are_name_value_pairs_and_later_ones_win() {
+        let vars = env(&["A=1", "B=x=y", "A=2", "E="]).expect("valid");
+        assert_eq!(vars.0["A"], "2");
+        assert_eq!(vars.0["B"], "x=y");
+        assert_eq!(vars.0["E"], "");
+        assert_eq!(format!("{vars:?}"), r#"{"A", "B", "E"}"#);
+        let e = env(&["s3cret"]).expect_err("no name");
+        assert_eq!(e.to_string(), "-e/--env: expected NAME=VALUE");
+        let e = env(&["a-b=s3cret"]).expect_err("bad name");
+        assert!(
+            e.to_string().starts_with("-e/--env `a-b`: a name is"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn env_values_come_from_the_flags_then_the_environment() {
+        let vars = env(&["A=flag"]).expect("valid");
+        let names: BTreeSet<String> = ["A", "B"].map(String::from).into();
+        let lookup = |name: &str| (name != "C").then(|| format!("env-{name}"));
+        let values = vars.resolve_with(&names, lookup).expect("all set");
+        assert_eq!(values["A"], "flag");
+        assert_eq!(values["B"], "env-B");
+        let names: BTreeSet<String> = ["A", "C"].map(String::from).into();
+        let e = vars.resolve_with(&names, lookup).expect_err("C is unset");
+        assert_eq!(
+            e.to_string(),
+            "`{{__ENV.C}}` is not set: pass -e C=VALUE or set C in the environment"
+        );
+        assert!(
+            vars.resolve_with(&BTreeSet::new(), lookup)
+                .expect("none")
+                .is_empty()
+        );
+    }
 }

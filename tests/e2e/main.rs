@@ -9,5 +9,6 @@ mod infra;
 mod run;
 mod scale;
 mod scenario_errors;
+mod secrets;
 mod think_time;
 mod trust;

@@ -175,12 +175,11 @@ pub async fn run(
     let mut tasks = Vec::new();
     let mut first_index = 0;
     for scenario in &job.scenarios {
-        let flow = Flow::compile(scenario, first_index, target.authority()).map_err(|source| {
-            EngineError::Flow {
+        let flow = Flow::compile_with_env(scenario, first_index, target.authority(), &job.env)
+            .map_err(|source| EngineError::Flow {
                 scenario: scenario.name.clone(),
                 source,
-            }
-        })?;
+            })?;
         first_index += scenario.requests.len();
         let ctx = Arc::new(Ctx {
             name: scenario.name.clone(),
@@ -371,6 +370,7 @@ pub(crate) mod tests {
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),
             http: crate::job::HttpOptions::default(),
+            env: Default::default(),
         }
     }
 

@@ -1,38 +1,48 @@
 //! Compiling one scenario step into a [`Step`]: parses the method, the URL and
 //! query, the headers and the body into templates, resolving each `{{name}}` to
-//! its variable slot (a capture only once an earlier step made it); builds the
-//! captures and checks; and prepares the whole request once when nothing in the
-//! step is templated.
+//! its variable slot (a capture only once an earlier step made it) and each
+//! `{{__ENV.NAME}}` to the job's value; builds the captures and checks; and
+//! prepares the whole request once when nothing in the step varies per iteration.
 //!
 //! It does not decide the variable slots (that is [`Flow::compile`](super::Flow::compile)),
 //! nor render, send or read anything at run time (that is [`Step`]).
 
-use bytes::Bytes;
+use std::collections::BTreeMap;
+
+use http::Method;
 use http::header::{CONTENT_TYPE, HOST, HeaderName};
-use http::{Method, Request};
 use regex::Regex;
 
 use sls_load_core::job::{Capture, Check, RequestSpec};
+use sls_load_core::template::env_name;
 
 use super::{
-    BodyTemplate, CaptureRule, CheckKind, CheckRule, FlowError, Names, Part, Step, Template, Vars,
-    assemble,
+    BodyTemplate, CaptureRule, CheckKind, CheckRule, EnvValue, FlowError, Names, Part, Prepared,
+    Step, Template, Vars, assemble,
 };
 
+/// Maps a variable name to its [`Part`], or says why it cannot be used here.
+type Resolve<'a> = dyn Fn(&str) -> Result<Part, String> + 'a;
+
 /// Step `spec` with recorder index `index`, its variables resolved in `names`;
-/// `captured` holds the slots that earlier steps capture.
+/// `captured` holds the slots that earlier steps capture, `env` the job's
+/// `__ENV` values.
 pub(super) fn compile_step(
     spec: &RequestSpec,
     index: usize,
     authority: &str,
     names: &Names,
     captured: &[usize],
+    env: &BTreeMap<String, String>,
 ) -> Result<Step, FlowError> {
     let invalid = |reason: String| FlowError {
         request: spec.name.clone(),
         reason,
     };
-    let slot = |name: &str| variable_slot(names, captured, name);
+    let slot = |name: &str| match env_name(name) {
+        Some(var) => env_value(env, var),
+        None => variable_slot(names, captured, name).map(Part::Var),
+    };
     let method = Method::from_bytes(spec.method.as_bytes())
         .map_err(|e| invalid(format!("method `{}`: {e}", spec.method)))?;
     let url = compile_url(spec, authority, &slot).map_err(&invalid)?;
@@ -60,6 +70,18 @@ pub(super) fn compile_step(
     Ok(step)
 }
 
+/// The value of `{{__ENV.var}}`: the job's, which the orchestrator fills from
+/// `-e` or its environment.
+fn env_value(env: &BTreeMap<String, String>, var: &str) -> Result<Part, String> {
+    env.get(var)
+        .map(|value| Part::Env(EnvValue(value.clone())))
+        .ok_or_else(|| {
+            format!(
+                "`{{{{__ENV.{var}}}}}` has no value in the job (pass -e {var}=VALUE to sls-load)"
+            )
+        })
+}
+
 /// The slot of variable `name` in a template. Columns and built-ins are always
 /// set; captures only once an earlier step (one in `captured`) ran.
 fn variable_slot(names: &Names, captured: &[usize], name: &str) -> Result<usize, String> {
@@ -81,7 +103,7 @@ fn variable_slot(names: &Names, captured: &[usize], name: &str) -> Result<usize,
 fn compile_url(
     spec: &RequestSpec,
     authority: &str,
-    slot: &dyn Fn(&str) -> Result<usize, String>,
+    slot: &Resolve<'_>,
 ) -> Result<Template, String> {
     let path = relative_url(&spec.url, authority)?;
     Template::parse(path, slot).map_err(|e| format!("url: {e}"))
@@ -90,7 +112,7 @@ fn compile_url(
 /// The step's `query` parameters, values as templates.
 fn compile_query(
     spec: &RequestSpec,
-    slot: &dyn Fn(&str) -> Result<usize, String>,
+    slot: &Resolve<'_>,
 ) -> Result<Vec<(String, Template)>, String> {
     spec.query
         .iter()
@@ -104,7 +126,7 @@ fn compile_query(
 fn compile_headers(
     spec: &RequestSpec,
     authority: &str,
-    slot: &dyn Fn(&str) -> Result<usize, String>,
+    slot: &Resolve<'_>,
 ) -> Result<(Vec<(HeaderName, Template)>, bool), String> {
     let mut headers = Vec::with_capacity(spec.headers.len() + 1);
     headers.push((
@@ -128,7 +150,7 @@ fn compile_headers(
 /// `Content-Type` to `headers` unless they have one.
 fn compile_body(
     spec: &RequestSpec,
-    slot: &dyn Fn(&str) -> Result<usize, String>,
+    slot: &Resolve<'_>,
     has_content_type: bool,
     headers: &mut Vec<(HeaderName, Template)>,
 ) -> Result<BodyTemplate, String> {
@@ -228,9 +250,10 @@ fn check_kind(check: &Check) -> Result<CheckKind, String> {
     })
 }
 
-/// The request of a step in which nothing is templated, built once (`None` when
-/// something is templated); `Err` says why it is not valid HTTP.
-fn prepare_fixed(step: &Step) -> Result<Option<Request<Bytes>>, String> {
+/// The request of a step in which nothing varies per iteration (literal text and
+/// `__ENV` values only), built once (`None` otherwise); `Err` says why it is not
+/// valid HTTP.
+fn prepare_fixed(step: &Step) -> Result<Option<Prepared>, String> {
     let templated = !step.url.is_static()
         || step.query.iter().any(|(_, v)| !v.is_static())
         || step.headers.iter().any(|(_, v)| !v.is_static())
@@ -243,7 +266,12 @@ fn prepare_fixed(step: &Step) -> Result<Option<Request<Bytes>>, String> {
     }
     let vars = Vars::default();
     let (uri, headers, body) = step.render(&vars)?;
-    Ok(Some(assemble(step.method.clone(), uri, headers, body)))
+    Ok(Some(Prepared(assemble(
+        step.method.clone(),
+        uri,
+        headers,
+        body,
+    ))))
 }
 
 /// The path and query of `url`: as is when it starts with `/`; for an absolute URL,

@@ -3,8 +3,10 @@
 //!
 //! Variables of an iteration are the scenario's data columns (the iteration's
 //! row), the captures of earlier steps, and `__VU` / `__ITER` (k6's VU number and
-//! iteration number, both per worker). Templates are parsed once per job; a step
-//! without any is built from prepared parts. Substituted values are
+//! iteration number, both per worker). `{{__ENV.NAME}}` is filled from the job's
+//! `env` once, when the flow is compiled, and never shown in an error. Templates
+//! are parsed once per job; a step without per-iteration variables is built from
+//! prepared parts. Substituted values are
 //! percent-encoded where a URL needs it, JSON-escaped inside `json` bodies and used
 //! as is in headers and text bodies.
 //!
@@ -16,6 +18,7 @@
 //! Turning one step's spec into a [`Step`] lives in `compile`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
@@ -25,7 +28,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use sls_load_core::job::{DataRows, JobScenario, ThinkTime};
-use sls_load_core::template::is_name_char;
+use sls_load_core::template::{Piece, REDACTED, is_credential_header, pieces};
 pub use sls_load_core::template::{VAR_ITER, VAR_VU, template_vars};
 
 mod compile;
@@ -52,6 +55,18 @@ struct Template {
 enum Part {
     Text(String),
     Var(usize),
+    /// An `{{__ENV.NAME}}` value from the job, escaped like a variable's.
+    Env(EnvValue),
+}
+
+/// The value of an `{{__ENV.NAME}}` variable: a secret, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+struct EnvValue(String);
+
+impl std::fmt::Debug for EnvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
 }
 
 /// How substituted values are written into their surroundings.
@@ -66,57 +81,46 @@ enum Escape {
 }
 
 impl Template {
-    /// Parses `text`; `slot` maps a variable name to its slot, or says why it cannot
-    /// be used here.
-    fn parse(text: &str, slot: &dyn Fn(&str) -> Result<usize, String>) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut rest = text;
-        while let Some(open) = rest.find("{{") {
-            let after = &rest[open + 2..];
-            let var = after.find("}}").and_then(|close| {
-                let name = after[..close].trim();
-                (!name.is_empty() && name.chars().all(is_name_char)).then_some((name, close))
-            });
-            match var {
-                Some((name, close)) => {
-                    literal.push_str(&rest[..open]);
-                    if !literal.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut literal)));
-                    }
-                    parts.push(Part::Var(slot(name)?));
-                    rest = &after[close + 2..];
-                }
-                None => {
-                    literal.push_str(&rest[..open + 2]);
-                    rest = after;
-                }
-            }
-        }
-        literal.push_str(rest);
-        if !literal.is_empty() {
-            parts.push(Part::Text(literal));
-        }
+    /// Parses `text`; `resolve` maps a variable name to its part (a slot or an
+    /// `__ENV` value), or says why it cannot be used here.
+    fn parse(text: &str, resolve: &dyn Fn(&str) -> Result<Part, String>) -> Result<Self, String> {
+        let parts = pieces(text)
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Text(t) => Ok(Part::Text(t.to_owned())),
+                Piece::Var(name) => resolve(name),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self { parts })
     }
 
+    /// Whether the template is the same in every iteration (no variable slots).
     fn is_static(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+        self.parts
+            .iter()
+            .all(|p| matches!(p, Part::Text(_) | Part::Env(_)))
+    }
+
+    /// Whether an `__ENV` value is part of the template (then it is never shown).
+    fn has_env(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Env(_)))
     }
 
     fn render(&self, vars: &Vars, escape: Escape) -> String {
         let mut out = String::new();
         for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(slot) => {
-                    let value = vars.get(*slot);
-                    match escape {
-                        Escape::Raw => out.push_str(value),
-                        Escape::Url => encode_lenient(value, &mut out),
-                        Escape::Json => json_escape(value, &mut out),
-                    }
+            let value = match part {
+                Part::Text(t) => {
+                    out.push_str(t);
+                    continue;
                 }
+                Part::Var(slot) => vars.get(*slot),
+                Part::Env(EnvValue(value)) => value,
+            };
+            match escape {
+                Escape::Raw => out.push_str(value),
+                Escape::Url => encode_lenient(value, &mut out),
+                Escape::Json => json_escape(value, &mut out),
             }
         }
         out
@@ -277,7 +281,16 @@ pub struct Step {
     captures: Vec<(usize, CaptureRule)>,
     checks: Vec<CheckRule>,
     /// The prepared request when nothing in the step is templated.
-    fixed: Option<Request<Bytes>>,
+    fixed: Option<Prepared>,
+}
+
+/// A request built once; `Debug` does not show it (it may hold `__ENV` values).
+struct Prepared(Request<Bytes>);
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared(..)")
+    }
 }
 
 /// A response as captures and checks see it.
@@ -294,11 +307,22 @@ pub struct ResponseView<'a> {
 impl Flow {
     /// Prepares `scenario`'s steps; their recorder indices start at `first_index`.
     /// Request URLs must be paths or absolute URLs on `authority` (the target's
-    /// `host:port`), which is also sent as `Host`.
+    /// `host:port`), which is also sent as `Host`. A scenario without
+    /// `{{__ENV.NAME}}` variables (see [`Flow::compile_with_env`]).
     pub fn compile(
         scenario: &JobScenario,
         first_index: usize,
         authority: &str,
+    ) -> Result<Self, FlowError> {
+        Self::compile_with_env(scenario, first_index, authority, &BTreeMap::new())
+    }
+
+    /// [`Flow::compile`], with `{{__ENV.NAME}}` filled from `env` (the job's).
+    pub fn compile_with_env(
+        scenario: &JobScenario,
+        first_index: usize,
+        authority: &str,
+        env: &BTreeMap<String, String>,
     ) -> Result<Self, FlowError> {
         let columns = scenario
             .data
@@ -322,7 +346,7 @@ impl Flow {
         let mut captured: Vec<usize> = Vec::new();
         let mut steps = Vec::with_capacity(scenario.requests.len());
         for (i, spec) in scenario.requests.iter().enumerate() {
-            let step = compile_step(spec, first_index + i, authority, &names, &captured)?;
+            let step = compile_step(spec, first_index + i, authority, &names, &captured, env)?;
             captured.extend(step.captures.iter().map(|(slot, _)| *slot));
             steps.push(step);
         }
@@ -370,7 +394,7 @@ pub struct RenderError(String);
 impl Step {
     /// The request to send, with `vars` filled in.
     pub fn request(&self, vars: &Vars) -> Result<Request<Bytes>, RenderError> {
-        if let Some(fixed) = &self.fixed {
+        if let Some(Prepared(fixed)) = &self.fixed {
             return Ok(assemble(
                 fixed.method().clone(),
                 fixed.uri().clone(),
@@ -385,7 +409,7 @@ impl Step {
     /// The request prepared once at compile time, when nothing in the step is
     /// templated: send it by reference instead of building one per request.
     pub fn fixed_request(&self) -> Option<&Request<Bytes>> {
-        self.fixed.as_ref()
+        self.fixed.as_ref().map(|Prepared(r)| r)
     }
 
     fn render(&self, vars: &Vars) -> Result<(Uri, HeaderMap, Bytes), String> {
@@ -400,17 +424,22 @@ impl Step {
             url.push('=');
             encode_strict(&value.render(vars, Escape::Raw), &mut url);
         }
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("url `{url}` is not valid: {e}"))?;
+        let secret_url = self.url.has_env() || self.query.iter().any(|(_, v)| v.has_env());
+        let uri: Uri = url.parse().map_err(|e| {
+            let shown = if secret_url { REDACTED } else { url.as_str() };
+            format!("url `{shown}` is not valid: {e}")
+        })?;
         let mut headers = HeaderMap::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             let text = value.render(vars, Escape::Raw);
+            let secret = value.has_env() || is_credential_header(name.as_str());
             let value = HeaderValue::from_str(&text).map_err(|_| {
-                format!(
-                    "header `{name}` value `{}` is not valid",
-                    text.escape_debug()
-                )
+                let shown = if secret {
+                    REDACTED.to_owned()
+                } else {
+                    text.escape_debug().to_string()
+                };
+                format!("header `{name}` value `{shown}` is not valid")
             })?;
             headers.insert(name.clone(), value);
         }
@@ -785,5 +814,66 @@ mod tests {
         vars.start_iteration(flow.row(0), 1, 0);
         let e = flow.steps()[0].request(&vars).expect_err("invalid header");
         assert!(e.to_string().contains("x-name"), "{e}");
+    }
+
+    #[test]
+    fn env_values_fill_every_place_escaped_and_are_never_shown() {
+        let mut step = get("login", "/t/{{__ENV.PATH}}");
+        step.method = "POST".into();
+        step.query = BTreeMap::from([("k".into(), "{{ __ENV.TOKEN }}".into())]);
+        step.headers = BTreeMap::from([("authorization".into(), "Bearer {{__ENV.TOKEN}}".into())]);
+        step.json = Some(serde_json::json!({ "t": "{{__ENV.TOKEN}}" }));
+        let env = BTreeMap::from([
+            ("TOKEN".to_owned(), "s3cr\"t&x".to_owned()),
+            ("PATH".to_owned(), "a b".to_owned()),
+        ]);
+        let flow = Flow::compile_with_env(&scenario(vec![step], None), 0, AUTHORITY, &env)
+            .expect("compiles");
+        // Nothing varies per iteration: the request is prepared once.
+        let fixed = flow.steps()[0].fixed_request().expect("prepared once");
+        assert_eq!(fixed.uri(), "/t/a%20b?k=s3cr%22t%26x");
+        assert_eq!(fixed.headers()["authorization"], "Bearer s3cr\"t&x");
+        let sent: Value = serde_json::from_slice(fixed.body()).expect("valid JSON");
+        assert_eq!(sent, serde_json::json!({ "t": "s3cr\"t&x" }));
+        assert!(
+            !format!("{flow:?}").contains("s3cr"),
+            "Debug shows the value"
+        );
+
+        let e = Flow::compile(
+            &scenario(vec![get("a", "/{{__ENV.NOPE}}")], None),
+            0,
+            AUTHORITY,
+        )
+        .expect_err("no value");
+        assert!(
+            e.to_string().contains("`{{__ENV.NOPE}}` has no value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_secret_header_is_not_shown_in_the_error() {
+        let mut step = get("a", "/");
+        step.headers = BTreeMap::from([("x-t".into(), "{{__ENV.T}}".into())]);
+        let env = BTreeMap::from([("T".to_owned(), "line\nsecret".to_owned())]);
+        let e = Flow::compile_with_env(&scenario(vec![step], None), 0, AUTHORITY, &env)
+            .expect_err("invalid header");
+        assert!(
+            e.to_string().contains("x-t") && !e.to_string().contains("secret"),
+            "{e}"
+        );
+        let mut step = get("a", "/");
+        step.headers = BTreeMap::from([("cookie".into(), "{{name}}".into())]);
+        let rows = DataRows {
+            columns: vec!["name".into()],
+            rows: vec![vec!["line\nsecret".into()]],
+        };
+        let flow =
+            Flow::compile(&scenario(vec![step], Some(rows)), 0, AUTHORITY).expect("compiles");
+        let mut vars = flow.vars();
+        vars.start_iteration(flow.row(0), 1, 0);
+        let e = flow.steps()[0].request(&vars).expect_err("invalid header");
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 }

@@ -15,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod watch;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use sls_load_core::job::{ObjectKey, RunId};
@@ -25,6 +26,7 @@ pub use self::error::{
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
 use crate::options::CommandOptions;
+use crate::plan::Plan;
 use crate::render;
 use crate::scenario::{self, Scenario};
 use crate::store::Store;
@@ -47,6 +49,17 @@ fn load_scenario(path: &Path, target: Option<&str>) -> Result<Scenario, Error> {
         scenario.target = target.to_owned();
     }
     Ok(scenario)
+}
+
+/// The plan as it is stored (`plan.json`) or printed (`plan --json`): credential
+/// header values redacted; the invoke payloads keep them.
+fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
+    if !scenario::secrets::needs_redaction(&plan.jobs) {
+        return Cow::Borrowed(plan);
+    }
+    let mut shown = plan.clone();
+    scenario::secrets::redact_jobs(&mut shown.jobs);
+    Cow::Owned(shown)
 }
 
 /// Builds, stores and prints the summary of a collected run, then judges it:

@@ -1,6 +1,7 @@
 //! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead) and
 //! prints the plan as a table with its estimated cost, or as the `plan.json` a
-//! run would store. It starts nothing and stores nothing.
+//! run would store (credentials redacted, `{{__ENV.NAME}}` as written). It
+//! starts nothing, stores nothing and needs no `-e` values.
 
 use std::time::SystemTime;
 
@@ -26,7 +27,8 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     );
     let plan = plan::plan(&scenario, &plan_options)?;
     if opts.json {
-        let json = serde_json::to_string_pretty(&plan).map_err(Error::encoding("plan"))?;
+        let json = serde_json::to_string_pretty(&*super::shown_plan(&plan))
+            .map_err(Error::encoding("plan"))?;
         println!("{json}");
         return Ok(());
     }

@@ -6,6 +6,7 @@
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
 //! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use sls_load_core::job::{ObjectKey, ResultsLocation};
@@ -27,6 +28,10 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 /// `sls-load run`.
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let scenario = load_scenario(&opts.scenario, opts.target.as_deref())?;
+    // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
+    let env = opts
+        .env
+        .resolve(&crate::scenario::secrets::env_names(&scenario))?;
     // Lay the run out first: bad flags fail before anything starts.
     let layout = opts.plan.layout(&scenario)?;
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
@@ -35,7 +40,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         .lead
         .unwrap_or_else(|| default_lead(cloud.mode, layout.slots()));
     let outcome = tokio::select! {
-        r = run_planned(&opts, &cloud, &scenario, lead) => r,
+        r = run_planned(&opts, &cloud, &scenario, lead, &env) => r,
         _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(opts.run_id.clone())),
     };
     cloud.shutdown().await;
@@ -67,12 +72,14 @@ fn print_header(opts: &RunOptions, layout: &Layout) {
     );
 }
 
-/// Plans, stores the plan, invokes and follows, then finishes.
+/// Plans, stores the plan (credentials redacted), invokes with the `env` values
+/// and follows, then finishes.
 async fn run_planned(
     opts: &RunOptions,
     cloud: &Cloud,
     scenario: &Scenario,
     lead: Duration,
+    env: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
     let results = ResultsLocation {
         bucket: cloud.bucket.0.clone(),
@@ -86,7 +93,8 @@ async fn run_planned(
     invoker
         .check_concurrency(&plan.concurrency_needed())
         .await?;
-    let body = serde_json::to_vec_pretty(&plan).map_err(Error::encoding("plan"))?;
+    let body =
+        serde_json::to_vec_pretty(&*super::shown_plan(&plan)).map_err(Error::encoding("plan"))?;
     // Created only if absent: a run id already in the store is refused, so an old
     // run's objects are never reported as this one's.
     let created = cloud
@@ -97,7 +105,7 @@ async fn run_planned(
         return Err(Error::RunExists(opts.run_id.clone()));
     }
     let mut collected = Collected::new(plan.clone());
-    let failures = invoke_and_follow(opts, cloud, &invoker, &mut collected, lead).await?;
+    let failures = invoke_and_follow(opts, cloud, &invoker, &mut collected, lead, env).await?;
     judge_invocations(&failures, &plan)?;
     warn_local_errors(opts, cloud);
     // One last look: what was flushed after the last poll, and what failed.
@@ -105,14 +113,16 @@ async fn run_planned(
     finish(cloud, &collected, opts.summary_export.as_deref()).await
 }
 
-/// Fans out the invocations while following progress and injecting the test
-/// fault, reading the run into `collected`; returns the invocations that failed.
+/// Fans out the invocations (with the `env` values) while following progress and
+/// injecting the test fault, reading the run into `collected`; returns the
+/// invocations that failed.
 async fn invoke_and_follow(
     opts: &RunOptions,
     cloud: &Cloud,
     invoker: &LambdaInvoker,
     collected: &mut Collected,
     lead: Duration,
+    env: &BTreeMap<String, String>,
 ) -> Result<Vec<InvokeError>, Error> {
     let plan = &collected.plan.clone();
     let fan_out = FanOut {
@@ -123,7 +133,7 @@ async fn invoke_and_follow(
     let count = InvocationCount::default();
     let mut display = Display::new(plan, opts.quiet);
     let (failures, (), followed) = tokio::join!(
-        fanout::invoke_slices(invoker, plan, fan_out, &count),
+        fanout::invoke_slices(invoker, plan, env, fan_out, &count),
         inject_fault(cloud, plan, opts.local_fault_kill_after),
         follow(cloud, collected, &mut display, &count),
     );

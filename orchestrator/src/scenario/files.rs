@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use sls_load_core::job::DataRows;
-use sls_load_core::template::{VAR_ITER, VAR_VU};
+use sls_load_core::template::{ENV_PREFIX, VAR_ITER, VAR_VU};
 
 use super::DataSet;
 use super::error::{one_line, shown};
@@ -55,7 +55,9 @@ pub(super) fn load_data(scenario_file: &Path, name: &str) -> Result<DataSet, Str
             shown(bad)
         ));
     }
-    if let Some(reserved) = rows.columns.iter().find(|c| *c == VAR_VU || *c == VAR_ITER) {
+    if let Some(reserved) =
+        (rows.columns.iter()).find(|c| *c == VAR_VU || *c == VAR_ITER || c.starts_with(ENV_PREFIX))
+    {
         return Err(format!(
             "`{name}`: column `{reserved}` is built in; rename it"
         ));

@@ -22,6 +22,7 @@ mod error;
 mod files;
 mod locate;
 mod raw;
+pub mod secrets;
 #[cfg(test)]
 mod test_support;
 

@@ -9,6 +9,7 @@ use anyhow::{bail, ensure};
 use clap::Parser;
 
 use crate::behavior::{Behavior, Fraction, Stall};
+use crate::expect::HeaderExpectation;
 
 /// Demo and test target: a small HTTP/1.1 + h2c server with a programmable
 /// delay, error rate and stall, which counts the requests it receives.
@@ -67,6 +68,17 @@ pub struct Args {
     /// stdout are always printed).
     #[arg(long)]
     pub quiet: bool,
+
+    /// Count the requests whose header NAME equals VALUE (repeatable): the stats'
+    /// `expected_headers`, one count per flag in order. For tests that check a
+    /// value (e.g. a secret) arrives intact; the value is never printed.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = HeaderExpectation::parse)]
+    pub expect_header: Vec<HeaderExpectation>,
+
+    /// Count the requests whose body contains TEXT: the stats' `expected_body`
+    /// (request bodies are then read; otherwise they are not).
+    #[arg(long, value_name = "TEXT")]
+    pub expect_body: Option<String>,
 }
 
 /// Validated configuration.
@@ -78,6 +90,9 @@ pub struct Config {
     pub exit_after: Duration,
     pub shutdown_grace: Duration,
     pub quiet: bool,
+    /// `--expect-header` and `--expect-body`.
+    pub expect_headers: Vec<HeaderExpectation>,
+    pub expect_body: Option<String>,
 }
 
 impl Args {
@@ -116,6 +131,8 @@ impl Args {
             exit_after: self.exit_after,
             shutdown_grace: self.shutdown_grace,
             quiet: self.quiet,
+            expect_headers: self.expect_header,
+            expect_body: self.expect_body,
         })
     }
 }

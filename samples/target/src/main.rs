@@ -3,6 +3,7 @@
 
 mod behavior;
 mod config;
+mod expect;
 mod lifecycle;
 mod server;
 mod stats;

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::behavior::Behavior;
 use crate::config::Config;
+use crate::expect::Expect;
 use crate::stats::Stats;
 use crate::timer::PreciseTimer;
 
@@ -39,6 +40,8 @@ struct App {
     stats: Stats,
     /// Precise delays; `None` if its thread could not start (tokio's timer then).
     timer: Option<PreciseTimer>,
+    /// `--expect-header` / `--expect-body` counts.
+    expect: Expect,
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, gives
@@ -52,6 +55,7 @@ where
         behavior: config.behavior,
         stats: Stats::new(config.exit_after.saturating_add(config.shutdown_grace)),
         timer: PreciseTimer::start(),
+        expect: Expect::new(config.expect_headers.clone(), config.expect_body.clone()),
     });
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -117,7 +121,7 @@ where
     {
         eprintln!("sls-load-target: connections still open after the shutdown grace period");
     }
-    app.stats.snapshot(app.stats.started().elapsed())
+    app.stats_json()
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -137,7 +141,15 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         None if plan.error => (StatusCode::INTERNAL_SERVER_ERROR, ERROR_BODY),
         None => (StatusCode::OK, OK_BODY),
     };
-    drop(req);
+    app.expect.check_headers(req.headers());
+    if app.expect.wants_body() {
+        use http_body_util::BodyExt;
+        if let Ok(body) = req.into_body().collect().await {
+            app.expect.check_body(&body.to_bytes());
+        }
+    } else {
+        drop(req);
+    }
 
     if let Some(ready_at) = plan.ready_at {
         let at = started + ready_at;
@@ -164,12 +176,18 @@ fn requested_status(code: &str) -> (StatusCode, &'static [u8]) {
 }
 
 impl App {
+    /// The counts as JSON (`GET /__stats`, and the final line).
+    fn stats_json(&self) -> Value {
+        let mut stats = self.stats.snapshot(self.stats.started().elapsed());
+        self.expect.add_to(&mut stats);
+        stats
+    }
+
     /// Uncounted control endpoints under `/__`.
     fn admin(&self, method: &Method, name: &str) -> Response<Body> {
         match (name, method) {
             ("stats", &Method::GET | &Method::HEAD) => {
-                let snapshot = self.stats.snapshot(self.stats.started().elapsed());
-                let mut body = snapshot.to_string();
+                let mut body = self.stats_json().to_string();
                 body.push('\n');
                 let mut resp = Response::new(Full::new(Bytes::from(body)));
                 resp.headers_mut()
@@ -178,6 +196,7 @@ impl App {
             }
             ("reset", &Method::POST) => {
                 self.stats.reset();
+                self.expect.reset();
                 empty(StatusCode::NO_CONTENT)
             }
             ("stats", _) => method_not_allowed("GET, HEAD"),

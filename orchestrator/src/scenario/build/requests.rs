@@ -1,7 +1,8 @@
 //! A scenario's requests: names unique within the scenario, absolute URLs on the
 //! target, `body` or `json` but not both, and every `{{name}}` template naming a
-//! data column, a capture of an earlier request or a built-in; then each raw
-//! request becomes a [`RequestSpec`].
+//! data column, a capture of an earlier request, a built-in or an environment
+//! variable (`{{__ENV.NAME}}`, whose value is checked at run time, not here);
+//! then each raw request becomes a [`RequestSpec`].
 //!
 //! It does not check a URL's or header's own syntax (the raw shape does) and
 //! leaves captures and checks to `checks`.
@@ -9,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use sls_load_core::job::RequestSpec;
-use sls_load_core::template::{VAR_ITER, VAR_VU, template_vars};
+use sls_load_core::template::{VAR_ITER, VAR_VU, env_name, is_env_name, template_vars};
 
 use super::{Ctx, checks, in_scenario};
 use crate::scenario::error::{ScenarioError, shown};
@@ -161,10 +162,19 @@ fn check_templates(
     Ok(())
 }
 
-/// Every `{{name}}` in `text` names a data column, a capture of an earlier request
-/// or a built-in.
+/// Every `{{name}}` in `text` names a data column, a capture of an earlier request,
+/// a built-in or an environment variable.
 fn check_vars(text: &str, columns: &[String], captured: &[String]) -> Result<(), String> {
     for var in template_vars(text) {
+        if let Some(name) = env_name(var) {
+            if !is_env_name(name) {
+                return Err(format!(
+                    "`{{{{{var}}}}}`: an environment variable name is letters, digits and `_`, \
+                     not starting with a digit"
+                ));
+            }
+            continue;
+        }
         let known = var == VAR_VU
             || var == VAR_ITER
             || columns.iter().any(|c| c == var)

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sls_load_core::job::{Region, ThinkTime};
+use sls_load_core::template::{REDACTED, is_credential_header};
 
 use super::numbers::{DurationVisitor, duration_or_zero, positive};
 use super::strings::{Checked, check_header_name, check_name, check_region};
@@ -365,13 +366,24 @@ impl<'de> Deserialize<'de> for Headers {
                 }
                 Ok(s.to_owned())
             },
-            value: |_: &str| Checked {
-                expecting: "a header value",
-                check: |s: &str| {
-                    http::HeaderValue::from_str(s)
-                        .map(|_| s.to_owned())
-                        .map_err(|_| format!("invalid header value `{}`", shown(s)))
-                },
+            value: |name: &str| {
+                let credential = is_credential_header(name);
+                Checked {
+                    expecting: "a header value",
+                    check: move |s: &str| {
+                        http::HeaderValue::from_str(s)
+                            .map(|_| s.to_owned())
+                            .map_err(|_| {
+                                // A credential's value is never echoed.
+                                let value = if credential {
+                                    REDACTED.into()
+                                } else {
+                                    shown(s)
+                                };
+                                format!("invalid header value `{value}`")
+                            })
+                    },
+                }
             },
             empty: None,
         })?;

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use sls_load_core::job::Arrivals;
-use sls_load_core::template::{VAR_ITER, VAR_VU};
+use sls_load_core::template::{ENV_PREFIX, VAR_ITER, VAR_VU};
 
 use super::ExecutorKind;
 use crate::scenario::error::{one_line, shown};
@@ -114,7 +114,7 @@ pub(super) fn data_file<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
 /// the built-ins.
 fn check_variable(what: &str, text: &str) -> Result<String, String> {
     let name = check_name(what, text)?;
-    if name == VAR_VU || name == VAR_ITER {
+    if name == VAR_VU || name == VAR_ITER || name.starts_with(ENV_PREFIX) {
         return Err(format!("`{name}` is built in; pick another {what}"));
     }
     Ok(name)

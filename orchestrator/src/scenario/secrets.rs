@@ -1,0 +1,148 @@
+//! What of a scenario is secret: the `{{__ENV.NAME}}` variables its requests use
+//! (whose values `sls-load run` sends only in the invoke payloads) and the
+//! credential header values (`Authorization`, `Cookie`, `*token*`, `*key*`, ...)
+//! that are redacted wherever a plan is stored or printed.
+//!
+//! It does not read the environment or the `-e` flags (`options` does), does not
+//! fill values in (`fanout` puts them into each payload) and does not decide what
+//! a credential is (`sls_load_core::template` does, for the worker too).
+
+use std::collections::BTreeSet;
+
+use sls_load_core::job::{Job, RequestSpec};
+use sls_load_core::template::{env_refs, shown_header_value};
+
+use super::Scenario;
+
+/// The environment variables the scenario's requests use as `{{__ENV.NAME}}`,
+/// in urls, query values, header values and bodies.
+pub fn env_names(scenario: &Scenario) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for request in scenario.scenarios.iter().flat_map(|s| &s.requests) {
+        request_env_names(request, &mut names);
+    }
+    names
+}
+
+/// Adds the `{{__ENV.NAME}}` names of one request to `out`.
+fn request_env_names(r: &RequestSpec, out: &mut BTreeSet<String>) {
+    let json = r.json.as_ref().map(serde_json::Value::to_string);
+    let texts = std::iter::once(r.url.as_str())
+        .chain(r.query.values().map(String::as_str))
+        .chain(r.headers.values().map(String::as_str))
+        .chain(r.body.as_deref())
+        .chain(json.as_deref());
+    for text in texts {
+        out.extend(env_refs(text).map(str::to_owned));
+    }
+}
+
+/// Whether any request of `jobs` has a header value [`redact_jobs`] would change.
+pub fn needs_redaction(jobs: &[Job]) -> bool {
+    requests(jobs).any(|r| {
+        r.headers
+            .iter()
+            .any(|(name, value)| shown_header_value(name, value) != value)
+    })
+}
+
+/// Replaces every credential header value of `jobs` by how it may be shown
+/// ([`shown_header_value`]): for the stored `plan.json` and `plan --json`, never
+/// for the invoke payloads.
+pub fn redact_jobs(jobs: &mut [Job]) {
+    for job in jobs {
+        for request in job.scenarios.iter_mut().flat_map(|s| &mut s.requests) {
+            for (name, value) in &mut request.headers {
+                let shown = shown_header_value(name, value);
+                if shown != value {
+                    *value = shown.to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// Every request of every job.
+fn requests(jobs: &[Job]) -> impl Iterator<Item = &RequestSpec> {
+    jobs.iter()
+        .flat_map(|j| &j.scenarios)
+        .flat_map(|s| &s.requests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::test_support::*;
+    use sls_load_core::template::REDACTED;
+
+    const SECRET_REQUESTS: &str = "      - name: a\n        url: /u/{{__ENV.P}}\n        query: { k: \"{{__ENV.Q}}\" }\n        headers: { Authorization: \"Bearer {{__ENV.TOKEN}}\", x-api-key: literal-key, accept: text/plain }\n        json: { t: \"{{__ENV.J}}\", n: 1 }\n      - name: b\n        url: /\n        method: POST\n        body: \"t={{__ENV.B}}&u={{__VU}}\"\n";
+
+    #[test]
+    fn env_names_are_collected_from_every_place() {
+        let s = ok(&minimal_request(SECRET_REQUESTS));
+        let names: Vec<String> = env_names(&s).into_iter().collect();
+        assert_eq!(names, ["B", "J", "P", "Q", "TOKEN"]);
+        assert!(env_names(&ok(MINIMAL)).is_empty());
+    }
+
+    #[test]
+    fn credential_literals_are_redacted_and_references_kept() {
+        let s = ok(&minimal_request(SECRET_REQUESTS));
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "format": 1, "run_id": "r", "worker_id": "w0000", "region": "us-east-1",
+            "start_at": "2026-01-01T00:00:00Z", "duration": "1s", "target": "http://127.0.0.1:1",
+            "scenarios": [], "results": {"bucket": "b", "region": "us-east-1"},
+            "flush_every": "10s", "request_timeout": "1s"
+        }))
+        .expect("job");
+        job.scenarios = vec![sls_load_core::job::JobScenario {
+            name: "s".into(),
+            executor: sls_load_core::job::Executor::ConstantVus { vus: 1 },
+            pre_allocated_vus: 1,
+            max_vus: 1,
+            requests: s.scenarios[0].requests.clone(),
+            start_time: Default::default(),
+            duration: None,
+            arrivals: Default::default(),
+            data: None,
+        }];
+        let mut jobs = vec![job];
+        assert!(needs_redaction(&jobs));
+        redact_jobs(&mut jobs);
+        assert!(!needs_redaction(&jobs));
+        let headers = &jobs[0].scenarios[0].requests[0].headers;
+        assert_eq!(headers["Authorization"], "Bearer {{__ENV.TOKEN}}");
+        assert_eq!(headers["x-api-key"], REDACTED);
+        assert_eq!(headers["accept"], "text/plain");
+        let json = serde_json::to_string(&jobs).expect("json");
+        assert!(!json.contains("literal-key"), "{json}");
+    }
+
+    #[test]
+    fn env_names_must_be_usable_and_are_no_capture_or_column_names() {
+        let e = error(&minimal_with("url: / }", "url: \"/{{__ENV.a-b}}\" }"));
+        assert_contains(
+            &e,
+            &["requests[0].url: `{{__ENV.a-b}}`: an environment variable name is letters"],
+        );
+        let e = error(&minimal_request(
+            "      - name: a\n        url: /\n        capture: [{ name: __ENV.X, header: x }]\n",
+        ));
+        assert_contains(&e, &["`__ENV.X` is built in"]);
+    }
+
+    #[test]
+    fn an_invalid_credential_header_value_is_not_echoed() {
+        let e = error(&minimal_with(
+            "url: / }",
+            "url: /, headers: { Authorization: \"Bearer s3cr\\x01t\" } }",
+        ));
+        assert_contains(&e, &["invalid header value `<redacted>`"]);
+        assert!(!e.contains("s3cr"), "{e}");
+        let e = error(&minimal_with(
+            "url: / }",
+            "url: /, headers: { x-run: \"r\\x01n\" } }",
+        ));
+        assert_contains(&e, &["invalid header value `r\\u{1}n`"]);
+    }
+}
