@@ -9,3 +9,4 @@ mod infra;
 mod run;
 mod scale;
 mod scenario_errors;
+mod vu_split;
