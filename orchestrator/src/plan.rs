@@ -221,7 +221,8 @@ impl Layout {
 
 /// Lays out `scenario`: selects the regions (`pick`, default all), checks the slice
 /// length, and sizes each region's worker slots from `workers` or from the
-/// scenario's `worker_rate` at `memory_mb`. Pure.
+/// scenario's `worker_rate` at `memory_mb`, keeping only the slots that ever get a
+/// VU or a rate (a region that gets neither has none). Pure.
 pub fn layout(
     scenario: &Scenario,
     pick: Option<&[Region]>,
@@ -721,5 +722,19 @@ mod tests {
         s.scenarios.push(open);
         let p = plan(&s, &opts()).unwrap();
         assert_eq!(jobs_and_vus(&p), [(1, 1), (1, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn a_scenario_that_sends_nothing_anywhere_is_refused() {
+        let mut s = three_regions_with_vus(1);
+        s.scenarios[0].executor = ExecutorDef::RampingArrivalRate {
+            start_rate: 0.0,
+            time_unit: Duration::from_secs(1),
+            stages: vec![sls_load_core::job::RateStage {
+                duration: Duration::from_secs(10),
+                target: 0.0,
+            }],
+        };
+        assert_eq!(plan(&s, &opts()), Err(PlanError::NoLoad));
     }
 }

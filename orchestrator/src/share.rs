@@ -89,7 +89,11 @@ pub fn workers_with_load(s: &ScenarioDef, region: RegionSlot, n: usize) -> usize
             usize::try_from(region_peak_vus(weights, index, peak)).unwrap_or(usize::MAX)
         }
     };
-    if region.weight() <= 0.0 { 0 } else { most.min(n) }
+    if region.weight() <= 0.0 {
+        0
+    } else {
+        most.min(n)
+    }
 }
 
 /// Worker `k` of `n`'s [`VuSplit`] in `region`.
@@ -353,7 +357,12 @@ mod tests {
         match &ws[4].executor {
             Executor::RampingVus { split, .. } => {
                 assert_eq!(
-                    (split.weights.as_slice(), split.region, split.worker, split.workers),
+                    (
+                        split.weights.as_slice(),
+                        split.region,
+                        split.worker,
+                        split.workers
+                    ),
                     (&WEIGHTS[..], 1, 1, 2)
                 );
             }
@@ -456,7 +465,11 @@ mod tests {
         for ms in (0..10_000).step_by(25) {
             let t = Duration::from_millis(ms);
             let split: Vec<u32> = parts.iter().map(|p| vus_at(p, t)).collect();
-            assert_eq!(split.iter().sum::<u32>(), vus_at(&whole, t), "{t:?} {split:?}");
+            assert_eq!(
+                split.iter().sum::<u32>(),
+                vus_at(&whole, t),
+                "{t:?} {split:?}"
+            );
         }
     }
 
