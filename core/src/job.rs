@@ -270,20 +270,73 @@ pub struct VuStage {
     pub target: u32,
 }
 
-/// Which of a scenario's VUs one worker runs. A region takes the VUs its cumulative
-/// weight range `[before, before + weight)` covers; within the region VU `j` goes to
-/// worker `j % workers`. `schedule::worker_vus` does the arithmetic.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Which of a scenario's VUs one worker runs. `c` VUs split over the run's regions
+/// by largest remainder on `weights` (each region first gets `floor(c·w)`, the VUs
+/// left over go to the largest remainders; ties to the larger weight, then to the
+/// earlier region), so the regions add up to `c` and the largest weights get VUs
+/// first; within region `region`, VU `j` goes to worker `j % workers`.
+/// `schedule::worker_vus` does the arithmetic.
+///
+/// Plans written before this shape carried `before` and `weight` (the region's
+/// place in the unit interval); they still read, as the three parts
+/// `[before, weight, rest]` with the region in the middle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "VuSplitWire")]
 pub struct VuSplit {
-    /// Summed weight of the regions planned before this one (0 for the first).
-    pub before: f64,
-    /// This region's normalised weight.
-    pub weight: f64,
+    /// Every region's normalised weight, in plan order.
+    pub weights: Vec<f64>,
+    /// This worker's region: its index in `weights`.
+    pub region: u32,
     /// This worker's index within its region.
     pub worker: u32,
     /// Workers in the region.
     pub workers: u32,
+}
+
+/// The shapes a [`VuSplit`] reads from: the current one, or the older
+/// `before`/`weight` one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VuSplitWire {
+    Ranked(RankedSplit),
+    Interval(IntervalSplit),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RankedSplit {
+    weights: Vec<f64>,
+    region: u32,
+    worker: u32,
+    workers: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntervalSplit {
+    before: f64,
+    weight: f64,
+    worker: u32,
+    workers: u32,
+}
+
+impl From<VuSplitWire> for VuSplit {
+    fn from(wire: VuSplitWire) -> Self {
+        match wire {
+            VuSplitWire::Ranked(s) => Self {
+                weights: s.weights,
+                region: s.region,
+                worker: s.worker,
+                workers: s.workers,
+            },
+            VuSplitWire::Interval(s) => Self {
+                weights: vec![s.before, s.weight, (1.0 - s.before - s.weight).max(0.0)],
+                region: 1,
+                worker: s.worker,
+                workers: s.workers,
+            },
+        }
+    }
 }
 
 /// How arrivals of an arrival-rate executor are spaced.
@@ -773,8 +826,8 @@ mod tests {
                 }],
                 graceful_ramp_down: Duration::from_secs(30),
                 split: VuSplit {
-                    before: 0.5,
-                    weight: 0.5,
+                    weights: vec![0.5, 0.5],
+                    region: 1,
                     worker: 1,
                     workers: 2,
                 },

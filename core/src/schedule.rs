@@ -10,7 +10,7 @@
 //!
 //! This module owns the arithmetic: rate profiles and their inverse (arrival times
 //! from cumulative counts), Poisson gaps from a seeded generator, VU step timelines
-//! and the split of integer VU counts over workers. It does no IO, reads no clock
+//! and (in `split`) the split of integer VU counts over regions and workers. It does no IO, reads no clock
 //! and sends nothing; the engine turns these times into sleeps and requests.
 
 use std::time::Duration;
@@ -18,7 +18,10 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::job::{Arrivals, Executor, JobScenario, RateStage, VuSplit, VuStage};
+use crate::job::{Arrivals, Executor, JobScenario, RateStage, VuStage};
+
+mod split;
+pub use split::{region_peak_vus, region_vus, worker_vus};
 
 /// A slice of run time, `[start, end)`, both measured from the run's start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,22 +349,6 @@ pub fn seed(run_id: &str, worker_id: &str, scenario: &str) -> u64 {
     h
 }
 
-/// One worker's part of a scenario VU count `total` (see [`VuSplit`]): the region's
-/// VUs are `floor(total·(before+weight)) − floor(total·before)`, so the regions add
-/// up to `total`; within the region VU `j` is worker `j % workers`'s, so no worker
-/// has more than one VU above an even share.
-pub fn worker_vus(split: &VuSplit, total: u32) -> u32 {
-    let c = f64::from(total);
-    let cut = |w: f64| (c * w + 1e-6).floor().clamp(0.0, c) as u32;
-    let region = cut(split.before + split.weight).saturating_sub(cut(split.before));
-    let (k, n) = (split.worker, split.workers.max(1));
-    if region <= k {
-        0
-    } else {
-        (region - k).div_ceil(n)
-    }
-}
-
 /// A change of a worker's VU count: from `at` (run time) on, `vus` VUs run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VuStep {
@@ -536,7 +523,7 @@ fn clip(changes: &[(Duration, u32)], window: Window) -> Vec<VuStep> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::RequestSpec;
+    use crate::job::{RequestSpec, VuSplit};
 
     const S: fn(u64) -> Duration = Duration::from_secs;
     const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -717,38 +704,6 @@ mod tests {
         assert_ne!(seed("ab", "c", "s"), seed("a", "bc", "s"));
     }
 
-    fn split(before: f64, weight: f64, worker: u32, workers: u32) -> VuSplit {
-        VuSplit {
-            before,
-            weight,
-            worker,
-            workers,
-        }
-    }
-
-    #[test]
-    fn vu_counts_split_over_regions_and_workers_add_up_and_stay_even() {
-        let regions = [(0.0, 0.5, 3), (0.5, 0.3, 2), (0.8, 0.2, 1)];
-        for total in 0..200 {
-            let mut sum = 0;
-            for (before, weight, n) in regions {
-                let parts: Vec<u32> = (0..n)
-                    .map(|k| worker_vus(&split(before, weight, k, n), total))
-                    .collect();
-                let region: u32 = parts.iter().sum();
-                let max = parts.iter().max().copied().unwrap_or(0);
-                let min = parts.iter().min().copied().unwrap_or(0);
-                assert!(max - min <= 1, "total {total}: {parts:?}");
-                assert!(f64::from(region) <= f64::from(total) * weight + 1.0);
-                sum += region;
-            }
-            assert_eq!(sum, total);
-        }
-        assert_eq!(worker_vus(&split(0.0, 0.5, 0, 1), 10), 5);
-        assert_eq!(worker_vus(&split(0.5, 0.3, 0, 1), 10), 3);
-        assert_eq!(worker_vus(&split(0.8, 0.2, 0, 1), 10), 2);
-    }
-
     fn ramping_vus(
         start_vus: u32,
         stages: &[(u64, u32)],
@@ -765,7 +720,12 @@ mod tests {
                 })
                 .collect(),
             graceful_ramp_down: S(30),
-            split: split(0.0, 1.0, worker, workers),
+            split: VuSplit {
+                weights: vec![1.0],
+                region: 0,
+                worker,
+                workers,
+            },
         })
     }
 

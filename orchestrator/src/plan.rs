@@ -37,6 +37,9 @@ pub enum PlanError {
         /// Regions selected.
         regions: usize,
     },
+    /// No worker would send anything: every scenario has 0 VUs and a rate of 0.
+    #[error("nothing to run: every scenario has 0 VUs and a rate of 0")]
+    NoLoad,
 }
 
 /// Knobs that come from the command line and the environment, not the scenario.
@@ -218,7 +221,8 @@ impl Layout {
 
 /// Lays out `scenario`: selects the regions (`pick`, default all), checks the slice
 /// length, and sizes each region's worker slots from `workers` or from the
-/// scenario's `worker_rate` at `memory_mb`. Pure.
+/// scenario's `worker_rate` at `memory_mb`, keeping only the slots that ever get a
+/// VU or a rate (a region that gets neither has none). Pure.
 pub fn layout(
     scenario: &Scenario,
     pick: Option<&[Region]>,
@@ -243,18 +247,38 @@ pub fn layout(
             })
             .collect(),
     };
+    let weights: Vec<f64> = regions.iter().map(|(_, w)| *w).collect();
+    let regions: Vec<RegionLayout> = regions
+        .into_iter()
+        .zip(counts)
+        .enumerate()
+        .map(|(index, ((region, weight), slots))| RegionLayout {
+            region,
+            weight,
+            slots: slots_with_load(scenario, &weights, index, slots),
+        })
+        .collect();
+    if regions.iter().all(|r| r.slots == 0) {
+        return Err(PlanError::NoLoad);
+    }
     Ok(Layout {
-        regions: regions
-            .into_iter()
-            .zip(counts)
-            .map(|((region, weight), slots)| RegionLayout {
-                region,
-                weight,
-                slots,
-            })
-            .collect(),
+        regions,
         slices: slice_count(scenario.duration, max_slice),
     })
+}
+
+/// Of a region's `slots` worker slots, those that ever have something to do in
+/// some scenario (the first ones; see [`share::workers_with_load`]). A region
+/// without VUs in one scenario keeps its slots for another's load; one without any
+/// load gets none, so nothing is invoked or billed there.
+fn slots_with_load(scenario: &Scenario, weights: &[f64], index: usize, slots: usize) -> usize {
+    let slot = share::RegionSlot { weights, index };
+    scenario
+        .scenarios
+        .iter()
+        .map(|s| share::workers_with_load(s, slot, slots))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Plans `scenario` for the given options.
@@ -270,13 +294,12 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
     let start_at = opts.now + opts.lead;
     let mut region_plans = Vec::new();
     let mut jobs = Vec::new();
-    let mut before = 0.0;
-    for region in &layout.regions {
+    let weights: Vec<f64> = layout.regions.iter().map(|r| r.weight).collect();
+    for (index, region) in layout.regions.iter().enumerate() {
         let slot = share::RegionSlot {
-            before,
-            weight: region.weight,
+            weights: &weights,
+            index,
         };
-        before += region.weight;
         let region_jobs = region_jobs(scenario, opts, region, slot, layout.slices, start_at);
         region_plans.push(RegionPlan {
             region: region.region.clone(),
@@ -638,5 +661,81 @@ mod tests {
             .collect();
         // 25/s per worker: period 40 ms, four workers 10 ms apart.
         assert_eq!(offsets, [0, 10, 20, 30].map(Duration::from_millis).to_vec());
+    }
+
+    fn three_regions_with_vus(vus: u32) -> Scenario {
+        let mut s = scenario(
+            1.0,
+            &[
+                ("us-east-1", 0.5),
+                ("eu-west-1", 0.3),
+                ("ap-southeast-1", 0.2),
+            ],
+        );
+        s.scenarios[0].executor = ExecutorDef::ConstantVus { vus };
+        s
+    }
+
+    /// Jobs and VUs per region, in plan order.
+    fn jobs_and_vus(p: &Plan) -> Vec<(usize, u32)> {
+        p.regions
+            .iter()
+            .map(|r| {
+                let jobs: Vec<&Job> = p.jobs.iter().filter(|j| j.region == r.region).collect();
+                let vus = jobs
+                    .iter()
+                    .map(|j| match j.scenarios[0].executor {
+                        Executor::ConstantVus { vus } => vus,
+                        _ => unreachable!("the test plans constant-vus only"),
+                    })
+                    .sum();
+                (jobs.len(), vus)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_vus_over_three_regions_go_to_the_largest_two_and_no_worker_idles() {
+        let p = plan(&three_regions_with_vus(2), &opts()).unwrap();
+        assert_eq!(jobs_and_vus(&p), [(1, 1), (1, 1), (0, 0)]);
+        assert_eq!(p.worker_count(), 2);
+        assert!(p.regions[2].workers.is_empty());
+        let p = plan(&three_regions_with_vus(1), &opts()).unwrap();
+        assert_eq!(jobs_and_vus(&p), [(1, 1), (0, 0), (0, 0)]);
+        // With workers to spare, only those with a VU are planned.
+        let mut o = opts();
+        o.workers = Some(6);
+        let p = plan(&three_regions_with_vus(2), &o).unwrap();
+        assert_eq!(jobs_and_vus(&p), [(1, 1), (1, 1), (0, 0)]);
+        let p = plan(&three_regions_with_vus(7), &o).unwrap();
+        assert_eq!(jobs_and_vus(&p), [(2, 4), (2, 2), (1, 1)]);
+    }
+
+    #[test]
+    fn a_region_without_vus_in_one_scenario_keeps_its_workers_for_another() {
+        let mut s = three_regions_with_vus(2);
+        let mut open = s.scenarios[0].clone();
+        open.name = "open".into();
+        open.executor = ExecutorDef::ConstantArrivalRate {
+            rate: 10.0,
+            time_unit: Duration::from_secs(1),
+        };
+        s.scenarios.push(open);
+        let p = plan(&s, &opts()).unwrap();
+        assert_eq!(jobs_and_vus(&p), [(1, 1), (1, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn a_scenario_that_sends_nothing_anywhere_is_refused() {
+        let mut s = three_regions_with_vus(1);
+        s.scenarios[0].executor = ExecutorDef::RampingArrivalRate {
+            start_rate: 0.0,
+            time_unit: Duration::from_secs(1),
+            stages: vec![sls_load_core::job::RateStage {
+                duration: Duration::from_secs(10),
+                target: 0.0,
+            }],
+        };
+        assert_eq!(plan(&s, &opts()), Err(PlanError::NoLoad));
     }
 }

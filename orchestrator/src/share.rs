@@ -5,10 +5,11 @@
 //! - Rates (and ramping stage targets) split in proportion to each worker's share,
 //!   and the workers of a region interleave their arrivals (worker `k` of `n` is
 //!   `k / n` of an iteration late).
-//! - VU counts are integers: a region takes `floor(c·(before+weight)) −
-//!   floor(c·before)` of `c` VUs and its workers take turns, so no worker runs more
-//!   than one VU above an even share and the sum is always `c`
-//!   (`schedule::worker_vus`).
+//! - VU counts are integers: `c` VUs split over the regions by largest remainder
+//!   (the largest weights get VUs first, the regions always add up to `c`) and a
+//!   region's workers take turns, so no worker runs more than one VU above an even
+//!   share (`schedule::worker_vus`). A region's workers that never get a VU nor a
+//!   rate are not needed at all ([`workers_with_load`]).
 //! - Data rows: a region takes the contiguous rows its weight range covers, its
 //!   workers take turns (round-robin); with fewer rows than workers, rows repeat.
 //!
@@ -19,7 +20,7 @@
 use std::time::Duration;
 
 use sls_load_core::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
-use sls_load_core::schedule::worker_vus;
+use sls_load_core::schedule::{region_peak_vus, region_vus, worker_vus};
 
 use crate::scenario::{ExecutorDef, ScenarioDef};
 
@@ -27,29 +28,82 @@ use crate::scenario::{ExecutorDef, ScenarioDef};
 /// runtime, S3 client and logs need some.
 pub const MAX_VUS_PER_WORKER: u32 = 900;
 
-/// Where a region sits in the unit interval of all selected regions' weights.
+/// A region among all selected regions: every region's normalised weight, in plan
+/// order, and which one it is.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RegionSlot {
-    /// Summed normalised weight of the regions planned before it.
-    pub before: f64,
+pub struct RegionSlot<'a> {
+    /// Every selected region's normalised weight, in plan order.
+    pub weights: &'a [f64],
+    /// This region's index in `weights`.
+    pub index: usize,
+}
+
+impl RegionSlot<'_> {
+    /// Summed weight of the regions planned before it: where its part of the unit
+    /// interval starts.
+    pub fn before(&self) -> f64 {
+        self.weights.iter().take(self.index).sum()
+    }
+
     /// Its normalised weight.
-    pub weight: f64,
+    pub fn weight(&self) -> f64 {
+        self.weights.get(self.index).copied().unwrap_or(0.0)
+    }
 }
 
 /// The part of scenario `s` that worker `k` of the `n` workers of a region with
-/// normalised weight `weight` runs, for a region planned first (or alone). VU counts
-/// and data rows split exactly within the region; across several regions use
-/// [`scenario_for_worker_in`], which knows the weight of the regions before it.
+/// normalised weight `weight` runs, for a region planned first (or alone), the
+/// other regions' weight taken as one. VU counts and data rows split exactly within
+/// the region; across several regions use [`scenario_for_worker_in`], which knows
+/// every region's weight.
 pub fn scenario_for_worker(s: &ScenarioDef, weight: f64, k: usize, n: usize) -> JobScenario {
+    let weights = [weight, (1.0 - weight).max(0.0)];
     scenario_for_worker_in(
         s,
         RegionSlot {
-            before: 0.0,
-            weight,
+            weights: &weights,
+            index: 0,
         },
         k,
         n,
     )
+}
+
+/// How many of the `n` workers of `region` ever have something to do in scenario
+/// `s`: all of them for a rate above zero, as many as the region's most VUs for a
+/// VU executor (VU `j` is worker `j % n`'s, so those are the first ones), none when
+/// the region gets neither. The workers after them would run nothing.
+pub fn workers_with_load(s: &ScenarioDef, region: RegionSlot, n: usize) -> usize {
+    let (weights, index) = (region.weights, region.index);
+    let with_rate = |rate_above_zero: bool| if rate_above_zero { n } else { 0 };
+    let most = match &s.executor {
+        ExecutorDef::ConstantArrivalRate { rate, .. } => with_rate(*rate > 0.0),
+        ExecutorDef::RampingArrivalRate {
+            start_rate, stages, ..
+        } => with_rate(*start_rate > 0.0 || stages.iter().any(|st| st.target > 0.0)),
+        ExecutorDef::ConstantVus { vus } | ExecutorDef::PerVuIterations { vus, .. } => {
+            usize::try_from(region_vus(weights, index, *vus)).unwrap_or(usize::MAX)
+        }
+        ExecutorDef::RampingVus { .. } => {
+            let peak = s.executor.peak_vus().unwrap_or(0);
+            usize::try_from(region_peak_vus(weights, index, peak)).unwrap_or(usize::MAX)
+        }
+    };
+    if region.weight() <= 0.0 {
+        0
+    } else {
+        most.min(n)
+    }
+}
+
+/// Worker `k` of `n`'s [`VuSplit`] in `region`.
+fn split_of(region: RegionSlot, k: usize, n: usize) -> VuSplit {
+    VuSplit {
+        weights: region.weights.to_vec(),
+        region: u32::try_from(region.index).unwrap_or(u32::MAX),
+        worker: u32::try_from(k).unwrap_or(u32::MAX),
+        workers: u32::try_from(n).unwrap_or(u32::MAX),
+    }
 }
 
 /// The part of scenario `s` that worker `k` of the `n` workers of `region` runs.
@@ -60,14 +114,9 @@ pub fn scenario_for_worker_in(
     n: usize,
 ) -> JobScenario {
     let n = n.max(1);
-    let share = region.weight / n as f64;
-    let split = VuSplit {
-        before: region.before,
-        weight: region.weight,
-        worker: u32::try_from(k).unwrap_or(u32::MAX),
-        workers: u32::try_from(n).unwrap_or(u32::MAX),
-    };
-    let executor = executor_for_worker(&s.executor, split, share, k, n);
+    let share = region.weight() / n as f64;
+    let split = split_of(region, k, n);
+    let executor = executor_for_worker(&s.executor, split.clone(), share, k, n);
     let (pre, max) = match s.executor.peak_vus() {
         Some(peak) => {
             let mine = worker_vus(&split, peak).min(MAX_VUS_PER_WORKER);
@@ -155,7 +204,8 @@ fn executor_for_worker(
 pub fn rows_for_worker(data: &DataRows, region: RegionSlot, k: usize, n: usize) -> DataRows {
     let total = data.rows.len();
     let cut = |w: f64| ((total as f64 * w + 1e-6).floor() as usize).min(total);
-    let (from, to) = (cut(region.before), cut(region.before + region.weight));
+    let before = region.before();
+    let (from, to) = (cut(before), cut(before + region.weight()));
     let mut rows: Vec<Vec<String>> = (from..to)
         .skip(k)
         .step_by(n.max(1))
@@ -193,7 +243,8 @@ mod tests {
 
     use crate::scenario::DataSet;
 
-    const REGIONS: [(f64, f64, usize); 3] = [(0.0, 0.5, 3), (0.5, 0.3, 2), (0.8, 0.2, 1)];
+    const WEIGHTS: [f64; 3] = [0.5, 0.3, 0.2];
+    const REGIONS: [(usize, usize); 3] = [(0, 3), (1, 2), (2, 1)];
 
     fn def(executor: ExecutorDef) -> ScenarioDef {
         ScenarioDef {
@@ -213,8 +264,12 @@ mod tests {
     fn workers(s: &ScenarioDef) -> Vec<JobScenario> {
         REGIONS
             .iter()
-            .flat_map(|&(before, weight, n)| {
-                (0..n).map(move |k| scenario_for_worker_in(s, RegionSlot { before, weight }, k, n))
+            .flat_map(|&(index, n)| {
+                let slot = RegionSlot {
+                    weights: &WEIGHTS,
+                    index,
+                };
+                (0..n).map(move |k| scenario_for_worker_in(s, slot, k, n))
             })
             .collect()
     }
@@ -301,7 +356,15 @@ mod tests {
         assert_eq!(peaks, 19);
         match &ws[4].executor {
             Executor::RampingVus { split, .. } => {
-                assert_eq!((split.before, split.worker, split.workers), (0.5, 1, 2));
+                assert_eq!(
+                    (
+                        split.weights.as_slice(),
+                        split.region,
+                        split.worker,
+                        split.workers
+                    ),
+                    (&WEIGHTS[..], 1, 1, 2)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -340,8 +403,8 @@ mod tests {
             rows: vec![vec!["a".into()], vec!["b".into()]],
         };
         let slot = RegionSlot {
-            before: 0.0,
-            weight: 1.0,
+            weights: &[1.0],
+            index: 0,
         };
         for k in 0..5 {
             assert_eq!(rows_for_worker(&data, slot, k, 5).rows.len(), 1);
@@ -362,5 +425,83 @@ mod tests {
         assert_eq!(w.duration, Some(Duration::from_secs(10)));
         assert_eq!(w.arrivals, Arrivals::Poisson);
         assert!(matches!(w.executor, Executor::ConstantArrivalRate { rate, .. } if rate == 0.5));
+    }
+
+    fn ramp(start_vus: u32, stages: &[(u64, u32)]) -> ScenarioDef {
+        def(ExecutorDef::RampingVus {
+            start_vus,
+            stages: stages
+                .iter()
+                .map(|&(secs, target)| VuStage {
+                    duration: Duration::from_secs(secs),
+                    target,
+                })
+                .collect(),
+            graceful_ramp_down: Duration::from_secs(30),
+        })
+    }
+
+    /// VUs running at `t` under `s`.
+    fn vus_at(s: &VuSchedule, t: Duration) -> u32 {
+        s.steps
+            .iter()
+            .take_while(|x| x.at <= t)
+            .last()
+            .map_or(0, |x| x.vus)
+    }
+
+    #[test]
+    fn every_regions_ramp_adds_up_to_the_scenarios_at_every_instant() {
+        let s = ramp(1, &[(3, 7), (2, 2), (0, 5), (3, 0)]);
+        let window = Window {
+            start: Duration::ZERO,
+            end: Duration::from_secs(10),
+        };
+        let whole = VuSchedule::new(&scenario_for_worker(&s, 1.0, 0, 1), window).expect("VUs");
+        let parts: Vec<VuSchedule> = workers(&s)
+            .iter()
+            .map(|w| VuSchedule::new(w, window).expect("VUs"))
+            .collect();
+        for ms in (0..10_000).step_by(25) {
+            let t = Duration::from_millis(ms);
+            let split: Vec<u32> = parts.iter().map(|p| vus_at(p, t)).collect();
+            assert_eq!(
+                split.iter().sum::<u32>(),
+                vus_at(&whole, t),
+                "{t:?} {split:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_workers_that_ever_get_load_are_needed() {
+        let slot = |index| RegionSlot {
+            weights: &WEIGHTS,
+            index,
+        };
+        let needed = |s: &ScenarioDef, n: usize| -> Vec<usize> {
+            (0..3).map(|r| workers_with_load(s, slot(r), n)).collect()
+        };
+        let vus = |vus| def(ExecutorDef::ConstantVus { vus });
+        assert_eq!(needed(&vus(2), 3), [1, 1, 0]);
+        assert_eq!(needed(&vus(1), 3), [1, 0, 0]);
+        assert_eq!(needed(&vus(0), 3), [0, 0, 0]);
+        assert_eq!(needed(&vus(40), 3), [3, 3, 3]);
+        // A ramp's most VUs, whenever they run: 3 VUs give each region one.
+        assert_eq!(needed(&ramp(0, &[(5, 2), (5, 0)]), 3), [1, 1, 0]);
+        assert_eq!(needed(&ramp(0, &[(5, 4), (5, 0)]), 3), [2, 1, 1]);
+        let rate = |rate| {
+            def(ExecutorDef::ConstantArrivalRate {
+                rate,
+                time_unit: Duration::from_secs(1),
+            })
+        };
+        assert_eq!(needed(&rate(0.5), 2), [2, 2, 2]);
+        assert_eq!(needed(&rate(0.0), 2), [0, 0, 0]);
+        let zero = RegionSlot {
+            weights: &[1.0, 0.0],
+            index: 1,
+        };
+        assert_eq!(workers_with_load(&rate(10.0), zero, 2), 0);
     }
 }

@@ -12,3 +12,4 @@ mod scenario_errors;
 mod secrets;
 mod think_time;
 mod trust;
+mod vu_split;

@@ -541,8 +541,8 @@ pub(crate) mod tests {
                 ],
                 graceful_ramp_down: Duration::ZERO,
                 split: VuSplit {
-                    before: 0.0,
-                    weight: 1.0,
+                    weights: vec![1.0],
+                    region: 0,
                     worker: 0,
                     workers: 1,
                 },
