@@ -92,6 +92,8 @@ impl Fixture {
             idle_timeout: Duration::from_secs(300),
             log_dir: dir.join("logs"),
             env: vec![("EXTRA_VAR".into(), "extra-value".into())],
+            credentials: LocalCredentials::generate(),
+            faults: LambdaFaults::default(),
         };
         Fixture { dir, cfg }
     }
@@ -103,7 +105,7 @@ impl Drop for Fixture {
     }
 }
 
-pub(in crate::local) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
+pub(in crate::local) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_lambda::Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -111,7 +113,13 @@ pub(in crate::local) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("ak", "sk", None, None, "local"))
+        .credentials_provider(Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            None,
+            None,
+            "local",
+        ))
         .http_client(http)
         .build();
     aws_sdk_lambda::Client::from_conf(conf)
@@ -152,7 +160,7 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 async fn sync_event_dry_run_and_env() {
     let fx = Fixture::new("basic");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let out = invoke(&c, "sls-load-worker", r#"{"hello":"world"}"#).await;
         assert_eq!(out.status_code(), 200);
@@ -250,7 +258,7 @@ async fn sync_event_dry_run_and_env() {
 async fn concurrent_invokes_scale_out_then_reuse_warm_processes() {
     let fx = Fixture::new("scale");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (a, b) = tokio::join!(
             invoke(&c, "sls-load-worker", r#"{"sleep":1.0,"n":1}"#),
@@ -287,7 +295,7 @@ async fn cap_queues_excess_invocations() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (a, b, d) = tokio::join!(
             invoke(&c, "sls-load-worker", r#"{"sleep":0.3,"n":1}"#),
@@ -313,7 +321,7 @@ async fn function_errors_crashes_timeouts_and_kills() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         // Reported error.
         let out = invoke(&c, "sls-load-worker", r#"{"fail":true}"#).await;
@@ -388,7 +396,7 @@ async fn function_errors_crashes_timeouts_and_kills() {
 async fn unknown_function_limits_and_account_settings() {
     let fx = Fixture::new("api");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let err = c
             .invoke()
@@ -470,7 +478,7 @@ async fn idle_processes_are_reaped() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         invoke(&c, "sls-load-worker", "{}").await;
         let pids = lambda.process_ids();
@@ -495,7 +503,7 @@ async fn init_errors_fail_the_invocation() {
     let mut cfg = fx.cfg.clone();
     cfg.env.push(("FAKE_INIT_ERROR".into(), "1".into()));
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let out = invoke(&c, "sls-load-worker", "{}").await;
         assert_eq!(out.function_error(), Some("Unhandled"));
