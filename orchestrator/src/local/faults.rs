@@ -149,7 +149,10 @@ impl Rule {
             return false;
         }
         if self.key.as_deref().is_some_and(|k| k != key)
-            || self.key_suffix.as_deref().is_some_and(|s| !key.ends_with(s))
+            || self
+                .key_suffix
+                .as_deref()
+                .is_some_and(|s| !key.ends_with(s))
         {
             return false;
         }
@@ -197,7 +200,11 @@ fn parse_rule(fields: &[(String, String)]) -> Result<Rule, LocalError> {
                     "put" => S3Op::Put,
                     "get" => S3Op::Get,
                     "list" => S3Op::List,
-                    _ => return Err(spec_error(format!("op={value:?}: use put, get, list or any"))),
+                    _ => {
+                        return Err(spec_error(format!(
+                            "op={value:?}: use put, get, list or any"
+                        )));
+                    }
                 }
             }
             "key" => rule.key = Some(value.clone()),
@@ -233,7 +240,10 @@ pub(crate) fn s3_error_body(status: u16, request_id: &str) -> (&'static str, Str
     let (code, message) = if status == 503 {
         ("SlowDown", "Please reduce your request rate.")
     } else {
-        ("InternalError", "We encountered an internal error. Please try again.")
+        (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
     };
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
@@ -246,7 +256,12 @@ mod tests {
     use super::*;
     use http::Method;
 
-    fn statuses(faults: &S3Faults, method: &Method, key: Option<&str>, n: usize) -> Vec<Option<u16>> {
+    fn statuses(
+        faults: &S3Faults,
+        method: &Method,
+        key: Option<&str>,
+        n: usize,
+    ) -> Vec<Option<u16>> {
         (0..n).map(|_| faults.decide(method, key).status).collect()
     }
 
@@ -260,8 +275,14 @@ mod tests {
         );
         // Another worker's object has its own count; other keys and GETs pass.
         let other = "runs/r/us-east-1/w0001/latency-00001.hlog";
-        assert_eq!(statuses(&f, &Method::PUT, Some(other), 3), [Some(503), Some(503), None]);
-        assert_eq!(statuses(&f, &Method::PUT, Some("runs/r/x/latency-00002.hlog"), 2), [None, None]);
+        assert_eq!(
+            statuses(&f, &Method::PUT, Some(other), 3),
+            [Some(503), Some(503), None]
+        );
+        assert_eq!(
+            statuses(&f, &Method::PUT, Some("runs/r/x/latency-00002.hlog"), 2),
+            [None, None]
+        );
         assert_eq!(statuses(&f, &Method::GET, Some(key), 1), [None]);
     }
 
@@ -282,12 +303,19 @@ mod tests {
 
     #[test]
     fn latency_adds_up_and_the_first_status_wins() {
-        let f = S3Faults::parse("latency=20ms; op=list,latency=5ms,status=500; status=503").unwrap();
+        let f =
+            S3Faults::parse("latency=20ms; op=list,latency=5ms,status=500; status=503").unwrap();
         let d = f.decide(&Method::GET, None);
         assert_eq!(d.latency, Duration::from_millis(25));
         assert_eq!(d.status, Some(500));
         let d = f.decide(&Method::PUT, Some("k"));
-        assert_eq!(d, S3Decision { latency: Duration::from_millis(20), status: Some(503) });
+        assert_eq!(
+            d,
+            S3Decision {
+                latency: Duration::from_millis(20),
+                status: Some(503)
+            }
+        );
     }
 
     #[test]

@@ -85,7 +85,9 @@ impl LocalCredentials {
     pub fn generate() -> Self {
         use rand::distr::{Alphanumeric, SampleString};
         let mut rng = rand::rng();
-        let id = Alphanumeric.sample_string(&mut rng, 16).to_ascii_uppercase();
+        let id = Alphanumeric
+            .sample_string(&mut rng, 16)
+            .to_ascii_uppercase();
         LocalCredentials {
             access_key_id: format!("LSLL{id}"),
             secret_access_key: Alphanumeric.sample_string(&mut rng, 40),
@@ -401,7 +403,7 @@ pub(crate) fn child_dir(dir: &Path, name: &str, what: &str) -> Result<PathBuf, L
 
 #[cfg(test)]
 mod tests {
-    use super::lambda::tests::{alive, client, invoke, payload_json, write_fake_bootstrap};
+    use super::lambda::tests::{alive, client_in, invoke, payload_json, write_fake_bootstrap};
     use super::*;
 
     #[tokio::test]
@@ -433,7 +435,12 @@ mod tests {
             for region in ["us-east-1", "eu-west-1"] {
                 let endpoint = cloud.lambda_endpoint(region).unwrap();
                 assert_ne!(endpoint, cloud.s3.endpoint());
-                let out = invoke(&client(endpoint, &cloud.credentials), "sls-load-worker", r#"{"env":true}"#).await;
+                let out = invoke(
+                    &client_in(endpoint, &cloud.credentials, region),
+                    "sls-load-worker",
+                    r#"{"env":true}"#,
+                )
+                .await;
                 let v = payload_json(&out);
                 let env = &v["env"];
                 assert_eq!(env["AWS_REGION"], region);
@@ -459,6 +466,57 @@ mod tests {
         for pid in pids {
             assert!(!alive(pid), "process {pid} survived shutdown");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_clouds_started_in_turn_have_different_keys_and_refuse_each_other() {
+        let dir = std::env::temp_dir().join(format!(
+            "sls-load-local-cloud-keys-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = LocalCloudConfig {
+            dir: dir.join(".sls-load"),
+            bucket: "sls-load-results".into(),
+            regions: vec!["us-east-1".into()],
+            bootstrap: write_fake_bootstrap(&dir),
+            function_name: "sls-load-worker".into(),
+            memory_mb: 1024,
+            timeout: Duration::from_secs(30),
+            max_processes_per_region: 1,
+        };
+        let first = LocalCloud::start(cfg.clone()).await.unwrap();
+        let first_creds = first.credentials.clone();
+        first.shutdown().await;
+        let second = LocalCloud::start(cfg).await.unwrap();
+        assert_ne!(first_creds.access_key_id, second.credentials.access_key_id);
+        assert_ne!(
+            first_creds.secret_access_key,
+            second.credentials.secret_access_key
+        );
+
+        tokio::time::timeout(Duration::from_secs(60), async {
+            let endpoint = second.lambda_endpoint("us-east-1").unwrap();
+            let res = client_in(endpoint, &first_creds, "us-east-1")
+                .invoke()
+                .function_name("sls-load-worker")
+                .payload(aws_sdk_lambda::primitives::Blob::new(&b"{}"[..]))
+                .send()
+                .await;
+            let err = res.expect_err("the first cloud's keys open nothing in the second");
+            assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+            let region = sls_load_core::job::Region::us_east_1();
+            let s3 = crate::cloud::local_s3_client(second.s3.endpoint(), &region, &first_creds);
+            let err = s3.list_objects_v2().bucket("sls-load-results").send().await;
+            let err = err.expect_err("nor in its S3");
+            assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        })
+        .await
+        .expect("test timed out");
+        assert_eq!(second.lambdas["us-east-1"].stats().processes_spawned, 0);
+        second.shutdown().await;
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -142,7 +142,11 @@ fn object_key(path: &str) -> Option<String> {
 }
 
 /// Drains the request body (up to a cap) and answers `status` as S3 would.
-async fn injected_error(req: Request<Incoming>, status: u16, key: Option<&str>) -> Response<s3s::Body> {
+async fn injected_error(
+    req: Request<Incoming>,
+    status: u16,
+    key: Option<&str>,
+) -> Response<s3s::Body> {
     let method = req.method().clone();
     let mut body = req.into_body();
     let mut drained = 0usize;
@@ -312,6 +316,154 @@ mod tests {
         assert!(res.is_err(), "a bad signature must be rejected");
         s3.shutdown().await;
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_old_published_key_pair_is_refused() {
+        let root = temp_root("oldkeys");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        let s3 = LocalS3::start(&root, &creds).await.unwrap();
+        let old = LocalCredentials {
+            access_key_id: "sls-load-local".into(),
+            secret_access_key: "sls-load-local-secret".into(),
+        };
+        let c = client(s3.endpoint(), &old);
+        let res = tokio::time::timeout(
+            TEST_TIMEOUT,
+            c.put_object()
+                .bucket("results")
+                .key("runs/r/plan.json")
+                .body(ByteStream::from_static(b"{}"))
+                .send(),
+        )
+        .await
+        .expect("request timed out");
+        let err = res.expect_err("the old constant keys must be refused");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        s3.shutdown().await;
+        assert!(
+            !root.join("results/runs/r/plan.json").exists(),
+            "nothing stored"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn no_retries(c: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
+        let conf = c
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    fn status_of<E, R: std::fmt::Debug>(
+        res: Result<R, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+    ) -> u16 {
+        match res {
+            Ok(_) => 200,
+            Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_named_key_gets_503_the_first_k_puts_and_sdk_retries_get_through() {
+        let root = temp_root("faults");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        let faults =
+            S3Faults::parse("op=put,key-suffix=latency-00001.hlog,status=503,first=2").unwrap();
+        let s3 = LocalS3::start_with_faults(&root, &creds, faults)
+            .await
+            .unwrap();
+        let retrying = client(s3.endpoint(), &creds);
+        let single = no_retries(&retrying);
+        let put = |c: &aws_sdk_s3::Client, key: &str| {
+            c.put_object()
+                .bucket("results")
+                .key(key)
+                .body(ByteStream::from_static(b"hlog"))
+                .send()
+        };
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let key = "runs/r/us-east-1/w0000/latency-00001.hlog";
+            let first = put(&single, key).await;
+            let err = first.as_ref().expect_err("first PUT fails");
+            assert_eq!(
+                aws_sdk_s3::error::ProvideErrorMetadata::code(err),
+                Some("SlowDown")
+            );
+            assert_eq!(status_of(first), 503);
+            assert_eq!(status_of(put(&single, key).await), 503);
+            assert_eq!(
+                status_of(put(&single, key).await),
+                200,
+                "the third attempt succeeds"
+            );
+            // Other keys are untouched; the SDK's standard retries (3 attempts) ride
+            // out the two 503s of another worker's object within one call.
+            assert_eq!(
+                status_of(put(&single, "runs/r/us-east-1/w0000/latency-00002.hlog").await),
+                200
+            );
+            let other = "runs/r/us-east-1/w0001/latency-00001.hlog";
+            assert_eq!(status_of(put(&retrying, other).await), 200);
+            let got = retrying
+                .get_object()
+                .bucket("results")
+                .key(other)
+                .send()
+                .await;
+            assert_eq!(status_of(got), 200);
+        })
+        .await
+        .expect("S3 faults timed out");
+        s3.shutdown().await;
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_second_get_fails_500_and_latency_delays_answers() {
+        let root = temp_root("getfaults");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        std::fs::create_dir_all(root.join("results/runs")).unwrap();
+        std::fs::write(root.join("results/runs/a.json"), b"{}").unwrap();
+        let faults = S3Faults::parse("op=get,status=500,every=2; latency=150ms").unwrap();
+        let s3 = LocalS3::start_with_faults(&root, &creds, faults)
+            .await
+            .unwrap();
+        let c = no_retries(&client(s3.endpoint(), &creds));
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let get = || c.get_object().bucket("results").key("runs/a.json").send();
+            let started = std::time::Instant::now();
+            assert_eq!(status_of(get().await), 200);
+            assert!(
+                started.elapsed() >= Duration::from_millis(150),
+                "latency added"
+            );
+            assert_eq!(status_of(get().await), 500);
+            assert_eq!(status_of(get().await), 200);
+            assert_eq!(status_of(get().await), 500);
+            let listed = c.list_objects_v2().bucket("results").send().await;
+            assert_eq!(status_of(listed), 200, "listing is not a GET of an object");
+        })
+        .await
+        .expect("S3 faults timed out");
+        s3.shutdown().await;
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn object_keys_are_decoded_from_path_style_urls() {
+        assert_eq!(
+            object_key("/results/runs/r/a%20b.json").as_deref(),
+            Some("runs/r/a b.json")
+        );
+        assert_eq!(object_key("/results"), None);
+        assert_eq!(object_key("/results/"), None);
+        assert_eq!(object_key("/"), None);
     }
 
     #[test]

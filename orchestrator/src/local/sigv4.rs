@@ -105,29 +105,39 @@ impl Verifier {
             parts
                 .headers
                 .get(name)
-                .map(|v| v.to_str().map_err(|_| malformed(format!("{name} is not ASCII"))))
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| malformed(format!("{name} is not ASCII")))
+                })
                 .transpose()
         };
         let auth = header("authorization")?.ok_or(AuthError::Missing)?;
         let auth = parse_authorization(auth)?;
-        if !constant_time_eq(auth.access_key_id.as_bytes(), self.creds.access_key_id.as_bytes()) {
+        if !constant_time_eq(
+            auth.access_key_id.as_bytes(),
+            self.creds.access_key_id.as_bytes(),
+        ) {
             return Err(AuthError::UnknownKey);
         }
         let amz_date =
             header("x-amz-date")?.ok_or_else(|| malformed("X-Amz-Date is missing".into()))?;
         let time = parse_amz_date(amz_date)
             .ok_or_else(|| malformed(format!("invalid X-Amz-Date {amz_date:?}")))?;
-        let expected_scope = format!("{}/{}/{}/aws4_request", &amz_date[..8], self.region, self.service);
+        let expected_scope = format!(
+            "{}/{}/{}/aws4_request",
+            &amz_date[..8],
+            self.region,
+            self.service
+        );
         if auth.scope != expected_scope {
             return Err(AuthError::Scope(expected_scope));
         }
-        let skew = now
-            .duration_since(time)
-            .unwrap_or_else(|e| e.duration());
+        let skew = now.duration_since(time).unwrap_or_else(|e| e.duration());
         if skew > MAX_SKEW {
             return Err(AuthError::Skewed);
         }
-        let signed_headers: Vec<String> = auth.signed_headers.split(';').map(str::to_owned).collect();
+        let signed_headers: Vec<String> =
+            auth.signed_headers.split(';').map(str::to_owned).collect();
         if !signed_headers.iter().any(|h| h == "host") {
             return Err(malformed("SignedHeaders must include host".into()));
         }
@@ -165,10 +175,7 @@ impl Verifier {
                 }
             }
         }
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str());
+        let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let request = SignableRequest::new(
             parts.method.as_str(),
             path_and_query,
@@ -220,7 +227,11 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthError> {
             Some(("Credential", v)) => credential = Some(v),
             Some(("SignedHeaders", v)) => signed_headers = Some(v),
             Some(("Signature", v)) => signature = Some(v),
-            _ => return Err(malformed(format!("unexpected Authorization field {field:?}"))),
+            _ => {
+                return Err(malformed(format!(
+                    "unexpected Authorization field {field:?}"
+                )));
+            }
         }
     }
     let missing = |what: &str| malformed(format!("Authorization lacks {what}"));
@@ -244,7 +255,9 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
     }
     let num = |range: std::ops::Range<usize>| -> Option<u64> {
         let part = s.get(range)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
@@ -289,7 +302,13 @@ mod tests {
         let t = parse_amz_date("20240229T123456Z").unwrap();
         let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(secs, 1_709_210_096);
-        for bad in ["", "20240229T123456", "20240229X123456Z", "20241301T000000Z", "2024-2-2T00000Z"] {
+        for bad in [
+            "",
+            "20240229T123456",
+            "20240229X123456Z",
+            "20241301T000000Z",
+            "2024-2-2T00000Z",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad:?}");
         }
     }

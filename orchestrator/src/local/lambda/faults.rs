@@ -139,7 +139,11 @@ fn strike(shared: &Arc<Shared>, id: &str, action: ProcessAction) {
     };
     match action {
         ProcessAction::Kill => {
-            warn!(pid, request_id = id, "fault injection: killing a busy function process");
+            warn!(
+                pid,
+                request_id = id,
+                "fault injection: killing a busy function process"
+            );
             inner.retire(
                 seq,
                 &Fault::typed(
@@ -151,7 +155,11 @@ fn strike(shared: &Arc<Shared>, id: &str, action: ProcessAction) {
         }
         ProcessAction::Freeze => {
             drop(inner);
-            warn!(pid, request_id = id, "fault injection: freezing (SIGSTOP) a busy function process");
+            warn!(
+                pid,
+                request_id = id,
+                "fault injection: freezing (SIGSTOP) a busy function process"
+            );
             // The shell's built-in `kill` sends the signal without needing libc here.
             let sent = std::process::Command::new("sh")
                 .args(["-c", "kill -STOP \"$1\"", "sh", &pid.to_string()])
@@ -184,8 +192,16 @@ mod tests {
         );
         assert_eq!(f.throttle_first, 1);
         let f = LambdaFaults::parse("kill-after=500ms").unwrap();
-        assert_eq!(f.process.map(|p| (p.action, p.victims)), Some((ProcessAction::Kill, 1)));
-        for bad in ["throttle=x", "kill-after=1s,freeze-after=1s", "kill-after=soon", "nope=1"] {
+        assert_eq!(
+            f.process.map(|p| (p.action, p.victims)),
+            Some((ProcessAction::Kill, 1))
+        );
+        for bad in [
+            "throttle=x",
+            "kill-after=1s,freeze-after=1s",
+            "kill-after=soon",
+            "nope=1",
+        ] {
             assert!(LambdaFaults::parse(bad).is_err(), "{bad:?}");
         }
     }

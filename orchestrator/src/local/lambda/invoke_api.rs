@@ -16,10 +16,10 @@ use hyper::{Method, Request, StatusCode};
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use super::faults;
 use super::http::{BodyError, HttpResponse, JSON, read_body, respond};
 use super::ids::{request_id, trace_id};
 use super::pool::{Outcome, Pending, Shared, pump, schedule_pump};
-use super::faults;
 use super::{ACCOUNT_ID, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
 use crate::local::percent_decode;
 use crate::local::sigv4::{AuthError, HeadersChecked};

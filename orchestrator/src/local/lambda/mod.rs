@@ -29,6 +29,8 @@
 //! contexts are ignored.
 
 mod faults;
+#[cfg(test)]
+mod guard_tests;
 mod http;
 mod ids;
 mod invoke_api;

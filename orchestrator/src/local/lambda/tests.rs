@@ -68,13 +68,13 @@ pub(in crate::local) fn write_fake_bootstrap(dir: &Path) -> PathBuf {
     bootstrap
 }
 
-struct Fixture {
-    dir: PathBuf,
-    cfg: LambdaConfig,
+pub(super) struct Fixture {
+    pub(super) dir: PathBuf,
+    pub(super) cfg: LambdaConfig,
 }
 
 impl Fixture {
-    fn new(tag: &str) -> Fixture {
+    pub(super) fn new(tag: &str) -> Fixture {
         let dir = std::env::temp_dir().join(format!(
             "sls-load-local-lambda-{tag}-{}-{:x}",
             std::process::id(),
@@ -106,12 +106,21 @@ impl Drop for Fixture {
 }
 
 pub(in crate::local) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_lambda::Client {
+    client_in(endpoint, creds, "eu-west-1")
+}
+
+/// A client signing for `region` (the stand-in refuses signatures scoped to another).
+pub(in crate::local) fn client_in(
+    endpoint: &str,
+    creds: &LocalCredentials,
+    region: &str,
+) -> aws_sdk_lambda::Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let conf = aws_sdk_lambda::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
             &creds.access_key_id,
@@ -148,7 +157,7 @@ pub(in crate::local) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(super) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
