@@ -95,6 +95,8 @@ pub struct S3Decision {
 #[derive(Debug, Default)]
 pub struct S3Faults {
     rules: Vec<Rule>,
+    /// The spec the rules were parsed from (for logs).
+    spec: String,
 }
 
 impl S3Faults {
@@ -113,7 +115,15 @@ impl S3Faults {
             .into_iter()
             .map(|fields| parse_rule(&fields))
             .collect::<Result<_, _>>()?;
-        Ok(S3Faults { rules })
+        Ok(S3Faults {
+            rules,
+            spec: spec.trim().to_owned(),
+        })
+    }
+
+    /// The spec the rules were parsed from.
+    pub fn spec(&self) -> &str {
+        &self.spec
     }
 
     /// True when there is no rule.
@@ -165,7 +175,7 @@ impl Rule {
                 return false;
             }
         }
-        if self.every.is_some_and(|every| n % every != 0) {
+        if self.every.is_some_and(|every| !n.is_multiple_of(every)) {
             return false;
         }
         if let Some(rate) = self.rate {

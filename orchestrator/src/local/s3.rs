@@ -69,7 +69,7 @@ impl LocalS3 {
             builder.build()
         };
         if !faults.is_empty() {
-            warn!(rules = ?faults, "local S3: fault switches on");
+            warn!(rules = faults.spec(), "local S3: fault switches on");
         }
         let service = with_faults(service, Arc::new(faults));
         let (listener, endpoint) = bind_loopback().await?;
