@@ -36,6 +36,15 @@ pub(crate) fn spec_clauses(spec: &str) -> Result<Vec<Vec<(String, String)>>, Loc
     Ok(clauses)
 }
 
+/// The spec in environment variable `name`; empty when it is unset.
+pub(crate) fn env_spec(name: &str) -> Result<String, LocalError> {
+    match std::env::var(name) {
+        Ok(spec) => Ok(spec),
+        Err(std::env::VarError::NotPresent) => Ok(String::new()),
+        Err(e) => Err(spec_error(format!("{name}: {e}"))),
+    }
+}
+
 pub(crate) fn spec_error(message: String) -> LocalError {
     LocalError::Config(format!("fault switch: {message}"))
 }
@@ -102,11 +111,7 @@ pub struct S3Faults {
 impl S3Faults {
     /// The rules in `SLS_LOAD_LOCAL_S3_FAULTS` (none when unset or empty).
     pub fn from_env() -> Result<S3Faults, LocalError> {
-        match std::env::var(S3_FAULTS_ENV) {
-            Ok(spec) => S3Faults::parse(&spec),
-            Err(std::env::VarError::NotPresent) => Ok(S3Faults::default()),
-            Err(e) => Err(spec_error(format!("{S3_FAULTS_ENV}: {e}"))),
-        }
+        S3Faults::parse(&env_spec(S3_FAULTS_ENV)?)
     }
 
     /// Parses rules such as `op=put,status=503,every=10; key-suffix=x.hlog,status=503,first=2; latency=20ms`.

@@ -14,7 +14,7 @@ use tracing::{error, warn};
 
 use super::pool::{Fault, Inner, Shared, pump};
 use crate::local::LocalError;
-use crate::local::faults::{parse_duration, parse_num, spec_clauses, spec_error};
+use crate::local::faults::{env_spec, parse_duration, parse_num, spec_clauses, spec_error};
 
 /// The environment variable holding the Lambda fault switches.
 pub const LAMBDA_FAULTS_ENV: &str = "SLS_LOAD_LOCAL_LAMBDA_FAULTS";
@@ -52,11 +52,7 @@ pub struct LambdaFaults {
 impl LambdaFaults {
     /// The switches in `SLS_LOAD_LOCAL_LAMBDA_FAULTS` (none when unset).
     pub fn from_env() -> Result<LambdaFaults, LocalError> {
-        match std::env::var(LAMBDA_FAULTS_ENV) {
-            Ok(spec) => LambdaFaults::parse(&spec),
-            Err(std::env::VarError::NotPresent) => Ok(LambdaFaults::default()),
-            Err(e) => Err(spec_error(format!("{LAMBDA_FAULTS_ENV}: {e}"))),
-        }
+        LambdaFaults::parse(&env_spec(LAMBDA_FAULTS_ENV)?)
     }
 
     /// Parses `throttle=N`, `kill-after=DURATION` or `freeze-after=DURATION`, and
