@@ -189,7 +189,8 @@ impl Cloud {
         let region = args.bucket_region.clone().unwrap_or_else(Region::us_east_1);
         match mode {
             Mode::Local => {
-                let creds = LocalCredentials::default();
+                // A new stand-in over the same directory, with its own fresh key pair.
+                let creds = LocalCredentials::generate();
                 let root = args.local_dir.join("store");
                 ensure_bucket(&root, LOCAL_BUCKET)?;
                 let s3 = LocalS3::start(&root, &creds).await?;
@@ -257,8 +258,8 @@ async fn aws_conf(args: &CloudOptions, region: &Region) -> aws_config::SdkConfig
     loader.load().await
 }
 
-/// The SDK configuration of a local stand-in: its loopback endpoint and the local
-/// static credentials, otherwise exactly what AWS mode uses.
+/// The SDK configuration of a local stand-in: its loopback endpoint and the key pair
+/// it was started with, otherwise exactly what AWS mode uses.
 fn local_conf(endpoint: &str, region: &Region, creds: &LocalCredentials) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

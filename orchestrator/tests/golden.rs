@@ -21,7 +21,7 @@ use sls_load_core::job::{ObjectKey, Region, RunId};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stored_by_the_previous_format_reports_identically() {
     let root = tempfile::tempdir().unwrap();
-    let creds = LocalCredentials::default();
+    let creds = LocalCredentials::generate();
     ensure_bucket(root.path(), "results").unwrap();
     let s3 = LocalS3::start(root.path(), &creds).await.unwrap();
     let client = local_s3_client(s3.endpoint(), &Region::us_east_1(), &creds);
@@ -112,7 +112,7 @@ impl<S: Store> Store for Counting<S> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn following_a_run_reads_each_object_once_and_ends_with_the_same_summary() {
     let root = tempfile::tempdir().unwrap();
-    let creds = LocalCredentials::default();
+    let creds = LocalCredentials::generate();
     ensure_bucket(root.path(), "results").unwrap();
     let s3 = LocalS3::start(root.path(), &creds).await.unwrap();
     let client = local_s3_client(s3.endpoint(), &Region::us_east_1(), &creds);

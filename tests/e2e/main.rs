@@ -4,6 +4,7 @@
 
 mod conformance;
 mod engine;
+mod faults;
 mod ids;
 mod infra;
 mod run;

@@ -150,9 +150,15 @@ impl Drop for Alone {
 
 /// Runs `sls-load` with `args`, killing it after `limit`.
 pub fn sls_load(args: &[&str], limit: Duration) -> Outcome {
+    sls_load_with_env(args, &[], limit)
+}
+
+/// [`sls_load`] with extra environment variables (e.g. the local fault switches).
+pub fn sls_load_with_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Outcome {
     let _shared = (!ALONE.get()).then(|| LOAD.read().unwrap_or_else(PoisonError::into_inner));
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("AWS_PROFILE")
         .env("SLS_LOAD_LOG", "warn")
         .stdout(Stdio::piped())

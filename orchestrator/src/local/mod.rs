@@ -10,10 +10,13 @@
 //! belong to the rest of the orchestrator, and the worker binary (`bootstrap`)
 //! is built by the `function` crate.
 
+pub mod faults;
 pub mod lambda;
 pub mod s3;
+pub(crate) mod sigv4;
 
-pub use lambda::{LambdaConfig, LambdaStats, LocalLambda};
+pub use faults::S3Faults;
+pub use lambda::{LambdaConfig, LambdaFaults, LambdaStats, LocalLambda};
 pub use s3::{LocalS3, ensure_bucket};
 
 use std::collections::BTreeMap;
@@ -65,8 +68,9 @@ impl LocalError {
     }
 }
 
-/// Static credentials accepted by the local S3 store and handed to every
-/// spawned function process.
+/// The key pair the local stand-ins accept: made fresh at each start
+/// ([`LocalCredentials::generate`]), known only to the orchestrator process that
+/// started them and the function processes it spawns (in their environment).
 #[derive(Clone, PartialEq, Eq)]
 pub struct LocalCredentials {
     /// Access key id (`AWS_ACCESS_KEY_ID`).
@@ -75,11 +79,18 @@ pub struct LocalCredentials {
     pub secret_access_key: String,
 }
 
-impl Default for LocalCredentials {
-    fn default() -> Self {
+impl LocalCredentials {
+    /// A random key pair from the thread's CSPRNG: an access key id shaped like
+    /// AWS's (20 upper-case characters) and a 40-character secret.
+    pub fn generate() -> Self {
+        use rand::distr::{Alphanumeric, SampleString};
+        let mut rng = rand::rng();
+        let id = Alphanumeric
+            .sample_string(&mut rng, 16)
+            .to_ascii_uppercase();
         LocalCredentials {
-            access_key_id: "sls-load-local".to_owned(),
-            secret_access_key: "sls-load-local-secret".to_owned(),
+            access_key_id: format!("LSLL{id}"),
+            secret_access_key: Alphanumeric.sample_string(&mut rng, 40),
         }
     }
 }
@@ -121,7 +132,8 @@ pub struct LocalCloud {
     pub s3: LocalS3,
     /// Lambda services keyed by region name.
     pub lambdas: BTreeMap<String, LocalLambda>,
-    /// Credentials accepted by the store (also given to every function process).
+    /// Credentials accepted by the store and the Lambdas, made fresh at this start
+    /// (also given to every function process).
     pub credentials: LocalCredentials,
 }
 
@@ -129,13 +141,16 @@ impl LocalCloud {
     /// Starts one LocalS3 over `{dir}/store` (bucket dir ensured) and one LocalLambda per region
     /// (logs in `{dir}/logs/{region}/`), each spawned process getting the credentials as
     /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and `AWS_ENDPOINT_URL_S3` = the S3 endpoint.
+    /// Both check every request against a key pair generated here; the fault switches
+    /// of the environment (docs/TESTING.md) apply.
     ///
     /// If any part fails to start, the parts already started are shut down again.
     pub async fn start(cfg: LocalCloudConfig) -> Result<LocalCloud, LocalError> {
         if cfg.regions.is_empty() {
             return Err(LocalError::Config("at least one region is required".into()));
         }
-        let credentials = LocalCredentials::default();
+        let credentials = LocalCredentials::generate();
+        let lambda_faults = LambdaFaults::from_env()?;
         let store = cfg.dir.join("store");
         std::fs::create_dir_all(&store)
             .map_err(|e| LocalError::io(format!("creating {}", store.display()), e))?;
@@ -156,6 +171,8 @@ impl LocalCloud {
                 max_processes: cfg.max_processes_per_region,
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 log_dir: cfg.dir.join("logs").join(region),
+                credentials: credentials.clone(),
+                faults: lambda_faults.clone(),
                 env: vec![
                     (
                         "AWS_ACCESS_KEY_ID".to_owned(),
@@ -353,6 +370,29 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
+/// Decodes `%XX` escapes; malformed escapes are kept literally.
+pub(crate) fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            // Two hex digits always fit in a byte.
+            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `dir` joined with `name`, rejecting names that would escape `dir`.
 pub(crate) fn child_dir(dir: &Path, name: &str, what: &str) -> Result<PathBuf, LocalError> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
@@ -363,7 +403,7 @@ pub(crate) fn child_dir(dir: &Path, name: &str, what: &str) -> Result<PathBuf, L
 
 #[cfg(test)]
 mod tests {
-    use super::lambda::tests::{alive, client, invoke, payload_json, write_fake_bootstrap};
+    use super::lambda::tests::{alive, client_in, invoke, payload_json, write_fake_bootstrap};
     use super::*;
 
     #[tokio::test]
@@ -395,7 +435,12 @@ mod tests {
             for region in ["us-east-1", "eu-west-1"] {
                 let endpoint = cloud.lambda_endpoint(region).unwrap();
                 assert_ne!(endpoint, cloud.s3.endpoint());
-                let out = invoke(&client(endpoint), "sls-load-worker", r#"{"env":true}"#).await;
+                let out = invoke(
+                    &client_in(endpoint, &cloud.credentials, region),
+                    "sls-load-worker",
+                    r#"{"env":true}"#,
+                )
+                .await;
                 let v = payload_json(&out);
                 let env = &v["env"];
                 assert_eq!(env["AWS_REGION"], region);
@@ -424,11 +469,73 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[tokio::test]
+    async fn two_clouds_started_in_turn_have_different_keys_and_refuse_each_other() {
+        let dir = std::env::temp_dir().join(format!(
+            "sls-load-local-cloud-keys-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = LocalCloudConfig {
+            dir: dir.join(".sls-load"),
+            bucket: "sls-load-results".into(),
+            regions: vec!["us-east-1".into()],
+            bootstrap: write_fake_bootstrap(&dir),
+            function_name: "sls-load-worker".into(),
+            memory_mb: 1024,
+            timeout: Duration::from_secs(30),
+            max_processes_per_region: 1,
+        };
+        let first = LocalCloud::start(cfg.clone()).await.unwrap();
+        let first_creds = first.credentials.clone();
+        first.shutdown().await;
+        let second = LocalCloud::start(cfg).await.unwrap();
+        assert_ne!(first_creds.access_key_id, second.credentials.access_key_id);
+        assert_ne!(
+            first_creds.secret_access_key,
+            second.credentials.secret_access_key
+        );
+
+        tokio::time::timeout(Duration::from_secs(60), async {
+            let endpoint = second.lambda_endpoint("us-east-1").unwrap();
+            let res = client_in(endpoint, &first_creds, "us-east-1")
+                .invoke()
+                .function_name("sls-load-worker")
+                .payload(aws_sdk_lambda::primitives::Blob::new(&b"{}"[..]))
+                .send()
+                .await;
+            let err = res.expect_err("the first cloud's keys open nothing in the second");
+            assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+            let region = sls_load_core::job::Region::us_east_1();
+            let s3 = crate::cloud::local_s3_client(second.s3.endpoint(), &region, &first_creds);
+            let err = s3.list_objects_v2().bucket("sls-load-results").send().await;
+            let err = err.expect_err("nor in its S3");
+            assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        })
+        .await
+        .expect("test timed out");
+        assert_eq!(second.lambdas["us-east-1"].stats().processes_spawned, 0);
+        second.shutdown().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn credentials_debug_hides_secret() {
-        let text = format!("{:?}", LocalCredentials::default());
-        assert!(text.contains("sls-load-local"));
-        assert!(!text.contains("sls-load-local-secret"));
+        let creds = LocalCredentials::generate();
+        let text = format!("{creds:?}");
+        assert!(text.contains(&creds.access_key_id));
+        assert!(!text.contains(&creds.secret_access_key));
+    }
+
+    #[test]
+    fn credentials_are_fresh_and_not_the_old_constant_pair() {
+        let (a, b) = (LocalCredentials::generate(), LocalCredentials::generate());
+        assert_ne!(a.access_key_id, b.access_key_id);
+        assert_ne!(a.secret_access_key, b.secret_access_key);
+        assert_eq!(a.access_key_id.len(), 20);
+        assert_eq!(a.secret_access_key.len(), 40);
+        assert_ne!(a.access_key_id, "sls-load-local");
     }
 
     #[test]

@@ -5,21 +5,34 @@
 //! they outlive the run, and creating buckets as directories
 //! ([`ensure_bucket`]). It does not know which objects sls-load writes or
 //! reads, nor anything about Lambda; addressing is path-style only (which is
-//! what the AWS SDKs use for an IP-address endpoint).
+//! what the AWS SDKs use for an IP-address endpoint). In front of s3s sits the
+//! fault-switch layer (latency, injected 500/503 answers) whose rules live in
+//! [`super::faults`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
-use tracing::info;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tracing::{info, warn};
 
-use super::{HttpServer, LocalCredentials, LocalError, bind_loopback, child_dir};
+use super::faults::{S3Faults, s3_error_body};
+use super::{HttpServer, LocalCredentials, LocalError, bind_loopback, child_dir, percent_decode};
+
+/// Largest request body drained before answering an injected error.
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
 
 /// Time open S3 connections get to finish their requests on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// An S3-compatible store on `127.0.0.1`, authenticated with one static key pair.
+/// An S3-compatible store on `127.0.0.1`, authenticated with one key pair (made fresh
+/// by its owner at each start, see [`LocalCredentials::generate`]).
 #[derive(Debug)]
 pub struct LocalS3 {
     endpoint: String,
@@ -28,11 +41,21 @@ pub struct LocalS3 {
 }
 
 impl LocalS3 {
-    /// Starts serving `root` (created if missing) on 127.0.0.1:0.
+    /// Starts serving `root` (created if missing) on 127.0.0.1:0, with the fault
+    /// switches of `SLS_LOAD_LOCAL_S3_FAULTS` (see docs/TESTING.md) if set.
     ///
     /// Requests must be SigV4-signed with `creds`; every top-level directory of
     /// `root` is a bucket.
     pub async fn start(root: &Path, creds: &LocalCredentials) -> Result<LocalS3, LocalError> {
+        LocalS3::start_with_faults(root, creds, S3Faults::from_env()?).await
+    }
+
+    /// [`LocalS3::start`] with explicit fault rules instead of the environment's.
+    pub async fn start_with_faults(
+        root: &Path,
+        creds: &LocalCredentials,
+        faults: S3Faults,
+    ) -> Result<LocalS3, LocalError> {
         std::fs::create_dir_all(root)
             .map_err(|e| LocalError::io(format!("creating {}", root.display()), e))?;
         let fs = s3s_fs::FileSystem::new(root)
@@ -45,6 +68,10 @@ impl LocalS3 {
             ));
             builder.build()
         };
+        if !faults.is_empty() {
+            warn!(rules = faults.spec(), "local S3: fault switches on");
+        }
+        let service = with_faults(service, Arc::new(faults));
         let (listener, endpoint) = bind_loopback().await?;
         let server = HttpServer::spawn("local-s3", listener, service, SHUTDOWN_GRACE);
         info!(%endpoint, root = %root.display(), "local S3 started");
@@ -71,6 +98,80 @@ impl LocalS3 {
         self.server.shutdown().await;
         info!(endpoint = %self.endpoint, "local S3 stopped");
     }
+}
+
+/// The hyper service: `faults` in front of s3s. An injected error is answered
+/// (after the body has been drained, so that the client hears it) without the
+/// request reaching s3s, signed or not; injected latency delays either answer.
+fn with_faults(
+    service: S3Service,
+    faults: Arc<S3Faults>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<s3s::Body>,
+    Error = s3s::HttpError,
+    Future = impl Future<Output = Result<Response<s3s::Body>, s3s::HttpError>> + Send + 'static,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |req: Request<Incoming>| {
+        let service = service.clone();
+        let faults = Arc::clone(&faults);
+        async move {
+            if faults.is_empty() {
+                return service.call(req.map(s3s::Body::from)).await;
+            }
+            let key = object_key(req.uri().path());
+            let decision = faults.decide(req.method(), key.as_deref());
+            if !decision.latency.is_zero() {
+                tokio::time::sleep(decision.latency).await;
+            }
+            match decision.status {
+                None => service.call(req.map(s3s::Body::from)).await,
+                Some(status) => Ok(injected_error(req, status, key.as_deref()).await),
+            }
+        }
+    })
+}
+
+/// The decoded object key of a path-style request (`/bucket/key`), `None` for a
+/// bucket or the service.
+fn object_key(path: &str) -> Option<String> {
+    let (_bucket, key) = path.trim_start_matches('/').split_once('/')?;
+    (!key.is_empty()).then(|| percent_decode(key))
+}
+
+/// Drains the request body (up to a cap) and answers `status` as S3 would.
+async fn injected_error(
+    req: Request<Incoming>,
+    status: u16,
+    key: Option<&str>,
+) -> Response<s3s::Body> {
+    let method = req.method().clone();
+    let mut body = req.into_body();
+    let mut drained = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        drained = drained.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+        if drained > DRAIN_CAP {
+            break;
+        }
+    }
+    let request_id = format!("{:016X}", rand::random::<u64>());
+    let (code, xml) = s3_error_body(status, &request_id);
+    warn!(%method, key = key.unwrap_or(""), status, code, "local S3: injected fault");
+    let body = if method == http::Method::HEAD {
+        s3s::Body::empty()
+    } else {
+        s3s::Body::from(xml)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amz-request-id", id);
+    }
+    resp
 }
 
 /// Makes sure `bucket` exists in the store rooted at `root` (a bucket is just
@@ -121,7 +222,7 @@ mod tests {
     #[tokio::test]
     async fn put_list_get_roundtrip_lands_on_disk() {
         let root = temp_root("roundtrip");
-        let creds = LocalCredentials::default();
+        let creds = LocalCredentials::generate();
         ensure_bucket(&root, "results").unwrap();
         let s3 = LocalS3::start(&root, &creds).await.unwrap();
         assert!(s3.endpoint().starts_with("http://127.0.0.1:"));
@@ -170,7 +271,7 @@ mod tests {
         // Workers claim their job with a conditional PUT (`If-None-Match: *`); the
         // stand-in must answer the second one 412 and keep the first object.
         let root = temp_root("claim");
-        let creds = LocalCredentials::default();
+        let creds = LocalCredentials::generate();
         ensure_bucket(&root, "results").unwrap();
         let s3 = LocalS3::start(&root, &creds).await.unwrap();
         let c = client(s3.endpoint(), &creds);
@@ -201,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn wrong_secret_is_rejected() {
         let root = temp_root("auth");
-        let creds = LocalCredentials::default();
+        let creds = LocalCredentials::generate();
         ensure_bucket(&root, "results").unwrap();
         let s3 = LocalS3::start(&root, &creds).await.unwrap();
         let bad = LocalCredentials {
@@ -215,6 +316,154 @@ mod tests {
         assert!(res.is_err(), "a bad signature must be rejected");
         s3.shutdown().await;
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_old_published_key_pair_is_refused() {
+        let root = temp_root("oldkeys");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        let s3 = LocalS3::start(&root, &creds).await.unwrap();
+        let old = LocalCredentials {
+            access_key_id: "sls-load-local".into(),
+            secret_access_key: "sls-load-local-secret".into(),
+        };
+        let c = client(s3.endpoint(), &old);
+        let res = tokio::time::timeout(
+            TEST_TIMEOUT,
+            c.put_object()
+                .bucket("results")
+                .key("runs/r/plan.json")
+                .body(ByteStream::from_static(b"{}"))
+                .send(),
+        )
+        .await
+        .expect("request timed out");
+        let err = res.expect_err("the old constant keys must be refused");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        s3.shutdown().await;
+        assert!(
+            !root.join("results/runs/r/plan.json").exists(),
+            "nothing stored"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn no_retries(c: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
+        let conf = c
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    fn status_of<E, R: std::fmt::Debug>(
+        res: Result<R, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+    ) -> u16 {
+        match res {
+            Ok(_) => 200,
+            Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_named_key_gets_503_the_first_k_puts_and_sdk_retries_get_through() {
+        let root = temp_root("faults");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        let faults =
+            S3Faults::parse("op=put,key-suffix=latency-00001.hlog,status=503,first=2").unwrap();
+        let s3 = LocalS3::start_with_faults(&root, &creds, faults)
+            .await
+            .unwrap();
+        let retrying = client(s3.endpoint(), &creds);
+        let single = no_retries(&retrying);
+        let put = |c: &aws_sdk_s3::Client, key: &str| {
+            c.put_object()
+                .bucket("results")
+                .key(key)
+                .body(ByteStream::from_static(b"hlog"))
+                .send()
+        };
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let key = "runs/r/us-east-1/w0000/latency-00001.hlog";
+            let first = put(&single, key).await;
+            let err = first.as_ref().expect_err("first PUT fails");
+            assert_eq!(
+                aws_sdk_s3::error::ProvideErrorMetadata::code(err),
+                Some("SlowDown")
+            );
+            assert_eq!(status_of(first), 503);
+            assert_eq!(status_of(put(&single, key).await), 503);
+            assert_eq!(
+                status_of(put(&single, key).await),
+                200,
+                "the third attempt succeeds"
+            );
+            // Other keys are untouched; the SDK's standard retries (3 attempts) ride
+            // out the two 503s of another worker's object within one call.
+            assert_eq!(
+                status_of(put(&single, "runs/r/us-east-1/w0000/latency-00002.hlog").await),
+                200
+            );
+            let other = "runs/r/us-east-1/w0001/latency-00001.hlog";
+            assert_eq!(status_of(put(&retrying, other).await), 200);
+            let got = retrying
+                .get_object()
+                .bucket("results")
+                .key(other)
+                .send()
+                .await;
+            assert_eq!(status_of(got), 200);
+        })
+        .await
+        .expect("S3 faults timed out");
+        s3.shutdown().await;
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_second_get_fails_500_and_latency_delays_answers() {
+        let root = temp_root("getfaults");
+        let creds = LocalCredentials::generate();
+        ensure_bucket(&root, "results").unwrap();
+        std::fs::create_dir_all(root.join("results/runs")).unwrap();
+        std::fs::write(root.join("results/runs/a.json"), b"{}").unwrap();
+        let faults = S3Faults::parse("op=get,status=500,every=2; latency=150ms").unwrap();
+        let s3 = LocalS3::start_with_faults(&root, &creds, faults)
+            .await
+            .unwrap();
+        let c = no_retries(&client(s3.endpoint(), &creds));
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let get = || c.get_object().bucket("results").key("runs/a.json").send();
+            let started = std::time::Instant::now();
+            assert_eq!(status_of(get().await), 200);
+            assert!(
+                started.elapsed() >= Duration::from_millis(150),
+                "latency added"
+            );
+            assert_eq!(status_of(get().await), 500);
+            assert_eq!(status_of(get().await), 200);
+            assert_eq!(status_of(get().await), 500);
+            let listed = c.list_objects_v2().bucket("results").send().await;
+            assert_eq!(status_of(listed), 200, "listing is not a GET of an object");
+        })
+        .await
+        .expect("S3 faults timed out");
+        s3.shutdown().await;
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn object_keys_are_decoded_from_path_style_urls() {
+        assert_eq!(
+            object_key("/results/runs/r/a%20b.json").as_deref(),
+            Some("runs/r/a b.json")
+        );
+        assert_eq!(object_key("/results"), None);
+        assert_eq!(object_key("/results/"), None);
+        assert_eq!(object_key("/"), None);
     }
 
     #[test]

@@ -1,22 +1,28 @@
 //! The Lambda Invoke API on the public endpoint, as aws-sdk-lambda calls it
 //! (`Invoke` with the `RequestResponse`, `Event` and `DryRun` invocation types)
-//! plus `GetAccountSettings`: routing, function-name matching, payload limits
+//! plus `GetAccountSettings`: SigV4 verification of every call (403 before
+//! anything is routed, read or run), routing, function-name matching, payload limits
 //! and validation, queueing the invocation and answering with its outcome.
 //! It does not run invocations; it queues them in [`super::pool`] and, for
 //! synchronous ones, waits for the outcome the pool delivers.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::request::Parts;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use super::faults;
 use super::http::{BodyError, HttpResponse, JSON, read_body, respond};
 use super::ids::{request_id, trace_id};
 use super::pool::{Outcome, Pending, Shared, pump, schedule_pump};
 use super::{ACCOUNT_ID, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
+use crate::local::percent_decode;
+use crate::local::sigv4::{AuthError, HeadersChecked};
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const INVOKE_SUFFIX: &str = "/invocations";
@@ -62,15 +68,33 @@ enum Accepted {
 
 pub(super) async fn invoke_api(shared: &Arc<Shared>, req: Request<Incoming>) -> HttpResponse {
     let request_id = request_id();
-    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    // Nothing is routed, read or run before the headers are known to be signed
+    // with this stand-in's key.
+    let checked = match shared.verifier.check_headers(&parts, SystemTime::now()) {
+        Ok(checked) => checked,
+        Err(err) => return refused(&err).respond(&request_id),
+    };
+    let path = parts.uri.path().to_owned();
     if let Some(name) = path
         .strip_prefix(INVOKE_PREFIX)
         .and_then(|rest| rest.strip_suffix(INVOKE_SUFFIX))
-        && req.method() == Method::POST
+        && parts.method == Method::POST
     {
-        return invoke(shared, &percent_decode(name), req, request_id).await;
+        let call = Call {
+            parts: &parts,
+            checked: &checked,
+        };
+        return invoke(shared, &percent_decode(name), call, body, request_id).await;
     }
-    if path.trim_end_matches('/') == ACCOUNT_SETTINGS_PATH && req.method() == Method::GET {
+    let signed = match read_body(body, MAX_SYNC_PAYLOAD).await {
+        Ok(bytes) => shared.verifier.verify_body(&checked, &parts, &bytes),
+        Err(_) => Err(AuthError::Mismatch),
+    };
+    if let Err(err) = signed {
+        return refused(&err).respond(&request_id);
+    }
+    if path.trim_end_matches('/') == ACCOUNT_SETTINGS_PATH && parts.method == Method::GET {
         return account_settings(shared, &request_id);
     }
     api_error(
@@ -78,21 +102,29 @@ pub(super) async fn invoke_api(shared: &Arc<Shared>, req: Request<Incoming>) -> 
         "UnknownOperationException",
         &format!(
             "{} {path} is not supported by the local Lambda",
-            req.method()
+            parts.method
         ),
         &request_id,
     )
+}
+
+/// An Invoke call whose headers passed the signature's first checks.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    parts: &'a Parts,
+    checked: &'a HeadersChecked,
 }
 
 /// Serves one `Invoke` call for `function` (percent-decoded from the path).
 async fn invoke(
     shared: &Arc<Shared>,
     function: &str,
-    req: Request<Incoming>,
+    call: Call<'_>,
+    body: Incoming,
     request_id: String,
 ) -> HttpResponse {
     let empty = |status| respond(status, &[("x-amzn-RequestId", &request_id)], Bytes::new());
-    match accept(shared, function, req, &request_id).await {
+    match accept(shared, function, call, body, &request_id).await {
         Ok(Accepted::DryRun) => empty(StatusCode::NO_CONTENT),
         Ok(Accepted::Event) => empty(StatusCode::ACCEPTED),
         Ok(Accepted::Sync(outcome)) => sync_response(outcome.await, &request_id),
@@ -100,23 +132,43 @@ async fn invoke(
     }
 }
 
-/// Checks the function name, invocation type and payload, then queues the
+/// Reads the payload and verifies the signature over it, then checks the
+/// function name, the throttle switch and the payload, and queues the
 /// invocation unless it is a `DryRun`.
 async fn accept(
     shared: &Arc<Shared>,
     function: &str,
-    req: Request<Incoming>,
+    call: Call<'_>,
+    body: Incoming,
     request_id: &str,
 ) -> Result<Accepted, ApiError> {
+    let invocation_type = invocation_type(call.parts)?;
+    let raw = read_payload(body, invocation_type).await?;
+    shared
+        .verifier
+        .verify_body(call.checked, call.parts, &raw)
+        .map_err(|e| refused(&e))?;
     check_function(shared, function)?;
-    let invocation_type = invocation_type(&req)?;
-    let payload = read_payload(req.into_body(), invocation_type).await?;
+    let payload = json_payload(raw)?;
     if invocation_type == InvocationType::DryRun {
         return Ok(Accepted::DryRun);
+    }
+    if faults::throttle(shared) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+        ));
     }
     let outcome = enqueue(shared, invocation_type, payload, request_id)?;
     debug!(%request_id, ?invocation_type, "invocation queued");
     Ok(outcome.map_or(Accepted::Event, Accepted::Sync))
+}
+
+/// A 403 naming why the signature was refused.
+fn refused(err: &AuthError) -> ApiError {
+    debug!(%err, "local Lambda: request refused");
+    ApiError::new(StatusCode::FORBIDDEN, err.error_type(), err.to_string())
 }
 
 /// Fails with `ResourceNotFoundException` unless `function` names the served function.
@@ -137,9 +189,9 @@ fn check_function(shared: &Shared, function: &str) -> Result<(), ApiError> {
 }
 
 /// The `X-Amz-Invocation-Type` header; `RequestResponse` when absent.
-fn invocation_type(req: &Request<Incoming>) -> Result<InvocationType, ApiError> {
-    match req
-        .headers()
+fn invocation_type(parts: &Parts) -> Result<InvocationType, ApiError> {
+    match parts
+        .headers
         .get("x-amz-invocation-type")
         .map(|v| v.to_str().unwrap_or_default())
     {
@@ -154,8 +206,7 @@ fn invocation_type(req: &Request<Incoming>) -> Result<InvocationType, ApiError> 
     }
 }
 
-/// Reads the payload within the invocation type's size limit and checks that
-/// it is JSON; an empty payload becomes `{}`.
+/// Reads the payload within the invocation type's size limit.
 async fn read_payload(body: Incoming, invocation_type: InvocationType) -> Result<Bytes, ApiError> {
     let limit = match invocation_type {
         InvocationType::Event => MAX_EVENT_PAYLOAD,
@@ -184,6 +235,11 @@ async fn read_payload(body: Incoming, invocation_type: InvocationType) -> Result
             ));
         }
     };
+    Ok(payload)
+}
+
+/// Checks that the payload is JSON; an empty payload becomes `{}`.
+fn json_payload(payload: Bytes) -> Result<Bytes, ApiError> {
     if payload.is_empty() {
         return Ok(Bytes::from_static(b"{}"));
     }
@@ -329,29 +385,6 @@ fn api_error(
 /// A `ServiceException` (503) saying `why`.
 fn unavailable(why: &str) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceException", why)
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept literally.
-fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
-            )
-        {
-            // Two hex digits always fit in a byte.
-            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! while processes start; warm reuse, timeouts, crash handling, idle reaping),
 //! `process` (starting and watching one `bootstrap` process),
 //! `invoke_api` (the Invoke API as aws-sdk-lambda calls it, plus
-//! `GetAccountSettings`), `runtime_api` (the Runtime API, 2018-06-01, spoken
+//! `GetAccountSettings`, every call SigV4-verified against the stand-in's own
+//! fresh key pair), `faults` (the throttle, kill and freeze switches), `runtime_api` (the Runtime API, 2018-06-01, spoken
 //! by the function processes), `http` (the hyper service and body/response
 //! helpers) and `ids` (request ids, trace ids, log stream names).
 //! It does not own the function code (any binary speaking the Runtime API
@@ -21,11 +22,15 @@
 //! API listener (`AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT`, a fresh port per
 //! process, just as every real sandbox has its own runtime endpoint) so that
 //! each request can be attributed to the process that made it; the public
-//! endpoint serves only the Invoke API. SigV4 signatures are not checked,
-//! qualifiers are accepted but always run `$LATEST`, failed `Event`
+//! endpoint serves only the Invoke API. The Runtime API is not authenticated
+//! (as in Lambda): it listens on loopback, on a port only its process is told.
+//! Qualifiers are accepted but always run `$LATEST`, failed `Event`
 //! invocations are not retried, and `X-Amz-Log-Type: Tail` and client
 //! contexts are ignored.
 
+mod faults;
+#[cfg(test)]
+mod guard_tests;
 mod http;
 mod ids;
 mod invoke_api;
@@ -44,10 +49,12 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use self::faults::{LAMBDA_FAULTS_ENV, LambdaFaults, ProcessAction, ProcessFault};
 use self::http::http_service;
 use self::invoke_api::function_arn;
 use self::pool::{Fault, Inner, ProcState, Shared, pump, reap_loop};
-use super::{HttpServer, LocalError, bind_loopback};
+use super::sigv4::Verifier;
+use super::{HttpServer, LocalCredentials, LocalError, bind_loopback};
 
 /// Largest payload accepted for a synchronous invocation (and for a function's response).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -83,6 +90,10 @@ pub struct LambdaConfig {
     /// Extra environment for every process, applied after (and so overriding) the
     /// Lambda-defined variables.
     pub env: Vec<(String, String)>,
+    /// The only key pair the Invoke API accepts (SigV4, service `lambda`, this region).
+    pub credentials: LocalCredentials,
+    /// Fault switches (none by default; see docs/TESTING.md).
+    pub faults: LambdaFaults,
 }
 
 /// Counters of a [`LocalLambda`] since it started.
@@ -96,6 +107,8 @@ pub struct LambdaStats {
     pub errors: u64,
     /// Processes currently alive (starting, idle, busy or being killed).
     pub running: usize,
+    /// Invoke calls answered 429 by the throttle fault switch.
+    pub throttled: u64,
 }
 
 /// A Lambda service for one region: Invoke API on [`LocalLambda::endpoint`], function
@@ -146,8 +159,13 @@ impl LocalLambda {
 
         let (listener, endpoint) = bind_loopback().await?;
         let arn = function_arn(&cfg.region, &cfg.function_name);
+        if !cfg.faults.is_empty() {
+            warn!(region = %cfg.region, faults = ?cfg.faults, "local Lambda: fault switches on");
+        }
+        let verifier = Verifier::new(cfg.credentials.clone(), &cfg.region, "lambda");
         let shared = Arc::new(Shared {
             cfg,
+            verifier,
             arn,
             task_root,
             rt: Handle::current(),
@@ -188,6 +206,7 @@ impl LocalLambda {
             invocations: inner.invocations,
             errors: inner.errors,
             running: inner.live,
+            throttled: inner.throttled,
         }
     }
 

@@ -21,9 +21,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use tracing::{debug, error, info, warn};
 
 use super::LambdaConfig;
+use super::faults;
 use super::http::error_json;
 use super::ids::log_stream_name;
 use super::process::{register, start_process};
+use crate::local::sigv4::Verifier;
 
 /// How long a freshly spawned process may take to ask for its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +33,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// State shared by the servers, the watchers and the timers.
 pub(super) struct Shared {
     pub(super) cfg: LambdaConfig,
+    /// Checks the SigV4 signature of every Invoke API call.
+    pub(super) verifier: Verifier,
     pub(super) arn: String,
     pub(super) task_root: PathBuf,
     /// Runtime used for spawning, so that sync entry points work from any thread.
@@ -53,6 +57,10 @@ pub(super) struct Inner {
     pub(super) spawned: u64,
     pub(super) invocations: u64,
     pub(super) errors: u64,
+    /// Invoke calls answered 429 by the throttle fault switch.
+    pub(super) throttled: u64,
+    /// Invocations handed to a process so far (for the kill/freeze switch).
+    pub(super) assigned: u64,
     pub(super) shutting_down: bool,
 }
 
@@ -464,6 +472,7 @@ pub(super) fn assign(
         p.since = Instant::now();
         debug!(request_id = %pending.id, pid = ?p.pid, "invocation assigned");
     }
+    faults::on_assign(shared, inner, &pending.id);
     Assignment {
         id: pending.id,
         payload: pending.payload,

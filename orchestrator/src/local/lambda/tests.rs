@@ -68,13 +68,13 @@ pub(in crate::local) fn write_fake_bootstrap(dir: &Path) -> PathBuf {
     bootstrap
 }
 
-struct Fixture {
-    dir: PathBuf,
-    cfg: LambdaConfig,
+pub(super) struct Fixture {
+    pub(super) dir: PathBuf,
+    pub(super) cfg: LambdaConfig,
 }
 
 impl Fixture {
-    fn new(tag: &str) -> Fixture {
+    pub(super) fn new(tag: &str) -> Fixture {
         let dir = std::env::temp_dir().join(format!(
             "sls-load-local-lambda-{tag}-{}-{:x}",
             std::process::id(),
@@ -92,6 +92,8 @@ impl Fixture {
             idle_timeout: Duration::from_secs(300),
             log_dir: dir.join("logs"),
             env: vec![("EXTRA_VAR".into(), "extra-value".into())],
+            credentials: LocalCredentials::generate(),
+            faults: LambdaFaults::default(),
         };
         Fixture { dir, cfg }
     }
@@ -103,15 +105,30 @@ impl Drop for Fixture {
     }
 }
 
-pub(in crate::local) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
+pub(in crate::local) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_lambda::Client {
+    client_in(endpoint, creds, "eu-west-1")
+}
+
+/// A client signing for `region` (the stand-in refuses signatures scoped to another).
+pub(in crate::local) fn client_in(
+    endpoint: &str,
+    creds: &LocalCredentials,
+    region: &str,
+) -> aws_sdk_lambda::Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let conf = aws_sdk_lambda::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("ak", "sk", None, None, "local"))
+        .credentials_provider(Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            None,
+            None,
+            "local",
+        ))
         .http_client(http)
         .build();
     aws_sdk_lambda::Client::from_conf(conf)
@@ -140,7 +157,7 @@ pub(in crate::local) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(super) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -152,7 +169,7 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 async fn sync_event_dry_run_and_env() {
     let fx = Fixture::new("basic");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let out = invoke(&c, "sls-load-worker", r#"{"hello":"world"}"#).await;
         assert_eq!(out.status_code(), 200);
@@ -250,7 +267,7 @@ async fn sync_event_dry_run_and_env() {
 async fn concurrent_invokes_scale_out_then_reuse_warm_processes() {
     let fx = Fixture::new("scale");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (a, b) = tokio::join!(
             invoke(&c, "sls-load-worker", r#"{"sleep":1.0,"n":1}"#),
@@ -287,7 +304,7 @@ async fn cap_queues_excess_invocations() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (a, b, d) = tokio::join!(
             invoke(&c, "sls-load-worker", r#"{"sleep":0.3,"n":1}"#),
@@ -313,7 +330,7 @@ async fn function_errors_crashes_timeouts_and_kills() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         // Reported error.
         let out = invoke(&c, "sls-load-worker", r#"{"fail":true}"#).await;
@@ -388,7 +405,7 @@ async fn function_errors_crashes_timeouts_and_kills() {
 async fn unknown_function_limits_and_account_settings() {
     let fx = Fixture::new("api");
     let lambda = LocalLambda::start(fx.cfg.clone()).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let err = c
             .invoke()
@@ -470,7 +487,7 @@ async fn idle_processes_are_reaped() {
         ..fx.cfg.clone()
     };
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         invoke(&c, "sls-load-worker", "{}").await;
         let pids = lambda.process_ids();
@@ -495,7 +512,7 @@ async fn init_errors_fail_the_invocation() {
     let mut cfg = fx.cfg.clone();
     cfg.env.push(("FAKE_INIT_ERROR".into(), "1".into()));
     let lambda = LocalLambda::start(cfg).await.unwrap();
-    let c = client(lambda.endpoint());
+    let c = client(lambda.endpoint(), &fx.cfg.credentials);
     tokio::time::timeout(TEST_TIMEOUT, async {
         let out = invoke(&c, "sls-load-worker", "{}").await;
         assert_eq!(out.function_error(), Some("Unhandled"));

@@ -1,0 +1,86 @@
+//! Runs under the local stand-ins' fault switches (docs/TESTING.md): the
+//! invoker and the workers ride out a failing store and a throttling Lambda.
+
+use std::time::Duration;
+
+use sls_load_e2e::{Target, read_json, scenario_file, sls_load_with_env};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[test]
+fn a_run_survives_one_s3_put_in_ten_failing_and_throttled_first_invokes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario_file(
+        dir.path(),
+        "faults.yaml",
+        &format!(
+            r#"
+target: {}
+duration: 3s
+regions: {{ us-east-1: 0.5, eu-west-1: 0.3, ap-southeast-1: 0.2 }}
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 40
+    requests:
+      - {{ name: home, method: GET, url: / }}
+"#,
+            target.url
+        ),
+    );
+    let summary_path = dir.path().join("summary.json");
+    let local_dir = dir.path().join("state");
+    let outcome = sls_load_with_env(
+        &[
+            "run",
+            scenario.to_str().expect("utf-8 path"),
+            "--local",
+            "--local-dir",
+            local_dir.to_str().expect("utf-8 path"),
+            "--workers",
+            "6",
+            "--flush-every",
+            "1s",
+            "--summary-export",
+            summary_path.to_str().expect("utf-8 path"),
+        ],
+        &[
+            // Every tenth PUT (claims, interval logs, manifests, the plan) answers 503 SlowDown.
+            ("SLS_LOAD_LOCAL_S3_FAULTS", "op=put,status=503,every=10"),
+            // Each region's first three Invoke calls answer 429 TooManyRequestsException.
+            ("SLS_LOAD_LOCAL_LAMBDA_FAULTS", "throttle=3"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    let summary = read_json(&summary_path);
+    assert_eq!(summary["workers"]["planned"], 6);
+    assert_eq!(summary["workers"]["reported"], 6, "{summary}");
+    let total = summary["total"]["requests"]
+        .as_u64()
+        .expect("total.requests");
+    // 40/s for 3 s; a worker whose invoke was throttled past the lead time starts
+    // late (the summary names it under `late`) and skips the arrivals it missed.
+    assert!((60..=120).contains(&total), "{summary}");
+    assert_eq!(
+        total,
+        target.requests(),
+        "the summary counts what the target received, request for request"
+    );
+    // The switches were on: the stand-ins log every injected fault (at warn).
+    assert!(
+        outcome.stderr.contains("local S3: injected fault"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        outcome
+            .stderr
+            .matches("local Lambda: injected throttle")
+            .count(),
+        9,
+        "three throttles in each of three regions: {}",
+        outcome.stderr
+    );
+}
