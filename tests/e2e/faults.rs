@@ -84,3 +84,65 @@ scenarios:
         outcome.stderr
     );
 }
+
+#[test]
+fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario_file(
+        dir.path(),
+        "lost.yaml",
+        &format!(
+            "target: {}\nduration: 4s\nscenarios:\n  s:\n    executor: constant-arrival-rate\n    rate: 20\n    requests: [{{ name: home, url: / }}]\n",
+            target.url
+        ),
+    );
+    let local_dir = dir.path().join("state");
+    let summary_path = dir.path().join("summary.json");
+    let outcome = sls_load_with_env(
+        &[
+            "run",
+            scenario.to_str().expect("utf-8 path"),
+            "--local",
+            "--local-dir",
+            local_dir.to_str().expect("utf-8 path"),
+            "--workers",
+            "2",
+            "--flush-every",
+            "1s",
+            "--run-id",
+            "lost-1",
+            "--summary-export",
+            summary_path.to_str().expect("utf-8 path"),
+        ],
+        // Every PUT of w0000's second interval log fails: its intervals from then
+        // on can never be stored (the worker keeps retrying them under that name).
+        &[(
+            "SLS_LOAD_LOCAL_S3_FAULTS",
+            "op=put,status=503,key-suffix=us-east-1/w0000/latency-00001.hlog",
+        )],
+        LIMIT,
+    );
+    assert_eq!(
+        outcome.code(),
+        1,
+        "stdout: {}\nstderr: {}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+    let named = outcome
+        .stderr
+        .lines()
+        .find(|l| l.contains("us-east-1/w0000/manifest.json") && l.contains("could not be stored"))
+        .unwrap_or_else(|| panic!("the lost intervals are not named: {}", outcome.stderr));
+    assert!(named.contains("seconds "), "{named}");
+    let summary = read_json(&summary_path);
+    let problems = summary["workers"]["problems"].as_array().expect("problems");
+    assert!(!problems.is_empty(), "{summary}");
+    let counted = summary["total"]["requests"].as_u64().expect("total");
+    assert!(
+        counted < target.requests(),
+        "the summary cannot count what was never stored"
+    );
+}
