@@ -82,6 +82,14 @@ pub struct Job {
     /// Protocol options (HTTP version, redirects, TLS, connection reuse).
     #[serde(default, skip_serializing_if = "HttpOptions::is_default")]
     pub http: HttpOptions,
+    /// The dead-man switch (`run --heartbeat`): stop when the run's heartbeat
+    /// object has not changed for this long.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub heartbeat: Option<Duration>,
 }
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
@@ -578,6 +586,10 @@ pub struct Manifest {
     pub checks: BTreeMap<String, CheckCounts>,
     /// How many interval-log objects it wrote (`latency-00000.hlog` ...).
     pub latency_logs: u32,
+    /// True when the worker stopped before the end of its slice because the run's
+    /// control object (or a stale heartbeat) told it to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// Builds the interval-log tag for a metric and request name (`http_req_duration:home`).
@@ -627,6 +639,7 @@ mod tests {
             flush_every: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             http: HttpOptions::default(),
+            heartbeat: None,
         };
         let json = serde_json::to_string(&job).expect("serialize");
         assert!(!json.contains(r#""http""#), "{json}");

@@ -355,6 +355,7 @@ fn region_jobs(
                 flush_every: opts.flush_every,
                 request_timeout: scenario.request_timeout,
                 http: scenario.http.clone(),
+                heartbeat: None,
             });
         }
     }
