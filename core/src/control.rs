@@ -106,7 +106,10 @@ mod tests {
             r#"{"format":1,"stop":true,"reason":"interrupted","at":"2027-01-15T08:00:00Z"}"#
         );
         let running = serde_json::to_string(&Control::running(at)).unwrap();
-        assert_eq!(running, r#"{"format":1,"stop":false,"at":"2027-01-15T08:00:00Z"}"#);
+        assert_eq!(
+            running,
+            r#"{"format":1,"stop":false,"at":"2027-01-15T08:00:00Z"}"#
+        );
         let back: Control = serde_json::from_str(&stop).unwrap();
         assert_eq!(back, Control::stop("interrupted", at));
     }

@@ -208,10 +208,14 @@ mod tests {
             &ObjectKey::control(&job.run_id),
             r#"{"format":1,"stop":true,"reason":"stopped","at":"2026-01-01T00:00:00Z"}"#,
         );
-        store.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+        store
+            .failing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         watch.check().await;
         assert!(!watch.stopped(), "a failed read is no stop");
-        store.failing.store(false, std::sync::atomic::Ordering::Relaxed);
+        store
+            .failing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         watch.check().await;
         assert!(watch.stopped());
     }
@@ -230,7 +234,9 @@ mod tests {
         }
         assert!(!watch.stopped(), "refreshed every 100 ms");
         // Unreadable is no sign of life either.
-        store.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+        store
+            .failing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(350)).await;
         watch.check().await;
         assert!(watch.stopped());

@@ -233,9 +233,17 @@ impl Sink for S3Sink {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
                 return Ok(None);
             }
-            Err(e) => return Err(failed(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+            Err(e) => {
+                return Err(failed(
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                ));
+            }
         };
-        let body = out.body.collect().await.map_err(|e| failed(e.to_string()))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         Ok(Some(body.into_bytes().to_vec()))
     }
 

@@ -99,7 +99,8 @@ fn total(
         lambda_compute_usd,
         lambda_requests_usd,
         s3_usd,
-        gb_seconds: gb_seconds_by_region.iter().map(|(_, g)| g).sum(),
+        // Folded from +0.0: an empty `sum` of f64 is -0.0, printed as "-0.0 GB-s".
+        gb_seconds: gb_seconds_by_region.iter().fold(0.0, |sum, (_, g)| sum + g),
         invocations,
         s3_requests: s3,
         usd_per_million_requests: (http_requests > 0.0).then(|| usd / http_requests * 1e6),
@@ -153,7 +154,7 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
     let objects = puts + 2;
     let pages = objects.div_ceil(1000).max(1);
     let s3 = S3Requests {
-        put: puts + 3,              // + plan.json, control.json and summary.json
+        put: puts + 3,                             // + plan.json, control.json and summary.json
         get: objects - invocations + control_gets, // claims are never read
         list: polls.ceil() as u64 * pages,
     };
@@ -285,6 +286,13 @@ mod tests {
         assert_eq!(control_checks(&job, 6), 36);
         job.heartbeat = Some(Duration::from_secs(60));
         assert_eq!(control_checks(&job, 6), 72);
+    }
+
+    #[test]
+    fn a_run_without_manifests_costs_zero_not_minus_zero() {
+        let c = total(&[], Arch::X86_64, 2, S3Requests::default(), 0.0);
+        assert!(c.gb_seconds.is_sign_positive() && c.gb_seconds == 0.0);
+        assert_eq!(format!("{:.1}", c.gb_seconds), "0.0");
     }
 
     #[test]

@@ -23,8 +23,8 @@
 pub mod cli;
 pub mod cloud;
 pub mod collect;
-pub mod control;
 pub mod commands;
+pub mod control;
 pub mod cost;
 pub mod fanout;
 pub mod invoke;

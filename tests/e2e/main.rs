@@ -6,6 +6,7 @@ mod conformance;
 mod engine;
 mod ids;
 mod infra;
+mod kill_switch;
 mod run;
 mod scale;
 mod scenario_errors;

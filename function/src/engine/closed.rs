@@ -84,9 +84,7 @@ async fn run_vu(
             last = None;
         }
         let now = last.unwrap_or_else(Instant::now);
-        if now >= ctx.end
-            || ctx.stop.is_stopped()
-            || iterations.is_some_and(|n| vu.iterations >= n)
+        if now >= ctx.end || ctx.stop.is_stopped() || iterations.is_some_and(|n| vu.iterations >= n)
         {
             return;
         }

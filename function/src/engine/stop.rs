@@ -31,12 +31,8 @@ impl Stop {
     /// Gives the order: every signal fires, every waiter wakes.
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
-        let signals = std::mem::take(
-            &mut *self
-                .signals
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        let signals =
+            std::mem::take(&mut *self.signals.lock().unwrap_or_else(PoisonError::into_inner));
         for s in signals {
             let _ = s.send(());
         }
@@ -65,10 +61,7 @@ impl Stop {
     /// A signal of its own for one VU.
     pub(super) fn signal(&self) -> StopSignal {
         let (tx, rx) = oneshot::channel();
-        let mut signals = self
-            .signals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut signals = self.signals.lock().unwrap_or_else(PoisonError::into_inner);
         // Checked under the lock `stop` drains: a signal made after it fires at once.
         if self.is_stopped() {
             let _ = tx.send(());

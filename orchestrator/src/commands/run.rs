@@ -93,7 +93,13 @@ async fn run_planned(
     let ending = async {
         // One last look: what was flushed after the last poll.
         collected.poll(&cloud.store).await?;
-        finish(cloud, &collected, opts.summary_export.as_deref(), interrupted).await
+        finish(
+            cloud,
+            &collected,
+            opts.summary_export.as_deref(),
+            interrupted,
+        )
+        .await
     };
     tokio::select! {
         ended = ending => ended,
@@ -184,11 +190,14 @@ async fn invoke_and_follow(
     };
     let heartbeat = async {
         match opts.heartbeat {
-            Some(period) => crate::control::keep_beating(&cloud.store, &plan.run_id, period, 1).await,
+            Some(period) => {
+                crate::control::keep_beating(&cloud.store, &plan.run_id, period, 1).await
+            }
             None => std::future::pending::<std::convert::Infallible>().await,
         }
     };
-    let stop = interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
+    let stop =
+        interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
     let (failures, (), followed) = tokio::select! {
         done = work => done,
         never = heartbeat => match never {},
