@@ -149,8 +149,10 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
         control_gets += control_checks(j, flushes);
     }
     let invocations = plan.jobs.len() as u64;
-    let polls =
-        (lead + plan.duration + Duration::from_secs(5)).as_secs_f64() / POLL_EVERY.as_secs_f64();
+    let followed = lead + plan.duration + Duration::from_secs(5);
+    let polls = followed.as_secs_f64() / POLL_EVERY.as_secs_f64();
+    // `run` reads the control object too, for a stop from another terminal.
+    control_gets += followed.as_nanos().div_ceil(CHECK_EVERY.as_nanos()) as u64;
     let objects = puts + 2;
     let pages = objects.div_ceil(1000).max(1);
     let s3 = S3Requests {

@@ -2,6 +2,7 @@
 //! of the command; [`Stopping`] is the run's "told to stop" state that the
 //! fan-out and the follower watch; [`stop_on_signal`] turns the first signal
 //! into a stop order in the control object and returns at the second;
+//! [`stop_on_order`] notices a stop order written by `sls-load stop`;
 //! [`settle`] follows the stopping run for a bounded time until every invoked
 //! worker has reported.
 //!
@@ -10,8 +11,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use sls_load_core::control::reasons;
-use sls_load_core::job::RunId;
+use sls_load_core::control::{CHECK_EVERY, Control, reasons};
+use sls_load_core::job::{ObjectKey, RunId};
 use tokio::sync::watch;
 
 use crate::collect::Collected;
@@ -140,6 +141,37 @@ pub async fn stop_on_signal(
     }
     stopping.set();
     signals.next().await
+}
+
+/// Reads `run`'s control object every [`CHECK_EVERY`], as the workers do, and
+/// marks `stopping` once it says stop (`sls-load stop` from another terminal),
+/// so that nothing more is invoked. Never returns.
+pub async fn stop_on_order(
+    store: &impl Store,
+    run: &RunId,
+    stopping: &Stopping,
+) -> std::convert::Infallible {
+    let key = ObjectKey::control(run);
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        if stopping.is_set() {
+            continue;
+        }
+        let control = match store.get(&key).await {
+            Ok(Some(bytes)) => serde_json::from_slice::<Control>(&bytes).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "control object not read");
+                None
+            }
+        };
+        if control.is_some_and(|c| c.stop) {
+            eprintln!(
+                "sls-load: the run was told to stop (sls-load stop); the workers flush and report"
+            );
+            stopping.set();
+        }
+    }
 }
 
 /// Follows a stopping run until every invoked worker has reported or `until`,

@@ -196,11 +196,13 @@ async fn invoke_and_follow(
             None => std::future::pending::<std::convert::Infallible>().await,
         }
     };
+    let ordered = interrupt::stop_on_order(&cloud.store, &plan.run_id, &stopping);
     let stop =
         interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
     let (failures, (), followed) = tokio::select! {
         done = work => done,
         never = heartbeat => match never {},
+        never = ordered => match never {},
         _ = stop => {
             display.finish();
             return Err(Error::Abandoned(plan.run_id.clone()));
