@@ -6,7 +6,9 @@
 //!
 //! Each run is scheduled for 20 s at 40 requests/s and stopped after a few; the
 //! bounds are the documented ones (a worker checks every 2 s, flushes every 1 s
-//! here, and gives requests in flight at most 2 s), never timings of speed.
+//! here, and gives requests in flight at most 2 s), never timings of speed. The
+//! engine's stop signal and the worker's reading of the control objects have
+//! their own unit tests (`function/src/engine/stop.rs`, `function/src/control.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
