@@ -239,6 +239,16 @@ impl ObjectKey {
     pub fn summary(run: &RunId) -> Self {
         Self(format!("runs/{run}/summary.json"))
     }
+    /// `runs/{run_id}/control.json`: the kill switch, written by the orchestrator
+    /// (`run`, `sls-load stop`) and read by the workers.
+    pub fn control(run: &RunId) -> Self {
+        Self(format!("runs/{run}/control.json"))
+    }
+    /// `runs/{run_id}/heartbeat.json`: the dead-man switch of a run started with
+    /// `--heartbeat`, refreshed by the orchestrator and read by the workers.
+    pub fn heartbeat(run: &RunId) -> Self {
+        Self(format!("runs/{run}/heartbeat.json"))
+    }
     /// `runs/{run_id}/{region}/{worker_id}/`: one worker's results.
     pub fn worker_prefix(run: &RunId, region: &Region, worker: &WorkerId) -> Self {
         Self(format!("runs/{run}/{region}/{worker}/"))

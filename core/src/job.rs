@@ -86,6 +86,14 @@ pub struct Job {
     /// Filled only in the invoke payload, never in the stored plan.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// The dead-man switch (`run --heartbeat`): stop when the run's heartbeat
+    /// object has not changed for this long.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub heartbeat: Option<Duration>,
 }
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
@@ -644,6 +652,10 @@ pub struct Manifest {
     /// and including its last flush.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unwritten: Option<Unwritten>,
+    /// True when the worker stopped before the end of its slice because the run's
+    /// control object (or a stale heartbeat) told it to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// One interval-log object a worker wrote.
@@ -747,6 +759,7 @@ mod tests {
             request_timeout: Duration::from_secs(30),
             http: HttpOptions::default(),
             env: BTreeMap::new(),
+            heartbeat: None,
         };
         let json = serde_json::to_string(&job).expect("serialize");
         assert!(!json.contains(r#""http""#), "{json}");

@@ -12,11 +12,13 @@
 //!   workers), which the planner and the engine both compute.
 //! - [`template`]: the `{{name}}` grammar and k6's built-in variables.
 //! - [`sdk`]: the HTTP client both sides hand to the AWS SDK.
+//! - [`control`]: the kill switch's control and heartbeat objects.
 //!
 //! Nothing here does IO or reads a clock.
 
 #![warn(missing_docs)]
 
+pub mod control;
 pub mod hlog;
 pub mod id;
 pub mod job;

@@ -843,6 +843,7 @@ mod tests {
             request_timeout: S(1),
             http: crate::job::HttpOptions::default(),
             env: Default::default(),
+            heartbeat: None,
         };
         // A ramp from 0/s after two quiet seconds: its first arrival as the rate rises.
         assert_eq!(first_due(&job), Some(S(2)));

@@ -9,6 +9,7 @@
 //! - [`flow`]: templating, captures, checks and data rows of an iteration, pure.
 //! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
 //! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
+//! - [`control`]: the kill switch (control object, heartbeat) that stops a run early.
 //!
 //! This file owns the invocation flow ([`Worker::invoke`] → [`run_job`]): check the
 //! job, run the engine while flushing completed intervals every `flush_every`, then
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod control;
 pub mod engine;
 pub mod flow;
 pub mod recorder;
@@ -189,7 +191,7 @@ async fn run_job_unboxed<S: Sink>(
         job.run_start(),
         engine::request_names(&job),
     ));
-    let (report, written) = run_and_flush(&job, sink, &recorder, clock).await?;
+    let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock).await?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         run_id: job.run_id.clone(),
@@ -206,6 +208,7 @@ async fn run_job_unboxed<S: Sink>(
         latency_logs: u32::try_from(written.logs.len()).unwrap_or(u32::MAX),
         logs: written.logs,
         unwritten: written.unwritten,
+        stopped,
     };
     put_manifest(&job, sink, &manifest).await?;
     Ok(manifest)
@@ -255,15 +258,16 @@ async fn claim_job<S: Sink>(
     Ok(())
 }
 
-/// Runs the engine while flushing completed intervals every `job.flush_every`,
-/// then flushes the rest; returns the engine's report and how many latency logs
-/// were written.
+/// Runs the engine while flushing completed intervals every `job.flush_every`
+/// and watching the run's control object, then flushes the rest; returns the
+/// engine's report, how many latency logs were written and whether the control
+/// object stopped the engine early.
 async fn run_and_flush<S: Sink>(
     job: &Job,
     sink: &S,
     recorder: &Arc<Recorder>,
     clock: Clock,
-) -> Result<(EngineReport, Written), WorkerError> {
+) -> Result<(EngineReport, Written, bool), WorkerError> {
     let comment = format!(
         "sls-load run={} region={} worker={}",
         job.run_id, job.region, job.worker_id
@@ -279,10 +283,14 @@ async fn run_and_flush<S: Sink>(
         last_error: None,
     };
     let done = Notify::new();
+    let stop = engine::Stop::new();
+    let control = control::Watch::new(job, sink, stop.clone());
     let engine = async {
-        let report = engine::run(job, recorder.clone(), clock).await;
+        let report = engine::run_until(job, recorder.clone(), clock, stop.clone()).await;
         done.notify_one();
-        report
+        control.finished();
+        // Stopped early: the engine ended with the order given.
+        (report, stop.is_stopped())
     };
     let periodic = async {
         loop {
@@ -293,12 +301,13 @@ async fn run_and_flush<S: Sink>(
             if let Err(e) = flusher.flush(false).await {
                 tracing::error!(error = %e, "periodic flush failed");
             }
+            control.check().await;
         }
     };
-    let (report, ()) = tokio::join!(engine, periodic);
+    let ((report, stopped), (), ()) = tokio::join!(engine, periodic, control.run());
     let report = report?;
     flusher.flush(true).await?;
-    Ok((report, flusher.finish()))
+    Ok((report, flusher.finish(), stopped))
 }
 
 /// Stores `manifest` as `job`'s manifest object.

@@ -2,8 +2,9 @@
 //!
 //! This is the only file of the worker that imports `aws_sdk_s3`. It owns building
 //! the S3 client (rustls + ring, no default features), PUTs with retries and
-//! backoff on top of the SDK's own, and nothing else: what to write and when is
-//! decided by the handler in `lib.rs`.
+//! backoff on top of the SDK's own, single GETs of the run's control objects, and
+//! nothing else: what to write or read and when is decided by the handler in
+//! `lib.rs` and by `control`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +29,18 @@ pub struct SinkError {
     /// Attempts made.
     pub attempts: u32,
     /// The last error, with its source chain.
+    pub message: String,
+}
+
+/// A GET that failed (a missing object is no failure).
+#[derive(Debug, thiserror::Error)]
+#[error("could not read s3://{bucket}/{key}: {message}")]
+pub struct ReadError {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key.
+    pub key: ObjectKey,
+    /// The error, with its source chain.
     pub message: String,
 }
 
@@ -57,6 +70,18 @@ pub trait Sink: Send + Sync {
         body: Vec<u8>,
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Reads `key` once (no retries): `None` when there is no object, or when the
+    /// store answers 403, as S3 does for a missing key to a reader that may not
+    /// list. Sinks that cannot read (a local benchmark) keep this default:
+    /// nothing is ever there.
+    fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, ReadError>> + Send {
+        let _ = key;
+        async { Ok(None) }
+    }
 }
 
 pub use sls_load_core::sdk::http_client;
@@ -187,6 +212,39 @@ impl Sink for S3Sink {
             Err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
         })
         .await
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ReadError> {
+        let failed = |message: String| ReadError {
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            message,
+        };
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(failed(
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                ));
+            }
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Some(body.into_bytes().to_vec()))
     }
 
     async fn put(

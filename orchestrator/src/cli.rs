@@ -32,6 +32,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Reattach to a run in progress (from another terminal): live progress, then the report.
     Watch(ReportArgs),
+    /// Stop a run in progress from any terminal: its workers stop sending, flush and report.
+    Stop(StopArgs),
 }
 
 /// `sls-load plan`.
@@ -113,6 +115,11 @@ pub struct RunArgs {
     /// Test hook (local mode): kill one busy worker process this long after the start.
     #[arg(long, hide = true, value_parser = humantime::parse_duration)]
     pub local_fault_kill_after: Option<Duration>,
+    /// Dead-man switch: refresh a heartbeat object while following the run; workers
+    /// stop by themselves when it is older than this (e.g. 60s; at least 3s), so a
+    /// closed laptop does not leave the test running.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub heartbeat: Option<Duration>,
     /// No live progress display.
     #[arg(long, short)]
     pub quiet: bool,
@@ -138,6 +145,16 @@ pub struct ReportArgs {
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,
+    /// Where the run's results are.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// `sls-load stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run to stop (printed by `sls-load run`).
+    pub run_id: String,
     /// Where the run's results are.
     #[command(flatten)]
     pub cloud: CloudArgs,

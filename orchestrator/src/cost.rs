@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sls_load_core::control::CHECK_EVERY;
 use sls_load_core::job::MAX_DRAIN;
-use sls_load_core::job::{Manifest, Region};
+use sls_load_core::job::{Job, Manifest, Region};
 
 use crate::plan::{Arch, Plan};
 
@@ -98,7 +99,8 @@ fn total(
         lambda_compute_usd,
         lambda_requests_usd,
         s3_usd,
-        gb_seconds: gb_seconds_by_region.iter().map(|(_, g)| g).sum(),
+        // Folded from +0.0: an empty `sum` of f64 is -0.0, printed as "-0.0 GB-s".
+        gb_seconds: gb_seconds_by_region.iter().fold(0.0, |sum, (_, g)| sum + g),
         invocations,
         s3_requests: s3,
         usd_per_million_requests: (http_requests > 0.0).then(|| usd / http_requests * 1e6),
@@ -120,6 +122,7 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
         .unwrap_or_default();
     let mut by_region = Vec::new();
     let mut puts = 0;
+    let mut control_gets = 0;
     for r in &plan.regions {
         let seconds: f64 = plan
             .jobs
@@ -143,15 +146,18 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
             .as_nanos()
             .div_ceil(j.flush_every.as_nanos().max(1)) as u64;
         puts += flushes + 2; // interval logs + claim + manifest
+        control_gets += control_checks(j, flushes);
     }
     let invocations = plan.jobs.len() as u64;
-    let polls =
-        (lead + plan.duration + Duration::from_secs(5)).as_secs_f64() / POLL_EVERY.as_secs_f64();
+    let followed = lead + plan.duration + Duration::from_secs(5);
+    let polls = followed.as_secs_f64() / POLL_EVERY.as_secs_f64();
+    // `run` reads the control object too, for a stop from another terminal.
+    control_gets += followed.as_nanos().div_ceil(CHECK_EVERY.as_nanos()) as u64;
     let objects = puts + 2;
     let pages = objects.div_ceil(1000).max(1);
     let s3 = S3Requests {
-        put: puts + 2,              // + plan.json and summary.json
-        get: objects - invocations, // claims are never read
+        put: puts + 3,                             // + plan.json, control.json and summary.json
+        get: objects - invocations + control_gets, // claims are never read
         list: polls.ceil() as u64 * pages,
     };
     total(
@@ -161,6 +167,21 @@ pub fn estimate(plan: &Plan, expected_requests: Option<f64>) -> Cost {
         s3,
         expected_requests.unwrap_or(0.0),
     )
+}
+
+/// The GETs of the kill switch one worker of `job` makes, flushing `flushes`
+/// times: its control object once every [`CHECK_EVERY`] from about a second
+/// before its start (its claim) to the end of its slice, and once after every
+/// flush; as many again for the heartbeat of a run with `--heartbeat`. That is
+/// 30 GETs a minute plus one per flush (twice that with a heartbeat).
+pub fn control_checks(job: &Job, flushes: u64) -> u64 {
+    let watched = job.duration + Duration::from_secs(1);
+    let checks = watched.as_nanos().div_ceil(CHECK_EVERY.as_nanos()) as u64 + flushes;
+    if job.heartbeat.is_some() {
+        checks * 2
+    } else {
+        checks
+    }
 }
 
 /// The actual cost of a run from its manifests: each worker's billed duration is
@@ -252,6 +273,28 @@ mod tests {
             lambda_gb_second(&Region::new("af-south-1").unwrap(), Arch::X86_64)
                 > lambda_gb_second(&us, Arch::X86_64)
         );
+    }
+
+    #[test]
+    fn workers_read_the_control_object_every_check_period_and_after_every_flush() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "format": 1, "run_id": "r", "worker_id": "w0000", "region": "us-east-1",
+            "start_at": "2026-01-01T00:00:00Z", "duration": "59s", "target": "http://x",
+            "scenarios": [], "results": { "bucket": "b", "region": "us-east-1" },
+            "flush_every": "10s", "request_timeout": "5s"
+        }))
+        .unwrap();
+        // 60 s watched at one GET per 2 s, plus 6 flushes: 36.
+        assert_eq!(control_checks(&job, 6), 36);
+        job.heartbeat = Some(Duration::from_secs(60));
+        assert_eq!(control_checks(&job, 6), 72);
+    }
+
+    #[test]
+    fn a_run_without_manifests_costs_zero_not_minus_zero() {
+        let c = total(&[], Arch::X86_64, 2, S3Requests::default(), 0.0);
+        assert!(c.gb_seconds.is_sign_positive() && c.gb_seconds == 0.0);
+        assert_eq!(format!("{:.1}", c.gb_seconds), "0.0");
     }
 
     #[test]

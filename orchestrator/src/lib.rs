@@ -9,6 +9,7 @@
 //! - [`invoke`]: Event invocations with bounded concurrency and backoff.
 //! - [`store`]: list/get/put objects in S3; [`collect`]: read a run back.
 //! - [`fanout`]: invokes a plan slice after slice at the right instants.
+//! - [`control`]: writes the kill switch (control and heartbeat objects).
 //! - [`merge`]: decode and add histograms; [`summary`]: the summary and threshold
 //!   verdicts; [`render`]: the summary and the plan as terminal text.
 //! - [`local`]: embedded S3 and Lambda stand-ins on loopback; [`cloud`]: picks local or
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod cloud;
 pub mod collect;
 pub mod commands;
+pub mod control;
 pub mod cost;
 pub mod fanout;
 pub mod invoke;

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use rand::Rng;
 use sls_load_core::job::{Region, ResultsLocation, RunId};
 
-use crate::cli::{self, ArchArg, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs};
+use crate::cli::{self, ArchArg, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs};
 pub use crate::cloud::CloudOptions;
 use crate::cloud::choose_mode;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
@@ -44,6 +44,9 @@ pub enum OptionsError {
     /// The scenario uses `{{__ENV.NAME}}` but `NAME` is set nowhere.
     #[error("`{{{{__ENV.{0}}}}}` is not set: pass -e {0}=VALUE or set {0} in the environment")]
     EnvUnset(String),
+    /// `--heartbeat` shorter than workers can check.
+    #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
+    ShortHeartbeat(Duration),
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -67,6 +70,8 @@ pub enum CommandOptions {
     Report(ReportOptions),
     /// `sls-load watch RUN_ID`.
     Watch(ReportOptions),
+    /// `sls-load stop RUN_ID`.
+    Stop(StopOptions),
 }
 
 impl CommandOptions {
@@ -77,6 +82,7 @@ impl CommandOptions {
             cli::Command::Plan(args) => CommandOptions::Plan(PlanOnlyOptions::from_cli(args)?),
             cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
             cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),
+            cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
         })
     }
 }
@@ -227,6 +233,9 @@ pub struct RunOptions {
     pub invoke_concurrency: usize,
     /// Test hook (local mode): kill one busy worker process this long after the start.
     pub local_fault_kill_after: Option<Duration>,
+    /// `--heartbeat`: the dead-man switch's period, at least
+    /// [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
+    pub heartbeat: Option<Duration>,
     /// `--quiet`: no live progress display.
     pub quiet: bool,
     /// `--timings`: print each slice's fan-out time.
@@ -249,6 +258,7 @@ impl RunOptions {
             lead: args.lead,
             invoke_concurrency: args.invoke_concurrency,
             local_fault_kill_after: args.local_fault_kill_after,
+            heartbeat: args.heartbeat.map(heartbeat).transpose()?,
             quiet: args.quiet,
             timings: args.timings,
             summary_export: args.summary_export,
@@ -304,6 +314,33 @@ impl ReportOptions {
             cloud: cloud(args.cloud)?,
         })
     }
+}
+
+/// `sls-load stop RUN_ID`, validated.
+#[derive(Debug, Clone)]
+pub struct StopOptions {
+    /// The run.
+    pub run_id: RunId,
+    /// Where the run's results are.
+    pub cloud: CloudOptions,
+}
+
+impl StopOptions {
+    /// Validates `sls-load stop`'s arguments.
+    pub fn from_cli(args: StopArgs) -> Result<StopOptions, OptionsError> {
+        Ok(StopOptions {
+            run_id: run_id(args.run_id)?,
+            cloud: cloud(args.cloud)?,
+        })
+    }
+}
+
+/// `--heartbeat`: at least [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
+fn heartbeat(period: Duration) -> Result<Duration, OptionsError> {
+    if period < sls_load_core::control::MIN_HEARTBEAT {
+        return Err(OptionsError::ShortHeartbeat(period));
+    }
+    Ok(period)
 }
 
 /// The one place a run id from the command line (or a generated one) becomes a [`RunId`].

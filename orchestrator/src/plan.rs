@@ -379,6 +379,7 @@ fn region_jobs(
                 request_timeout: scenario.request_timeout,
                 http: scenario.http.clone(),
                 env: Default::default(),
+                heartbeat: None,
             });
         }
     }

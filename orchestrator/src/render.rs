@@ -79,6 +79,12 @@ fn overview(out: &mut String, s: &Summary) {
             .map(|c| format!(" · ${c:.4} per million requests"))
             .unwrap_or_default()
     );
+    if s.interrupted {
+        let _ = writeln!(
+            out,
+            "  interrupted ....: stopped before its end; the figures cover what was sent until then"
+        );
+    }
     if s.dropped_iterations > 0 {
         let _ = writeln!(out, "  dropped_iters ..: {}", s.dropped_iterations);
     }

@@ -276,6 +276,10 @@ pub struct Summary {
     pub timeline: Vec<Second>,
     /// Threshold verdicts, in scenario order.
     pub thresholds: Vec<ThresholdResult>,
+    /// True when the run was stopped before its end (Ctrl-C, SIGTERM, `sls-load
+    /// stop`, a stale heartbeat): the figures cover what was sent until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl Summary {
@@ -308,6 +312,7 @@ impl Summary {
             ),
             timeline: timeline(merged),
             thresholds: Vec::new(),
+            interrupted: collected.manifests.values().any(|m| m.stopped),
         };
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);

@@ -5,7 +5,7 @@
 //!
 //! The rules: every permission is named exactly (the one wildcard is
 //! `lambda:GetAccountSettings`, which has no resource type); a worker can only
-//! write results below `runs/`; a worker invocation is never retried (a retry
+//! write results below `runs/` and read a run's control and heartbeat objects; a worker invocation is never retried (a retry
 //! would send its load twice); the function is the custom-runtime `bootstrap`
 //! with Lambda's longest timeout; and both flavours deploy the same thing.
 
@@ -191,6 +191,12 @@ fn the_orchestrator_policy_grants_exactly_what_the_cli_calls() {
     );
 }
 
+/// The worker's one read: a run's kill switch (CloudFormation `Sub` strings).
+const CFN_CONTROL: [&str; 2] = [
+    "arn:${AWS::Partition}:s3:::${ResultsBucketName}/runs/*/control.json",
+    "arn:${AWS::Partition}:s3:::${ResultsBucketName}/runs/*/heartbeat.json",
+];
+
 #[test]
 fn the_worker_role_can_only_write_its_logs_and_put_objects_under_runs() {
     let t = cfn("worker.yaml");
@@ -220,11 +226,18 @@ fn the_worker_role_can_only_write_its_logs_and_put_objects_under_runs() {
     actions.sort();
     assert_eq!(
         actions,
-        ["logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject"],
-        "no Get, List, Delete, no logs:CreateLogGroup"
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:PutObject"
+        ],
+        "no List, Delete, no logs:CreateLogGroup"
     );
     for s in &statements {
-        if s.actions.iter().any(|a| a.starts_with("s3:")) {
+        if s.actions == ["s3:GetObject"] {
+            assert_eq!(s.resources, CFN_CONTROL, "the control objects only");
+        } else if s.actions.iter().any(|a| a.starts_with("s3:")) {
             assert_eq!(
                 s.resources,
                 ["arn:${AWS::Partition}:s3:::${ResultsBucketName}/runs/*"]
@@ -464,6 +477,10 @@ fn terraform_orchestrator_policy_grants_exactly_what_the_cli_calls() {
     assert!(has_condition(&doc, "StringLike", "s3:prefix", "runs/*"));
 }
 
+/// The results bucket's ARN in the worker module.
+const TF_BUCKET: &str =
+    "arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}";
+
 #[test]
 fn terraform_worker_role_can_only_write_its_logs_and_put_objects_under_runs() {
     let m = tf("modules/worker/main.tf");
@@ -487,9 +504,13 @@ fn terraform_worker_role_can_only_write_its_logs_and_put_objects_under_runs() {
             ),
             (
                 vec!["s3:PutObject".into()],
+                vec![format!("{TF_BUCKET}/runs/*")]
+            ),
+            (
+                vec!["s3:GetObject".into()],
                 vec![
-                    "arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}/runs/*"
-                        .into()
+                    format!("{TF_BUCKET}/runs/*/control.json"),
+                    format!("{TF_BUCKET}/runs/*/heartbeat.json")
                 ]
             ),
         ]

@@ -7,6 +7,7 @@ mod engine;
 mod faults;
 mod ids;
 mod infra;
+mod kill_switch;
 mod run;
 mod scale;
 mod scenario_errors;

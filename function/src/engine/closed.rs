@@ -29,7 +29,11 @@ pub(super) async fn run(ctx: Arc<Ctx>, plan: VuSchedule) -> Result<(), EngineErr
     let mut started = 0u32;
     for step in &plan.steps {
         let at = ctx.run_start + step.at;
-        if !wait_until(at, &mut vus, plan.iterations.is_some()).await {
+        let waited = tokio::select! {
+            waited = wait_until(at, &mut vus, plan.iterations.is_some()) => waited,
+            () = ctx.stop.stopped() => false,
+        };
+        if !waited {
             break;
         }
         tx.send_replace(step.vus);
@@ -82,7 +86,8 @@ async fn run_vu(
             last = None;
         }
         let now = last.unwrap_or_else(Instant::now);
-        if now >= ctx.end || iterations.is_some_and(|n| vu.iterations >= n) {
+        if now >= ctx.end || ctx.stop.is_stopped() || iterations.is_some_and(|n| vu.iterations >= n)
+        {
             return;
         }
         let mut removed_at: Option<Instant> = None;

@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Sleep;
 
 use super::Ctx;
+use super::stop::StopSignal;
 use super::transport::{Conn, Reply};
 use crate::flow::{ResponseView, Step, Vars};
 use crate::job::{ErrorClass, ThinkTime};
@@ -32,6 +33,8 @@ pub(super) struct Vu {
     rng: StdRng,
     /// The VU's request timer (see [`send_within`]).
     timer: Pin<Box<Sleep>>,
+    /// Fires when the engine is told to stop.
+    stop: StopSignal,
 }
 
 impl Vu {
@@ -44,6 +47,7 @@ impl Vu {
             vars: ctx.flow.vars(),
             rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             timer: Box::pin(tokio::time::sleep_until(ctx.hard_stop.into())),
+            stop: ctx.stop.signal(),
         }
     }
 }
@@ -72,7 +76,7 @@ pub(super) async fn run(
     }
     for (i, step) in ctx.flow.steps().iter().enumerate() {
         let sent = Instant::now();
-        if i > 0 && (sent >= ctx.end || !keep_going()) {
+        if i > 0 && (sent >= ctx.end || ctx.stop.is_stopped() || !keep_going()) {
             ended = sent;
             break;
         }
@@ -110,7 +114,10 @@ pub(super) async fn run(
                 ended = ended.max(ctx.end);
                 break;
             }
-            tokio::time::sleep_until(wake.into()).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(wake.into()) => {}
+                () = vu.stop.fired() => break,
+            }
             ended = Instant::now();
         }
     }
@@ -139,7 +146,8 @@ async fn send_step(
         Ok(request) => {
             let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
             let keep = step.keeps_body();
-            match send_within(&mut vu.conn, &mut vu.timer, request, keep, sent, deadline).await {
+            let (conn, timer, stop) = (&mut vu.conn, &mut vu.timer, &mut vu.stop);
+            match send_within(conn, timer, stop, request, keep, sent, deadline).await {
                 Some(Ok(reply)) => {
                     let done = reply.ended;
                     let outcome = classify_status(reply.status, step.expect_status);
@@ -161,20 +169,25 @@ async fn send_step(
 /// or fires before it: request deadlines never decrease, so after a VU's first
 /// request that happens at most once per timeout, and a request costs no timer
 /// registration (a `timeout` per request would insert and remove one each time).
+///
+/// Once `stop` fires, the deadline comes forward to at most
+/// [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN) later.
 async fn send_within(
     conn: &mut Conn,
     timer: &mut Pin<Box<Sleep>>,
+    stop: &mut StopSignal,
     request: &http::Request<bytes::Bytes>,
     keep_body: bool,
     sent: Instant,
     deadline: Instant,
 ) -> Option<Result<Reply, ErrorClass>> {
-    let deadline = tokio::time::Instant::from_std(deadline);
+    let mut deadline = tokio::time::Instant::from_std(deadline);
     if timer.deadline() > deadline {
         timer.as_mut().reset(deadline);
     }
     let sending = conn.send(request, keep_body, sent);
     tokio::pin!(sending);
+    let mut stopping = false;
     loop {
         tokio::select! {
             biased;
@@ -184,6 +197,14 @@ async fn send_within(
                     return None;
                 }
                 timer.as_mut().reset(deadline);
+            }
+            () = stop.fired(), if !stopping => {
+                stopping = true;
+                let drained = tokio::time::Instant::now() + sls_load_core::control::STOP_DRAIN;
+                if drained < deadline {
+                    deadline = drained;
+                    timer.as_mut().reset(deadline);
+                }
             }
         }
     }

@@ -19,6 +19,7 @@
 mod closed;
 mod iteration;
 mod open;
+pub mod stop;
 pub mod transport;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::job::{Job, JobScenario};
 use crate::recorder::{Recorder, RecorderError};
 use crate::schedule::{self, ArrivalSchedule, VuSchedule, Window};
 
+pub use stop::Stop;
 use transport::Target;
 
 /// The longest time in-flight requests get to finish after the slice ends.
@@ -138,6 +140,8 @@ struct Ctx {
     seed: u64,
     first_sent: Arc<FirstSent>,
     clock: Clock,
+    /// Once given, nothing more starts (see [`stop`]).
+    stop: Arc<Stop>,
 }
 
 /// The earliest send of the job, as nanoseconds after the clock's reference instant.
@@ -164,6 +168,18 @@ pub async fn run(
     job: &Job,
     recorder: Arc<Recorder>,
     clock: Clock,
+) -> Result<EngineReport, EngineError> {
+    run_until(job, recorder, clock, Stop::new()).await
+}
+
+/// [`run`], ending early once `stop` is given: no new iteration or step, think
+/// times cut short, requests in flight settle within their timeout and at most
+/// [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN).
+pub async fn run_until(
+    job: &Job,
+    recorder: Arc<Recorder>,
+    clock: Clock,
+    stop: Arc<Stop>,
 ) -> Result<EngineReport, EngineError> {
     let window = Window::of_job(job);
     let run_start = clock.instant_of(job.run_start());
@@ -194,6 +210,7 @@ pub async fn run(
             seed: schedule::seed(job.run_id.as_str(), job.worker_id.as_str(), &scenario.name),
             first_sent: first_sent.clone(),
             clock,
+            stop: stop.clone(),
         });
         tasks.push(tokio::spawn(run_scenario(ctx, scenario.clone(), window)));
     }
@@ -371,6 +388,7 @@ pub(crate) mod tests {
             request_timeout: Duration::from_secs(5),
             http: crate::job::HttpOptions::default(),
             env: Default::default(),
+            heartbeat: None,
         }
     }
 

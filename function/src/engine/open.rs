@@ -24,11 +24,14 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use super::iteration::{self, Vu};
-use super::{Ctx, EngineError};
+use super::{Ctx, EngineError, Stop};
 use crate::schedule::ArrivalSchedule;
 
 /// How early the pacer hands an arrival over at most (see the module documentation).
 pub const MAX_EARLY: Duration = Duration::from_micros(500);
+
+/// How often a pacer waiting for a distant arrival looks at the stop signal.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// The VUs of one scenario and what a new one needs.
 struct Pool {
@@ -108,7 +111,11 @@ fn pace(
     let ready_at = Instant::now();
     let mut dropped = 0;
     let mut previous: Option<Instant> = None;
+    let stop = &pool.ctx.stop.clone();
     for t in schedule {
+        if stop.is_stopped() {
+            break;
+        }
         let intended = run_start + t;
         if intended < ready_at {
             dropped += 1;
@@ -117,7 +124,9 @@ fn pace(
         let gap = previous.map_or(MAX_EARLY * 16, |p| intended.saturating_duration_since(p));
         previous = Some(intended);
         let early = MAX_EARLY.min(gap / 16);
-        sleep_until(intended.checked_sub(early).unwrap_or(intended));
+        if !sleep_until(intended.checked_sub(early).unwrap_or(intended), stop) {
+            break;
+        }
         if take_idle(&pool.idle) {
             // Unbounded: a send fails only once every VU is gone.
             if tx.try_send(intended).is_err() {
@@ -132,14 +141,18 @@ fn pace(
     dropped
 }
 
-/// Blocks the pacer thread until `at` (never earlier).
-fn sleep_until(at: Instant) {
+/// Blocks the pacer thread until `at` (never earlier); returns `false` early
+/// when `stop` is given, which it looks at every [`STOP_POLL`] of a long wait.
+fn sleep_until(at: Instant, stop: &Stop) -> bool {
     loop {
         let now = Instant::now();
         if now >= at {
-            return;
+            return true;
         }
-        std::thread::sleep(at - now);
+        if stop.is_stopped() {
+            return false;
+        }
+        std::thread::sleep((at - now).min(STOP_POLL));
     }
 }
 

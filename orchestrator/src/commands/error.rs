@@ -24,8 +24,12 @@ pub const EXIT_RUN_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code when the run completed but a threshold failed (k6's code).
 pub const EXIT_THRESHOLDS: u8 = 99;
-/// Exit code after Ctrl-C.
-pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code of a run stopped before its end: Ctrl-C, SIGTERM, `sls-load stop` or
+/// a stale heartbeat (k6's code for an external abort).
+pub const EXIT_INTERRUPTED: u8 = 105;
+/// Exit code after a second Ctrl-C (or SIGTERM): gone without waiting for the
+/// workers' last flush or printing a summary.
+pub const EXIT_ABANDONED: u8 = 130;
 
 /// A command's failure.
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +114,26 @@ pub enum Error {
     /// The run completed but thresholds failed, as `metric expr`.
     #[error("thresholds crossed: {}", .0.join(", "))]
     ThresholdsCrossed(Vec<String>),
-    /// Ctrl-C during a run.
-    #[error("interrupted; what workers stored so far stays in the store: `sls-load report {0}`")]
-    Interrupted(RunId),
+    /// The run was stopped before its end; the summary printed covers what the
+    /// workers sent until then.
+    #[error(
+        "interrupted: the run was stopped before its end and the summary covers what the workers sent until then{}; rebuild it with `sls-load report {run_id}`",
+        if *.missing > 0 { format!(" ({missing} workers did not report)") } else { String::new() }
+    )]
+    Interrupted {
+        /// The run.
+        run_id: RunId,
+        /// Workers without a manifest.
+        missing: usize,
+    },
+    /// Ctrl-C or SIGTERM before any worker was invoked.
+    #[error("interrupted before any worker was invoked (run {0})")]
+    InterruptedBeforeStart(RunId),
+    /// A second Ctrl-C or SIGTERM: gone without waiting for the workers.
+    #[error(
+        "interrupted twice: the workers were told to stop; what they stored stays in the store: `sls-load report {0}`"
+    )]
+    Abandoned(RunId),
 }
 
 impl Error {
@@ -131,7 +152,8 @@ impl Error {
             | Error::Incomplete { .. } => EXIT_RUN_FAILED,
             Error::RunExists(_) => EXIT_BAD_INPUT,
             Error::ThresholdsCrossed(_) => EXIT_THRESHOLDS,
-            Error::Interrupted(_) => EXIT_INTERRUPTED,
+            Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,
+            Error::Abandoned(_) => EXIT_ABANDONED,
         }
     }
 

@@ -10,9 +10,11 @@
 //! own failure (the binary does).
 
 mod error;
+mod interrupt;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod stop;
 pub mod watch;
 
 use std::borrow::Cow;
@@ -21,7 +23,8 @@ use std::path::Path;
 use sls_load_core::job::{ObjectKey, RunId};
 
 pub use self::error::{
-    EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLDS, Error,
+    EXIT_ABANDONED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLDS,
+    Error,
 };
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
@@ -39,6 +42,7 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
         CommandOptions::Plan(opts) => plan::plan(opts).await,
         CommandOptions::Report(opts) => report::report(opts).await,
         CommandOptions::Watch(opts) => watch::watch(opts).await,
+        CommandOptions::Stop(opts) => stop::stop(opts).await,
     }
 }
 
@@ -63,14 +67,17 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
 }
 
 /// Builds, stores and prints the summary of a collected run, then judges it:
-/// missing workers and crossed thresholds are errors.
+/// an interrupted run (`interrupted`, or a worker's manifest saying it was
+/// stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
     collected: &Collected,
     export: Option<&Path>,
+    interrupted: bool,
 ) -> Result<(), Error> {
     let run_id = &collected.plan.run_id;
-    let summary = Summary::build(collected, &collected.merged);
+    let mut summary = Summary::build(collected, &collected.merged);
+    summary.interrupted |= interrupted;
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -109,8 +116,15 @@ fn print_summary(cloud: &Cloud, run_id: &RunId, summary: &Summary) {
     }
 }
 
-/// Missing workers fail the run; crossed thresholds fail it with their own code.
+/// An interrupted run ends with its own code; missing workers fail the run;
+/// crossed thresholds fail it with their own code.
 fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
+    if summary.interrupted {
+        return Err(Error::Interrupted {
+            run_id: run_id.clone(),
+            missing: summary.workers.missing.len(),
+        });
+    }
     if !summary.workers.missing.is_empty() {
         return Err(Error::WorkersMissing {
             missing: summary.workers.missing.len(),

@@ -3,6 +3,11 @@
 //! fans out the invocations while following progress (and, as a test hook,
 //! injecting a fault), and ends with the shared [`finish`].
 //!
+//! Ctrl-C or SIGTERM stops the run through its control object, waits a bounded
+//! time for the workers' last flush and ends with a summary marked interrupted;
+//! a second one quits at once ([`super::interrupt`]). With `--heartbeat` the
+//! heartbeat object is refreshed while the run is followed.
+//!
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
 //! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
 
@@ -11,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use sls_load_core::job::{ObjectKey, ResultsLocation};
 
+use super::interrupt::{self, Signals, Stopping};
 use super::{Error, finish, load_scenario};
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
@@ -27,6 +33,7 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 
 /// `sls-load run`.
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
+    let mut signals = Signals::listen();
     let scenario = load_scenario(&opts.scenario, opts.target.as_deref())?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
@@ -39,10 +46,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let lead = opts
         .lead
         .unwrap_or_else(|| default_lead(cloud.mode, layout.slots()));
-    let outcome = tokio::select! {
-        r = run_planned(&opts, &cloud, &scenario, lead, &env) => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(opts.run_id.clone())),
-    };
+    let outcome = run_planned(&opts, &cloud, &scenario, lead, &env, &mut signals).await;
     cloud.shutdown().await;
     outcome
 }
@@ -73,14 +77,52 @@ fn print_header(opts: &RunOptions, layout: &Layout) {
 }
 
 /// Plans, stores the plan (credentials redacted), invokes with the `env` values
-/// and follows, then finishes.
+/// and follows, then finishes; a signal before the first invocation ends it at
+/// once, a second one at any time.
 async fn run_planned(
     opts: &RunOptions,
     cloud: &Cloud,
     scenario: &Scenario,
     lead: Duration,
     env: &BTreeMap<String, String>,
+    signals: &mut Signals,
 ) -> Result<(), Error> {
+    let invoker = LambdaInvoker::new(cloud.lambda.clone(), opts.cloud.function.clone());
+    let plan = tokio::select! {
+        plan = prepare(opts, cloud, scenario, lead, &invoker) => plan?,
+        _ = signals.next() => return Err(Error::InterruptedBeforeStart(opts.run_id.clone())),
+    };
+    let mut collected = Collected::new(plan.clone());
+    let (failures, interrupted) =
+        invoke_and_follow(opts, cloud, &invoker, &mut collected, lead, env, signals).await?;
+    judge_invocations(&failures, &plan)?;
+    warn_local_errors(opts, cloud);
+    let ending = async {
+        // One last look: what was flushed after the last poll, and what failed.
+        collected.settle(&cloud.store).await?;
+        finish(
+            cloud,
+            &collected,
+            opts.summary_export.as_deref(),
+            interrupted,
+        )
+        .await
+    };
+    tokio::select! {
+        ended = ending => ended,
+        _ = signals.next() => Err(Error::Abandoned(opts.run_id.clone())),
+    }
+}
+
+/// Plans the run and stores what workers read before they start: the plan, the
+/// control object (go on) and, with `--heartbeat`, the first heartbeat.
+async fn prepare(
+    opts: &RunOptions,
+    cloud: &Cloud,
+    scenario: &Scenario,
+    lead: Duration,
+    invoker: &LambdaInvoker,
+) -> Result<Plan, Error> {
     let results = ResultsLocation {
         bucket: cloud.bucket.0.clone(),
         region: cloud.bucket.1.clone(),
@@ -88,8 +130,10 @@ async fn run_planned(
     let plan_options =
         opts.plan
             .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
-    let plan = plan::plan(scenario, &plan_options)?;
-    let invoker = LambdaInvoker::new(cloud.lambda.clone(), opts.cloud.function.clone());
+    let mut plan = plan::plan(scenario, &plan_options)?;
+    for job in &mut plan.jobs {
+        job.heartbeat = opts.heartbeat;
+    }
     invoker
         .check_concurrency(&plan.concurrency_needed())
         .await?;
@@ -104,18 +148,19 @@ async fn run_planned(
     if !created {
         return Err(Error::RunExists(opts.run_id.clone()));
     }
-    let mut collected = Collected::new(plan.clone());
-    let failures = invoke_and_follow(opts, cloud, &invoker, &mut collected, lead, env).await?;
-    judge_invocations(&failures, &plan)?;
-    warn_local_errors(opts, cloud);
-    // One last look: what was flushed after the last poll, and what failed.
-    collected.settle(&cloud.store).await?;
-    finish(cloud, &collected, opts.summary_export.as_deref()).await
+    let go_on = sls_load_core::control::Control::running(SystemTime::now());
+    crate::control::write(&cloud.store, &opts.run_id, &go_on).await?;
+    if opts.heartbeat.is_some() {
+        crate::control::beat(&cloud.store, &opts.run_id, 0).await?;
+    }
+    Ok(plan)
 }
 
-/// Fans out the invocations (with the `env` values) while following progress and
-/// injecting the test fault, reading the run into `collected`; returns the
-/// invocations that failed.
+/// Fans out the invocations (with the `env` values) while following progress, injecting the test fault
+/// and refreshing the heartbeat, reading the run into `collected`; returns the
+/// invocations that failed and whether a signal stopped the run. After the first
+/// signal nothing more is invoked and the stopping run is followed for at most
+/// a flush period plus [`interrupt::SETTLE_EXTRA`]; the second ends it at once.
 async fn invoke_and_follow(
     opts: &RunOptions,
     cloud: &Cloud,
@@ -123,7 +168,8 @@ async fn invoke_and_follow(
     collected: &mut Collected,
     lead: Duration,
     env: &BTreeMap<String, String>,
-) -> Result<Vec<InvokeError>, Error> {
+    signals: &mut Signals,
+) -> Result<(Vec<InvokeError>, bool), Error> {
     let plan = &collected.plan.clone();
     let fan_out = FanOut {
         lead,
@@ -132,14 +178,53 @@ async fn invoke_and_follow(
     };
     let count = InvocationCount::default();
     let mut display = Display::new(plan, opts.quiet);
-    let (failures, (), followed) = tokio::join!(
-        fanout::invoke_slices(invoker, plan, env, fan_out, &count),
-        inject_fault(cloud, plan, opts.local_fault_kill_after),
-        follow(cloud, collected, &mut display, &count),
-    );
+    let stopping = Stopping::new();
+    let settle_for = opts.plan.flush_every + interrupt::SETTLE_EXTRA;
+    let invoking = async {
+        tokio::select! {
+            failures = fanout::invoke_slices(invoker, plan, env, fan_out, &count) => failures,
+            () = stopping.wait() => Vec::new(),
+        }
+    };
+    let following = async {
+        tokio::select! {
+            followed = follow(cloud, collected, &mut display, &count) => return followed,
+            () = stopping.wait() => {}
+        }
+        let until = SystemTime::now() + settle_for;
+        interrupt::settle(&cloud.store, collected, &mut display, &count, until).await?;
+        Ok(())
+    };
+    let work = async {
+        tokio::join!(
+            invoking,
+            inject_fault(cloud, plan, opts.local_fault_kill_after),
+            following,
+        )
+    };
+    let heartbeat = async {
+        match opts.heartbeat {
+            Some(period) => {
+                crate::control::keep_beating(&cloud.store, &plan.run_id, period, 1).await
+            }
+            None => std::future::pending::<std::convert::Infallible>().await,
+        }
+    };
+    let ordered = interrupt::stop_on_order(&cloud.store, &plan.run_id, &stopping);
+    let stop =
+        interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
+    let (failures, (), followed) = tokio::select! {
+        done = work => done,
+        never = heartbeat => match never {},
+        never = ordered => match never {},
+        _ = stop => {
+            display.finish();
+            return Err(Error::Abandoned(plan.run_id.clone()));
+        }
+    };
     display.finish();
     followed?;
-    Ok(failures)
+    Ok((failures, stopping.is_set()))
 }
 
 /// Follows the run until every invocation has been made and every worker

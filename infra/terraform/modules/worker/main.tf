@@ -42,12 +42,21 @@ data "aws_iam_policy_document" "worker" {
   }
 
   # runs/{run_id}/{region}/{worker}/latency-NNNNN.hlog and manifest.json.
-  # Workers never read, list or delete.
+  # Workers never list or delete.
   statement {
     sid       = "WriteRunResults"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
     resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}/runs/*"]
+  }
+
+  # The kill switch: the run's control object and its heartbeat, and nothing
+  # else a worker could read.
+  statement {
+    sid       = "ReadRunControl"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}/runs/*/control.json", "arn:${data.aws_partition.current.partition}:s3:::${var.results_bucket_name}/runs/*/heartbeat.json"]
   }
 }
 

@@ -1,15 +1,19 @@
 //! Starting and watching one `bootstrap` process: its own Runtime API listener,
 //! its log file, its Lambda environment, and a watcher task that kills it on
-//! request and reports its exit to the pool.
+//! request and reports its exit to the pool. On Linux every process gets a
+//! parent-death signal, so no worker outlives the orchestrator (not even one
+//! killed with SIGKILL) and keeps sending load.
 //! It does not decide when a process starts or what happens to its invocations
 //! when it dies; that is [`super::pool`].
 
 use std::fs::OpenOptions;
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
@@ -82,10 +86,66 @@ pub(super) fn start_process(shared: &Shared, seq: u64) -> Result<Started, LocalE
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .kill_on_drop(true);
-    let child = cmd
-        .spawn()
+    die_with_parent(&mut cmd);
+    let child = spawn_from_lasting_thread(cmd, shared.rt.clone())
         .map_err(|e| LocalError::io(format!("spawning {}", cfg.bootstrap.display()), e))?;
     Ok(Started { child, listener })
+}
+
+/// Makes the child get SIGKILL when the thread that spawned it ends, which
+/// [`spawn_from_lasting_thread`] makes the end of this process.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: prctl and getppid are, and nothing here allocates.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then nothing would signal us.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere there is no parent-death signal: workers end at their deadline.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+/// Spawns `cmd` from one thread that lives as long as the process. Linux sends
+/// the parent-death signal when the *thread* that forked the child ends, and the
+/// blocking-pool threads [`start_process`] runs on end when idle.
+fn spawn_from_lasting_thread(cmd: Command, rt: Handle) -> std::io::Result<Child> {
+    type Request = (Command, Handle, std_mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<std_mpsc::Sender<Request>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std_mpsc::channel::<Request>();
+        let started = std::thread::Builder::new()
+            .name("sls-load-spawner".into())
+            .spawn(move || {
+                for (mut cmd, rt, reply) in rx {
+                    let _rt = rt.enter();
+                    let _ = reply.send(cmd.spawn());
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the process spawner thread");
+        }
+        Mutex::new(tx)
+    });
+    let (reply, answer) = std_mpsc::channel();
+    let sent = spawner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .send((cmd, rt, reply));
+    let gone = || std::io::Error::other("the process spawner thread is gone");
+    sent.map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
 }
 
 /// Serves the Runtime API of started process `seq` and hands the child to a
