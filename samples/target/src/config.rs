@@ -67,7 +67,15 @@ pub struct Args {
     /// stdout are always printed).
     #[arg(long)]
     pub quiet: bool,
+
+    /// Answer every `ok` (200) with a body of this many bytes (`ok\n`
+    /// repeated) instead of `ok\n`, for tests of large responses. At most 64 MiB.
+    #[arg(long, value_name = "BYTES")]
+    pub body_size: Option<usize>,
 }
+
+/// Largest `--body-size`.
+pub const MAX_BODY_SIZE: usize = 64 << 20;
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -78,6 +86,8 @@ pub struct Config {
     pub exit_after: Duration,
     pub shutdown_grace: Duration,
     pub quiet: bool,
+    /// `--body-size`: the length of every `ok` body (`None`: `ok\n`).
+    pub body_size: Option<usize>,
 }
 
 impl Args {
@@ -91,6 +101,10 @@ impl Args {
         }
         ensure!(self.threads >= 1, "--threads must be at least 1");
         ensure!(!self.exit_after.is_zero(), "--exit-after must be positive");
+        ensure!(
+            self.body_size.is_none_or(|n| n <= MAX_BODY_SIZE),
+            "--body-size must be at most {MAX_BODY_SIZE} bytes"
+        );
 
         let slow_delay = match (self.slow_fraction == Fraction::ZERO, self.slow_delay) {
             (_, Some(delay)) => delay,
@@ -116,6 +130,7 @@ impl Args {
             exit_after: self.exit_after,
             shutdown_grace: self.shutdown_grace,
             quiet: self.quiet,
+            body_size: self.body_size,
         })
     }
 }
@@ -155,6 +170,9 @@ impl Config {
                 humantime::format_duration(stall.at),
                 humantime::format_duration(stall.duration)
             ));
+        }
+        if let Some(n) = self.body_size {
+            parts.push(format!("body-size={n}"));
         }
         parts.push(format!(
             "exit-after={}",
