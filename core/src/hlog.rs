@@ -332,7 +332,8 @@ fn check_declared(bytes: &[u8]) -> Result<(), String> {
             "histogram declares a {payload}-byte payload (limit {MAX_PAYLOAD_BYTES})"
         ));
     }
-    if sigfig > MAX_DECLARED_SIGFIG || low == 0 || high > MAX_DECLARED_HIGH || high < 2 * low {
+    // `high / 2 < low` is HdrHistogram's `high < 2 * low` without its overflow.
+    if sigfig > MAX_DECLARED_SIGFIG || low == 0 || high > MAX_DECLARED_HIGH || high / 2 < low {
         return Err(format!(
             "histogram declares range {low}..{high} at {sigfig} digits (limits: 1..{MAX_DECLARED_HIGH}, {MAX_DECLARED_SIGFIG} digits)"
         ));
@@ -443,6 +444,21 @@ mod tests {
             let got: Vec<_> = decode(line.as_bytes()).collect();
             let e = got[0].as_ref().unwrap_err();
             assert!(e.reason.contains(what), "{what}: {e}");
+        }
+    }
+
+    /// Found by `make fuzz` (hlog_decode): a declared lowest value above
+    /// u64::MAX / 2 overflowed `2 * low` (a panic in debug builds, a wrapped
+    /// check in release).
+    #[test]
+    fn a_declared_lowest_value_near_u64_max_is_refused_without_overflow() {
+        for low in [u64::MAX, u64::MAX / 2 + 1] {
+            let line = format!(
+                "Tag=a:x,0.000,1.000,1.0,{}\n",
+                crafted_histogram(100, 3, low, 1 << 20)
+            );
+            let e = decode(line.as_bytes()).next().unwrap().unwrap_err();
+            assert!(e.reason.contains("range"), "{e}");
         }
     }
 
