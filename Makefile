@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test lint bench package clean
+.PHONY: all build demo test lint bench package fuzz clean
 
 all: build
 
@@ -32,6 +32,19 @@ bench:
 	python3 bench/run.py
 	$(CARGO) build --release --locked -p sls-load --bins
 	python3 bench/orchestration.py
+
+## fuzz: each fuzz target (fuzz/: interval-log decoder, manifest decoder, scenario parser) for
+## FUZZ_TIME seconds (default 60) on the stable toolchain; not part of `make test`. Installs
+## cargo-fuzz when missing. Finds land in fuzz/artifacts/TARGET; see fuzz/README.md.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?= hlog_decode manifest scenario
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t && \
+		$(CARGO) fuzz run -s none --codegen-units 16 $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 || exit 1; \
+	done
 
 ## package: release build of the worker, zipped as Lambda expects (build/sls-load-worker.zip)
 package:

@@ -332,7 +332,8 @@ fn check_declared(bytes: &[u8]) -> Result<(), String> {
             "histogram declares a {payload}-byte payload (limit {MAX_PAYLOAD_BYTES})"
         ));
     }
-    if sigfig > MAX_DECLARED_SIGFIG || low == 0 || high > MAX_DECLARED_HIGH || high < 2 * low {
+    // `high / 2 < low` is HdrHistogram's `high < 2 * low` without its overflow.
+    if sigfig > MAX_DECLARED_SIGFIG || low == 0 || high > MAX_DECLARED_HIGH || high / 2 < low {
         return Err(format!(
             "histogram declares range {low}..{high} at {sigfig} digits (limits: 1..{MAX_DECLARED_HIGH}, {MAX_DECLARED_SIGFIG} digits)"
         ));
@@ -446,6 +447,21 @@ mod tests {
         }
     }
 
+    /// Found by `make fuzz` (hlog_decode): a declared lowest value above
+    /// u64::MAX / 2 overflowed `2 * low` (a panic in debug builds, a wrapped
+    /// check in release).
+    #[test]
+    fn a_declared_lowest_value_near_u64_max_is_refused_without_overflow() {
+        for low in [u64::MAX, u64::MAX / 2 + 1] {
+            let line = format!(
+                "Tag=a:x,0.000,1.000,1.0,{}\n",
+                crafted_histogram(100, 3, low, 1 << 20)
+            );
+            let e = decode(line.as_bytes()).next().unwrap().unwrap_err();
+            assert!(e.reason.contains("range"), "{e}");
+        }
+    }
+
     #[test]
     fn overlong_lines_and_too_many_values_are_refused() {
         let long = format!(
@@ -463,6 +479,78 @@ mod tests {
             .unwrap();
         let e = decode(&out).next().unwrap().unwrap_err();
         assert!(e.reason.contains("values in one interval"), "{e}");
+    }
+
+    /// Decodes `bytes` to the end: every interval line yields one item, nothing
+    /// panics, and what decodes stays within the bounds.
+    fn decodes_within_bounds(bytes: &[u8]) {
+        let lines = bytes.split(|b| *b == b'\n').count();
+        let mut items = 0;
+        for item in decode(bytes) {
+            items += 1;
+            if let Ok(interval) = item {
+                assert!(interval.histogram.len() <= MAX_INTERVAL_COUNT);
+                assert!(interval.length <= MAX_INTERVAL_LENGTH);
+            }
+        }
+        assert!(items <= lines, "{items} items from {lines} lines");
+    }
+
+    /// The decoder's no-panic property under `cargo test` (the fuzz targets in
+    /// `fuzz/` search far wider, in `make fuzz`): random bytes, text made of the
+    /// log's own alphabet, and random mutations of a valid log (bytes flipped,
+    /// inserted or cut, lines repeated, numbers made huge).
+    #[test]
+    fn random_bytes_and_mutated_logs_decode_without_panicking() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: &[u8] =
+            b"0123456789.,:=#[]\n\r Tag=BaseTime:HISTFAAAAH14nC+/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef";
+        let mut rng = StdRng::seed_from_u64(0x5105_10ad);
+        let valid = log_of(
+            &[("a:x", 0, &[100, 200, 3_000]), ("b:y", 3, &[5_000_000])],
+            base(),
+        );
+        decodes_within_bounds(&valid);
+        for round in 0..300 {
+            let len = rng.random_range(0..600);
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| rng.random()).collect()
+            } else {
+                (0..len)
+                    .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+                    .collect()
+            };
+            decodes_within_bounds(&bytes);
+        }
+        for _ in 0..300 {
+            let mut bytes = valid.clone();
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..bytes.len().max(1));
+                match rng.random_range(0..5) {
+                    0 if !bytes.is_empty() => bytes[at] ^= 1 << rng.random_range(0..8),
+                    1 => bytes.insert(at.min(bytes.len()), rng.random()),
+                    2 => {
+                        let end = (at + rng.random_range(1..40)).min(bytes.len());
+                        bytes.drain(at.min(end)..end);
+                    }
+                    3 => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let line = text.lines().nth(rng.random_range(0..8)).unwrap_or("");
+                        bytes.extend_from_slice(format!("\n{line}\n").as_bytes());
+                    }
+                    _ => {
+                        let huge = ["18446744073709551615", "9223372036854775807", "99999999999"];
+                        let huge = huge[rng.random_range(0..huge.len())].as_bytes();
+                        if let Some(d) = bytes[at..].iter().position(u8::is_ascii_digit) {
+                            let d = at + d;
+                            bytes.splice(d..d + 1, huge.iter().copied());
+                        }
+                    }
+                }
+            }
+            decodes_within_bounds(&bytes);
+        }
     }
 
     #[test]

@@ -128,7 +128,14 @@ pub struct HttpOptions {
     /// Limit for the TCP connect, and separately for the TLS handshake.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Most bytes of a response body a worker keeps for captures and checks that
+    /// read it (the scenario's `http.max_body_buffer`); a longer body fails its
+    /// request as [`ErrorClass::BodyTooLarge`]. Bodies nothing reads are never kept.
+    pub max_body_buffer: u64,
 }
+
+/// The default of [`HttpOptions::max_body_buffer`]: 1 MiB.
+pub const DEFAULT_MAX_BODY_BUFFER: u64 = 1 << 20;
 
 impl Default for HttpOptions {
     fn default() -> Self {
@@ -139,6 +146,7 @@ impl Default for HttpOptions {
             insecure_skip_tls_verify: false,
             tls_ca_pem: None,
             connect_timeout: Duration::from_secs(10),
+            max_body_buffer: DEFAULT_MAX_BODY_BUFFER,
         }
     }
 }
@@ -567,6 +575,9 @@ pub enum ErrorClass {
     /// `errors_by_class` only: as in k6, a failed check does not fail the request,
     /// so it is not in `errors` (the `checks` figures have the per-check counts).
     CheckFailed,
+    /// A response whose body was longer than `http.max_body_buffer` while a
+    /// capture or check needed it; its reading stopped there.
+    BodyTooLarge,
 }
 
 impl ErrorClass {
@@ -582,6 +593,7 @@ impl ErrorClass {
             ErrorClass::Status => "status",
             ErrorClass::Protocol => "protocol",
             ErrorClass::CheckFailed => "check_failed",
+            ErrorClass::BodyTooLarge => "body_too_large",
         }
     }
 }
@@ -773,6 +785,32 @@ mod tests {
         );
         let back: Job = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, job);
+    }
+
+    #[test]
+    fn http_options_from_before_the_body_bound_take_its_default() {
+        let old: HttpOptions = serde_json::from_value(serde_json::json!({
+            "version": "http1",
+            "max_redirects": 3,
+            "connect_timeout": "2s"
+        }))
+        .expect("old shape");
+        assert_eq!(old.max_body_buffer, DEFAULT_MAX_BODY_BUFFER);
+        assert_eq!(DEFAULT_MAX_BODY_BUFFER, 1024 * 1024);
+        let set = HttpOptions {
+            max_body_buffer: 4096,
+            ..HttpOptions::default()
+        };
+        let json = serde_json::to_value(&set).expect("serialize");
+        assert_eq!(json["max_body_buffer"], 4096);
+        assert_eq!(
+            serde_json::from_value::<HttpOptions>(json).expect("back"),
+            set
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorClass::BodyTooLarge).expect("class"),
+            ErrorClass::BodyTooLarge.as_str()
+        );
     }
 
     #[test]

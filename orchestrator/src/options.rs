@@ -47,6 +47,14 @@ pub enum OptionsError {
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
+    /// `--summary-export` names a file that could not be written.
+    #[error("--summary-export {}: {reason}", path.display())]
+    BadExport {
+        /// The path as given.
+        path: PathBuf,
+        /// Why it cannot be written.
+        reason: String,
+    },
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -261,7 +269,7 @@ impl RunOptions {
             heartbeat: args.heartbeat.map(heartbeat).transpose()?,
             quiet: args.quiet,
             timings: args.timings,
-            summary_export: args.summary_export,
+            summary_export: args.summary_export.map(export_path).transpose()?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -310,7 +318,7 @@ impl ReportOptions {
     pub fn from_cli(args: ReportArgs) -> Result<ReportOptions, OptionsError> {
         Ok(ReportOptions {
             run_id: run_id(args.run_id)?,
-            summary_export: args.summary_export,
+            summary_export: args.summary_export.map(export_path).transpose()?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -354,6 +362,45 @@ fn target(raw: String) -> Result<String, OptionsError> {
         Ok(raw.trim_end_matches('/').to_owned())
     } else {
         Err(OptionsError::BadTarget(raw))
+    }
+}
+
+/// `--summary-export`: a file that can be written once the run ends, checked
+/// before anything runs (a typo found after a 30-minute run turned its verdict
+/// into a write error). Creates nothing: the directory must exist and be a
+/// directory, the path must not be one, an existing file must open for writing
+/// (append, so nothing is truncated) and, for a new file, the directory must not
+/// be read-only. What this cannot foresee (another user's directory, a full disk)
+/// is still reported when the summary is written.
+fn export_path(path: PathBuf) -> Result<PathBuf, OptionsError> {
+    let bad = |reason: String| OptionsError::BadExport {
+        path: path.clone(),
+        reason,
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let dir = std::fs::metadata(parent)
+        .map_err(|e| bad(format!("directory {}: {e}", parent.display())))?;
+    if !dir.is_dir() {
+        return Err(bad(format!("{} is not a directory", parent.display())));
+    }
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => Err(bad("is a directory".to_owned())),
+        Ok(_) => std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map(|_| path.clone())
+            .map_err(|e| bad(format!("cannot be written: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.permissions().readonly() {
+                Err(bad(format!("directory {} is read-only", parent.display())))
+            } else {
+                Ok(path)
+            }
+        }
+        Err(e) => Err(bad(e.to_string())),
     }
 }
 
@@ -427,5 +474,27 @@ mod tests {
                 .expect("none")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_summary_export_path_is_checked_before_anything_runs_and_nothing_is_created() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let new = dir.path().join("summary.json");
+        assert_eq!(export_path(new.clone()).expect("writable"), new);
+        assert!(!new.exists(), "the check creates nothing");
+        std::fs::write(&new, "kept").expect("write");
+        export_path(new.clone()).expect("an existing file");
+        assert_eq!(std::fs::read_to_string(&new).expect("read"), "kept");
+
+        let missing = dir.path().join("no-such-dir").join("summary.json");
+        let err = export_path(missing).expect_err("missing directory");
+        assert!(matches!(err, OptionsError::BadExport { .. }), "{err}");
+        assert!(err.to_string().contains("no-such-dir"), "{err}");
+        let err = export_path(dir.path().to_owned()).expect_err("a directory");
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let under_file = new.join("x.json");
+        let err = export_path(under_file).expect_err("a file as directory");
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        assert!(export_path(PathBuf::from("bare-name.json")).is_ok());
     }
 }

@@ -2,6 +2,8 @@
 //! binaries, talking through the local Lambda and S3 stand-ins on loopback.
 //! One module per area; each test reads like the rule it checks.
 
+mod body_limit;
+mod cli_edges;
 mod conformance;
 mod engine;
 mod faults;

@@ -37,6 +37,7 @@ pub(super) fn retryable(
             }
             e.is_canceled() || e.is_closed() || e.is_incomplete_message()
         }
+        ExchangeError::BodyTooLarge(_) => false,
     } || error.io_kind().is_some_and(|k| {
         matches!(
             k,
@@ -58,9 +59,13 @@ pub(super) fn replayable(method: &Method, headers: &HeaderMap) -> bool {
         || headers.contains_key("x-idempotency-key")
 }
 
-/// A reset before the response head is a connect problem; everything else that
-/// breaks an exchange (closed, incomplete, malformed, HTTP/2 errors) is protocol.
+/// A body over the keep limit is `body_too_large`; a reset before the response
+/// head is a connect problem; everything else that breaks an exchange (closed,
+/// incomplete, malformed, HTTP/2 errors) is protocol.
 pub(super) fn classify(error: &ExchangeError, stage: Stage) -> ErrorClass {
+    if let ExchangeError::BodyTooLarge(_) = error {
+        return ErrorClass::BodyTooLarge;
+    }
     let reset = error.io_kind().is_some_and(|k| {
         matches!(
             k,

@@ -410,4 +410,37 @@ mod tests {
         })
         .await;
     }
+
+    #[tokio::test]
+    async fn a_kept_body_over_the_limit_fails_as_body_too_large() {
+        use crate::client::test_support::BIG;
+        bounded(async {
+            let addr = plain_server().await;
+            for version in [HttpVersion::Http1, HttpVersion::Http2] {
+                let mut cfg = ClientConfig::new(format!("http://{addr}"));
+                cfg.http2 = version;
+                cfg.max_body_buffer = 1000;
+                let mut conn = client(cfg).await.connection();
+                let failure = conn.send(get("/big"), true).await.expect_err("too large");
+                assert_eq!(
+                    failure.class,
+                    ErrorClass::BodyTooLarge,
+                    "{version:?} {failure}"
+                );
+                // Not kept, the same body is read to its end and dropped.
+                let whole = conn.send(get("/big"), false).await.expect("not kept");
+                assert_eq!(whole.status, 200);
+                let after = conn.send(get("/"), true).await.expect("small body");
+                assert_eq!(&after.body[..], b"hello", "{version:?}");
+
+                let mut cfg = ClientConfig::new(format!("http://{addr}"));
+                cfg.http2 = version;
+                cfg.max_body_buffer = BIG as u64;
+                let mut conn = client(cfg).await.connection();
+                let at_limit = conn.send(get("/big"), true).await.expect("at the limit");
+                assert_eq!(at_limit.body.len(), BIG, "{version:?}");
+            }
+        })
+        .await;
+    }
 }

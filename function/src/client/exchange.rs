@@ -54,7 +54,7 @@ impl Live {
         ready: Instant,
     ) -> Result<Exchanged, Broke> {
         match self {
-            Live::H1(c) => match c.exchange(req, &shared.host, keep_body).await {
+            Live::H1(c) => match c.exchange(req, &shared.host, shared.keep(keep_body)).await {
                 Ok(r) => Ok(Exchanged {
                     ready,
                     flushed: Some(r.flushed),
@@ -67,7 +67,10 @@ impl Live {
                 }),
                 Err(b) => Err(Broke {
                     stage: b.stage,
-                    error: ExchangeError::H1(b.error),
+                    error: match b.error {
+                        h1::Error::TooLarge(limit) => ExchangeError::BodyTooLarge(limit),
+                        e => ExchangeError::H1(e),
+                    },
                     wrote: b.wrote,
                     ready: Some(ready),
                     flushed: b.flushed,
@@ -124,6 +127,9 @@ pub(super) enum ExchangeError {
     H1(h1::Error),
     #[error(transparent)]
     Hyper(hyper::Error),
+    /// A body to keep was longer than the limit (bytes).
+    #[error("response body over the {0}-byte limit for captures and checks (http.max_body_buffer)")]
+    BodyTooLarge(u64),
 }
 
 impl ExchangeError {
@@ -132,6 +138,7 @@ impl ExchangeError {
         match self {
             ExchangeError::H1(e) => e.io_kind(),
             ExchangeError::Hyper(e) => io_error_kind(e),
+            ExchangeError::BodyTooLarge(_) => None,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! into a reused buffer and written with one `write`, the response head parsed
 //! with `httparse` from a reused read buffer (header values are slices of it, not
 //! copies), and the body framed by `Content-Length`, chunked transfer coding or the
-//! end of the connection, kept only when asked for.
+//! end of the connection, kept only when asked for and only up to a limit (a
+//! longer body breaks the exchange with [`Error::TooLarge`] as soon as it is
+//! known to be longer, and closes the connection).
 //!
 //! This module owns the wire format of one exchange and the keep-alive decision
 //! after it. It does not connect, retry, follow redirects or classify failures
@@ -44,6 +46,9 @@ pub(super) enum Error {
     /// The response is not HTTP/1.x as this client reads it.
     #[error("malformed response: {0}")]
     Malformed(String),
+    /// The body was to be kept and is longer than the limit (bytes).
+    #[error("response body over the {0}-byte limit for captures and checks")]
+    TooLarge(u64),
 }
 
 impl Error {
@@ -153,12 +158,12 @@ impl H1 {
     }
 
     /// Sends `req` (`host` unless it carries one) and reads the whole response,
-    /// keeping the body when `keep_body`.
+    /// keeping the body when `keep_body` says how many bytes it may have.
     pub(super) async fn exchange(
         &mut self,
         req: &Request<Bytes>,
         host: &HeaderValue,
-        keep_body: bool,
+        keep_body: Option<u64>,
     ) -> Result<Reply, Broke> {
         encode(&mut self.out, req, host);
         let mut wrote = false;
@@ -329,18 +334,28 @@ impl H1 {
         Ok(Head::Final(status, version, headers))
     }
 
-    async fn read_body(&mut self, framing: Framing, keep: bool) -> Result<Bytes, Error> {
+    /// Reads the body; keeps it when `keep` gives its limit, failing with
+    /// [`Error::TooLarge`] as soon as the body is known to be longer.
+    async fn read_body(&mut self, framing: Framing, keep: Option<u64>) -> Result<Bytes, Error> {
         let mut kept = BytesMut::new();
+        let over = |kept: &BytesMut, more: u64| match keep {
+            Some(limit) if (kept.len() as u64).saturating_add(more) > limit => {
+                Err(Error::TooLarge(limit))
+            }
+            _ => Ok(()),
+        };
         match framing {
             Framing::Length(len) => {
-                if keep && self.buf.len() as u64 >= len {
+                over(&kept, len)?;
+                if keep.is_some() && self.buf.len() as u64 >= len {
                     // The common case: the whole body is already here.
                     return Ok(self.buf.split_to(len as usize).freeze());
                 }
-                self.take(len, keep.then_some(&mut kept)).await?;
+                self.take(len, keep.map(|_| &mut kept)).await?;
             }
             Framing::Close => loop {
-                if keep {
+                if keep.is_some() {
+                    over(&kept, self.buf.len() as u64)?;
                     kept.extend_from_slice(&self.buf);
                 }
                 self.buf.clear();
@@ -358,7 +373,8 @@ impl H1 {
                     self.skip_trailers().await?;
                     break;
                 }
-                self.take(size, keep.then_some(&mut kept)).await?;
+                over(&kept, size)?;
+                self.take(size, keep.map(|_| &mut kept)).await?;
                 while self.buf.len() < 2 {
                     self.fill().await?;
                 }
@@ -717,6 +733,9 @@ mod tests {
         HeaderValue::from_static("t")
     }
 
+    /// Keep the whole body, however long.
+    const ALL: Option<u64> = Some(u64::MAX);
+
     #[tokio::test]
     async fn chunked_bodies_with_trailers_after_an_interim_response() {
         bounded(async {
@@ -726,7 +745,7 @@ mod tests {
             )
             .await;
             let reply = c
-                .exchange(&req(Method::GET, "/", ""), &host(), true)
+                .exchange(&req(Method::GET, "/", ""), &host(), ALL)
                 .await
                 .map_err(|b| b.error)
                 .expect("reply");
@@ -743,7 +762,7 @@ mod tests {
         bounded(async {
             let mut c = against(b"HTTP/1.0 200 OK\r\n\r\nall of it", true).await;
             let reply = c
-                .exchange(&req(Method::GET, "/", ""), &host(), true)
+                .exchange(&req(Method::GET, "/", ""), &host(), ALL)
                 .await
                 .map_err(|b| b.error)
                 .expect("reply");
@@ -763,7 +782,7 @@ mod tests {
             )
             .await;
             let reply = c
-                .exchange(&req(Method::GET, "/", ""), &host(), false)
+                .exchange(&req(Method::GET, "/", ""), &host(), None)
                 .await
                 .map_err(|b| b.error)
                 .expect("reply");
@@ -778,7 +797,7 @@ mod tests {
         bounded(async {
             let mut c = against(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01234", true).await;
             let broke = c
-                .exchange(&req(Method::GET, "/", ""), &host(), false)
+                .exchange(&req(Method::GET, "/", ""), &host(), None)
                 .await
                 .err()
                 .expect("truncated");
@@ -789,7 +808,7 @@ mod tests {
 
             let mut c = against(b"HTTP/1.1 200 OK\r\n", true).await;
             let broke = c
-                .exchange(&req(Method::GET, "/", ""), &host(), false)
+                .exchange(&req(Method::GET, "/", ""), &host(), None)
                 .await
                 .err()
                 .expect("no head");
@@ -798,7 +817,7 @@ mod tests {
 
             let mut c = against(b"SMTP ready\r\n\r\n", true).await;
             let broke = c
-                .exchange(&req(Method::GET, "/", ""), &host(), false)
+                .exchange(&req(Method::GET, "/", ""), &host(), None)
                 .await
                 .err()
                 .expect("not http");
@@ -814,7 +833,7 @@ mod tests {
             )
             .await;
             let broke = c
-                .exchange(&req(Method::GET, "/", ""), &host(), false)
+                .exchange(&req(Method::GET, "/", ""), &host(), None)
                 .await
                 .err()
                 .expect("bad chunk");
@@ -823,6 +842,49 @@ mod tests {
                 "{}",
                 broke.error
             );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_over_the_limit_breaks_the_exchange_and_the_connection() {
+        bounded(async {
+            for (response, close) in [
+                // Declared too long: refused before reading it.
+                (&b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n0123456789a"[..], false),
+                // Chunked: refused at the chunk that would pass the limit.
+                (
+                    &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n6789a\r\n0\r\n\r\n"[..],
+                    false,
+                ),
+                // Until the end of the connection.
+                (&b"HTTP/1.0 200 OK\r\n\r\n0123456789a"[..], true),
+            ] {
+                let mut c = against(response, close).await;
+                let broke = c
+                    .exchange(&req(Method::GET, "/", ""), &host(), Some(10))
+                    .await
+                    .err()
+                    .expect("over the limit");
+                assert!(matches!(broke.error, Error::TooLarge(10)), "{}", broke.error);
+                assert_eq!(broke.stage, Stage::Body);
+                assert!(!c.is_open());
+            }
+            // At the limit, and when the body is not kept, the limit does not apply.
+            for keep in [Some(10), None] {
+                let mut c = against(
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\n012345\r\n4\r\n6789\r\n0\r\n\r\n",
+                    false,
+                )
+                .await;
+                let reply = c
+                    .exchange(&req(Method::GET, "/", ""), &host(), keep)
+                    .await
+                    .map_err(|b| b.error)
+                    .expect("within the limit");
+                assert_eq!(reply.body.len(), if keep.is_some() { 10 } else { 0 });
+                assert!(c.is_open());
+            }
         })
         .await;
     }

@@ -1,7 +1,8 @@
 //! HTTP/2 on one connection, through hyper: the handshake ([`H2::handshake`]),
 //! whose connection future runs in its own task (it must answer pings and settings
 //! at any time), and one exchange ([`H2::exchange`]): wait for a free stream, send
-//! the request (its head cloned, as hyper consumes it), read the whole response.
+//! the request (its head cloned, as hyper consumes it), read the whole response
+//! (a body to keep only up to the client's limit).
 //! The `sending` phase ends at the flush the connection's [`Io`] stamps.
 //!
 //! This module owns the HTTP/2 specifics. It does not connect, negotiate ALPN,
@@ -10,10 +11,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::HOST;
 use http::{Request, Version};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -113,9 +115,20 @@ async fn exchange_h2(
     };
     let head = Instant::now();
     let (parts, body) = response.into_parts();
-    let body = match read_body(body, keep_body).await {
+    let body = match read_body(body, shared.keep(keep_body)).await {
         Ok(b) => b,
-        Err(e) => return Err(broke(Stage::Body, e, Some(ready), Some(head))),
+        Err(BodyError::Hyper(e)) => return Err(broke(Stage::Body, e, Some(ready), Some(head))),
+        Err(BodyError::TooLarge(limit)) => {
+            return Err(Broke {
+                stage: Stage::Body,
+                error: ExchangeError::BodyTooLarge(limit),
+                wrote: false,
+                ready: Some(ready),
+                flushed: None,
+                head: Some(head),
+                at: Instant::now(),
+            });
+        }
     };
     Ok(Exchanged {
         ready,
@@ -146,15 +159,34 @@ fn outgoing_h2(req: &Request<Bytes>, shared: &Shared) -> Request<Full<Bytes>> {
     out
 }
 
-/// Reads the whole body, keeping it only if asked to.
-async fn read_body(mut body: Incoming, keep: bool) -> hyper::Result<Bytes> {
-    if keep {
-        return Ok(body.collect().await?.to_bytes());
+/// Why a body could not be read.
+enum BodyError {
+    Hyper(hyper::Error),
+    /// It was to be kept and is longer than this many bytes.
+    TooLarge(u64),
+}
+
+/// Reads the whole body, keeping it only when `keep` gives its limit; a body
+/// known to be longer (declared, or read so far) stops the reading there (the
+/// stream is reset when the body is dropped; the connection stays up).
+async fn read_body(mut body: Incoming, keep: Option<u64>) -> Result<Bytes, BodyError> {
+    let limit = keep.unwrap_or(u64::MAX);
+    if body.size_hint().lower() > limit {
+        return Err(BodyError::TooLarge(limit));
     }
+    let mut kept = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        frame?;
+        let frame = frame.map_err(BodyError::Hyper)?;
+        if keep.is_some()
+            && let Ok(data) = frame.into_data()
+        {
+            if (kept.len() + data.len()) as u64 > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            kept.extend_from_slice(&data);
+        }
     }
-    Ok(Bytes::new())
+    Ok(kept.freeze())
 }
 
 #[cfg(test)]

@@ -111,11 +111,16 @@ pub struct ClientConfig {
     pub new_connection_per_iteration: bool,
     /// Redirects to follow at most (k6's `maxRedirects`); 0 returns every 3xx.
     pub redirects: u32,
+    /// Most bytes of a body kept for the caller (`keep_body`); a longer one
+    /// fails the request as [`ErrorClass::BodyTooLarge`] as soon as it is known
+    /// to be longer. Bodies not kept are read and dropped, whatever their length.
+    pub max_body_buffer: u64,
 }
 
 impl ClientConfig {
     /// The defaults for `target`: [`HttpVersion::Auto`], 10 s connect timeout, the
-    /// Mozilla roots only, verification on, keep-alive, up to 10 redirects.
+    /// Mozilla roots only, verification on, keep-alive, up to 10 redirects,
+    /// kept bodies up to 1 MiB.
     pub fn new(target: impl Into<String>) -> Self {
         Self {
             target: target.into(),
@@ -125,6 +130,7 @@ impl ClientConfig {
             insecure_skip_verify: false,
             new_connection_per_iteration: false,
             redirects: 10,
+            max_body_buffer: crate::job::DEFAULT_MAX_BODY_BUFFER,
         }
     }
 }
@@ -229,7 +235,8 @@ pub struct Response {
     pub version: Version,
     /// The response headers.
     pub headers: HeaderMap,
-    /// The body; empty unless `keep_body` was set (it is read either way).
+    /// The body; empty unless `keep_body` was set (it is read either way), and
+    /// never longer than [`ClientConfig::max_body_buffer`].
     pub body: Bytes,
     /// Phase timings, added up over followed redirects.
     pub timings: Timings,
@@ -243,7 +250,7 @@ pub struct Response {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {message}", class.as_str())]
 pub struct Failure {
-    /// Connect, Dns, Tls or Protocol (the engine adds Timeout).
+    /// Connect, Dns, Tls, Protocol or BodyTooLarge (the engine adds Timeout).
     pub class: ErrorClass,
     /// How far the request got, phase by phase.
     pub timings: Timings,
@@ -269,6 +276,14 @@ struct Shared {
     connect_timeout: Duration,
     redirects: u32,
     new_connection_per_iteration: bool,
+    max_body_buffer: u64,
+}
+
+impl Shared {
+    /// The body limit of an exchange that keeps its body (`None`: not kept).
+    fn keep(&self, keep_body: bool) -> Option<u64> {
+        keep_body.then_some(self.max_body_buffer)
+    }
 }
 
 impl Client {
@@ -302,6 +317,7 @@ impl Client {
                 connect_timeout: cfg.connect_timeout,
                 redirects: cfg.redirects,
                 new_connection_per_iteration: cfg.new_connection_per_iteration,
+                max_body_buffer: cfg.max_body_buffer,
             }),
         })
     }

@@ -25,6 +25,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{Client, ClientConfig};
 
+/// The length of `/big`'s body.
+pub(crate) const BIG: usize = 64 * 1024;
+
 /// Every test body runs under this bound.
 pub(crate) async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(20), f)
@@ -84,6 +87,7 @@ async fn handler(req: Request<Incoming>) -> Result<http::Response<Full<Bytes>>, 
         "/see-other" => reply(303, Some("/method"), ""),
         "/method" => reply(200, None, format!("{method} {}", body.len())),
         "/pending" => std::future::pending().await,
+        "/big" => reply(200, None, vec![b'x'; BIG]),
         _ => reply(404, None, "nope"),
     })
 }

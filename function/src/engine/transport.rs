@@ -72,6 +72,7 @@ fn client_config(url: &str, http: &HttpOptions) -> ClientConfig {
     cfg.insecure_skip_verify = http.insecure_skip_tls_verify;
     cfg.tls_roots_pem = http.tls_ca_pem.as_ref().map(|p| p.clone().into_bytes());
     cfg.connect_timeout = http.connect_timeout.max(Duration::from_millis(1));
+    cfg.max_body_buffer = http.max_body_buffer;
     cfg
 }
 

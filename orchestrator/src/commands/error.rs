@@ -71,6 +71,9 @@ pub enum Error {
         /// The write error.
         source: std::io::Error,
     },
+    /// Writing to stdout failed (other than a reader that went away).
+    #[error("writing to stdout")]
+    Stdout(#[source] std::io::Error),
     /// Every invocation failed.
     #[error("no worker could be invoked ({count} failures; first: {first})")]
     NoWorkerInvoked {
@@ -147,6 +150,7 @@ impl Error {
             | Error::Collect(_)
             | Error::Encode { .. }
             | Error::Export { .. }
+            | Error::Stdout(_)
             | Error::NoWorkerInvoked { .. }
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. } => EXIT_RUN_FAILED,

@@ -90,29 +90,57 @@ pub async fn finish(
     {
         eprintln!("sls-load: warning: summary not stored: {e}");
     }
-    if let Some(path) = export {
-        std::fs::write(path, &json).map_err(|source| Error::Export {
+    // `--summary-export` was checked at the command line; should writing it still
+    // fail, the run's own verdict (e.g. 99 for crossed thresholds) keeps its exit
+    // code and the export error is reported beside it.
+    let exported = match export {
+        Some(path) => std::fs::write(path, &json).map_err(|source| Error::Export {
             path: path.to_owned(),
             source,
-        })?;
+        }),
+        None => Ok(()),
+    };
+    print_summary(cloud, run_id, &summary)?;
+    match (verdict(&summary, run_id), exported) {
+        (Ok(()), exported) => exported,
+        (Err(failed), Ok(())) => Err(failed),
+        (Err(failed), Err(export)) => {
+            eprintln!("error: {}", export.message());
+            Err(failed)
+        }
     }
-    print_summary(cloud, run_id, &summary);
-    verdict(&summary, run_id)
 }
 
 /// Prints the summary to stdout (and, locally, where the results are) and the
 /// problems with stored objects to stderr.
-fn print_summary(cloud: &Cloud, run_id: &RunId, summary: &Summary) {
-    println!("{}", render::summary(summary));
+fn print_summary(cloud: &Cloud, run_id: &RunId, summary: &Summary) -> Result<(), Error> {
+    let mut text = render::summary(summary);
+    text.push('\n');
     if cloud.mode == Mode::Local {
-        println!(
-            "  results: {}/{}",
+        text.push_str(&format!(
+            "  results: {}/{}\n",
             cloud.store.location(),
             ObjectKey::run_prefix(run_id)
-        );
+        ));
     }
+    stdout(&text)?;
     for p in &summary.workers.problems {
         eprintln!("sls-load: warning: {p}");
+    }
+    Ok(())
+}
+
+/// Writes `text` to stdout. A reader that went away (`sls-load report ID | head
+/// -1`) is not a failure: the rest is dropped without a word, as ripgrep does,
+/// and the command ends as it would have (`println!` panicked, exit 101). Any
+/// other write error is one.
+pub(crate) fn stdout(text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Error::Stdout(source)),
     }
 }
 

@@ -27,16 +27,17 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     );
     let plan = plan::plan(&scenario, &plan_options)?;
     if opts.json {
-        let json = serde_json::to_string_pretty(&*super::shown_plan(&plan))
+        let mut json = serde_json::to_string_pretty(&*super::shown_plan(&plan))
             .map_err(Error::encoding("plan"))?;
-        println!("{json}");
-        return Ok(());
+        json.push('\n');
+        return super::stdout(&json);
     }
     let expected = plan::expected_requests(&scenario, &plan);
     let cost = crate::cost::estimate(&plan, expected);
-    print!(
-        "{}",
-        render::plan(&plan, expected, &cost, &plan.concurrency_needed())
-    );
-    Ok(())
+    super::stdout(&render::plan(
+        &plan,
+        expected,
+        &cost,
+        &plan.concurrency_needed(),
+    ))
 }

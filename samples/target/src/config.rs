@@ -79,7 +79,14 @@ pub struct Args {
     /// (request bodies are then read; otherwise they are not).
     #[arg(long, value_name = "TEXT")]
     pub expect_body: Option<String>,
+    /// Answer every `ok` (200) with a body of this many bytes (`ok\n`
+    /// repeated) instead of `ok\n`, for tests of large responses. At most 64 MiB.
+    #[arg(long, value_name = "BYTES")]
+    pub body_size: Option<usize>,
 }
+
+/// Largest `--body-size`.
+pub const MAX_BODY_SIZE: usize = 64 << 20;
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -93,6 +100,8 @@ pub struct Config {
     /// `--expect-header` and `--expect-body`.
     pub expect_headers: Vec<HeaderExpectation>,
     pub expect_body: Option<String>,
+    /// `--body-size`: the length of every `ok` body (`None`: `ok\n`).
+    pub body_size: Option<usize>,
 }
 
 impl Args {
@@ -106,6 +115,10 @@ impl Args {
         }
         ensure!(self.threads >= 1, "--threads must be at least 1");
         ensure!(!self.exit_after.is_zero(), "--exit-after must be positive");
+        ensure!(
+            self.body_size.is_none_or(|n| n <= MAX_BODY_SIZE),
+            "--body-size must be at most {MAX_BODY_SIZE} bytes"
+        );
 
         let slow_delay = match (self.slow_fraction == Fraction::ZERO, self.slow_delay) {
             (_, Some(delay)) => delay,
@@ -133,6 +146,7 @@ impl Args {
             quiet: self.quiet,
             expect_headers: self.expect_header,
             expect_body: self.expect_body,
+            body_size: self.body_size,
         })
     }
 }
@@ -172,6 +186,9 @@ impl Config {
                 humantime::format_duration(stall.at),
                 humantime::format_duration(stall.duration)
             ));
+        }
+        if let Some(n) = self.body_size {
+            parts.push(format!("body-size={n}"));
         }
         parts.push(format!(
             "exit-after={}",

@@ -1,6 +1,6 @@
 //! The HTTP side: accepts connections (HTTP/1.1 keep-alive and h2c via
 //! hyper-util's auto builder), routes requests (`/__stats`, `/__reset`,
-//! `/status/{code}`, everything else `ok`), applies the configured
+//! `/status/{code}`, everything else `ok`, or `--body-size` bytes of it), applies the configured
 //! [`Behavior`](crate::behavior::Behavior), counts in [`Stats`], and shuts
 //! down gracefully, returning the final counts.
 
@@ -42,6 +42,8 @@ struct App {
     timer: Option<PreciseTimer>,
     /// `--expect-header` / `--expect-body` counts.
     expect: Expect,
+    /// The body of every `ok` answer (`--body-size`).
+    ok_body: Bytes,
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, gives
@@ -56,6 +58,10 @@ where
         stats: Stats::new(config.exit_after.saturating_add(config.shutdown_grace)),
         timer: PreciseTimer::start(),
         expect: Expect::new(config.expect_headers.clone(), config.expect_body.clone()),
+        ok_body: match config.body_size {
+            None => Bytes::from_static(OK_BODY),
+            Some(n) => OK_BODY.iter().copied().cycle().take(n).collect(),
+        },
     });
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -159,6 +165,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         }
     }
     app.stats.record_status(status.as_u16());
+    if body == OK_BODY {
+        return Ok(text_bytes(status, app.ok_body.clone()));
+    }
     Ok(text(status, body))
 }
 
@@ -207,9 +216,14 @@ impl App {
 }
 
 fn text(status: StatusCode, body: &'static [u8]) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(body)));
+    text_bytes(status, Bytes::from_static(body))
+}
+
+fn text_bytes(status: StatusCode, body: Bytes) -> Response<Body> {
+    let has_body = !body.is_empty();
+    let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
-    if !body.is_empty() {
+    if has_body {
         resp.headers_mut().insert(header::CONTENT_TYPE, TEXT_PLAIN);
     }
     resp
@@ -456,5 +470,23 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    #[tokio::test]
+    async fn body_size_makes_every_ok_body_that_long() {
+        tokio::time::timeout(TEST_LIMIT, async {
+            let server = start(&["--body-size", "100000"]).await;
+            let mut c = http1(server.addr).await;
+            let (status, body) = send(&mut c, Method::GET, "/any").await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body.len(), 100_000);
+            assert!(body.starts_with(b"ok\nok\n"));
+            let (status, body) = send(&mut c, Method::GET, "/status/404").await;
+            assert_eq!((status, body.len()), (StatusCode::NOT_FOUND, 0));
+            server.finish().await;
+        })
+        .await
+        .unwrap();
+        assert!(Config::from_args(["t", "--body-size", "67108865"]).is_err());
     }
 }

@@ -61,59 +61,76 @@ pub(super) async fn runtime_api(
     }
 }
 
+/// What a `next` call gets.
+enum Next {
+    /// An invocation, at once.
+    Ready(Assignment),
+    /// The next invocation handed to this process.
+    Wait(oneshot::Receiver<Assignment>),
+    /// Nothing: the process is being stopped (see [`never_answered`]).
+    Stopping,
+}
+
 async fn next_invocation(shared: &Arc<Shared>, seq: u64) -> HttpResponse {
-    let waiter = {
-        let mut inner = shared.lock();
-        if inner.shutting_down {
-            return runtime_error(
-                StatusCode::GONE,
-                "Runtime.Shutdown",
-                "the service is shutting down",
-            );
-        }
-        let Some(p) = inner.procs.get_mut(&seq) else {
-            return runtime_error(
-                StatusCode::GONE,
-                "Runtime.Terminated",
-                "this process was terminated",
-            );
-        };
-        let previous = std::mem::replace(&mut p.state, ProcState::Idle(None));
-        if !matches!(previous, ProcState::Idle(_)) {
-            p.since = Instant::now();
-        }
-        if matches!(previous, ProcState::Starting) {
-            debug!(pid = ?p.pid, "function process initialised");
-        }
-        if let ProcState::Busy(id) = previous
-            && let Some(mut flight) = inner.inflight.remove(&id)
-        {
-            warn!(request_id = %id, "runtime asked for the next invocation without reporting a result");
-            let reply = flight.reply.take();
-            let fault = Fault::typed(
-                "Runtime.NoResponse",
-                "the runtime requested the next invocation without reporting a result".to_owned(),
-            );
-            inner.complete(reply, Outcome::Failure(fault.body(&id)));
-        }
-        if let Some(pending) = inner.queue.pop_front() {
-            let assignment = assign(shared, &mut inner, seq, pending);
-            return next_response(shared, assignment);
-        }
-        let (tx, rx) = oneshot::channel();
-        if let Some(p) = inner.procs.get_mut(&seq) {
-            p.state = ProcState::Idle(Some(tx));
-        }
-        rx
+    let waiter = match take_next(shared, seq) {
+        Next::Ready(assignment) => return next_response(shared, assignment),
+        Next::Wait(waiter) => waiter,
+        Next::Stopping => return never_answered().await,
     };
     match waiter.await {
         Ok(assignment) => next_response(shared, assignment),
-        Err(_) => runtime_error(
-            StatusCode::GONE,
-            "Runtime.Terminated",
-            "this process was terminated",
-        ),
+        Err(_) => never_answered().await,
     }
+}
+
+/// Marks process `seq` idle (failing an invocation it left without a result) and
+/// gives it the oldest queued invocation, or a place in line for the next one.
+fn take_next(shared: &Arc<Shared>, seq: u64) -> Next {
+    let mut inner = shared.lock();
+    if inner.shutting_down {
+        return Next::Stopping;
+    }
+    let Some(p) = inner.procs.get_mut(&seq) else {
+        return Next::Stopping;
+    };
+    let previous = std::mem::replace(&mut p.state, ProcState::Idle(None));
+    if !matches!(previous, ProcState::Idle(_)) {
+        p.since = Instant::now();
+    }
+    if matches!(previous, ProcState::Starting) {
+        debug!(pid = ?p.pid, "function process initialised");
+    }
+    if let ProcState::Busy(id) = previous
+        && let Some(mut flight) = inner.inflight.remove(&id)
+    {
+        warn!(request_id = %id, "runtime asked for the next invocation without reporting a result");
+        let reply = flight.reply.take();
+        let fault = Fault::typed(
+            "Runtime.NoResponse",
+            "the runtime requested the next invocation without reporting a result".to_owned(),
+        );
+        inner.complete(reply, Outcome::Failure(fault.body(&id)));
+    }
+    if let Some(pending) = inner.queue.pop_front() {
+        return Next::Ready(assign(shared, &mut inner, seq, pending));
+    }
+    let (tx, rx) = oneshot::channel();
+    if let Some(p) = inner.procs.get_mut(&seq) {
+        p.state = ProcState::Idle(Some(tx));
+    }
+    Next::Wait(rx)
+}
+
+/// What `next` gets from a process that is being stopped (the service shuts down,
+/// the process was reaped as idle or retired): no answer. Lambda's own Runtime API
+/// never answers `next` for a sandbox it is shutting down (it freezes, then kills
+/// it), and `lambda_runtime` panics on any answer without a
+/// `Lambda-Runtime-Aws-Request-Id` header (it logged `missing
+/// lambda-runtime-aws-request-id header` at every shutdown). Every such process
+/// has been told to die: the call stays pending until it is killed and its
+/// listener, with this connection, is torn down (`process::watch_process`).
+async fn never_answered() -> HttpResponse {
+    std::future::pending().await
 }
 
 fn next_response(shared: &Shared, a: Assignment) -> HttpResponse {
@@ -250,4 +267,85 @@ fn accepted() -> HttpResponse {
 /// Whether `body` is a JSON object (an error report Lambda passes on as is).
 fn is_json_object(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.is_object())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::local::lambda::LambdaConfig;
+    use crate::local::lambda::pool::{Inner, Proc};
+
+    fn shared() -> Arc<Shared> {
+        let credentials = crate::local::LocalCredentials::generate();
+        Arc::new(Shared {
+            verifier: crate::local::sigv4::Verifier::new(
+                credentials.clone(),
+                "eu-west-1",
+                "lambda",
+            ),
+            cfg: LambdaConfig {
+                credentials,
+                faults: Default::default(),
+                region: "eu-west-1".into(),
+                function_name: "f".into(),
+                bootstrap: PathBuf::from("/nonexistent/bootstrap"),
+                memory_mb: 128,
+                timeout: Duration::from_secs(1),
+                max_processes: 1,
+                idle_timeout: Duration::ZERO,
+                log_dir: PathBuf::from("/nonexistent/logs"),
+                env: Vec::new(),
+            },
+            arn: "arn:aws:lambda:eu-west-1:000000000000:function:f".into(),
+            task_root: PathBuf::from("/nonexistent"),
+            rt: tokio::runtime::Handle::current(),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// `lambda_runtime` panics on a `next` answer without a request id (every
+    /// `bootstrap` logged `missing lambda-runtime-aws-request-id header` at
+    /// shutdown): a process being stopped gets no answer at all.
+    #[tokio::test]
+    async fn next_is_never_answered_for_a_process_being_stopped() {
+        let shared = shared();
+        // A process the pool no longer knows (reaped, retired).
+        let unknown = std::pin::pin!(next_invocation(&shared, 7));
+        assert!(poll_once(unknown).is_pending());
+
+        // A process waiting in `next` when the pool lets go of it.
+        shared.lock().procs.insert(
+            1,
+            Proc {
+                pid: None,
+                stream: "s".into(),
+                state: ProcState::Starting,
+                since: Instant::now(),
+                _kill: None,
+            },
+        );
+        let mut waiting = std::pin::pin!(next_invocation(&shared, 1));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        assert!(matches!(
+            shared.lock().procs.get(&1).map(|p| &p.state),
+            Some(ProcState::Idle(Some(_)))
+        ));
+        shared.lock().procs.clear();
+        assert!(poll_once(waiting.as_mut()).is_pending());
+
+        // Any process once the service is shutting down.
+        shared.lock().shutting_down = true;
+        let late = std::pin::pin!(next_invocation(&shared, 1));
+        assert!(poll_once(late).is_pending());
+    }
 }

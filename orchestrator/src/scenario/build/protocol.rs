@@ -36,6 +36,7 @@ pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions,
             .unwrap_or(defaults.insecure_skip_tls_verify),
         tls_ca_pem,
         connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
+        max_body_buffer: h.max_body_buffer.unwrap_or(defaults.max_body_buffer),
     })
 }
 
@@ -54,7 +55,7 @@ mod tests {
         let text = format!(
             "{MINIMAL}http:\n  version: http2\n  max_redirects: 0\n  \
              new_connection_per_iteration: true\n  insecure_skip_tls_verify: true\n  \
-             tls_ca_file: ca.pem\n  connect_timeout: 2s\n"
+             tls_ca_file: ca.pem\n  connect_timeout: 2s\n  max_body_buffer: 512KiB\n"
         );
         let s = load_with(&[("ca.pem", pem)], &text).expect("loads");
         assert_eq!(
@@ -66,11 +67,25 @@ mod tests {
                 insecure_skip_tls_verify: true,
                 tls_ca_pem: Some(pem.into()),
                 connect_timeout: Duration::from_secs(2),
+                max_body_buffer: 512 * 1024,
             }
         );
         let s = ok(&format!("{MINIMAL}http:\n  version: http1\n"));
         assert_eq!(s.http.version, HttpVersionChoice::Http1);
         assert_eq!(s.http.max_redirects, 10);
+    }
+
+    #[test]
+    fn max_body_buffer_takes_sizes_and_names_a_bad_one() {
+        assert_eq!(ok(MINIMAL).http.max_body_buffer, 1 << 20);
+        let s = ok(&format!("{MINIMAL}http:\n  max_body_buffer: 4096\n"));
+        assert_eq!(s.http.max_body_buffer, 4096);
+        let s = ok(&format!("{MINIMAL}http:\n  max_body_buffer: 2MiB\n"));
+        assert_eq!(s.http.max_body_buffer, 2 << 20);
+        for bad in ["0", "1 MiB", "2GiB", "lots"] {
+            let line = error(&format!("{MINIMAL}http:\n  max_body_buffer: {bad}\n"));
+            assert_contains(&line, &[":10:", "http.max_body_buffer"]);
+        }
     }
 
     #[test]

@@ -22,9 +22,9 @@ pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
 use numbers::{
-    duration, duration_or_zero, non_negative, optional_duration, optional_duration_or_zero,
-    optional_iterations, optional_max_vus, optional_non_negative, optional_positive,
-    optional_status, optional_vus,
+    duration, duration_or_zero, non_negative, optional_bytes, optional_duration,
+    optional_duration_or_zero, optional_iterations, optional_max_vus, optional_non_negative,
+    optional_positive, optional_status, optional_vus,
 };
 use strings::{
     check_label, data_file, executor_name, header_name, optional_arrivals, optional_header_name,
@@ -68,6 +68,8 @@ pub(super) struct RawHttp {
     pub(super) tls_ca_file: Option<String>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_bytes")]
+    pub(super) max_body_buffer: Option<u64>,
 }
 
 #[derive(Deserialize)]

@@ -235,10 +235,102 @@ pub(super) fn optional_non_negative<'de, D: Deserializer<'de>>(
     non_negative(d).map(Some)
 }
 
+/// Largest `max_body_buffer`: a buffer each VU may fill, so far below a worker's memory.
+pub(crate) const MAX_BODY_BUFFER_LIMIT: u64 = 1 << 30;
+
+/// A byte size: a whole number of bytes, or a number with a unit, decimal (`kB`,
+/// `MB`, `GB`) or binary (`KiB`, `MiB`, `GiB`), e.g. `512KiB`, `1MiB`, `2MB`.
+fn parse_bytes(text: &str) -> Option<u64> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    let bytes = (value * scale as f64).round();
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// A byte size in `1..=MAX_BODY_BUFFER_LIMIT`.
+struct BytesVisitor;
+
+fn bad_bytes(text: &str) -> String {
+    format!(
+        "invalid size `{}` (use bytes, or e.g. 512KiB, 1MiB, 2MB)",
+        shown(text)
+    )
+}
+
+impl BytesVisitor {
+    fn check<E: de::Error>(v: u64) -> Result<u64, E> {
+        if v == 0 {
+            Err(E::custom("must be at least 1 byte"))
+        } else if v > MAX_BODY_BUFFER_LIMIT {
+            Err(E::custom(format!(
+                "must be at most 1GiB ({MAX_BODY_BUFFER_LIMIT} bytes), got {v}"
+            )))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for BytesVisitor {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a size in bytes, or like 512KiB, 1MiB, 2MB")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        Self::check(parse_bytes(v).ok_or_else(|| E::custom(bad_bytes(v)))?)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        Self::check(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        Self::check(u64::try_from(v).map_err(|_| E::custom(bad_bytes(&v.to_string())))?)
+    }
+}
+
+pub(super) fn optional_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    d.deserialize_any(BytesVisitor).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scenario::test_support::*;
+
+    #[test]
+    fn byte_sizes_take_decimal_and_binary_units() {
+        for (text, want) in [
+            ("1", 1),
+            ("1024", 1024),
+            ("100B", 100),
+            ("2kB", 2_000),
+            ("512KiB", 512 * 1024),
+            ("1MiB", 1 << 20),
+            ("1.5MB", 1_500_000),
+            ("1GiB", 1 << 30),
+        ] {
+            assert_eq!(parse_bytes(text), Some(want), "{text}");
+        }
+        for text in ["", "1 MiB", "-1", "1mib", "MiB", "1TB", "1e9"] {
+            assert_eq!(parse_bytes(text), None, "{text:?}");
+        }
+    }
 
     #[test]
     fn durations_use_go_style_units() {
