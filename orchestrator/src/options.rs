@@ -68,6 +68,8 @@ fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
 }
 
 /// A subcommand with its validated options.
+// Built once per process and moved once: boxing the large `run` variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CommandOptions {
     /// `sls-load run`.
