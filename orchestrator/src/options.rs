@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 use rand::Rng;
 use sls_load_core::job::{Region, ResultsLocation, RunId};
 
-use crate::cli::{self, ArchArg, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs};
+use crate::cli::{
+    self, ArchArg, CiArgs, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs,
+};
 pub use crate::cloud::CloudOptions;
 use crate::cloud::choose_mode;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
@@ -47,6 +49,17 @@ pub enum OptionsError {
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
+    /// An output file flag (`--junit`, `--k6-summary`) naming a file that cannot
+    /// be written: checked before the run starts, not after it ended.
+    #[error("{flag} {}: cannot be written", path.display())]
+    Unwritable {
+        /// The flag.
+        flag: &'static str,
+        /// The file as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -85,6 +98,59 @@ impl CommandOptions {
             cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
         })
     }
+}
+
+/// `--junit` and `--k6-summary`, each checked writable.
+#[derive(Debug, Clone, Default)]
+pub struct CiOutputs {
+    /// `--junit`: write a JUnit XML report here.
+    pub junit: Option<PathBuf>,
+    /// `--k6-summary`: write the summary in k6's `--summary-export` shape here.
+    pub k6_summary: Option<PathBuf>,
+}
+
+impl CiOutputs {
+    /// Validates the CI report flags: each file can be written.
+    pub fn from_cli(args: CiArgs) -> Result<CiOutputs, OptionsError> {
+        Ok(CiOutputs {
+            junit: args.junit.map(|p| writable("--junit", p)).transpose()?,
+            k6_summary: args
+                .k6_summary
+                .map(|p| writable("--k6-summary", p))
+                .transpose()?,
+        })
+    }
+}
+
+/// An output file `flag` names, checked writable now: opened for appending when it
+/// exists (its content untouched), else created and removed again. Written for
+/// real only when the run ends.
+pub fn writable(flag: &'static str, path: PathBuf) -> Result<PathBuf, OptionsError> {
+    let fail = |source| OptionsError::Unwritable {
+        flag,
+        path: path.clone(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(fail)?;
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(fail)?;
+        std::fs::remove_file(&path).map_err(fail)?;
+    }
+    Ok(path)
 }
 
 /// How a run is planned: the planning flags shared by `run` and `plan`.
@@ -242,6 +308,8 @@ pub struct RunOptions {
     pub timings: bool,
     /// `--summary-export`: write the summary JSON here too.
     pub summary_export: Option<PathBuf>,
+    /// `--junit` and `--k6-summary`.
+    pub ci: CiOutputs,
     /// Where to run and store.
     pub cloud: CloudOptions,
 }
@@ -262,6 +330,7 @@ impl RunOptions {
             quiet: args.quiet,
             timings: args.timings,
             summary_export: args.summary_export,
+            ci: CiOutputs::from_cli(args.ci)?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -301,6 +370,8 @@ pub struct ReportOptions {
     pub run_id: RunId,
     /// `--summary-export`: write the summary JSON here too.
     pub summary_export: Option<PathBuf>,
+    /// `--junit` and `--k6-summary`.
+    pub ci: CiOutputs,
     /// Where the run's results are.
     pub cloud: CloudOptions,
 }
@@ -311,6 +382,7 @@ impl ReportOptions {
         Ok(ReportOptions {
             run_id: run_id(args.run_id)?,
             summary_export: args.summary_export,
+            ci: CiOutputs::from_cli(args.ci)?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -406,6 +478,25 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn ci_output_files_are_checked_writable_before_the_run_and_left_as_they_were() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("junit.xml");
+        assert_eq!(writable("--junit", fresh.clone()).expect("writable"), fresh);
+        assert!(!fresh.exists(), "the check leaves no file behind");
+        let old = dir.path().join("k6.json");
+        std::fs::write(&old, "old").expect("write");
+        writable("--k6-summary", old.clone()).expect("writable");
+        assert_eq!(std::fs::read_to_string(&old).expect("read"), "old");
+        let e = writable("--junit", dir.path().join("no/such/dir/j.xml")).expect_err("no dir");
+        assert!(
+            e.to_string().starts_with("--junit ") && e.to_string().ends_with("cannot be written"),
+            "{e}"
+        );
+        let e = writable("--k6-summary", dir.path().to_owned()).expect_err("a directory");
+        assert!(e.to_string().starts_with("--k6-summary "), "{e}");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum Error {
         /// The write error.
         source: std::io::Error,
     },
+    /// `--junit` or `--k6-summary` could not be written.
+    #[error(transparent)]
+    CiExport(#[from] crate::export::CiExportError),
     /// Every invocation failed.
     #[error("no worker could be invoked ({count} failures; first: {first})")]
     NoWorkerInvoked {
@@ -147,6 +150,7 @@ impl Error {
             | Error::Collect(_)
             | Error::Encode { .. }
             | Error::Export { .. }
+            | Error::CiExport(_)
             | Error::NoWorkerInvoked { .. }
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. } => EXIT_RUN_FAILED,

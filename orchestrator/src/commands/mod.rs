@@ -28,7 +28,7 @@ pub use self::error::{
 };
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
-use crate::options::CommandOptions;
+use crate::options::{CiOutputs, CommandOptions};
 use crate::plan::Plan;
 use crate::render;
 use crate::scenario::{self, Scenario};
@@ -66,13 +66,15 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
     Cow::Owned(shown)
 }
 
-/// Builds, stores and prints the summary of a collected run, then judges it:
-/// an interrupted run (`interrupted`, or a worker's manifest saying it was
-/// stopped), missing workers and crossed thresholds are errors.
+/// Builds, stores and prints the summary of a collected run, writes the exports
+/// asked for (`--summary-export`, and `ci`: `--junit`, `--k6-summary`), then
+/// judges it: an interrupted run (`interrupted`, or a worker's manifest saying
+/// it was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
     collected: &Collected,
     export: Option<&Path>,
+    ci: &CiOutputs,
     interrupted: bool,
 ) -> Result<(), Error> {
     let run_id = &collected.plan.run_id;
@@ -96,6 +98,7 @@ pub async fn finish(
             source,
         })?;
     }
+    crate::export::write(&summary, ci)?;
     print_summary(cloud, run_id, &summary);
     verdict(&summary, run_id)
 }
