@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Built once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: plan, invoke workers in every region, collect, merge, report.

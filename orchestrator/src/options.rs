@@ -73,6 +73,8 @@ fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
 }
 
 /// A subcommand with its validated options.
+// Built once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CommandOptions {
     /// `sls-load run`.

@@ -2,6 +2,7 @@
 //! binaries, talking through the local Lambda and S3 stand-ins on loopback.
 //! One module per area; each test reads like the rule it checks.
 
+mod ci_outputs;
 mod conformance;
 mod engine;
 mod faults;
