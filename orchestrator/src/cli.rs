@@ -122,7 +122,7 @@ pub struct RunArgs {
     /// closed laptop does not leave the test running.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub heartbeat: Option<Duration>,
-    /// No live progress display.
+    /// No live progress display and no header line (k6's --quiet).
     #[arg(long, short)]
     pub quiet: bool,
     /// Print the fan-out time of each slice even with --quiet (for benchmarks).
@@ -131,6 +131,9 @@ pub struct RunArgs {
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,
+    /// Reports for CI.
+    #[command(flatten)]
+    pub ci: CiArgs,
     /// Use this run id instead of a generated one.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -147,9 +150,25 @@ pub struct ReportArgs {
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,
+    /// Reports for CI.
+    #[command(flatten)]
+    pub ci: CiArgs,
     /// Where the run's results are.
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// Reports for CI, shared by `run`, `report` and `watch`.
+#[derive(Debug, Args, Clone)]
+pub struct CiArgs {
+    /// Write a JUnit XML report to this file: one test case per threshold (failed
+    /// when crossed) and per check (failed when any evaluation failed).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the summary in k6's own `--summary-export` JSON shape to this file
+    /// (`--summary-export` writes sls-load's documented summary).
+    #[arg(long, value_name = "FILE")]
+    pub k6_summary: Option<PathBuf>,
 }
 
 /// `sls-load stop`.

@@ -11,7 +11,8 @@
 //! - [`fanout`]: invokes a plan slice after slice at the right instants.
 //! - [`control`]: writes the kill switch (control and heartbeat objects).
 //! - [`merge`]: decode and add histograms; [`summary`]: the summary and threshold
-//!   verdicts; [`render`]: the summary and the plan as terminal text.
+//!   verdicts; [`render`]: the summary and the plan as terminal text, with
+//!   [`readable`] figures; [`export`]: the summary for CI (JUnit XML, k6's JSON).
 //! - [`local`]: embedded S3 and Lambda stand-ins on loopback; [`cloud`]: picks local or
 //!   AWS and builds the SDK clients the same way for both.
 //! - [`cli`] → [`options`] → [`commands`]: the raw command line (clap), the one
@@ -26,6 +27,7 @@ pub mod collect;
 pub mod commands;
 pub mod control;
 pub mod cost;
+pub mod export;
 pub mod fanout;
 pub mod invoke;
 pub mod local;
@@ -33,6 +35,7 @@ pub mod merge;
 pub mod options;
 pub mod plan;
 pub mod progress;
+pub mod readable;
 pub mod render;
 pub mod scenario;
 pub mod share;

@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 use rand::Rng;
 use sls_load_core::job::{Region, ResultsLocation, RunId};
 
-use crate::cli::{self, ArchArg, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs};
+use crate::cli::{
+    self, ArchArg, CiArgs, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs,
+};
 pub use crate::cloud::CloudOptions;
 use crate::cloud::choose_mode;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
@@ -47,12 +49,15 @@ pub enum OptionsError {
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
-    /// `--summary-export` names a file that could not be written.
-    #[error("--summary-export {}: {reason}", path.display())]
-    BadExport {
-        /// The path as given.
+    /// An output file flag (`--summary-export`, `--junit`, `--k6-summary`) naming a
+    /// file that cannot be written: checked before the run starts, not after it ended.
+    #[error("{flag} {}: cannot be written: {reason}", path.display())]
+    Unwritable {
+        /// The flag.
+        flag: &'static str,
+        /// The file as given.
         path: PathBuf,
-        /// Why it cannot be written.
+        /// Why.
         reason: String,
     },
 }
@@ -93,6 +98,28 @@ impl CommandOptions {
             cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
             cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),
             cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
+        })
+    }
+}
+
+/// `--junit` and `--k6-summary`, each checked writable.
+#[derive(Debug, Clone, Default)]
+pub struct CiOutputs {
+    /// `--junit`: write a JUnit XML report here.
+    pub junit: Option<PathBuf>,
+    /// `--k6-summary`: write the summary in k6's `--summary-export` shape here.
+    pub k6_summary: Option<PathBuf>,
+}
+
+impl CiOutputs {
+    /// Validates the CI report flags: each file can be written.
+    pub fn from_cli(args: CiArgs) -> Result<CiOutputs, OptionsError> {
+        Ok(CiOutputs {
+            junit: args.junit.map(|p| writable("--junit", p)).transpose()?,
+            k6_summary: args
+                .k6_summary
+                .map(|p| writable("--k6-summary", p))
+                .transpose()?,
         })
     }
 }
@@ -252,6 +279,8 @@ pub struct RunOptions {
     pub timings: bool,
     /// `--summary-export`: write the summary JSON here too.
     pub summary_export: Option<PathBuf>,
+    /// `--junit` and `--k6-summary`.
+    pub ci: CiOutputs,
     /// Where to run and store.
     pub cloud: CloudOptions,
 }
@@ -271,7 +300,11 @@ impl RunOptions {
             heartbeat: args.heartbeat.map(heartbeat).transpose()?,
             quiet: args.quiet,
             timings: args.timings,
-            summary_export: args.summary_export.map(export_path).transpose()?,
+            summary_export: args
+                .summary_export
+                .map(|p| writable("--summary-export", p))
+                .transpose()?,
+            ci: CiOutputs::from_cli(args.ci)?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -311,6 +344,8 @@ pub struct ReportOptions {
     pub run_id: RunId,
     /// `--summary-export`: write the summary JSON here too.
     pub summary_export: Option<PathBuf>,
+    /// `--junit` and `--k6-summary`.
+    pub ci: CiOutputs,
     /// Where the run's results are.
     pub cloud: CloudOptions,
 }
@@ -320,7 +355,11 @@ impl ReportOptions {
     pub fn from_cli(args: ReportArgs) -> Result<ReportOptions, OptionsError> {
         Ok(ReportOptions {
             run_id: run_id(args.run_id)?,
-            summary_export: args.summary_export.map(export_path).transpose()?,
+            summary_export: args
+                .summary_export
+                .map(|p| writable("--summary-export", p))
+                .transpose()?,
+            ci: CiOutputs::from_cli(args.ci)?,
             cloud: cloud(args.cloud)?,
         })
     }
@@ -367,15 +406,13 @@ fn target(raw: String) -> Result<String, OptionsError> {
     }
 }
 
-/// `--summary-export`: a file that can be written once the run ends, checked
-/// before anything runs (a typo found after a 30-minute run turned its verdict
-/// into a write error). Creates nothing: the directory must exist and be a
-/// directory, the path must not be one, an existing file must open for writing
-/// (append, so nothing is truncated) and, for a new file, the directory must not
-/// be read-only. What this cannot foresee (another user's directory, a full disk)
-/// is still reported when the summary is written.
-fn export_path(path: PathBuf) -> Result<PathBuf, OptionsError> {
-    let bad = |reason: String| OptionsError::BadExport {
+/// An output file `flag` names, checked before anything runs: its directory
+/// exists, it is no directory, an existing file opens for appending (its content
+/// untouched) and a new one's directory is not read-only. Nothing is created;
+/// the file is written for real only when the run ends.
+pub fn writable(flag: &'static str, path: PathBuf) -> Result<PathBuf, OptionsError> {
+    let bad = |reason: String| OptionsError::Unwritable {
+        flag,
         path: path.clone(),
         reason,
     };
@@ -458,6 +495,25 @@ mod tests {
     }
 
     #[test]
+    fn ci_output_files_are_checked_writable_before_the_run_and_left_as_they_were() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("junit.xml");
+        assert_eq!(writable("--junit", fresh.clone()).expect("writable"), fresh);
+        assert!(!fresh.exists(), "the check creates no file");
+        let old = dir.path().join("k6.json");
+        std::fs::write(&old, "old").expect("write");
+        writable("--k6-summary", old.clone()).expect("writable");
+        assert_eq!(std::fs::read_to_string(&old).expect("read"), "old");
+        let e = writable("--junit", dir.path().join("no/such/dir/j.xml")).expect_err("no dir");
+        assert!(
+            e.to_string().starts_with("--junit ") && e.to_string().contains("cannot be written"),
+            "{e}"
+        );
+        let e = writable("--k6-summary", dir.path().to_owned()).expect_err("a directory");
+        assert!(e.to_string().starts_with("--k6-summary "), "{e}");
+    }
+
+    #[test]
     fn env_values_come_from_the_flags_then_the_environment() {
         let vars = env(&["A=flag"]).expect("valid");
         let names: BTreeSet<String> = ["A", "B"].map(String::from).into();
@@ -482,21 +538,24 @@ mod tests {
     fn a_summary_export_path_is_checked_before_anything_runs_and_nothing_is_created() {
         let dir = tempfile::tempdir().expect("tempdir");
         let new = dir.path().join("summary.json");
-        assert_eq!(export_path(new.clone()).expect("writable"), new);
+        assert_eq!(
+            writable("--summary-export", new.clone()).expect("writable"),
+            new
+        );
         assert!(!new.exists(), "the check creates nothing");
         std::fs::write(&new, "kept").expect("write");
-        export_path(new.clone()).expect("an existing file");
+        writable("--summary-export", new.clone()).expect("an existing file");
         assert_eq!(std::fs::read_to_string(&new).expect("read"), "kept");
 
         let missing = dir.path().join("no-such-dir").join("summary.json");
-        let err = export_path(missing).expect_err("missing directory");
-        assert!(matches!(err, OptionsError::BadExport { .. }), "{err}");
+        let err = writable("--summary-export", missing).expect_err("missing directory");
+        assert!(matches!(err, OptionsError::Unwritable { .. }), "{err}");
         assert!(err.to_string().contains("no-such-dir"), "{err}");
-        let err = export_path(dir.path().to_owned()).expect_err("a directory");
+        let err = writable("--summary-export", dir.path().to_owned()).expect_err("a directory");
         assert!(err.to_string().contains("is a directory"), "{err}");
         let under_file = new.join("x.json");
-        let err = export_path(under_file).expect_err("a file as directory");
+        let err = writable("--summary-export", under_file).expect_err("a file as directory");
         assert!(err.to_string().contains("not a directory"), "{err}");
-        assert!(export_path(PathBuf::from("bare-name.json")).is_ok());
+        assert!(writable("--summary-export", PathBuf::from("bare-name.json")).is_ok());
     }
 }

@@ -12,6 +12,7 @@ use sls_load_core::job::Region;
 
 use crate::cost::Cost;
 use crate::plan::Plan;
+use crate::readable::{self, ms as fmt_ms, phase as fmt_phase, thousands};
 use crate::summary::{Figures, Summary};
 
 /// The summary as a k6-like end-of-test text block.
@@ -39,8 +40,8 @@ fn overview(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "  workers ........: {} planned · {} reported{}",
-        s.workers.planned,
-        s.workers.reported,
+        thousands(s.workers.planned as u64),
+        thousands(s.workers.reported as u64),
         if s.workers.missing.is_empty() {
             String::new()
         } else {
@@ -73,7 +74,7 @@ fn overview(out: &mut String, s: &Summary) {
         "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
         s.cost.usd,
         s.cost.gb_seconds,
-        s.cost.invocations,
+        thousands(s.cost.invocations),
         s.cost
             .usd_per_million_requests
             .map(|c| format!(" · ${c:.4} per million requests"))
@@ -86,13 +87,17 @@ fn overview(out: &mut String, s: &Summary) {
         );
     }
     if s.dropped_iterations > 0 {
-        let _ = writeln!(out, "  dropped_iters ..: {}", s.dropped_iterations);
+        let _ = writeln!(
+            out,
+            "  dropped_iters ..: {}",
+            thousands(s.dropped_iterations)
+        );
     }
     if !s.errors_by_class.is_empty() {
         let classes: Vec<String> = s
             .errors_by_class
             .iter()
-            .map(|(c, n)| format!("{c}={n}"))
+            .map(|(c, n)| format!("{c}={}", thousands(*n)))
             .collect();
         let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
     }
@@ -124,10 +129,10 @@ fn row(out: &mut String, label: &str, f: &Figures) {
     let l = &f.latency_ms;
     let _ = writeln!(
         out,
-        "  {:<22} {:>9} {:>9.1} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "  {:<22} {:>9} {:>9} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9}",
         label,
-        f.requests,
-        f.rps,
+        thousands(f.requests),
+        readable::decimal(f.rps, 1),
         err,
         fmt_ms(l.p50),
         fmt_ms(l.p90),
@@ -170,24 +175,21 @@ fn checks(out: &mut String, s: &Summary) {
             out,
             "  {} {name}  ({} passed, {} failed, {:.2}%)",
             if c.fails == 0 { "✓" } else { "✗" },
-            c.passes,
-            c.fails,
+            thousands(c.passes),
+            thousands(c.fails),
             c.rate * 100.0
         );
     }
 }
 
-/// One line per threshold verdict.
+/// One line per threshold verdict, the observed value with its unit.
 fn thresholds(out: &mut String, s: &Summary) {
     if s.thresholds.is_empty() {
         return;
     }
     let _ = writeln!(out);
     for t in &s.thresholds {
-        let observed = t
-            .observed
-            .map(|v| format!("{v:.3}"))
-            .unwrap_or_else(|| "no data".into());
+        let observed = readable::observed(t);
         let _ = writeln!(
             out,
             "  {} {} {}  (observed {observed})",
@@ -204,24 +206,6 @@ pub fn first_few(names: &[String], n: usize) -> String {
     match names.len().saturating_sub(n) {
         0 => shown,
         more => format!("{shown} and {more} more"),
-    }
-}
-
-/// A phase in milliseconds: microseconds below one millisecond, where most phases
-/// of a kept-alive request are.
-fn fmt_phase(v: f64) -> String {
-    if v < 1.0 {
-        format!("{:.0}µs", v * 1000.0)
-    } else {
-        fmt_ms(v)
-    }
-}
-
-fn fmt_ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else {
-        format!("{v:.2}ms")
     }
 }
 
@@ -273,7 +257,7 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
         out,
         "  expected requests: {}",
         expected
-            .map(|e| format!("{e:.0}"))
+            .map(|e| thousands(e.max(0.0).round() as u64))
             .unwrap_or_else(|| "unknown (closed-model executor)".into())
     );
     let _ = writeln!(

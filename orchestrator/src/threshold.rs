@@ -60,6 +60,12 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
+    /// True for k6 rate metrics (`http_req_failed`, `checks`), whose `rate` is a
+    /// fraction (0..=1); a counter's `rate` is per second.
+    pub fn is_rate(self) -> bool {
+        self.kind() == Kind::Rate
+    }
+
     fn kind(self) -> Kind {
         match self {
             Metric::HttpReqDuration => Kind::Trend,

@@ -3,6 +3,7 @@
 //! One module per area; each test reads like the rule it checks.
 
 mod body_limit;
+mod ci_outputs;
 mod cli_edges;
 mod conformance;
 mod engine;

@@ -74,6 +74,9 @@ pub enum Error {
     /// Writing to stdout failed (other than a reader that went away).
     #[error("writing to stdout")]
     Stdout(#[source] std::io::Error),
+    /// `--junit` or `--k6-summary` could not be written.
+    #[error(transparent)]
+    CiExport(#[from] crate::export::CiExportError),
     /// Every invocation failed.
     #[error("no worker could be invoked ({count} failures; first: {first})")]
     NoWorkerInvoked {
@@ -151,6 +154,7 @@ impl Error {
             | Error::Encode { .. }
             | Error::Export { .. }
             | Error::Stdout(_)
+            | Error::CiExport(_)
             | Error::NoWorkerInvoked { .. }
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. } => EXIT_RUN_FAILED,

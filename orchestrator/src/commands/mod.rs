@@ -28,7 +28,7 @@ pub use self::error::{
 };
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
-use crate::options::CommandOptions;
+use crate::options::{CiOutputs, CommandOptions};
 use crate::plan::Plan;
 use crate::render;
 use crate::scenario::{self, Scenario};
@@ -66,13 +66,15 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
     Cow::Owned(shown)
 }
 
-/// Builds, stores and prints the summary of a collected run, then judges it:
-/// an interrupted run (`interrupted`, or a worker's manifest saying it was
-/// stopped), missing workers and crossed thresholds are errors.
+/// Builds, stores and prints the summary of a collected run, writes the exports
+/// asked for (`--summary-export`, and `ci`: `--junit`, `--k6-summary`), then
+/// judges it: an interrupted run (`interrupted`, or a worker's manifest saying
+/// it was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
     collected: &Collected,
     export: Option<&Path>,
+    ci: &CiOutputs,
     interrupted: bool,
 ) -> Result<(), Error> {
     let run_id = &collected.plan.run_id;
@@ -100,6 +102,9 @@ pub async fn finish(
         }),
         None => Ok(()),
     };
+    // `--junit` / `--k6-summary` likewise: checked up front, their late failure
+    // reported beside the verdict.
+    let exported = exported.and(crate::export::write(&summary, ci).map_err(Error::from));
     print_summary(cloud, run_id, &summary)?;
     match (verdict(&summary, run_id), exported) {
         (Ok(()), exported) => exported,

@@ -12,7 +12,14 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
         let collected = collect::collect(&cloud.store, &opts.run_id).await?;
-        finish(&cloud, &collected, opts.summary_export.as_deref(), false).await
+        finish(
+            &cloud,
+            &collected,
+            opts.summary_export.as_deref(),
+            &opts.ci,
+            false,
+        )
+        .await
     }
     .await;
     cloud.shutdown().await;

@@ -60,8 +60,12 @@ fn default_lead(mode: Mode, slots: usize) -> Duration {
     }
 }
 
-/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`.
+/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`;
+/// nothing with `--quiet`.
 fn print_header(opts: &RunOptions, layout: &Layout) {
+    if opts.quiet {
+        return;
+    }
     eprintln!(
         "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions",
         opts.run_id,
@@ -104,6 +108,7 @@ async fn run_planned(
             cloud,
             &collected,
             opts.summary_export.as_deref(),
+            &opts.ci,
             interrupted,
         )
         .await

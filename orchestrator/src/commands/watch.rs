@@ -18,7 +18,14 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
         let collected = follow(&cloud, &opts).await?;
-        finish(&cloud, &collected, opts.summary_export.as_deref(), false).await
+        finish(
+            &cloud,
+            &collected,
+            opts.summary_export.as_deref(),
+            &opts.ci,
+            false,
+        )
+        .await
     }
     .await;
     cloud.shutdown().await;
