@@ -32,6 +32,7 @@ pub mod local;
 pub mod merge;
 pub mod options;
 pub mod plan;
+pub mod preflight;
 pub mod progress;
 pub mod render;
 pub mod scenario;

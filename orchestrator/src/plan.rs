@@ -606,6 +606,7 @@ mod tests {
             }],
             thresholds: vec![],
             http: Default::default(),
+            allowed_targets: vec![],
         }
     }
 
