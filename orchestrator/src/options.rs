@@ -47,6 +47,9 @@ pub enum OptionsError {
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
+    /// `--max-cost` that is negative or not a number.
+    #[error("--max-cost {0}: expected an amount of USD, 0 or more")]
+    BadMaxCost(f64),
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -102,6 +105,8 @@ pub struct PlanSettings {
     pub arch: Arch,
     /// `--flush-every`: how often workers flush their interval logs.
     pub flush_every: Duration,
+    /// `--max-cost`: the most USD the plan's estimate may be.
+    pub max_cost: Option<f64>,
 }
 
 impl PlanSettings {
@@ -125,6 +130,12 @@ impl PlanSettings {
                 ArchArg::X86_64 => Arch::X86_64,
             },
             flush_every: flags.flush_every,
+            max_cost: match flags.max_cost {
+                Some(usd) if !(usd >= 0.0 && usd.is_finite()) => {
+                    return Err(OptionsError::BadMaxCost(usd));
+                }
+                usd => usd,
+            },
         })
     }
 
@@ -236,6 +247,8 @@ pub struct RunOptions {
     /// `--heartbeat`: the dead-man switch's period, at least
     /// [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
     pub heartbeat: Option<Duration>,
+    /// `--yes`: a big run at a host not in `allowed_targets` is meant.
+    pub yes: bool,
     /// `--quiet`: no live progress display.
     pub quiet: bool,
     /// `--timings`: print each slice's fan-out time.
@@ -259,6 +272,7 @@ impl RunOptions {
             invoke_concurrency: args.invoke_concurrency,
             local_fault_kill_after: args.local_fault_kill_after,
             heartbeat: args.heartbeat.map(heartbeat).transpose()?,
+            yes: args.yes,
             quiet: args.quiet,
             timings: args.timings,
             summary_export: args.summary_export,

@@ -1,7 +1,10 @@
-//! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead) and
-//! prints the plan as a table with its estimated cost, or as the `plan.json` a
-//! run would store (credentials redacted, `{{__ENV.NAME}}` as written). It
-//! starts nothing, stores nothing and needs no `-e` values.
+//! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead),
+//! runs the preflight checks ([`crate::preflight`]) and prints the plan as a table
+//! with its estimated cost and preflight notes, or as the `plan.json` a run would
+//! store (credentials redacted, `{{__ENV.NAME}}` as written) with one extra
+//! top-level key, `estimate` (the cost), notes then going to stderr. It starts
+//! nothing, stores nothing, reads no quota and needs no `-e` values. Hard preflight
+//! failures and `--max-cost` end it with exit 2; quota shortfalls are notes.
 
 use std::time::SystemTime;
 
@@ -9,11 +12,14 @@ use sls_load_core::job::{Region, ResultsLocation};
 
 use super::{Error, load_scenario};
 use crate::options::PlanOnlyOptions;
-use crate::{plan, render};
+use crate::plan::Plan;
+use crate::scenario::Scenario;
+use crate::{plan, preflight, render};
 
-/// `sls-load plan`: prints the plan and its estimated cost.
+/// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     let scenario = load_scenario(&opts.scenario, None)?;
+    preflight::check_memory(opts.plan.memory_mb)?;
     // No results location exists without a cloud; the printed plan shows none.
     let results = ResultsLocation {
         bucket: String::new(),
@@ -26,17 +32,46 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
         results,
     );
     let plan = plan::plan(&scenario, &plan_options)?;
-    if opts.json {
-        let json = serde_json::to_string_pretty(&*super::shown_plan(&plan))
-            .map_err(Error::encoding("plan"))?;
-        println!("{json}");
-        return Ok(());
-    }
+    preflight::check_plan(&scenario, &plan)?;
     let expected = plan::expected_requests(&scenario, &plan);
     let cost = crate::cost::estimate(&plan, expected);
+    preflight::check_cost(&cost, opts.plan.max_cost)?;
+    let notes = notes(&scenario, &plan);
+    if opts.json {
+        let mut json =
+            serde_json::to_value(&*super::shown_plan(&plan)).map_err(Error::encoding("plan"))?;
+        if let Some(object) = json.as_object_mut() {
+            let estimate = serde_json::to_value(&cost).map_err(Error::encoding("plan"))?;
+            object.insert("estimate".into(), estimate);
+        }
+        let text = serde_json::to_string_pretty(&json).map_err(Error::encoding("plan"))?;
+        println!("{text}");
+        for note in &notes {
+            eprintln!("sls-load: preflight: {note}");
+        }
+        return Ok(());
+    }
     print!(
         "{}",
         render::plan(&plan, expected, &cost, &plan.concurrency_needed())
     );
+    if !notes.is_empty() {
+        println!("\n  preflight:");
+        for note in &notes {
+            println!("    {note}");
+        }
+    }
     Ok(())
+}
+
+/// The preflight notes of a plan that may still run: concurrency against
+/// Lambda's default quota, rate per worker, and whether `run` will need `--yes`.
+fn notes(scenario: &Scenario, plan: &Plan) -> Vec<String> {
+    let mut notes = preflight::concurrency_notes(&plan.concurrency_needed(), None);
+    notes.extend(preflight::rate_notes(scenario, plan));
+    let slots = plan.regions.iter().map(|r| r.slots).sum();
+    if let Err(e) = preflight::check_target(scenario, slots, false) {
+        notes.push(format!("`run` will need --yes: {e}"));
+    }
+    notes
 }
