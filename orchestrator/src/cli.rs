@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// One value per process, parsed once: boxing its variants would gain nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: plan, invoke workers in every region, collect, merge, report.

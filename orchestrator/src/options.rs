@@ -63,6 +63,8 @@ fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
 }
 
 /// A subcommand with its validated options.
+// One value per process, parsed once: boxing its variants would gain nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CommandOptions {
     /// `sls-load run`.

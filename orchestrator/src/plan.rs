@@ -826,7 +826,13 @@ mod tests {
         let err = plan(&scenario(10.0, &[("us-east-1", 1.0)]), &o).unwrap_err();
         assert!(matches!(err, PlanError::TooManyWorkers { .. }), "{err}");
         o.workers = Some(MAX_WORKERS);
-        let l = layout(&scenario(10.0, &[("us-east-1", 1.0)]), None, o.workers, o.max_slice, 1024);
+        let l = layout(
+            &scenario(10.0, &[("us-east-1", 1.0)]),
+            None,
+            o.workers,
+            o.max_slice,
+            1024,
+        );
         assert_eq!(l.unwrap().worker_count(), MAX_WORKERS);
     }
 
@@ -836,7 +842,10 @@ mod tests {
         s.duration = Duration::from_secs(3 * 3600);
         // 60,000 slots × 12 slices of 15 minutes: 720,000 invocations.
         let err = layout(&s, None, Some(60_000), Duration::from_secs(900), 1024).unwrap_err();
-        assert!(matches!(err, PlanError::TooManyWorkers { needed } if needed == 720_000.0), "{err}");
+        assert!(
+            matches!(err, PlanError::TooManyWorkers { needed } if needed == 720_000.0),
+            "{err}"
+        );
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub enum PreflightError {
         bytes: usize,
     },
     /// The estimate is above `--max-cost`.
-    #[error("estimated cost ${estimate:.2} is above --max-cost ${max:.2}: lower the load, the duration or --memory, or raise --max-cost")]
+    #[error(
+        "estimated cost ${estimate:.2} is above --max-cost ${max:.2}: lower the load, the duration or --memory, or raise --max-cost"
+    )]
     Cost {
         /// The plan's estimate, USD.
         estimate: f64,
@@ -115,8 +117,7 @@ fn check_connections(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightEr
     let per_worker_limit = u64::from(MAX_VUS_PER_WORKER);
     for s in &scenario.scenarios {
         let Some(vus) = s.max_vus else { continue };
-        let region_vus =
-            |weight: f64| (f64::from(vus) * weight).ceil().max(0.0) as u64;
+        let region_vus = |weight: f64| (f64::from(vus) * weight).ceil().max(0.0) as u64;
         let workers: u64 = plan
             .regions
             .iter()
@@ -198,7 +199,7 @@ pub fn concurrency_notes(
         };
         if n as i64 > have {
             notes.push(format!(
-                "{region} needs {n} concurrent executions (twice the slots during slice hand-overs); {what} {have} is not enough: ask AWS for a Lambda concurrency quota of {n} in {region}, or use fewer --workers"
+                "{region} needs {n} concurrent executions (twice the slots during slice hand-overs); {what} {have} is not enough: ask AWS for a Lambda concurrency quota of {n} in {region}, or lower the load"
             ));
         }
     }

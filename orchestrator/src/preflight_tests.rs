@@ -52,7 +52,12 @@ fn memory_must_be_within_lambdas_range() {
     assert_eq!(check_memory(127), Err(PreflightError::Memory(127)));
     assert_eq!(check_memory(10_241), Err(PreflightError::Memory(10_241)));
     assert!(check_memory(128).is_ok() && check_memory(10_240).is_ok());
-    assert!(check_memory(0).unwrap_err().to_string().contains("128 to 10240 MB"));
+    assert!(
+        check_memory(0)
+            .unwrap_err()
+            .to_string()
+            .contains("128 to 10240 MB")
+    );
 }
 
 #[test]
@@ -65,9 +70,21 @@ fn two_million_vus_over_three_regions_need_more_than_the_default_quota() {
     check_plan(&s, &plan).unwrap();
     let notes = concurrency_notes(&needed, None);
     assert_eq!(notes.len(), 4, "{notes:?}");
-    assert!(notes[0].contains("ask AWS for a Lambda concurrency quota of"), "{}", notes[0]);
-    assert!(notes[0].contains("Lambda's default 1000 is not enough"), "{}", notes[0]);
-    assert!(notes[3].contains("new accounts may have less"), "{}", notes[3]);
+    assert!(
+        notes[0].contains("ask AWS for a Lambda concurrency quota of"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0].contains("Lambda's default 1000 is not enough"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[3].contains("new accounts may have less"),
+        "{}",
+        notes[3]
+    );
 }
 
 #[test]
@@ -80,10 +97,13 @@ fn the_accounts_figure_replaces_the_default_when_known() {
     assert_eq!(
         notes,
         vec![
-            "us-east-1 needs 1500 concurrent executions (twice the slots during slice hand-overs); the account's 1000 is not enough: ask AWS for a Lambda concurrency quota of 1500 in us-east-1, or use fewer --workers"
+            "us-east-1 needs 1500 concurrent executions (twice the slots during slice hand-overs); the account's 1000 is not enough: ask AWS for a Lambda concurrency quota of 1500 in us-east-1, or lower the load"
         ]
     );
-    assert_eq!(concurrency_notes(&BTreeMap::from([(Region::us_east_1(), 10)]), None).len(), 1);
+    assert_eq!(
+        concurrency_notes(&BTreeMap::from([(Region::us_east_1(), 10)]), None).len(),
+        1
+    );
 }
 
 #[test]
@@ -100,7 +120,10 @@ fn too_few_workers_for_the_vus_is_refused_naming_enough_workers() {
     };
     assert!(*per_worker > 900, "{err}");
     assert_eq!(*workers, 12, "{err}");
-    assert!(err.to_string().contains("use --workers 12 or more"), "{err}");
+    assert!(
+        err.to_string().contains("use --workers 12 or more"),
+        "{err}"
+    );
     let enough = plan_of(&s, Some(12), 1769);
     check_plan(&s, &enough).unwrap();
 }
@@ -161,7 +184,11 @@ fn a_big_run_at_a_foreign_host_needs_yes_or_allowed_targets() {
     let small = rate("http://10.255.255.1", 10.0, "");
     assert!(check_target(&small, 100, false).is_ok());
     assert!(check_target(&small, 101, false).is_err());
-    let allowed = rate("http://Staging.example:80", 2_000.0, "allowed_targets: [staging.EXAMPLE]\n");
+    let allowed = rate(
+        "http://Staging.example:80",
+        2_000.0,
+        "allowed_targets: [staging.EXAMPLE]\n",
+    );
     assert_eq!(allowed.allowed_targets, vec!["staging.example"]);
     assert!(check_target(&allowed, 2, false).is_ok());
     let local = rate("http://127.0.0.1:1", 2_000.0, "");

@@ -8,6 +8,7 @@ mod faults;
 mod ids;
 mod infra;
 mod kill_switch;
+mod preflight;
 mod run;
 mod scale;
 mod scenario_errors;
