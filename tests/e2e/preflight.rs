@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use sls_load_e2e::{scenario_file, sls_load};
+use sls_load_e2e::{scenario_file, sls_load, sls_load_with_env};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -32,7 +32,16 @@ fn rate_scenario(target: &str, rate: &str) -> String {
 fn plan_of_two_million_vus_names_each_regions_concurrency_and_the_default_quota() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = scenario_file(dir.path(), "big.yaml", TWO_MILLION_VUS);
-    let planned = sls_load(&["plan", file.to_str().expect("utf-8")], LIMIT);
+    // No AWS credentials anywhere: the default quota is what is checked.
+    let home = dir.path().to_str().expect("utf-8");
+    let no_aws = [
+        ("HOME", home),
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", ""),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", ""),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ""),
+    ];
+    let planned = sls_load_with_env(&["plan", file.to_str().expect("utf-8")], &no_aws, LIMIT);
     assert_eq!(planned.code(), 0, "stderr: {}", planned.stderr);
     // 900 connections per worker, two 14-minute slices: twice the slots at hand-over.
     for (region, needed) in [

@@ -2,11 +2,14 @@
 //! runs the preflight checks ([`crate::preflight`]) and prints the plan as a table
 //! with its estimated cost and preflight notes, or as the `plan.json` a run would
 //! store (credentials redacted, `{{__ENV.NAME}}` as written) with one extra
-//! top-level key, `estimate` (the cost), notes then going to stderr. It starts
-//! nothing, stores nothing, reads no quota and needs no `-e` values. Hard preflight
-//! failures and `--max-cost` end it with exit 2; quota shortfalls are notes.
+//! top-level key, `estimate` (the cost), notes then going to stderr. With AWS
+//! credentials configured it reads each region's concurrency quota
+//! (GetAccountSettings, at most [`QUOTA_WAIT`]); else it checks against Lambda's
+//! default. It starts nothing, stores nothing and needs no `-e` values. Hard
+//! preflight failures and `--max-cost` end it with exit 2; quota shortfalls are notes.
 
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use sls_load_core::job::{Region, ResultsLocation};
 
@@ -36,7 +39,7 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     let expected = plan::expected_requests(&scenario, &plan);
     let cost = crate::cost::estimate(&plan, expected);
     preflight::check_cost(&cost, opts.plan.max_cost)?;
-    let notes = notes(&scenario, &plan);
+    let notes = notes(&scenario, &plan, account_concurrency(&plan).await);
     if opts.json {
         let mut json =
             serde_json::to_value(&*super::shown_plan(&plan)).map_err(Error::encoding("plan"))?;
@@ -66,12 +69,65 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
 
 /// The preflight notes of a plan that may still run: concurrency against
 /// Lambda's default quota, rate per worker, and whether `run` will need `--yes`.
-fn notes(scenario: &Scenario, plan: &Plan) -> Vec<String> {
-    let mut notes = preflight::concurrency_notes(&plan.concurrency_needed(), None);
+fn notes(scenario: &Scenario, plan: &Plan, account: Account) -> Vec<String> {
+    let (figures, failure) = match account {
+        Account::Unknown => (None, None),
+        Account::Read(figures) => (Some(figures), None),
+        Account::Failed(why) => (None, Some(why)),
+    };
+    let mut notes = Vec::from_iter(failure);
+    notes.extend(preflight::concurrency_notes(
+        &plan.concurrency_needed(),
+        figures.as_ref(),
+    ));
     notes.extend(preflight::rate_notes(scenario, plan));
     let slots = plan.regions.iter().map(|r| r.slots).sum();
     if let Err(e) = preflight::check_target(scenario, slots, false) {
         notes.push(format!("`run` will need --yes: {e}"));
     }
     notes
+}
+
+/// The longest `plan` waits for the account's concurrency figures.
+pub const QUOTA_WAIT: Duration = Duration::from_secs(10);
+
+/// What `plan` learned of the account's Lambda concurrency.
+enum Account {
+    /// No AWS credentials configured: Lambda's default applies.
+    Unknown,
+    /// Unreserved concurrent executions per region.
+    Read(BTreeMap<Region, i64>),
+    /// Reading failed: the note saying so.
+    Failed(String),
+}
+
+/// With AWS credentials configured (`AWS_PROFILE` honoured), each planned region's
+/// concurrency figure, read within [`QUOTA_WAIT`].
+async fn account_concurrency(plan: &Plan) -> Account {
+    if crate::cloud::choose_mode(false, false) != crate::cloud::Mode::Aws {
+        return Account::Unknown;
+    }
+    let regions: Vec<Region> = plan.regions.iter().map(|r| r.region.clone()).collect();
+    let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let read = async {
+        let clients = crate::cloud::Cloud::aws_lambda_clients(profile, &regions).await;
+        let invoker = crate::invoke::LambdaInvoker::new(clients, String::new());
+        let mut figures = BTreeMap::new();
+        for region in &regions {
+            if let Some(n) = invoker.available_concurrency(region).await? {
+                figures.insert(region.clone(), n);
+            }
+        }
+        Ok::<_, crate::invoke::ConcurrencyError>(figures)
+    };
+    match tokio::time::timeout(QUOTA_WAIT, read).await {
+        Ok(Ok(figures)) => Account::Read(figures),
+        Ok(Err(e)) => Account::Failed(format!(
+            "could not read the account's concurrency ({e}); checked against Lambda's default instead"
+        )),
+        Err(_) => Account::Failed(format!(
+            "no answer from GetAccountSettings within {}; checked against Lambda's default instead",
+            humantime::format_duration(QUOTA_WAIT)
+        )),
+    }
 }
