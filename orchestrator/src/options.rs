@@ -444,4 +444,25 @@ mod tests {
                 .is_empty()
         );
     }
+
+    fn max_cost(args: &[&str]) -> Result<Option<f64>, OptionsError> {
+        use clap::Parser;
+        let mut argv = vec!["sls-load", "plan", "s.yaml"];
+        argv.extend_from_slice(args);
+        let cli::Command::Plan(plan) = cli::Cli::parse_from(argv).command else {
+            unreachable!("a plan command line")
+        };
+        PlanSettings::from_cli(plan.plan).map(|p| p.max_cost)
+    }
+
+    #[test]
+    fn max_cost_is_an_amount_of_usd_zero_or_more() {
+        assert_eq!(max_cost(&[]).unwrap(), None);
+        assert_eq!(max_cost(&["--max-cost", "1.5"]).unwrap(), Some(1.5));
+        assert_eq!(max_cost(&["--max-cost", "0"]).unwrap(), Some(0.0));
+        for bad in ["--max-cost=-1", "--max-cost=NaN", "--max-cost=inf"] {
+            let err = max_cost(&[bad]).unwrap_err();
+            assert!(err.to_string().starts_with("--max-cost"), "{err}");
+        }
+    }
 }

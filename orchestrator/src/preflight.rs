@@ -172,6 +172,30 @@ fn check_payloads(plan: &Plan) -> Result<(), PreflightError> {
     }
 }
 
+/// What the hard checks of a made plan learned: its expected requests (when
+/// knowable) and its estimated cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// HTTP requests the plan should send ([`crate::plan::expected_requests`]).
+    pub expected: Option<f64>,
+    /// The estimate ([`crate::cost::estimate`]).
+    pub cost: Cost,
+}
+
+/// The hard checks of a made plan ([`check_plan`]), then its estimate against
+/// `--max-cost` ([`check_cost`]).
+pub fn check_plan_and_cost(
+    scenario: &Scenario,
+    plan: &Plan,
+    max_cost: Option<f64>,
+) -> Result<Checked, PreflightError> {
+    check_plan(scenario, plan)?;
+    let expected = crate::plan::expected_requests(scenario, plan);
+    let cost = crate::cost::estimate(plan, expected);
+    check_cost(&cost, max_cost)?;
+    Ok(Checked { expected, cost })
+}
+
 /// Refuses a plan whose estimate is above `max` USD.
 pub fn check_cost(cost: &Cost, max: Option<f64>) -> Result<(), PreflightError> {
     match max {
@@ -199,7 +223,7 @@ pub fn concurrency_notes(
         };
         if n as i64 > have {
             notes.push(format!(
-                "{region} needs {n} concurrent executions (twice the slots during slice hand-overs); {what} {have} is not enough: ask AWS for a Lambda concurrency quota of {n} in {region}, or lower the load"
+                "{region} needs {n} concurrent executions; {what} {have} is not enough: ask AWS for a Lambda concurrency quota of {n} in {region}, or lower the load"
             ));
         }
     }

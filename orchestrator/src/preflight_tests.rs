@@ -97,7 +97,7 @@ fn the_accounts_figure_replaces_the_default_when_known() {
     assert_eq!(
         notes,
         vec![
-            "us-east-1 needs 1500 concurrent executions (twice the slots during slice hand-overs); the account's 1000 is not enough: ask AWS for a Lambda concurrency quota of 1500 in us-east-1, or lower the load"
+            "us-east-1 needs 1500 concurrent executions; the account's 1000 is not enough: ask AWS for a Lambda concurrency quota of 1500 in us-east-1, or lower the load"
         ]
     );
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Preflight, as a user types it: `plan` of 2,000,000 VUs over three regions says
 //! what concurrency each region needs and that Lambda's default quota of 1,000 is
 //! not enough; an absurd rate is refused at once in one line; `--max-cost` refuses
-//! a plan estimated above it; a big `run` aimed at a host that is neither loopback
+//! a plan (and a run, before it starts) estimated above it; a big `run` aimed at a host that is neither loopback
 //! nor in `allowed_targets` is refused without `--yes` before anything starts (the
 //! target here is never contacted: the refusal comes before any connection).
 
@@ -50,7 +50,7 @@ fn plan_of_two_million_vus_names_each_regions_concurrency_and_the_default_quota(
         ("ap-southeast-1", 1186),
     ] {
         let line = format!(
-            "{region} needs {needed} concurrent executions (twice the slots during slice hand-overs); Lambda's default 1000 is not enough: ask AWS for a Lambda concurrency quota of {needed} in {region}"
+            "{region} needs {needed} concurrent executions; Lambda's default 1000 is not enough: ask AWS for a Lambda concurrency quota of {needed} in {region}"
         );
         assert!(planned.stdout.contains(&line), "{}", planned.stdout);
     }
@@ -146,4 +146,34 @@ fn a_big_run_at_a_host_nobody_allowed_is_refused_without_yes_before_anything_sta
         "{}",
         planned.stdout
     );
+}
+
+#[test]
+fn run_with_max_cost_below_the_estimate_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = scenario_file(
+        dir.path(),
+        "small.yaml",
+        &rate_scenario("http://127.0.0.1:9", "10"),
+    );
+    let state = dir.path().join("state");
+    let refused = sls_load(
+        &[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--local",
+            "--local-dir",
+            state.to_str().expect("utf-8"),
+            "--max-cost",
+            "0",
+        ],
+        LIMIT,
+    );
+    assert_eq!(refused.code(), 2, "stderr: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is above --max-cost $0.00"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!state.exists(), "nothing was started");
 }

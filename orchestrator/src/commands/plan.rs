@@ -35,10 +35,8 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
         results,
     );
     let plan = plan::plan(&scenario, &plan_options)?;
-    preflight::check_plan(&scenario, &plan)?;
-    let expected = plan::expected_requests(&scenario, &plan);
-    let cost = crate::cost::estimate(&plan, expected);
-    preflight::check_cost(&cost, opts.plan.max_cost)?;
+    let preflight::Checked { expected, cost } =
+        preflight::check_plan_and_cost(&scenario, &plan, opts.plan.max_cost)?;
     let notes = notes(&scenario, &plan, account_concurrency(&plan).await);
     if opts.json {
         let mut json =

@@ -79,9 +79,7 @@ fn preflight(opts: &RunOptions, scenario: &Scenario, layout: &Layout) -> Result<
         opts.plan
             .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
     let plan = plan::plan(scenario, &plan_options)?;
-    crate::preflight::check_plan(scenario, &plan)?;
-    let cost = crate::cost::estimate(&plan, plan::expected_requests(scenario, &plan));
-    crate::preflight::check_cost(&cost, opts.plan.max_cost)?;
+    crate::preflight::check_plan_and_cost(scenario, &plan, opts.plan.max_cost)?;
     for note in crate::preflight::rate_notes(scenario, &plan) {
         eprintln!("sls-load: preflight: {note}");
     }
