@@ -79,6 +79,9 @@ pub struct PlanFlags {
     /// How often workers flush their interval logs to the store.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub flush_every: Duration,
+    /// Refuse the plan (exit 2) when its estimated cost is above this many USD.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
 }
 
 /// `--arch` as typed; [`crate::options`] maps it to [`crate::plan::Arch`].
@@ -122,6 +125,10 @@ pub struct RunArgs {
     /// closed laptop does not leave the test running.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub heartbeat: Option<Duration>,
+    /// Confirm a run above 1,000 req/s or 100 workers against a host that is neither
+    /// loopback nor in the scenario's `allowed_targets`.
+    #[arg(long)]
+    pub yes: bool,
     /// No live progress display and no header line (k6's --quiet).
     #[arg(long, short)]
     pub quiet: bool,

@@ -119,6 +119,30 @@ pub struct Cloud {
 }
 
 impl Cloud {
+    /// AWS Lambda clients of `regions` with `profile` (for reading account settings
+    /// without a run: `sls-load plan`). Starts nothing.
+    pub async fn aws_lambda_clients(
+        profile: Option<String>,
+        regions: &[Region],
+    ) -> BTreeMap<Region, aws_sdk_lambda::Client> {
+        let args = CloudOptions {
+            mode: Mode::Aws,
+            local_dir: PathBuf::new(),
+            bootstrap: None,
+            local_concurrency: 0,
+            bucket: None,
+            bucket_region: None,
+            function: String::new(),
+            profile,
+        };
+        let mut clients = BTreeMap::new();
+        for region in regions {
+            let conf = aws_conf(&args, region).await;
+            clients.insert(region.clone(), aws_sdk_lambda::Client::new(&conf));
+        }
+        clients
+    }
+
     /// Connects for a run over `regions`: starts the stand-ins in local mode.
     pub async fn for_run(args: &CloudOptions, regions: &[Region]) -> Result<Cloud, CloudError> {
         let mode = args.mode;

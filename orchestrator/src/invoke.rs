@@ -151,20 +151,7 @@ impl LambdaInvoker {
         needed: &BTreeMap<Region, usize>,
     ) -> Result<(), ConcurrencyError> {
         for (region, &needed) in needed {
-            let Some(client) = self.clients.get(region) else {
-                continue;
-            };
-            let settings = client.get_account_settings().send().await.map_err(|e| {
-                ConcurrencyError::Settings {
-                    region: region.clone(),
-                    message: DisplayErrorContext(&e).to_string(),
-                }
-            })?;
-            let limit = settings.account_limit();
-            let available = limit
-                .and_then(|l| l.unreserved_concurrent_executions())
-                .or_else(|| limit.map(|l| l.concurrent_executions()))
-                .map(i64::from);
+            let available = self.available_concurrency(region).await?;
             if let Some(available) = available
                 && (needed as i64) > available
             {
@@ -176,6 +163,32 @@ impl LambdaInvoker {
             }
         }
         Ok(())
+    }
+
+    /// The unreserved concurrent executions GetAccountSettings reports in `region`
+    /// (the account's total when none is reported as unreserved); `None` for a
+    /// region without a client or a figure.
+    pub async fn available_concurrency(
+        &self,
+        region: &Region,
+    ) -> Result<Option<i64>, ConcurrencyError> {
+        let Some(client) = self.clients.get(region) else {
+            return Ok(None);
+        };
+        let settings =
+            client
+                .get_account_settings()
+                .send()
+                .await
+                .map_err(|e| ConcurrencyError::Settings {
+                    region: region.clone(),
+                    message: DisplayErrorContext(&e).to_string(),
+                })?;
+        let limit = settings.account_limit();
+        Ok(limit
+            .and_then(|l| l.unreserved_concurrent_executions())
+            .or_else(|| limit.map(|l| l.concurrent_executions()))
+            .map(i64::from))
     }
 }
 

@@ -34,6 +34,7 @@ pub mod local;
 pub mod merge;
 pub mod options;
 pub mod plan;
+pub mod preflight;
 pub mod progress;
 pub mod readable;
 pub mod render;

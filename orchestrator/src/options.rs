@@ -60,6 +60,9 @@ pub enum OptionsError {
         /// Why.
         reason: String,
     },
+    /// `--max-cost` that is negative or not a number.
+    #[error("--max-cost {0}: expected an amount of USD, 0 or more")]
+    BadMaxCost(f64),
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -139,6 +142,8 @@ pub struct PlanSettings {
     pub arch: Arch,
     /// `--flush-every`: how often workers flush their interval logs.
     pub flush_every: Duration,
+    /// `--max-cost`: the most USD the plan's estimate may be.
+    pub max_cost: Option<f64>,
 }
 
 impl PlanSettings {
@@ -162,6 +167,12 @@ impl PlanSettings {
                 ArchArg::X86_64 => Arch::X86_64,
             },
             flush_every: flags.flush_every,
+            max_cost: match flags.max_cost {
+                Some(usd) if !(usd >= 0.0 && usd.is_finite()) => {
+                    return Err(OptionsError::BadMaxCost(usd));
+                }
+                usd => usd,
+            },
         })
     }
 
@@ -273,6 +284,8 @@ pub struct RunOptions {
     /// `--heartbeat`: the dead-man switch's period, at least
     /// [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
     pub heartbeat: Option<Duration>,
+    /// `--yes`: a big run at a host not in `allowed_targets` is meant.
+    pub yes: bool,
     /// `--quiet`: no live progress display.
     pub quiet: bool,
     /// `--timings`: print each slice's fan-out time.
@@ -298,6 +311,7 @@ impl RunOptions {
             invoke_concurrency: args.invoke_concurrency,
             local_fault_kill_after: args.local_fault_kill_after,
             heartbeat: args.heartbeat.map(heartbeat).transpose()?,
+            yes: args.yes,
             quiet: args.quiet,
             timings: args.timings,
             summary_export: args
@@ -557,5 +571,26 @@ mod tests {
         let err = writable("--summary-export", under_file).expect_err("a file as directory");
         assert!(err.to_string().contains("not a directory"), "{err}");
         assert!(writable("--summary-export", PathBuf::from("bare-name.json")).is_ok());
+    }
+
+    fn max_cost(args: &[&str]) -> Result<Option<f64>, OptionsError> {
+        use clap::Parser;
+        let mut argv = vec!["sls-load", "plan", "s.yaml"];
+        argv.extend_from_slice(args);
+        let cli::Command::Plan(plan) = cli::Cli::parse_from(argv).command else {
+            unreachable!("a plan command line")
+        };
+        PlanSettings::from_cli(plan.plan).map(|p| p.max_cost)
+    }
+
+    #[test]
+    fn max_cost_is_an_amount_of_usd_zero_or_more() {
+        assert_eq!(max_cost(&[]).unwrap(), None);
+        assert_eq!(max_cost(&["--max-cost", "1.5"]).unwrap(), Some(1.5));
+        assert_eq!(max_cost(&["--max-cost", "0"]).unwrap(), Some(0.0));
+        for bad in ["--max-cost=-1", "--max-cost=NaN", "--max-cost=inf"] {
+            let err = max_cost(&[bad]).unwrap_err();
+            assert!(err.to_string().starts_with("--max-cost"), "{err}");
+        }
     }
 }

@@ -40,7 +40,35 @@ pub enum PlanError {
     /// No worker would send anything: every scenario has 0 VUs and a rate of 0.
     #[error("nothing to run: every scenario has 0 VUs and a rate of 0")]
     NoLoad,
+    /// The rate, VUs or `--workers` would need more invocations than a run may have.
+    #[error(
+        "this plan needs {needed:.0} workers; a run has at most {MAX_WORKERS} (slots × slices): lower the rate, the VUs or --workers, or split the test"
+    )]
+    TooManyWorkers {
+        /// Invocations needed (slots × slices), as computed before anything is allocated.
+        needed: f64,
+    },
+    /// The duration over `--slice` gives more slices than a run may have.
+    #[error("{slices} slices of {}: a run has at most {MAX_SLICES}; use a longer --slice or a shorter duration", humantime::format_duration(*.slice))]
+    TooManySlices {
+        /// Slices the duration would need.
+        slices: u64,
+        /// The slice length.
+        slice: Duration,
+    },
+    /// The scenario's duration is longer than a run may be.
+    #[error("duration {}: a run lasts at most {}", humantime::format_duration(*.0), humantime::format_duration(MAX_DURATION))]
+    TooLong(Duration),
 }
+
+/// The most invocations (slots × slices) one run may plan: far above any real test
+/// (a Lambda region's default quota is 1,000 concurrent executions), low enough that
+/// planning stays within a second and some hundred MB.
+pub const MAX_WORKERS: usize = 100_000;
+/// The most slices per worker slot one run may plan.
+pub const MAX_SLICES: u64 = 10_000;
+/// The longest duration one run may have.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Knobs that come from the command line and the environment, not the scenario.
 #[derive(Debug, Clone)]
@@ -231,21 +259,16 @@ pub fn layout(
     memory_mb: u32,
 ) -> Result<Layout, PlanError> {
     let regions = select_regions(scenario, pick)?;
-    let total_rate = total_rate(scenario);
     if max_slice < Duration::from_secs(1) || max_slice > LAMBDA_MAX_TIMEOUT {
         return Err(PlanError::BadSlice(max_slice));
     }
-    // `worker_rate` is a 1,024 MB worker's capacity; Lambda's CPU share grows with memory.
-    let worker_rate = scenario.worker_rate * f64::from(memory_mb) / 1024.0;
+    let slices = bounded_slices(scenario.duration, max_slice)?;
     let counts = match workers {
-        Some(n) => split_workers(n, &regions)?,
-        None => regions
-            .iter()
-            .map(|(_, w)| {
-                let by_rate = ((total_rate * w) / worker_rate).ceil().max(1.0) as usize;
-                by_rate.max(workers_for_vus(scenario, *w))
-            })
-            .collect(),
+        Some(n) => {
+            check_workers(n as f64, slices)?;
+            split_workers(n, &regions)?
+        }
+        None => slots_needed(scenario, &regions, memory_mb, slices)?,
     };
     let weights: Vec<f64> = regions.iter().map(|(_, w)| *w).collect();
     let regions: Vec<RegionLayout> = regions
@@ -261,10 +284,57 @@ pub fn layout(
     if regions.iter().all(|r| r.slots == 0) {
         return Err(PlanError::NoLoad);
     }
-    Ok(Layout {
-        regions,
-        slices: slice_count(scenario.duration, max_slice),
-    })
+    Ok(Layout { regions, slices })
+}
+
+/// Slices of at most `max_slice` covering `duration`, refused past [`MAX_DURATION`]
+/// or [`MAX_SLICES`].
+fn bounded_slices(duration: Duration, max_slice: Duration) -> Result<u32, PlanError> {
+    if duration > MAX_DURATION {
+        return Err(PlanError::TooLong(duration));
+    }
+    let slices = slice_count(duration, max_slice);
+    if u64::from(slices) > MAX_SLICES {
+        return Err(PlanError::TooManySlices {
+            slices: u64::from(slices),
+            slice: max_slice,
+        });
+    }
+    Ok(slices)
+}
+
+/// Refuses `slots` worker slots of `slices` slices each past [`MAX_WORKERS`]
+/// invocations (also when `slots` is not finite), before anything is allocated.
+fn check_workers(slots: f64, slices: u32) -> Result<(), PlanError> {
+    let needed = slots * f64::from(slices);
+    if needed <= MAX_WORKERS as f64 {
+        Ok(())
+    } else {
+        Err(PlanError::TooManyWorkers { needed })
+    }
+}
+
+/// Each region's worker slots from the scenario's `worker_rate` at `memory_mb` and
+/// its VUs, refused (as floats, before any conversion or allocation) when all of
+/// them over `slices` slices would pass [`MAX_WORKERS`].
+fn slots_needed(
+    scenario: &Scenario,
+    regions: &[(Region, f64)],
+    memory_mb: u32,
+    slices: u32,
+) -> Result<Vec<usize>, PlanError> {
+    let total_rate = total_rate(scenario);
+    // `worker_rate` is a 1,024 MB worker's capacity; Lambda's CPU share grows with memory.
+    let worker_rate = scenario.worker_rate * f64::from(memory_mb) / 1024.0;
+    let needed: Vec<f64> = regions
+        .iter()
+        .map(|(_, w)| {
+            let by_rate = ((total_rate * w) / worker_rate).ceil().max(1.0);
+            by_rate.max(workers_for_vus(scenario, *w))
+        })
+        .collect();
+    check_workers(needed.iter().sum(), slices)?;
+    Ok(needed.into_iter().map(|n| n as usize).collect())
 }
 
 /// Of a region's `slots` worker slots, those that ever have something to do in
@@ -420,15 +490,13 @@ fn slice_count(duration: Duration, max_slice: Duration) -> u32 {
 
 /// Workers a region needs so that none holds more than [`share::MAX_VUS_PER_WORKER`]
 /// connections (a Lambda has 1,024 file descriptors).
-fn workers_for_vus(scenario: &Scenario, weight: f64) -> usize {
+fn workers_for_vus(scenario: &Scenario, weight: f64) -> f64 {
     scenario
         .scenarios
         .iter()
         .filter_map(|s| s.max_vus)
-        .map(|vus| (f64::from(vus) * weight / f64::from(share::MAX_VUS_PER_WORKER)).ceil() as usize)
-        .max()
-        .unwrap_or(1)
-        .max(1)
+        .map(|vus| (f64::from(vus) * weight / f64::from(share::MAX_VUS_PER_WORKER)).ceil())
+        .fold(1.0, f64::max)
 }
 
 /// The selected regions with weights renormalised to sum to 1, in scenario order.
@@ -538,6 +606,7 @@ mod tests {
             }],
             thresholds: vec![],
             http: Default::default(),
+            allowed_targets: vec![],
         }
     }
 
@@ -738,5 +807,68 @@ mod tests {
             }],
         };
         assert_eq!(plan(&s, &opts()), Err(PlanError::NoLoad));
+    }
+
+    #[test]
+    fn an_absurd_rate_is_refused_before_anything_is_allocated() {
+        // 1e15/s once grew `plan` to 21 GB; now it is one error, at once.
+        let err = plan(&scenario(1e15, &[("us-east-1", 1.0)]), &opts()).unwrap_err();
+        assert!(matches!(err, PlanError::TooManyWorkers { needed } if needed > 1e12));
+        assert!(err.to_string().contains("at most 100000"), "{err}");
+        let err = plan(&scenario(1e9, &[("us-east-1", 1.0)]), &opts()).unwrap_err();
+        assert!(matches!(err, PlanError::TooManyWorkers { .. }), "{err}");
+    }
+
+    #[test]
+    fn workers_flag_above_the_limit_is_refused() {
+        let mut o = opts();
+        o.workers = Some(MAX_WORKERS + 1);
+        let err = plan(&scenario(10.0, &[("us-east-1", 1.0)]), &o).unwrap_err();
+        assert!(matches!(err, PlanError::TooManyWorkers { .. }), "{err}");
+        o.workers = Some(MAX_WORKERS);
+        let l = layout(
+            &scenario(10.0, &[("us-east-1", 1.0)]),
+            None,
+            o.workers,
+            o.max_slice,
+            1024,
+        );
+        assert_eq!(l.unwrap().worker_count(), MAX_WORKERS);
+    }
+
+    #[test]
+    fn slots_times_slices_count_against_the_worker_limit() {
+        let mut s = scenario(10.0, &[("us-east-1", 1.0)]);
+        s.duration = Duration::from_secs(3 * 3600);
+        // 60,000 slots × 12 slices of 15 minutes: 720,000 invocations.
+        let err = layout(&s, None, Some(60_000), Duration::from_secs(900), 1024).unwrap_err();
+        assert!(
+            matches!(err, PlanError::TooManyWorkers { needed } if needed == 720_000.0),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn more_than_ten_thousand_slices_are_refused() {
+        let mut s = scenario(10.0, &[("us-east-1", 1.0)]);
+        s.duration = Duration::from_secs(3 * 3600);
+        let err = layout(&s, None, None, Duration::from_secs(1), 1024).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::TooManySlices {
+                slices: 10_800,
+                slice: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn a_duration_over_a_day_is_refused() {
+        let mut s = scenario(10.0, &[("us-east-1", 1.0)]);
+        s.duration = MAX_DURATION + Duration::from_secs(1);
+        let err = layout(&s, None, None, DEFAULT_MAX_SLICE, 1024).unwrap_err();
+        assert_eq!(err, PlanError::TooLong(s.duration));
+        s.duration = MAX_DURATION;
+        assert!(layout(&s, None, None, DEFAULT_MAX_SLICE, 1024).is_ok());
     }
 }

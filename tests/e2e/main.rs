@@ -11,6 +11,7 @@ mod faults;
 mod ids;
 mod infra;
 mod kill_switch;
+mod preflight;
 mod run;
 mod scale;
 mod scenario_errors;

@@ -13,6 +13,7 @@ use crate::collect::CollectError;
 use crate::invoke::ConcurrencyError;
 use crate::options::OptionsError;
 use crate::plan::PlanError;
+use crate::preflight::PreflightError;
 use crate::scenario::ScenarioError;
 use crate::store::StoreError;
 
@@ -43,6 +44,10 @@ pub enum Error {
     /// The scenario cannot be planned with these flags.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The plan cannot run as asked (preflight), or is refused by `--max-cost` or
+    /// the guard on targets.
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     /// The cloud could not be set up.
     #[error(transparent)]
     Cloud(#[from] CloudError),
@@ -146,7 +151,9 @@ impl Error {
     /// The process exit code this failure ends with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Options(_) | Error::Scenario(_) | Error::Plan(_) => EXIT_BAD_INPUT,
+            Error::Options(_) | Error::Scenario(_) | Error::Plan(_) | Error::Preflight(_) => {
+                EXIT_BAD_INPUT
+            }
             Error::Cloud(_)
             | Error::Concurrency(_)
             | Error::Store(_)

@@ -1,19 +1,28 @@
-//! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead) and
-//! prints the plan as a table with its estimated cost, or as the `plan.json` a
-//! run would store (credentials redacted, `{{__ENV.NAME}}` as written). It
-//! starts nothing, stores nothing and needs no `-e` values.
+//! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead),
+//! runs the preflight checks ([`crate::preflight`]) and prints the plan as a table
+//! with its estimated cost and preflight notes, or as the `plan.json` a run would
+//! store (credentials redacted, `{{__ENV.NAME}}` as written) with one extra
+//! top-level key, `estimate` (the cost), notes then going to stderr. With AWS
+//! credentials configured it reads each region's concurrency quota
+//! (GetAccountSettings, at most [`QUOTA_WAIT`]); else it checks against Lambda's
+//! default. It starts nothing, stores nothing and needs no `-e` values. Hard
+//! preflight failures and `--max-cost` end it with exit 2; quota shortfalls are notes.
 
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use sls_load_core::job::{Region, ResultsLocation};
 
 use super::{Error, load_scenario};
 use crate::options::PlanOnlyOptions;
-use crate::{plan, render};
+use crate::plan::Plan;
+use crate::scenario::Scenario;
+use crate::{plan, preflight, render};
 
-/// `sls-load plan`: prints the plan and its estimated cost.
+/// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     let scenario = load_scenario(&opts.scenario, None)?;
+    preflight::check_memory(opts.plan.memory_mb)?;
     // No results location exists without a cloud; the printed plan shows none.
     let results = ResultsLocation {
         bucket: String::new(),
@@ -26,18 +35,94 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
         results,
     );
     let plan = plan::plan(&scenario, &plan_options)?;
+    let preflight::Checked { expected, cost } =
+        preflight::check_plan_and_cost(&scenario, &plan, opts.plan.max_cost)?;
+    let notes = notes(&scenario, &plan, account_concurrency(&plan).await);
     if opts.json {
-        let mut json = serde_json::to_string_pretty(&*super::shown_plan(&plan))
-            .map_err(Error::encoding("plan"))?;
-        json.push('\n');
-        return super::stdout(&json);
+        let mut json =
+            serde_json::to_value(&*super::shown_plan(&plan)).map_err(Error::encoding("plan"))?;
+        if let Some(object) = json.as_object_mut() {
+            let estimate = serde_json::to_value(&cost).map_err(Error::encoding("plan"))?;
+            object.insert("estimate".into(), estimate);
+        }
+        let mut text = serde_json::to_string_pretty(&json).map_err(Error::encoding("plan"))?;
+        text.push('\n');
+        for note in &notes {
+            eprintln!("sls-load: preflight: {note}");
+        }
+        return super::stdout(&text);
     }
-    let expected = plan::expected_requests(&scenario, &plan);
-    let cost = crate::cost::estimate(&plan, expected);
-    super::stdout(&render::plan(
-        &plan,
-        expected,
-        &cost,
+    let mut text = render::plan(&plan, expected, &cost, &plan.concurrency_needed());
+    if !notes.is_empty() {
+        text.push_str("\n  preflight:\n");
+        for note in &notes {
+            text.push_str(&format!("    {note}\n"));
+        }
+    }
+    super::stdout(&text)
+}
+
+/// The preflight notes of a plan that may still run: concurrency against
+/// Lambda's default quota, rate per worker, and whether `run` will need `--yes`.
+fn notes(scenario: &Scenario, plan: &Plan, account: Account) -> Vec<String> {
+    let (figures, failure) = match account {
+        Account::Unknown => (None, None),
+        Account::Read(figures) => (Some(figures), None),
+        Account::Failed(why) => (None, Some(why)),
+    };
+    let mut notes = Vec::from_iter(failure);
+    notes.extend(preflight::concurrency_notes(
         &plan.concurrency_needed(),
-    ))
+        figures.as_ref(),
+    ));
+    notes.extend(preflight::rate_notes(scenario, plan));
+    let slots = plan.regions.iter().map(|r| r.slots).sum();
+    if let Err(e) = preflight::check_target(scenario, slots, false) {
+        notes.push(format!("`run` will need --yes: {e}"));
+    }
+    notes
+}
+
+/// The longest `plan` waits for the account's concurrency figures.
+pub const QUOTA_WAIT: Duration = Duration::from_secs(10);
+
+/// What `plan` learned of the account's Lambda concurrency.
+enum Account {
+    /// No AWS credentials configured: Lambda's default applies.
+    Unknown,
+    /// Unreserved concurrent executions per region.
+    Read(BTreeMap<Region, i64>),
+    /// Reading failed: the note saying so.
+    Failed(String),
+}
+
+/// With AWS credentials configured (`AWS_PROFILE` honoured), each planned region's
+/// concurrency figure, read within [`QUOTA_WAIT`].
+async fn account_concurrency(plan: &Plan) -> Account {
+    if crate::cloud::choose_mode(false, false) != crate::cloud::Mode::Aws {
+        return Account::Unknown;
+    }
+    let regions: Vec<Region> = plan.regions.iter().map(|r| r.region.clone()).collect();
+    let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let read = async {
+        let clients = crate::cloud::Cloud::aws_lambda_clients(profile, &regions).await;
+        let invoker = crate::invoke::LambdaInvoker::new(clients, String::new());
+        let mut figures = BTreeMap::new();
+        for region in &regions {
+            if let Some(n) = invoker.available_concurrency(region).await? {
+                figures.insert(region.clone(), n);
+            }
+        }
+        Ok::<_, crate::invoke::ConcurrencyError>(figures)
+    };
+    match tokio::time::timeout(QUOTA_WAIT, read).await {
+        Ok(Ok(figures)) => Account::Read(figures),
+        Ok(Err(e)) => Account::Failed(format!(
+            "could not read the account's concurrency ({e}); checked against Lambda's default instead"
+        )),
+        Err(_) => Account::Failed(format!(
+            "no answer from GetAccountSettings within {}; checked against Lambda's default instead",
+            humantime::format_duration(QUOTA_WAIT)
+        )),
+    }
 }

@@ -40,7 +40,9 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         .env
         .resolve(&crate::scenario::secrets::env_names(&scenario))?;
     // Lay the run out first: bad flags fail before anything starts.
+    crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
+    preflight(&opts, &scenario, &layout)?;
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
     print_header(&opts, &layout);
     let lead = opts
@@ -58,6 +60,30 @@ fn default_lead(mode: Mode, slots: usize) -> Duration {
         Mode::Local => Duration::from_secs(2) + Duration::from_millis(20) * slots as u32,
         Mode::Aws => AWS_LEAD,
     }
+}
+
+/// The preflight of [`crate::preflight`] before anything starts: the guard on
+/// targets (`--yes`), then a provisional plan (no results location yet) for the
+/// connections, payload and `--max-cost` checks; rate notes are printed. The
+/// quota is checked later, in AWS mode, against the account's real figure.
+fn preflight(opts: &RunOptions, scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
+    crate::preflight::check_target(scenario, layout.slots(), opts.yes)?;
+    let lead = opts
+        .lead
+        .unwrap_or_else(|| default_lead(opts.cloud.mode, layout.slots()));
+    let results = ResultsLocation {
+        bucket: String::new(),
+        region: sls_load_core::job::Region::us_east_1(),
+    };
+    let plan_options =
+        opts.plan
+            .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
+    let plan = plan::plan(scenario, &plan_options)?;
+    crate::preflight::check_plan_and_cost(scenario, &plan, opts.plan.max_cost)?;
+    for note in crate::preflight::rate_notes(scenario, &plan) {
+        eprintln!("sls-load: preflight: {note}");
+    }
+    Ok(())
 }
 
 /// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`;

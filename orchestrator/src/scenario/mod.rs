@@ -74,6 +74,9 @@ pub struct Scenario {
     /// Protocol options (the `http:` block), copied into every job; a `tls_ca_file`
     /// is already read into `tls_ca_pem`.
     pub http: HttpOptions,
+    /// `allowed_targets`: hosts (lowercase, without port) that a big run may aim at
+    /// without `--yes` (see [`crate::preflight`]).
+    pub allowed_targets: Vec<String>,
 }
 
 /// One named scenario of a file.

@@ -77,6 +77,12 @@ pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, S
         scenarios,
         thresholds,
         http,
+        allowed_targets: raw
+            .allowed_targets
+            .unwrap_or_default()
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect(),
     })
 }
 

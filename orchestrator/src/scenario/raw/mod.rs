@@ -50,6 +50,8 @@ pub(super) struct RawFile {
     pub(super) thresholds: Option<Thresholds>,
     #[serde(default)]
     pub(super) http: Option<RawHttp>,
+    #[serde(default)]
+    pub(super) allowed_targets: Option<Vec<String>>,
 }
 
 /// The `http:` block: protocol options, k6-style.
