@@ -74,6 +74,9 @@ pub struct Scenario {
     /// Protocol options (the `http:` block), copied into every job; a `tls_ca_file`
     /// is already read into `tls_ca_pem`.
     pub http: HttpOptions,
+    /// One-line notices for stderr about how the file was read (a `distribution`
+    /// whose percents were renormalised), without the `sls-load: ` prefix.
+    pub notices: Vec<String>,
 }
 
 /// One named scenario of a file.

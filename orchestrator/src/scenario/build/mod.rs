@@ -22,7 +22,7 @@ use crate::threshold::Threshold;
 use super::error::ScenarioError;
 use super::files::load_data;
 use super::locate::Seg;
-use super::raw::{RawFile, RawScenarioDef, Thresholds};
+use super::raw::{Distribution, RawFile, RawScenarioDef, Regions, Thresholds};
 use super::{DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKER_RATE, DataSet, Scenario, ScenarioDef};
 
 /// The largest job payload a worker may get: Lambda takes at most 256 KB for an
@@ -50,14 +50,40 @@ fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
     path
 }
 
+/// The run's load zones: the `regions` map, or k6's `distribution` (not both), else
+/// the default region; and the notice to print when `distribution`'s percents do
+/// not sum to 100.
+fn load_zones(
+    ctx: Ctx<'_>,
+    regions: Option<Regions>,
+    distribution: Option<Distribution>,
+) -> Result<(Vec<(Region, f64)>, Vec<String>), ScenarioError> {
+    match (regions, distribution) {
+        (Some(_), Some(_)) => Err(ctx.fail(
+            &[Seg::Key("distribution")],
+            "`regions` and `distribution` both set the load zones; keep one".to_owned(),
+        )),
+        (Some(regions), None) => Ok((regions.0, Vec::new())),
+        (None, Some(zones)) => {
+            let sum: f64 = zones.0.iter().map(|(_, p)| p).sum();
+            let notices = if (sum - 100.0).abs() > 1e-9 {
+                vec![format!(
+                    "distribution percents sum to {sum}; renormalised to 100"
+                )]
+            } else {
+                Vec::new()
+            };
+            Ok((zones.0, notices))
+        }
+        (None, None) => Ok((vec![(Region::us_east_1(), 1.0)], Vec::new())),
+    }
+}
+
 /// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
 /// error lines.
 pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file, text };
-    let regions = raw
-        .regions
-        .map(|r| r.0)
-        .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
+    let (regions, notices) = load_zones(ctx, raw.regions, raw.distribution)?;
 
     let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
     for (name, def) in raw.scenarios.0 {
@@ -77,6 +103,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, S
         scenarios,
         thresholds,
         http,
+        notices,
     })
 }
 
