@@ -256,6 +256,85 @@ fn check_selector(
 #[cfg(test)]
 mod tests {
     use crate::scenario::test_support::*;
+    use sls_load_core::job::Region;
+
+    fn zones(s: &crate::scenario::Scenario) -> Vec<(&str, f64)> {
+        s.regions.iter().map(|(r, w)| (r.as_str(), *w)).collect()
+    }
+
+    #[test]
+    fn a_k6_distribution_sets_the_load_zones_as_aws_regions() {
+        let s = ok(&format!(
+            "{MINIMAL}distribution:\n\
+             \x20 east: {{ loadZone: \"amazon:us:ashburn\", percent: 50 }}\n\
+             \x20 dublin: {{ loadZone: amazon:ie:dublin, percent: 30 }}\n\
+             \x20 sg: {{ loadZone: \"amazon:ap-southeast-1\", percent: 20 }}\n"
+        ));
+        assert_eq!(
+            zones(&s),
+            [
+                ("us-east-1", 50.0),
+                ("eu-west-1", 30.0),
+                ("ap-southeast-1", 20.0)
+            ]
+        );
+        assert!(s.notices.is_empty());
+        assert_eq!(ok(MINIMAL).regions, [(Region::us_east_1(), 1.0)]);
+    }
+
+    #[test]
+    fn distribution_percents_not_summing_to_100_are_renormalised_with_a_notice() {
+        let s = ok(&format!(
+            "{MINIMAL}distribution:\n\
+             \x20 a: {{ loadZone: us-east-1, percent: 45 }}\n\
+             \x20 b: {{ loadZone: amazon:jp:tokyo, percent: 30 }}\n"
+        ));
+        assert_eq!(zones(&s), [("us-east-1", 45.0), ("ap-northeast-1", 30.0)]);
+        assert_eq!(
+            s.notices,
+            ["distribution percents sum to 75; renormalised to 100"]
+        );
+    }
+
+    #[test]
+    fn distribution_errors_name_the_line_and_key() {
+        let e = error(&format!(
+            "{MINIMAL}distribution:\n  a: {{ loadZone: us-eest-1, percent: 50 }}\n"
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":10: distribution.a.loadZone: ",
+                "`us-eest-1` is not an AWS region or k6 load zone; did you mean us-east-1?",
+            ],
+        );
+        let e = error(&format!(
+            "{MINIMAL}distribution:\n  a: {{ loadZone: \"amazon:us:ashbrun\", percent: 0 }}\n"
+        ));
+        assert_contains(&e, &["did you mean amazon:us:ashburn?"]);
+        let e = error(&format!(
+            "{MINIMAL}regions: [us-east-1]\ndistribution:\n  a: {{ loadZone: us-east-1, percent: 50 }}\n"
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":10: distribution: ",
+                "`regions` and `distribution` both set the load zones; keep one",
+            ],
+        );
+    }
+
+    #[test]
+    fn load_zone_is_the_region_tag_in_threshold_filters() {
+        let s = ok(&format!(
+            "{MINIMAL}regions: [us-east-1]\nthresholds:\n  \
+             http_req_duration{{load_zone:amazon:us:ashburn}}: [\"p(95)<500\"]\n"
+        ));
+        assert_eq!(
+            s.thresholds[0].selector,
+            Some(("region".to_owned(), "us-east-1".to_owned()))
+        );
+    }
 
     #[test]
     fn threshold_tag_filters_must_name_an_existing_request_or_region() {
