@@ -416,6 +416,30 @@ mod tests {
     }
 
     #[test]
+    fn regions_items_are_load_zones_with_an_optional_weight() {
+        let zone = |item: &str| load_zone(item).map(|(r, w)| (r.to_string(), w));
+        assert_eq!(zone(" us-east-1 ").unwrap(), ("us-east-1".into(), None));
+        assert_eq!(
+            zone("amazon:us:ashburn=50").unwrap(),
+            ("us-east-1".into(), Some(50.0))
+        );
+        assert_eq!(
+            zone("amazon:eu-west-1=0.3").unwrap(),
+            ("eu-west-1".into(), Some(0.3))
+        );
+        assert_eq!(
+            zone("us-eest-1").unwrap_err().to_string(),
+            "--regions: `us-eest-1` is not an AWS region or k6 load zone; did you mean us-east-1?"
+        );
+        for bad in ["us-east-1=0", "us-east-1=x", "us-east-1=", "us-east-1=-2"] {
+            assert!(
+                matches!(zone(bad), Err(OptionsError::BadWeight(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn env_flags_are_name_value_pairs_and_later_ones_win() {
         let vars = env(&["A=1", "B=x=y", "A=2", "E="]).expect("valid");
         assert_eq!(vars.0["A"], "2");

@@ -50,6 +50,9 @@ fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
     path
 }
 
+/// Load zones with their weights.
+type Weighted = Vec<(Region, f64)>;
+
 /// The run's load zones: the `regions` map, or k6's `distribution` (not both), else
 /// the default region; and the notice to print when `distribution`'s percents do
 /// not sum to 100.
@@ -57,7 +60,7 @@ fn load_zones(
     ctx: Ctx<'_>,
     regions: Option<Regions>,
     distribution: Option<Distribution>,
-) -> Result<(Vec<(Region, f64)>, Vec<String>), ScenarioError> {
+) -> Result<(Weighted, Vec<String>), ScenarioError> {
     match (regions, distribution) {
         (Some(_), Some(_)) => Err(ctx.fail(
             &[Seg::Key("distribution")],
