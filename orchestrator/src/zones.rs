@@ -56,8 +56,11 @@ pub const AWS_REGIONS: &[&str] = &[
     "cn-northwest-1",
 ];
 
-/// k6 Cloud's load-zone names (`amazon:<country>:<city>`, as k6's docs list them
-/// under "Cloud tests from multiple load zones") and the AWS region behind each.
+/// k6 Cloud's public load-zone names (`amazon:<country>:<city>`) and the AWS
+/// region behind each, as k6's docs give them: "Use load zones"
+/// (grafana.com/docs/grafana-cloud/testing/k6/author-run/use-load-zones/) names
+/// the zones, "Cloud IPs" (…/testing/k6/reference/cloud-ips/) maps each city to
+/// its AWS zone code.
 pub const K6_LOAD_ZONES: &[(&str, &str)] = &[
     ("amazon:us:ashburn", "us-east-1"),
     ("amazon:us:columbus", "us-east-2"),
