@@ -144,7 +144,7 @@ pub struct Plan {
     pub memory_mb: u32,
     /// The worker function's architecture.
     pub arch: Arch,
-    /// Per-region shares and workers, in scenario order.
+    /// Per-region shares and workers, in scenario order (`--regions` order when given).
     pub regions: Vec<RegionPlan>,
     /// The scenario's thresholds.
     pub thresholds: Vec<ThresholdSpec>,
@@ -197,14 +197,14 @@ pub struct RegionLayout {
 /// (to start the cloud and choose the lead) before it plans.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
-    /// The selected regions, in scenario order.
+    /// The selected regions, in scenario order (`--regions` order when given).
     pub regions: Vec<RegionLayout>,
     /// Slices per worker slot.
     pub slices: u32,
 }
 
 impl Layout {
-    /// The selected regions, in scenario order.
+    /// The selected regions, in scenario order (`--regions` order when given).
     pub fn region_names(&self) -> Vec<Region> {
         self.regions.iter().map(|r| r.region.clone()).collect()
     }
