@@ -57,8 +57,10 @@ pub struct PlanArgs {
 /// Planning flags shared by `run` and `plan`.
 #[derive(Debug, Args, Clone)]
 pub struct PlanFlags {
-    /// Load zones to use, a subset of the scenario's `regions` (comma-separated);
-    /// their weights are renormalised.
+    /// Load zones of the run, comma-separated, for any scenario: AWS regions or k6
+    /// load zones (`amazon:us:ashburn`), each optionally `=WEIGHT`
+    /// (`us-east-1=50,eu-west-1=30`). Without weights a zone keeps the file's weight
+    /// if the file names it, else gets an equal share; weights are renormalised.
     #[arg(long, value_delimiter = ',')]
     pub regions: Option<Vec<String>>,
     /// Total number of worker slots (concurrent Lambda workers), split over regions by

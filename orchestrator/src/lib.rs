@@ -43,3 +43,4 @@ pub mod share;
 pub mod store;
 pub mod summary;
 pub mod threshold;
+pub mod zones;

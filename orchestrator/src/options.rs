@@ -46,6 +46,12 @@ pub enum OptionsError {
     /// The scenario uses `{{__ENV.NAME}}` but `NAME` is set nowhere.
     #[error("`{{{{__ENV.{0}}}}}` is not set: pass -e {0}=VALUE or set {0} in the environment")]
     EnvUnset(String),
+    /// `--regions` named something that is not an AWS region or k6 load zone.
+    #[error("--regions: {0}")]
+    UnknownZone(#[from] crate::zones::UnknownZone),
+    /// `--regions NAME=WEIGHT` with a weight that is not a number > 0.
+    #[error("--regions `{0}`: the weight after `=` must be a number > 0, e.g. us-east-1=50")]
+    BadWeight(String),
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
@@ -73,6 +79,23 @@ fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
     value
         .parse()
         .map_err(|source| OptionsError::BadName { flag, source })
+}
+
+/// One `--regions` item: `us-east-1`, `amazon:us:ashburn` or either with `=WEIGHT`.
+fn load_zone(item: &str) -> Result<(Region, Option<f64>), OptionsError> {
+    let (zone, weight) = match item.rsplit_once('=') {
+        Some((zone, weight)) => {
+            let weight = weight
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|w| w.is_finite() && *w > 0.0)
+                .ok_or_else(|| OptionsError::BadWeight(item.trim().to_owned()))?;
+            (zone, Some(weight))
+        }
+        None => (item, None),
+    };
+    Ok((crate::zones::region(zone)?, weight))
 }
 
 /// A subcommand with its validated options.
@@ -130,8 +153,9 @@ impl CiOutputs {
 /// How a run is planned: the planning flags shared by `run` and `plan`.
 #[derive(Debug, Clone)]
 pub struct PlanSettings {
-    /// `--regions`: a subset of the scenario's regions, names trimmed.
-    pub regions: Option<Vec<Region>>,
+    /// `--regions`: the run's load zones as AWS regions, each with the weight
+    /// given after `=` (`us-east-1=50`), if any.
+    pub regions: Option<Vec<(Region, Option<f64>)>>,
     /// `--workers`: total worker slots.
     pub workers: Option<usize>,
     /// `--slice`: the longest slice one invocation runs.
@@ -152,8 +176,8 @@ impl PlanSettings {
         let regions = match flags.regions {
             Some(rs) => Some(
                 rs.iter()
-                    .map(|r| name("--regions", r.trim()))
-                    .collect::<Result<Vec<Region>, _>>()?,
+                    .map(|r| load_zone(r))
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
             None => None,
         };
@@ -489,6 +513,30 @@ mod tests {
 
     fn env(args: &[&str]) -> Result<EnvVars, OptionsError> {
         EnvVars::from_cli(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn regions_items_are_load_zones_with_an_optional_weight() {
+        let zone = |item: &str| load_zone(item).map(|(r, w)| (r.to_string(), w));
+        assert_eq!(zone(" us-east-1 ").unwrap(), ("us-east-1".into(), None));
+        assert_eq!(
+            zone("amazon:us:ashburn=50").unwrap(),
+            ("us-east-1".into(), Some(50.0))
+        );
+        assert_eq!(
+            zone("amazon:eu-west-1=0.3").unwrap(),
+            ("eu-west-1".into(), Some(0.3))
+        );
+        assert_eq!(
+            zone("us-eest-1").unwrap_err().to_string(),
+            "--regions: `us-eest-1` is not an AWS region or k6 load zone; did you mean us-east-1?"
+        );
+        for bad in ["us-east-1=0", "us-east-1=x", "us-east-1=", "us-east-1=-2"] {
+            assert!(
+                matches!(zone(bad), Err(OptionsError::BadWeight(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -20,9 +20,9 @@ use crate::share;
 /// Why a scenario cannot be planned.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
-    /// `--regions` named a region the scenario has no weight for.
-    #[error("--regions: `{0}` is not in the scenario's `regions` ({1})")]
-    UnknownRegion(String, String),
+    /// `--regions` named a region twice.
+    #[error("--regions: `{0}` is listed twice")]
+    RepeatedRegion(String),
     /// `--regions` selected nothing.
     #[error("--regions: no region selected")]
     NoRegions,
@@ -79,8 +79,9 @@ pub struct PlanOptions {
     pub now: SystemTime,
     /// Time between planning and the agreed start, for invocations and cold starts.
     pub lead: Duration,
-    /// `--regions`: a subset of the scenario's regions, weights renormalised.
-    pub regions: Option<Vec<Region>>,
+    /// `--regions`: the run's load zones, each with its weight if given (see
+    /// [`layout`]).
+    pub regions: Option<Vec<(Region, Option<f64>)>>,
     /// `--workers`: the total number of workers, instead of deriving it from `worker_rate`.
     pub workers: Option<usize>,
     /// Where workers write results.
@@ -171,7 +172,7 @@ pub struct Plan {
     pub memory_mb: u32,
     /// The worker function's architecture.
     pub arch: Arch,
-    /// Per-region shares and workers, in scenario order.
+    /// Per-region shares and workers, in scenario order (`--regions` order when given).
     pub regions: Vec<RegionPlan>,
     /// The scenario's thresholds.
     pub thresholds: Vec<ThresholdSpec>,
@@ -224,14 +225,14 @@ pub struct RegionLayout {
 /// (to start the cloud and choose the lead) before it plans.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
-    /// The selected regions, in scenario order.
+    /// The selected regions, in scenario order (`--regions` order when given).
     pub regions: Vec<RegionLayout>,
     /// Slices per worker slot.
     pub slices: u32,
 }
 
 impl Layout {
-    /// The selected regions, in scenario order.
+    /// The selected regions, in scenario order (`--regions` order when given).
     pub fn region_names(&self) -> Vec<Region> {
         self.regions.iter().map(|r| r.region.clone()).collect()
     }
@@ -247,13 +248,14 @@ impl Layout {
     }
 }
 
-/// Lays out `scenario`: selects the regions (`pick`, default all), checks the slice
+/// Lays out `scenario`: selects the regions (`pick`, default the file's; see
+/// `select_regions`), checks the slice
 /// length, and sizes each region's worker slots from `workers` or from the
 /// scenario's `worker_rate` at `memory_mb`, keeping only the slots that ever get a
 /// VU or a rate (a region that gets neither has none). Pure.
 pub fn layout(
     scenario: &Scenario,
-    pick: Option<&[Region]>,
+    pick: Option<&[(Region, Option<f64>)]>,
     workers: Option<usize>,
     max_slice: Duration,
     memory_mb: u32,
@@ -499,33 +501,42 @@ fn workers_for_vus(scenario: &Scenario, weight: f64) -> f64 {
         .fold(1.0, f64::max)
 }
 
-/// The selected regions with weights renormalised to sum to 1, in scenario order.
+/// The run's regions with weights renormalised to sum to 1: the scenario's, or
+/// those `pick`ed (in `pick`'s order) with the weight given there, else the
+/// file's weight for that region, else an equal share (the mean of the other
+/// shares, or 1 when none is known).
 fn select_regions(
     scenario: &Scenario,
-    pick: Option<&[Region]>,
+    pick: Option<&[(Region, Option<f64>)]>,
 ) -> Result<Vec<(Region, f64)>, PlanError> {
     let chosen: Vec<(Region, f64)> = match pick {
         None => scenario.regions.clone(),
         Some(pick) => {
-            let known = || {
+            for (index, (region, _)) in pick.iter().enumerate() {
+                if pick[..index].iter().any(|(r, _)| r == region) {
+                    return Err(PlanError::RepeatedRegion(region.to_string()));
+                }
+            }
+            let from_file = |region: &Region| {
                 scenario
                     .regions
                     .iter()
-                    .map(|(r, _)| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                    .find(|(r, _)| r == region)
+                    .map(|(_, w)| *w)
             };
-            if let Some(unknown) = pick
+            let known: Vec<Option<f64>> = pick
                 .iter()
-                .find(|p| !scenario.regions.iter().any(|(r, _)| r == *p))
-            {
-                return Err(PlanError::UnknownRegion(unknown.to_string(), known()));
-            }
-            scenario
-                .regions
-                .iter()
-                .filter(|(r, _)| pick.contains(r))
-                .cloned()
+                .map(|(r, weight)| weight.or_else(|| from_file(r)))
+                .collect();
+            let given: Vec<f64> = known.iter().flatten().copied().collect();
+            let equal = if given.is_empty() {
+                1.0
+            } else {
+                given.iter().sum::<f64>() / given.len() as f64
+            };
+            pick.iter()
+                .zip(known)
+                .map(|((r, _), w)| (r.clone(), w.unwrap_or(equal)))
                 .collect()
         }
     };
@@ -607,6 +618,7 @@ mod tests {
             thresholds: vec![],
             http: Default::default(),
             allowed_targets: vec![],
+            notices: vec![],
         }
     }
 
@@ -683,15 +695,97 @@ mod tests {
         );
         let mut o = opts();
         o.regions = Some(vec![
-            Region::new("eu-west-1").unwrap(),
-            Region::new("ap-southeast-1").unwrap(),
+            (Region::new("eu-west-1").unwrap(), None),
+            (Region::new("ap-southeast-1").unwrap(), None),
         ]);
         let p = plan(&s, &o).unwrap();
         assert_eq!(p.regions.len(), 2);
         assert!((p.regions[0].weight - 0.6).abs() < 1e-9);
         assert!((rates(&p) - 100.0).abs() < 1e-9);
-        o.regions = Some(vec![Region::new("mars-east-1").unwrap()]);
-        assert!(matches!(plan(&s, &o), Err(PlanError::UnknownRegion(..))));
+        o.regions = Some(vec![
+            (Region::new("eu-west-1").unwrap(), None),
+            (Region::new("eu-west-1").unwrap(), None),
+        ]);
+        assert_eq!(
+            plan(&s, &o).unwrap_err(),
+            PlanError::RepeatedRegion("eu-west-1".into())
+        );
+    }
+
+    fn pick(zones: &[(&str, Option<f64>)]) -> Option<Vec<(Region, Option<f64>)>> {
+        Some(
+            zones
+                .iter()
+                .map(|(r, w)| (Region::new(*r).unwrap(), *w))
+                .collect(),
+        )
+    }
+
+    fn weights(p: &Plan) -> Vec<(String, f64)> {
+        p.regions
+            .iter()
+            .map(|r| (r.region.to_string(), (r.weight * 1000.0).round() / 1000.0))
+            .collect()
+    }
+
+    #[test]
+    fn regions_flag_sets_the_zones_of_any_scenario_with_equal_shares_for_unlisted_ones() {
+        let s = scenario(90.0, &[("us-east-1", 1.0)]);
+        let mut o = opts();
+        o.regions = pick(&[
+            ("us-east-1", None),
+            ("eu-west-1", None),
+            ("ap-southeast-1", None),
+        ]);
+        let p = plan(&s, &o).unwrap();
+        assert_eq!(
+            weights(&p),
+            [
+                ("us-east-1".to_owned(), 0.333),
+                ("eu-west-1".to_owned(), 0.333),
+                ("ap-southeast-1".to_owned(), 0.333)
+            ]
+        );
+        assert!((rates(&p) - 90.0).abs() < 1e-9);
+        // A zone the file weighs keeps its weight; the others get the mean share.
+        let s = scenario(100.0, &[("us-east-1", 3.0), ("eu-west-1", 1.0)]);
+        o.regions = pick(&[
+            ("eu-west-1", None),
+            ("us-east-1", None),
+            ("sa-east-1", None),
+        ]);
+        let p = plan(&s, &o).unwrap();
+        assert_eq!(
+            weights(&p),
+            [
+                ("eu-west-1".to_owned(), 0.167),
+                ("us-east-1".to_owned(), 0.5),
+                ("sa-east-1".to_owned(), 0.333)
+            ]
+        );
+    }
+
+    #[test]
+    fn regions_flag_weights_are_used_as_given_and_renormalised() {
+        let s = scenario(100.0, &[("us-east-1", 1.0), ("eu-west-1", 1.0)]);
+        let mut o = opts();
+        o.regions = pick(&[
+            ("us-east-1", Some(50.0)),
+            ("eu-west-1", Some(30.0)),
+            ("ap-southeast-1", Some(20.0)),
+        ]);
+        let p = plan(&s, &o).unwrap();
+        assert_eq!(
+            weights(&p),
+            [
+                ("us-east-1".to_owned(), 0.5),
+                ("eu-west-1".to_owned(), 0.3),
+                ("ap-southeast-1".to_owned(), 0.2)
+            ]
+        );
+        let region_rates: Vec<f64> = p.regions.iter().map(|r| r.rate).collect();
+        assert_eq!(region_rates.len(), 3);
+        assert!((region_rates[2] - 20.0).abs() < 1e-9);
     }
 
     #[test]

@@ -333,9 +333,14 @@ fn parse_selector(metric: &str, inner: &str) -> Result<(String, String), String>
     if tag.is_empty() || value.is_empty() {
         return Err(format!("tag filter must look like {example}"));
     }
+    if tag == "load_zone" || tag == "region" {
+        // k6's `load_zone` is the `region` tag; a k6 load zone names its AWS region.
+        let region = crate::zones::region_name(value).unwrap_or(value);
+        return Ok(("region".to_owned(), region.to_owned()));
+    }
     if !TAGS.split(", ").any(|t| t == tag) {
         return Err(format!(
-            "tag `{tag}` cannot be used in a threshold filter (supported: {TAGS})"
+            "tag `{tag}` cannot be used in a threshold filter (supported: {TAGS}, load_zone)"
         ));
     }
     Ok((tag.to_owned(), value.to_owned()))
@@ -562,6 +567,15 @@ mod tests {
         let t = parse("http_req_duration{name:home}", "p(95)<500");
         assert_eq!(t.selector, Some(("name".into(), "home".into())));
         assert_eq!(t.metric_name(), "http_req_duration{name:home}");
+        for key in [
+            "http_req_duration{load_zone:amazon:us:ashburn}",
+            "http_req_duration{load_zone:us-east-1}",
+            "http_req_duration{region:amazon:us-east-1}",
+        ] {
+            let t = parse(key, "p(95)<500");
+            assert_eq!(t.selector, Some(("region".into(), "us-east-1".into())));
+            assert_eq!(t.metric_name(), "http_req_duration{region:us-east-1}");
+        }
         let t = parse("http_req_failed{ region : eu-west-1 }", "rate<0.01");
         assert_eq!(t.selector, Some(("region".into(), "eu-west-1".into())));
         assert_eq!(t.metric_name(), "http_req_failed{region:eu-west-1}");

@@ -19,3 +19,4 @@ mod secrets;
 mod think_time;
 mod trust;
 mod vu_split;
+mod zones;

@@ -49,6 +49,9 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
 /// Loads the scenario and applies a validated `--target`.
 fn load_scenario(path: &Path, target: Option<&str>) -> Result<Scenario, Error> {
     let mut scenario = scenario::load(path)?;
+    for notice in &scenario.notices {
+        eprintln!("sls-load: {notice}");
+    }
     if let Some(target) = target {
         scenario.target = target.to_owned();
     }

@@ -22,7 +22,7 @@ use crate::threshold::Threshold;
 use super::error::ScenarioError;
 use super::files::load_data;
 use super::locate::Seg;
-use super::raw::{RawFile, RawScenarioDef, Thresholds};
+use super::raw::{Distribution, RawFile, RawScenarioDef, Regions, Thresholds};
 use super::{DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKER_RATE, DataSet, Scenario, ScenarioDef};
 
 /// The largest job payload a worker may get: Lambda takes at most 256 KB for an
@@ -50,14 +50,43 @@ fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
     path
 }
 
+/// Load zones with their weights.
+type Weighted = Vec<(Region, f64)>;
+
+/// The run's load zones: the `regions` map, or k6's `distribution` (not both), else
+/// the default region; and the notice to print when `distribution`'s percents do
+/// not sum to 100.
+fn load_zones(
+    ctx: Ctx<'_>,
+    regions: Option<Regions>,
+    distribution: Option<Distribution>,
+) -> Result<(Weighted, Vec<String>), ScenarioError> {
+    match (regions, distribution) {
+        (Some(_), Some(_)) => Err(ctx.fail(
+            &[Seg::Key("distribution")],
+            "`regions` and `distribution` both set the load zones; keep one".to_owned(),
+        )),
+        (Some(regions), None) => Ok((regions.0, Vec::new())),
+        (None, Some(zones)) => {
+            let sum: f64 = zones.0.iter().map(|(_, p)| p).sum();
+            let notices = if (sum - 100.0).abs() > 1e-9 {
+                vec![format!(
+                    "distribution percents sum to {sum}; renormalised to 100"
+                )]
+            } else {
+                Vec::new()
+            };
+            Ok((zones.0, notices))
+        }
+        (None, None) => Ok((vec![(Region::us_east_1(), 1.0)], Vec::new())),
+    }
+}
+
 /// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
 /// error lines.
 pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file, text };
-    let regions = raw
-        .regions
-        .map(|r| r.0)
-        .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
+    let (regions, notices) = load_zones(ctx, raw.regions, raw.distribution)?;
 
     let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
     for (name, def) in raw.scenarios.0 {
@@ -83,6 +112,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, S
             .iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect(),
+        notices,
     })
 }
 
@@ -235,6 +265,85 @@ fn check_selector(
 #[cfg(test)]
 mod tests {
     use crate::scenario::test_support::*;
+    use sls_load_core::job::Region;
+
+    fn zones(s: &crate::scenario::Scenario) -> Vec<(&str, f64)> {
+        s.regions.iter().map(|(r, w)| (r.as_str(), *w)).collect()
+    }
+
+    #[test]
+    fn a_k6_distribution_sets_the_load_zones_as_aws_regions() {
+        let s = ok(&format!(
+            "{MINIMAL}distribution:\n\
+             \x20 east: {{ loadZone: \"amazon:us:ashburn\", percent: 50 }}\n\
+             \x20 dublin: {{ loadZone: amazon:ie:dublin, percent: 30 }}\n\
+             \x20 sg: {{ loadZone: \"amazon:ap-southeast-1\", percent: 20 }}\n"
+        ));
+        assert_eq!(
+            zones(&s),
+            [
+                ("us-east-1", 50.0),
+                ("eu-west-1", 30.0),
+                ("ap-southeast-1", 20.0)
+            ]
+        );
+        assert!(s.notices.is_empty());
+        assert_eq!(ok(MINIMAL).regions, [(Region::us_east_1(), 1.0)]);
+    }
+
+    #[test]
+    fn distribution_percents_not_summing_to_100_are_renormalised_with_a_notice() {
+        let s = ok(&format!(
+            "{MINIMAL}distribution:\n\
+             \x20 a: {{ loadZone: us-east-1, percent: 45 }}\n\
+             \x20 b: {{ loadZone: amazon:jp:tokyo, percent: 30 }}\n"
+        ));
+        assert_eq!(zones(&s), [("us-east-1", 45.0), ("ap-northeast-1", 30.0)]);
+        assert_eq!(
+            s.notices,
+            ["distribution percents sum to 75; renormalised to 100"]
+        );
+    }
+
+    #[test]
+    fn distribution_errors_name_the_line_and_key() {
+        let e = error(&format!(
+            "{MINIMAL}distribution:\n  a: {{ loadZone: us-eest-1, percent: 50 }}\n"
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":10: distribution.a.loadZone: ",
+                "`us-eest-1` is not an AWS region or k6 load zone; did you mean us-east-1?",
+            ],
+        );
+        let e = error(&format!(
+            "{MINIMAL}distribution:\n  a: {{ loadZone: \"amazon:us:ashbrun\", percent: 0 }}\n"
+        ));
+        assert_contains(&e, &["did you mean amazon:us:ashburn?"]);
+        let e = error(&format!(
+            "{MINIMAL}regions: [us-east-1]\ndistribution:\n  a: {{ loadZone: us-east-1, percent: 50 }}\n"
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":10: distribution: ",
+                "`regions` and `distribution` both set the load zones; keep one",
+            ],
+        );
+    }
+
+    #[test]
+    fn load_zone_is_the_region_tag_in_threshold_filters() {
+        let s = ok(&format!(
+            "{MINIMAL}regions: [us-east-1]\nthresholds:\n  \
+             http_req_duration{{load_zone:amazon:us:ashburn}}: [\"p(95)<500\"]\n"
+        ));
+        assert_eq!(
+            s.thresholds[0].selector,
+            Some(("region".to_owned(), "us-east-1".to_owned()))
+        );
+    }
 
     #[test]
     fn threshold_tag_filters_must_name_an_existing_request_or_region() {

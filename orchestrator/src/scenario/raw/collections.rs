@@ -331,6 +331,56 @@ impl<'de> Deserialize<'de> for Regions {
     }
 }
 
+/// k6 Cloud's `distribution`: `{ label: { loadZone: "amazon:us:ashburn", percent: 30 } }`,
+/// in file order, each load zone already turned into its AWS region. Percents are
+/// as written (`build` renormalises them and says so).
+pub(in crate::scenario) struct Distribution(pub(in crate::scenario) Vec<(Region, f64)>);
+
+/// One entry of `distribution`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    #[serde(
+        rename = "loadZone",
+        alias = "load_zone",
+        deserialize_with = "load_zone"
+    )]
+    load_zone: String,
+    #[serde(deserialize_with = "positive")]
+    percent: f64,
+}
+
+fn load_zone<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    check_region(&text).map_err(de::Error::custom)
+}
+
+impl<'de> Deserialize<'de> for Distribution {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let entries = d.deserialize_map(Entries {
+            expecting: "a map of label to { loadZone, percent }",
+            key: "a distribution label",
+            check: |s: &str, earlier: &[(String, RawZone)]| {
+                if earlier.iter().any(|(n, _)| n == s) {
+                    return Err(format!("`{}` is listed twice", shown(s)));
+                }
+                Ok(s.to_owned())
+            },
+            value: |_: &str| PhantomData::<RawZone>,
+            empty: Some("at least one load zone is required"),
+        })?;
+        let mut zones: Vec<(Region, f64)> = Vec::new();
+        for (_, zone) in entries {
+            let region = Region::new(zone.load_zone).map_err(de::Error::custom)?;
+            match zones.iter_mut().find(|(r, _)| *r == region) {
+                Some((_, percent)) => *percent += zone.percent,
+                None => zones.push((region, zone.percent)),
+            }
+        }
+        Ok(Distribution(zones))
+    }
+}
+
 /// `scenarios`: an ordered map of name to scenario.
 pub(in crate::scenario) struct Scenarios(pub(in crate::scenario) Vec<(String, RawScenarioDef)>);
 
@@ -427,7 +477,7 @@ mod tests {
             (
                 "[us-east-1, useast1]",
                 "regions[1]",
-                "`useast1` does not look like an AWS region",
+                "`useast1` is not an AWS region or k6 load zone; did you mean us-east-1?",
             ),
             (
                 "[us-east-1, us-east-1]",
@@ -445,6 +495,16 @@ mod tests {
                 "must be a finite number > 0",
             ),
             ("[]", "regions", "at least one region is required"),
+            (
+                "[us-eest-1]",
+                "regions[0]",
+                "`us-eest-1` is not an AWS region or k6 load zone; did you mean us-east-1?",
+            ),
+            (
+                "{ us-east-1: 1, \"amazon:us:ashburn\": 1 }",
+                "regions.amazon:us:ashburn",
+                "region `us-east-1` is listed twice",
+            ),
         ] {
             let e = error(&format!("{MINIMAL}regions: {regions}\n"));
             assert_contains(&e, &[":9: ", &format!("{key}: {want}")]);

@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use sls_load_core::job::{Arrivals, HttpVersionChoice};
 
-pub(super) use collections::{Headers, Query, Regions, Requests, Scenarios, Sleep, Stages};
+pub(super) use collections::{
+    Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
+};
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
@@ -41,6 +43,8 @@ pub(super) struct RawFile {
     pub(super) duration: Duration,
     #[serde(default)]
     pub(super) regions: Option<Regions>,
+    #[serde(default)]
+    pub(super) distribution: Option<Distribution>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) request_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_positive")]

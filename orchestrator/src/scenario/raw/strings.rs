@@ -299,23 +299,12 @@ fn check_request_url(text: &str) -> Result<String, String> {
     ))
 }
 
+/// `text` as the AWS region it names: an AWS region, `amazon:<region>` or a k6
+/// load zone (see [`crate::zones`]); unknown names get a suggestion.
 pub(super) fn check_region(text: &str) -> Result<String, String> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let lower = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase());
-    let ok = match parts.as_slice() {
-        [cc, area, n] => (cc.len() == 2 && lower(cc), lower(area), n),
-        [cc, "gov", area, n] => (cc.len() == 2 && lower(cc), lower(area), n),
-        _ => (false, false, &""),
-    };
-    let digits = !ok.2.is_empty() && ok.2.chars().all(|c| c.is_ascii_digit());
-    if ok.0 && ok.1 && digits {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "`{}` does not look like an AWS region (e.g. us-east-1, eu-west-1)",
-            shown(text)
-        ))
-    }
+    crate::zones::region_name(text)
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
