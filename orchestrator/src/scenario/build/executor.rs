@@ -25,6 +25,12 @@ pub(super) fn check_keys(
 ) -> Result<(), ScenarioError> {
     let kind = def.executor;
     let key = |k| in_scenario(name, &[Seg::Key(k)]);
+    if def.graceful_stop.is_some() {
+        return Err(ctx.fail(
+            &key("graceful_stop"),
+            "`gracefulStop` is not supported yet; remove the key".into(),
+        ));
+    }
     if let Some(k) = def
         .keys_given()
         .into_iter()
