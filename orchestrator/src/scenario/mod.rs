@@ -35,7 +35,7 @@ use sls_load_core::job::{
 
 use crate::threshold::Threshold;
 
-pub use build::MAX_JOB_PAYLOAD;
+pub use build::{DEFAULT_MAX_DURATION, DEFAULT_SCENARIO, MAX_JOB_PAYLOAD};
 pub use error::ScenarioError;
 
 use error::{Pass, first_content_line, from_yaml, line_at};

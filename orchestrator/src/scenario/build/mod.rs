@@ -11,6 +11,9 @@ mod checks;
 mod executor;
 mod protocol;
 mod requests;
+mod shortcuts;
+
+pub use shortcuts::{DEFAULT_MAX_DURATION, DEFAULT_SCENARIO};
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +44,11 @@ impl Ctx<'_> {
     fn fail(&self, path: &[Seg<'_>], message: String) -> ScenarioError {
         ScenarioError::at(self.file, self.text, path, &message)
     }
+
+    /// An error about the file as a whole.
+    fn fail_top(&self, message: &str) -> ScenarioError {
+        ScenarioError::new(self.file, None, None, message)
+    }
 }
 
 /// The key path `scenarios.{name}` followed by `rest`.
@@ -52,16 +60,19 @@ fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
 
 /// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
 /// error lines.
-pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioError> {
+pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file, text };
     let regions = raw
         .regions
+        .take()
         .map(|r| r.0)
         .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
 
-    let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
-    for (name, def) in raw.scenarios.0 {
-        scenarios.push(scenario(ctx, &raw.target, raw.duration, name, def)?);
+    let defs = shortcuts::scenarios(ctx, &mut raw)?;
+    let run = shortcuts::run_duration(ctx, raw.duration, &defs)?;
+    let mut scenarios = Vec::with_capacity(defs.len());
+    for (name, def) in defs {
+        scenarios.push(scenario(ctx, &raw.target, run, name, def)?);
     }
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
@@ -70,7 +81,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, S
     Ok(Scenario {
         file: file.to_owned(),
         target: raw.target,
-        duration: raw.duration,
+        duration: run,
         regions,
         request_timeout: raw.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         worker_rate: raw.worker_rate.unwrap_or(DEFAULT_WORKER_RATE),

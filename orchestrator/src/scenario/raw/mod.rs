@@ -22,7 +22,7 @@ pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
 use numbers::{
-    duration, duration_or_zero, non_negative, optional_duration, optional_duration_or_zero,
+    duration_or_zero, non_negative, optional_duration, optional_duration_or_zero,
     optional_iterations, optional_max_vus, optional_non_negative, optional_positive,
     optional_status, optional_vus,
 };
@@ -51,15 +51,28 @@ pub(super) const ALIASES: &[(&str, &str)] = &[
 pub(super) struct RawFile {
     #[serde(deserialize_with = "target_url")]
     pub(super) target: String,
-    #[serde(deserialize_with = "duration")]
-    pub(super) duration: Duration,
+    /// The run's length; with no `scenarios:` block also k6's shortcut for a
+    /// `constant-vus` default scenario. Inferred from the scenarios when absent.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(super) duration: Option<Duration>,
+    /// k6's shortcuts for the default scenario (no `scenarios:` block).
+    #[serde(default, deserialize_with = "optional_max_vus")]
+    pub(super) vus: Option<u32>,
+    #[serde(default, deserialize_with = "optional_iterations")]
+    pub(super) iterations: Option<u64>,
+    #[serde(default)]
+    pub(super) stages: Option<Stages>,
+    /// The default scenario's requests.
+    #[serde(default)]
+    pub(super) requests: Option<Requests>,
     #[serde(default)]
     pub(super) regions: Option<Regions>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) request_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_positive")]
     pub(super) worker_rate: Option<f64>,
-    pub(super) scenarios: Scenarios,
+    #[serde(default)]
+    pub(super) scenarios: Option<Scenarios>,
     #[serde(default)]
     pub(super) thresholds: Option<Thresholds>,
     #[serde(default)]
@@ -134,6 +147,30 @@ pub(super) struct RawScenarioDef {
 }
 
 impl RawScenarioDef {
+    /// A scenario of `executor` with only its `requests` set, for the shortcuts.
+    pub(super) fn bare(executor: ExecutorKind, requests: Requests) -> Self {
+        RawScenarioDef {
+            executor,
+            rate: None,
+            time_unit: None,
+            start_rate: None,
+            stages: None,
+            vus: None,
+            start_vus: None,
+            iterations: None,
+            duration: None,
+            max_duration: None,
+            graceful_ramp_down: None,
+            graceful_stop: None,
+            start_time: None,
+            arrivals: None,
+            pre_allocated_vus: None,
+            max_vus: None,
+            data: None,
+            requests,
+        }
+    }
+
     /// The optional scenario keys the file sets, in declaration order.
     pub(super) fn keys_given(&self) -> Vec<&'static str> {
         [
