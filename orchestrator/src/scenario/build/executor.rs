@@ -104,6 +104,10 @@ pub(super) fn executor(
             vus: def.vus.unwrap_or(1),
             iterations: def.iterations.unwrap_or(1),
         },
+        ExecutorKind::SharedIterations => ExecutorDef::SharedIterations {
+            vus: def.vus.unwrap_or(1),
+            iterations: def.iterations.unwrap_or(1),
+        },
     })
 }
 
@@ -154,7 +158,9 @@ pub(super) fn schedule(
         ExecutorKind::ConstantArrivalRate | ExecutorKind::ConstantVus => {
             (def.duration, def.duration, "duration")
         }
-        ExecutorKind::PerVuIterations => (def.max_duration, def.max_duration, "max_duration"),
+        ExecutorKind::PerVuIterations | ExecutorKind::SharedIterations => {
+            (def.max_duration, def.max_duration, "max_duration")
+        }
         ExecutorKind::RampingArrivalRate | ExecutorKind::RampingVus => {
             let total = executor.stages_duration().unwrap_or_default();
             if total.is_zero() {

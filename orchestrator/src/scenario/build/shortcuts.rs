@@ -1,7 +1,8 @@
 //! k6's top-level shortcuts and the run's length: a file without a `scenarios:`
 //! block gets one scenario named `default` built from `vus`, `duration`, `stages`
 //! and `requests` as k6 builds its default scenario (`vus` + `duration` →
-//! `constant-vus`, `stages` → `ramping-vus`), and a file without a top-level
+//! `constant-vus`, `stages` → `ramping-vus`, `iterations` → `shared-iterations`
+//! within `duration` if given), and a file without a top-level
 //! `duration` runs as long as its longest scenario (`start_time` + its length).
 //!
 //! It does not check a scenario's own keys or schedule (`executor` does) and does
@@ -62,16 +63,16 @@ fn default_scenario(ctx: Ctx<'_>, raw: &mut RawFile) -> Result<RawScenarioDef, S
             format!("`{a}` and `{b}` are two shortcuts for the default scenario; give one"),
         )
     };
-    if raw.iterations.is_some() {
+    if let Some(iterations) = raw.iterations {
         if raw.stages.is_some() {
             return Err(both("iterations", "stages"));
         }
-        return Err(ctx.fail(
-            &[Seg::Key("iterations")],
-            "`iterations` builds k6's `shared-iterations` executor, which is not supported \
-             yet; use a `scenarios:` block with a `per-vu-iterations` scenario"
-                .into(),
-        ));
+        // k6: the VUs share the iterations, within `duration` when it is given.
+        let mut def = RawScenarioDef::bare(ExecutorKind::SharedIterations, requests);
+        def.vus = Some(raw.vus.unwrap_or(1));
+        def.iterations = Some(iterations);
+        def.max_duration = raw.duration;
+        return Ok(def);
     }
     if let Some(stages) = raw.stages.take() {
         if raw.duration.is_some() {
@@ -130,7 +131,9 @@ pub(super) fn run_duration(
 fn own_length(def: &RawScenarioDef) -> Option<Duration> {
     match def.executor {
         ExecutorKind::ConstantArrivalRate | ExecutorKind::ConstantVus => def.duration,
-        ExecutorKind::PerVuIterations => Some(def.max_duration.unwrap_or(DEFAULT_MAX_DURATION)),
+        ExecutorKind::PerVuIterations | ExecutorKind::SharedIterations => {
+            Some(def.max_duration.unwrap_or(DEFAULT_MAX_DURATION))
+        }
         ExecutorKind::RampingArrivalRate | ExecutorKind::RampingVus => Some(
             def.stages
                 .as_ref()
@@ -201,7 +204,33 @@ mod tests {
     }
 
     #[test]
-    fn conflicting_or_unsupported_shortcuts_are_refused() {
+    fn vus_and_iterations_build_a_shared_iterations_scenario() {
+        let s = ok(&shortcut("vus: 2\niterations: 10\n"));
+        let d = &s.scenarios[0];
+        assert_eq!(
+            d.executor,
+            ExecutorDef::SharedIterations {
+                vus: 2,
+                iterations: 10
+            }
+        );
+        assert_eq!(d.expected_iterations(s.duration), Some(10.0));
+        // k6's default maxDuration bounds it; `duration` is its maxDuration.
+        assert_eq!((d.duration, s.duration), (None, Duration::from_secs(600)));
+        let s = ok(&shortcut("iterations: 5\nduration: 30s\n"));
+        assert_eq!(s.scenarios[0].duration, Some(Duration::from_secs(30)));
+        assert_eq!(s.duration, Duration::from_secs(30));
+        assert!(matches!(
+            s.scenarios[0].executor,
+            ExecutorDef::SharedIterations {
+                vus: 1,
+                iterations: 5
+            }
+        ));
+    }
+
+    #[test]
+    fn conflicting_or_incomplete_shortcuts_are_refused() {
         let e = error(&shortcut(
             "duration: 10s\nstages: [{ duration: 10s, target: 3 }]\n",
         ));
@@ -209,13 +238,12 @@ mod tests {
             &e,
             &["`duration` and `stages` are two shortcuts for the default scenario"],
         );
-        let e = error(&shortcut("vus: 2\niterations: 10\n"));
+        let e = error(&shortcut(
+            "iterations: 10\nstages: [{ duration: 10s, target: 3 }]\n",
+        ));
         assert_contains(
             &e,
-            &[
-                ":3: iterations: ",
-                "`shared-iterations` executor, which is not supported yet",
-            ],
+            &["`iterations` and `stages` are two shortcuts for the default scenario"],
         );
         let e = error(&shortcut("vus: 2\n"));
         assert_contains(&e, &["missing required key `duration`"]);

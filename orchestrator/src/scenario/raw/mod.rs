@@ -298,15 +298,17 @@ pub(super) enum ExecutorKind {
     ConstantVus,
     RampingVus,
     PerVuIterations,
+    SharedIterations,
 }
 
 impl ExecutorKind {
-    pub(super) const ALL: [(ExecutorKind, &'static str); 5] = [
+    pub(super) const ALL: [(ExecutorKind, &'static str); 6] = [
         (ExecutorKind::ConstantArrivalRate, "constant-arrival-rate"),
         (ExecutorKind::RampingArrivalRate, "ramping-arrival-rate"),
         (ExecutorKind::ConstantVus, "constant-vus"),
         (ExecutorKind::RampingVus, "ramping-vus"),
         (ExecutorKind::PerVuIterations, "per-vu-iterations"),
+        (ExecutorKind::SharedIterations, "shared-iterations"),
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -338,7 +340,9 @@ impl ExecutorKind {
             ],
             ExecutorKind::ConstantVus => &["vus", "duration"],
             ExecutorKind::RampingVus => &["start_vus", "stages", "graceful_ramp_down"],
-            ExecutorKind::PerVuIterations => &["vus", "iterations", "max_duration"],
+            ExecutorKind::PerVuIterations | ExecutorKind::SharedIterations => {
+                &["vus", "iterations", "max_duration"]
+            }
         }
     }
 }
