@@ -7,6 +7,7 @@ mod engine;
 mod faults;
 mod ids;
 mod infra;
+mod k6_vocabulary;
 mod kill_switch;
 mod run;
 mod scale;
