@@ -77,6 +77,23 @@ pub struct PlanFlags {
     /// How often workers flush their interval logs to the store.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub flush_every: Duration,
+    /// k6's `--vus`: VUs of the default scenario, replacing the file's `vus` (and a
+    /// `scenarios:` block, with the requests of its only scenario).
+    #[arg(long)]
+    pub vus: Option<u32>,
+    /// k6's `--duration`: the default scenario runs `--vus` VUs this long.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// k6's `--iterations`: the default scenario's VUs share this many iterations.
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// k6's `--stage DURATION:TARGET` (repeatable): the default scenario ramps its
+    /// VUs through these stages.
+    #[arg(long = "stage", value_name = "DURATION:TARGET")]
+    pub stages: Vec<String>,
+    /// Iterations per second of the file's only constant-arrival-rate scenario.
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 /// `--arch` as typed; [`crate::options`] maps it to [`crate::plan::Arch`].

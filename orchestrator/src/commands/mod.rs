@@ -46,9 +46,14 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
     }
 }
 
-/// Loads the scenario and applies a validated `--target`.
-fn load_scenario(path: &Path, target: Option<&str>) -> Result<Scenario, Error> {
+/// Loads the scenario and applies k6's override flags and a validated `--target`.
+fn load_scenario(
+    path: &Path,
+    target: Option<&str>,
+    overrides: &scenario::overrides::Overrides,
+) -> Result<Scenario, Error> {
     let mut scenario = scenario::load(path)?;
+    scenario::overrides::apply(&mut scenario, overrides)?;
     if let Some(target) = target {
         scenario.target = target.to_owned();
     }

@@ -13,7 +13,7 @@ use crate::{plan, render};
 
 /// `sls-load plan`: prints the plan and its estimated cost.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
-    let scenario = load_scenario(&opts.scenario, None)?;
+    let scenario = load_scenario(&opts.scenario, None, &opts.plan.overrides)?;
     // No results location exists without a cloud; the printed plan shows none.
     let results = ResultsLocation {
         bucket: String::new(),

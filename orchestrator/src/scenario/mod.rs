@@ -21,6 +21,7 @@ mod build;
 mod error;
 mod files;
 mod locate;
+pub mod overrides;
 mod raw;
 pub mod secrets;
 #[cfg(test)]
