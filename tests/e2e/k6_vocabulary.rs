@@ -53,3 +53,39 @@ requests:
     assert_eq!(by_path["/cart"], 10, "{by_path}");
     assert_eq!(s["total"]["requests"].as_u64(), Some(20), "{}", s["total"]);
 }
+
+#[test]
+fn vus_and_duration_flags_replace_the_files_scenarios_with_the_default_one() {
+    let target = Target::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The file would send 1000 requests per second for a minute.
+    let scenario = scenario_file(
+        dir.path(),
+        "rate.yaml",
+        &format!(
+            r#"
+target: {}
+duration: 1m
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 1000
+    requests:
+      - {{ name: home, url: /home, sleep: 100ms }}
+"#,
+            target.url
+        ),
+    );
+    let started = std::time::Instant::now();
+    let s = run(dir.path(), &scenario, &["--vus", "2", "--duration", "2s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ran the file's minute"
+    );
+    assert_eq!(s["duration_s"].as_f64(), Some(2.0), "{}", s["duration_s"]);
+    // Two VUs, each one request and 100 ms of think time per iteration, for 2 s:
+    // about 40 requests, far from the file's 60,000.
+    let at_target = target.stats()["by_path"]["/home"].as_u64().unwrap_or(0);
+    assert!((10..=44).contains(&at_target), "{at_target}");
+    assert_eq!(s["total"]["requests"].as_u64(), Some(at_target));
+}
