@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: plan, invoke workers in every region, collect, merge, report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print what a scenario would run, and what it would cost, without running it.
     Plan(PlanArgs),
     /// Rebuild a run's report from the results store alone.

@@ -132,7 +132,7 @@ fn name<T: std::str::FromStr<Err = sls_load_core::id::IdError>>(
 #[derive(Debug, Clone)]
 pub enum CommandOptions {
     /// `sls-load run`.
-    Run(RunOptions),
+    Run(Box<RunOptions>),
     /// `sls-load plan`.
     Plan(PlanOnlyOptions),
     /// `sls-load report RUN_ID`.
@@ -147,7 +147,7 @@ impl CommandOptions {
     /// Validates the parsed command line.
     pub fn from_cli(command: cli::Command) -> Result<CommandOptions, OptionsError> {
         Ok(match command {
-            cli::Command::Run(args) => CommandOptions::Run(RunOptions::from_cli(args)?),
+            cli::Command::Run(args) => CommandOptions::Run(Box::new(RunOptions::from_cli(*args)?)),
             cli::Command::Plan(args) => CommandOptions::Plan(PlanOnlyOptions::from_cli(args)?),
             cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
             cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),

@@ -38,7 +38,7 @@ use crate::summary::Summary;
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {
     match command {
-        CommandOptions::Run(opts) => run::run(opts).await,
+        CommandOptions::Run(opts) => run::run(*opts).await,
         CommandOptions::Plan(opts) => plan::plan(opts).await,
         CommandOptions::Report(opts) => report::report(opts).await,
         CommandOptions::Watch(opts) => watch::watch(opts).await,
