@@ -37,11 +37,22 @@ pub const MAX_JOB_PAYLOAD: usize = 200 * 1024;
 struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
+    /// The one scenario was built from the top-level shortcuts: its keys are
+    /// reported without the `scenarios.default.` the file does not have.
+    shortcuts: bool,
 }
 
 impl Ctx<'_> {
     /// An error about the value at `path`.
     fn fail(&self, path: &[Seg<'_>], message: String) -> ScenarioError {
+        let path = match path {
+            [Seg::Key("scenarios"), Seg::Key(DEFAULT_SCENARIO), rest @ ..]
+                if self.shortcuts && !rest.is_empty() =>
+            {
+                rest
+            }
+            _ => path,
+        };
         ScenarioError::at(self.file, self.text, path, &message)
     }
 
@@ -61,13 +72,18 @@ fn in_scenario<'a>(name: &'a str, rest: &[Seg<'a>]) -> Vec<Seg<'a>> {
 /// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
 /// error lines.
 pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file, text };
+    let mut ctx = Ctx {
+        file,
+        text,
+        shortcuts: false,
+    };
     let regions = raw
         .regions
         .take()
         .map(|r| r.0)
         .unwrap_or_else(|| vec![(Region::us_east_1(), 1.0)]);
 
+    ctx.shortcuts = raw.scenarios.is_none();
     let defs = shortcuts::scenarios(ctx, &mut raw)?;
     let run = shortcuts::run_duration(ctx, raw.duration, &defs)?;
     let mut scenarios = Vec::with_capacity(defs.len());

@@ -319,4 +319,12 @@ scenarios:
         let e = error(&minimal_with("rate: 300", "rate: 300\n    duration: 20s"));
         assert_contains(&e, &["but the test's duration is 15s"]);
     }
+
+    #[test]
+    fn errors_in_the_default_scenario_name_the_keys_as_written() {
+        let e = error(
+            "target: http://127.0.0.1:8080\nvus: 2\nduration: 5s\nrequests:\n  - { name: home, url: / }\n  - { name: home, url: /b }\n",
+        );
+        assert_contains(&e, &[":6: requests[1].name: duplicate request name `home`"]);
+    }
 }

@@ -446,6 +446,17 @@ mod tests {
     }
 
     #[test]
+    fn a_camel_case_key_of_another_executor_is_found_on_its_line() {
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    startVUs: 3"));
+        assert_contains(
+            &e,
+            &[
+                ":7: scenarios.browse.start_vus: `start_vus` does not apply to constant-arrival-rate",
+            ],
+        );
+    }
+
+    #[test]
     fn graceful_stop_is_read_and_refused_as_not_supported_yet() {
         let e = error(&minimal_with(
             "rate: 300",
