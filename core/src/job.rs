@@ -262,6 +262,16 @@ pub enum Executor {
         /// Iterations each VU runs.
         iterations: u64,
     },
+    /// Closed model (k6's `shared-iterations`): the VUs share a fixed number of
+    /// iterations, each VU taking the next until none is left, within the
+    /// scenario's `duration` (k6's `maxDuration`).
+    SharedIterations {
+        /// This worker's VUs.
+        vus: u32,
+        /// This worker's part of the scenario's iterations (see
+        /// [`crate::schedule::worker_iterations`]).
+        iterations: u64,
+    },
 }
 
 /// One stage of `ramping-arrival-rate`.

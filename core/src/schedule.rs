@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use crate::job::{Arrivals, Executor, JobScenario, RateStage, VuStage};
 
 mod split;
-pub use split::{region_peak_vus, region_vus, worker_vus};
+pub use split::{region_peak_vus, region_vus, worker_iterations, worker_vus};
 
 /// A slice of run time, `[start, end)`, both measured from the run's start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +231,8 @@ impl ArrivalSchedule {
             }
             Executor::ConstantVus { .. }
             | Executor::RampingVus { .. }
-            | Executor::PerVuIterations { .. } => return None,
+            | Executor::PerVuIterations { .. }
+            | Executor::SharedIterations { .. } => return None,
         };
         let start_time = scenario.start_time.as_secs_f64();
         let from = profile.count_at(window.start.as_secs_f64() - start_time);
@@ -366,14 +367,16 @@ pub struct VuSchedule {
     pub steps: Vec<VuStep>,
     /// Iterations per VU, if limited.
     pub iterations: Option<u64>,
+    /// Iterations the worker's VUs share (`shared-iterations`), if limited so.
+    pub shared_iterations: Option<u64>,
     /// How long a VU removed by a ramp-down may finish its iteration.
     pub graceful_ramp_down: Option<Duration>,
 }
 
 impl VuSchedule {
     /// The VU schedule of `scenario` inside `window`, or `None` for arrival-rate
-    /// executors. `per-vu-iterations` runs in the slice where it starts only (a VU's
-    /// iteration count cannot carry over to another invocation).
+    /// executors. `per-vu-iterations` and `shared-iterations` run in the slice where
+    /// they start only (an iteration count cannot carry over to another invocation).
     pub fn new(scenario: &JobScenario, window: Window) -> Option<Self> {
         let start = scenario.start_time;
         let end = scenario.duration.map(|d| start + d);
@@ -384,8 +387,16 @@ impl VuSchedule {
             }
             changes
         };
+        let mut shared = None;
         let (changes, iterations, grace) = match &scenario.executor {
             Executor::ConstantVus { vus } => (flat(*vus), None, None),
+            Executor::SharedIterations { vus, iterations } => {
+                if start < window.start || start >= window.end {
+                    return Some(Self::idle(None));
+                }
+                shared = Some(*iterations);
+                (flat(*vus), None, None)
+            }
             Executor::PerVuIterations { vus, iterations } => {
                 if start < window.start || start >= window.end {
                     return Some(Self::idle(Some(*iterations)));
@@ -420,6 +431,7 @@ impl VuSchedule {
         Some(Self {
             steps: clip(&changes, window),
             iterations,
+            shared_iterations: shared,
             graceful_ramp_down: grace,
         })
     }
@@ -428,6 +440,7 @@ impl VuSchedule {
         Self {
             steps: Vec::new(),
             iterations,
+            shared_iterations: None,
             graceful_ramp_down: None,
         }
     }

@@ -22,12 +22,10 @@ pub struct Cli {
 }
 
 /// The subcommands.
-// Built once per process and moved once: boxing the large `run` variant buys nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: plan, invoke workers in every region, collect, merge, report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print what a scenario would run, and what it would cost, without running it.
     Plan(PlanArgs),
     /// Rebuild a run's report from the results store alone.
@@ -84,6 +82,23 @@ pub struct PlanFlags {
     /// Refuse the plan (exit 2) when its estimated cost is above this many USD.
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
+    /// k6's `--vus`: VUs of the default scenario, replacing the file's `vus` (and a
+    /// `scenarios:` block, with the requests of its only scenario).
+    #[arg(long)]
+    pub vus: Option<u32>,
+    /// k6's `--duration`: the default scenario runs `--vus` VUs this long.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// k6's `--iterations`: the default scenario's VUs share this many iterations.
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// k6's `--stage DURATION:TARGET` (repeatable): the default scenario ramps its
+    /// VUs through these stages.
+    #[arg(long = "stage", value_name = "DURATION:TARGET")]
+    pub stages: Vec<String>,
+    /// Iterations per second of the file's only constant-arrival-rate scenario.
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 /// `--arch` as typed; [`crate::options`] maps it to [`crate::plan::Arch`].

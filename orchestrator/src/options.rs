@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
-use sls_load_core::job::{Region, ResultsLocation, RunId};
+use sls_load_core::job::{Region, ResultsLocation, RunId, VuStage};
 
 use crate::cli::{
     self, ArchArg, CiArgs, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs,
@@ -22,6 +22,7 @@ pub use crate::cloud::CloudOptions;
 use crate::cloud::choose_mode;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
 use crate::scenario::Scenario;
+use crate::scenario::overrides::Overrides;
 
 /// A command line that cannot be turned into options.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,16 @@ pub enum OptionsError {
     /// `--regions NAME=WEIGHT` with a weight that is not a number > 0.
     #[error("--regions `{0}`: the weight after `=` must be a number > 0, e.g. us-east-1=50")]
     BadWeight(String),
+    /// A k6 override flag (`--vus`, `--stage`, ...) with an unusable value.
+    #[error("{flag} `{value}`: {expected}")]
+    BadOverride {
+        /// The flag.
+        flag: &'static str,
+        /// The value as typed.
+        value: String,
+        /// What the flag takes.
+        expected: &'static str,
+    },
     /// `--heartbeat` shorter than workers can check.
     #[error("--heartbeat {}: must be at least {}", humantime::format_duration(*.0), humantime::format_duration(sls_load_core::control::MIN_HEARTBEAT))]
     ShortHeartbeat(Duration),
@@ -69,6 +80,64 @@ pub enum OptionsError {
     /// `--max-cost` that is negative or not a number.
     #[error("--max-cost {0}: expected an amount of USD, 0 or more")]
     BadMaxCost(f64),
+}
+
+/// k6's override flags, validated.
+fn overrides(flags: &PlanFlags) -> Result<Overrides, OptionsError> {
+    let bad = |flag, value: String, expected| OptionsError::BadOverride {
+        flag,
+        value,
+        expected,
+    };
+    if let Some(vus) = flags.vus.filter(|v| *v == 0) {
+        return Err(bad("--vus", vus.to_string(), "at least 1 VU"));
+    }
+    if let Some(d) = flags.duration.filter(Duration::is_zero) {
+        let shown = humantime::format_duration(d).to_string();
+        return Err(bad("--duration", shown, "a duration above 0, like 30s"));
+    }
+    if let Some(n) = flags
+        .iterations
+        .filter(|n| *n == 0 || *n > u64::from(u32::MAX))
+    {
+        return Err(bad("--iterations", n.to_string(), "a whole number from 1"));
+    }
+    if let Some(r) = flags.rate.filter(|r| !r.is_finite() || *r <= 0.0) {
+        return Err(bad(
+            "--rate",
+            r.to_string(),
+            "iterations per second above 0",
+        ));
+    }
+    let stages = flags
+        .stages
+        .iter()
+        .map(|text| {
+            stage(text).ok_or_else(|| {
+                bad(
+                    "--stage",
+                    text.clone(),
+                    "DURATION:TARGET, like 30s:100 (a duration, then whole VUs)",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Overrides {
+        vus: flags.vus,
+        duration: flags.duration,
+        iterations: flags.iterations,
+        stages,
+        rate: flags.rate,
+    })
+}
+
+/// One `--stage DURATION:TARGET`.
+fn stage(text: &str) -> Option<VuStage> {
+    let (duration, target) = text.split_once(':')?;
+    Some(VuStage {
+        duration: humantime::parse_duration(duration.trim()).ok()?,
+        target: target.trim().parse().ok()?,
+    })
 }
 
 /// `value` as a validated name, or the error naming `flag`.
@@ -99,12 +168,10 @@ fn load_zone(item: &str) -> Result<(Region, Option<f64>), OptionsError> {
 }
 
 /// A subcommand with its validated options.
-// Built once per process and moved once: boxing the large `run` variant buys nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CommandOptions {
     /// `sls-load run`.
-    Run(RunOptions),
+    Run(Box<RunOptions>),
     /// `sls-load plan`.
     Plan(PlanOnlyOptions),
     /// `sls-load report RUN_ID`.
@@ -119,7 +186,7 @@ impl CommandOptions {
     /// Validates the parsed command line.
     pub fn from_cli(command: cli::Command) -> Result<CommandOptions, OptionsError> {
         Ok(match command {
-            cli::Command::Run(args) => CommandOptions::Run(RunOptions::from_cli(args)?),
+            cli::Command::Run(args) => CommandOptions::Run(Box::new(RunOptions::from_cli(*args)?)),
             cli::Command::Plan(args) => CommandOptions::Plan(PlanOnlyOptions::from_cli(args)?),
             cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
             cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),
@@ -168,11 +235,14 @@ pub struct PlanSettings {
     pub flush_every: Duration,
     /// `--max-cost`: the most USD the plan's estimate may be.
     pub max_cost: Option<f64>,
+    /// k6's `--vus`, `--duration`, `--iterations`, `--stage` and `--rate`.
+    pub overrides: Overrides,
 }
 
 impl PlanSettings {
     /// Validates the planning flags.
     pub fn from_cli(flags: PlanFlags) -> Result<PlanSettings, OptionsError> {
+        let overrides = overrides(&flags)?;
         let regions = match flags.regions {
             Some(rs) => Some(
                 rs.iter()
@@ -182,6 +252,7 @@ impl PlanSettings {
             None => None,
         };
         Ok(PlanSettings {
+            overrides,
             regions,
             workers: flags.workers,
             max_slice: flags.slice,
@@ -639,6 +710,54 @@ mod tests {
         for bad in ["--max-cost=-1", "--max-cost=NaN", "--max-cost=inf"] {
             let err = max_cost(&[bad]).unwrap_err();
             assert!(err.to_string().starts_with("--max-cost"), "{err}");
+        }
+    }
+
+    fn plan_flags(args: &[&str]) -> Result<PlanSettings, OptionsError> {
+        use clap::Parser;
+        let mut argv = vec!["sls-load", "plan", "s.yaml"];
+        argv.extend_from_slice(args);
+        match cli::Cli::try_parse_from(argv).expect("parses").command {
+            cli::Command::Plan(p) => PlanSettings::from_cli(p.plan),
+            _ => unreachable!("a plan command"),
+        }
+    }
+
+    #[test]
+    fn k6_override_flags_are_validated() {
+        let o = plan_flags(&["--vus", "3", "--stage", "30s:100", "--stage", "1m:0"])
+            .expect("valid")
+            .overrides;
+        assert_eq!(o.vus, Some(3));
+        assert_eq!(
+            o.stages,
+            [
+                VuStage {
+                    duration: Duration::from_secs(30),
+                    target: 100
+                },
+                VuStage {
+                    duration: Duration::from_secs(60),
+                    target: 0
+                }
+            ]
+        );
+        for (args, want) in [
+            (
+                &["--stage", "30s"][..],
+                "--stage `30s`: DURATION:TARGET, like 30s:100",
+            ),
+            (&["--stage", "30s:1.5"][..], "--stage `30s:1.5`"),
+            (&["--vus", "0"][..], "--vus `0`: at least 1 VU"),
+            (&["--duration", "0s"][..], "--duration `0s`"),
+            (&["--iterations", "0"][..], "--iterations `0`"),
+            (
+                &["--rate", "0"][..],
+                "--rate `0`: iterations per second above 0",
+            ),
+        ] {
+            let e = plan_flags(args).expect_err("refused").to_string();
+            assert!(e.contains(want), "{want:?} not in {e}");
         }
     }
 }

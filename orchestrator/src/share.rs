@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use sls_load_core::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
-use sls_load_core::schedule::{region_peak_vus, region_vus, worker_vus};
+use sls_load_core::schedule::{region_peak_vus, region_vus, worker_iterations, worker_vus};
 
 use crate::scenario::{ExecutorDef, ScenarioDef};
 
@@ -81,7 +81,9 @@ pub fn workers_with_load(s: &ScenarioDef, region: RegionSlot, n: usize) -> usize
         ExecutorDef::RampingArrivalRate {
             start_rate, stages, ..
         } => with_rate(*start_rate > 0.0 || stages.iter().any(|st| st.target > 0.0)),
-        ExecutorDef::ConstantVus { vus } | ExecutorDef::PerVuIterations { vus, .. } => {
+        ExecutorDef::ConstantVus { vus }
+        | ExecutorDef::PerVuIterations { vus, .. }
+        | ExecutorDef::SharedIterations { vus, .. } => {
             usize::try_from(region_vus(weights, index, *vus)).unwrap_or(usize::MAX)
         }
         ExecutorDef::RampingVus { .. } => {
@@ -195,6 +197,10 @@ fn executor_for_worker(
         ExecutorDef::PerVuIterations { vus, iterations } => Executor::PerVuIterations {
             vus: worker_vus(&split, *vus),
             iterations: *iterations,
+        },
+        ExecutorDef::SharedIterations { vus, iterations } => Executor::SharedIterations {
+            vus: worker_vus(&split, *vus),
+            iterations: worker_iterations(&split, *vus, *iterations),
         },
     }
 }
@@ -315,6 +321,27 @@ mod tests {
         // 0 → 600/s in 1 s and back: 600 arrivals whatever the split (up to one
         // partial arrival per worker).
         assert!((594..=600).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn shared_iterations_split_with_the_vus_and_add_up() {
+        let s = def(ExecutorDef::SharedIterations {
+            vus: 10,
+            iterations: 100,
+        });
+        let shares: Vec<(u32, u64)> = workers(&s)
+            .iter()
+            .map(|w| match w.executor {
+                Executor::SharedIterations { vus, iterations } => (vus, iterations),
+                _ => unreachable!("shared-iterations stays shared-iterations"),
+            })
+            .collect();
+        // The VUs as constant-vus splits them; the iterations follow the VUs.
+        assert_eq!(
+            shares,
+            [(2, 20), (2, 20), (1, 10), (2, 20), (1, 10), (2, 20)]
+        );
+        assert_eq!(shares.iter().map(|(_, i)| i).sum::<u64>(), 100);
     }
 
     #[test]

@@ -94,6 +94,33 @@ pub fn region_peak_vus(weights: &[f64], region: usize, peak: u32) -> u32 {
         .unwrap_or(at_peak)
 }
 
+/// One worker's part of `iterations` shared by a scenario's `vus` VUs: split over
+/// the regions in proportion to their VUs, then over the region's workers in
+/// proportion to theirs, both by largest remainder ([`region_vus`]), so a worker
+/// without VUs gets no iterations and the workers add up to `iterations`.
+pub fn worker_iterations(split: &VuSplit, vus: u32, iterations: u64) -> u64 {
+    let total = u32::try_from(iterations).unwrap_or(u32::MAX);
+    let region_counts: Vec<f64> = (0..split.weights.len())
+        .map(|r| f64::from(region_vus(&split.weights, r, vus)))
+        .collect();
+    let region = usize::try_from(split.region).unwrap_or(usize::MAX);
+    let in_region = region_vus(&region_counts, region, total);
+    let workers = split.workers.max(1);
+    let worker_counts: Vec<f64> = (0..workers)
+        .map(|k| {
+            f64::from(worker_vus(
+                &VuSplit {
+                    worker: k,
+                    ..split.clone()
+                },
+                vus,
+            ))
+        })
+        .collect();
+    let worker = usize::try_from(split.worker).unwrap_or(usize::MAX);
+    u64::from(region_vus(&worker_counts, worker, in_region))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +266,25 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn shared_iterations_split_like_vus_and_add_up() {
+        for (vus, iterations, workers) in [(10, 100, 3), (2, 10, 5), (7, 3, 2), (1, 1, 4)] {
+            let mut sum = 0;
+            for r in 0..3u32 {
+                for k in 0..workers {
+                    let s = split(&WEIGHTS, r, k, workers);
+                    let mine = worker_iterations(&s, vus, iterations);
+                    if worker_vus(&s, vus) == 0 {
+                        assert_eq!(mine, 0, "no VUs, no iterations");
+                    }
+                    sum += mine;
+                }
+            }
+            assert_eq!(sum, iterations, "{vus} VUs, {iterations} iterations");
+        }
+        // 10 VUs over 0.5/0.3/0.2 are 5/3/2, so 100 iterations are 50/30/20.
+        assert_eq!(worker_iterations(&split(&WEIGHTS, 1, 0, 1), 10, 100), 30);
     }
 }

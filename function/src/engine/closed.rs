@@ -1,5 +1,7 @@
-//! The closed model (`constant-vus`, `ramping-vus`, `per-vu-iterations`): VUs loop
-//! iterations back to back, as many as the schedule says at each moment.
+//! The closed model (`constant-vus`, `ramping-vus`, `per-vu-iterations`,
+//! `shared-iterations`): VUs loop iterations back to back, as many as the schedule
+//! says at each moment; with shared iterations each VU takes the next of the
+//! worker's count until none is left.
 //!
 //! A controller follows the worker's VU steps (from `schedule`), publishing the
 //! current count; VU `j` runs while the count is above `j` and waits otherwise, so
@@ -12,6 +14,7 @@
 //! This module owns that control loop only.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -21,16 +24,43 @@ use super::iteration::{self, Vu};
 use super::{Ctx, EngineError};
 use crate::schedule::VuSchedule;
 
-/// Runs the VUs of `plan` until its last step (or, for `per-vu-iterations`, until
-/// every VU has run its iterations).
+/// What limits a VU's iterations: its own count (`per-vu-iterations`) and the
+/// count its worker's VUs share (`shared-iterations`, the iterations left).
+#[derive(Clone)]
+struct Limits {
+    per_vu: Option<u64>,
+    shared: Option<Arc<AtomicU64>>,
+}
+
+impl Limits {
+    /// Whether the VU may start another iteration, after `done` of its own; takes
+    /// one of the shared iterations when there are.
+    fn take(&self, done: u64) -> bool {
+        if self.per_vu.is_some_and(|n| done >= n) {
+            return false;
+        }
+        self.shared.as_ref().is_none_or(|left| {
+            left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
+}
+
+/// Runs the VUs of `plan` until its last step (or, for `per-vu-iterations` and
+/// `shared-iterations`, until the iterations are done).
 pub(super) async fn run(ctx: Arc<Ctx>, plan: VuSchedule) -> Result<(), EngineError> {
+    let limits = Limits {
+        per_vu: plan.iterations,
+        shared: plan.shared_iterations.map(|n| Arc::new(AtomicU64::new(n))),
+    };
+    let limited = limits.per_vu.is_some() || limits.shared.is_some();
     let (tx, rx) = watch::channel(0u32);
     let mut vus: JoinSet<()> = JoinSet::new();
     let mut started = 0u32;
     for step in &plan.steps {
         let at = ctx.run_start + step.at;
         let waited = tokio::select! {
-            waited = wait_until(at, &mut vus, plan.iterations.is_some()) => waited,
+            waited = wait_until(at, &mut vus, limited) => waited,
             () = ctx.stop.stopped() => false,
         };
         if !waited {
@@ -42,7 +72,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, plan: VuSchedule) -> Result<(), EngineErr
                 started,
                 rx.clone(),
                 ctx.clone(),
-                plan.iterations,
+                limits.clone(),
                 plan.graceful_ramp_down,
             );
             vus.spawn(vu);
@@ -72,7 +102,7 @@ async fn run_vu(
     j: u32,
     mut count: watch::Receiver<u32>,
     ctx: Arc<Ctx>,
-    iterations: Option<u64>,
+    limits: Limits,
     grace: Option<Duration>,
 ) {
     let mut vu = Vu::new(&ctx, u64::from(j) + 1);
@@ -86,8 +116,7 @@ async fn run_vu(
             last = None;
         }
         let now = last.unwrap_or_else(Instant::now);
-        if now >= ctx.end || ctx.stop.is_stopped() || iterations.is_some_and(|n| vu.iterations >= n)
-        {
+        if now >= ctx.end || ctx.stop.is_stopped() || !limits.take(vu.iterations) {
             return;
         }
         let mut removed_at: Option<Instant> = None;

@@ -407,6 +407,33 @@ pub(crate) mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_iterations_run_exactly_the_workers_count_over_its_vus() {
+        let (url, seen) = server(Duration::from_millis(5)).await;
+        let mut s = scenario(
+            "shared",
+            Executor::SharedIterations {
+                vus: 3,
+                iterations: 10,
+            },
+            vec![step("a", "/a"), step("b", "/b")],
+        );
+        s.duration = Some(Duration::from_secs(10));
+        let job = job(&url, Duration::from_secs(10), vec![s]);
+        let started = Instant::now();
+        let (report, recorder) = run_job(&job).await;
+        let paths = seen.paths.lock().expect("lock").clone();
+        let count = |p: &str| paths.iter().filter(|x| *x == p).count();
+        // Ten iterations in all, not ten per VU; each sends both requests.
+        assert_eq!((count("/a"), count("/b")), (10, 10), "{paths:?}");
+        assert_eq!(recorder.counts()["a"].requests, 10);
+        assert_eq!(report.dropped_iterations, 0);
+        // The VUs work side by side, and stop once the count is done, well before
+        // the 10 s maximum.
+        assert!(seen.max_in_flight.load(Ordering::SeqCst) >= 2);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn per_vu_iterations_run_a_flow_with_rows_captures_and_checks() {
         let (url, seen) = server(Duration::ZERO).await;
         let mut login = step("login", "/login/{{id}}");

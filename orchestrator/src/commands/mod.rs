@@ -38,7 +38,7 @@ use crate::summary::Summary;
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {
     match command {
-        CommandOptions::Run(opts) => run::run(opts).await,
+        CommandOptions::Run(opts) => run::run(*opts).await,
         CommandOptions::Plan(opts) => plan::plan(opts).await,
         CommandOptions::Report(opts) => report::report(opts).await,
         CommandOptions::Watch(opts) => watch::watch(opts).await,
@@ -46,9 +46,14 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
     }
 }
 
-/// Loads the scenario and applies a validated `--target`.
-fn load_scenario(path: &Path, target: Option<&str>) -> Result<Scenario, Error> {
+/// Loads the scenario and applies k6's override flags and a validated `--target`.
+fn load_scenario(
+    path: &Path,
+    target: Option<&str>,
+    overrides: &scenario::overrides::Overrides,
+) -> Result<Scenario, Error> {
     let mut scenario = scenario::load(path)?;
+    scenario::overrides::apply(&mut scenario, overrides)?;
     for notice in &scenario.notices {
         eprintln!("sls-load: {notice}");
     }

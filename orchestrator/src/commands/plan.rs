@@ -21,7 +21,7 @@ use crate::{plan, preflight, render};
 
 /// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
-    let scenario = load_scenario(&opts.scenario, None)?;
+    let scenario = load_scenario(&opts.scenario, None, &opts.plan.overrides)?;
     preflight::check_memory(opts.plan.memory_mb)?;
     // No results location exists without a cloud; the printed plan shows none.
     let results = ResultsLocation {

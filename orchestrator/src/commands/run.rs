@@ -34,7 +34,7 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 /// `sls-load run`.
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let mut signals = Signals::listen();
-    let scenario = load_scenario(&opts.scenario, opts.target.as_deref())?;
+    let scenario = load_scenario(&opts.scenario, opts.target.as_deref(), &opts.plan.overrides)?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
         .env

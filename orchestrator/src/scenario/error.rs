@@ -123,6 +123,9 @@ pub(super) fn from_yaml(
             line = None;
         }
     }
+    if let Some(both) = both_spellings(&message) {
+        message = both;
+    }
     if let Some(better) = suggest_field(&message) {
         message = better;
     }
@@ -185,6 +188,20 @@ fn duplicate_key(
         Some(parent) => format!("{parent}.{dup}"),
         None => dup,
     })
+}
+
+/// serde's "duplicate field `start_vus`" after the plain-YAML pass found no repeated
+/// key: the file gave both the snake_case and k6's camelCase spelling of it.
+fn both_spellings(message: &str) -> Option<String> {
+    let field = message
+        .strip_prefix("duplicate field `")?
+        .strip_suffix('`')?;
+    let (snake, camel) = super::raw::ALIASES
+        .iter()
+        .find(|(snake, camel)| *snake == field || *camel == field)?;
+    Some(format!(
+        "`{snake}` and `{camel}` are two spellings of one key; give only one"
+    ))
 }
 
 /// serde's "unknown field `rat`, expected one of `a`, `b`, ..." as "unknown field

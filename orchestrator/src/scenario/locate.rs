@@ -113,6 +113,14 @@ pub(super) fn duplicate_line(text: &str, line: usize, column: usize, key: &str) 
 
 /// Best-effort line of a key path in block-style YAML, for errors found after
 /// deserializing. Flow-style values (`{ rate: -5 }`) report the line they start on.
+/// k6's camelCase spelling of a snake_case key, if it has one.
+fn alias_of(key: &str) -> Option<&'static str> {
+    super::raw::ALIASES
+        .iter()
+        .find(|(snake, _)| *snake == key)
+        .map(|(_, camel)| *camel)
+}
+
 pub(super) fn line_of(text: &str, path: &[Seg<'_>]) -> Option<usize> {
     let lines = text_lines(text);
     let mut range = 0..lines.len();
@@ -125,7 +133,7 @@ pub(super) fn line_of(text: &str, path: &[Seg<'_>]) -> Option<usize> {
                 let (i, value) = range.clone().find_map(|i| {
                     let (c, body) = lines[i].key();
                     (c == col)
-                        .then(|| after_key(body, key))
+                        .then(|| after_key(body, key).or_else(|| after_key(body, alias_of(key)?)))
                         .flatten()
                         .map(|v| (i, v))
                 })?;

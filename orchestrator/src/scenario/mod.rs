@@ -21,6 +21,7 @@ mod build;
 mod error;
 mod files;
 mod locate;
+pub mod overrides;
 mod raw;
 pub mod secrets;
 #[cfg(test)]
@@ -35,7 +36,7 @@ use sls_load_core::job::{
 
 use crate::threshold::Threshold;
 
-pub use build::MAX_JOB_PAYLOAD;
+pub use build::{DEFAULT_MAX_DURATION, DEFAULT_SCENARIO, MAX_JOB_PAYLOAD};
 pub use error::ScenarioError;
 
 use error::{Pass, first_content_line, from_yaml, line_at};
@@ -111,8 +112,8 @@ pub struct ScenarioDef {
 
 impl ScenarioDef {
     /// Iterations an arrival-rate scenario starts in a run of `run` (summed over
-    /// all regions and workers); `None` for VU executors, whose count depends on the
-    /// target.
+    /// all regions and workers), or the fixed count of `shared-iterations`; `None`
+    /// for the other VU executors, whose count depends on the target.
     pub fn expected_iterations(&self, run: Duration) -> Option<f64> {
         let available = run.saturating_sub(self.start_time);
         let length = self.duration.map_or(available, |d| d.min(available));
@@ -138,6 +139,7 @@ impl ScenarioDef {
                 );
                 Some(profile.count_at(length.as_secs_f64()))
             }
+            ExecutorDef::SharedIterations { iterations, .. } => Some(*iterations as f64),
             ExecutorDef::ConstantVus { .. }
             | ExecutorDef::RampingVus { .. }
             | ExecutorDef::PerVuIterations { .. } => None,
@@ -199,6 +201,15 @@ pub enum ExecutorDef {
         /// Iterations per VU; >= 1.
         iterations: u64,
     },
+    /// `shared-iterations`: `vus` VUs share `iterations` iterations, each VU taking
+    /// the next until none is left (closed model), within the scenario's
+    /// `max_duration`.
+    SharedIterations {
+        /// VUs; >= 1.
+        vus: u32,
+        /// Iterations in all; >= 1.
+        iterations: u64,
+    },
 }
 
 impl ExecutorDef {
@@ -218,16 +229,17 @@ impl ExecutorDef {
             }
             ExecutorDef::ConstantVus { .. }
             | ExecutorDef::RampingVus { .. }
-            | ExecutorDef::PerVuIterations { .. } => 0.0,
+            | ExecutorDef::PerVuIterations { .. }
+            | ExecutorDef::SharedIterations { .. } => 0.0,
         }
     }
 
     /// The most VUs a VU executor runs at once; `None` for arrival-rate executors.
     pub fn peak_vus(&self) -> Option<u32> {
         match self {
-            ExecutorDef::ConstantVus { vus } | ExecutorDef::PerVuIterations { vus, .. } => {
-                Some(*vus)
-            }
+            ExecutorDef::ConstantVus { vus }
+            | ExecutorDef::PerVuIterations { vus, .. }
+            | ExecutorDef::SharedIterations { vus, .. } => Some(*vus),
             ExecutorDef::RampingVus {
                 start_vus, stages, ..
             } => Some(stages.iter().map(|s| s.target).fold(*start_vus, u32::max)),

@@ -25,6 +25,12 @@ pub(super) fn check_keys(
 ) -> Result<(), ScenarioError> {
     let kind = def.executor;
     let key = |k| in_scenario(name, &[Seg::Key(k)]);
+    if def.graceful_stop.is_some() {
+        return Err(ctx.fail(
+            &key("graceful_stop"),
+            "`gracefulStop` is not supported yet; remove the key".into(),
+        ));
+    }
     if let Some(k) = def
         .keys_given()
         .into_iter()
@@ -98,6 +104,10 @@ pub(super) fn executor(
             vus: def.vus.unwrap_or(1),
             iterations: def.iterations.unwrap_or(1),
         },
+        ExecutorKind::SharedIterations => ExecutorDef::SharedIterations {
+            vus: def.vus.unwrap_or(1),
+            iterations: def.iterations.unwrap_or(1),
+        },
     })
 }
 
@@ -148,7 +158,9 @@ pub(super) fn schedule(
         ExecutorKind::ConstantArrivalRate | ExecutorKind::ConstantVus => {
             (def.duration, def.duration, "duration")
         }
-        ExecutorKind::PerVuIterations => (def.max_duration, def.max_duration, "max_duration"),
+        ExecutorKind::PerVuIterations | ExecutorKind::SharedIterations => {
+            (def.max_duration, def.max_duration, "max_duration")
+        }
         ExecutorKind::RampingArrivalRate | ExecutorKind::RampingVus => {
             let total = executor.stages_duration().unwrap_or_default();
             if total.is_zero() {

@@ -11,6 +11,9 @@ mod checks;
 mod executor;
 mod protocol;
 mod requests;
+mod shortcuts;
+
+pub use shortcuts::{DEFAULT_MAX_DURATION, DEFAULT_SCENARIO};
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,12 +37,28 @@ pub const MAX_JOB_PAYLOAD: usize = 200 * 1024;
 struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
+    /// The one scenario was built from the top-level shortcuts: its keys are
+    /// reported without the `scenarios.default.` the file does not have.
+    shortcuts: bool,
 }
 
 impl Ctx<'_> {
     /// An error about the value at `path`.
     fn fail(&self, path: &[Seg<'_>], message: String) -> ScenarioError {
+        let path = match path {
+            [Seg::Key("scenarios"), Seg::Key(DEFAULT_SCENARIO), rest @ ..]
+                if self.shortcuts && !rest.is_empty() =>
+            {
+                rest
+            }
+            _ => path,
+        };
         ScenarioError::at(self.file, self.text, path, &message)
+    }
+
+    /// An error about the file as a whole.
+    fn fail_top(&self, message: &str) -> ScenarioError {
+        ScenarioError::new(self.file, None, None, message)
     }
 }
 
@@ -84,13 +103,20 @@ fn load_zones(
 
 /// Checks `raw` as a whole and fills in defaults; `text` is the file's text, for
 /// error lines.
-pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file, text };
-    let (regions, notices) = load_zones(ctx, raw.regions, raw.distribution)?;
+pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenario, ScenarioError> {
+    let mut ctx = Ctx {
+        file,
+        text,
+        shortcuts: false,
+    };
+    let (regions, notices) = load_zones(ctx, raw.regions.take(), raw.distribution.take())?;
 
-    let mut scenarios = Vec::with_capacity(raw.scenarios.0.len());
-    for (name, def) in raw.scenarios.0 {
-        scenarios.push(scenario(ctx, &raw.target, raw.duration, name, def)?);
+    ctx.shortcuts = raw.scenarios.is_none();
+    let defs = shortcuts::scenarios(ctx, &mut raw)?;
+    let run = shortcuts::run_duration(ctx, raw.duration, &defs)?;
+    let mut scenarios = Vec::with_capacity(defs.len());
+    for (name, def) in defs {
+        scenarios.push(scenario(ctx, &raw.target, run, name, def)?);
     }
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
@@ -99,7 +125,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawFile) -> Result<Scenario, S
     Ok(Scenario {
         file: file.to_owned(),
         target: raw.target,
-        duration: raw.duration,
+        duration: run,
         regions,
         request_timeout: raw.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         worker_rate: raw.worker_rate.unwrap_or(DEFAULT_WORKER_RATE),

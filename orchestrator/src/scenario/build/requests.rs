@@ -120,6 +120,7 @@ fn request(
         r.body.as_deref(),
         r.json.as_ref(),
     )?;
+    let expect_status = expect_status(scope, r.expect_status, r.expected_statuses)?;
     let capture = checks::captures(scope, r.capture.unwrap_or_default())?;
     let checks = checks::checks(scope, r.checks.unwrap_or_default())?;
     Ok(RequestSpec {
@@ -128,13 +129,42 @@ fn request(
         url: r.url,
         headers: r.headers.0,
         body: r.body,
-        expect_status: r.expect_status,
+        expect_status,
         query,
         json: r.json,
         sleep: r.sleep.map(|s| s.0),
         capture,
         checks,
     })
+}
+
+/// The one expected status of a request: `expect_status`, or k6's
+/// `expectedStatuses` list when it holds exactly one status (one is supported).
+fn expect_status(
+    scope: &Scope<'_>,
+    single: Option<u16>,
+    list: Option<Vec<u16>>,
+) -> Result<Option<u16>, ScenarioError> {
+    let Some(list) = list else {
+        return Ok(single);
+    };
+    let fail = |m: String| scope.fail("expected_statuses", m);
+    if single.is_some() {
+        return Err(fail(
+            "a request has `expect_status` or `expectedStatuses`, not both".into(),
+        ));
+    }
+    match list.as_slice() {
+        [status] if (100..=599).contains(status) => Ok(Some(*status)),
+        [status] => Err(fail(format!(
+            "expected an HTTP status code like 200, got {status}"
+        ))),
+        _ => Err(fail(format!(
+            "one expected status is supported today, got {} ({list:?}); \
+             give one, e.g. [200]",
+            list.len()
+        ))),
+    }
 }
 
 /// The templates of a request's URL, query values, header values and body.

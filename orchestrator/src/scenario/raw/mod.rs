@@ -24,9 +24,9 @@ pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
 use numbers::{
-    duration, duration_or_zero, non_negative, optional_bytes, optional_duration,
-    optional_duration_or_zero, optional_iterations, optional_max_vus, optional_non_negative,
-    optional_positive, optional_status, optional_vus,
+    duration_or_zero, non_negative, optional_bytes, optional_duration, optional_duration_or_zero,
+    optional_iterations, optional_max_vus, optional_non_negative, optional_positive,
+    optional_status, optional_vus,
 };
 use strings::{
     check_label, data_file, executor_name, header_name, optional_arrivals, optional_header_name,
@@ -34,13 +34,39 @@ use strings::{
     request_url, target_url, variable_name,
 };
 
+/// k6's camelCase spellings accepted beside the snake_case keys (serde aliases);
+/// giving both spellings of one key is refused naming both.
+pub(super) const ALIASES: &[(&str, &str)] = &[
+    ("time_unit", "timeUnit"),
+    ("start_vus", "startVUs"),
+    ("max_duration", "maxDuration"),
+    ("graceful_ramp_down", "gracefulRampDown"),
+    ("graceful_stop", "gracefulStop"),
+    ("start_time", "startTime"),
+    ("pre_allocated_vus", "preAllocatedVUs"),
+    ("max_vus", "maxVUs"),
+    ("expected_statuses", "expectedStatuses"),
+];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {
     #[serde(deserialize_with = "target_url")]
     pub(super) target: String,
-    #[serde(deserialize_with = "duration")]
-    pub(super) duration: Duration,
+    /// The run's length; with no `scenarios:` block also k6's shortcut for a
+    /// `constant-vus` default scenario. Inferred from the scenarios when absent.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(super) duration: Option<Duration>,
+    /// k6's shortcuts for the default scenario (no `scenarios:` block).
+    #[serde(default, deserialize_with = "optional_max_vus")]
+    pub(super) vus: Option<u32>,
+    #[serde(default, deserialize_with = "optional_iterations")]
+    pub(super) iterations: Option<u64>,
+    #[serde(default)]
+    pub(super) stages: Option<Stages>,
+    /// The default scenario's requests.
+    #[serde(default)]
+    pub(super) requests: Option<Requests>,
     #[serde(default)]
     pub(super) regions: Option<Regions>,
     #[serde(default)]
@@ -49,7 +75,8 @@ pub(super) struct RawFile {
     pub(super) request_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_positive")]
     pub(super) worker_rate: Option<f64>,
-    pub(super) scenarios: Scenarios,
+    #[serde(default)]
+    pub(super) scenarios: Option<Scenarios>,
     #[serde(default)]
     pub(super) thresholds: Option<Thresholds>,
     #[serde(default)]
@@ -85,6 +112,7 @@ pub(super) struct RawScenarioDef {
     pub(super) executor: ExecutorKind,
     #[serde(default, deserialize_with = "optional_positive")]
     pub(super) rate: Option<f64>,
+    #[serde(alias = "timeUnit")]
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) time_unit: Option<Duration>,
     #[serde(default, deserialize_with = "optional_non_negative")]
@@ -93,22 +121,32 @@ pub(super) struct RawScenarioDef {
     pub(super) stages: Option<Stages>,
     #[serde(default, deserialize_with = "optional_max_vus")]
     pub(super) vus: Option<u32>,
+    #[serde(alias = "startVUs")]
     #[serde(default, deserialize_with = "optional_vus")]
     pub(super) start_vus: Option<u32>,
     #[serde(default, deserialize_with = "optional_iterations")]
     pub(super) iterations: Option<u64>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) duration: Option<Duration>,
+    #[serde(alias = "maxDuration")]
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) max_duration: Option<Duration>,
+    #[serde(alias = "gracefulRampDown")]
     #[serde(default, deserialize_with = "optional_duration_or_zero")]
     pub(super) graceful_ramp_down: Option<Duration>,
+    /// k6's `gracefulStop`: read so that it can be refused with a reason.
+    #[serde(alias = "gracefulStop")]
+    #[serde(default, deserialize_with = "optional_duration_or_zero")]
+    pub(super) graceful_stop: Option<Duration>,
+    #[serde(alias = "startTime")]
     #[serde(default, deserialize_with = "optional_duration_or_zero")]
     pub(super) start_time: Option<Duration>,
     #[serde(default, deserialize_with = "optional_arrivals")]
     pub(super) arrivals: Option<Arrivals>,
+    #[serde(alias = "preAllocatedVUs")]
     #[serde(default, deserialize_with = "optional_vus")]
     pub(super) pre_allocated_vus: Option<u32>,
+    #[serde(alias = "maxVUs")]
     #[serde(default, deserialize_with = "optional_max_vus")]
     pub(super) max_vus: Option<u32>,
     #[serde(default)]
@@ -117,6 +155,30 @@ pub(super) struct RawScenarioDef {
 }
 
 impl RawScenarioDef {
+    /// A scenario of `executor` with only its `requests` set, for the shortcuts.
+    pub(super) fn bare(executor: ExecutorKind, requests: Requests) -> Self {
+        RawScenarioDef {
+            executor,
+            rate: None,
+            time_unit: None,
+            start_rate: None,
+            stages: None,
+            vus: None,
+            start_vus: None,
+            iterations: None,
+            duration: None,
+            max_duration: None,
+            graceful_ramp_down: None,
+            graceful_stop: None,
+            start_time: None,
+            arrivals: None,
+            pre_allocated_vus: None,
+            max_vus: None,
+            data: None,
+            requests,
+        }
+    }
+
     /// The optional scenario keys the file sets, in declaration order.
     pub(super) fn keys_given(&self) -> Vec<&'static str> {
         [
@@ -175,6 +237,9 @@ pub(super) struct RawRequest {
     pub(super) json: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "optional_status")]
     pub(super) expect_status: Option<u16>,
+    /// k6's `expectedStatuses`, a list; today one status (`expect_status`) is supported.
+    #[serde(default, alias = "expectedStatuses")]
+    pub(super) expected_statuses: Option<Vec<u16>>,
     #[serde(default)]
     pub(super) sleep: Option<Sleep>,
     #[serde(default)]
@@ -241,15 +306,17 @@ pub(super) enum ExecutorKind {
     ConstantVus,
     RampingVus,
     PerVuIterations,
+    SharedIterations,
 }
 
 impl ExecutorKind {
-    pub(super) const ALL: [(ExecutorKind, &'static str); 5] = [
+    pub(super) const ALL: [(ExecutorKind, &'static str); 6] = [
         (ExecutorKind::ConstantArrivalRate, "constant-arrival-rate"),
         (ExecutorKind::RampingArrivalRate, "ramping-arrival-rate"),
         (ExecutorKind::ConstantVus, "constant-vus"),
         (ExecutorKind::RampingVus, "ramping-vus"),
         (ExecutorKind::PerVuIterations, "per-vu-iterations"),
+        (ExecutorKind::SharedIterations, "shared-iterations"),
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -281,7 +348,128 @@ impl ExecutorKind {
             ],
             ExecutorKind::ConstantVus => &["vus", "duration"],
             ExecutorKind::RampingVus => &["start_vus", "stages", "graceful_ramp_down"],
-            ExecutorKind::PerVuIterations => &["vus", "iterations", "max_duration"],
+            ExecutorKind::PerVuIterations | ExecutorKind::SharedIterations => {
+                &["vus", "iterations", "max_duration"]
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sls_load_core::job::{RateStage, VuStage};
+
+    use crate::scenario::ExecutorDef;
+    use crate::scenario::test_support::*;
+
+    #[test]
+    fn k6_camel_case_option_names_are_accepted_beside_snake_case() {
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: ramping-arrival-rate\n    timeUnit: 1m\n    preAllocatedVUs: 5\n    \
+             maxVUs: 9\n    startTime: 2s\n    stages: [{ duration: 10s, target: 60 }]",
+        ));
+        let d = &s.scenarios[0];
+        assert_eq!(
+            d.executor,
+            ExecutorDef::RampingArrivalRate {
+                start_rate: 0.0,
+                time_unit: Duration::from_secs(60),
+                stages: vec![RateStage {
+                    duration: Duration::from_secs(10),
+                    target: 60.0
+                }],
+            }
+        );
+        assert_eq!((d.pre_allocated_vus, d.max_vus), (Some(5), Some(9)));
+        assert_eq!(d.start_time, Duration::from_secs(2));
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: ramping-vus\n    startVUs: 2\n    gracefulRampDown: 5s\n    \
+             stages: [{ duration: 10s, target: 4 }]",
+        ));
+        assert_eq!(
+            s.scenarios[0].executor,
+            ExecutorDef::RampingVus {
+                start_vus: 2,
+                stages: vec![VuStage {
+                    duration: Duration::from_secs(10),
+                    target: 4
+                }],
+                graceful_ramp_down: Duration::from_secs(5),
+            }
+        );
+        let s = ok(&minimal_with(
+            "executor: constant-arrival-rate\n    rate: 300",
+            "executor: per-vu-iterations\n    maxDuration: 12s",
+        ));
+        assert_eq!(s.scenarios[0].duration, Some(Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn both_spellings_of_one_key_are_refused_naming_both() {
+        for (snake, camel, value) in [
+            ("time_unit", "timeUnit", "1s"),
+            ("pre_allocated_vus", "preAllocatedVUs", "5"),
+            ("max_vus", "maxVUs", "5"),
+            ("start_time", "startTime", "1s"),
+        ] {
+            let e = error(&minimal_with(
+                "rate: 300",
+                &format!("rate: 300\n    {snake}: {value}\n    {camel}: {value}"),
+            ));
+            assert_contains(
+                &e,
+                &[&format!(
+                    "`{snake}` and `{camel}` are two spellings of one key; give only one"
+                )],
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_still_refused_with_a_suggestion() {
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    startVU: 3"));
+        assert_contains(&e, &["unknown field `startVU`"]);
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    tim_unit: 1s"));
+        assert_contains(&e, &["unknown field `tim_unit`; did you mean `time_unit`?"]);
+    }
+
+    #[test]
+    fn expected_statuses_is_k6s_spelling_of_one_expected_status() {
+        let s = ok(&minimal_request(
+            "      - { name: home, url: /, expectedStatuses: [201] }\n",
+        ));
+        assert_eq!(s.scenarios[0].requests[0].expect_status, Some(201));
+        let e = error(&minimal_request(
+            "      - { name: home, url: /, expectedStatuses: [200, 201] }\n",
+        ));
+        assert_contains(&e, &["one expected status is supported today, got 2"]);
+        let e = error(&minimal_request(
+            "      - { name: home, url: /, expectedStatuses: [200], expect_status: 200 }\n",
+        ));
+        assert_contains(&e, &["`expect_status` or `expectedStatuses`, not both"]);
+    }
+
+    #[test]
+    fn a_camel_case_key_of_another_executor_is_found_on_its_line() {
+        let e = error(&minimal_with("rate: 300", "rate: 300\n    startVUs: 3"));
+        assert_contains(
+            &e,
+            &[
+                ":7: scenarios.browse.start_vus: `start_vus` does not apply to constant-arrival-rate",
+            ],
+        );
+    }
+
+    #[test]
+    fn graceful_stop_is_read_and_refused_as_not_supported_yet() {
+        let e = error(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    gracefulStop: 30s",
+        ));
+        assert_contains(&e, &["`gracefulStop` is not supported yet"]);
     }
 }

@@ -207,7 +207,7 @@ fn check_target(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-const UNSUPPORTED_EXECUTORS: [&str; 2] = ["shared-iterations", "externally-controlled"];
+const UNSUPPORTED_EXECUTORS: [&str; 1] = ["externally-controlled"];
 
 fn check_executor(text: &str) -> Result<String, String> {
     let supported = || {
@@ -355,13 +355,16 @@ mod tests {
     }
 
     #[test]
-    fn shared_iterations_is_not_supported_yet_and_unknown_executors_are_unknown() {
-        let e = error(&minimal_with("constant-arrival-rate", "shared-iterations"));
+    fn externally_controlled_is_not_supported_yet_and_unknown_executors_are_unknown() {
+        let e = error(&minimal_with(
+            "constant-arrival-rate",
+            "externally-controlled",
+        ));
         assert_eq!(
             e,
-            "load/browse.yaml:5: scenarios.browse.executor: executor `shared-iterations` is not \
-             supported yet (supported: constant-arrival-rate, ramping-arrival-rate, \
-             constant-vus, ramping-vus, per-vu-iterations)"
+            "load/browse.yaml:5: scenarios.browse.executor: executor `externally-controlled` is \
+             not supported yet (supported: constant-arrival-rate, ramping-arrival-rate, \
+             constant-vus, ramping-vus, per-vu-iterations, shared-iterations)"
         );
         let e = error(&minimal_with("constant-arrival-rate", "open-model"));
         assert_contains(

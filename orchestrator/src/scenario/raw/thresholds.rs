@@ -1,5 +1,6 @@
 //! The `thresholds` block: an ordered map of metric key (checked by `threshold`) to
-//! one expression, a list of them, or k6's `{ threshold, abortOnFail }` objects.
+//! one expression, a list of them, or k6's `{ threshold, abortOnFail,
+//! delayAbortEval }` objects.
 //!
 //! It does not parse expressions itself (`threshold` does) and does not check tag
 //! filters against the file's requests and regions (`build` does).
@@ -12,6 +13,16 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use crate::threshold::{self, Threshold};
 
 use super::collections::Entries;
+use super::numbers::duration_or_zero;
+
+/// `delayAbortEval`: a duration like the file's others (`10s`, `1m30s`).
+struct Delay(std::time::Duration);
+
+impl<'de> Deserialize<'de> for Delay {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        duration_or_zero(d).map(Delay)
+    }
+}
 
 /// `thresholds`: ordered map of metric key to a list of k6 expressions.
 pub(in crate::scenario) struct Thresholds(pub(in crate::scenario) Vec<(String, Vec<Threshold>)>);
@@ -97,19 +108,22 @@ impl<'de> Visitor<'de> for ThresholdEntry<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Threshold, A::Error> {
-        const FIELDS: &[&str] = &["threshold", "abortOnFail"];
+        const FIELDS: &[&str] = &["threshold", "abortOnFail", "delayAbortEval"];
         let mut expr: Option<String> = None;
         let mut abort_on_fail = false;
+        let mut delay: Option<Delay> = None;
         while let Some(field) = map.next_key::<String>()? {
             match field.as_str() {
                 "threshold" => expr = Some(map.next_value()?),
                 "abortOnFail" => abort_on_fail = map.next_value()?,
+                "delayAbortEval" => delay = Some(map.next_value()?),
                 other => return Err(de::Error::unknown_field(other, FIELDS)),
             }
         }
         let expr = expr.ok_or_else(|| de::Error::missing_field("threshold"))?;
         let mut threshold = self.visit_str::<A::Error>(&expr)?;
         threshold.abort_on_fail = abort_on_fail;
+        threshold.delay_abort_eval = delay.map(|d| d.0);
         Ok(threshold)
     }
 }
@@ -126,14 +140,21 @@ mod tests {
         assert_eq!(s.thresholds.len(), 2);
         assert!(s.thresholds[0].abort_on_fail);
         assert_eq!(s.thresholds[1].expr, "p(99)<900");
+        let s = ok(&format!(
+            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, abortOnFail: true, delayAbortEval: 10s }}]\n"
+        ));
+        assert_eq!(
+            s.thresholds[0].delay_abort_eval,
+            Some(std::time::Duration::from_secs(10))
+        );
         let e = error(&format!(
-            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, delayAbortEval: 10s }}]\n"
+            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, delayAbortEvl: 10s }}]\n"
         ));
         assert_contains(
             &e,
             &[
                 ":10: thresholds.http_req_duration[0]: ",
-                "unknown field `delayAbortEval`, expected `threshold` or `abortOnFail`",
+                "unknown field `delayAbortEvl`; did you mean `delayAbortEval`?",
             ],
         );
         let e = error(&format!(
