@@ -10,6 +10,7 @@ mod engine;
 mod faults;
 mod ids;
 mod infra;
+mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;
 mod preflight;
