@@ -33,6 +33,9 @@ pub mod reasons {
     pub const INTERRUPTED: &str = "interrupted";
     /// `sls-load stop RUN_ID`.
     pub const STOPPED: &str = "stopped";
+    /// An `abortOnFail` threshold failed while the run went (named in
+    /// [`Control::threshold`](super::Control::threshold)).
+    pub const THRESHOLD: &str = "threshold";
 }
 
 /// `runs/{run_id}/control.json`: whether the run's workers must stop.
@@ -45,6 +48,10 @@ pub struct Control {
     /// Why (see [`reasons`]); absent while the run goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With reason [`reasons::THRESHOLD`]: the threshold that failed, as
+    /// `metric expr` (`http_req_duration p(95)<1`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
     /// When it was written.
     #[serde(with = "humantime_serde")]
     pub at: SystemTime,
@@ -57,6 +64,7 @@ impl Control {
             format: CONTROL_FORMAT,
             stop: false,
             reason: None,
+            threshold: None,
             at,
         }
     }
@@ -67,7 +75,26 @@ impl Control {
             format: CONTROL_FORMAT,
             stop: true,
             reason: Some(reason.to_owned()),
+            threshold: None,
             at,
+        }
+    }
+
+    /// A stop order because the `abortOnFail` threshold `threshold` (`metric
+    /// expr`) failed.
+    pub fn stop_by_threshold(threshold: &str, at: SystemTime) -> Self {
+        Self {
+            threshold: Some(threshold.to_owned()),
+            ..Self::stop(reasons::THRESHOLD, at)
+        }
+    }
+
+    /// The threshold that stopped the run, when it was stopped by one.
+    pub fn aborted_by(&self) -> Option<&str> {
+        if self.stop && self.reason.as_deref() == Some(reasons::THRESHOLD) {
+            self.threshold.as_deref()
+        } else {
+            None
         }
     }
 }
@@ -112,5 +139,19 @@ mod tests {
         );
         let back: Control = serde_json::from_str(&stop).unwrap();
         assert_eq!(back, Control::stop("interrupted", at));
+        assert_eq!(back.aborted_by(), None);
+    }
+
+    #[test]
+    fn a_threshold_stop_order_names_the_threshold() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let order = Control::stop_by_threshold("http_req_duration p(95)<1", at);
+        let json = serde_json::to_string(&order).unwrap();
+        assert_eq!(
+            json,
+            r#"{"format":1,"stop":true,"reason":"threshold","threshold":"http_req_duration p(95)<1","at":"2027-01-15T08:00:00Z"}"#
+        );
+        let back: Control = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.aborted_by(), Some("http_req_duration p(95)<1"));
     }
 }

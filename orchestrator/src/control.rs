@@ -1,9 +1,10 @@
 //! The orchestrator's side of the kill switch: writes a run's control object
 //! (`runs/{run_id}/control.json`: "go on" before invoking, "stop" on Ctrl-C,
-//! SIGTERM or `sls-load stop`) and keeps its heartbeat object fresh while it
+//! SIGTERM, `sls-load stop` or a failed `abortOnFail` threshold; read back by
+//! the summary to name that threshold) and keeps its heartbeat object fresh while it
 //! follows a run started with `--heartbeat`.
 //!
-//! It only writes; the workers read (see the worker's `control` module and
+//! It writes, and reads back for the report; the workers read (see the worker's `control` module and
 //! docs/FORMAT.md). It does not decide when to stop: the commands do.
 
 use std::time::{Duration, SystemTime};
@@ -24,6 +25,29 @@ pub async fn write(store: &impl Store, run: &RunId, control: &Control) -> Result
 /// [`reasons`](sls_load_core::control::reasons)).
 pub async fn stop(store: &impl Store, run: &RunId, reason: &str) -> Result<(), StoreError> {
     write(store, run, &Control::stop(reason, SystemTime::now())).await
+}
+
+/// Tells `run`'s workers to stop because the `abortOnFail` threshold
+/// `threshold` (`metric expr`) failed.
+pub async fn stop_by_threshold(
+    store: &impl Store,
+    run: &RunId,
+    threshold: &str,
+) -> Result<(), StoreError> {
+    write(
+        store,
+        run,
+        &Control::stop_by_threshold(threshold, SystemTime::now()),
+    )
+    .await
+}
+
+/// Reads `run`'s control object; `None` when there is none or it does not parse.
+pub async fn read(store: &impl Store, run: &RunId) -> Result<Option<Control>, StoreError> {
+    Ok(store
+        .get(&ObjectKey::control(run))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// Writes heartbeat number `seq` of `run`.

@@ -11,7 +11,7 @@
 //! - [`fanout`]: invokes a plan slice after slice at the right instants.
 //! - [`control`]: writes the kill switch (control and heartbeat objects).
 //! - [`merge`]: decode and add histograms; [`summary`]: the summary and threshold
-//!   verdicts; [`render`]: the summary and the plan as terminal text, with
+//!   verdicts; [`abort`]: `abortOnFail` thresholds judged while the run goes; [`render`]: the summary and the plan as terminal text, with
 //!   [`readable`] figures; [`export`]: the summary for CI (JUnit XML, k6's JSON).
 //! - [`local`]: embedded S3 and Lambda stand-ins on loopback; [`cloud`]: picks local or
 //!   AWS and builds the SDK clients the same way for both.
@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod abort;
 pub mod cli;
 pub mod cloud;
 pub mod collect;

@@ -143,6 +143,17 @@ pub struct ThresholdSpec {
     pub metric: String,
     /// The expression, e.g. `p(95)<500`.
     pub expr: String,
+    /// k6's `abortOnFail`: `run` stops the run when it fails on the live state;
+    /// absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abort_on_fail: bool,
+    /// k6's `delayAbortEval`, counted from `start_at`; absent when zero.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub delay_abort_eval: Duration,
 }
 
 /// Everything decided before a run starts; stored as `plan.json`.
@@ -466,6 +477,8 @@ fn threshold_specs(scenario: &Scenario) -> Vec<ThresholdSpec> {
         .map(|t| ThresholdSpec {
             metric: t.metric_name(),
             expr: t.expr.clone(),
+            abort_on_fail: t.abort_on_fail,
+            delay_abort_eval: t.delay_abort_eval,
         })
         .collect()
 }

@@ -160,7 +160,9 @@ pub const MAX_FAILED_LISTS: u32 = 10;
 
 /// Polls `store` every `every` into `collected` until all planned workers
 /// finished or `deadline`, updating `display`; `invoked` says how many workers
-/// have been invoked so far.
+/// have been invoked so far. After every poll `stop_early` looks at the state:
+/// when it names a reason (an `abortOnFail` threshold that failed), following
+/// ends at once with it.
 pub async fn follow(
     store: &impl Store,
     collected: &mut Collected,
@@ -168,7 +170,8 @@ pub async fn follow(
     display: &mut Display,
     deadline: SystemTime,
     every: Duration,
-) -> Result<(), StoreError> {
+    stop_early: &dyn Fn(&Collected) -> Option<String>,
+) -> Result<Option<String>, StoreError> {
     let mut failed_lists = 0;
     loop {
         // A failed LIST (S3 5xx, a throttle) is tried again at the next poll; the
@@ -182,8 +185,11 @@ pub async fn follow(
             Err(e) => return Err(e),
         }
         display.update(collected, invoked());
+        if let Some(reason) = stop_early(collected) {
+            return Ok(Some(reason));
+        }
         if collected.finished() >= collected.plan.worker_count() || SystemTime::now() >= deadline {
-            return Ok(());
+            return Ok(None);
         }
         tokio::time::sleep(every).await;
     }

@@ -80,7 +80,12 @@ fn overview(out: &mut String, s: &Summary) {
             .map(|c| format!(" · ${c:.4} per million requests"))
             .unwrap_or_default()
     );
-    if s.interrupted {
+    if let Some(threshold) = &s.aborted_by {
+        let _ = writeln!(
+            out,
+            "  aborted ........: by threshold {threshold} (abortOnFail); the figures cover what was sent until then"
+        );
+    } else if s.interrupted {
         let _ = writeln!(
             out,
             "  interrupted ....: stopped before its end; the figures cover what was sent until then"

@@ -280,6 +280,11 @@ pub struct Summary {
     /// stop`, a stale heartbeat): the figures cover what was sent until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The `abortOnFail` threshold that stopped the run, as `metric expr`
+    /// (`http_req_duration p(95)<1`), read from the run's control object; absent
+    /// when no threshold stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
 }
 
 impl Summary {
@@ -313,6 +318,7 @@ impl Summary {
             timeline: timeline(merged),
             thresholds: Vec::new(),
             interrupted: collected.manifests.values().any(|m| m.stopped),
+            aborted_by: None,
         };
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);

@@ -207,9 +207,9 @@ pub struct Threshold {
     pub value: f64,
     /// k6's `abortOnFail` from the object form; `false` for the string form.
     pub abort_on_fail: bool,
-    /// k6's `delayAbortEval` from the object form: how long after the start
-    /// `abortOnFail` waits before judging; `None` when not given.
-    pub delay_abort_eval: Option<std::time::Duration>,
+    /// k6's `delayAbortEval`: how long after the run's start an `abort_on_fail`
+    /// threshold is first judged on the live state; zero when not given.
+    pub delay_abort_eval: std::time::Duration,
 }
 
 /// Tags a threshold's metric key may filter on.
@@ -258,7 +258,7 @@ impl Threshold {
             op,
             value,
             abort_on_fail: false,
-            delay_abort_eval: None,
+            delay_abort_eval: std::time::Duration::ZERO,
         })
     }
 

@@ -49,12 +49,20 @@ requests:
 fn the_seed_with_a_k6_cloud_distribution_plans_and_runs_in_its_three_zones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = Target::start(&[]);
-    let scenario = scenario_file(dir.path(), "seed-1.yaml", &seed_ramp_with_distribution(&target.url));
+    let scenario = scenario_file(
+        dir.path(),
+        "seed-1.yaml",
+        &seed_ramp_with_distribution(&target.url),
+    );
     let scenario = scenario.to_str().expect("utf-8");
 
     let plan = sls_load(&["plan", scenario, "--json"], LIMIT);
     assert_eq!(plan.code(), 0, "{}", plan.stderr);
-    assert!(plan.stderr.contains("renormalised to 100"), "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("renormalised to 100"),
+        "{}",
+        plan.stderr
+    );
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
     let regions: Vec<&str> = plan["regions"]
         .as_array()
@@ -82,7 +90,11 @@ fn the_seed_with_a_k6_cloud_distribution_plans_and_runs_in_its_three_zones() {
     let summary = read_json(&summary_path);
     let total = summary["total"]["requests"].as_u64().expect("total");
     assert!(total > 0);
-    assert_eq!(total, target.requests(), "the summary counts what the target received");
+    assert_eq!(
+        total,
+        target.requests(),
+        "the summary counts what the target received"
+    );
     for region in ["us-east-1", "eu-west-1", "ap-southeast-1"] {
         let n = summary["regions"][region]["requests"].as_u64().unwrap_or(0);
         assert!(n > 0, "{region} sent nothing: {summary}");
@@ -93,7 +105,11 @@ fn the_seed_with_a_k6_cloud_distribution_plans_and_runs_in_its_three_zones() {
 fn the_seed_with_stages_and_a_p95_threshold_runs_unchanged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = Target::start(&[]);
-    let scenario = scenario_file(dir.path(), "seed-2.yaml", &seed_stages_with_threshold(&target.url));
+    let scenario = scenario_file(
+        dir.path(),
+        "seed-2.yaml",
+        &seed_stages_with_threshold(&target.url),
+    );
     let scenario = scenario.to_str().expect("utf-8");
     let summary_path = dir.path().join("summary.json");
     let state = dir.path().join("state");

@@ -125,6 +125,17 @@ pub enum Error {
     /// The run completed but thresholds failed, as `metric expr`.
     #[error("thresholds crossed: {}", .0.join(", "))]
     ThresholdsCrossed(Vec<String>),
+    /// An `abortOnFail` threshold failed while the run went and stopped it; the
+    /// summary printed covers what the workers sent until then.
+    #[error(
+        "aborted by threshold {threshold}: it failed while the run went (abortOnFail), so the run was stopped and the summary covers what the workers sent until then; rebuild it with `sls-load report {run_id}`"
+    )]
+    AbortedByThreshold {
+        /// The threshold, as `metric expr`.
+        threshold: String,
+        /// The run.
+        run_id: RunId,
+    },
     /// The run was stopped before its end; the summary printed covers what the
     /// workers sent until then.
     #[error(
@@ -166,7 +177,7 @@ impl Error {
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. } => EXIT_RUN_FAILED,
             Error::RunExists(_) => EXIT_BAD_INPUT,
-            Error::ThresholdsCrossed(_) => EXIT_THRESHOLDS,
+            Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,
             Error::Abandoned(_) => EXIT_ABANDONED,
         }

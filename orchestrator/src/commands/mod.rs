@@ -76,8 +76,9 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
 
 /// Builds, stores and prints the summary of a collected run, writes the exports
 /// asked for (`--summary-export`, and `ci`: `--junit`, `--k6-summary`), then
-/// judges it: an interrupted run (`interrupted`, or a worker's manifest saying
-/// it was stopped), missing workers and crossed thresholds are errors.
+/// judges it: a run stopped by an `abortOnFail` threshold (named in its control
+/// object), an interrupted run (`interrupted`, or a worker's manifest saying it
+/// was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
     collected: &Collected,
@@ -88,6 +89,7 @@ pub async fn finish(
     let run_id = &collected.plan.run_id;
     let mut summary = Summary::build(collected, &collected.merged);
     summary.interrupted |= interrupted;
+    summary.aborted_by = aborted_by(cloud, run_id).await;
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -120,6 +122,18 @@ pub async fn finish(
         (Err(failed), Err(export)) => {
             eprintln!("error: {}", export.message());
             Err(failed)
+        }
+    }
+}
+
+/// The `abortOnFail` threshold that stopped the run, from its control object;
+/// `None` when no threshold stopped it or the object cannot be read (a warning).
+async fn aborted_by(cloud: &Cloud, run_id: &RunId) -> Option<String> {
+    match crate::control::read(&cloud.store, run_id).await {
+        Ok(control) => control?.aborted_by().map(str::to_owned),
+        Err(e) => {
+            eprintln!("sls-load: warning: the control object was not read: {e}");
+            None
         }
     }
 }
@@ -157,9 +171,16 @@ pub(crate) fn stdout(text: &str) -> Result<(), Error> {
     }
 }
 
-/// An interrupted run ends with its own code; missing workers fail the run;
-/// crossed thresholds fail it with their own code.
+/// A run stopped by an `abortOnFail` threshold ends with the thresholds' code;
+/// an interrupted run with its own; missing workers fail the run; crossed
+/// thresholds fail it with their own code.
 fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
+    if let Some(threshold) = &summary.aborted_by {
+        return Err(Error::AbortedByThreshold {
+            threshold: threshold.clone(),
+            run_id: run_id.clone(),
+        });
+    }
     if summary.interrupted {
         return Err(Error::Interrupted {
             run_id: run_id.clone(),

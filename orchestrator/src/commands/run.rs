@@ -5,7 +5,9 @@
 //!
 //! Ctrl-C or SIGTERM stops the run through its control object, waits a bounded
 //! time for the workers' last flush and ends with a summary marked interrupted;
-//! a second one quits at once ([`super::interrupt`]). With `--heartbeat` the
+//! a second one quits at once ([`super::interrupt`]). An `abortOnFail`
+//! threshold that fails on the live state ([`crate::abort`]) stops the run the
+//! same way, with a stop order naming it (the summary is then marked aborted). With `--heartbeat` the
 //! heartbeat object is refreshed while the run is followed.
 //!
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
@@ -219,7 +221,10 @@ async fn invoke_and_follow(
     };
     let following = async {
         tokio::select! {
-            followed = follow(cloud, collected, &mut display, &count) => return followed,
+            followed = follow(cloud, collected, &mut display, &count) => match followed? {
+                None => return Ok::<(), Error>(()),
+                Some(threshold) => abort(cloud, &plan.run_id, &threshold, &stopping, settle_for).await,
+            },
             () = stopping.wait() => {}
         }
         let until = SystemTime::now() + settle_for;
@@ -258,32 +263,57 @@ async fn invoke_and_follow(
     Ok((failures, stopping.is_set()))
 }
 
+/// `abortOnFail`: the threshold `threshold` failed on the live state. Marks the
+/// run as stopping (nothing more is invoked) and writes the stop order naming it.
+async fn abort(
+    cloud: &Cloud,
+    run: &sls_load_core::job::RunId,
+    threshold: &str,
+    stopping: &Stopping,
+    settle_for: Duration,
+) {
+    eprintln!(
+        "sls-load: threshold {threshold} failed (abortOnFail): telling the workers to stop; waiting up to {}s for their last flush",
+        settle_for.as_secs()
+    );
+    stopping.set();
+    if let Err(e) = crate::control::stop_by_threshold(&cloud.store, run, threshold).await {
+        eprintln!("sls-load: warning: the stop order was not written: {e}");
+    }
+}
+
 /// Follows the run until every invocation has been made and every worker
-/// reported, or the grace after the load's end ran out.
+/// reported, or the grace after the load's end ran out, or (returned) an
+/// `abortOnFail` threshold failed ([`crate::abort`]).
 async fn follow(
     cloud: &Cloud,
     collected: &mut Collected,
     display: &mut Display,
     count: &InvocationCount,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let grace = match cloud.mode {
         Mode::Local => Duration::from_secs(15),
         Mode::Aws => Duration::from_secs(60),
     };
     let deadline = collected.plan.load_ends_at() + grace;
     let workers = collected.plan.worker_count();
+    let judge = |c: &Collected| crate::abort::failed(c, SystemTime::now());
     loop {
-        progress::follow(
+        let aborted = progress::follow(
             &cloud.store,
             collected,
             &|| count.get(),
             display,
             deadline,
             crate::cost::POLL_EVERY,
+            &judge,
         )
         .await?;
+        if aborted.is_some() {
+            return Ok(aborted);
+        }
         if collected.finished() >= workers || SystemTime::now() >= deadline {
-            return Ok(());
+            return Ok(None);
         }
     }
 }

@@ -47,6 +47,7 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
         &mut display,
         deadline,
         crate::cost::POLL_EVERY,
+        &|_| None,
     )
     .await;
     display.finish();

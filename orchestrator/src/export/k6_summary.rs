@@ -250,6 +250,7 @@ pub(crate) mod tests {
                 threshold("http_req_duration{name:home}", "p(95)<500", true, 3.0),
             ],
             interrupted: false,
+            aborted_by: None,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The `thresholds` block: an ordered map of metric key (checked by `threshold`) to
 //! one expression, a list of them, or k6's `{ threshold, abortOnFail,
-//! delayAbortEval }` objects.
+//! delayAbortEval }` objects (snake_case `abort_on_fail`, `delay_abort_eval` too).
 //!
 //! It does not parse expressions itself (`threshold` does) and does not check tag
 //! filters against the file's requests and regions (`build` does).
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -13,16 +14,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use crate::threshold::{self, Threshold};
 
 use super::collections::Entries;
-use super::numbers::duration_or_zero;
-
-/// `delayAbortEval`: a duration like the file's others (`10s`, `1m30s`).
-struct Delay(std::time::Duration);
-
-impl<'de> Deserialize<'de> for Delay {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        duration_or_zero(d).map(Delay)
-    }
-}
 
 /// `thresholds`: ordered map of metric key to a list of k6 expressions.
 pub(in crate::scenario) struct Thresholds(pub(in crate::scenario) Vec<(String, Vec<Threshold>)>);
@@ -111,26 +102,60 @@ impl<'de> Visitor<'de> for ThresholdEntry<'_> {
         const FIELDS: &[&str] = &["threshold", "abortOnFail", "delayAbortEval"];
         let mut expr: Option<String> = None;
         let mut abort_on_fail = false;
-        let mut delay: Option<Delay> = None;
+        let mut delay = Duration::ZERO;
         while let Some(field) = map.next_key::<String>()? {
             match field.as_str() {
                 "threshold" => expr = Some(map.next_value()?),
-                "abortOnFail" => abort_on_fail = map.next_value()?,
-                "delayAbortEval" => delay = Some(map.next_value()?),
+                "abortOnFail" | "abort_on_fail" => abort_on_fail = map.next_value()?,
+                "delayAbortEval" | "delay_abort_eval" => delay = map.next_value_seed(Delay)?,
                 other => return Err(de::Error::unknown_field(other, FIELDS)),
             }
         }
         let expr = expr.ok_or_else(|| de::Error::missing_field("threshold"))?;
         let mut threshold = self.visit_str::<A::Error>(&expr)?;
         threshold.abort_on_fail = abort_on_fail;
-        threshold.delay_abort_eval = delay.map(|d| d.0);
+        threshold.delay_abort_eval = delay;
         Ok(threshold)
+    }
+}
+
+/// `delayAbortEval`: a duration like `10s` (`0s` allowed: judged from the start).
+struct Delay;
+
+impl<'de> DeserializeSeed<'de> for Delay {
+    type Value = Duration;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Duration, D::Error> {
+        super::numbers::duration_or_zero(d)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use crate::scenario::test_support::*;
+
+    #[test]
+    fn delay_abort_eval_is_read_in_k6_and_snake_case_spelling() {
+        let s = ok(&format!(
+            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<1, abortOnFail: true, delayAbortEval: 2s }}]\n  http_req_failed: [{{ threshold: rate<0.01, abort_on_fail: true, delay_abort_eval: 1m30s }}]\n"
+        ));
+        assert!(s.thresholds[0].abort_on_fail);
+        assert_eq!(s.thresholds[0].delay_abort_eval, Duration::from_secs(2));
+        assert!(s.thresholds[1].abort_on_fail);
+        assert_eq!(s.thresholds[1].delay_abort_eval, Duration::from_secs(90));
+        let e = error(&format!(
+            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<1, delayAbortEval: soon }}]\n"
+        ));
+        assert_contains(
+            &e,
+            &[
+                ":10: thresholds.http_req_duration[0].delayAbortEval: ",
+                "invalid duration `soon`",
+            ],
+        );
+    }
 
     #[test]
     fn thresholds_accept_k6_object_form_but_no_unknown_keys_in_it() {
@@ -139,22 +164,23 @@ mod tests {
         ));
         assert_eq!(s.thresholds.len(), 2);
         assert!(s.thresholds[0].abort_on_fail);
+        assert_eq!(s.thresholds[0].delay_abort_eval, Duration::ZERO);
         assert_eq!(s.thresholds[1].expr, "p(99)<900");
         let s = ok(&format!(
             "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, abortOnFail: true, delayAbortEval: 10s }}]\n"
         ));
         assert_eq!(
             s.thresholds[0].delay_abort_eval,
-            Some(std::time::Duration::from_secs(10))
+            std::time::Duration::from_secs(10)
         );
         let e = error(&format!(
-            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, delayAbortEvl: 10s }}]\n"
+            "{MINIMAL}thresholds:\n  http_req_duration: [{{ threshold: p(95)<500, abortOnFails: true }}]\n"
         ));
         assert_contains(
             &e,
             &[
                 ":10: thresholds.http_req_duration[0]: ",
-                "unknown field `delayAbortEvl`; did you mean `delayAbortEval`?",
+                "unknown field `abortOnFails`; did you mean `abortOnFail`?",
             ],
         );
         let e = error(&format!(

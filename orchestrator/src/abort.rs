@@ -1,0 +1,119 @@
+//! k6's `abortOnFail` while a run goes: [`failed`] judges the thresholds marked
+//! `abortOnFail` whose `delayAbortEval` (counted from the run's start) has passed
+//! against the live merged state, with the summary's own threshold observation
+//! ([`Summary::build`]), and names the first that fails on data.
+//!
+//! It does not stop the run (`run` writes the stop order through the kill switch)
+//! and does not judge thresholds without `abortOnFail` (the summary does, at the
+//! end). A threshold without data yet is not failed here.
+
+use std::time::SystemTime;
+
+use crate::collect::Collected;
+use crate::summary::Summary;
+
+/// The first due `abortOnFail` threshold that fails on `collected` at `now`, as
+/// `metric expr` (e.g. `http_req_duration p(95)<1`); `None` when none fails, none
+/// is due yet or there is no data for it.
+pub fn failed(collected: &Collected, now: SystemTime) -> Option<String> {
+    let plan = &collected.plan;
+    let elapsed = now.duration_since(plan.start_at).ok()?;
+    let due: Vec<usize> = plan
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.abort_on_fail && elapsed >= t.delay_abort_eval)
+        .map(|(i, _)| i)
+        .collect();
+    if due.is_empty() {
+        return None;
+    }
+    let summary = Summary::build(collected, &collected.merged);
+    due.into_iter().find_map(|i| {
+        let verdict = summary.thresholds.get(i)?;
+        (verdict.observed.is_some() && !verdict.ok)
+            .then(|| format!("{} {}", verdict.metric, verdict.expr))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use sls_load_core::job::{Region, ResultsLocation, RunId};
+
+    use super::*;
+    use crate::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
+
+    const SCENARIO: &str = r#"
+target: http://127.0.0.1:9
+duration: 30s
+scenarios:
+  steady:
+    executor: constant-arrival-rate
+    rate: 10
+    requests:
+      - { name: home, url: / }
+thresholds:
+  http_req_duration:
+    - avg>100
+    - { threshold: p(95)<1, abortOnFail: true, delayAbortEval: 2s }
+"#;
+
+    /// A run of [`SCENARIO`] whose merged state holds requests of `latency_ms`.
+    fn collected(latency_ms: &[u64]) -> Collected {
+        let scenario =
+            crate::scenario::parse(Path::new("abort.yaml"), SCENARIO.as_bytes()).expect("parses");
+        let options = PlanOptions {
+            run_id: RunId::new("r").expect("run id"),
+            now: SystemTime::UNIX_EPOCH,
+            lead: Duration::from_secs(2),
+            regions: None,
+            workers: None,
+            results: ResultsLocation {
+                bucket: "b".into(),
+                region: Region::new("us-east-1").expect("region"),
+            },
+            flush_every: Duration::from_secs(1),
+            max_slice: DEFAULT_MAX_SLICE,
+            memory_mb: 1024,
+            arch: Arch::X86_64,
+        };
+        let mut collected = Collected::new(plan::plan(&scenario, &options).expect("plans"));
+        for ms in latency_ms {
+            collected
+                .merged
+                .total
+                .duration
+                .record(ms * 1000)
+                .expect("records");
+        }
+        collected
+    }
+
+    fn at(collected: &Collected, secs: u64) -> SystemTime {
+        collected.plan.start_at + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn an_abort_on_fail_threshold_is_judged_only_after_its_delay_and_on_data() {
+        let slow = collected(&[2, 3, 4]);
+        assert_eq!(failed(&slow, at(&slow, 1)), None, "before delayAbortEval");
+        assert_eq!(
+            failed(&slow, at(&slow, 2)).as_deref(),
+            Some("http_req_duration p(95)<1")
+        );
+        let empty = collected(&[]);
+        assert_eq!(failed(&empty, at(&empty, 5)), None, "no data is no failure");
+    }
+
+    #[test]
+    fn a_threshold_without_abort_on_fail_never_aborts() {
+        // avg>100 fails on these, but only the summary judges it, at the end.
+        let fast = collected(&[0, 0, 0]);
+        assert_eq!(failed(&fast, at(&fast, 10)), None);
+        let summary = Summary::build(&fast, &fast.merged);
+        assert!(!summary.thresholds[0].ok && summary.thresholds[1].ok);
+    }
+}
