@@ -21,6 +21,8 @@
 
 #![warn(missing_docs)]
 
+pub mod aws_error;
+pub mod awsenv;
 pub mod cli;
 pub mod cloud;
 pub mod collect;

@@ -1,0 +1,180 @@
+//! Turns an AWS SDK error into one line that says what to do: no credentials →
+//! how to configure them; credentials rejected → how to check them; access
+//! denied → the permission missing; a missing function or bucket → how to
+//! deploy it; an unreachable endpoint → the cause. Never the SDK's debug dump
+//! (`DisplayErrorContext` appends one; this module walks the `Display` chain).
+//!
+//! It only words errors; the callers ([`crate::invoke`], [`crate::store`]) say
+//! which permission an operation needs and decide what to retry.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+/// What an operation needs, for the messages.
+#[derive(Debug, Clone)]
+pub struct Needs<'a> {
+    /// The IAM permission and resource, e.g. `s3:PutObject on arn:aws:s3:::b/runs/*`.
+    pub permission: &'a str,
+    /// Error codes meaning the resource is missing, and what to do then.
+    pub missing: (&'a [&'a str], &'a str),
+}
+
+/// How to configure credentials.
+pub const CONFIGURE: &str = "configure credentials with `aws configure` (or `aws sso login`), set AWS_PROFILE to a profile that has them, or pass --local";
+
+/// Codes for credentials AWS does not accept.
+const REJECTED: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "TokenRefreshRequired",
+];
+
+/// One line for `err`.
+pub fn describe<E>(err: &SdkError<E, HttpResponse>, needs: &Needs<'_>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let chain = chain(err);
+    if credentials_missing(&chain) {
+        return format!("no usable AWS credentials ({}): {CONFIGURE}", last(&chain));
+    }
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("");
+            let message = e.message().unwrap_or("");
+            let status = service.raw().status().as_u16();
+            if REJECTED.contains(&code) {
+                format!(
+                    "AWS rejected the credentials ({code}): check them with `aws sts get-caller-identity`, refresh them, or pass --local"
+                )
+            } else if code.starts_with("AccessDenied") || (code.is_empty() && status == 403) {
+                format!("access denied: the credentials need {}", needs.permission)
+            } else if needs.missing.0.contains(&code) {
+                needs.missing.1.to_owned()
+            } else if code.is_empty() {
+                format!("HTTP {status}: {}", last(&chain))
+            } else if message.is_empty() {
+                code.to_owned()
+            } else {
+                format!("{code}: {message}")
+            }
+        }
+        SdkError::DispatchFailure(_) => format!(
+            "cannot reach AWS ({}): check the network, the region and AWS_ENDPOINT_URL",
+            last(&chain)
+        ),
+        SdkError::TimeoutError(_) => "no answer from AWS in time".to_owned(),
+        _ => chain.join(": "),
+    }
+}
+
+/// The `Display` texts of `err` and its sources, repeats left out, each on one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !texts.iter().any(|t| t.contains(&text)) {
+            texts.push(text);
+        }
+        next = e.source();
+    }
+    texts
+}
+
+/// The innermost cause.
+fn last(chain: &[String]) -> &str {
+    chain.last().map(String::as_str).unwrap_or("unknown error")
+}
+
+/// True when the SDK's credential chain found nothing (or a profile it could not use).
+fn credentials_missing(chain: &[String]) -> bool {
+    chain.iter().any(|t| {
+        let t = t.to_lowercase();
+        t.contains("no credentials")
+            || t.contains("credentials provider")
+            || t.contains("provided credentials")
+            || t.contains("failed to load credentials")
+            || t.contains("identity resolver")
+            || t.contains("credentialsnotloaded")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::BehaviorVersion;
+
+    const NEEDS: Needs<'static> = Needs {
+        permission: "s3:GetObject on arn:aws:s3:::b/*",
+        missing: (&["NoSuchBucket"], "bucket b does not exist"),
+    };
+
+    async fn client(creds: bool) -> aws_sdk_s3::Client {
+        let mut conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .http_client(sls_load_core::sdk::http_client());
+        if creds {
+            conf = conf.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIA", "s", None, None, "test",
+            ));
+        } else {
+            // The chain as it ends on a machine with nothing configured.
+            conf = conf.credentials_provider(
+                aws_config::meta::credentials::CredentialsProviderChain::first_try(
+                    "Environment",
+                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                ),
+            );
+        }
+        aws_sdk_s3::Client::from_conf(conf.build())
+    }
+
+    #[tokio::test]
+    async fn no_credentials_says_how_to_configure_them() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            return; // this machine has credentials in its environment
+        }
+        let err = client(false)
+            .await
+            .get_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        let line = describe(&err, &NEEDS);
+        assert!(line.contains("aws configure"), "{line}");
+        assert!(!line.contains('\n') && !line.contains(" { "), "{line}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_endpoint_is_one_line_without_a_debug_dump() {
+        let err = client(true)
+            .await
+            .get_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        let line = describe(&err, &NEEDS);
+        assert!(line.starts_with("cannot reach AWS"), "{line}");
+        assert!(
+            !line.contains("DispatchFailure {") && !line.contains("ConnectorError {"),
+            "{line}"
+        );
+    }
+}
