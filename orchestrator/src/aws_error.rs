@@ -41,7 +41,15 @@ where
 {
     let chain = chain(err);
     if credentials_missing(&chain) {
-        return format!("no usable AWS credentials ({}): {CONFIGURE}", last(&chain));
+        // The chain lists every provider it tried; that none had any is the news.
+        let nothing = chain
+            .iter()
+            .any(|t| t.contains("in chain") || t.contains("not enabled"));
+        return if nothing {
+            format!("no AWS credentials found: {CONFIGURE}")
+        } else {
+            format!("no usable AWS credentials ({}): {CONFIGURE}", last(&chain))
+        };
     }
     match err {
         SdkError::ServiceError(service) => {
@@ -72,6 +80,11 @@ where
         SdkError::TimeoutError(_) => "no answer from AWS in time".to_owned(),
         _ => chain.join(": "),
     }
+}
+
+/// `err` and its causes on one line, joined with `: ` (no debug dump).
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    chain(err).join(": ")
 }
 
 /// The `Display` texts of `err` and its sources, repeats left out, each on one line.
@@ -156,6 +169,7 @@ mod tests {
             .await
             .unwrap_err();
         let line = describe(&err, &NEEDS);
+        assert!(line.starts_with("no AWS credentials found: "), "{line}");
         assert!(line.contains("aws configure"), "{line}");
         assert!(!line.contains('\n') && !line.contains(" { "), "{line}");
     }

@@ -382,3 +382,54 @@ fn local_lambda_client(
 ) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&local_conf(endpoint, region, creds))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(mode: Mode, why: Why) -> CloudOptions {
+        CloudOptions {
+            mode,
+            local_dir: PathBuf::new(),
+            bootstrap: None,
+            local_concurrency: 1,
+            bucket: None,
+            bucket_region: None,
+            function: String::new(),
+            profile: None,
+            why,
+        }
+    }
+
+    #[test]
+    fn the_flags_decide_before_any_file_is_read() {
+        assert_eq!(
+            select_mode(true, false, None),
+            (Mode::Local, Why::LocalFlag)
+        );
+        assert_eq!(select_mode(false, true, None), (Mode::Aws, Why::AwsFlag));
+    }
+
+    #[test]
+    fn local_mode_is_announced_with_its_reason_in_one_line() {
+        assert_eq!(
+            announcement(&options(Mode::Local, Why::LocalFlag)),
+            "sls-load: local mode (--local)"
+        );
+        assert_eq!(
+            announcement(&options(
+                Mode::Local,
+                Why::NotFound("no AWS credentials found".into())
+            )),
+            "sls-load: local mode: no AWS credentials found (pass --aws to use AWS)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_profile_is_bad_input_and_named() {
+        let e = crate::commands::Error::from(CloudError::UnknownProfile("prod".into()));
+        assert_eq!(e.exit_code(), crate::commands::EXIT_BAD_INPUT);
+        assert!(e.message().contains("`prod`"), "{}", e.message());
+        assert!(!e.message().contains('\n'));
+    }
+}

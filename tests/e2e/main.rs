@@ -2,6 +2,7 @@
 //! binaries, talking through the local Lambda and S3 stand-ins on loopback.
 //! One module per area; each test reads like the rule it checks.
 
+mod aws_mode;
 mod body_limit;
 mod ci_outputs;
 mod cli_edges;
