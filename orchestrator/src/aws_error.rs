@@ -155,12 +155,9 @@ mod tests {
         aws_sdk_s3::Client::from_conf(conf.build())
     }
 
-    #[tokio::test]
-    async fn no_credentials_says_how_to_configure_them() {
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-            return; // this machine has credentials in its environment
-        }
-        let err = client(false)
+    /// The line for a GET of `b/k` at a refused loopback port.
+    async fn get_object_error(creds: bool) -> String {
+        let err = client(creds)
             .await
             .get_object()
             .bucket("b")
@@ -168,7 +165,15 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        let line = describe(&err, &NEEDS);
+        describe(&err, &NEEDS)
+    }
+
+    #[tokio::test]
+    async fn no_credentials_says_how_to_configure_them() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            return; // this machine has credentials in its environment
+        }
+        let line = get_object_error(false).await;
         assert!(line.starts_with("no AWS credentials found: "), "{line}");
         assert!(line.contains("aws configure"), "{line}");
         assert!(!line.contains('\n') && !line.contains(" { "), "{line}");
@@ -176,15 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_endpoint_is_one_line_without_a_debug_dump() {
-        let err = client(true)
-            .await
-            .get_object()
-            .bucket("b")
-            .key("k")
-            .send()
-            .await
-            .unwrap_err();
-        let line = describe(&err, &NEEDS);
+        let line = get_object_error(true).await;
         assert!(line.starts_with("cannot reach AWS"), "{line}");
         assert!(
             !line.contains("DispatchFailure {") && !line.contains("ConnectorError {"),
