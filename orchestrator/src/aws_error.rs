@@ -188,4 +188,112 @@ mod tests {
             "{line}"
         );
     }
+
+    /// A loopback server answering every request with `status`, `headers` and
+    /// `body`, as AWS answers a refusal; its base URL.
+    async fn canned(status: u16, headers: &'static str, body: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    fn creds() -> crate::local::LocalCredentials {
+        crate::local::LocalCredentials::generate()
+    }
+
+    #[tokio::test]
+    async fn access_denied_names_the_permission_missing() {
+        let url = canned(
+            403,
+            "content-type: application/xml\r\n",
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+        .await;
+        let region: sls_load_core::job::Region = "eu-west-1".parse().unwrap();
+        let client = crate::cloud::local_s3_client(&url, &region, &creds());
+        let store = crate::store::S3Store::new(client, "bucket");
+        let key = sls_load_core::job::ObjectKey::new("runs/r/plan.json").unwrap();
+        use crate::store::Store as _;
+        let err = store.put(&key, b"{}".to_vec(), "application/json").await;
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "s3://bucket/runs/r/plan.json: put failed: access denied: the credentials need s3:PutObject on arn:aws:s3:::bucket/runs/*"
+        );
+    }
+
+    /// What invoking `sls-load-worker` in eu-west-1 at `url` comes to.
+    async fn invoke_at(url: String) -> Result<(), crate::invoke::Attempt> {
+        use crate::invoke::Invoker as _;
+        let region: sls_load_core::job::Region = "eu-west-1".parse().unwrap();
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("AKIA", "s", None, None, "test"),
+            ))
+            .http_client(sls_load_core::sdk::http_client())
+            .build();
+        let clients = [(region.clone(), aws_sdk_lambda::Client::new(&conf))].into();
+        let invoker = crate::invoke::LambdaInvoker::new(clients, "sls-load-worker");
+        invoker.invoke_event(&region, b"{}".to_vec()).await
+    }
+
+    #[tokio::test]
+    async fn a_missing_function_says_how_to_deploy_it() {
+        let url = canned(
+            404,
+            "content-type: application/json\r\nx-amzn-errortype: ResourceNotFoundException\r\n",
+            r#"{"Type":"User","Message":"Function not found"}"#,
+        )
+        .await;
+        assert_eq!(
+            invoke_at(url).await,
+            Err(crate::invoke::Attempt::Fatal(
+                "function `sls-load-worker` is not deployed in eu-west-1: deploy it (see infra/README.md) or name the deployed one with --function".into()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_denied_invocation_names_the_function_arn() {
+        let url = canned(
+            403,
+            "content-type: application/json\r\nx-amzn-errortype: AccessDeniedException\r\n",
+            r#"{"Message":"not authorized"}"#,
+        )
+        .await;
+        assert_eq!(
+            invoke_at(url).await,
+            Err(crate::invoke::Attempt::Fatal(
+                "access denied: the credentials need lambda:InvokeFunction on arn:aws:lambda:eu-west-1:*:function:sls-load-worker".into()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn rejected_credentials_say_how_to_check_them() {
+        let url = canned(
+            403,
+            "content-type: application/json\r\nx-amzn-errortype: UnrecognizedClientException\r\n",
+            r#"{"message":"The security token included in the request is invalid."}"#,
+        )
+        .await;
+        let Err(crate::invoke::Attempt::Fatal(line)) = invoke_at(url).await else {
+            panic!("not fatal");
+        };
+        assert!(line.starts_with("AWS rejected the credentials (UnrecognizedClientException): check them with `aws sts get-caller-identity`"), "{line}");
+    }
 }
