@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SLS_LOAD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_ansi(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
     if let Some(missing) = REQUIRED_ENV.iter().find(|v| std::env::var_os(v).is_none()) {

@@ -13,6 +13,7 @@ use aws_config::BehaviorVersion;
 use sls_load_core::job::Region;
 use sls_load_core::sdk::http_client;
 
+use crate::awsenv::AwsEnv;
 use crate::local::{
     LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, s3::ensure_bucket,
 };
@@ -48,6 +49,11 @@ pub enum CloudError {
     /// AWS mode needs a bucket.
     #[error("AWS mode needs a results bucket: pass --bucket or set SLS_LOAD_BUCKET (see infra/)")]
     NoBucket,
+    /// `--profile`/`AWS_PROFILE` names a profile neither shared file has.
+    #[error(
+        "AWS profile `{0}` not found in ~/.aws/config or ~/.aws/credentials: create it with `aws configure --profile {0}`, name another with AWS_PROFILE/--profile, or pass --local"
+    )]
+    UnknownProfile(String),
 }
 
 /// Where a command runs and stores, validated from `--local`/`--aws` and the other
@@ -70,36 +76,87 @@ pub struct CloudOptions {
     pub function: String,
     /// AWS profile from ~/.aws/config.
     pub profile: Option<String>,
+    /// Why [`CloudOptions::mode`] was chosen.
+    pub why: Why,
 }
 
-/// Picks the mode: `--local`/`--aws` if given, else AWS when credentials are configured.
-pub fn choose_mode(local: bool, aws: bool) -> Mode {
+/// Why a command runs where it does: what its first line on stderr says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// `--local`.
+    LocalFlag,
+    /// `--aws`.
+    AwsFlag,
+    /// Usable credentials were found.
+    Found,
+    /// None were found: the reason.
+    NotFound(String),
+}
+
+/// Picks the mode: `--local`/`--aws` if given, else AWS when usable credentials
+/// are configured ([`AwsEnv`]: environment keys, or a profile with keys, SSO,
+/// `credential_process` or a role with a source; a `~/.aws/config` holding only a
+/// region is not enough).
+pub fn select_mode(local: bool, aws: bool, profile: Option<&str>) -> (Mode, Why) {
     if local {
-        Mode::Local
-    } else if aws || aws_credentials_configured() {
-        Mode::Aws
+        return (Mode::Local, Why::LocalFlag);
+    }
+    if aws {
+        return (Mode::Aws, Why::AwsFlag);
+    }
+    let env = AwsEnv::read(profile);
+    if env.source.is_some() {
+        (Mode::Aws, Why::Found)
     } else {
-        Mode::Local
+        (Mode::Local, Why::NotFound(env.why_none()))
     }
 }
 
-/// True when the environment or ~/.aws holds credentials the SDK's chain would find.
-fn aws_credentials_configured() -> bool {
-    let env = [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_PROFILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    ];
-    if env
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-    {
-        return true;
+/// The mode of [`select_mode`] alone.
+pub fn choose_mode(local: bool, aws: bool) -> Mode {
+    select_mode(local, aws, None).0
+}
+
+/// The one line saying where a command runs, e.g. `sls-load: local mode: no AWS
+/// credentials found (pass --aws to use AWS)` or `sls-load: AWS mode: profile
+/// dev, region eu-west-1`.
+pub fn announcement(args: &CloudOptions) -> String {
+    match (&args.why, args.mode) {
+        (Why::LocalFlag, _) => "sls-load: local mode (--local)".to_owned(),
+        (Why::NotFound(why), _) => format!("sls-load: local mode: {why} (pass --aws to use AWS)"),
+        (_, Mode::Local) => "sls-load: local mode".to_owned(),
+        (_, Mode::Aws) => {
+            let env = AwsEnv::read(args.profile.as_deref());
+            let found = if env.source.is_none() {
+                " (--aws; no credentials in the environment or ~/.aws, the SDK's chain may still find some)"
+            } else {
+                ""
+            };
+            format!("sls-load: AWS mode: {}{found}", env.describe())
+        }
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    home.is_some_and(|h| h.join(".aws/credentials").exists() || h.join(".aws/config").exists())
+}
+
+/// The results bucket's region in AWS mode: `--bucket-region`, else the
+/// configured region (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's), else
+/// `fallback`.
+fn aws_bucket_region(args: &CloudOptions, fallback: Region) -> Region {
+    args.bucket_region
+        .clone()
+        .or_else(|| {
+            AwsEnv::read(args.profile.as_deref())
+                .region
+                .and_then(|r| r.parse().ok())
+        })
+        .unwrap_or(fallback)
+}
+
+/// In AWS mode, a named profile must exist.
+fn check_profile(args: &CloudOptions) -> Result<(), CloudError> {
+    match AwsEnv::read(args.profile.as_deref()).unknown_profile() {
+        Some(p) => Err(CloudError::UnknownProfile(p.to_owned())),
+        None => Ok(()),
+    }
 }
 
 /// SDK clients for one command.
@@ -134,6 +191,7 @@ impl Cloud {
             bucket_region: None,
             function: String::new(),
             profile,
+            why: Why::Found,
         };
         let mut clients = BTreeMap::new();
         for region in regions {
@@ -146,11 +204,11 @@ impl Cloud {
     /// Connects for a run over `regions`: starts the stand-ins in local mode.
     pub async fn for_run(args: &CloudOptions, regions: &[Region]) -> Result<Cloud, CloudError> {
         let mode = args.mode;
-        let bucket_region = args
-            .bucket_region
-            .clone()
-            .or_else(|| regions.first().cloned())
-            .unwrap_or_else(Region::us_east_1);
+        let first = regions.first().cloned().unwrap_or_else(Region::us_east_1);
+        let bucket_region = match mode {
+            Mode::Local => args.bucket_region.clone().unwrap_or(first),
+            Mode::Aws => aws_bucket_region(args, first),
+        };
         match mode {
             Mode::Local => {
                 let bootstrap = bootstrap_path(args)?;
@@ -187,6 +245,7 @@ impl Cloud {
                 })
             }
             Mode::Aws => {
+                check_profile(args)?;
                 let bucket = args.bucket.clone().ok_or(CloudError::NoBucket)?;
                 let mut lambda = BTreeMap::new();
                 for region in regions {
@@ -232,7 +291,9 @@ impl Cloud {
                 })
             }
             Mode::Aws => {
+                check_profile(args)?;
                 let bucket = args.bucket.clone().ok_or(CloudError::NoBucket)?;
+                let region = aws_bucket_region(args, region);
                 let conf = aws_conf(args, &region).await;
                 Ok(Cloud {
                     mode,
@@ -320,4 +381,55 @@ fn local_lambda_client(
     creds: &LocalCredentials,
 ) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&local_conf(endpoint, region, creds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(mode: Mode, why: Why) -> CloudOptions {
+        CloudOptions {
+            mode,
+            local_dir: PathBuf::new(),
+            bootstrap: None,
+            local_concurrency: 1,
+            bucket: None,
+            bucket_region: None,
+            function: String::new(),
+            profile: None,
+            why,
+        }
+    }
+
+    #[test]
+    fn the_flags_decide_before_any_file_is_read() {
+        assert_eq!(
+            select_mode(true, false, None),
+            (Mode::Local, Why::LocalFlag)
+        );
+        assert_eq!(select_mode(false, true, None), (Mode::Aws, Why::AwsFlag));
+    }
+
+    #[test]
+    fn local_mode_is_announced_with_its_reason_in_one_line() {
+        assert_eq!(
+            announcement(&options(Mode::Local, Why::LocalFlag)),
+            "sls-load: local mode (--local)"
+        );
+        assert_eq!(
+            announcement(&options(
+                Mode::Local,
+                Why::NotFound("no AWS credentials found".into())
+            )),
+            "sls-load: local mode: no AWS credentials found (pass --aws to use AWS)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_profile_is_bad_input_and_named() {
+        let e = crate::commands::Error::from(CloudError::UnknownProfile("prod".into()));
+        assert_eq!(e.exit_code(), crate::commands::EXIT_BAD_INPUT);
+        assert!(e.message().contains("`prod`"), "{}", e.message());
+        assert!(!e.message().contains('\n'));
+    }
 }

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use rand::Rng;
@@ -73,6 +72,36 @@ impl LambdaInvoker {
     }
 }
 
+impl LambdaInvoker {
+    /// One line for a Lambda error: what to do, or the `permission` missing.
+    fn describe<E>(
+        &self,
+        e: &aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+        region: &Region,
+        permission: &str,
+    ) -> String
+    where
+        E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let function = &self.function;
+        let permission = if permission == "lambda:InvokeFunction" {
+            format!("{permission} on arn:aws:lambda:{region}:*:function:{function}")
+        } else {
+            format!("{permission} in {region}")
+        };
+        let missing = format!(
+            "function `{function}` is not deployed in {region}: deploy it (see infra/README.md) or name the deployed one with --function"
+        );
+        crate::aws_error::describe(
+            e,
+            &crate::aws_error::Needs {
+                permission: &permission,
+                missing: (&["ResourceNotFoundException"], &missing),
+            },
+        )
+    }
+}
+
 impl Invoker for LambdaInvoker {
     async fn invoke_event(&self, region: &Region, payload: Vec<u8>) -> Result<(), Attempt> {
         let client = self
@@ -93,7 +122,7 @@ impl Invoker for LambdaInvoker {
                 out.status_code()
             ))),
             Err(e) => {
-                let message = DisplayErrorContext(&e).to_string();
+                let message = self.describe(&e, region, "lambda:InvokeFunction");
                 let throttled = e.as_service_error().is_some_and(|s| {
                     s.is_too_many_requests_exception()
                         || s.is_service_exception()
@@ -182,7 +211,7 @@ impl LambdaInvoker {
                 .await
                 .map_err(|e| ConcurrencyError::Settings {
                     region: region.clone(),
-                    message: DisplayErrorContext(&e).to_string(),
+                    message: self.describe(&e, region, "lambda:GetAccountSettings"),
                 })?;
         let limit = settings.account_limit();
         Ok(limit

@@ -22,6 +22,8 @@
 #![warn(missing_docs)]
 
 pub mod abort;
+pub mod aws_error;
+pub mod awsenv;
 pub mod cli;
 pub mod cloud;
 pub mod collect;

@@ -19,7 +19,7 @@ use crate::cli::{
     self, ArchArg, CiArgs, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs,
 };
 pub use crate::cloud::CloudOptions;
-use crate::cloud::choose_mode;
+use crate::cloud::select_mode;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
 use crate::scenario::Scenario;
 use crate::scenario::overrides::Overrides;
@@ -558,8 +558,10 @@ fn cloud(args: CloudArgs) -> Result<CloudOptions, OptionsError> {
         Some(r) => Some(name("--bucket-region", r)?),
         None => None,
     };
+    let (mode, why) = select_mode(args.local, args.aws, args.profile.as_deref());
     Ok(CloudOptions {
-        mode: choose_mode(args.local, args.aws),
+        mode,
+        why,
         local_dir: args.local_dir,
         bootstrap: args.bootstrap,
         local_concurrency: args.local_concurrency,

@@ -7,7 +7,8 @@
 
 use std::future::Future;
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use sls_load_core::job::ObjectKey;
 
@@ -96,12 +97,35 @@ impl S3Store {
         }
     }
 
-    fn error(&self, key: &str, op: &'static str, e: impl std::error::Error) -> StoreError {
+    /// A failed SDK call on `key`, worded by [`crate::aws_error`] with the
+    /// permission `op` needs (`list`, `get` or `put`).
+    fn error<E>(&self, key: &str, op: &'static str, e: &SdkError<E, HttpResponse>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let bucket = &self.bucket;
+        let top = key.split('/').next().unwrap_or_default();
+        let permission = match op {
+            "list" => format!("s3:ListBucket on arn:aws:s3:::{bucket}"),
+            "get" => format!("s3:GetObject on arn:aws:s3:::{bucket}/{top}/*"),
+            _ => format!("s3:PutObject on arn:aws:s3:::{bucket}/{top}/*"),
+        };
+        let missing = format!(
+            "bucket `{bucket}` does not exist: create it (see infra/README.md) or name yours with --bucket"
+        );
+        let needs = crate::aws_error::Needs {
+            permission: &permission,
+            missing: (&["NoSuchBucket"], &missing),
+        };
+        self.failed(key, op, crate::aws_error::describe(e, &needs))
+    }
+
+    fn failed(&self, key: &str, op: &'static str, message: String) -> StoreError {
         StoreError {
             bucket: self.bucket.clone(),
             key: key.to_owned(),
             op,
-            message: DisplayErrorContext(e).to_string(),
+            message,
         }
     }
 }
@@ -117,7 +141,7 @@ impl Store for S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error(prefix, "list", e))?;
+            let page = page.map_err(|e| self.error(prefix, "list", &e))?;
             keys.extend(
                 page.contents()
                     .iter()
@@ -152,14 +176,14 @@ impl Store for S3Store {
                         message: ACCESS_DENIED.to_owned(),
                     });
                 }
-                return Err(self.error(key.as_str(), "get", e));
+                return Err(self.error(key.as_str(), "get", &e));
             }
         };
         let bytes = out
             .body
             .collect()
             .await
-            .map_err(|e| self.error(key.as_str(), "get", e))?;
+            .map_err(|e| self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))?;
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
@@ -177,7 +201,7 @@ impl Store for S3Store {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| self.error(key.as_str(), "put", e))?;
+            .map_err(|e| self.error(key.as_str(), "put", &e))?;
         Ok(())
     }
 
@@ -201,7 +225,7 @@ impl Store for S3Store {
             Ok(_) => Ok(true),
             // 412 Precondition Failed: the key exists.
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
-            Err(e) => Err(self.error(key.as_str(), "put", e)),
+            Err(e) => Err(self.error(key.as_str(), "put", &e)),
         }
     }
 

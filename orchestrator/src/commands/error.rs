@@ -162,9 +162,11 @@ impl Error {
     /// The process exit code this failure ends with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Options(_) | Error::Scenario(_) | Error::Plan(_) | Error::Preflight(_) => {
-                EXIT_BAD_INPUT
-            }
+            Error::Options(_)
+            | Error::Scenario(_)
+            | Error::Plan(_)
+            | Error::Preflight(_)
+            | Error::Cloud(CloudError::UnknownProfile(_)) => EXIT_BAD_INPUT,
             Error::Cloud(_)
             | Error::Concurrency(_)
             | Error::Store(_)

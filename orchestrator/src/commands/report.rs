@@ -9,6 +9,10 @@ use crate::options::ReportOptions;
 
 /// `sls-load report RUN_ID`.
 pub async fn report(opts: ReportOptions) -> Result<(), Error> {
+    // `--local` typed here needs no announcement: the mode is the one asked for.
+    if opts.cloud.why != crate::cloud::Why::LocalFlag {
+        eprintln!("{}", crate::cloud::announcement(&opts.cloud));
+    }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
         let collected = collect::collect(&cloud.store, &opts.run_id).await?;

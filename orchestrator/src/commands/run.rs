@@ -45,6 +45,9 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
     preflight(&opts, &scenario, &layout)?;
+    if !opts.quiet {
+        eprintln!("{}", crate::cloud::announcement(&opts.cloud));
+    }
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
     print_header(&opts, &layout);
     let lead = opts

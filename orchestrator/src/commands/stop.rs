@@ -16,6 +16,10 @@ use crate::{collect, control};
 
 /// `sls-load stop RUN_ID`.
 pub async fn stop(opts: StopOptions) -> Result<(), Error> {
+    // `--local` typed here needs no announcement: the mode is the one asked for.
+    if opts.cloud.why != crate::cloud::Why::LocalFlag {
+        eprintln!("{}", crate::cloud::announcement(&opts.cloud));
+    }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
         let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;

@@ -15,6 +15,10 @@ const GRACE: Duration = Duration::from_secs(60);
 
 /// `sls-load watch RUN_ID`: follows a run from the store, then reports it.
 pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
+    // `--local` typed here needs no announcement: the mode is the one asked for.
+    if opts.cloud.why != crate::cloud::Why::LocalFlag {
+        eprintln!("{}", crate::cloud::announcement(&opts.cloud));
+    }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
         let collected = follow(&cloud, &opts).await?;
