@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sls_load_e2e::{Target, read_json, scenario_file, sls_load};
+use sls_load_e2e::{Target, run_local, scenario_file, sls_load};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -72,22 +72,9 @@ fn the_seed_with_a_k6_cloud_distribution_plans_and_runs_in_its_three_zones() {
         .collect();
     assert_eq!(regions, ["us-east-1", "eu-west-1", "ap-southeast-1"]);
 
-    let summary_path = dir.path().join("summary.json");
-    let state = dir.path().join("state");
-    let run = sls_load(
-        &[
-            "run",
-            scenario,
-            "--local",
-            "--local-dir",
-            state.to_str().expect("utf-8"),
-            "--summary-export",
-            summary_path.to_str().expect("utf-8"),
-        ],
-        LIMIT,
-    );
+    let (run, summary) = run_local(dir.path(), scenario.as_ref(), &[], LIMIT);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let summary = read_json(&summary_path);
+    let summary = summary.expect("a summary");
     let total = summary["total"]["requests"].as_u64().expect("total");
     assert!(total > 0);
     assert_eq!(
@@ -111,22 +98,9 @@ fn the_seed_with_stages_and_a_p95_threshold_runs_unchanged() {
         &seed_stages_with_threshold(&target.url),
     );
     let scenario = scenario.to_str().expect("utf-8");
-    let summary_path = dir.path().join("summary.json");
-    let state = dir.path().join("state");
-    let run = sls_load(
-        &[
-            "run",
-            scenario,
-            "--local",
-            "--local-dir",
-            state.to_str().expect("utf-8"),
-            "--summary-export",
-            summary_path.to_str().expect("utf-8"),
-        ],
-        LIMIT,
-    );
+    let (run, summary) = run_local(dir.path(), scenario.as_ref(), &[], LIMIT);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let summary = read_json(&summary_path);
+    let summary = summary.expect("a summary");
     assert_eq!(summary["thresholds"][0]["ok"], true, "{summary}");
     assert_eq!(
         summary["total"]["requests"].as_u64().expect("total"),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sls_load_e2e::{Target, read_json, scenario_file, sls_load};
+use sls_load_e2e::{Target, run_local, scenario_file};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -29,23 +29,9 @@ scenarios:
             target.url
         ),
     );
-    let summary_path = dir.path().join("summary.json");
-    let state = dir.path().join("state");
-    let outcome = sls_load(
-        &[
-            "run",
-            scenario.to_str().expect("utf-8 path"),
-            "--local",
-            "--quiet",
-            "--local-dir",
-            state.to_str().expect("utf-8 path"),
-            "--summary-export",
-            summary_path.to_str().expect("utf-8 path"),
-        ],
-        LIMIT,
-    );
+    let (outcome, summary) = run_local(dir.path(), &scenario, &[], LIMIT);
     assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
-    let s = read_json(&summary_path);
+    let s = summary.expect("a summary");
     let at_target = target.requests();
     let requests = |region: &str| s["regions"][region]["requests"].as_u64().unwrap_or(0);
     let planned = |region: &str| &s["workers"]["regions"][region]["planned"];

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sls_load_e2e::{Target, read_json, scenario_file, sls_load};
+use sls_load_e2e::{Target, run_local, scenario_file, sls_load};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -129,21 +129,7 @@ scenarios:
             target.url
         ),
     );
-    let summary_path = dir.path().join("summary.json");
-    let state = dir.path().join("state");
-    let outcome = sls_load(
-        &[
-            "run",
-            scenario.to_str().expect("utf-8 path"),
-            "--local",
-            "--quiet",
-            "--local-dir",
-            state.to_str().expect("utf-8 path"),
-            "--summary-export",
-            summary_path.to_str().expect("utf-8 path"),
-        ],
-        LIMIT,
-    );
+    let (outcome, summary) = run_local(dir.path(), &scenario, &[], LIMIT);
     assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
     assert!(
         outcome
@@ -152,7 +138,7 @@ scenarios:
         "{}",
         outcome.stderr
     );
-    let s = read_json(&summary_path);
+    let s = summary.expect("a summary");
     let requests = |region: &str| s["regions"][region]["requests"].as_u64().unwrap_or(0) as f64;
     let total = s["total"]["requests"].as_u64().expect("total") as f64;
     assert_eq!(total as u64, target.requests());

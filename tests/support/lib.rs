@@ -213,6 +213,33 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
+/// `sls-load run SCENARIO --local --quiet` with its state and summary export in
+/// `dir` (plus `extra` flags); returns the outcome and the exported summary
+/// (`None` when the run wrote none).
+pub fn run_local(
+    dir: &Path,
+    scenario: &Path,
+    extra: &[&str],
+    limit: Duration,
+) -> (Outcome, Option<serde_json::Value>) {
+    let summary = dir.join("summary.json");
+    let state = dir.join("state");
+    let mut args = vec![
+        "run",
+        scenario.to_str().expect("utf-8 path"),
+        "--local",
+        "--quiet",
+        "--local-dir",
+        state.to_str().expect("utf-8 path"),
+        "--summary-export",
+        summary.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let outcome = sls_load(&args, limit);
+    let summary = summary.is_file().then(|| read_json(&summary));
+    (outcome, summary)
+}
+
 /// Runs `sls-load` with `args` on another thread; join the handle for its outcome.
 pub fn sls_load_in_background(
     args: Vec<String>,
