@@ -430,14 +430,16 @@ pub fn render(c: &Comparison) -> String {
                 (Some(t), true) => format!("✗ beyond {}", limit(d.figure, t)),
                 (Some(t), false) => format!("✓ within {}", limit(d.figure, t)),
             };
-            out.push_str(&format!(
-                "  {:<7} {:>12} {:>12} {:>10}  {mark}\n",
-                d.figure.name(),
-                d.a_text(),
-                d.b_text(),
-                d.change_text()
-            )
-            .replace("  \n", "\n"));
+            out.push_str(
+                &format!(
+                    "  {:<7} {:>12} {:>12} {:>10}  {mark}\n",
+                    d.figure.name(),
+                    d.a_text(),
+                    d.b_text(),
+                    d.change_text()
+                )
+                .replace("  \n", "\n"),
+            );
         }
     }
     if c.regressions.is_empty() {

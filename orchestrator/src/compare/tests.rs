@@ -106,9 +106,16 @@ fn error_rate_higher_beyond_its_points_regresses() {
 #[test]
 fn rps_lower_beyond_its_percent_regresses_and_higher_does_not() {
     let slower = run_b(|f| f.rps *= 0.8);
-    assert!(!compare(&slower, "").regressed(), "rps not gated by default");
+    assert!(
+        !compare(&slower, "").regressed(),
+        "rps not gated by default"
+    );
     let c = compare(&slower, "rps=10%");
-    assert!(c.regressions[0].ends_with("(-20.0%) < -10%"), "{:?}", c.regressions);
+    assert!(
+        c.regressions[0].ends_with("(-20.0%) < -10%"),
+        "{:?}",
+        c.regressions
+    );
     assert!(!compare(&slower, "rps=25%").regressed());
     assert!(!compare(&run_b(|f| f.rps *= 3.0), "rps=0%").regressed());
 }
@@ -129,9 +136,20 @@ fn a_scope_in_one_run_only_is_shown_but_not_gated() {
 fn the_text_shows_both_runs_side_by_side_and_lists_each_regression() {
     let c = compare(&run_b(|f| f.latency_ms.p95 *= 10.0), "");
     let text = render(&c);
-    assert!(text.starts_with("compare sample-run (A) → run-b (B); tolerances: errors +0.5pp, p95 +10%, p99 +20%\n"), "{text}");
+    assert!(
+        text.starts_with(
+            "compare sample-run (A) → run-b (B); tolerances: errors +0.5pp, p95 +10%, p99 +20%\n"
+        ),
+        "{text}"
+    );
     assert!(text.contains("\nregion us-east-1: REGRESSION\n"), "{text}");
-    assert!(text.contains("  p95           6.92ms      69.17ms      +900%  ✗ beyond +10%\n"), "{text}");
-    assert!(text.contains("\n3 regression(s):\n  p95 of total: "), "{text}");
+    assert!(
+        text.contains("  p95           6.92ms      69.17ms      +900%  ✗ beyond +10%\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n3 regression(s):\n  p95 of total: "),
+        "{text}"
+    );
     assert!(render(&compare(&run_a(), "")).ends_with("\nno regression\n"));
 }
