@@ -430,16 +430,15 @@ pub fn render(c: &Comparison) -> String {
                 (Some(t), true) => format!("✗ beyond {}", limit(d.figure, t)),
                 (Some(t), false) => format!("✓ within {}", limit(d.figure, t)),
             };
-            out.push_str(
-                &format!(
-                    "  {:<7} {:>12} {:>12} {:>10}  {mark}\n",
-                    d.figure.name(),
-                    d.a_text(),
-                    d.b_text(),
-                    d.change_text()
-                )
-                .replace("  \n", "\n"),
+            let line = format!(
+                "  {:<7} {:>12} {:>12} {:>10}  {mark}",
+                d.figure.name(),
+                d.a_text(),
+                d.b_text(),
+                d.change_text()
             );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
     }
     if c.regressions.is_empty() {

@@ -828,4 +828,42 @@ mod tests {
             assert!(e.contains(want), "{want:?} not in {e}");
         }
     }
+
+    fn command(argv: &[&str]) -> Result<CommandOptions, OptionsError> {
+        use clap::Parser;
+        let mut all = vec!["sls-load"];
+        all.extend_from_slice(argv);
+        all.push("--local");
+        CommandOptions::from_cli(cli::Cli::try_parse_from(all).expect("parses").command)
+    }
+
+    #[test]
+    fn compare_takes_two_valid_run_ids_and_tolerances_over_the_defaults() {
+        let Ok(CommandOptions::Compare(c)) =
+            command(&["compare", "run-a", "run-b", "--tolerance", "p50=5%"])
+        else {
+            panic!("compare options");
+        };
+        assert_eq!((c.run_a.as_str(), c.run_b.as_str()), ("run-a", "run-b"));
+        assert_eq!(
+            (c.tolerances.p50, c.tolerances.p95),
+            (Some(5.0), Some(10.0))
+        );
+        let bad_id = command(&["compare", "run-a", "../b"]).expect_err("refused");
+        assert!(matches!(bad_id, OptionsError::BadName { .. }), "{bad_id}");
+        let bad_tolerance = command(&["compare", "a", "b", "--tolerance", "p95"]);
+        assert!(matches!(bad_tolerance, Err(OptionsError::BadTolerance(_))));
+    }
+
+    #[test]
+    fn runs_lists_at_least_one_run() {
+        let Ok(CommandOptions::Runs(r)) = command(&["runs"]) else {
+            panic!("runs options");
+        };
+        assert_eq!((r.limit, r.json), (50, false));
+        assert!(matches!(
+            command(&["runs", "--limit", "0"]),
+            Err(OptionsError::ZeroLimit)
+        ));
+    }
 }
