@@ -34,6 +34,10 @@ pub enum Command {
     Watch(ReportArgs),
     /// Stop a run in progress from any terminal: its workers stop sending, flush and report.
     Stop(StopArgs),
+    /// List the runs in the results store, newest first, with their verdict and cost.
+    Runs(RunsArgs),
+    /// Compare run B with baseline run A per region and request; exit 1 on a regression.
+    Compare(CompareArgs),
 }
 
 /// `sls-load plan`.
@@ -201,6 +205,40 @@ pub struct StopArgs {
     /// The run to stop (printed by `sls-load run`).
     pub run_id: String,
     /// Where the run's results are.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// `sls-load runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Show at most this many runs (the newest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print the runs as a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the runs are.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// `sls-load compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run.
+    pub run_a: String,
+    /// The run judged against it.
+    pub run_b: String,
+    /// How much worse run B may be, per figure: latency (p50, p95, p99) and rps in
+    /// percent, errors in percentage points, `off` to ungate one. Default:
+    /// p95=10%,p99=20%,errors=0.5pp (p50 and rps not gated unless given).
+    #[arg(long, value_name = "FIGURE=VALUE,...")]
+    pub tolerance: Option<String>,
+    /// Print the comparison as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the runs are.
     #[command(flatten)]
     pub cloud: CloudArgs,
 }

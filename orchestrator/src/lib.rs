@@ -10,6 +10,7 @@
 //! - [`store`]: list/get/put objects in S3; [`collect`]: read a run back.
 //! - [`fanout`]: invokes a plan slice after slice at the right instants.
 //! - [`control`]: writes the kill switch (control and heartbeat objects).
+//! - [`compare`]: two runs' summaries judged against tolerances (`sls-load compare`).
 //! - [`merge`]: decode and add histograms; [`summary`]: the summary and threshold
 //!   verdicts; [`abort`]: `abortOnFail` thresholds judged while the run goes; [`render`]: the summary and the plan as terminal text, with
 //!   [`readable`] figures; [`export`]: the summary for CI (JUnit XML, k6's JSON).
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod cloud;
 pub mod collect;
 pub mod commands;
+pub mod compare;
 pub mod control;
 pub mod cost;
 pub mod export;

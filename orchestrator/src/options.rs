@@ -16,7 +16,8 @@ use rand::Rng;
 use sls_load_core::job::{Region, ResultsLocation, RunId, VuStage};
 
 use crate::cli::{
-    self, ArchArg, CiArgs, CloudArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, StopArgs,
+    self, ArchArg, CiArgs, CloudArgs, CompareArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs,
+    RunsArgs, StopArgs,
 };
 pub use crate::cloud::CloudOptions;
 use crate::cloud::select_mode;
@@ -77,6 +78,12 @@ pub enum OptionsError {
         /// Why.
         reason: String,
     },
+    /// `compare --tolerance` that cannot be read.
+    #[error(transparent)]
+    BadTolerance(#[from] crate::compare::ToleranceError),
+    /// `runs --limit 0`.
+    #[error("--limit: expected 1 or more runs")]
+    ZeroLimit,
     /// `--max-cost` that is negative or not a number.
     #[error("--max-cost {0}: expected an amount of USD, 0 or more")]
     BadMaxCost(f64),
@@ -180,6 +187,10 @@ pub enum CommandOptions {
     Watch(ReportOptions),
     /// `sls-load stop RUN_ID`.
     Stop(StopOptions),
+    /// `sls-load runs`.
+    Runs(RunsOptions),
+    /// `sls-load compare RUN_A RUN_B`.
+    Compare(CompareOptions),
 }
 
 impl CommandOptions {
@@ -191,6 +202,8 @@ impl CommandOptions {
             cli::Command::Report(args) => CommandOptions::Report(ReportOptions::from_cli(args)?),
             cli::Command::Watch(args) => CommandOptions::Watch(ReportOptions::from_cli(args)?),
             cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
+            cli::Command::Runs(args) => CommandOptions::Runs(RunsOptions::from_cli(args)?),
+            cli::Command::Compare(args) => CommandOptions::Compare(CompareOptions::from_cli(args)?),
         })
     }
 }
@@ -493,6 +506,59 @@ impl StopOptions {
     }
 }
 
+/// `sls-load runs`, validated.
+#[derive(Debug, Clone)]
+pub struct RunsOptions {
+    /// At most this many runs, the newest (1 or more).
+    pub limit: usize,
+    /// `--json`: a JSON array instead of a table.
+    pub json: bool,
+    /// Where the runs are.
+    pub cloud: CloudOptions,
+}
+
+impl RunsOptions {
+    /// Validates `sls-load runs`'s arguments.
+    pub fn from_cli(args: RunsArgs) -> Result<RunsOptions, OptionsError> {
+        if args.limit == 0 {
+            return Err(OptionsError::ZeroLimit);
+        }
+        Ok(RunsOptions {
+            limit: args.limit,
+            json: args.json,
+            cloud: cloud(args.cloud)?,
+        })
+    }
+}
+
+/// `sls-load compare RUN_A RUN_B`, validated.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// The baseline run.
+    pub run_a: RunId,
+    /// The run judged against it.
+    pub run_b: RunId,
+    /// `--tolerance` over the defaults.
+    pub tolerances: crate::compare::Tolerances,
+    /// `--json`: the comparison as JSON.
+    pub json: bool,
+    /// Where the runs are.
+    pub cloud: CloudOptions,
+}
+
+impl CompareOptions {
+    /// Validates `sls-load compare`'s arguments.
+    pub fn from_cli(args: CompareArgs) -> Result<CompareOptions, OptionsError> {
+        Ok(CompareOptions {
+            run_a: run_id(args.run_a)?,
+            run_b: run_id(args.run_b)?,
+            tolerances: crate::compare::Tolerances::parse(args.tolerance.as_deref().unwrap_or(""))?,
+            json: args.json,
+            cloud: cloud(args.cloud)?,
+        })
+    }
+}
+
 /// `--heartbeat`: at least [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
 fn heartbeat(period: Duration) -> Result<Duration, OptionsError> {
     if period < sls_load_core::control::MIN_HEARTBEAT {
@@ -761,5 +827,43 @@ mod tests {
             let e = plan_flags(args).expect_err("refused").to_string();
             assert!(e.contains(want), "{want:?} not in {e}");
         }
+    }
+
+    fn command(argv: &[&str]) -> Result<CommandOptions, OptionsError> {
+        use clap::Parser;
+        let mut all = vec!["sls-load"];
+        all.extend_from_slice(argv);
+        all.push("--local");
+        CommandOptions::from_cli(cli::Cli::try_parse_from(all).expect("parses").command)
+    }
+
+    #[test]
+    fn compare_takes_two_valid_run_ids_and_tolerances_over_the_defaults() {
+        let Ok(CommandOptions::Compare(c)) =
+            command(&["compare", "run-a", "run-b", "--tolerance", "p50=5%"])
+        else {
+            panic!("compare options");
+        };
+        assert_eq!((c.run_a.as_str(), c.run_b.as_str()), ("run-a", "run-b"));
+        assert_eq!(
+            (c.tolerances.p50, c.tolerances.p95),
+            (Some(5.0), Some(10.0))
+        );
+        let bad_id = command(&["compare", "run-a", "../b"]).expect_err("refused");
+        assert!(matches!(bad_id, OptionsError::BadName { .. }), "{bad_id}");
+        let bad_tolerance = command(&["compare", "a", "b", "--tolerance", "p95"]);
+        assert!(matches!(bad_tolerance, Err(OptionsError::BadTolerance(_))));
+    }
+
+    #[test]
+    fn runs_lists_at_least_one_run() {
+        let Ok(CommandOptions::Runs(r)) = command(&["runs"]) else {
+            panic!("runs options");
+        };
+        assert_eq!((r.limit, r.json), (50, false));
+        assert!(matches!(
+            command(&["runs", "--limit", "0"]),
+            Err(OptionsError::ZeroLimit)
+        ));
     }
 }

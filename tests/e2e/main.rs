@@ -7,6 +7,7 @@ mod aws_mode;
 mod body_limit;
 mod ci_outputs;
 mod cli_edges;
+mod compare;
 mod conformance;
 mod engine;
 mod faults;

@@ -151,6 +151,20 @@ pub enum Error {
     /// Ctrl-C or SIGTERM before any worker was invoked.
     #[error("interrupted before any worker was invoked (run {0})")]
     InterruptedBeforeStart(RunId),
+    /// `compare`: run B is worse than run A beyond a tolerance.
+    #[error(
+        "{} figure(s) of run {run_b} regressed from run {run_a}: {}",
+        .regressions.len(),
+        .regressions.join("; ")
+    )]
+    Regressed {
+        /// The baseline run.
+        run_a: RunId,
+        /// The run judged.
+        run_b: RunId,
+        /// Each regressed figure, as `p95 of region eu-west-1: 2.10ms → 53.40ms (+2443%) > 10%`.
+        regressions: Vec<String>,
+    },
     /// A second Ctrl-C or SIGTERM: gone without waiting for the workers.
     #[error(
         "interrupted twice: the workers were told to stop; what they stored stays in the store: `sls-load report {0}`"
@@ -177,7 +191,8 @@ impl Error {
             | Error::CiExport(_)
             | Error::NoWorkerInvoked { .. }
             | Error::WorkersMissing { .. }
-            | Error::Incomplete { .. } => EXIT_RUN_FAILED,
+            | Error::Incomplete { .. }
+            | Error::Regressed { .. } => EXIT_RUN_FAILED,
             Error::RunExists(_) => EXIT_BAD_INPUT,
             Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,

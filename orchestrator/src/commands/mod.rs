@@ -1,7 +1,8 @@
 //! The subcommands end to end, one module each: [`run`] (scenario → plan → invoke
 //! → collect → merge → report), [`plan`] (print a plan and its cost), [`report`]
 //! (rebuild a run's report from the store) and [`watch`] (follow a run from
-//! another terminal, then report). [`main`] dispatches; [`finish`] is the ending
+//! another terminal, then report), [`runs`] (list the stored runs) and
+//! [`compare`] (judge a run against a baseline run). [`main`] dispatches; [`finish`] is the ending
 //! `run`, `report` and `watch` share.
 //!
 //! This is glue: it sequences the modules, prints progress to stderr and the
@@ -9,11 +10,13 @@
 //! takes validated [`crate::options`], never clap types, and does not print its
 //! own failure (the binary does).
 
+pub mod compare;
 mod error;
 mod interrupt;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod stop;
 pub mod watch;
 
@@ -43,6 +46,8 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
         CommandOptions::Report(opts) => report::report(opts).await,
         CommandOptions::Watch(opts) => watch::watch(opts).await,
         CommandOptions::Stop(opts) => stop::stop(opts).await,
+        CommandOptions::Runs(opts) => runs::runs(opts).await,
+        CommandOptions::Compare(opts) => compare::compare(opts).await,
     }
 }
 
