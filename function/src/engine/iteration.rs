@@ -92,6 +92,7 @@ pub(super) async fn run(
             outcome,
             done.saturating_duration_since(timed_from),
             done,
+            reply.as_ref().map(|r| r.status),
             reply.as_ref().map(|r| &r.timings),
         )?;
         let view = reply.as_ref().map(|r| ResponseView {
