@@ -28,6 +28,10 @@ pub const KEY_CHECK: &str = "check";
 /// The tag key saying whether a check passed (on `checks` counter intervals).
 pub const KEY_PASSED: &str = "passed";
 
+/// The metric of per-interval check counters (k6's `checks`): each interval's
+/// histogram count is the number of results with its `check` and `passed` tags.
+pub const METRIC_CHECKS: &str = "checks";
+
 /// The `status` value that stands for every status beyond the worker's cap on
 /// distinct tag sets.
 pub const STATUS_OTHER: &str = "other";

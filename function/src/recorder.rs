@@ -37,8 +37,7 @@ use sls_load_core::tag::{
 /// records; beyond it further statuses fold into `status=other`.
 pub const MAX_TAG_SETS: usize = 1_000;
 
-/// The metric name of per-interval check counters (k6's `checks`).
-pub const METRIC_CHECKS: &str = "checks";
+pub use sls_load_core::tag::METRIC_CHECKS;
 
 /// What the recorder knows of one request of the job: its tags that do not
 /// depend on the response.
