@@ -630,60 +630,61 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
     let stats: Option<&Stats> = match &t.selector {
         None => Some(&merged.total),
         Some((tag, value)) if tag == "name" => merged.requests.get(value.as_str()),
-        Some((tag, value)) if tag == "region" => merged
-            .regions
-            .iter()
-            .find(|(r, _)| r.as_str() == value)
-            .map(|(_, s)| s),
-        Some(_) => None,
+        // `region` and the logs' tags: the per-tag scopes (regions with phases).
+        Some((tag, value)) => merged.tagged.get(&(tag.clone(), value.clone())),
     };
     let secs = summary.duration_s;
+    let counter = |n: u64| match t.stat {
+        Stat::Count => Some(n as f64),
+        Stat::Rate => (secs > 0.0).then(|| n as f64 / secs),
+        _ => None,
+    };
+    if let Some(phase) = t.metric.phase() {
+        return trend(stats?.timings[phase].as_ref()?, t.stat);
+    }
     match t.metric {
-        Metric::HttpReqDuration => {
-            let h = &stats?.duration;
-            if h.is_empty() {
-                return None;
-            }
-            Some(match t.stat {
-                Stat::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-                Stat::Avg => h.mean() / 1000.0,
-                Stat::Min => ms(h.min()),
-                Stat::Max => ms(h.max()),
-                Stat::Med => ms(h.value_at_quantile(0.5)),
-                Stat::Rate | Stat::Count => return None,
-            })
-        }
+        Metric::HttpReqDuration => trend(&stats?.duration, t.stat),
         Metric::HttpReqFailed => {
             let s = stats?;
             (s.requests() > 0).then(|| s.errors() as f64 / s.requests() as f64)
         }
-        Metric::HttpReqs => {
-            let n = stats?.requests() as f64;
-            match t.stat {
-                Stat::Count => Some(n),
-                Stat::Rate => (secs > 0.0).then(|| n / secs),
-                _ => None,
-            }
-        }
-        Metric::DroppedIterations => {
-            let n = summary.dropped_iterations as f64;
-            match t.stat {
-                Stat::Count => Some(n),
-                Stat::Rate => (secs > 0.0).then(|| n / secs),
-                _ => None,
-            }
-        }
+        Metric::HttpReqs => counter(stats?.requests()),
+        Metric::DroppedIterations => counter(summary.dropped_iterations),
         Metric::Checks => {
-            let (passes, fails) = summary
-                .checks
-                .values()
-                .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails));
+            let (passes, fails) = match &t.selector {
+                // A check by name: its per-interval counts in the logs.
+                Some((_, name)) => merged
+                    .checks
+                    .get(name.as_str())
+                    .map_or((0, 0), |c| (c.passes, c.fails)),
+                None => summary
+                    .checks
+                    .values()
+                    .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails)),
+            };
             match t.stat {
                 Stat::Rate => (passes + fails > 0).then(|| passes as f64 / (passes + fails) as f64),
                 _ => None,
             }
         }
+        // Phases were answered above.
+        _ => None,
     }
+}
+
+/// A trend aggregate of `h` in milliseconds; `None` when empty or not a trend stat.
+fn trend(h: &hdrhistogram::Histogram<u64>, stat: Stat) -> Option<f64> {
+    if h.is_empty() {
+        return None;
+    }
+    Some(match stat {
+        Stat::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+        Stat::Avg => h.mean() / 1000.0,
+        Stat::Min => ms(h.min()),
+        Stat::Max => ms(h.max()),
+        Stat::Med => ms(h.value_at_quantile(0.5)),
+        Stat::Rate | Stat::Count => return None,
+    })
 }
 
 #[cfg(test)]
