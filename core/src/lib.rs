@@ -23,6 +23,6 @@ pub mod hlog;
 pub mod id;
 pub mod job;
 pub mod schedule;
-pub mod tag;
 pub mod sdk;
+pub mod tag;
 pub mod template;

@@ -413,7 +413,13 @@ mod tests {
     fn intervals(log: &[u8]) -> Vec<(String, u64, u64)> {
         tagged(log)
             .into_iter()
-            .map(|(t, second, n)| (format!("{}:{}", t.metric, t.name().unwrap_or("")), second, n))
+            .map(|(t, second, n)| {
+                (
+                    format!("{}:{}", t.metric, t.name().unwrap_or("")),
+                    second,
+                    n,
+                )
+            })
             .collect()
     }
 
@@ -520,11 +526,8 @@ mod tests {
     #[test]
     fn samples_carry_status_method_scenario_and_expected_response() {
         let base = Instant::now();
-        let rec = Recorder::with_requests(
-            base,
-            SystemTime::now(),
-            vec![info("home", "GET", "browse")],
-        );
+        let rec =
+            Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
         let ms = Duration::from_millis;
         rec.record_with(0, Outcome::Ok, ms(5), base, Some(200), None)
             .unwrap();
@@ -532,7 +535,8 @@ mod tests {
         rec.record_with(0, failed, ms(5), base, Some(503), None)
             .unwrap();
         let errored = Outcome::Errored(ErrorClass::Timeout);
-        rec.record_with(0, errored, ms(5), base, None, None).unwrap();
+        rec.record_with(0, errored, ms(5), base, None, None)
+            .unwrap();
         rec.close().unwrap();
         let log = rec.take_log("t").unwrap().unwrap();
         let text = |t: &TagSet| t.encode();
@@ -554,8 +558,15 @@ mod tests {
         let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
         let at = base;
         for status in 0..(MAX_TAG_SETS as u16 + 50) {
-            rec.record_with(0, Outcome::Ok, Duration::from_millis(1), at, Some(status), None)
-                .unwrap();
+            rec.record_with(
+                0,
+                Outcome::Ok,
+                Duration::from_millis(1),
+                at,
+                Some(status),
+                None,
+            )
+            .unwrap();
         }
         rec.close().unwrap();
         let log = rec.take_log("t").unwrap().unwrap();
@@ -567,7 +578,10 @@ mod tests {
             .collect();
         assert_eq!(other.len(), 1);
         assert_eq!(other[0].2, 50);
-        assert_eq!(all.iter().map(|(_, _, n)| n).sum::<u64>(), MAX_TAG_SETS as u64 + 50);
+        assert_eq!(
+            all.iter().map(|(_, _, n)| n).sum::<u64>(),
+            MAX_TAG_SETS as u64 + 50
+        );
     }
 
     #[test]
@@ -585,8 +599,16 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("v2;metric=checks;check=is%20200;passed=false".to_owned(), 0, 1),
-                ("v2;metric=checks;check=is%20200;passed=true".to_owned(), 0, 2),
+                (
+                    "v2;metric=checks;check=is%20200;passed=false".to_owned(),
+                    0,
+                    1
+                ),
+                (
+                    "v2;metric=checks;check=is%20200;passed=true".to_owned(),
+                    0,
+                    2
+                ),
             ]
         );
     }

@@ -390,8 +390,16 @@ mod tests {
             (v2("http_req_duration", 503, false), 0, vec![9_000]),
             (v2("http_req_failed", 503, false), 0, vec![9_000]),
             (v2("http_req_waiting", 200, true), 0, vec![1_500; 3]),
-            ("v2;metric=checks;check=is%20200;passed=true".to_owned(), 0, vec![1; 3]),
-            ("v2;metric=checks;check=is%20200;passed=false".to_owned(), 1, vec![1]),
+            (
+                "v2;metric=checks;check=is%20200;passed=true".to_owned(),
+                0,
+                vec![1; 3],
+            ),
+            (
+                "v2;metric=checks;check=is%20200;passed=false".to_owned(),
+                1,
+                vec![1],
+            ),
             // An old worker's line in the same run.
             ("http_req_duration:home".to_owned(), 1, vec![4_000]),
         ];
@@ -412,7 +420,9 @@ mod tests {
         assert_eq!(tagged("expected_response", "true").requests(), 3);
         assert_eq!(tagged("served_by", "edge1").requests(), 4);
         assert_eq!(tagged("region", "eu-west-1").requests(), 5);
-        let waiting = tagged("region", "eu-west-1").timings[4].as_ref().map(|h| h.len());
+        let waiting = tagged("region", "eu-west-1").timings[4]
+            .as_ref()
+            .map(|h| h.len());
         assert_eq!(waiting, Some(3));
         // The region scope of the summary stays as before: no phases.
         assert!(m.regions[&Region::new("eu-west-1").unwrap()].timings[4].is_none());

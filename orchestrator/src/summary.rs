@@ -657,6 +657,12 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
                     .checks
                     .get(name.as_str())
                     .map_or((0, 0), |c| (c.passes, c.fails)),
+                // All checks: the logs' counters (live too); the manifests'
+                // for logs of workers that did not write them.
+                None if !merged.checks.is_empty() => merged
+                    .checks
+                    .values()
+                    .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails)),
                 None => summary
                     .checks
                     .values()
@@ -708,5 +714,117 @@ mod tests {
         assert_eq!(json["timings_ms"]["waiting"]["p99"], 2.0);
         let back: Figures = serde_json::from_value(json).expect("parses");
         assert_eq!(back.timings_ms, Some(t));
+    }
+
+    const THRESHOLDS: &str = r#"
+target: http://127.0.0.1:9
+duration: 10s
+regions: [us-east-1, eu-west-1]
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 10
+    requests:
+      - { name: home, url: / }
+thresholds:
+  http_req_waiting{region:eu-west-1}: ["p(95)<5", "max<1"]
+  http_req_connecting{name:home}: ["max<5"]
+  http_req_duration{status:200}: ["p(95)<5"]
+  http_reqs{method:GET}: ["count==3"]
+  http_req_failed{expected_response:false}: ["rate==1"]
+  checks{check:is 200}: ["rate>0.7"]
+  checks: ["rate>0.99"]
+  http_req_blocked{scenario:browse}: ["max<1"]
+"#;
+
+    #[test]
+    fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
+        use crate::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
+        use sls_load_core::job::{CheckCounts, ResultsLocation};
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
+                .expect("parses");
+        let options = PlanOptions {
+            run_id: RunId::new("r").expect("run id"),
+            now: SystemTime::UNIX_EPOCH,
+            lead: Duration::from_secs(2),
+            regions: None,
+            workers: None,
+            results: ResultsLocation {
+                bucket: "b".into(),
+                region: Region::new("us-east-1").expect("region"),
+            },
+            flush_every: Duration::from_secs(1),
+            max_slice: DEFAULT_MAX_SLICE,
+            memory_mb: 1024,
+            arch: Arch::X86_64,
+        };
+        let collected = Collected::new(plan::plan(&scenario, &options).expect("plans"));
+        let mut merged = Merged::default();
+        let hist = |values_us: &[u64]| {
+            let mut h = merged.total.duration.clone();
+            for v in values_us {
+                h.record(*v).expect("records");
+            }
+            h
+        };
+        let scope = |values_us: &[u64], errored: u64| {
+            let mut s = Stats::default();
+            s.duration = hist(values_us);
+            s.errored = errored;
+            s.timings = std::array::from_fn(|_| Some(hist(values_us)));
+            s
+        };
+        let tagged = [
+            ("region", "eu-west-1", scope(&[2_000, 3_000], 0)),
+            ("status", "200", scope(&[2_000, 3_000], 0)),
+            ("method", "GET", scope(&[2_000, 3_000], 1)),
+            ("expected_response", "false", scope(&[], 1)),
+            ("scenario", "browse", scope(&[500], 0)),
+        ];
+        for (k, v, s) in tagged {
+            merged.tagged.insert((k.into(), v.into()), s);
+        }
+        merged.requests.insert("home".into(), scope(&[4_000], 0));
+        let counts = CheckCounts {
+            passes: 3,
+            fails: 1,
+        };
+        merged.checks.insert("is 200".into(), counts);
+        let summary = Summary::build(&collected, &merged);
+        let verdicts: Vec<_> = summary
+            .thresholds
+            .iter()
+            .map(|t| (format!("{} {}", t.metric, t.expr), t.ok, t.observed))
+            .collect();
+        let want = [
+            (
+                "http_req_waiting{region:eu-west-1} p(95)<5",
+                true,
+                Some(3.0),
+            ),
+            ("http_req_waiting{region:eu-west-1} max<1", false, Some(3.0)),
+            ("http_req_connecting{name:home} max<5", true, Some(4.0)),
+            ("http_req_duration{status:200} p(95)<5", true, Some(3.0)),
+            ("http_reqs{method:GET} count==3", true, Some(3.0)),
+            (
+                "http_req_failed{expected_response:false} rate==1",
+                true,
+                Some(1.0),
+            ),
+            ("checks{check:is 200} rate>0.7", true, Some(0.75)),
+            ("checks rate>0.99", false, Some(0.75)),
+            ("http_req_blocked{scenario:browse} max<1", true, Some(0.5)),
+        ];
+        for (got, want) in verdicts.iter().zip(want) {
+            assert_eq!(got.0, want.0);
+            assert_eq!(
+                (got.1, got.2.map(|v| (v * 100.0).round() / 100.0)),
+                (want.1, want.2),
+                "{}",
+                want.0
+            );
+        }
+        assert_eq!(verdicts.len(), 9);
     }
 }

@@ -459,13 +459,12 @@ fn parse_value(text: &str, op: Op, metric: Metric) -> Result<f64, String> {
     let value = match text.parse::<f64>() {
         Ok(v) if looks_numeric => v,
         _ => {
-            let unit = if metric.kind() == Kind::Trend
-                && text.starts_with(|c: char| c.is_ascii_digit())
-            {
-                format!(" ({metric} is in milliseconds, written without a unit)")
-            } else {
-                String::new()
-            };
+            let unit =
+                if metric.kind() == Kind::Trend && text.starts_with(|c: char| c.is_ascii_digit()) {
+                    format!(" ({metric} is in milliseconds, written without a unit)")
+                } else {
+                    String::new()
+                };
             return Err(format!(
                 "expected a number after `{op}`, found `{text}`{unit}"
             ));
@@ -647,10 +646,7 @@ mod tests {
             ("http_req_duration{name}", "tag filter must look like"),
             ("http_req_duration{name:}", "tag filter must look like"),
             ("http_req_duration{name:a,region:b}", "only one tag filter"),
-            (
-                "http_req_duration{group:api}",
-                "tag `group` cannot be used",
-            ),
+            ("http_req_duration{group:api}", "tag `group` cannot be used"),
             ("dropped_iterations{name:home}", "filter by region only"),
         ] {
             let e = error(key, "p(95)<500");
@@ -755,9 +751,15 @@ mod tests {
         assert_eq!(t.metric, Metric::HttpReqWaiting);
         assert_eq!(t.metric.phase(), Some(4));
         assert_eq!(t.selector, Some(("region".into(), "eu-west-1".into())));
-        assert_eq!(parse("http_req_connecting{name:home}", "max<50").stat, Stat::Max);
+        assert_eq!(
+            parse("http_req_connecting{name:home}", "max<50").stat,
+            Stat::Max
+        );
         assert!(error("http_req_sending", "rate<1").contains("does not apply"));
-        assert!(error("http_req_receiving", "avg<5ms").contains("http_req_receiving is in milliseconds"));
+        assert!(
+            error("http_req_receiving", "avg<5ms")
+                .contains("http_req_receiving is in milliseconds")
+        );
     }
 
     #[test]
@@ -766,11 +768,23 @@ mod tests {
             ("http_req_duration{status:200}", "status", "200"),
             ("http_reqs{method:GET}", "method", "GET"),
             ("http_req_failed{scenario:browse}", "scenario", "browse"),
-            ("http_req_duration{expected_response:true}", "expected_response", "true"),
+            (
+                "http_req_duration{expected_response:true}",
+                "expected_response",
+                "true",
+            ),
             ("checks{check:status is 200}", "check", "status is 200"),
         ] {
-            let expr = if key.starts_with("http_req_duration") { "p(95)<1" } else { "rate<1" };
-            assert_eq!(parse(key, expr).selector, Some((tag.into(), value.into())), "{key}");
+            let expr = if key.starts_with("http_req_duration") {
+                "p(95)<1"
+            } else {
+                "rate<1"
+            };
+            assert_eq!(
+                parse(key, expr).selector,
+                Some((tag.into(), value.into())),
+                "{key}"
+            );
         }
         assert!(error("checks{name:home}", "rate>0.9").contains("filtered by `check` only"));
         assert!(error("http_reqs{check:x}", "count>1").contains("checks only"));
