@@ -32,6 +32,10 @@ pub const KEY_PASSED: &str = "passed";
 /// histogram count is the number of results with its `check` and `passed` tags.
 pub const METRIC_CHECKS: &str = "checks";
 
+/// The metric of per-interval dropped-iteration counters (k6's
+/// `dropped_iterations`), tagged with `scenario`; the histogram's count is the number.
+pub const METRIC_DROPPED: &str = "dropped_iterations";
+
 /// The `status` value that stands for every status beyond the worker's cap on
 /// distinct tag sets.
 pub const STATUS_OTHER: &str = "other";

@@ -37,7 +37,7 @@ use sls_load_core::tag::{
 /// records; beyond it further statuses fold into `status=other`.
 pub const MAX_TAG_SETS: usize = 1_000;
 
-pub use sls_load_core::tag::METRIC_CHECKS;
+pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED};
 
 /// What the recorder knows of one request of the job: its tags that do not
 /// depend on the response.
@@ -101,6 +101,8 @@ struct State {
     seen: BTreeSet<(usize, Variant)>,
     /// Check results of the current interval: (check name, passed) → count.
     interval_checks: BTreeMap<(String, bool), u64>,
+    /// Dropped iterations of the current interval per scenario.
+    interval_dropped: BTreeMap<String, u64>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -141,6 +143,7 @@ impl Recorder {
             hists: BTreeMap::new(),
             seen: BTreeSet::new(),
             interval_checks: BTreeMap::new(),
+            interval_dropped: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -316,6 +319,18 @@ impl Recorder {
         }
     }
 
+    /// Counts `n` iterations of `scenario` that could not start (k6's
+    /// `dropped_iterations`) in the interval being recorded, written as a
+    /// `dropped_iterations` counter interval tagged with the scenario.
+    pub fn record_dropped(&self, scenario: &str, n: u64) {
+        let mut st = self.lock();
+        let count = match st.interval_dropped.get_mut(scenario) {
+            Some(c) => c,
+            None => st.interval_dropped.entry(scenario.to_owned()).or_default(),
+        };
+        *count = count.saturating_add(n);
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -334,6 +349,7 @@ impl Recorder {
             current,
             hists,
             interval_checks,
+            interval_dropped,
             pending,
             writer,
             ..
@@ -355,6 +371,10 @@ impl Recorder {
                     (KEY_PASSED.to_owned(), passed.to_string()),
                 ],
             );
+            writer.write(pending, &tag.encode(), start, second, &counter(n))?;
+        }
+        for (scenario, n) in std::mem::take(interval_dropped) {
+            let tag = TagSet::new(METRIC_DROPPED, [(KEY_SCENARIO.to_owned(), scenario)]);
             writer.write(pending, &tag.encode(), start, second, &counter(n))?;
         }
         *current = next;
@@ -611,5 +631,23 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn dropped_iterations_are_counted_per_interval_and_scenario() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        rec.record_dropped("browse", 1);
+        rec.record_dropped("browse", 2);
+        rec.roll_to(base + Duration::from_millis(1500)).unwrap();
+        rec.record_dropped("browse", 1);
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let tag = "v2;metric=dropped_iterations;scenario=browse".to_owned();
+        assert_eq!(got, vec![(tag.clone(), 0, 3), (tag, 1, 1)]);
     }
 }

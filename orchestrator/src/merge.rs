@@ -25,7 +25,7 @@ use sls_load_core::hlog::{self, Interval};
 use sls_load_core::job::{
     CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
-use sls_load_core::tag::{KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, TagSet};
+use sls_load_core::tag::{KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, TagSet};
 
 use crate::collect::{Problem, WorkerKey};
 
@@ -42,6 +42,9 @@ pub struct Stats {
     pub failed: u64,
     /// Requests that got no response.
     pub errored: u64,
+    /// Iterations that could not start, from the logs' `dropped_iterations`
+    /// counters (run total, region and tag scopes only).
+    pub dropped: u64,
     /// k6 phase timings of requests that got a response, microseconds, in
     /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
     /// total and per request name only.
@@ -54,6 +57,7 @@ impl Stats {
             duration: hlog::new_histogram(),
             failed: 0,
             errored: 0,
+            dropped: 0,
             timings: Default::default(),
         }
     }
@@ -183,6 +187,23 @@ impl Merged {
         let h = &interval.histogram;
         if metric == METRIC_CHECKS {
             self.add_checks(&set, h.len());
+            return Ok(0);
+        }
+        if metric == METRIC_DROPPED {
+            let n = h.len();
+            let region_tag = ("region".to_owned(), region.as_str().to_owned());
+            let mut scopes = vec![
+                &mut self.total,
+                self.regions.entry(region.clone()).or_default(),
+            ];
+            scopes.push(self.tagged.entry(region_tag).or_default());
+            for scope in scopes {
+                scope.dropped = scope.dropped.saturating_add(n);
+            }
+            for key in set.tags.iter().cloned() {
+                let scope = self.tagged.entry(key).or_default();
+                scope.dropped = scope.dropped.saturating_add(n);
+            }
             return Ok(0);
         }
         let request = set
@@ -402,6 +423,11 @@ mod tests {
             ),
             // An old worker's line in the same run.
             ("http_req_duration:home".to_owned(), 1, vec![4_000]),
+            (
+                "v2;metric=dropped_iterations;scenario=browse".to_owned(),
+                1,
+                vec![1; 2],
+            ),
         ];
         let log = Log(
             worker("eu-west-1"),
@@ -429,6 +455,9 @@ mod tests {
         let checks = &m.checks["is 200"];
         assert_eq!((checks.passes, checks.fails), (3, 1));
         // Check counters are not requests, on no timeline second.
+        assert_eq!(m.total.dropped, 2);
+        assert_eq!(tagged("region", "eu-west-1").dropped, 2);
+        assert_eq!(tagged("scenario", "browse").dropped, 2);
         assert_eq!(m.timeline[&1].requests(), 1);
     }
 

@@ -649,6 +649,11 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
             (s.requests() > 0).then(|| s.errors() as f64 / s.requests() as f64)
         }
         Metric::HttpReqs => counter(stats?.requests()),
+        // The logs' per-interval counters (live too); the manifests' for
+        // workers that did not write them.
+        Metric::DroppedIterations if stats?.dropped > 0 || t.selector.is_some() => {
+            counter(stats?.dropped)
+        }
         Metric::DroppedIterations => counter(summary.dropped_iterations),
         Metric::Checks => {
             let (passes, fails) = match &t.selector {
