@@ -773,12 +773,11 @@ thresholds:
             }
             h
         };
-        let scope = |values_us: &[u64], errored: u64| {
-            let mut s = Stats::default();
-            s.duration = hist(values_us);
-            s.errored = errored;
-            s.timings = std::array::from_fn(|_| Some(hist(values_us)));
-            s
+        let scope = |values_us: &[u64], errored: u64| Stats {
+            duration: hist(values_us),
+            errored,
+            timings: std::array::from_fn(|_| Some(hist(values_us))),
+            ..Stats::default()
         };
         let tagged = [
             ("region", "eu-west-1", scope(&[2_000, 3_000], 0)),
