@@ -744,27 +744,12 @@ thresholds:
 
     #[test]
     fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
-        use crate::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
-        use sls_load_core::job::{CheckCounts, ResultsLocation};
+        use sls_load_core::job::CheckCounts;
         let scenario =
             crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
                 .expect("parses");
-        let options = PlanOptions {
-            run_id: RunId::new("r").expect("run id"),
-            now: SystemTime::UNIX_EPOCH,
-            lead: Duration::from_secs(2),
-            regions: None,
-            workers: None,
-            results: ResultsLocation {
-                bucket: "b".into(),
-                region: Region::new("us-east-1").expect("region"),
-            },
-            flush_every: Duration::from_secs(1),
-            max_slice: DEFAULT_MAX_SLICE,
-            memory_mb: 1024,
-            arch: Arch::X86_64,
-        };
-        let collected = Collected::new(plan::plan(&scenario, &options).expect("plans"));
+        let options = crate::plan::tests::opts();
+        let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
         let mut merged = Merged::default();
         let hist = |values_us: &[u64]| {
             let mut h = merged.total.duration.clone();
