@@ -36,6 +36,10 @@ pub const METRIC_CHECKS: &str = "checks";
 /// `dropped_iterations`), tagged with `scenario`; the histogram's count is the number.
 pub const METRIC_DROPPED: &str = "dropped_iterations";
 
+/// The metric of per-interval iteration durations (k6's `iteration_duration`),
+/// tagged with `scenario`; the histogram's count is k6's `iterations`.
+pub const METRIC_ITERATION: &str = "iteration_duration";
+
 /// The `status` value that stands for every status beyond the worker's cap on
 /// distinct tag sets.
 pub const STATUS_OTHER: &str = "other";

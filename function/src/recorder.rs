@@ -37,7 +37,7 @@ use sls_load_core::tag::{
 /// records; beyond it further statuses fold into `status=other`.
 pub const MAX_TAG_SETS: usize = 1_000;
 
-pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED};
+pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION};
 
 /// What the recorder knows of one request of the job: its tags that do not
 /// depend on the response.
@@ -103,6 +103,8 @@ struct State {
     interval_checks: BTreeMap<(String, bool), u64>,
     /// Dropped iterations of the current interval per scenario.
     interval_dropped: BTreeMap<String, u64>,
+    /// Durations of the iterations that ended in the current interval, per scenario.
+    interval_iterations: BTreeMap<String, Histogram<u64>>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -144,6 +146,7 @@ impl Recorder {
             seen: BTreeSet::new(),
             interval_checks: BTreeMap::new(),
             interval_dropped: BTreeMap::new(),
+            interval_iterations: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -331,6 +334,30 @@ impl Recorder {
         *count = count.saturating_add(n);
     }
 
+    /// Records one iteration of `scenario` that ended at `at` after `duration`
+    /// (k6's `iteration_duration`; their count is `iterations`).
+    pub fn record_iteration(
+        &self,
+        scenario: &str,
+        duration: Duration,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let h = match st.interval_iterations.get_mut(scenario) {
+            Some(h) => h,
+            None => st
+                .interval_iterations
+                .entry(scenario.to_owned())
+                .or_insert_with(hlog::new_histogram),
+        };
+        h.saturating_record(micros(duration));
+        Ok(())
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -350,6 +377,7 @@ impl Recorder {
             hists,
             interval_checks,
             interval_dropped,
+            interval_iterations,
             pending,
             writer,
             ..
@@ -376,6 +404,10 @@ impl Recorder {
         for (scenario, n) in std::mem::take(interval_dropped) {
             let tag = TagSet::new(METRIC_DROPPED, [(KEY_SCENARIO.to_owned(), scenario)]);
             writer.write(pending, &tag.encode(), start, second, &counter(n))?;
+        }
+        for (scenario, h) in std::mem::take(interval_iterations) {
+            let tag = TagSet::new(METRIC_ITERATION, [(KEY_SCENARIO.to_owned(), scenario)]);
+            writer.write(pending, &tag.encode(), start, second, &h)?;
         }
         *current = next;
         Ok(())
@@ -649,5 +681,26 @@ mod tests {
             .collect();
         let tag = "v2;metric=dropped_iterations;scenario=browse".to_owned();
         assert_eq!(got, vec![(tag.clone(), 0, 3), (tag, 1, 1)]);
+    }
+
+    #[test]
+    fn iterations_are_recorded_per_interval_and_scenario() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        let ms = Duration::from_millis;
+        rec.record_iteration("browse", ms(30), base + ms(100))
+            .unwrap();
+        rec.record_iteration("browse", ms(40), base + ms(200))
+            .unwrap();
+        rec.record_iteration("browse", ms(50), base + ms(1200))
+            .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
+        assert_eq!(got, vec![(tag.clone(), 0, 2), (tag, 1, 1)]);
     }
 }

@@ -25,7 +25,9 @@ use sls_load_core::hlog::{self, Interval};
 use sls_load_core::job::{
     CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
-use sls_load_core::tag::{KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, TagSet};
+use sls_load_core::tag::{
+    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, TagSet,
+};
 
 use crate::collect::{Problem, WorkerKey};
 
@@ -45,6 +47,10 @@ pub struct Stats {
     /// Iterations that could not start, from the logs' `dropped_iterations`
     /// counters (run total, region and tag scopes only).
     pub dropped: u64,
+    /// Iteration durations (k6's `iteration_duration`; the count is
+    /// `iterations`), microseconds; `None` when no log recorded any (run total,
+    /// region and tag scopes only).
+    pub iterations: Option<Histogram<u64>>,
     /// k6 phase timings of requests that got a response, microseconds, in
     /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
     /// total and per request name only.
@@ -58,6 +64,7 @@ impl Stats {
             failed: 0,
             errored: 0,
             dropped: 0,
+            iterations: None,
             timings: Default::default(),
         }
     }
@@ -189,27 +196,19 @@ impl Merged {
             self.add_checks(&set, h.len());
             return Ok(0);
         }
-        if metric == METRIC_DROPPED {
-            let n = h.len();
-            let region_tag = ("region".to_owned(), region.as_str().to_owned());
-            let mut scopes = vec![
-                &mut self.total,
-                self.regions.entry(region.clone()).or_default(),
-            ];
-            scopes.push(self.tagged.entry(region_tag).or_default());
-            for scope in scopes {
-                scope.dropped = scope.dropped.saturating_add(n);
-            }
-            for key in set.tags.iter().cloned() {
-                let scope = self.tagged.entry(key).or_default();
-                scope.dropped = scope.dropped.saturating_add(n);
-            }
+        if metric == METRIC_DROPPED || metric == METRIC_ITERATION {
+            self.add_iterations(region, &set, interval)?;
             return Ok(0);
         }
-        let request = set
-            .name()
-            .ok_or_else(|| format!("tag `{tag}` has no request name"))?;
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
+        let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
+        let Some(request) = set.name() else {
+            // A metric of a newer worker without a request name is skipped.
+            return match known {
+                true => Err(format!("tag `{tag}` has no request name")),
+                false => Ok(0),
+            };
+        };
         let add = |scope: &mut Stats| add_to(scope, metric, phase, interval);
         let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
         for key in tags.chain([("region".to_owned(), region.as_str().to_owned())]) {
@@ -231,6 +230,32 @@ impl Merged {
             TAG_DURATION | TAG_ERRORED => h.len(),
             _ => 0,
         })
+    }
+
+    /// Adds a `dropped_iterations` counter or an `iteration_duration` interval
+    /// to the run, its region and its tags' scopes.
+    fn add_iterations(
+        &mut self,
+        region: &Region,
+        set: &TagSet,
+        interval: &Interval,
+    ) -> Result<(), String> {
+        let h = &interval.histogram;
+        let add = |scope: &mut Stats| -> Result<(), String> {
+            if set.metric == METRIC_DROPPED {
+                scope.dropped = scope.dropped.saturating_add(h.len());
+                return Ok(());
+            }
+            let into = scope.iterations.get_or_insert_with(hlog::new_histogram);
+            hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
+        };
+        add(&mut self.total)?;
+        add(self.regions.entry(region.clone()).or_default())?;
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        for key in set.tags.iter().cloned().chain([region_tag]) {
+            add(self.tagged.entry(key).or_default())?;
+        }
+        Ok(())
     }
 
     /// Adds a `checks` counter interval of `count` results.
@@ -428,6 +453,17 @@ mod tests {
                 1,
                 vec![1; 2],
             ),
+            (
+                "v2;metric=iteration_duration;scenario=browse".to_owned(),
+                1,
+                vec![30_000; 4],
+            ),
+            // A metric of a newer worker, without a request name: skipped.
+            (
+                "v2;metric=data_sent;scenario=browse".to_owned(),
+                1,
+                vec![100],
+            ),
         ];
         let log = Log(
             worker("eu-west-1"),
@@ -458,6 +494,10 @@ mod tests {
         assert_eq!(m.total.dropped, 2);
         assert_eq!(tagged("region", "eu-west-1").dropped, 2);
         assert_eq!(tagged("scenario", "browse").dropped, 2);
+        let iterations = |s: &Stats| s.iterations.as_ref().map(|h| h.len());
+        assert_eq!(iterations(&m.total), Some(4));
+        assert_eq!(iterations(tagged("scenario", "browse")), Some(4));
+        assert_eq!(iterations(tagged("region", "eu-west-1")), Some(4));
         assert_eq!(m.timeline[&1].requests(), 1);
     }
 

@@ -655,6 +655,8 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
             counter(stats?.dropped)
         }
         Metric::DroppedIterations => counter(summary.dropped_iterations),
+        Metric::Iterations => counter(stats?.iterations.as_ref()?.len()),
+        Metric::IterationDuration => trend(stats?.iterations.as_ref()?, t.stat),
         Metric::Checks => {
             let (passes, fails) = match &t.selector {
                 // A check by name: its per-interval counts in the logs.
@@ -740,6 +742,8 @@ thresholds:
   checks{check:is 200}: ["rate>0.7"]
   checks: ["rate>0.99"]
   http_req_blocked{scenario:browse}: ["max<1"]
+  iterations{scenario:browse}: ["count==2"]
+  iteration_duration: ["max<1"]
 "#;
 
     #[test]
@@ -775,6 +779,9 @@ thresholds:
             merged.tagged.insert((k.into(), v.into()), s);
         }
         merged.requests.insert("home".into(), scope(&[4_000], 0));
+        merged.total.iterations = Some(hist(&[700, 1_500]));
+        let browse = ("scenario".to_owned(), "browse".to_owned());
+        merged.tagged.entry(browse).or_default().iterations = Some(hist(&[700, 1_500]));
         let counts = CheckCounts {
             passes: 3,
             fails: 1,
@@ -804,6 +811,8 @@ thresholds:
             ("checks{check:is 200} rate>0.7", true, Some(0.75)),
             ("checks rate>0.99", false, Some(0.75)),
             ("http_req_blocked{scenario:browse} max<1", true, Some(0.5)),
+            ("iterations{scenario:browse} count==2", true, Some(2.0)),
+            ("iteration_duration max<1", false, Some(1.5)),
         ];
         for (got, want) in verdicts.iter().zip(want) {
             assert_eq!(got.0, want.0);
@@ -814,6 +823,6 @@ thresholds:
                 want.0
             );
         }
-        assert_eq!(verdicts.len(), 9);
+        assert_eq!(verdicts.len(), 11);
     }
 }

@@ -36,6 +36,10 @@ pub enum Metric {
     HttpReqWaiting,
     /// `http_req_receiving`: trend of response receiving times, ms.
     HttpReqReceiving,
+    /// `iterations`: counter of iterations that ended.
+    Iterations,
+    /// `iteration_duration`: trend of iteration durations (think time included), ms.
+    IterationDuration,
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -48,7 +52,7 @@ enum Kind {
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 13] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
@@ -60,6 +64,8 @@ impl Metric {
         Metric::HttpReqSending,
         Metric::HttpReqWaiting,
         Metric::HttpReqReceiving,
+        Metric::Iterations,
+        Metric::IterationDuration,
     ];
 
     /// The k6 phase timings, in the interval logs' phase order
@@ -92,6 +98,8 @@ impl Metric {
             Metric::HttpReqSending => "http_req_sending",
             Metric::HttpReqWaiting => "http_req_waiting",
             Metric::HttpReqReceiving => "http_req_receiving",
+            Metric::Iterations => "iterations",
+            Metric::IterationDuration => "iteration_duration",
         }
     }
 
@@ -109,7 +117,7 @@ impl Metric {
     fn kind(self) -> Kind {
         match self {
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
-            Metric::HttpReqs | Metric::DroppedIterations => Kind::Counter,
+            Metric::HttpReqs | Metric::DroppedIterations | Metric::Iterations => Kind::Counter,
             _ => Kind::Trend,
         }
     }
@@ -357,10 +365,15 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
         )));
     };
     let tag = selector.as_ref().map(|(tag, _)| tag.as_str());
-    if metric == Metric::DroppedIterations && tag.is_some_and(|t| t != "region") {
-        return Err(fail(
-            "dropped_iterations has no request `name` tag; filter by region only".into(),
-        ));
+    let per_iteration = [
+        Metric::DroppedIterations,
+        Metric::Iterations,
+        Metric::IterationDuration,
+    ];
+    if per_iteration.contains(&metric) && tag.is_some_and(|t| t != "region" && t != "scenario") {
+        return Err(fail(format!(
+            "{metric} has no request tags like `name`; filter by region only (or scenario)"
+        )));
     }
     if metric == Metric::Checks && tag.is_some_and(|t| t != "check") {
         return Err(fail(
@@ -663,7 +676,7 @@ mod tests {
             "http_req_duraton: unknown metric `http_req_duraton` (supported: \
              http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
              http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
-             http_req_waiting, http_req_receiving)"
+             http_req_waiting, http_req_receiving, iterations, iteration_duration)"
         );
     }
 
@@ -789,5 +802,18 @@ mod tests {
         assert!(error("checks{name:home}", "rate>0.9").contains("filtered by `check` only"));
         assert!(error("http_reqs{check:x}", "count>1").contains("checks only"));
         assert!(error("dropped_iterations{status:200}", "count<1").contains("region only"));
+    }
+
+    #[test]
+    fn iterations_are_a_counter_and_their_duration_a_trend_by_region_or_scenario() {
+        assert_eq!(parse("iterations", "count>10").metric, Metric::Iterations);
+        assert_eq!(
+            parse("iterations{scenario:browse}", "rate>1").stat,
+            Stat::Rate
+        );
+        let t = parse("iteration_duration{region:eu-west-1}", "p(95)<900");
+        assert_eq!(t.metric, Metric::IterationDuration);
+        assert!(error("iterations{name:home}", "count>1").contains("filter by region only"));
+        assert!(error("iteration_duration", "count>1").contains("does not apply"));
     }
 }

@@ -1,6 +1,7 @@
 //! The versioned tag scheme seen from the command line (issue 11): a run whose
 //! target fails a fifth of its requests judges thresholds on k6's built-in
-//! metrics with the interval logs' tags (`status`, `region`, `check`), and the
+//! metrics with the interval logs' tags (`status`, `region`, `check`,
+//! `scenario`), and the
 //! figures they observe are the ones the target counted.
 //!
 //! It does not test the tag encoding itself (core's `tag` module does) or the
@@ -41,6 +42,8 @@ thresholds:
   "http_req_waiting{{region:us-east-1}}": ["p(95)<5000"]
   "http_req_failed{{expected_response:false}}": ["rate==1"]
   "checks{{check:is 200}}": ["rate>0"]
+  iterations: ["count>0"]
+  "iteration_duration{{scenario:browse}}": ["p(95)<5000"]
 "#,
             target.url
         ),
@@ -83,6 +86,9 @@ thresholds:
     assert!(observed("http_req_duration{status:200}") > 0.0);
     assert!(observed("http_req_waiting{region:us-east-1}") > 0.0);
     assert_eq!(observed("http_req_failed{expected_response:false}"), 1.0);
+    // One request per iteration: as many iterations as the target saw requests.
+    assert_eq!(observed("iterations"), sent as f64);
+    assert!(observed("iteration_duration{scenario:browse}") > 0.0);
     let rate = observed("checks{check:is 200}");
     assert!(
         (rate - ok as f64 / sent as f64).abs() < 1e-9,

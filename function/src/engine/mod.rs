@@ -692,13 +692,15 @@ pub(crate) mod tests {
     }
 
     /// Per tag of `log`: every recorded value (with repeats), over all intervals.
-    /// Recorded values by `metric:name` (every status and tag folded together).
+    /// Recorded request values by `metric:name` (every status and tag folded together).
     fn values_by_tag(log: &[u8]) -> BTreeMap<String, Vec<u64>> {
         let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for i in sls_load_core::hlog::decode(log) {
             let i = i.expect("parses");
             let tag = sls_load_core::tag::TagSet::parse(&i.tag).expect("a tag");
-            let key = format!("{}:{}", tag.metric, tag.name().unwrap_or(""));
+            // Request samples only (iterations have no request name).
+            let Some(name) = tag.name() else { continue };
+            let key = format!("{}:{name}", tag.metric);
             let values = out.entry(key).or_default();
             for v in i.histogram.iter_recorded() {
                 values.extend(std::iter::repeat_n(
