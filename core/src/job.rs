@@ -717,10 +717,10 @@ impl LogCount {
     pub fn of(bytes: &[u8]) -> LogCount {
         let mut count = LogCount::default();
         for interval in crate::hlog::decode(bytes).flatten() {
-            let Some((metric, _)) = split_tag(&interval.tag) else {
+            let Ok(set) = crate::tag::TagSet::parse(&interval.tag) else {
                 continue;
             };
-            if metric == TAG_DURATION || metric == TAG_ERRORED {
+            if set.metric == TAG_DURATION || set.metric == TAG_ERRORED {
                 count.requests = count.requests.saturating_add(interval.histogram.len());
             }
             let s = interval.offset.as_secs();
@@ -733,7 +733,8 @@ impl LogCount {
     }
 }
 
-/// Builds the interval-log tag for a metric and request name (`http_req_duration:home`).
+/// Builds a version-1 interval-log tag for a metric and request name
+/// (`http_req_duration:home`); the worker now writes version 2 ([`crate::tag`]).
 pub fn tag(metric: &str, request: &str) -> String {
     format!("{metric}:{request}")
 }

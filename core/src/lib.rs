@@ -24,4 +24,5 @@ pub mod id;
 pub mod job;
 pub mod schedule;
 pub mod sdk;
+pub mod tag;
 pub mod template;

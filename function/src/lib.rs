@@ -186,10 +186,10 @@ async fn run_job_unboxed<S: Sink>(
     claim_job(&job, sink, invoked_at).await?;
     let clock = Clock::now();
     // Intervals count from the run's start, so slices of one worker slot line up.
-    let recorder = Arc::new(Recorder::new(
+    let recorder = Arc::new(Recorder::with_requests(
         clock.instant_of(job.run_start()),
         job.run_start(),
-        engine::request_names(&job),
+        engine::request_infos(&job),
     ));
     let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock).await?;
     let manifest = Manifest {

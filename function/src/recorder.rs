@@ -1,7 +1,13 @@
 //! Records every request's outcome: latency (and, for requests that got a response,
-//! the six k6 phase timings) into HdrHistograms per one-second interval and tag,
-//! created lazily, counts and error classes per request name, and pass/fail
-//! counts per check name.
+//! the six k6 phase timings) into HdrHistograms per one-second interval and tag
+//! set (request name, status, method, scenario, expected_response; version-2 tags
+//! of [`sls_load_core::tag`]), created lazily, counts and error classes per
+//! request name, and pass/fail counts per check name (in total and per interval,
+//! as `checks` counter intervals).
+//!
+//! Distinct tag sets per worker are capped at [`MAX_TAG_SETS`]: beyond it, a
+//! request's further statuses fold into `status=other`, so memory stays bounded
+//! whatever statuses a target returns.
 //!
 //! The recorder owns the in-memory measurement state and turns completed intervals
 //! into standard HdrHistogram interval-log lines (V2 + deflate, base64) as soon as
@@ -10,7 +16,7 @@
 //! where bytes go (the sink does). Values are microseconds, 1 µs to 60 s, 3
 //! significant digits; slower values saturate at 60 s (phases of zero stay zero).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,8 +26,34 @@ use sls_load_core::hlog::{self, IntervalWriter};
 use crate::client::Timings;
 use crate::job::{
     CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, RequestCounts, TAG_DURATION, TAG_ERRORED,
-    TAG_FAILED, TAG_PHASES, tag,
+    TAG_FAILED, TAG_PHASES,
 };
+use sls_load_core::tag::{
+    KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_STATUS,
+    STATUS_OTHER, TagSet,
+};
+
+/// Most distinct tag sets (request, status, expected_response) one worker
+/// records; beyond it further statuses fold into `status=other`.
+pub const MAX_TAG_SETS: usize = 1_000;
+
+pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION};
+
+/// What the recorder knows of one request of the job: its tags that do not
+/// depend on the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The request name (`name` tag).
+    pub name: String,
+    /// The HTTP method (`method` tag); empty when unknown.
+    pub method: String,
+    /// The scenario the request belongs to (`scenario` tag); empty when unknown.
+    pub scenario: String,
+}
+
+/// The response-dependent part of a tag set: the status (`None` past the cap,
+/// written `other`; `0` for no response) and whether the response was expected.
+type Variant = (Option<u16>, bool);
 
 /// How one request ended, as the recorder sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +94,17 @@ const FIRST_PHASE: usize = 3;
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
-    /// Histograms of the current interval, `request * METRICS.len() + metric`,
-    /// created on first use.
-    hists: Vec<Option<Histogram<u64>>>,
+    /// Histograms of the current interval by request, variant and metric
+    /// index, created on first use and dropped when the interval closes.
+    hists: BTreeMap<(usize, Variant, usize), Histogram<u64>>,
+    /// Every tag set (request, variant) seen so far, at most [`MAX_TAG_SETS`].
+    seen: BTreeSet<(usize, Variant)>,
+    /// Check results of the current interval: (check name, passed) → count.
+    interval_checks: BTreeMap<(String, bool), u64>,
+    /// Dropped iterations of the current interval per scenario.
+    interval_dropped: BTreeMap<String, u64>,
+    /// Durations of the iterations that ended in the current interval, per scenario.
+    interval_iterations: BTreeMap<String, Histogram<u64>>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -77,21 +117,36 @@ pub struct Recorder {
     base: Instant,
     base_wall: SystemTime,
     names: Vec<String>,
-    tags: Vec<String>,
+    requests: Vec<RequestInfo>,
     state: Mutex<State>,
 }
 
 impl Recorder {
     /// A recorder whose interval 0 starts at `base` (the monotonic instant of `base_wall`,
     /// the run's `start_at`), for the given request names.
+    /// Their method and scenario are not tagged; see [`Recorder::with_requests`].
     pub fn new(base: Instant, base_wall: SystemTime, names: Vec<String>) -> Self {
-        let tags = names
-            .iter()
-            .flat_map(|n| METRICS.iter().map(move |m| tag(m, n)))
-            .collect::<Vec<_>>();
+        let requests = names
+            .into_iter()
+            .map(|name| RequestInfo {
+                name,
+                method: String::new(),
+                scenario: String::new(),
+            })
+            .collect();
+        Self::with_requests(base, base_wall, requests)
+    }
+
+    /// A recorder for the given requests, whose samples carry their tags.
+    pub fn with_requests(base: Instant, base_wall: SystemTime, requests: Vec<RequestInfo>) -> Self {
+        let names: Vec<String> = requests.iter().map(|r| r.name.clone()).collect();
         let state = State {
             current: 0,
-            hists: (0..tags.len()).map(|_| None).collect(),
+            hists: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            interval_checks: BTreeMap::new(),
+            interval_dropped: BTreeMap::new(),
+            interval_iterations: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -101,7 +156,7 @@ impl Recorder {
             base,
             base_wall,
             names,
-            tags,
+            requests,
             state: Mutex::new(state),
         }
     }
@@ -119,17 +174,19 @@ impl Recorder {
         latency: Duration,
         at: Instant,
     ) -> Result<(), RecorderError> {
-        self.record_with(request, outcome, latency, at, None)
+        self.record_with(request, outcome, latency, at, None, None)
     }
 
-    /// [`Recorder::record`] plus, for a request that got a response, its phase
-    /// timings (one histogram per phase, like k6's `http_req_*`).
+    /// [`Recorder::record`] plus, for a request that got a response, its status
+    /// (the `status` tag; `0` for no response) and phase timings (one histogram
+    /// per phase, like k6's `http_req_*`).
     pub fn record_with(
         &self,
         request: usize,
         outcome: Outcome,
         latency: Duration,
         at: Instant,
+        status: Option<u16>,
         timings: Option<&Timings>,
     ) -> Result<(), RecorderError> {
         let idx = self.interval_of(at);
@@ -138,13 +195,17 @@ impl Recorder {
             self.roll(&mut st, idx)?;
         }
         let value = micros(latency);
+        let expected = outcome == Outcome::Ok;
+        let status = match outcome {
+            Outcome::Errored(_) => 0,
+            _ => status.unwrap_or(0),
+        };
+        let variant = variant_of(&mut st.seen, request, (Some(status), expected));
         let mut put = |metric: usize, value: u64| -> Result<(), RecorderError> {
-            let slot = &mut st.hists[request * METRICS.len() + metric];
-            let h = match slot {
-                Some(h) => h,
-                None => slot.insert(hlog::new_histogram()),
-            };
-            h.saturating_record(value);
+            st.hists
+                .entry((request, variant, metric))
+                .or_insert_with(hlog::new_histogram)
+                .saturating_record(value);
             Ok(())
         };
         match outcome {
@@ -211,7 +272,7 @@ impl Recorder {
             &mut out,
             &[
                 comment,
-                "values are microseconds; tags are {metric}:{request name}",
+                "values are microseconds; tags are version 2 (v2;metric=M;key=value;...)",
             ],
             self.base_wall,
         )?;
@@ -241,6 +302,9 @@ impl Recorder {
         let mut failed = false;
         for (name, passed) in results {
             failed |= !passed;
+            *st.interval_checks
+                .entry((name.to_owned(), passed))
+                .or_default() += 1;
             let counts = match st.checks.get_mut(name) {
                 Some(c) => c,
                 None => st.checks.entry(name.to_owned()).or_default(),
@@ -258,6 +322,42 @@ impl Recorder {
         }
     }
 
+    /// Counts `n` iterations of `scenario` that could not start (k6's
+    /// `dropped_iterations`) in the interval being recorded, written as a
+    /// `dropped_iterations` counter interval tagged with the scenario.
+    pub fn record_dropped(&self, scenario: &str, n: u64) {
+        let mut st = self.lock();
+        let count = match st.interval_dropped.get_mut(scenario) {
+            Some(c) => c,
+            None => st.interval_dropped.entry(scenario.to_owned()).or_default(),
+        };
+        *count = count.saturating_add(n);
+    }
+
+    /// Records one iteration of `scenario` that ended at `at` after `duration`
+    /// (k6's `iteration_duration`; their count is `iterations`).
+    pub fn record_iteration(
+        &self,
+        scenario: &str,
+        duration: Duration,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let h = match st.interval_iterations.get_mut(scenario) {
+            Some(h) => h,
+            None => st
+                .interval_iterations
+                .entry(scenario.to_owned())
+                .or_insert_with(hlog::new_histogram),
+        };
+        h.saturating_record(micros(duration));
+        Ok(())
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -269,32 +369,86 @@ impl Recorder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Serializes the current interval's histograms into `pending` and moves to `next`.
+    /// Serializes the current interval's histograms and check counters into
+    /// `pending`, drops them, and moves to `next`.
     fn roll(&self, st: &mut State, next: u64) -> Result<(), RecorderError> {
         let State {
             current,
             hists,
+            interval_checks,
+            interval_dropped,
+            interval_iterations,
             pending,
             writer,
             ..
         } = st;
-        for (slot, name) in hists.iter_mut().zip(&self.tags) {
-            let Some(h) = slot else { continue };
+        let start = Duration::from_secs(*current);
+        let second = Duration::from_secs(1);
+        for ((request, variant, metric), h) in std::mem::take(hists) {
             if h.is_empty() {
                 continue;
             }
-            writer.write(
-                pending,
-                name,
-                Duration::from_secs(*current),
-                Duration::from_secs(1),
-                h,
-            )?;
-            h.reset();
+            let tag = self.tag_of(request, variant, metric).encode();
+            writer.write(pending, &tag, start, second, &h)?;
+        }
+        for ((check, passed), n) in std::mem::take(interval_checks) {
+            let tag = TagSet::new(
+                METRIC_CHECKS,
+                [
+                    (KEY_CHECK.to_owned(), check),
+                    (KEY_PASSED.to_owned(), passed.to_string()),
+                ],
+            );
+            writer.write(pending, &tag.encode(), start, second, &counter(n))?;
+        }
+        for (scenario, n) in std::mem::take(interval_dropped) {
+            let tag = TagSet::new(METRIC_DROPPED, [(KEY_SCENARIO.to_owned(), scenario)]);
+            writer.write(pending, &tag.encode(), start, second, &counter(n))?;
+        }
+        for (scenario, h) in std::mem::take(interval_iterations) {
+            let tag = TagSet::new(METRIC_ITERATION, [(KEY_SCENARIO.to_owned(), scenario)]);
+            writer.write(pending, &tag.encode(), start, second, &h)?;
         }
         *current = next;
         Ok(())
     }
+
+    /// The tag set of `metric` for `request` with `variant`.
+    fn tag_of(&self, request: usize, (status, expected): Variant, metric: usize) -> TagSet {
+        let info = &self.requests[request];
+        let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
+        let status = status.map_or_else(|| STATUS_OTHER.to_owned(), |s| s.to_string());
+        tags.push((KEY_STATUS.to_owned(), status));
+        if !info.method.is_empty() {
+            tags.push((KEY_METHOD.to_owned(), info.method.clone()));
+        }
+        if !info.scenario.is_empty() {
+            tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
+        }
+        tags.push((KEY_EXPECTED.to_owned(), expected.to_string()));
+        TagSet::new(METRICS[metric], tags)
+    }
+}
+
+/// The variant a sample is recorded under: `wanted` if its tag set was seen or
+/// there is room for one more, else the same with `status=other` (those sets
+/// are not counted: at most two per request).
+fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Variant) -> Variant {
+    if seen.contains(&(request, wanted)) {
+        return wanted;
+    }
+    if seen.len() < MAX_TAG_SETS {
+        seen.insert((request, wanted));
+        return wanted;
+    }
+    (None, wanted.1)
+}
+
+/// A histogram standing for a counter of `n`: `n` values of 1 (its count is `n`).
+fn counter(n: u64) -> Histogram<u64> {
+    let mut h = hlog::new_histogram();
+    h.saturating_record_n(1, n);
+    h
 }
 
 /// `d` in whole microseconds, clamped to the histogram bounds.
@@ -307,11 +461,26 @@ fn micros(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// `(metric:name, second, count)` of each interval.
     fn intervals(log: &[u8]) -> Vec<(String, u64, u64)> {
+        tagged(log)
+            .into_iter()
+            .map(|(t, second, n)| {
+                (
+                    format!("{}:{}", t.metric, t.name().unwrap_or("")),
+                    second,
+                    n,
+                )
+            })
+            .collect()
+    }
+
+    fn tagged(log: &[u8]) -> Vec<(TagSet, u64, u64)> {
         hlog::decode(log)
             .map(|i| {
                 let i = i.expect("parses");
-                (i.tag, i.offset.as_secs(), i.histogram.len())
+                let tag = TagSet::parse(&i.tag).expect("a v2 tag");
+                (tag, i.offset.as_secs(), i.histogram.len())
             })
             .collect()
     }
@@ -396,5 +565,142 @@ mod tests {
         rec.close().unwrap();
         let log = rec.take_log("t").unwrap().unwrap();
         assert_eq!(intervals(&log), vec![("http_req_duration:x".into(), 0, 2)]);
+    }
+
+    fn info(name: &str, method: &str, scenario: &str) -> RequestInfo {
+        RequestInfo {
+            name: name.into(),
+            method: method.into(),
+            scenario: scenario.into(),
+        }
+    }
+
+    #[test]
+    fn samples_carry_status_method_scenario_and_expected_response() {
+        let base = Instant::now();
+        let rec =
+            Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
+        let ms = Duration::from_millis;
+        rec.record_with(0, Outcome::Ok, ms(5), base, Some(200), None)
+            .unwrap();
+        let failed = Outcome::Failed(ErrorClass::Http5xx);
+        rec.record_with(0, failed, ms(5), base, Some(503), None)
+            .unwrap();
+        let errored = Outcome::Errored(ErrorClass::Timeout);
+        rec.record_with(0, errored, ms(5), base, None, None)
+            .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let text = |t: &TagSet| t.encode();
+        let tags: Vec<String> = tagged(&log).iter().map(|(t, ..)| text(t)).collect();
+        assert_eq!(
+            tags,
+            vec![
+                "v2;metric=http_req_errored;name=home;status=0;method=GET;scenario=browse;expected_response=false",
+                "v2;metric=http_req_duration;name=home;status=200;method=GET;scenario=browse;expected_response=true",
+                "v2;metric=http_req_duration;name=home;status=503;method=GET;scenario=browse;expected_response=false",
+                "v2;metric=http_req_failed;name=home;status=503;method=GET;scenario=browse;expected_response=false",
+            ]
+        );
+    }
+
+    #[test]
+    fn statuses_beyond_the_cap_fold_into_other() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        let at = base;
+        for status in 0..(MAX_TAG_SETS as u16 + 50) {
+            rec.record_with(
+                0,
+                Outcome::Ok,
+                Duration::from_millis(1),
+                at,
+                Some(status),
+                None,
+            )
+            .unwrap();
+        }
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let all = tagged(&log);
+        assert_eq!(all.len(), MAX_TAG_SETS + 1);
+        let other: Vec<_> = all
+            .iter()
+            .filter(|(t, ..)| t.get(KEY_STATUS) == Some(STATUS_OTHER))
+            .collect();
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].2, 50);
+        assert_eq!(
+            all.iter().map(|(_, _, n)| n).sum::<u64>(),
+            MAX_TAG_SETS as u64 + 50
+        );
+    }
+
+    #[test]
+    fn check_results_are_counted_per_interval_in_the_log() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        rec.record_checks(0, [("is 200", true), ("is 200", false)]);
+        rec.record_checks(0, [("is 200", true)]);
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "v2;metric=checks;check=is%20200;passed=false".to_owned(),
+                    0,
+                    1
+                ),
+                (
+                    "v2;metric=checks;check=is%20200;passed=true".to_owned(),
+                    0,
+                    2
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn dropped_iterations_are_counted_per_interval_and_scenario() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        rec.record_dropped("browse", 1);
+        rec.record_dropped("browse", 2);
+        rec.roll_to(base + Duration::from_millis(1500)).unwrap();
+        rec.record_dropped("browse", 1);
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let tag = "v2;metric=dropped_iterations;scenario=browse".to_owned();
+        assert_eq!(got, vec![(tag.clone(), 0, 3), (tag, 1, 1)]);
+    }
+
+    #[test]
+    fn iterations_are_recorded_per_interval_and_scenario() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        let ms = Duration::from_millis;
+        rec.record_iteration("browse", ms(30), base + ms(100))
+            .unwrap();
+        rec.record_iteration("browse", ms(40), base + ms(200))
+            .unwrap();
+        rec.record_iteration("browse", ms(50), base + ms(1200))
+            .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
+        assert_eq!(got, vec![(tag.clone(), 0, 2), (tag, 1, 1)]);
     }
 }

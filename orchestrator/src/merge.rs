@@ -5,7 +5,13 @@
 //! Every interval is added into the run total, its worker's region, its request
 //! name and its second on the run's timeline, and (for live progress) its region's
 //! second while that second is recent; the k6 phase timings (`http_req_blocked`
-//! ... `http_req_receiving`) into the run total and their request name only. A
+//! ... `http_req_receiving`) into the run total and their request name only.
+//! Besides, every interval counts (phases included) in one scope per tag
+//! `key:value` it carries (`status:200`, `method:GET`, `scenario:browse`,
+//! `expected_response:true`, unknown keys too) and per `region:R`, for
+//! threshold tag filters: their number grows with distinct tag values (capped
+//! by the workers), never per second. `checks` counter intervals add to the
+//! pass/fail counts per check name. A
 //! line that does not decode becomes a [`Problem`] naming its object and line; the
 //! rest of the object still counts. Decoding is the core crate's interval-log
 //! codec; this module does not fetch objects (collect does) or compute report
@@ -17,7 +23,10 @@ use std::time::SystemTime;
 use hdrhistogram::Histogram;
 use sls_load_core::hlog::{self, Interval};
 use sls_load_core::job::{
-    ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES, split_tag,
+    CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
+};
+use sls_load_core::tag::{
+    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, TagSet,
 };
 
 use crate::collect::{Problem, WorkerKey};
@@ -35,6 +44,13 @@ pub struct Stats {
     pub failed: u64,
     /// Requests that got no response.
     pub errored: u64,
+    /// Iterations that could not start, from the logs' `dropped_iterations`
+    /// counters (run total, region and tag scopes only).
+    pub dropped: u64,
+    /// Iteration durations (k6's `iteration_duration`; the count is
+    /// `iterations`), microseconds; `None` when no log recorded any (run total,
+    /// region and tag scopes only).
+    pub iterations: Option<Histogram<u64>>,
     /// k6 phase timings of requests that got a response, microseconds, in
     /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
     /// total and per request name only.
@@ -47,6 +63,8 @@ impl Stats {
             duration: hlog::new_histogram(),
             failed: 0,
             errored: 0,
+            dropped: 0,
+            iterations: None,
             timings: Default::default(),
         }
     }
@@ -82,6 +100,11 @@ pub struct Merged {
     /// Per region and second, the last [`RECENT_SECONDS`] of each region only
     /// (live progress).
     pub recent: BTreeMap<(Region, u64), Stats>,
+    /// Per tag `(key, value)` of the samples (`("status", "200")`), with
+    /// `("region", R)` for each region; phase timings included.
+    pub tagged: BTreeMap<(String, String), Stats>,
+    /// Check pass/fail counts per check name, from the logs' `checks` intervals.
+    pub checks: BTreeMap<String, CheckCounts>,
     /// Objects (or lines of them) that could not be decoded.
     pub problems: Vec<Problem>,
     /// Interval-log objects merged.
@@ -166,47 +189,86 @@ impl Merged {
         start_at: SystemTime,
     ) -> Result<u64, String> {
         let tag = interval.tag.as_str();
-        if tag.is_empty() {
-            return Err("interval without a tag".into());
-        }
-        let (metric, request) =
-            split_tag(tag).ok_or_else(|| format!("tag `{tag}` has no request name"))?;
+        let set = TagSet::parse(tag).map_err(|e| e.to_string())?;
+        let metric = set.metric.as_str();
         let h = &interval.histogram;
-        let add = |into: &mut Histogram<u64>| {
-            hlog::add(into, h).map_err(|e| format!("interval `{tag}`: {e:?}"))
+        if metric == METRIC_CHECKS {
+            self.add_checks(&set, h.len());
+            return Ok(0);
+        }
+        if metric == METRIC_DROPPED || metric == METRIC_ITERATION {
+            self.add_iterations(region, &set, interval)?;
+            return Ok(0);
+        }
+        let phase = TAG_PHASES.iter().position(|p| *p == metric);
+        let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
+        let Some(request) = set.name() else {
+            // A metric of a newer worker without a request name is skipped.
+            return match known {
+                true => Err(format!("tag `{tag}` has no request name")),
+                false => Ok(0),
+            };
         };
-        if let Some(phase) = TAG_PHASES.iter().position(|p| *p == metric) {
-            let request = self.requests.entry(request.to_owned()).or_default();
-            for scope in [&mut self.total, request] {
-                add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?;
-            }
+        let add = |scope: &mut Stats| add_to(scope, metric, phase, interval);
+        let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
+        for key in tags.chain([("region".to_owned(), region.as_str().to_owned())]) {
+            add(self.tagged.entry(key).or_default())?;
+        }
+        add(&mut self.total)?;
+        add(self.requests.entry(request.to_owned()).or_default())?;
+        if phase.is_some() {
             return Ok(0);
         }
         let at = interval.start.duration_since(start_at).unwrap_or_default();
         let second = at.as_secs_f64().round() as u64;
-        let recent = self.keep_recent(region, second);
-        let mut scopes = vec![
-            &mut self.total,
-            self.regions.entry(region.clone()).or_default(),
-            self.requests.entry(request.to_owned()).or_default(),
-            self.timeline.entry(second).or_default(),
-        ];
-        if recent {
-            scopes.push(self.recent.entry((region.clone(), second)).or_default());
+        if self.keep_recent(region, second) {
+            add(self.recent.entry((region.clone(), second)).or_default())?;
         }
-        for scope in scopes {
-            match metric {
-                TAG_DURATION => add(&mut scope.duration)?,
-                TAG_FAILED => scope.failed = scope.failed.saturating_add(h.len()),
-                TAG_ERRORED => scope.errored = scope.errored.saturating_add(h.len()),
-                // Tags of metrics this version does not know are skipped, not fatal.
-                _ => {}
-            }
-        }
+        add(self.regions.entry(region.clone()).or_default())?;
+        add(self.timeline.entry(second).or_default())?;
         Ok(match metric {
             TAG_DURATION | TAG_ERRORED => h.len(),
             _ => 0,
         })
+    }
+
+    /// Adds a `dropped_iterations` counter or an `iteration_duration` interval
+    /// to the run, its region and its tags' scopes.
+    fn add_iterations(
+        &mut self,
+        region: &Region,
+        set: &TagSet,
+        interval: &Interval,
+    ) -> Result<(), String> {
+        let h = &interval.histogram;
+        let add = |scope: &mut Stats| -> Result<(), String> {
+            if set.metric == METRIC_DROPPED {
+                scope.dropped = scope.dropped.saturating_add(h.len());
+                return Ok(());
+            }
+            let into = scope.iterations.get_or_insert_with(hlog::new_histogram);
+            hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
+        };
+        add(&mut self.total)?;
+        add(self.regions.entry(region.clone()).or_default())?;
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        for key in set.tags.iter().cloned().chain([region_tag]) {
+            add(self.tagged.entry(key).or_default())?;
+        }
+        Ok(())
+    }
+
+    /// Adds a `checks` counter interval of `count` results.
+    fn add_checks(&mut self, set: &TagSet, count: u64) {
+        let Some(check) = set.get(KEY_CHECK) else {
+            return;
+        };
+        let counts = self.checks.entry(check.to_owned()).or_default();
+        if set.get(KEY_PASSED) == Some("true") {
+            counts.passes = counts.passes.saturating_add(count);
+        } else {
+            counts.fails = counts.fails.saturating_add(count);
+        }
     }
 
     /// Whether `second` of `region` is among its recent ones; drops the seconds
@@ -228,6 +290,28 @@ impl Merged {
         }
         second >= floor
     }
+}
+
+/// Adds one interval of `metric` (phase index `phase`, if a phase) to `scope`.
+/// Tags of metrics this version does not know are skipped, not fatal.
+fn add_to(
+    scope: &mut Stats,
+    metric: &str,
+    phase: Option<usize>,
+    interval: &Interval,
+) -> Result<(), String> {
+    let h = &interval.histogram;
+    let add = |into: &mut Histogram<u64>| {
+        hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
+    };
+    match (phase, metric) {
+        (Some(phase), _) => add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?,
+        (None, TAG_DURATION) => add(&mut scope.duration)?,
+        (None, TAG_FAILED) => scope.failed = scope.failed.saturating_add(h.len()),
+        (None, TAG_ERRORED) => scope.errored = scope.errored.saturating_add(h.len()),
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -337,6 +421,84 @@ mod tests {
         assert!(m.timeline[&0].timings.iter().all(Option::is_none));
         // Phase tags do not count as requests.
         assert_eq!(m.total.requests(), 4);
+    }
+
+    #[test]
+    fn version_2_tags_merge_per_tag_value_with_region_phases_and_checks() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let v2 = |metric: &str, status: u16, expected: bool| {
+            format!(
+                "v2;metric={metric};name=home;status={status};method=GET;scenario=browse;expected_response={expected};served_by=edge1"
+            )
+        };
+        let intervals = vec![
+            (v2("http_req_duration", 200, true), 0, vec![2_000; 3]),
+            (v2("http_req_duration", 503, false), 0, vec![9_000]),
+            (v2("http_req_failed", 503, false), 0, vec![9_000]),
+            (v2("http_req_waiting", 200, true), 0, vec![1_500; 3]),
+            (
+                "v2;metric=checks;check=is%20200;passed=true".to_owned(),
+                0,
+                vec![1; 3],
+            ),
+            (
+                "v2;metric=checks;check=is%20200;passed=false".to_owned(),
+                1,
+                vec![1],
+            ),
+            // An old worker's line in the same run.
+            ("http_req_duration:home".to_owned(), 1, vec![4_000]),
+            (
+                "v2;metric=dropped_iterations;scenario=browse".to_owned(),
+                1,
+                vec![1; 2],
+            ),
+            (
+                "v2;metric=iteration_duration;scenario=browse".to_owned(),
+                1,
+                vec![30_000; 4],
+            ),
+            // A metric of a newer worker, without a request name: skipped.
+            (
+                "v2;metric=data_sent;scenario=browse".to_owned(),
+                1,
+                vec![100],
+            ),
+        ];
+        let log = Log(
+            worker("eu-west-1"),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, &intervals),
+        );
+        let m = merge_all(&[log], start);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let tagged = |k: &str, v: &str| &m.tagged[&(k.to_owned(), v.to_owned())];
+        assert_eq!(m.total.requests(), 5);
+        assert_eq!(m.requests["home"].requests(), 5);
+        assert_eq!(tagged("status", "200").requests(), 3);
+        assert_eq!(tagged("status", "503").errors(), 1);
+        assert_eq!(tagged("method", "GET").requests(), 4);
+        assert_eq!(tagged("scenario", "browse").requests(), 4);
+        assert_eq!(tagged("expected_response", "true").requests(), 3);
+        assert_eq!(tagged("served_by", "edge1").requests(), 4);
+        assert_eq!(tagged("region", "eu-west-1").requests(), 5);
+        let waiting = tagged("region", "eu-west-1").timings[4]
+            .as_ref()
+            .map(|h| h.len());
+        assert_eq!(waiting, Some(3));
+        // The region scope of the summary stays as before: no phases.
+        assert!(m.regions[&Region::new("eu-west-1").unwrap()].timings[4].is_none());
+        let checks = &m.checks["is 200"];
+        assert_eq!((checks.passes, checks.fails), (3, 1));
+        // Check counters are not requests, on no timeline second.
+        assert_eq!(m.total.dropped, 2);
+        assert_eq!(tagged("region", "eu-west-1").dropped, 2);
+        assert_eq!(tagged("scenario", "browse").dropped, 2);
+        let iterations = |s: &Stats| s.iterations.as_ref().map(|h| h.len());
+        assert_eq!(iterations(&m.total), Some(4));
+        assert_eq!(iterations(tagged("scenario", "browse")), Some(4));
+        assert_eq!(iterations(tagged("region", "eu-west-1")), Some(4));
+        assert_eq!(m.timeline[&1].requests(), 1);
     }
 
     #[test]

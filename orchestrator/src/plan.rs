@@ -589,7 +589,7 @@ fn split_workers(total: usize, regions: &[(Region, f64)]) -> Result<Vec<usize>, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::{ExecutorDef, ScenarioDef};
     use sls_load_core::job::{Executor, RequestSpec};
@@ -635,7 +635,8 @@ mod tests {
         }
     }
 
-    fn opts() -> PlanOptions {
+    /// Plan options for tests: run `r`, results in `b` (us-east-1), default slices.
+    pub(crate) fn opts() -> PlanOptions {
         PlanOptions {
             run_id: RunId::new("r").unwrap(),
             now: SystemTime::UNIX_EPOCH,

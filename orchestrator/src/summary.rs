@@ -630,60 +630,74 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
     let stats: Option<&Stats> = match &t.selector {
         None => Some(&merged.total),
         Some((tag, value)) if tag == "name" => merged.requests.get(value.as_str()),
-        Some((tag, value)) if tag == "region" => merged
-            .regions
-            .iter()
-            .find(|(r, _)| r.as_str() == value)
-            .map(|(_, s)| s),
-        Some(_) => None,
+        // `region` and the logs' tags: the per-tag scopes (regions with phases).
+        Some((tag, value)) => merged.tagged.get(&(tag.clone(), value.clone())),
     };
     let secs = summary.duration_s;
+    let counter = |n: u64| match t.stat {
+        Stat::Count => Some(n as f64),
+        Stat::Rate => (secs > 0.0).then(|| n as f64 / secs),
+        _ => None,
+    };
+    if let Some(phase) = t.metric.phase() {
+        return trend(stats?.timings[phase].as_ref()?, t.stat);
+    }
     match t.metric {
-        Metric::HttpReqDuration => {
-            let h = &stats?.duration;
-            if h.is_empty() {
-                return None;
-            }
-            Some(match t.stat {
-                Stat::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-                Stat::Avg => h.mean() / 1000.0,
-                Stat::Min => ms(h.min()),
-                Stat::Max => ms(h.max()),
-                Stat::Med => ms(h.value_at_quantile(0.5)),
-                Stat::Rate | Stat::Count => return None,
-            })
-        }
+        Metric::HttpReqDuration => trend(&stats?.duration, t.stat),
         Metric::HttpReqFailed => {
             let s = stats?;
             (s.requests() > 0).then(|| s.errors() as f64 / s.requests() as f64)
         }
-        Metric::HttpReqs => {
-            let n = stats?.requests() as f64;
-            match t.stat {
-                Stat::Count => Some(n),
-                Stat::Rate => (secs > 0.0).then(|| n / secs),
-                _ => None,
-            }
+        Metric::HttpReqs => counter(stats?.requests()),
+        // The logs' per-interval counters (live too); the manifests' for
+        // workers that did not write them.
+        Metric::DroppedIterations if stats?.dropped > 0 || t.selector.is_some() => {
+            counter(stats?.dropped)
         }
-        Metric::DroppedIterations => {
-            let n = summary.dropped_iterations as f64;
-            match t.stat {
-                Stat::Count => Some(n),
-                Stat::Rate => (secs > 0.0).then(|| n / secs),
-                _ => None,
-            }
-        }
+        Metric::DroppedIterations => counter(summary.dropped_iterations),
+        Metric::Iterations => counter(stats?.iterations.as_ref()?.len()),
+        Metric::IterationDuration => trend(stats?.iterations.as_ref()?, t.stat),
         Metric::Checks => {
-            let (passes, fails) = summary
-                .checks
-                .values()
-                .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails));
+            let (passes, fails) = match &t.selector {
+                // A check by name: its per-interval counts in the logs.
+                Some((_, name)) => merged
+                    .checks
+                    .get(name.as_str())
+                    .map_or((0, 0), |c| (c.passes, c.fails)),
+                // All checks: the logs' counters (live too); the manifests'
+                // for logs of workers that did not write them.
+                None if !merged.checks.is_empty() => merged
+                    .checks
+                    .values()
+                    .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails)),
+                None => summary
+                    .checks
+                    .values()
+                    .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails)),
+            };
             match t.stat {
                 Stat::Rate => (passes + fails > 0).then(|| passes as f64 / (passes + fails) as f64),
                 _ => None,
             }
         }
+        // Phases were answered above.
+        _ => None,
     }
+}
+
+/// A trend aggregate of `h` in milliseconds; `None` when empty or not a trend stat.
+fn trend(h: &hdrhistogram::Histogram<u64>, stat: Stat) -> Option<f64> {
+    if h.is_empty() {
+        return None;
+    }
+    Some(match stat {
+        Stat::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+        Stat::Avg => h.mean() / 1000.0,
+        Stat::Min => ms(h.min()),
+        Stat::Max => ms(h.max()),
+        Stat::Med => ms(h.value_at_quantile(0.5)),
+        Stat::Rate | Stat::Count => return None,
+    })
 }
 
 #[cfg(test)]
@@ -707,5 +721,108 @@ mod tests {
         assert_eq!(json["timings_ms"]["waiting"]["p99"], 2.0);
         let back: Figures = serde_json::from_value(json).expect("parses");
         assert_eq!(back.timings_ms, Some(t));
+    }
+
+    const THRESHOLDS: &str = r#"
+target: http://127.0.0.1:9
+duration: 10s
+regions: [us-east-1, eu-west-1]
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 10
+    requests:
+      - { name: home, url: / }
+thresholds:
+  http_req_waiting{region:eu-west-1}: ["p(95)<5", "max<1"]
+  http_req_connecting{name:home}: ["max<5"]
+  http_req_duration{status:200}: ["p(95)<5"]
+  http_reqs{method:GET}: ["count==3"]
+  http_req_failed{expected_response:false}: ["rate==1"]
+  checks{check:is 200}: ["rate>0.7"]
+  checks: ["rate>0.99"]
+  http_req_blocked{scenario:browse}: ["max<1"]
+  iterations{scenario:browse}: ["count==2"]
+  iteration_duration: ["max<1"]
+"#;
+
+    #[test]
+    fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
+        use sls_load_core::job::CheckCounts;
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
+                .expect("parses");
+        let options = crate::plan::tests::opts();
+        let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
+        let mut merged = Merged::default();
+        let hist = |values_us: &[u64]| {
+            let mut h = merged.total.duration.clone();
+            for v in values_us {
+                h.record(*v).expect("records");
+            }
+            h
+        };
+        let scope = |values_us: &[u64], errored: u64| Stats {
+            duration: hist(values_us),
+            errored,
+            timings: std::array::from_fn(|_| Some(hist(values_us))),
+            ..Stats::default()
+        };
+        let tagged = [
+            ("region", "eu-west-1", scope(&[2_000, 3_000], 0)),
+            ("status", "200", scope(&[2_000, 3_000], 0)),
+            ("method", "GET", scope(&[2_000, 3_000], 1)),
+            ("expected_response", "false", scope(&[], 1)),
+            ("scenario", "browse", scope(&[500], 0)),
+        ];
+        for (k, v, s) in tagged {
+            merged.tagged.insert((k.into(), v.into()), s);
+        }
+        merged.requests.insert("home".into(), scope(&[4_000], 0));
+        merged.total.iterations = Some(hist(&[700, 1_500]));
+        let browse = ("scenario".to_owned(), "browse".to_owned());
+        merged.tagged.entry(browse).or_default().iterations = Some(hist(&[700, 1_500]));
+        let counts = CheckCounts {
+            passes: 3,
+            fails: 1,
+        };
+        merged.checks.insert("is 200".into(), counts);
+        let summary = Summary::build(&collected, &merged);
+        let verdicts: Vec<_> = summary
+            .thresholds
+            .iter()
+            .map(|t| (format!("{} {}", t.metric, t.expr), t.ok, t.observed))
+            .collect();
+        let want = [
+            (
+                "http_req_waiting{region:eu-west-1} p(95)<5",
+                true,
+                Some(3.0),
+            ),
+            ("http_req_waiting{region:eu-west-1} max<1", false, Some(3.0)),
+            ("http_req_connecting{name:home} max<5", true, Some(4.0)),
+            ("http_req_duration{status:200} p(95)<5", true, Some(3.0)),
+            ("http_reqs{method:GET} count==3", true, Some(3.0)),
+            (
+                "http_req_failed{expected_response:false} rate==1",
+                true,
+                Some(1.0),
+            ),
+            ("checks{check:is 200} rate>0.7", true, Some(0.75)),
+            ("checks rate>0.99", false, Some(0.75)),
+            ("http_req_blocked{scenario:browse} max<1", true, Some(0.5)),
+            ("iterations{scenario:browse} count==2", true, Some(2.0)),
+            ("iteration_duration max<1", false, Some(1.5)),
+        ];
+        for (got, want) in verdicts.iter().zip(want) {
+            assert_eq!(got.0, want.0);
+            assert_eq!(
+                (got.1, got.2.map(|v| (v * 100.0).round() / 100.0)),
+                (want.1, want.2),
+                "{}",
+                want.0
+            );
+        }
+        assert_eq!(verdicts.len(), 11);
     }
 }

@@ -24,6 +24,22 @@ pub enum Metric {
     Checks,
     /// `dropped_iterations`: counter of iterations that could not start (no free VU).
     DroppedIterations,
+    /// `http_req_blocked`: trend of the time waiting for a free connection, ms.
+    HttpReqBlocked,
+    /// `http_req_connecting`: trend of TCP connect times, ms.
+    HttpReqConnecting,
+    /// `http_req_tls_handshaking`: trend of TLS handshake times, ms.
+    HttpReqTlsHandshaking,
+    /// `http_req_sending`: trend of request sending times, ms.
+    HttpReqSending,
+    /// `http_req_waiting`: trend of times to first byte, ms.
+    HttpReqWaiting,
+    /// `http_req_receiving`: trend of response receiving times, ms.
+    HttpReqReceiving,
+    /// `iterations`: counter of iterations that ended.
+    Iterations,
+    /// `iteration_duration`: trend of iteration durations (think time included), ms.
+    IterationDuration,
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -36,13 +52,37 @@ enum Kind {
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 13] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
         Metric::Checks,
         Metric::DroppedIterations,
+        Metric::HttpReqBlocked,
+        Metric::HttpReqConnecting,
+        Metric::HttpReqTlsHandshaking,
+        Metric::HttpReqSending,
+        Metric::HttpReqWaiting,
+        Metric::HttpReqReceiving,
+        Metric::Iterations,
+        Metric::IterationDuration,
     ];
+
+    /// The k6 phase timings, in the interval logs' phase order
+    /// (`sls_load_core::job::TAG_PHASES`).
+    pub const PHASES: [Metric; 6] = [
+        Metric::HttpReqBlocked,
+        Metric::HttpReqConnecting,
+        Metric::HttpReqTlsHandshaking,
+        Metric::HttpReqSending,
+        Metric::HttpReqWaiting,
+        Metric::HttpReqReceiving,
+    ];
+
+    /// The index of a phase timing metric in [`Metric::PHASES`].
+    pub fn phase(self) -> Option<usize> {
+        Metric::PHASES.iter().position(|m| *m == self)
+    }
 
     /// The k6 name, e.g. `http_req_duration`.
     pub fn name(self) -> &'static str {
@@ -52,6 +92,14 @@ impl Metric {
             Metric::HttpReqs => "http_reqs",
             Metric::Checks => "checks",
             Metric::DroppedIterations => "dropped_iterations",
+            Metric::HttpReqBlocked => "http_req_blocked",
+            Metric::HttpReqConnecting => "http_req_connecting",
+            Metric::HttpReqTlsHandshaking => "http_req_tls_handshaking",
+            Metric::HttpReqSending => "http_req_sending",
+            Metric::HttpReqWaiting => "http_req_waiting",
+            Metric::HttpReqReceiving => "http_req_receiving",
+            Metric::Iterations => "iterations",
+            Metric::IterationDuration => "iteration_duration",
         }
     }
 
@@ -68,9 +116,9 @@ impl Metric {
 
     fn kind(self) -> Kind {
         match self {
-            Metric::HttpReqDuration => Kind::Trend,
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
-            Metric::HttpReqs | Metric::DroppedIterations => Kind::Counter,
+            Metric::HttpReqs | Metric::DroppedIterations | Metric::Iterations => Kind::Counter,
+            _ => Kind::Trend,
         }
     }
 
@@ -193,8 +241,9 @@ pub struct Threshold {
     /// The metric the threshold is on.
     pub metric: Metric,
     /// k6 tag filter from the metric key, e.g. `("name", "home")` for
-    /// `http_req_duration{name:home}`. Supported tags: `name` (a request name) and
-    /// `region` (a load zone).
+    /// `http_req_duration{name:home}`. Supported tags: `name` (a request name),
+    /// `region` (a load zone), the interval logs' `status`, `method`, `scenario`
+    /// and `expected_response`, and `check` (a check name, on `checks` only).
     pub selector: Option<(String, String)>,
     /// The expression as written, e.g. `p(95)<500`.
     pub expr: String,
@@ -213,7 +262,7 @@ pub struct Threshold {
 }
 
 /// Tags a threshold's metric key may filter on.
-const TAGS: &str = "name, region";
+const TAGS: &str = "name, region, status, method, scenario, expected_response, check";
 
 impl Threshold {
     /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
@@ -315,12 +364,26 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
             known.join(", ")
         )));
     };
-    if metric == Metric::DroppedIterations
-        && selector.as_ref().is_some_and(|(tag, _)| tag == "name")
-    {
+    let tag = selector.as_ref().map(|(tag, _)| tag.as_str());
+    let per_iteration = [
+        Metric::DroppedIterations,
+        Metric::Iterations,
+        Metric::IterationDuration,
+    ];
+    if per_iteration.contains(&metric) && tag.is_some_and(|t| t != "region" && t != "scenario") {
+        return Err(fail(format!(
+            "{metric} has no request tags like `name`; filter by region only (or scenario)"
+        )));
+    }
+    if metric == Metric::Checks && tag.is_some_and(|t| t != "check") {
         return Err(fail(
-            "dropped_iterations has no request `name` tag; filter by region only".into(),
+            "checks can be filtered by `check` only, e.g. checks{check:status is 200}".into(),
         ));
+    }
+    if metric != Metric::Checks && tag == Some("check") {
+        return Err(fail(format!(
+            "the `check` tag applies to checks only, not to {metric}"
+        )));
     }
     Ok((metric, selector))
 }
@@ -409,13 +472,12 @@ fn parse_value(text: &str, op: Op, metric: Metric) -> Result<f64, String> {
     let value = match text.parse::<f64>() {
         Ok(v) if looks_numeric => v,
         _ => {
-            let unit = if metric == Metric::HttpReqDuration
-                && text.starts_with(|c: char| c.is_ascii_digit())
-            {
-                " (http_req_duration is in milliseconds, written without a unit)"
-            } else {
-                ""
-            };
+            let unit =
+                if metric.kind() == Kind::Trend && text.starts_with(|c: char| c.is_ascii_digit()) {
+                    format!(" ({metric} is in milliseconds, written without a unit)")
+                } else {
+                    String::new()
+                };
             return Err(format!(
                 "expected a number after `{op}`, found `{text}`{unit}"
             ));
@@ -597,10 +659,7 @@ mod tests {
             ("http_req_duration{name}", "tag filter must look like"),
             ("http_req_duration{name:}", "tag filter must look like"),
             ("http_req_duration{name:a,region:b}", "only one tag filter"),
-            (
-                "http_req_duration{status:200}",
-                "tag `status` cannot be used",
-            ),
+            ("http_req_duration{group:api}", "tag `group` cannot be used"),
             ("dropped_iterations{name:home}", "filter by region only"),
         ] {
             let e = error(key, "p(95)<500");
@@ -615,7 +674,9 @@ mod tests {
         assert_eq!(
             e,
             "http_req_duraton: unknown metric `http_req_duraton` (supported: \
-             http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations)"
+             http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
+             http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
+             http_req_waiting, http_req_receiving, iterations, iteration_duration)"
         );
     }
 
@@ -695,5 +756,64 @@ mod tests {
             panic!("nope parsed");
         };
         assert!(e.detail().starts_with("unknown metric `nope`"));
+    }
+
+    #[test]
+    fn phase_timings_are_trends_with_k6_names_and_any_filter() {
+        let t = parse("http_req_waiting{region:eu-west-1}", "p(95)<200");
+        assert_eq!(t.metric, Metric::HttpReqWaiting);
+        assert_eq!(t.metric.phase(), Some(4));
+        assert_eq!(t.selector, Some(("region".into(), "eu-west-1".into())));
+        assert_eq!(
+            parse("http_req_connecting{name:home}", "max<50").stat,
+            Stat::Max
+        );
+        assert!(error("http_req_sending", "rate<1").contains("does not apply"));
+        assert!(
+            error("http_req_receiving", "avg<5ms")
+                .contains("http_req_receiving is in milliseconds")
+        );
+    }
+
+    #[test]
+    fn the_logs_tags_can_filter_and_check_names_filter_checks_only() {
+        for (key, tag, value) in [
+            ("http_req_duration{status:200}", "status", "200"),
+            ("http_reqs{method:GET}", "method", "GET"),
+            ("http_req_failed{scenario:browse}", "scenario", "browse"),
+            (
+                "http_req_duration{expected_response:true}",
+                "expected_response",
+                "true",
+            ),
+            ("checks{check:status is 200}", "check", "status is 200"),
+        ] {
+            let expr = if key.starts_with("http_req_duration") {
+                "p(95)<1"
+            } else {
+                "rate<1"
+            };
+            assert_eq!(
+                parse(key, expr).selector,
+                Some((tag.into(), value.into())),
+                "{key}"
+            );
+        }
+        assert!(error("checks{name:home}", "rate>0.9").contains("filtered by `check` only"));
+        assert!(error("http_reqs{check:x}", "count>1").contains("checks only"));
+        assert!(error("dropped_iterations{status:200}", "count<1").contains("region only"));
+    }
+
+    #[test]
+    fn iterations_are_a_counter_and_their_duration_a_trend_by_region_or_scenario() {
+        assert_eq!(parse("iterations", "count>10").metric, Metric::Iterations);
+        assert_eq!(
+            parse("iterations{scenario:browse}", "rate>1").stat,
+            Stat::Rate
+        );
+        let t = parse("iteration_duration{region:eu-west-1}", "p(95)<900");
+        assert_eq!(t.metric, Metric::IterationDuration);
+        assert!(error("iterations{name:home}", "count>1").contains("filter by region only"));
+        assert!(error("iteration_duration", "count>1").contains("does not apply"));
     }
 }

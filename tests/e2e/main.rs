@@ -21,6 +21,7 @@ mod run;
 mod scale;
 mod scenario_errors;
 mod secrets;
+mod tags;
 mod think_time;
 mod trust;
 mod vu_split;

@@ -65,6 +65,7 @@ pub(super) async fn run(
     mut keep_going: impl FnMut() -> bool,
 ) -> Result<Instant, RecorderError> {
     let mut ended = Instant::now();
+    let began = intended.unwrap_or(ended);
     let row = ctx
         .next_row
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -92,6 +93,7 @@ pub(super) async fn run(
             outcome,
             done.saturating_duration_since(timed_from),
             done,
+            reply.as_ref().map(|r| r.status),
             reply.as_ref().map(|r| &r.timings),
         )?;
         let view = reply.as_ref().map(|r| ResponseView {
@@ -121,6 +123,8 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
+    ctx.recorder
+        .record_iteration(&ctx.name, ended.saturating_duration_since(began), ended)?;
     Ok(ended)
 }
 

@@ -235,7 +235,21 @@ pub async fn run_until(
     })
 }
 
-/// The recorder's request names for `job`, in engine index order.
+/// What the recorder tags each request of `job` with, in engine index order.
+pub fn request_infos(job: &Job) -> Vec<crate::recorder::RequestInfo> {
+    job.scenarios
+        .iter()
+        .flat_map(|s| {
+            s.requests.iter().map(|r| crate::recorder::RequestInfo {
+                name: r.name.clone(),
+                method: r.method.clone(),
+                scenario: s.name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The name of every request of `job`, in request-index order.
 pub fn request_names(job: &Job) -> Vec<String> {
     job.scenarios
         .iter()
@@ -678,11 +692,16 @@ pub(crate) mod tests {
     }
 
     /// Per tag of `log`: every recorded value (with repeats), over all intervals.
+    /// Recorded request values by `metric:name` (every status and tag folded together).
     fn values_by_tag(log: &[u8]) -> BTreeMap<String, Vec<u64>> {
         let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for i in sls_load_core::hlog::decode(log) {
             let i = i.expect("parses");
-            let values = out.entry(i.tag).or_default();
+            let tag = sls_load_core::tag::TagSet::parse(&i.tag).expect("a tag");
+            // Request samples only (iterations have no request name).
+            let Some(name) = tag.name() else { continue };
+            let key = format!("{}:{name}", tag.metric);
+            let values = out.entry(key).or_default();
             for v in i.histogram.iter_recorded() {
                 values.extend(std::iter::repeat_n(
                     v.value_iterated_to(),

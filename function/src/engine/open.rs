@@ -119,6 +119,7 @@ fn pace(
         let intended = run_start + t;
         if intended < ready_at {
             dropped += 1;
+            pool.ctx.recorder.record_dropped(&pool.ctx.name, 1);
             continue;
         }
         let gap = previous.map_or(MAX_EARLY * 16, |p| intended.saturating_duration_since(p));
@@ -131,11 +132,13 @@ fn pace(
             // Unbounded: a send fails only once every VU is gone.
             if tx.try_send(intended).is_err() {
                 dropped += 1;
+                pool.ctx.recorder.record_dropped(&pool.ctx.name, 1);
             }
         } else if pool.vus.len() < max {
             pool.spawn(Some(intended));
         } else {
             dropped += 1;
+            pool.ctx.recorder.record_dropped(&pool.ctx.name, 1);
         }
     }
     dropped

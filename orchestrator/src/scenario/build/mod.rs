@@ -276,6 +276,10 @@ fn check_selector(
             "request name",
         ),
         "region" => (regions.iter().map(|(r, _)| r.as_str()).collect(), "region"),
+        "scenario" => (
+            scenarios.iter().map(|s| s.name.as_str()).collect(),
+            "scenario",
+        ),
         _ => return Ok(()),
     };
     if known.contains(&value.as_str()) {
