@@ -739,11 +739,6 @@ pub fn tag(metric: &str, request: &str) -> String {
     format!("{metric}:{request}")
 }
 
-/// Splits an interval-log tag into metric and request name.
-pub fn split_tag(tag: &str) -> Option<(&str, &str)> {
-    tag.split_once(':')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

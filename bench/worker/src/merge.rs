@@ -7,7 +7,8 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 use sls_load_core::hlog::{self, new_histogram};
-use sls_load_core::job::{TAG_DURATION, split_tag};
+use sls_load_core::job::TAG_DURATION;
+use sls_load_core::tag::TagSet;
 
 use crate::BenchError;
 
@@ -44,8 +45,7 @@ fn merge_log_file(path: &Path, into: &mut Histogram<u64>) -> Result<(), BenchErr
     };
     for interval in hlog::decode(&bytes) {
         let interval = interval.map_err(|e| bad(e.to_string()))?;
-        let is_duration =
-            split_tag(&interval.tag).is_some_and(|(metric, _)| metric == TAG_DURATION);
+        let is_duration = TagSet::parse(&interval.tag).is_ok_and(|t| t.metric == TAG_DURATION);
         if is_duration {
             into.add(&interval.histogram)
                 .map_err(|e| bad(format!("{e:?}")))?;
