@@ -200,7 +200,8 @@ impl Collected {
     /// not asked for again.
     fn get_failed(&mut self, key: ObjectKey, error: StoreError) {
         let attempts = self.failing.get(&key).map_or(0, |(n, _)| *n) + 1;
-        tracing::warn!(key = %key, attempts, error = %error, "GET failed");
+        // Retried at the next poll; a key that keeps failing is named once, as a problem.
+        tracing::debug!(key = %key, attempts, error = %error, "GET failed");
         if attempts < GET_ATTEMPTS {
             self.failing.insert(key, (attempts, error.to_string()));
             return;

@@ -4,28 +4,15 @@
 
 use std::time::Duration;
 
-use sls_load_e2e::{Target, read_json, scenario_file, sls_load};
+use sls_load_e2e::{Target, run_local, scenario_file};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// Runs `scenario` locally with `extra` arguments; returns the summary.
 fn run(dir: &std::path::Path, scenario: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let summary = dir.join("summary.json");
-    let state = dir.join("state");
-    let mut args = vec![
-        "run",
-        scenario.to_str().expect("utf-8 path"),
-        "--local",
-        "--quiet",
-        "--local-dir",
-        state.to_str().expect("utf-8 path"),
-        "--summary-export",
-        summary.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let outcome = sls_load(&args, LIMIT);
+    let (outcome, summary) = run_local(dir, scenario, extra, LIMIT);
     assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
-    read_json(&summary)
+    summary.expect("a summary")
 }
 
 #[test]
