@@ -44,6 +44,7 @@ pub mod progress;
 pub mod readable;
 pub mod render;
 pub mod scenario;
+pub mod series;
 pub mod share;
 pub mod store;
 pub mod summary;

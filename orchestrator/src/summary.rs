@@ -285,6 +285,16 @@ pub struct Summary {
     /// when no threshold stopped it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted_by: Option<String>,
+    /// Per-second series per region, request and region × request.
+    #[serde(default)]
+    pub series: crate::series::Series,
+    /// Latency percentile spectrum per region (HdrHistogram's percentile
+    /// distribution), for the report's log-scaled distribution chart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spectrum: BTreeMap<String, Vec<crate::series::SpectrumPoint>>,
+    /// What happened when: slice hand-overs, an abort, drill events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<crate::series::Marker>,
 }
 
 impl Summary {
@@ -319,6 +329,9 @@ impl Summary {
             thresholds: Vec::new(),
             interrupted: collected.manifests.values().any(|m| m.stopped),
             aborted_by: None,
+            series: crate::series::Series::default(),
+            spectrum: BTreeMap::new(),
+            markers: Vec::new(),
         };
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);

@@ -251,6 +251,9 @@ pub(crate) mod tests {
             ],
             interrupted: false,
             aborted_by: None,
+            series: Default::default(),
+            spectrum: BTreeMap::new(),
+            markers: vec![],
         }
     }
 
