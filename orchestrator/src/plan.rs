@@ -189,6 +189,9 @@ pub struct Plan {
     pub thresholds: Vec<ThresholdSpec>,
     /// Every worker's Invoke payload.
     pub jobs: Vec<Job>,
+    /// A drill's events and settings (issue #13); absent for a plain load test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::DrillPlan>,
 }
 
 impl Plan {
@@ -407,6 +410,10 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         regions: region_plans,
         thresholds: threshold_specs(scenario),
         jobs,
+        drill: (!scenario.events.is_empty()).then(|| crate::drill::DrillPlan {
+            events: scenario.events.clone(),
+            settings: scenario.drill,
+        }),
     })
 }
 
@@ -632,6 +639,8 @@ pub(crate) mod tests {
             http: Default::default(),
             allowed_targets: vec![],
             notices: vec![],
+            events: vec![],
+            drill: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! parse data or CA files itself (`files` does).
 
 mod checks;
+mod events;
 mod executor;
 mod protocol;
 mod requests;
@@ -121,6 +122,8 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
     let http = protocol::options(ctx, raw.http)?;
+    let events = events::events(ctx, raw.events.take(), run, &regions)?;
+    let drill = events::settings(raw.drill.take());
 
     Ok(Scenario {
         file: file.to_owned(),
@@ -139,6 +142,8 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
             .map(|h| h.trim().to_ascii_lowercase())
             .collect(),
         notices,
+        events,
+        drill,
     })
 }
 

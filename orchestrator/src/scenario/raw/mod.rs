@@ -8,6 +8,7 @@
 //! templates, captures: `build` does) and does not read files.
 
 mod collections;
+mod events;
 mod numbers;
 mod strings;
 mod thresholds;
@@ -20,6 +21,7 @@ use sls_load_core::job::{Arrivals, HttpVersionChoice};
 pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
 };
+pub(super) use events::{RawDrill, RawEvent};
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
@@ -83,6 +85,12 @@ pub(super) struct RawFile {
     pub(super) http: Option<RawHttp>,
     #[serde(default)]
     pub(super) allowed_targets: Option<Vec<String>>,
+    /// A drill's events (issue #13), in file order.
+    #[serde(default)]
+    pub(super) events: Option<Vec<RawEvent>>,
+    /// How a drill's events are judged.
+    #[serde(default)]
+    pub(super) drill: Option<RawDrill>,
 }
 
 /// The `http:` block: protocol options, k6-style.
