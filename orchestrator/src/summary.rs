@@ -295,6 +295,12 @@ pub struct Summary {
     /// What happened when: slice hand-overs, an abort, drill events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<crate::series::Marker>,
+    /// A drill's events as they ran (from `events.json`); absent without events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<crate::drill::events::EventRecord>,
+    /// What each drill event did to every client region; absent without events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::analysis::Drill>,
 }
 
 impl Summary {
@@ -332,6 +338,8 @@ impl Summary {
             series: crate::series::Series::default(),
             spectrum: BTreeMap::new(),
             markers: Vec::new(),
+            events: Vec::new(),
+            drill: None,
         };
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);
@@ -655,7 +663,11 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
     if let Some(phase) = t.metric.phase() {
         return trend(stats?.timings[phase].as_ref()?, t.stat);
     }
+    if t.metric.is_drill() {
+        return crate::drill::thresholds::observe(t, summary.drill.as_ref()?);
+    }
     match t.metric {
+        Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => None,
         Metric::HttpReqDuration => trend(&stats?.duration, t.stat),
         Metric::HttpReqFailed => {
             let s = stats?;

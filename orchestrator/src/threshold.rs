@@ -40,6 +40,14 @@ pub enum Metric {
     Iterations,
     /// `iteration_duration`: trend of iteration durations (think time included), ms.
     IterationDuration,
+    /// `time_to_recover`: a drill's time from an event to recovery, ms (the
+    /// worst over events and client regions; see `drill::thresholds`).
+    TimeToRecover,
+    /// `time_to_detect`: a drill's time from an event to the first second
+    /// outside the band, ms.
+    TimeToDetect,
+    /// `drill_errors`: requests failed during a drill's events.
+    DrillErrors,
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -48,11 +56,13 @@ enum Kind {
     Trend,
     Rate,
     Counter,
+    /// A drill's figure: one value per event and client region, the worst judged.
+    Drill,
 }
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 16] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
@@ -66,6 +76,9 @@ impl Metric {
         Metric::HttpReqReceiving,
         Metric::Iterations,
         Metric::IterationDuration,
+        Metric::TimeToRecover,
+        Metric::TimeToDetect,
+        Metric::DrillErrors,
     ];
 
     /// The k6 phase timings, in the interval logs' phase order
@@ -100,6 +113,9 @@ impl Metric {
             Metric::HttpReqReceiving => "http_req_receiving",
             Metric::Iterations => "iterations",
             Metric::IterationDuration => "iteration_duration",
+            Metric::TimeToRecover => "time_to_recover",
+            Metric::TimeToDetect => "time_to_detect",
+            Metric::DrillErrors => "drill_errors",
         }
     }
 
@@ -114,8 +130,20 @@ impl Metric {
         self.kind() == Kind::Rate
     }
 
+    /// True for the drill metrics, judged on the summary's `drill` section.
+    pub fn is_drill(self) -> bool {
+        self.kind() == Kind::Drill
+    }
+
+    /// True for the drill metrics measured in time (`time_to_recover`,
+    /// `time_to_detect`), whose values may carry a unit (`10s`).
+    pub fn is_drill_time(self) -> bool {
+        matches!(self, Metric::TimeToRecover | Metric::TimeToDetect)
+    }
+
     fn kind(self) -> Kind {
         match self {
+            Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => Kind::Drill,
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
             Metric::HttpReqs | Metric::DroppedIterations | Metric::Iterations => Kind::Counter,
             _ => Kind::Trend,
@@ -128,6 +156,7 @@ impl Metric {
             Kind::Trend => "p(N), avg, min, max or med",
             Kind::Rate => "rate",
             Kind::Counter => "count or rate",
+            Kind::Drill => "max (or nothing: time_to_recover: [\"<10s\"])",
         }
     }
 
@@ -139,6 +168,7 @@ impl Metric {
             ),
             Kind::Rate => stat == Stat::Rate,
             Kind::Counter => matches!(stat, Stat::Count | Stat::Rate),
+            Kind::Drill => stat == Stat::Max,
         }
     }
 }
@@ -262,7 +292,7 @@ pub struct Threshold {
 }
 
 /// Tags a threshold's metric key may filter on.
-const TAGS: &str = "name, region, status, method, scenario, expected_response, check";
+const TAGS: &str = "name, region, status, method, scenario, expected_response, check, event";
 
 impl Threshold {
     /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
@@ -285,9 +315,18 @@ impl Threshold {
                 text
             )));
         };
-        let stat = parse_stat(text[..op_at].trim()).map_err(&fail)?;
+        let stat_text = text[..op_at].trim();
+        let stat = if metric.is_drill() && stat_text.is_empty() {
+            Stat::Max
+        } else {
+            parse_stat(stat_text).map_err(&fail)?
+        };
         let (op, rest) = parse_op(&text[op_at..]).map_err(&fail)?;
-        let value = parse_value(rest.trim(), op, metric).map_err(&fail)?;
+        let value = if metric.is_drill_time() {
+            parse_drill_time(rest.trim(), op).map_err(&fail)?
+        } else {
+            parse_value(rest.trim(), op, metric).map_err(&fail)?
+        };
         if !metric.allows(stat) {
             return Err(fail(format!(
                 "`{stat}` does not apply to {metric}; use {}",
@@ -375,6 +414,16 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
             "{metric} has no request tags like `name`; filter by region only (or scenario)"
         )));
     }
+    if metric.is_drill() && tag.is_some_and(|t| t != "region" && t != "event") {
+        return Err(fail(format!(
+            "{metric} can be filtered by `region` or `event` only, e.g. {metric}{{event:eu-down}}"
+        )));
+    }
+    if !metric.is_drill() && tag == Some("event") {
+        return Err(fail(format!(
+            "the `event` tag applies to drill metrics only (time_to_recover, time_to_detect, drill_errors), not to {metric}"
+        )));
+    }
     if metric == Metric::Checks && tag.is_some_and(|t| t != "check") {
         return Err(fail(
             "checks can be filtered by `check` only, e.g. checks{check:status is 200}".into(),
@@ -460,6 +509,21 @@ fn parse_op(text: &str) -> Result<(Op, &str), String> {
             let symbol: String = text.chars().take_while(|c| "<>=!".contains(*c)).collect();
             format!("unknown operator `{symbol}`; use <, <=, >, >=, == or !=")
         })
+}
+
+/// A drill time: a duration with a unit (`10s`, `2500ms`), or milliseconds.
+fn parse_drill_time(text: &str, op: Op) -> Result<f64, String> {
+    if text.is_empty() {
+        return Err(format!("missing a value after `{op}`"));
+    }
+    if let Ok(ms) = text.parse::<f64>()
+        && ms.is_finite()
+    {
+        return Ok(ms);
+    }
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .map_err(|_| format!("expected a duration like 10s or 2500ms after `{op}`, found `{text}`"))
 }
 
 fn parse_value(text: &str, op: Op, metric: Metric) -> Result<f64, String> {
@@ -676,7 +740,8 @@ mod tests {
             "http_req_duraton: unknown metric `http_req_duraton` (supported: \
              http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
              http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
-             http_req_waiting, http_req_receiving, iterations, iteration_duration)"
+             http_req_waiting, http_req_receiving, iterations, iteration_duration, time_to_recover, \
+             time_to_detect, drill_errors)"
         );
     }
 

@@ -254,6 +254,8 @@ pub(crate) mod tests {
             series: Default::default(),
             spectrum: BTreeMap::new(),
             markers: vec![],
+            events: vec![],
+            drill: None,
         }
     }
 

@@ -148,6 +148,36 @@ fn action(
     Ok(EventAction::PauseRegion { region })
 }
 
+/// Refuses a threshold filtered by `{event:NAME}` that names no event of the
+/// file, and a drill threshold in a file without events.
+pub(super) fn check_thresholds(
+    ctx: Ctx<'_>,
+    thresholds: &[crate::threshold::Threshold],
+    events: &[EventSpec],
+) -> Result<(), ScenarioError> {
+    for t in thresholds.iter().filter(|t| t.metric.is_drill()) {
+        let key = t.metric_name();
+        let fail = |message: String| ctx.fail(&[Seg::Key("thresholds"), Seg::Key(&key)], message);
+        if events.is_empty() {
+            return Err(fail(format!(
+                "{} judges a drill, but the file has no `events`",
+                t.metric
+            )));
+        }
+        if let Some((tag, value)) = &t.selector
+            && tag == "event"
+            && !events.iter().any(|e| &e.name == value)
+        {
+            let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+            return Err(fail(format!(
+                "`{value}` is not an event of this file (known: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The `drill:` block with its defaults.
 pub(super) fn settings(raw: Option<RawDrill>) -> DrillSettings {
     let d = DrillSettings::default();
@@ -219,6 +249,24 @@ scenarios:
         );
         assert_eq!(s.events[3].until, Some(Duration::from_secs(40)));
         assert_eq!(s.drill, DrillSettings::default());
+    }
+
+    #[test]
+    fn drill_thresholds_need_events() {
+        let e = error(&format!(
+            "{DRILL}thresholds: {{ time_to_recover: ['<10s'] }}\n"
+        ));
+        assert_contains(
+            &e,
+            &["time_to_recover judges a drill, but the file has no `events`"],
+        );
+        let s = ok(&with(
+            "  - { at: 1s, name: a, run: 'true' }\nthresholds: { 'drill_errors{region:eu-west-1}': ['<500'] }\n",
+        ));
+        assert_eq!(
+            s.thresholds[0].to_string(),
+            "drill_errors{region:eu-west-1}: <500"
+        );
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     let http = protocol::options(ctx, raw.http)?;
     let events = events::events(ctx, raw.events.take(), run, &regions)?;
     let drill = events::settings(raw.drill.take());
+    events::check_thresholds(ctx, &thresholds, &events)?;
 
     Ok(Scenario {
         file: file.to_owned(),
