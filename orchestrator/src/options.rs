@@ -404,6 +404,8 @@ pub struct RunOptions {
     pub ci: CiOutputs,
     /// Where to run and store.
     pub cloud: CloudOptions,
+    /// `--allow-exec`: the scenario's `run:` events may execute their commands.
+    pub allow_exec: bool,
 }
 
 impl RunOptions {
@@ -428,6 +430,7 @@ impl RunOptions {
                 .transpose()?,
             ci: CiOutputs::from_cli(args.ci)?,
             cloud: cloud(args.cloud)?,
+            allow_exec: args.allow_exec,
         })
     }
 }

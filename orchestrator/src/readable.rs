@@ -84,6 +84,9 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
     let Ok(t) = Threshold::parse(metric_key, expr) else {
         return format!("{value:.3}");
     };
+    if t.metric == crate::threshold::Metric::DrillErrors {
+        return thousands(value.max(0.0).round() as u64);
+    }
     match t.stat {
         Stat::Percentile(_) | Stat::Avg | Stat::Min | Stat::Max | Stat::Med => phase(value),
         Stat::Rate if t.metric.is_rate() => percent(value),

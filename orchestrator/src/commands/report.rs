@@ -15,10 +15,14 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
-        let collected = collect::collect(&cloud.store, &opts.run_id).await?;
+        let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;
+        let mut collected = collect::Collected::new(plan);
+        // A drill's analysis reads every tag set's closed seconds.
+        collected.keep_closed(collected.plan.drill.is_some());
+        collected.settle(&cloud.store).await?;
         finish(
             &cloud,
-            &collected,
+            &mut collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             false,

@@ -37,6 +37,7 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let mut signals = Signals::listen();
     let scenario = load_scenario(&opts.scenario, opts.target.as_deref(), &opts.plan.overrides)?;
+    check_events(&scenario, opts.allow_exec)?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
         .env
@@ -44,6 +45,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
+    check_pause_regions(&scenario, &layout)?;
     preflight(&opts, &scenario, &layout)?;
     if !opts.quiet {
         eprintln!("{}", crate::cloud::announcement(&opts.cloud));
@@ -128,6 +130,8 @@ async fn run_planned(
         _ = signals.next() => return Err(Error::InterruptedBeforeStart(opts.run_id.clone())),
     };
     let mut collected = Collected::new(plan.clone());
+    // A drill's analysis reads every tag set's closed seconds.
+    collected.keep_closed(plan.drill.is_some());
     let (failures, interrupted) =
         invoke_and_follow(opts, cloud, &invoker, &mut collected, lead, env, signals).await?;
     judge_invocations(&failures, &plan)?;
@@ -137,7 +141,7 @@ async fn run_planned(
         collected.settle(&cloud.store).await?;
         finish(
             cloud,
-            &collected,
+            &mut collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             interrupted,
@@ -184,7 +188,11 @@ async fn prepare(
     if !created {
         return Err(Error::RunExists(opts.run_id.clone()));
     }
-    let go_on = sls_load_core::control::Control::running(SystemTime::now());
+    let mut go_on = sls_load_core::control::Control::running(SystemTime::now());
+    // A drill's pause windows, known to every worker before it starts.
+    if let Some(drill) = &plan.drill {
+        go_on.pauses = crate::drill::events::pause_windows(&drill.events, plan.start_at);
+    }
     crate::control::write(&cloud.store, &opts.run_id, &go_on).await?;
     if opts.heartbeat.is_some() {
         crate::control::beat(&cloud.store, &opts.run_id, 0).await?;
@@ -239,6 +247,7 @@ async fn invoke_and_follow(
             invoking,
             inject_fault(cloud, plan, opts.local_fault_kill_after),
             following,
+            run_events(cloud, plan, &stopping),
         )
     };
     let heartbeat = async {
@@ -252,7 +261,7 @@ async fn invoke_and_follow(
     let ordered = interrupt::stop_on_order(&cloud.store, &plan.run_id, &stopping);
     let stop =
         interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
-    let (failures, (), followed) = tokio::select! {
+    let (failures, (), followed, ()) = tokio::select! {
         done = work => done,
         never = heartbeat => match never {},
         never = ordered => match never {},
@@ -319,6 +328,65 @@ async fn follow(
             return Ok(None);
         }
     }
+}
+
+/// Runs a drill's events at their instants (a stopping run cancels those not
+/// started) and stores what they did (`events.json`); nothing without events.
+async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
+    let Some(drill) = &plan.drill else { return };
+    let records =
+        crate::drill::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait())
+            .await;
+    for r in records.iter().filter(|r| r.failed()) {
+        eprintln!(
+            "sls-load: event {} failed: {}",
+            r.name,
+            r.error.as_deref().unwrap_or("?")
+        );
+    }
+    if let Err(e) = crate::drill::events::store(&cloud.store, &plan.run_id, records).await {
+        eprintln!("sls-load: warning: the drill's events were not stored: {e}");
+    }
+}
+
+/// `run:` events execute commands: only with `--allow-exec` (exit 2 naming the
+/// first such event otherwise).
+fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
+    if allow_exec {
+        return Ok(());
+    }
+    match scenario
+        .events
+        .iter()
+        .find(|e| matches!(e.action, crate::drill::EventAction::Run { .. }))
+    {
+        Some(e) => Err(Error::ExecNotAllowed {
+            event: e.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A `pause_region` event must name one of the run's regions (`--regions` may
+/// have changed them).
+fn check_pause_regions(scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
+    let names = layout.region_names();
+    for e in &scenario.events {
+        if let crate::drill::EventAction::PauseRegion { region } = &e.action
+            && !names.iter().any(|r| r.as_str() == region)
+        {
+            return Err(Error::PauseRegionNotInRun {
+                event: e.name.clone(),
+                region: region.clone(),
+                regions: names
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Test hook (local mode): kills one busy worker process `after` the start.

@@ -21,10 +21,10 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
-        let collected = follow(&cloud, &opts).await?;
+        let mut collected = follow(&cloud, &opts).await?;
         finish(
             &cloud,
-            &collected,
+            &mut collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             false,
@@ -43,6 +43,8 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
     let invoked = plan.worker_count();
     let deadline = plan.load_ends_at() + GRACE;
     let mut collected = Collected::new(plan);
+    // A drill's analysis reads every tag set's closed seconds.
+    collected.keep_closed(collected.plan.drill.is_some());
     let mut display = Display::new(&collected.plan, false);
     let followed = progress::follow(
         &cloud.store,
