@@ -301,6 +301,10 @@ pub struct Summary {
     /// What each drill event did to every client region; absent without events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<crate::drill::analysis::Drill>,
+    /// Arrivals due while a drill paused their region (`pause_region`), from
+    /// the workers' manifests; absent when none.
+    #[serde(default, skip_serializing_if = "crate::drill::is_zero")]
+    pub paused_iterations: u64,
 }
 
 impl Summary {
@@ -340,6 +344,7 @@ impl Summary {
             markers: Vec::new(),
             events: Vec::new(),
             drill: None,
+            paused_iterations: 0,
         };
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);

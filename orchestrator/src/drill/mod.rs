@@ -144,12 +144,22 @@ pub async fn attach(
         Ok(records) => summary.events = records,
         Err(e) => eprintln!("sls-load: warning: the drill's events were not read: {e}"),
     }
+    summary.paused_iterations = collected
+        .manifests
+        .values()
+        .map(|m| m.paused_iterations)
+        .sum();
     summary.markers.extend(markers(&summary.events));
     summary.markers.sort_by(|a, b| a.t.total_cmp(&b.t));
     let mut feed = analysis::Feed::default();
     feed.add(&collected.drain_closed());
     summary.drill = Some(analysis::analyse(&plan, collected.plan.duration, &feed));
     thresholds::judge(summary);
+}
+
+/// For `skip_serializing_if`: a zero count is left out.
+pub fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Markers for the events' starts (actual, else planned) and planned ends.

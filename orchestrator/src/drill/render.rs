@@ -13,12 +13,19 @@ use super::events::{EventRecord, Outcome};
 use crate::readable::{ms, percent, thousands};
 
 /// The events block: one line per event, then its error and output.
-pub fn events(out: &mut String, events: &[EventRecord]) {
+pub fn events(out: &mut String, events: &[EventRecord], paused: u64) {
     if events.is_empty() {
         return;
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "  events:");
+    if paused > 0 {
+        let _ = writeln!(
+            out,
+            "    ({} arrivals paused by pause_region, not sent and not dropped)",
+            thousands(paused)
+        );
+    }
     for e in events {
         let mark = match e.outcome {
             Outcome::Ok => "✓",
@@ -143,6 +150,7 @@ mod tests {
                 error: Some("POST http://127.0.0.1:9/x answered 503".into()),
                 output: vec!["busy".into()],
             }],
+            0,
         );
         assert!(
             text.contains("✗ eu-down (http) at 20.0s (planned 20.0s) · HTTP 503"),

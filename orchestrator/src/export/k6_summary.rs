@@ -256,6 +256,7 @@ pub(crate) mod tests {
             markers: vec![],
             events: vec![],
             drill: None,
+            paused_iterations: 0,
         }
     }
 
