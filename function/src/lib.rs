@@ -190,7 +190,8 @@ async fn run_job_unboxed<S: Sink>(
         clock.instant_of(job.run_start()),
         job.run_start(),
         engine::request_infos(&job),
-    ));
+    )
+    .with_served_by(job.http.served_by_header.as_deref()));
     let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock).await?;
     let manifest = Manifest {
         format: FORMAT_VERSION,

@@ -121,6 +121,7 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
     let http = protocol::options(ctx, raw.http)?;
+    let http = protocol::with_drill_headers(http, raw.served_by, raw.region_header);
 
     Ok(Scenario {
         file: file.to_owned(),

@@ -81,6 +81,12 @@ pub(super) struct RawFile {
     pub(super) thresholds: Option<Thresholds>,
     #[serde(default)]
     pub(super) http: Option<RawHttp>,
+    /// `served_by: { header: X-Served-Region }`: tag every sample with that response header.
+    #[serde(default)]
+    pub(super) served_by: Option<RawServedBy>,
+    /// The request header in which each worker sends its own region.
+    #[serde(default, deserialize_with = "optional_header_name")]
+    pub(super) region_header: Option<String>,
     #[serde(default)]
     pub(super) allowed_targets: Option<Vec<String>>,
 }
@@ -103,6 +109,14 @@ pub(super) struct RawHttp {
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_bytes")]
     pub(super) max_body_buffer: Option<u64>,
+}
+
+/// The `served_by:` block: which response header names the backend that answered.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServedBy {
+    #[serde(deserialize_with = "header_name")]
+    pub(super) header: String,
 }
 
 #[derive(Deserialize)]
