@@ -754,11 +754,23 @@ mod tests {
         // Without the option, no sample carries the tag.
         let plain = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
         plain
-            .record_response(0, Outcome::Ok, ms(1), base, Some(200), None, Some(&headers("a")))
+            .record_response(
+                0,
+                Outcome::Ok,
+                ms(1),
+                base,
+                Some(200),
+                None,
+                Some(&headers("a")),
+            )
             .unwrap();
         plain.close().unwrap();
         let log = plain.take_log("t").unwrap().unwrap();
-        assert!(tagged(&log).iter().all(|(t, ..)| t.get(KEY_SERVED_BY).is_none()));
+        assert!(
+            tagged(&log)
+                .iter()
+                .all(|(t, ..)| t.get(KEY_SERVED_BY).is_none())
+        );
     }
 
     #[test]

@@ -451,7 +451,11 @@ pub(crate) mod tests {
             Executor::ConstantVus { vus: 1 },
             vec![step("plain", "/"), own],
         );
-        let mut job = job("http://127.0.0.1:1", Duration::from_secs(1), vec![s.clone()]);
+        let mut job = job(
+            "http://127.0.0.1:1",
+            Duration::from_secs(1),
+            vec![s.clone()],
+        );
         assert_eq!(with_region_header(&s, &job), s, "no header configured");
         job.http.region_header = Some("X-Client-Region".into());
         let got = with_region_header(&s, &job);

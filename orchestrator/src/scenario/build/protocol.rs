@@ -96,13 +96,18 @@ mod tests {
     #[test]
     fn served_by_and_region_header_go_into_every_jobs_protocol_options() {
         let s = ok(MINIMAL);
-        assert_eq!((s.http.served_by_header, s.http.region_header), (None, None));
+        assert_eq!(
+            (s.http.served_by_header, s.http.region_header),
+            (None, None)
+        );
         let s = ok(&format!(
             "{MINIMAL}served_by: {{ header: X-Served-Region }}\nregion_header: X-Client-Region\n"
         ));
         assert_eq!(s.http.served_by_header.as_deref(), Some("X-Served-Region"));
         assert_eq!(s.http.region_header.as_deref(), Some("X-Client-Region"));
-        let line = error(&format!("{MINIMAL}served_by: {{ header: \"bad header\" }}\n"));
+        let line = error(&format!(
+            "{MINIMAL}served_by: {{ header: \"bad header\" }}\n"
+        ));
         assert_contains(&line, &[":9:", "served_by.header"]);
         let line = error(&format!("{MINIMAL}served_by: {{ heder: X }}\n"));
         assert_contains(&line, &[":9:", "served_by", "heder"]);
