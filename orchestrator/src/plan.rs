@@ -638,6 +638,7 @@ pub(crate) mod tests {
             thresholds: vec![],
             http: Default::default(),
             allowed_targets: vec![],
+            network: Default::default(),
             notices: vec![],
             events: vec![],
             drill: Default::default(),

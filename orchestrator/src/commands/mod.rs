@@ -95,6 +95,7 @@ pub async fn finish(
     summary.interrupted |= interrupted;
     let run_id = &collected.plan.run_id.clone();
     summary.aborted_by = aborted_by(cloud, run_id).await;
+    summary.mark_end();
     // A drill: its events as they ran, markers, the analysis and its thresholds.
     crate::drill::attach(&cloud.store, collected, &mut summary).await;
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
