@@ -411,7 +411,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         thresholds: threshold_specs(scenario),
         jobs,
         drill: (!scenario.events.is_empty()).then(|| crate::drill::DrillPlan {
-            events: scenario.events.clone(),
+            events: crate::drill::resolve_urls(&scenario.events, &scenario.target),
             settings: scenario.drill,
         }),
     })

@@ -65,7 +65,8 @@ pub enum EventAction {
     Http {
         /// Upper-case method; `GET` when not given.
         method: String,
-        /// Absolute `http://` URL.
+        /// An `http://` URL; in the scenario also a path relative to the
+        /// target (`/regions/eu-west-1/down`), made absolute in the plan.
         url: String,
         /// Request headers.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -177,6 +178,20 @@ fn markers(records: &[events::EventRecord]) -> Vec<crate::series::Marker> {
                 kind: "event".into(),
                 label: format!("{} ends", e.name),
             });
+        }
+    }
+    out
+}
+
+/// `events` with every `http:` URL given as a path made absolute against
+/// `target` (the scenario's, after `--target`).
+pub fn resolve_urls(events: &[EventSpec], target: &str) -> Vec<EventSpec> {
+    let mut out = events.to_vec();
+    for e in &mut out {
+        if let EventAction::Http { url, .. } = &mut e.action
+            && url.starts_with('/')
+        {
+            *url = format!("{target}{url}");
         }
     }
     out

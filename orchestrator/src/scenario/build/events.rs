@@ -97,11 +97,11 @@ fn action(
         ));
     }
     if let Some(http) = &e.http {
-        if !http.url.starts_with("http://") {
+        if !http.url.starts_with("http://") && !http.url.starts_with('/') {
             return Err(fail(
                 "http",
                 format!(
-                    "url `{}`: an absolute http:// URL is needed (https is not supported for events)",
+                    "url `{}`: use an http:// URL or a path relative to the target (https is not supported for events)",
                     http.url
                 ),
             ));
@@ -308,7 +308,7 @@ scenarios:
             ),
             (
                 "  - { at: 1s, name: a, http: { url: https://x/ } }\n",
-                "events[0].http: url `https://x/`: an absolute http:// URL is needed",
+                "events[0].http: url `https://x/`: use an http:// URL or a path relative to the target",
             ),
             (
                 "  - { at: 1s, name: a, http: { url: http://x/ }, timeout: 3s }\n",
