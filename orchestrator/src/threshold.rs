@@ -292,7 +292,8 @@ pub struct Threshold {
 }
 
 /// Tags a threshold's metric key may filter on.
-const TAGS: &str = "name, region, status, method, scenario, expected_response, check, served_by, event";
+const TAGS: &str =
+    "name, region, status, method, scenario, expected_response, check, served_by, event";
 
 impl Threshold {
     /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
