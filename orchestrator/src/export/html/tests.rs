@@ -45,7 +45,10 @@ fn summary() -> Summary {
         p99_ms: base * 3.0,
         max_ms: base * 4.0,
     };
-    for (i, region) in ["us-east-1", "eu-west-1", "ap-southeast-1"].iter().enumerate() {
+    for (i, region) in ["us-east-1", "eu-west-1", "ap-southeast-1"]
+        .iter()
+        .enumerate()
+    {
         let base = 2.0 + i as f64;
         let phase = |p50: f64| PhaseFigures {
             p50,
@@ -138,7 +141,10 @@ fn the_page_embeds_the_summary_json_exactly_and_no_name_breaks_out_of_it() {
     assert!(!data.contains('<'), "every `<` is escaped in the data");
     let back: serde_json::Value = serde_json::from_str(data).expect("JSON");
     let json = serde_json::to_string(&s).expect("serializes");
-    assert_eq!(back, serde_json::from_str::<serde_json::Value>(&json).expect("JSON"));
+    assert_eq!(
+        back,
+        serde_json::from_str::<serde_json::Value>(&json).expect("JSON")
+    );
     let _: Summary = serde_json::from_value(back).expect("the data is the summary JSON");
     let run: serde_json::Value = serde_json::from_str(embedded(&html, "run")).expect("run facts");
     assert_eq!(run["slices"], 2);
@@ -150,11 +156,18 @@ fn the_page_is_self_contained_with_the_vendored_chart_library() {
     assert!(!html.contains("<script src"), "no external script");
     assert!(!html.contains("<link"), "no external stylesheet");
     assert!(html.contains("var uPlot"), "uPlot is embedded");
-    assert!(html.contains("document.body.dataset.charts"), "the page script is embedded");
+    assert!(
+        html.contains("document.body.dataset.charts"),
+        "the page script is embedded"
+    );
     for id in ["charts-regions", "charts-requests", "charts-spectrum"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
     }
-    assert_eq!(html.matches("</script>").count(), 4, "data, run, uPlot, page script");
+    assert_eq!(
+        html.matches("</script>").count(),
+        4,
+        "data, run, uPlot, page script"
+    );
 }
 
 #[test]
@@ -163,7 +176,10 @@ fn user_strings_in_markup_are_html_escaped() {
     assert!(html.contains("a&lt;b&gt;&amp;.yaml"), "the scenario file");
     assert!(!html.contains("a<b>&.yaml"));
     assert!(html.contains("&lt;b&gt;abort&lt;/b&gt;"), "a marker label");
-    assert!(html.contains("http_req_failed{name:&lt;i&gt;}"), "a threshold");
+    assert!(
+        html.contains("http_req_failed{name:&lt;i&gt;}"),
+        "a threshold"
+    );
     assert!(!html.contains("<i>"));
 }
 
@@ -172,7 +188,10 @@ fn thresholds_show_their_verdict_and_observed_value() {
     let html = page_of(&summary());
     let thresholds = &html[html.find("id=\"thresholds\"").expect("section")..];
     assert!(thresholds.contains("<span class=\"bad\">✗</span></td><td><code>http_req_failed"));
-    assert!(thresholds.contains("25.00%"), "the observed rate with its unit");
+    assert!(
+        thresholds.contains("25.00%"),
+        "the observed rate with its unit"
+    );
     assert!(html.contains("class=\"verdict bad\" id=\"verdict\">thresholds crossed<"));
 }
 
@@ -180,27 +199,43 @@ fn thresholds_show_their_verdict_and_observed_value() {
 fn the_run_section_shows_workers_slices_cost_and_skew_per_region() {
     let html = page_of(&summary());
     let run = &html[html.find("<section id=\"run\">").expect("run section")..];
-    assert!(run.contains("2 per worker slot · slice 2s · 1769 MB"), "slices");
+    assert!(
+        run.contains("2 per worker slot · slice 2s · 1769 MB"),
+        "slices"
+    );
     assert!(run.contains("cost per million requests"));
     assert!(run.contains("dropped iterations"));
     assert!(run.contains("Nothing was skipped or lost."));
     for region in ["us-east-1", "eu-west-1", "ap-southeast-1"] {
         assert!(run.contains(&format!("<tr><td>{region}</td>")), "{region}");
     }
-    assert!(run.contains("<td>2.0s</td><td>slice</td><td>slice 2</td>"), "markers");
+    assert!(
+        run.contains("<td>2.0s</td><td>slice</td><td>slice 2</td>"),
+        "markers"
+    );
 }
 
 #[test]
 fn the_phase_breakdown_has_a_row_per_region_with_its_medians_stacked() {
     let html = page_of(&summary());
-    let phases = &html[html.find("<section id=\"phases\">").expect("phases section")..];
+    let phases = &html[html
+        .find("<section id=\"phases\">")
+        .expect("phases section")..];
     let phases = &phases[..phases.find("</section>").expect("end")];
     assert_eq!(phases.matches("<tr><td>").count(), 3, "one row per region");
-    assert!(phases.contains("<th><span class=\"swatch tls_handshaking\"></span>tls_handshaking</th>"));
-    assert!(phases.contains("<td>2.00ms / 4.00ms / 6.00ms</td>"), "waiting in us-east-1");
+    assert!(
+        phases.contains("<th><span class=\"swatch tls_handshaking\"></span>tls_handshaking</th>")
+    );
+    assert!(
+        phases.contains("<td>2.00ms / 4.00ms / 6.00ms</td>"),
+        "waiting in us-east-1"
+    );
 }
 
 #[test]
 fn escape_covers_the_five_html_specials() {
-    assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    assert_eq!(
+        escape(r#"<a href="x">'&'</a>"#),
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    );
 }
