@@ -99,7 +99,7 @@ pub(super) fn phases(out: &mut String, s: &Summary) {
     out.push_str(
         "<section id=\"phases\"><h2>Request phases per region</h2>\n\
          <p class=\"note\">k6's http_req_* phases; the bar stacks each phase's median, the cells read p50 / p95 / p99.</p>\n\
-         <table><thead><tr><th>region</th><th class=\"bar\">medians</th>",
+         <div class=\"wide\"><table><thead><tr><th>region</th><th class=\"bar\">medians</th>",
     );
     for name in PHASES {
         let _ = write!(out, "<th><span class=\"swatch {name}\"></span>{name}</th>");
@@ -132,7 +132,7 @@ pub(super) fn phases(out: &mut String, s: &Summary) {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table></section>\n");
+    out.push_str("</tbody></table></div></section>\n");
 }
 
 const PHASES: [&str; 6] = [
