@@ -97,7 +97,7 @@
       width: width(box),
       height: 230,
       scales: { x: { time: false } },
-      series: [{ label: extra && extra.xLabel || "s", value: extra && extra.xLegend }].concat(lines.map(function (l, i) {
+      series: [{ label: extra && extra.xLabel || "second", value: extra && extra.xLegend }].concat(lines.map(function (l, i) {
         return { label: l.label, stroke: color(i), width: 1.5, spanGaps: !!(extra && extra.spanGaps),
           value: function (u, v) { return yFormat(v); } };
       })),
@@ -122,7 +122,7 @@
       format: function (v) { return fixed(v, 0); } },
     { key: "errors", title: "error rate", unit: "%",
       y: function (p) { return p.requests > 0 ? 100 * p.errors / p.requests : 0; },
-      format: function (v) { return fixed(v, 2) + "%"; } },
+      format: function (v) { return v == null ? "–" : fixed(v, 2) + "%"; } },
     { key: "p50", title: "p50 latency", unit: "ms", y: function (p) { return p.p50_ms; }, format: msLabel },
     { key: "p95", title: "p95 latency", unit: "ms", y: function (p) { return p.p95_ms; }, format: msLabel },
     { key: "p99", title: "p99 latency", unit: "ms", y: function (p) { return p.p99_ms; }, format: msLabel }

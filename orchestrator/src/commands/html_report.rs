@@ -115,3 +115,18 @@ fn open_in_browser(path: &Path) -> Result<&'static str, String> {
         Err(e) => Err(format!("{opener}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_report_is_announced_by_its_absolute_path() {
+        let line = announce(Path::new("r.html"), false);
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(
+            line,
+            format!("  HTML report: {}\n", cwd.join("r.html").display())
+        );
+    }
+}
