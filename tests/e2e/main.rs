@@ -11,6 +11,7 @@ mod compare;
 mod conformance;
 mod engine;
 mod faults;
+mod html_report;
 mod ids;
 mod infra;
 mod k6_seeds;
