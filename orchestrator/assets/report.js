@@ -117,15 +117,20 @@
     });
   }
 
+  // A second without a response has no latency: a gap, not a 0 ms point.
+  function latency(key) {
+    return function (p) { return p.max_ms > 0 ? p[key] : null; };
+  }
+
   var FIGURES = [
     { key: "rps", title: "requests per second", unit: "req/s", y: function (p) { return p.requests; },
       format: function (v) { return fixed(v, 0); } },
     { key: "errors", title: "error rate", unit: "%",
       y: function (p) { return p.requests > 0 ? 100 * p.errors / p.requests : 0; },
       format: function (v) { return v == null ? "–" : fixed(v, 2) + "%"; } },
-    { key: "p50", title: "p50 latency", unit: "ms", y: function (p) { return p.p50_ms; }, format: msLabel },
-    { key: "p95", title: "p95 latency", unit: "ms", y: function (p) { return p.p95_ms; }, format: msLabel },
-    { key: "p99", title: "p99 latency", unit: "ms", y: function (p) { return p.p99_ms; }, format: msLabel }
+    { key: "p50", title: "p50 latency", unit: "ms", y: latency("p50_ms"), format: msLabel },
+    { key: "p95", title: "p95 latency", unit: "ms", y: latency("p95_ms"), format: msLabel },
+    { key: "p99", title: "p99 latency", unit: "ms", y: latency("p99_ms"), format: msLabel }
   ];
 
   // rps, error rate and p50/p95/p99 over time, one line per key of `byName`.
