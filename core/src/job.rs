@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the job and manifest wire format. Bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
+pub use crate::dns::{DnsOptions, Resolution};
 pub use crate::hlog::{HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG};
 pub use crate::id::{IdError, ObjectKey, Region, RunId, WorkerId};
 
@@ -132,6 +133,9 @@ pub struct HttpOptions {
     /// read it (the scenario's `http.max_body_buffer`); a longer body fails its
     /// request as [`ErrorClass::BodyTooLarge`]. Bodies nothing reads are never kept.
     pub max_body_buffer: u64,
+    /// How the target's name is resolved and re-resolved (the scenario's `dns`).
+    #[serde(skip_serializing_if = "DnsOptions::is_default")]
+    pub dns: DnsOptions,
 }
 
 /// The default of [`HttpOptions::max_body_buffer`]: 1 MiB.
@@ -147,6 +151,7 @@ impl Default for HttpOptions {
             tls_ca_pem: None,
             connect_timeout: Duration::from_secs(10),
             max_body_buffer: DEFAULT_MAX_BODY_BUFFER,
+            dns: DnsOptions::default(),
         }
     }
 }
@@ -678,6 +683,10 @@ pub struct Manifest {
     /// control object (or a stale heartbeat) told it to.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// Each change of its answer for the target's host name, the first included
+    /// (absent when the target is an IP address, and in older manifests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolutions: Vec<Resolution>,
 }
 
 /// One interval-log object a worker wrote.
