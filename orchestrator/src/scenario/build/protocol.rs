@@ -37,6 +37,7 @@ pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions,
         tls_ca_pem,
         connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
         max_body_buffer: h.max_body_buffer.unwrap_or(defaults.max_body_buffer),
+        dns: defaults.dns,
     })
 }
 
@@ -68,6 +69,7 @@ mod tests {
                 tls_ca_pem: Some(pem.into()),
                 connect_timeout: Duration::from_secs(2),
                 max_body_buffer: 512 * 1024,
+                dns: Default::default(),
             }
         );
         let s = ok(&format!("{MINIMAL}http:\n  version: http1\n"));
