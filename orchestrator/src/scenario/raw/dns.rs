@@ -90,10 +90,11 @@ struct Nameserver(SocketAddr);
 impl<'de> Deserialize<'de> for Nameserver {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let addr = text
-            .parse::<SocketAddr>()
-            .ok()
-            .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+        let addr = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        });
         addr.map(Nameserver).ok_or_else(|| {
             de::Error::custom(format!(
                 "invalid dns server `{}` (use an IP address, optionally with :port, e.g. 127.0.0.1:5353)",
@@ -133,7 +134,11 @@ mod tests {
             assert_eq!(s.http.dns.ttl, expected, "ttl: {ttl}");
         }
         let s = ok(&format!("{MINIMAL}dns:\n  policy: any\n"));
-        assert_eq!(s.http.dns.select, DnsSelect::Random, "unset keys keep k6's defaults");
+        assert_eq!(
+            s.http.dns.select,
+            DnsSelect::Random,
+            "unset keys keep k6's defaults"
+        );
     }
 
     #[test]
