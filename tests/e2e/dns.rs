@@ -240,4 +240,12 @@ scenarios:
         ],
         "the first answer and the change are reported once each"
     );
+    assert!(
+        outcome.stdout.contains("dns answers")
+            && outcome
+                .stdout
+                .contains("target.test → 127.0.0.2 (us-east-1)"),
+        "the terminal report lists the answers: {}",
+        outcome.stdout
+    );
 }
