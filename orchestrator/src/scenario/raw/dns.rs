@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -55,7 +56,13 @@ impl Visitor<'_> for TtlVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        DnsTtl::parse(v).map(Some).map_err(|_| {
+        let ttl = match v {
+            "inf" => Some(DnsTtl::Forever),
+            "0" => Some(DnsTtl::For(Duration::ZERO)),
+            // The scenario's Go/k6-style durations (`1m30s`, `1.5s`).
+            _ => super::numbers::parse_duration(v).map(DnsTtl::For),
+        };
+        ttl.map(Some).ok_or_else(|| {
             E::custom(format!(
                 "invalid dns ttl `{}` (use a duration such as 5m or 30s, 0, or inf)",
                 shown(v)
@@ -65,7 +72,7 @@ impl Visitor<'_> for TtlVisitor {
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         match v {
-            0 => Ok(Some(DnsTtl::For(std::time::Duration::ZERO))),
+            0 => Ok(Some(DnsTtl::For(Duration::ZERO))),
             _ => Err(E::custom(format!(
                 "invalid dns ttl `{v}` (a number needs a unit, e.g. {v}s)"
             ))),
@@ -129,6 +136,8 @@ mod tests {
             ("\"0\"", DnsTtl::For(Duration::ZERO)),
             ("inf", DnsTtl::Forever),
             ("5m", DnsTtl::For(Duration::from_secs(300))),
+            ("1m30s", DnsTtl::For(Duration::from_secs(90))),
+            ("1.5s", DnsTtl::For(Duration::from_millis(1500))),
         ] {
             let s = ok(&format!("{MINIMAL}dns:\n  ttl: {ttl}\n"));
             assert_eq!(s.http.dns.ttl, expected, "ttl: {ttl}");
