@@ -567,4 +567,80 @@ mod tests {
             "nothing resolved, nothing to report"
         );
     }
+
+    /// A keep-alive HTTP/1.1 server on `listener` answering its `name` as the
+    /// body; counts the connections it accepted.
+    fn named_server(
+        listener: tokio::net::TcpListener,
+        name: &'static str,
+    ) -> Arc<std::sync::atomic::AtomicUsize> {
+        use tokio::io::AsyncWriteExt;
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    while crate::client::test_support::read_request(&mut tcp).await {
+                        let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n{name}");
+                        if tcp.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        accepted
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_connection_moves_when_its_address_leaves_the_answer() {
+        use crate::client::test_support::{bounded, get};
+        use crate::client::{Client, ClientConfig, origin::Origin};
+        bounded(async {
+            let first = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let port = first.local_addr().expect("addr").port();
+            let second = tokio::net::TcpListener::bind(("127.0.0.2", port))
+                .await
+                .expect("bind 127.0.0.2 on the same port");
+            let (on_first, on_second) = (named_server(first, "1"), named_server(second, "2"));
+            let answers = vec![
+                (vec![ip("127.0.0.1")], SHORT),
+                (vec![ip("127.0.0.2")], SHORT),
+            ];
+            let dns = Dns::with_source(
+                "target.test",
+                port,
+                DnsOptions::default(),
+                Source::Script(Mutex::new(answers.into())),
+            )
+            .await;
+            let cfg = ClientConfig::new(format!("http://target.test:{port}"));
+            let origin = Origin::parse(&cfg.target).expect("origin");
+            let client = Client::with_dns(cfg, origin, dns).expect("client");
+            let mut conn = client.connection();
+            let body = |r: Result<crate::client::Response, crate::client::Failure>| {
+                r.expect("response").body
+            };
+            assert_eq!(body(conn.send(get("/"), true).await), "1");
+            assert_eq!(body(conn.send(get("/"), true).await), "1");
+            expire().await;
+            assert_eq!(body(conn.send(get("/"), true).await), "2");
+            assert_eq!(body(conn.send(get("/"), true).await), "2");
+            assert_eq!(
+                on_first.load(Ordering::SeqCst),
+                1,
+                "kept alive while in the answer"
+            );
+            assert_eq!(
+                on_second.load(Ordering::SeqCst),
+                1,
+                "one new connection after the change"
+            );
+            assert_eq!(client.resolutions().len(), 2);
+        })
+        .await;
+    }
 }
