@@ -1,8 +1,8 @@
 //! Setting up one connection: the target's addresses (from the client's
-//! [`super::dns::Dns`], the chosen one first), the TCP connect, the TLS handshake with its ALPN outcome, and
-//! the HTTP handshake for the chosen protocol, each step under the connect timeout
-//! where it can hang, and each failure classed as Dns, Connect, Tls or Protocol
-//! with the phases reached so far.
+//! [`super::dns::Dns`], the chosen one first), the TCP connect, the TLS handshake
+//! with its ALPN outcome, and the HTTP handshake for the chosen protocol, each
+//! step under the connect timeout where it can hang, and each failure classed as
+//! Dns, Connect, Tls or Protocol with the phases reached so far.
 //!
 //! This module owns the order of those steps and their failures. It does not
 //! configure rustls ([`super::tls`] does), speak HTTP ([`super::h1`],
@@ -60,9 +60,9 @@ impl Shared {
         let started = Instant::now();
         let mut reached = [Some(started), None, None, None, None];
         let tcp = self.tcp(&pick.addrs).await.map_err(|f| f.at(t0, reached))?;
-        let peer = tcp.peer_addr().ok().map(|a| (a.ip(), pick.generation));
         let tcp_up = Instant::now();
         reached[1] = Some(tcp_up);
+        let peer = tcp.peer_addr().ok().map(|a| (a.ip(), pick.generation));
         let (stream, h2, tls_up) = match &self.tls {
             None => (
                 Stream::Plain(tcp),
