@@ -9,6 +9,7 @@ mod ci_outputs;
 mod cli_edges;
 mod compare;
 mod conformance;
+mod dns;
 mod engine;
 mod faults;
 mod html_report;
