@@ -9,6 +9,7 @@
 
 mod collections;
 mod events;
+mod dns;
 mod numbers;
 mod strings;
 mod thresholds;
@@ -22,6 +23,7 @@ pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
 };
 pub(super) use events::{RawDrill, RawEvent};
+pub(super) use dns::RawDns;
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
@@ -103,6 +105,9 @@ pub(super) struct RawFile {
     /// How a drill's events are judged.
     #[serde(default)]
     pub(super) drill: Option<RawDrill>,
+    /// k6's `dns: { ttl, select, policy }` plus `servers`.
+    #[serde(default)]
+    pub(super) dns: Option<RawDns>,
 }
 
 /// The `http:` block: protocol options, k6-style.
