@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod events;
+pub mod html;
 pub mod render;
 pub mod thresholds;
 

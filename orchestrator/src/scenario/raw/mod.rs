@@ -8,8 +8,8 @@
 //! templates, captures: `build` does) and does not read files.
 
 mod collections;
-mod events;
 mod dns;
+mod events;
 mod numbers;
 mod strings;
 mod thresholds;
@@ -22,8 +22,8 @@ use sls_load_core::job::{Arrivals, HttpVersionChoice, Region};
 pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
 };
-pub(super) use events::{RawDrill, RawEvent};
 pub(super) use dns::RawDns;
+pub(super) use events::{RawDrill, RawEvent};
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
