@@ -7,7 +7,8 @@
 //! recovery when it has none) and after it (as long as the baseline), exact, by
 //! adding histograms, never averaging percentiles; the band (error rate ≤
 //! baseline + `errors_pp` points and p95 ≤ `p95_factor` × baseline p95); time to
-//! detect (the first second from the event outside the band); time to recover
+//! detect (the first second from the event outside the band, looked for until
+//! the next event starts: what follows it is that event's); time to recover
 //! (from the event to the start of the first `stable_for` window back inside the
 //! band, zero when the region never left it, none when it never came back);
 //! requests failed during the event; the `served_by` shares before, during and
@@ -278,21 +279,47 @@ pub fn analyse(plan: &DrillPlan, run: Duration, feed: &Feed) -> Drill {
                 until_s: e.until.map(|u| u.as_secs_f64()),
                 regions: regions
                     .iter()
-                    .map(|r| ((*r).clone(), region(feed, r, e, &settings, end)))
+                    .map(|r| {
+                        let scope = Scope {
+                            horizon: next_event(&plan.events, e).min(end),
+                            end,
+                        };
+                        ((*r).clone(), region(feed, r, e, &settings, scope))
+                    })
                     .collect(),
             })
             .collect(),
     }
 }
 
-/// What event `e` did to `region`, in a run of `end` seconds.
+/// The second the first event after `e` starts in (`u64::MAX` when none).
+fn next_event(events: &[EventSpec], e: &EventSpec) -> u64 {
+    events
+        .iter()
+        .filter(|o| o.at > e.at)
+        .map(|o| o.at.as_secs())
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// Where one event's effect is looked for.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    /// Detection stops here: the next event's second, or the run's end.
+    horizon: u64,
+    /// The run's end, in seconds.
+    end: u64,
+}
+
+/// What event `e` did to `region`.
 fn region(
     feed: &Feed,
     region: &str,
     e: &EventSpec,
     settings: &DrillSettings,
-    end: u64,
+    scope: Scope,
 ) -> RegionAnalysis {
+    let Scope { horizon, end } = scope;
     let at = e.at.as_secs();
     let base_from = at.saturating_sub(settings.baseline.as_secs().max(1));
     let base = feed.window(region, base_from, at);
@@ -307,7 +334,7 @@ fn region(
     };
     let seconds = feed.seconds.get(region);
     let inside = |s: u64| band.holds(seconds.and_then(|m| m.get(&s)));
-    let detected = (at..end).find(|s| !inside(*s));
+    let detected = (at..horizon.max(at + 1)).find(|s| !inside(*s));
     let stable = settings.stable_for.as_secs().max(1);
     let recovered = match detected {
         None => Some(at),
@@ -498,6 +525,30 @@ mod tests {
         assert_eq!(eu.time_to_recover_s, None);
         assert_eq!((eu.during.from_s, eu.during.to_s), (20, 30));
         assert_eq!(eu.failed_during, 1000);
+    }
+
+    #[test]
+    fn trouble_after_the_next_event_is_that_events_not_this_ones() {
+        let mut feed = Feed::default();
+        let closed: Vec<ClosedSecond> = (0..40)
+            .map(|t| {
+                let failed = if t == 33 { 50 } else { 0 };
+                second(t, "us-east-1", "us-east-1", 100 - failed, 1, failed)
+            })
+            .collect();
+        feed.add(&closed);
+        let mut plan = plan(20, None);
+        let mut up = plan.events[0].clone();
+        up.name = "eu-up".into();
+        up.at = Duration::from_secs(30);
+        plan.events.push(up);
+        let drill = analyse(&plan, Duration::from_secs(40), &feed);
+        let down = &drill.events[0].regions["us-east-1"];
+        assert_eq!(down.time_to_detect_s, None);
+        assert_eq!(down.time_to_recover_s, Some(0.0));
+        let up = &drill.events[1].regions["us-east-1"];
+        assert_eq!(up.time_to_detect_s, Some(3.0));
+        assert_eq!(up.time_to_recover_s, Some(4.0));
     }
 
     #[test]
