@@ -11,7 +11,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use sls_load_e2e::{Target, alone, bin_dir, refused_url, run_local, scenario_file};
+use sls_load_e2e::{
+    Target, alone, bin_dir, read_json, refused_url, run_local, scenario_file, sls_load,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -202,6 +204,27 @@ thresholds:
         .map(|m| m["label"].as_str().expect("label"))
         .collect();
     assert_eq!(markers, ["eu-down", "eu-up"]);
+
+    // `report RUN_ID` rebuilds the same drill from the store alone.
+    let id = summary["run_id"].as_str().expect("run id");
+    let state = dir.path().join("state");
+    let export = dir.path().join("report.json");
+    let report = sls_load(
+        &[
+            "report",
+            id,
+            "--local",
+            "--local-dir",
+            state.to_str().expect("utf-8"),
+            "--summary-export",
+            export.to_str().expect("utf-8"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(report.code(), 0, "{}", report.stderr);
+    let rebuilt = read_json(&export);
+    assert_eq!(rebuilt["drill"], summary["drill"]);
+    assert_eq!(rebuilt["events"], summary["events"]);
 }
 
 #[test]
