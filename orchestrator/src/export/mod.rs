@@ -9,6 +9,7 @@
 
 pub mod junit;
 pub mod k6_summary;
+pub mod out;
 
 use std::path::{Path, PathBuf};
 
