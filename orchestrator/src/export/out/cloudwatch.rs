@@ -28,10 +28,12 @@ pub const NAMESPACE: &str = "sls-load";
 /// The EMF lines of one second's points: points sharing tags and statistic
 /// share a line. Returns each line with the points it holds.
 pub fn lines(points: &[Sample]) -> Vec<(Value, u64)> {
-    let mut groups: BTreeMap<(Vec<(String, String)>, Option<&str>), Vec<&Sample>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(Vec<(String, String)>, Option<&str>), Vec<&Sample>> = BTreeMap::new();
     for p in points {
-        groups.entry((p.tags.clone(), p.stat())).or_default().push(p);
+        groups
+            .entry((p.tags.clone(), p.stat()))
+            .or_default()
+            .push(p);
     }
     groups
         .into_iter()

@@ -68,7 +68,12 @@ pub fn line(sample: &Sample) -> String {
             let _ = write!(line, ",{}={}", tag(k), tag(v));
         }
     }
-    let _ = write!(line, " value={} {}", sample.value, super::epoch_ns(sample.at));
+    let _ = write!(
+        line,
+        " value={} {}",
+        sample.value,
+        super::epoch_ns(sample.at)
+    );
     line
 }
 

@@ -140,10 +140,16 @@ mod tests {
         out.file.flush().unwrap();
         drop(out);
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let metrics = lines.iter().filter(|l| l["type"] == "Metric").count();
         let points = lines.iter().filter(|l| l["type"] == "Point").count();
         assert_eq!(points as u64, n);
-        assert_eq!(metrics, 4, "http_reqs, http_req_failed, checks, http_req_duration");
+        assert_eq!(
+            metrics, 4,
+            "http_reqs, http_req_failed, checks, http_req_duration"
+        );
     }
 }

@@ -231,7 +231,11 @@ pub fn samples(second: &ClosedSecond, run_id: &str) -> Vec<Sample> {
     let stats = &second.stats;
     let tags = |extra: &[(&str, &str)]| {
         let mut t = second.tags.clone();
-        t.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        t.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         t.push(("run_id".to_owned(), run_id.to_owned()));
         t
     };
@@ -265,7 +269,12 @@ pub fn samples(second: &ClosedSecond, run_id: &str) -> Vec<Sample> {
     }
     for (metric, hist) in trends(second) {
         for i in 0..STATS.len() {
-            out.push(point(metric, Kind::Trend(i), tags(&[]), stat_value(hist, i)));
+            out.push(point(
+                metric,
+                Kind::Trend(i),
+                tags(&[]),
+                stat_value(hist, i),
+            ));
         }
     }
     out
@@ -369,7 +378,10 @@ pub fn report_line(spec: &OutSpec, d: &Delivery) -> String {
         "sls-load: warning: --out {spec}: {} points not delivered ({} sent){}",
         thousands(d.lost),
         thousands(d.sent),
-        d.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+        d.error
+            .as_ref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
     )
 }
 
@@ -478,7 +490,11 @@ pub(crate) mod tests {
         assert_eq!(counter("http_reqs"), Some(4.0));
         assert_eq!(counter("http_req_failed"), Some(2.0));
         assert_eq!(counter("checks"), Some(2.0));
-        assert_eq!(counter("dropped_iterations"), None, "zero counts are no points");
+        assert_eq!(
+            counter("dropped_iterations"),
+            None,
+            "zero counts are no points"
+        );
         let p95 = points
             .iter()
             .find(|s| s.metric == "http_req_duration" && s.stat() == Some("p95"))

@@ -51,7 +51,12 @@ fn attributes(tags: &[(String, String)]) -> Vec<KeyValue> {
 /// A histogram data point from an HdrHistogram in microseconds: explicit bounds
 /// in milliseconds (1, 2, 4, …, up to the bucket holding the maximum), counts
 /// per bucket (one more than bounds: the last is above every bound).
-pub fn histogram_point(hist: &Hdr<u64>, tags: &[(String, String)], start: u64, end: u64) -> HistogramDataPoint {
+pub fn histogram_point(
+    hist: &Hdr<u64>,
+    tags: &[(String, String)],
+    start: u64,
+    end: u64,
+) -> HistogramDataPoint {
     let mut bounds = Vec::new();
     let mut counts = Vec::new();
     for step in hist.iter_log(FIRST_BUCKET_US, 2.0) {
@@ -83,13 +88,15 @@ pub fn request(seconds: &[ClosedSecond], run_id: &str) -> (ExportMetricsServiceR
         let end = super::epoch_ns(second.at + Duration::from_secs(1));
         for sample in samples(second, run_id) {
             if sample.kind == Kind::Counter {
-                sums.entry(sample.metric).or_default().push(NumberDataPoint {
-                    attributes: attributes(&sample.tags),
-                    start_time_unix_nano: start,
-                    time_unix_nano: end,
-                    value: Some(number_data_point::Value::AsDouble(sample.value)),
-                    ..NumberDataPoint::default()
-                });
+                sums.entry(sample.metric)
+                    .or_default()
+                    .push(NumberDataPoint {
+                        attributes: attributes(&sample.tags),
+                        start_time_unix_nano: start,
+                        time_unix_nano: end,
+                        value: Some(number_data_point::Value::AsDouble(sample.value)),
+                        ..NumberDataPoint::default()
+                    });
                 points += 1;
             }
         }
@@ -159,7 +166,10 @@ impl OtlpOutput {
         OtlpOutput {
             sender: Sender::start(
                 uri.clone(),
-                vec![("content-type", "application/x-protobuf"), ("user-agent", "sls-load")],
+                vec![
+                    ("content-type", "application/x-protobuf"),
+                    ("user-agent", "sls-load"),
+                ],
             ),
             run_id: run_id.to_owned(),
         }
@@ -213,6 +223,10 @@ mod tests {
         assert_eq!(p.bucket_counts.len(), p.explicit_bounds.len() + 1);
         assert!(p.explicit_bounds.windows(2).all(|w| w[0] < w[1]));
         assert!((p.max.unwrap() - 30.0).abs() < 0.1);
-        assert_eq!(points, 3 + 1, "http_reqs, http_req_failed, checks; one histogram");
+        assert_eq!(
+            points,
+            3 + 1,
+            "http_reqs, http_req_failed, checks; one histogram"
+        );
     }
 }

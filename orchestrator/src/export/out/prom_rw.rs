@@ -74,7 +74,13 @@ pub const HEADERS: [(&str, &str); 4] = [
 fn label_name(key: &str) -> String {
     let mut out: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -231,7 +237,9 @@ mod tests {
         let p95 = first
             .timeseries
             .iter()
-            .find(|t| label(t, "__name__") == "k6_http_req_duration_seconds" && label(t, "stat") == "p95")
+            .find(|t| {
+                label(t, "__name__") == "k6_http_req_duration_seconds" && label(t, "stat") == "p95"
+            })
             .unwrap();
         assert!((p95.samples[0].value - 0.030).abs() < 0.001);
     }

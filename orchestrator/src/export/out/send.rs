@@ -49,8 +49,10 @@ pub struct Sender {
     overflow: u64,
 }
 
-type HttpsClient =
-    Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Full<Bytes>>;
+type HttpsClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 fn client() -> HttpsClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -160,7 +162,12 @@ async fn post_with_retries(
                     return Ok(());
                 }
                 let text = answer
-                    .map(|b| String::from_utf8_lossy(&b).chars().take(200).collect::<String>())
+                    .map(|b| {
+                        String::from_utf8_lossy(&b)
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    })
                     .unwrap_or_default();
                 last = format!("HTTP {status}: {}", text.trim());
                 // A 4xx other than 429 is a rejection: sending it again will not help.
