@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sls_load_core::id::files;
-use sls_load_core::job::{Manifest, ObjectKey, Region, RunId, WorkerId};
+use sls_load_core::job::{MAX_DRAIN, Manifest, ObjectKey, Region, RunId, WorkerId};
 
 use crate::merge::{Merged, Span};
 use crate::plan::Plan;
@@ -87,6 +87,11 @@ pub struct Collected {
     digests: HashSet<(WorkerKey, u64)>,
     /// Objects whose GET failed: attempts so far and the last error.
     failing: BTreeMap<ObjectKey, (u32, String)>,
+    /// Each planned worker's seconds of the run: the first and last its job's
+    /// time window (drain included) covers.
+    windows: Vec<(WorkerKey, u64, u64)>,
+    /// Where each worker's latest stored interval ends, after the run's start.
+    latest_end: BTreeMap<WorkerKey, Duration>,
 }
 
 /// GET attempts (one per poll) before an unreadable object becomes a problem.
@@ -101,7 +106,6 @@ impl Collected {
             .map(|j| (j.region.clone(), j.worker_id.clone()))
             .collect();
         Self {
-            plan,
             manifests: BTreeMap::new(),
             merged: Merged::default(),
             problems: Vec::new(),
@@ -113,6 +117,9 @@ impl Collected {
             log_requests: BTreeMap::new(),
             digests: HashSet::new(),
             failing: BTreeMap::new(),
+            windows: windows(&plan),
+            plan,
+            latest_end: BTreeMap::new(),
         }
     }
 
@@ -159,14 +166,60 @@ impl Collected {
     /// closes (for `--out` outputs); off by default, so runs without outputs keep
     /// no per-tag-set seconds.
     pub fn keep_closed(&mut self, on: bool) {
-        let _ = on; // CONTRACT STUB: the series work fills this in.
+        self.merged.seconds.keep_closed(on);
     }
 
     /// The seconds closed since the last call, oldest first, every tag set's
     /// figures of each (empty unless [`Collected::keep_closed`] was turned on).
     /// Once the run is settled, every remaining second is closed.
     pub fn drain_closed(&mut self) -> Vec<crate::series::ClosedSecond> {
-        Vec::new() // CONTRACT STUB: the series work fills this in.
+        self.merged.seconds.drain_closed()
+    }
+
+    /// Closes every second still open (a collection that ends without
+    /// [`Collected::settle`], e.g. after an interrupt).
+    pub fn close_all(&mut self) {
+        self.merged.seconds.close_all(self.plan.start_at);
+    }
+
+    /// Closes the open seconds no worker can add to any more: second `s` closes
+    /// when every planned worker whose window covers it has stored its manifest
+    /// or an interval ending at or after `s + 1` (and has no failed GET to
+    /// retry). Seconds more than [`close_after`] behind the newest second seen
+    /// close anyway, so a crashed worker cannot keep them open.
+    fn close_seconds(&mut self) {
+        let seconds = &self.merged.seconds;
+        let newest = seconds.newest().unwrap_or(0);
+        let fallback = close_after(&self.plan).as_secs();
+        let retrying: BTreeSet<WorkerKey> = self
+            .failing
+            .keys()
+            .filter_map(|k| k.parse_worker_object(&self.plan.run_id))
+            .map(|(r, w, _)| (r, w))
+            .collect();
+        let passed = |who: &WorkerKey, s: u64| {
+            if retrying.contains(who) {
+                return false;
+            }
+            self.reported.contains(who)
+                || self
+                    .latest_end
+                    .get(who)
+                    .is_some_and(|end| *end >= Duration::from_secs(s + 1))
+        };
+        let closable: BTreeSet<u64> = seconds
+            .open_seconds()
+            .filter(|s| {
+                newest.saturating_sub(*s) > fallback
+                    || self
+                        .windows
+                        .iter()
+                        .filter(|(_, first, last)| first <= s && s <= last)
+                        .all(|(who, _, _)| passed(who, *s))
+            })
+            .collect();
+        let start = self.plan.start_at;
+        self.merged.seconds.close(start, |s| closable.contains(&s));
     }
 
     /// Reads the objects that appeared since the last poll (and those whose GET
@@ -207,6 +260,7 @@ impl Collected {
                 Err(e) => self.get_failed(key, e),
             }
         }
+        self.close_seconds();
         Ok(())
     }
 
@@ -247,6 +301,7 @@ impl Collected {
             });
         }
         self.check_manifests();
+        self.close_all();
         Ok(())
     }
 
@@ -317,8 +372,13 @@ impl Collected {
                 return;
             }
             let span = self.span();
-            let requests = self.merged.add_object(&who, &key, &bytes, span);
-            self.log_requests.insert(key, requests);
+            let added = self.merged.add_log(&who, &key, &bytes, span);
+            if let Some(end) = added.latest_end {
+                let after = end.duration_since(span.start).unwrap_or_default();
+                let latest = self.latest_end.entry(who).or_default();
+                *latest = (*latest).max(after);
+            }
+            self.log_requests.insert(key, added.requests);
             return;
         }
         self.reported.insert(who.clone());
@@ -336,6 +396,33 @@ impl Collected {
             }),
         }
     }
+}
+
+/// How far behind the newest second seen a second closes even when a worker
+/// whose window covers it has not flushed past it: three flush intervals and 30 s.
+pub fn close_after(plan: &Plan) -> Duration {
+    let flush = plan
+        .jobs
+        .iter()
+        .map(|j| j.flush_every)
+        .max()
+        .unwrap_or_default();
+    flush * 3 + Duration::from_secs(30)
+}
+
+/// Each job's worker and the seconds of the run its window covers, a second of
+/// slack on each side (an interval's second is its start, rounded).
+fn windows(plan: &Plan) -> Vec<(WorkerKey, u64, u64)> {
+    plan.jobs
+        .iter()
+        .map(|j| {
+            let from = j.start_at.duration_since(plan.start_at).unwrap_or_default();
+            let drain = j.request_timeout.min(MAX_DRAIN);
+            let to = from + j.duration + drain;
+            let who = (j.region.clone(), j.worker_id.clone());
+            (who, from.as_secs().saturating_sub(1), to.as_secs() + 1)
+        })
+        .collect()
 }
 
 /// Reads `runs/{run}/plan.json`.

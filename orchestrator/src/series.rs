@@ -14,10 +14,12 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use sls_load_core::job::CheckCounts;
+use sls_load_core::job::{CheckCounts, Region};
 
 use crate::merge::Stats;
+use crate::merge::seconds::Points;
 
 /// One closed second of one series, reduced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,4 +93,116 @@ pub struct ClosedSecond {
     pub stats: Stats,
     /// Check results of that second with these tags, by check name.
     pub checks: BTreeMap<String, CheckCounts>,
+}
+
+/// Most points of one percentile spectrum.
+pub const SPECTRUM_POINTS: usize = 120;
+
+/// Microseconds to milliseconds.
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+impl Point {
+    /// Reduces second `t` of one scope: its counts and the percentiles of its
+    /// merged latency histogram (all 0 when no request got a response).
+    pub fn of(t: u64, s: &Stats) -> Point {
+        let h = &s.duration;
+        let q = |p: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(p))
+            }
+        };
+        Point {
+            t,
+            requests: s.requests(),
+            errors: s.errors(),
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+        }
+    }
+
+    /// A second without requests.
+    pub fn empty(t: u64) -> Point {
+        Point {
+            t,
+            requests: 0,
+            errors: 0,
+            p50_ms: 0.0,
+            p90_ms: 0.0,
+            p95_ms: 0.0,
+            p99_ms: 0.0,
+            max_ms: 0.0,
+        }
+    }
+}
+
+impl Series {
+    /// The series of `points`, one point per second `0..=last` in every series
+    /// (seconds without requests as zeros): every region of `regions` (planned
+    /// ones included when they sent nothing), every request name and every
+    /// region × request that has data. `last` is the run's last second with data.
+    pub fn of(points: &Points, regions: &[Region], last: Option<u64>) -> Series {
+        let fill = |by: Option<&BTreeMap<u64, Point>>| -> Vec<Point> {
+            let Some(last) = last else {
+                return Vec::new();
+            };
+            (0..=last)
+                .map(|t| {
+                    by.and_then(|b| b.get(&t))
+                        .cloned()
+                        .unwrap_or_else(|| Point::empty(t))
+                })
+                .collect()
+        };
+        let mut series = Series::default();
+        let names = regions.iter().chain(points.regions.keys());
+        for region in names {
+            let filled = fill(points.regions.get(region));
+            series.regions.insert(region.to_string(), filled);
+        }
+        for (request, by) in &points.requests {
+            series.requests.insert(request.clone(), fill(Some(by)));
+        }
+        for ((region, request), by) in &points.region_requests {
+            let of_region = series.region_requests.entry(region.to_string());
+            of_region
+                .or_default()
+                .insert(request.clone(), fill(Some(by)));
+        }
+        series
+    }
+}
+
+/// The percentile spectrum of `h` (HdrHistogram's percentile distribution, 5
+/// steps per halving of the distance to 100%), at most [`SPECTRUM_POINTS`]
+/// points, the last one at 100% and the maximum; empty for an empty histogram.
+pub fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let mut all: Vec<SpectrumPoint> = h
+        .iter_quantiles(5)
+        .map(|v| SpectrumPoint {
+            percentile: (v.quantile_iterated_to() * 100.0 * 1e6).round() / 1e6,
+            ms: ms(h.highest_equivalent(v.value_iterated_to())),
+        })
+        .collect();
+    all.dedup_by(|b, a| a.percentile == b.percentile);
+    if all.len() > SPECTRUM_POINTS {
+        let step = all.len().div_ceil(SPECTRUM_POINTS - 1);
+        let last = all.last().copied();
+        all = all.into_iter().step_by(step).collect();
+        if let (Some(last), Some(kept)) = (last, all.last())
+            && kept.percentile < last.percentile
+        {
+            all.push(last);
+        }
+    }
+    all
 }

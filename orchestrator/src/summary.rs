@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use sls_load_core::job::{Job, Manifest, Region, RunId, WorkerId};
 
 use crate::collect::Collected;
+use crate::merge::seconds::Points;
 use crate::merge::{Merged, Stats};
 use crate::plan::{Plan, ThresholdSpec};
+use crate::series::{Series, SpectrumPoint};
 use crate::threshold::{Metric, Stat, Threshold};
 
 /// Version of the summary JSON.
@@ -303,6 +305,7 @@ impl Summary {
         let plan = &collected.plan;
         let secs = plan.duration.as_secs_f64();
         let totals = ManifestTotals::of(collected);
+        let points = merged.seconds.points();
         let mut summary = Summary {
             format: SUMMARY_FORMAT,
             run_id: plan.run_id.clone(),
@@ -325,18 +328,41 @@ impl Summary {
                 &collected.manifests.values().collect::<Vec<_>>(),
                 merged.total.requests(),
             ),
-            timeline: timeline(merged),
+            timeline: timeline(&points),
             thresholds: Vec::new(),
             interrupted: collected.manifests.values().any(|m| m.stopped),
             aborted_by: None,
-            series: crate::series::Series::default(),
-            spectrum: BTreeMap::new(),
-            markers: Vec::new(),
+            series: series(plan, &points),
+            spectrum: spectrum(plan, merged),
+            markers: slice_markers(plan),
         };
+        summary.mark_end();
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);
         summary.thresholds = evaluate_thresholds(&plan.thresholds, &summary, merged);
         summary
+    }
+
+    /// Adds (or, called again after `aborted_by` or `interrupted` changed,
+    /// replaces) the end marker: `abort` naming the threshold when
+    /// [`Summary::aborted_by`] is set, else `stop` when the run was
+    /// interrupted, at the last second with data. Other markers are kept.
+    pub fn mark_end(&mut self) {
+        use crate::series::Marker;
+        self.markers
+            .retain(|m| m.kind != "abort" && m.kind != "stop");
+        let t = self.timeline.last().map_or(0.0, |s| s.t as f64);
+        let end = match (&self.aborted_by, self.interrupted) {
+            (Some(threshold), _) => ("abort", threshold.clone()),
+            (None, true) => ("stop", "stopped".to_owned()),
+            (None, false) => return,
+        };
+        self.markers.push(Marker {
+            t,
+            kind: end.0.into(),
+            label: end.1,
+        });
+        self.markers.sort_by(|a, b| a.t.total_cmp(&b.t));
     }
 
     /// True when every threshold held.
@@ -432,16 +458,53 @@ fn check_figures(checks: BTreeMap<String, (u64, u64)>) -> BTreeMap<String, Check
         .collect()
 }
 
-/// Per-second requests, errors and p95.
-fn timeline(merged: &Merged) -> Vec<Second> {
-    merged
-        .timeline
+/// Per-second requests, errors and p95: the run's points.
+fn timeline(points: &Points) -> Vec<Second> {
+    points
+        .total
+        .values()
+        .map(|p| Second {
+            t: p.t,
+            requests: p.requests,
+            errors: p.errors,
+            p95_ms: p.p95_ms,
+        })
+        .collect()
+}
+
+/// The per-second series of every planned region, request and region × request.
+fn series(plan: &Plan, points: &Points) -> Series {
+    let regions: Vec<Region> = plan.regions.iter().map(|r| r.region.clone()).collect();
+    let last = points.total.keys().next_back().copied();
+    Series::of(points, &regions, last)
+}
+
+/// A `slice N` marker at each slice hand-over: where the N-th slice (1-based)
+/// of the plan's worker slots starts.
+fn slice_markers(plan: &Plan) -> Vec<crate::series::Marker> {
+    let starts: BTreeMap<u32, Duration> = plan
+        .jobs
         .iter()
-        .map(|(t, s)| Second {
-            t: *t,
-            requests: s.requests(),
-            errors: s.errors(),
-            p95_ms: ms(s.duration.value_at_quantile(0.95)),
+        .filter(|j| j.slice > 0)
+        .map(|j| (j.slice, j.run_offset))
+        .collect();
+    starts
+        .into_iter()
+        .map(|(slice, at)| crate::series::Marker {
+            t: at.as_secs_f64(),
+            kind: "slice".into(),
+            label: format!("slice {}", slice + 1),
+        })
+        .collect()
+}
+
+/// The latency percentile spectrum of every region that got responses.
+fn spectrum(plan: &Plan, merged: &Merged) -> BTreeMap<String, Vec<SpectrumPoint>> {
+    plan.regions
+        .iter()
+        .filter_map(|r| {
+            let points = crate::series::spectrum(&merged.regions.get(&r.region)?.duration);
+            (!points.is_empty()).then(|| (r.region.to_string(), points))
         })
         .collect()
 }

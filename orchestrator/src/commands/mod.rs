@@ -95,6 +95,7 @@ pub async fn finish(
     let mut summary = Summary::build(collected, &collected.merged);
     summary.interrupted |= interrupted;
     summary.aborted_by = aborted_by(cloud, run_id).await;
+    summary.mark_end();
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store

@@ -2,10 +2,12 @@
 //! percentiles, one object at a time into a [`Merged`] state that grows with the
 //! run's seconds and names, never with its objects or workers.
 //!
-//! Every interval is added into the run total, its worker's region, its request
-//! name and its second on the run's timeline, and (for live progress) its region's
-//! second while that second is recent; the k6 phase timings (`http_req_blocked`
-//! ... `http_req_receiving`) into the run total and their request name only.
+//! Every interval is added into the run total, its worker's region and its
+//! request name (full histograms for the whole run, k6 phase timings
+//! `http_req_blocked` ... `http_req_receiving` included), and into its second of
+//! the run (see [`seconds`]: open seconds keep full histograms per region,
+//! request and region × request, closed ones only a reduced point), and (for
+//! live progress) its region's second while that second is recent.
 //! Besides, every interval counts (phases included) in one scope per tag
 //! `key:value` it carries (`status:200`, `method:GET`, `scenario:browse`,
 //! `expected_response:true`, unknown keys too) and per `region:R`, for
@@ -13,9 +15,13 @@
 //! by the workers), never per second. `checks` counter intervals add to the
 //! pass/fail counts per check name. A
 //! line that does not decode becomes a [`Problem`] naming its object and line; the
-//! rest of the object still counts. Decoding is the core crate's interval-log
-//! codec; this module does not fetch objects (collect does) or compute report
+//! rest of the object still counts, and so does an interval of a second that was
+//! closed already (in every total, named as a problem, left out of the series).
+//! Decoding is the core crate's interval-log codec; this module does not fetch
+//! objects or decide when seconds close (collect does) or compute report
 //! figures (summary does).
+
+pub mod seconds;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -53,12 +59,14 @@ pub struct Stats {
     pub iterations: Option<Histogram<u64>>,
     /// k6 phase timings of requests that got a response, microseconds, in
     /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
-    /// total and per request name only.
+    /// total, per region, per request name and per tag (not per second, except
+    /// in the tag sets of seconds handed to outputs).
     pub timings: [Option<Histogram<u64>>; 6],
 }
 
 impl Stats {
-    fn new() -> Self {
+    /// Nothing merged yet.
+    pub fn new() -> Self {
         Self {
             duration: hlog::new_histogram(),
             failed: 0,
@@ -95,8 +103,9 @@ pub struct Merged {
     pub regions: BTreeMap<Region, Stats>,
     /// Per request name.
     pub requests: BTreeMap<String, Stats>,
-    /// Per second after the run's start (`start_at`).
-    pub timeline: BTreeMap<u64, Stats>,
+    /// Per second after the run's start (`start_at`): open seconds in full per
+    /// scope, closed ones reduced to points.
+    pub seconds: seconds::Seconds,
     /// Per region and second, the last [`RECENT_SECONDS`] of each region only
     /// (live progress).
     pub recent: BTreeMap<(Region, u64), Stats>,
@@ -155,8 +164,20 @@ impl Merged {
         bytes: &[u8],
         span: Span,
     ) -> u64 {
+        self.add_log(worker, key, bytes, span).requests
+    }
+
+    /// [`Merged::add_object`], also telling where the object's intervals end.
+    pub fn add_log(
+        &mut self,
+        worker: &WorkerKey,
+        key: &ObjectKey,
+        bytes: &[u8],
+        span: Span,
+    ) -> Added {
         self.objects += 1;
-        let mut requests = 0u64;
+        let mut added = Added::default();
+        let mut late = Late::default();
         for interval in hlog::decode(bytes) {
             let result = interval.map_err(|e| format!("corrupt interval log: {e}"));
             let result = result.and_then(|i| {
@@ -168,18 +189,29 @@ impl Merged {
                         humantime::format_rfc3339_millis(span.end),
                     ));
                 }
+                let end = i.start + i.length;
+                added.latest_end = Some(added.latest_end.map_or(end, |e| e.max(end)));
                 self.add_interval(&worker.0, &i, span.start)
                     .map_err(|e| format!("corrupt interval log: {e}"))
             });
             match result {
-                Ok(n) => requests = requests.saturating_add(n),
+                Ok(counted) => {
+                    added.requests = added.requests.saturating_add(counted.requests);
+                    late.count(&counted);
+                }
                 Err(message) => self.problems.push(Problem {
                     key: key.clone(),
                     message,
                 }),
             }
         }
-        requests
+        if let Some(message) = late.message() {
+            self.problems.push(Problem {
+                key: key.clone(),
+                message,
+            });
+        }
+        added
     }
 
     fn add_interval(
@@ -187,18 +219,19 @@ impl Merged {
         region: &Region,
         interval: &Interval,
         start_at: SystemTime,
-    ) -> Result<u64, String> {
+    ) -> Result<Counted, String> {
         let tag = interval.tag.as_str();
         let set = TagSet::parse(tag).map_err(|e| e.to_string())?;
         let metric = set.metric.as_str();
         let h = &interval.histogram;
+        let second = second_of(interval.start, start_at);
         if metric == METRIC_CHECKS {
-            self.add_checks(&set, h.len());
-            return Ok(0);
+            self.add_checks(region, &set, second, h.len());
+            return Ok(Counted::default());
         }
         if metric == METRIC_DROPPED || metric == METRIC_ITERATION {
-            self.add_iterations(region, &set, interval)?;
-            return Ok(0);
+            self.add_iterations(region, &set, second, interval)?;
+            return Ok(Counted::default());
         }
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
         let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
@@ -206,7 +239,7 @@ impl Merged {
             // A metric of a newer worker without a request name is skipped.
             return match known {
                 true => Err(format!("tag `{tag}` has no request name")),
-                false => Ok(0),
+                false => Ok(Counted::default()),
             };
         };
         let add = |scope: &mut Stats| add_to(scope, metric, phase, interval);
@@ -216,28 +249,57 @@ impl Merged {
         }
         add(&mut self.total)?;
         add(self.requests.entry(request.to_owned()).or_default())?;
+        add(self.regions.entry(region.clone()).or_default())?;
+        let keep_tag_sets = self.seconds.keeps_closed();
         if phase.is_some() {
-            return Ok(0);
+            if let (true, Some(open)) = (keep_tag_sets, self.seconds.open(second)) {
+                add(&mut open
+                    .tag_sets
+                    .entry(tag_set(region, &set, &[]))
+                    .or_default()
+                    .stats)?;
+            }
+            return Ok(Counted::default());
         }
-        let at = interval.start.duration_since(start_at).unwrap_or_default();
-        let second = at.as_secs_f64().round() as u64;
         if self.keep_recent(region, second) {
             add(self.recent.entry((region.clone(), second)).or_default())?;
         }
-        add(self.regions.entry(region.clone()).or_default())?;
-        add(self.timeline.entry(second).or_default())?;
-        Ok(match metric {
+        let requests = match metric {
             TAG_DURATION | TAG_ERRORED => h.len(),
             _ => 0,
+        };
+        let Some(open) = self.seconds.open(second) else {
+            return Ok(Counted {
+                requests,
+                late: Some(second),
+            });
+        };
+        add(open.total.get_or_insert_with(Stats::new))?;
+        add(open.regions.entry(region.clone()).or_default())?;
+        add(open.requests.entry(request.to_owned()).or_default())?;
+        let region_request = (region.clone(), request.to_owned());
+        add(open.region_requests.entry(region_request).or_default())?;
+        if keep_tag_sets {
+            add(&mut open
+                .tag_sets
+                .entry(tag_set(region, &set, &[]))
+                .or_default()
+                .stats)?;
+        }
+        Ok(Counted {
+            requests,
+            late: None,
         })
     }
 
     /// Adds a `dropped_iterations` counter or an `iteration_duration` interval
-    /// to the run, its region and its tags' scopes.
+    /// to the run, its region, its tags' scopes and (for outputs) its second's
+    /// tag set.
     fn add_iterations(
         &mut self,
         region: &Region,
         set: &TagSet,
+        second: u64,
         interval: &Interval,
     ) -> Result<(), String> {
         let h = &interval.histogram;
@@ -255,19 +317,38 @@ impl Merged {
         for key in set.tags.iter().cloned().chain([region_tag]) {
             add(self.tagged.entry(key).or_default())?;
         }
+        if !self.seconds.keeps_closed() {
+            return Ok(());
+        }
+        if let Some(open) = self.seconds.open(second) {
+            add(&mut open
+                .tag_sets
+                .entry(tag_set(region, set, &[]))
+                .or_default()
+                .stats)?;
+        }
         Ok(())
     }
 
-    /// Adds a `checks` counter interval of `count` results.
-    fn add_checks(&mut self, set: &TagSet, count: u64) {
+    /// Adds a `checks` counter interval of `count` results, in total and (for
+    /// outputs) to its second's tag set.
+    fn add_checks(&mut self, region: &Region, set: &TagSet, second: u64, count: u64) {
         let Some(check) = set.get(KEY_CHECK) else {
             return;
         };
-        let counts = self.checks.entry(check.to_owned()).or_default();
-        if set.get(KEY_PASSED) == Some("true") {
-            counts.passes = counts.passes.saturating_add(count);
-        } else {
-            counts.fails = counts.fails.saturating_add(count);
+        let passed = set.get(KEY_PASSED) == Some("true");
+        count_check(
+            self.checks.entry(check.to_owned()).or_default(),
+            passed,
+            count,
+        );
+        if !self.seconds.keeps_closed() {
+            return;
+        }
+        if let Some(open) = self.seconds.open(second) {
+            let tags = tag_set(region, set, &[KEY_CHECK, KEY_PASSED]);
+            let checks = &mut open.tag_sets.entry(tags).or_default().checks;
+            count_check(checks.entry(check.to_owned()).or_default(), passed, count);
         }
     }
 
@@ -289,6 +370,72 @@ impl Merged {
             self.recent.remove(&k);
         }
         second >= floor
+    }
+}
+
+/// What one interval added: requests, and the second it belongs to when that
+/// second was closed already.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counted {
+    requests: u64,
+    late: Option<u64>,
+}
+
+/// The requests of one object that arrived for seconds closed already.
+#[derive(Debug, Clone, Copy, Default)]
+struct Late {
+    requests: u64,
+    seconds: Option<(u64, u64)>,
+}
+
+impl Late {
+    fn count(&mut self, counted: &Counted) {
+        let Some(t) = counted.late else {
+            return;
+        };
+        self.requests = self.requests.saturating_add(counted.requests);
+        self.seconds = Some(self.seconds.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+    }
+
+    /// The problem to name, if any interval came late.
+    fn message(&self) -> Option<String> {
+        let (first, last) = self.seconds?;
+        Some(format!(
+            "{} requests of seconds {first}-{last} arrived after their second was closed; \
+             the per-second series omit them",
+            self.requests
+        ))
+    }
+}
+
+/// What one interval-log object added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Added {
+    /// Requests it holds.
+    pub requests: u64,
+    /// Where its latest interval ends (`None`: no interval decoded).
+    pub latest_end: Option<SystemTime>,
+}
+
+/// The second of the run an interval starting at `at` belongs to.
+fn second_of(at: SystemTime, start_at: SystemTime) -> u64 {
+    let after = at.duration_since(start_at).unwrap_or_default();
+    after.as_secs_f64().round() as u64
+}
+
+/// The tag set of an interval of `region`: `region`, then its tags but `skip`.
+fn tag_set(region: &Region, set: &TagSet, skip: &[&str]) -> seconds::Tags {
+    let region = ("region".to_owned(), region.as_str().to_owned());
+    let tags = set.tags.iter().filter(|(k, _)| !skip.contains(&k.as_str()));
+    std::iter::once(region).chain(tags.cloned()).collect()
+}
+
+/// Adds `count` passes (or fails) to `counts`.
+fn count_check(counts: &mut CheckCounts, passed: bool, count: u64) {
+    if passed {
+        counts.passes = counts.passes.saturating_add(count);
+    } else {
+        counts.fails = counts.fails.saturating_add(count);
     }
 }
 
@@ -386,7 +533,8 @@ mod tests {
         assert!(m.total.duration.max() >= 999_000);
         assert_eq!(m.regions[&Region::new("eu-west-1").unwrap()].requests(), 1);
         assert_eq!(m.requests["home"].requests(), 100);
-        assert_eq!(m.timeline[&0].requests(), 100);
+        let second = m.seconds.get_open(0).and_then(|s| s.total.as_ref());
+        assert_eq!(second.map(Stats::requests), Some(100));
     }
 
     #[test]
@@ -417,8 +565,15 @@ mod tests {
         assert_eq!(waiting(&m.requests["home"]), Some((2, 7)));
         assert_eq!(waiting(&m.requests["api"]), Some((1, 7)));
         assert_eq!(m.total.timings[0].as_ref().map(|h| h.max()), Some(0));
-        assert!(m.regions[&Region::new("us-east-1").unwrap()].timings[4].is_none());
-        assert!(m.timeline[&0].timings.iter().all(Option::is_none));
+        let region = &m.regions[&Region::new("us-east-1").unwrap()];
+        assert_eq!(waiting(region), Some((3, 7)));
+        // Seconds keep no phases (but for outputs' tag sets).
+        let second = m
+            .seconds
+            .get_open(0)
+            .and_then(|s| s.total.as_ref())
+            .unwrap();
+        assert!(second.timings.iter().all(Option::is_none));
         // Phase tags do not count as requests.
         assert_eq!(m.total.requests(), 4);
     }
@@ -486,8 +641,9 @@ mod tests {
             .as_ref()
             .map(|h| h.len());
         assert_eq!(waiting, Some(3));
-        // The region scope of the summary stays as before: no phases.
-        assert!(m.regions[&Region::new("eu-west-1").unwrap()].timings[4].is_none());
+        // The region scope of the summary has its phases too.
+        let region = &m.regions[&Region::new("eu-west-1").unwrap()];
+        assert_eq!(region.timings[4].as_ref().map(|h| h.len()), Some(3));
         let checks = &m.checks["is 200"];
         assert_eq!((checks.passes, checks.fails), (3, 1));
         // Check counters are not requests, on no timeline second.
@@ -498,7 +654,8 @@ mod tests {
         assert_eq!(iterations(&m.total), Some(4));
         assert_eq!(iterations(tagged("scenario", "browse")), Some(4));
         assert_eq!(iterations(tagged("region", "eu-west-1")), Some(4));
-        assert_eq!(m.timeline[&1].requests(), 1);
+        let second = m.seconds.get_open(1).and_then(|s| s.total.as_ref());
+        assert_eq!(second.map(Stats::requests), Some(1));
     }
 
     #[test]
@@ -530,7 +687,7 @@ mod tests {
             m.recent.keys().next().map(|k| k.1),
             Some(100 - RECENT_SECONDS)
         );
-        assert_eq!(m.timeline.len(), 100);
+        assert_eq!(m.seconds.open_seconds().count(), 100);
         assert_eq!(m.total.requests(), 100);
     }
 }
