@@ -16,6 +16,7 @@ mod infra;
 mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;
+mod outputs;
 mod preflight;
 mod run;
 mod scale;

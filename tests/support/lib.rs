@@ -258,3 +258,72 @@ pub fn refused_url() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
+
+/// Serialises [`ensure_apt_package`] within this test binary (apt takes its own
+/// lock across processes; `DPkg::Lock::Timeout` waits for it).
+static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Makes sure `command` is on PATH, installing the Debian package `package` when
+/// it is not (`apt-get install -y --no-install-recommends`, then `apt-get update`
+/// and once more if that failed), so that a fresh machine gets the real
+/// component a test needs (chromium, prometheus, influxdb…). Returns the
+/// command's path; panics naming the package when it cannot be installed, so
+/// nothing is skipped silently. Needs root, as CI and this project's machines are.
+pub fn ensure_apt_package(command: &str, package: &str) -> PathBuf {
+    let _one_at_a_time = APT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = on_path(command) {
+        return path;
+    }
+    let apt = |args: &[&str]| {
+        Command::new("timeout")
+            .arg("900")
+            .arg("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running apt-get {args:?}: {e}"))
+    };
+    let install = ["install", "-y", "--no-install-recommends", package];
+    let mut out = apt(&install);
+    if !out.status.success() {
+        let update = apt(&["update"]);
+        assert!(
+            update.status.success(),
+            "apt-get update failed (needed to install {package}): {}",
+            String::from_utf8_lossy(&update.stderr)
+        );
+        out = apt(&install);
+    }
+    assert!(
+        out.status.success(),
+        "apt-get install {package} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    on_path(command)
+        .unwrap_or_else(|| panic!("{package} was installed but `{command}` is not on PATH"))
+}
+
+/// `command`'s path when it is an executable file in a PATH directory.
+fn on_path(command: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(command))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` or `target/`), found from the
+/// test executable's path (`TARGET/debug/deps/e2e-…`), for artefacts a test
+/// keeps (screenshots).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target/debug/deps/e2e-… has a target dir")
+        .to_path_buf()
+}
