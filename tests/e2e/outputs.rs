@@ -39,6 +39,9 @@ struct SharedRun {
     prometheus: PerRegion,
     influx: PerRegion,
     otlp: PerRegion,
+    /// Every query of the Grafana dashboards: (file, panel title, regions it
+    /// answered for, or the error).
+    panels: Vec<(&'static str, String, Result<usize, String>)>,
 }
 
 /// A server process killed (and reaped) when dropped.
@@ -359,7 +362,13 @@ scenarios:
         let prometheus = read(&|| prometheus_per_region(prom_port));
         let influx = read(&|| influx_per_region(influx_port));
         let otlp = otlp.lock().expect("lock").clone();
+        let mut panels =
+            dashboard_queries("prometheus.json", &|q| prometheus_regions(prom_port, q));
+        panels.extend(dashboard_queries("influxdb.json", &|q| {
+            influx_regions(influx_port, q)
+        }));
         SharedRun {
+            panels,
             target_requests: target.requests(),
             dir,
             outcome,
@@ -529,5 +538,69 @@ fn a_bad_out_spec_is_a_usage_error_naming_the_flag() {
         let lines: Vec<&str> = outcome.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{bad}: {}", outcome.stderr);
         assert!(lines[0].contains("--out"), "{}", lines[0]);
+    }
+}
+
+/// Runs every panel query of `samples/grafana/FILE` (variables set to this run,
+/// all regions, the last hour) through `run`, which answers the regions found.
+fn dashboard_queries(
+    file: &'static str,
+    run: &dyn Fn(&str) -> Result<usize, String>,
+) -> Vec<(&'static str, String, Result<usize, String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples/grafana")
+        .join(file);
+    let dashboard = read_json(&path);
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let query = target["expr"]
+                .as_str()
+                .or(target["query"].as_str())
+                .expect("a query");
+            let query = query
+                .replace("$run_id", RUN_ID)
+                .replace("$region", ".*")
+                .replace("$__rate_interval", "1m")
+                .replace("$timeFilter", "time > now() - 1h");
+            let title = panel["title"].as_str().expect("title").to_owned();
+            out.push((file, title, run(&query)));
+        }
+    }
+    out
+}
+
+fn prometheus_regions(port: u16, q: &str) -> Result<usize, String> {
+    let (status, body) =
+        http("GET", port, &format!("/api/v1/query?query={}", encode(q))).ok_or("no answer")?;
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    if status != 200 || json["status"] != "success" {
+        return Err(body);
+    }
+    Ok(json["data"]["result"].as_array().map_or(0, Vec::len))
+}
+
+fn influx_regions(port: u16, q: &str) -> Result<usize, String> {
+    let (status, body) =
+        http("GET", port, &format!("/query?db=k6&q={}", encode(q))).ok_or("no answer")?;
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    if status != 200 || json["results"][0].get("error").is_some() {
+        return Err(body);
+    }
+    Ok(json["results"][0]["series"].as_array().map_or(0, Vec::len))
+}
+
+#[test]
+fn every_grafana_panel_query_runs_and_the_traffic_panels_show_every_region() {
+    let run = shared_run();
+    assert!(run.panels.len() >= 9, "{:?}", run.panels);
+    for (file, title, answer) in &run.panels {
+        let regions = answer
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{file} {title}: {e}"));
+        // This run had no errors, so the error panels have nothing to show.
+        if !title.contains("rror") {
+            assert_eq!(*regions, 3, "{file} {title}");
+        }
     }
 }
