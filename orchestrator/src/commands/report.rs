@@ -21,8 +21,7 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
         } else {
             // `--out`: the stored run replayed into the outputs.
             let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;
-            let outputs =
-                crate::export::out::Outputs::open(&opts.outputs, &plan.run_id.to_string())?;
+            let outputs = crate::export::out::Outputs::open(&opts.outputs, plan.run_id.as_ref())?;
             let mut collected = collect::Collected::new(plan);
             collected.keep_closed(true);
             collected.settle(&cloud.store).await?;

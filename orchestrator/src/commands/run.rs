@@ -131,7 +131,7 @@ async fn run_planned(
     let mut collected = Collected::new(plan.clone());
     // `--out`: the merge hands over each closed second; the outputs stream them.
     collected.keep_closed(!opts.outputs.is_empty());
-    let mut outputs = Outputs::open(&opts.outputs, &plan.run_id.to_string())?;
+    let mut outputs = Outputs::open(&opts.outputs, plan.run_id.as_ref())?;
     let (failures, interrupted) = invoke_and_follow(
         opts,
         cloud,

@@ -22,7 +22,7 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
-        let outputs = crate::export::out::Outputs::open(&opts.outputs, &opts.run_id.to_string())?;
+        let outputs = crate::export::out::Outputs::open(&opts.outputs, opts.run_id.as_ref())?;
         let mut collected = follow(&cloud, &opts).await?;
         super::run::finish_outputs(outputs, &mut collected).await;
         finish(

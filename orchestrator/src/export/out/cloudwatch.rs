@@ -25,19 +25,22 @@ use crate::summary::Summary;
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "sls-load";
 
+/// Points that share an EMF line: same tags, same statistic.
+type Group<'a> = (&'a [(String, String)], Option<&'static str>);
+
 /// The EMF lines of one second's points: points sharing tags and statistic
 /// share a line. Returns each line with the points it holds.
 pub fn lines(points: &[Sample]) -> Vec<(Value, u64)> {
-    let mut groups: BTreeMap<(Vec<(String, String)>, Option<&str>), Vec<&Sample>> = BTreeMap::new();
+    let mut groups: BTreeMap<Group<'_>, Vec<&Sample>> = BTreeMap::new();
     for p in points {
         groups
-            .entry((p.tags.clone(), p.stat()))
+            .entry((p.tags.as_slice(), p.stat()))
             .or_default()
             .push(p);
     }
     groups
         .into_iter()
-        .map(|((tags, stat), group)| (line(&tags, stat, &group), group.len() as u64))
+        .map(|((tags, stat), group)| (line(tags, stat, &group), group.len() as u64))
         .collect()
 }
 
