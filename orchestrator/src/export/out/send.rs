@@ -190,3 +190,25 @@ fn connection_error(e: &hyper_util::client::legacy::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_endpoint_costs_the_batch_after_its_attempts_never_silently() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let uri: http::Uri = format!("http://127.0.0.1:{port}/write").parse().unwrap();
+        let mut sender = Sender::start(uri, vec![("content-type", "text/plain")]);
+        sender.push(Batch {
+            body: b"x value=1".to_vec(),
+            points: 5,
+        });
+        let delivery = sender.close().await;
+        assert_eq!((delivery.sent, delivery.lost), (0, 5));
+        assert!(delivery.error.unwrap().contains("refused"));
+    }
+}
