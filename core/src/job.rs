@@ -132,6 +132,18 @@ pub struct HttpOptions {
     /// read it (the scenario's `http.max_body_buffer`); a longer body fails its
     /// request as [`ErrorClass::BodyTooLarge`]. Bodies nothing reads are never kept.
     pub max_body_buffer: u64,
+    /// The response header naming the backend that answered (the scenario's
+    /// `served_by.header`): every sample is tagged `served_by=<its value>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_by_header: Option<String>,
+    /// The request header in which the worker sends its own region (the
+    /// scenario's `region_header`), so a router can route by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_header: Option<String>,
+    /// `host:port` to dial instead of the URL's (the local network profiles'
+    /// delaying proxy); the `Host` header and TLS server name stay the URL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_to: Option<String>,
 }
 
 /// The default of [`HttpOptions::max_body_buffer`]: 1 MiB.
@@ -147,6 +159,9 @@ impl Default for HttpOptions {
             tls_ca_pem: None,
             connect_timeout: Duration::from_secs(10),
             max_body_buffer: DEFAULT_MAX_BODY_BUFFER,
+            served_by_header: None,
+            region_header: None,
+            connect_to: None,
         }
     }
 }
@@ -816,6 +831,26 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ErrorClass::BodyTooLarge).expect("class"),
             ErrorClass::BodyTooLarge.as_str()
+        );
+    }
+
+    #[test]
+    fn drill_http_options_are_optional_on_the_wire_and_round_trip() {
+        let json = serde_json::to_value(HttpOptions::default()).expect("serialize");
+        for key in ["served_by_header", "region_header", "connect_to"] {
+            assert!(json.get(key).is_none(), "{key} left out when unset");
+        }
+        let set = HttpOptions {
+            served_by_header: Some("X-Served-Region".into()),
+            region_header: Some("X-Client-Region".into()),
+            connect_to: Some("127.0.0.1:4000".into()),
+            ..HttpOptions::default()
+        };
+        let json = serde_json::to_value(&set).expect("serialize");
+        assert_eq!(json["connect_to"], "127.0.0.1:4000");
+        assert_eq!(
+            serde_json::from_value::<HttpOptions>(json).expect("back"),
+            set
         );
     }
 

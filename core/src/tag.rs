@@ -28,6 +28,13 @@ pub const KEY_CHECK: &str = "check";
 /// The tag key saying whether a check passed (on `checks` counter intervals).
 pub const KEY_PASSED: &str = "passed";
 
+/// The tag key of the backend that answered (the value of the scenario's
+/// `served_by.header` response header; [`SERVED_NONE`] when absent).
+pub const KEY_SERVED_BY: &str = "served_by";
+/// The `served_by` value of a request whose response had no such header (or
+/// that got no response).
+pub const SERVED_NONE: &str = "none";
+
 /// The metric of per-interval check counters (k6's `checks`): each interval's
 /// histogram count is the number of results with its `check` and `passed` tags.
 pub const METRIC_CHECKS: &str = "checks";

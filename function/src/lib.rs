@@ -186,11 +186,14 @@ async fn run_job_unboxed<S: Sink>(
     claim_job(&job, sink, invoked_at).await?;
     let clock = Clock::now();
     // Intervals count from the run's start, so slices of one worker slot line up.
-    let recorder = Arc::new(Recorder::with_requests(
-        clock.instant_of(job.run_start()),
-        job.run_start(),
-        engine::request_infos(&job),
-    ));
+    let recorder = Arc::new(
+        Recorder::with_requests(
+            clock.instant_of(job.run_start()),
+            job.run_start(),
+            engine::request_infos(&job),
+        )
+        .with_served_by(job.http.served_by_header.as_deref()),
+    );
     let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock).await?;
     let manifest = Manifest {
         format: FORMAT_VERSION,

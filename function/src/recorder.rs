@@ -9,6 +9,11 @@
 //! request's further statuses fold into `status=other`, so memory stays bounded
 //! whatever statuses a target returns.
 //!
+//! With a `served_by` header configured ([`Recorder::with_served_by`]) every
+//! request's samples also carry `served_by=<that response header's value>`
+//! (`none` when absent or when no response came); distinct values per worker
+//! are capped at [`MAX_SERVED_VALUES`], beyond which they fold into `other`.
+//!
 //! The recorder owns the in-memory measurement state and turns completed intervals
 //! into standard HdrHistogram interval-log lines (V2 + deflate, base64) as soon as
 //! they are complete, so memory stays bounded by one interval's histograms however
@@ -29,13 +34,17 @@ use crate::job::{
     TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
-    KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_STATUS,
-    STATUS_OTHER, TagSet,
+    KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_SERVED_BY,
+    KEY_STATUS, SERVED_NONE, STATUS_OTHER, TagSet,
 };
 
 /// Most distinct tag sets (request, status, expected_response) one worker
 /// records; beyond it further statuses fold into `status=other`.
 pub const MAX_TAG_SETS: usize = 1_000;
+
+/// Most distinct `served_by` values one worker records; beyond it further
+/// values fold into `served_by=other`.
+pub const MAX_SERVED_VALUES: usize = 16;
 
 pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION};
 
@@ -52,8 +61,9 @@ pub struct RequestInfo {
 }
 
 /// The response-dependent part of a tag set: the status (`None` past the cap,
-/// written `other`; `0` for no response) and whether the response was expected.
-type Variant = (Option<u16>, bool);
+/// written `other`; `0` for no response), whether the response was expected and
+/// the index of its `served_by` value (`None`: not tagged).
+type Variant = (Option<u16>, bool, Option<u8>);
 
 /// How one request ended, as the recorder sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +120,8 @@ struct State {
     writer: IntervalWriter,
     counts: Vec<RequestCounts>,
     checks: BTreeMap<String, CheckCounts>,
+    /// The `served_by` values seen so far, indexed by a [`Variant`]'s last part.
+    served: Vec<String>,
 }
 
 /// Thread-safe measurement state for one worker.
@@ -118,6 +130,8 @@ pub struct Recorder {
     base_wall: SystemTime,
     names: Vec<String>,
     requests: Vec<RequestInfo>,
+    /// The response header whose value tags every sample as `served_by`.
+    served_by: Option<http::HeaderName>,
     state: Mutex<State>,
 }
 
@@ -151,14 +165,23 @@ impl Recorder {
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
             checks: BTreeMap::new(),
+            served: Vec::new(),
         };
         Self {
             base,
             base_wall,
             names,
             requests,
+            served_by: None,
             state: Mutex::new(state),
         }
+    }
+
+    /// This recorder tagging every sample with `served_by=<value of header>`
+    /// (a header name that is not valid HTTP tags nothing).
+    pub fn with_served_by(mut self, header: Option<&str>) -> Self {
+        self.served_by = header.and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok());
+        self
     }
 
     /// The interval index of `at` (0 before the base).
@@ -189,6 +212,22 @@ impl Recorder {
         status: Option<u16>,
         timings: Option<&Timings>,
     ) -> Result<(), RecorderError> {
+        self.record_response(request, outcome, latency, at, status, timings, None)
+    }
+
+    /// [`Recorder::record_with`] plus the response's headers, which name the
+    /// backend that answered (the `served_by` tag) when one is configured.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_response(
+        &self,
+        request: usize,
+        outcome: Outcome,
+        latency: Duration,
+        at: Instant,
+        status: Option<u16>,
+        timings: Option<&Timings>,
+        headers: Option<&http::HeaderMap>,
+    ) -> Result<(), RecorderError> {
         let idx = self.interval_of(at);
         let mut st = self.lock();
         if idx > st.current {
@@ -200,7 +239,8 @@ impl Recorder {
             Outcome::Errored(_) => 0,
             _ => status.unwrap_or(0),
         };
-        let variant = variant_of(&mut st.seen, request, (Some(status), expected));
+        let served = self.served_index(&mut st.served, headers);
+        let variant = variant_of(&mut st.seen, request, (Some(status), expected, served));
         let mut put = |metric: usize, value: u64| -> Result<(), RecorderError> {
             st.hists
                 .entry((request, variant, metric))
@@ -380,6 +420,7 @@ impl Recorder {
             interval_iterations,
             pending,
             writer,
+            served,
             ..
         } = st;
         let start = Duration::from_secs(*current);
@@ -388,7 +429,7 @@ impl Recorder {
             if h.is_empty() {
                 continue;
             }
-            let tag = self.tag_of(request, variant, metric).encode();
+            let tag = self.tag_of(served, request, variant, metric).encode();
             writer.write(pending, &tag, start, second, &h)?;
         }
         for ((check, passed), n) in std::mem::take(interval_checks) {
@@ -413,8 +454,40 @@ impl Recorder {
         Ok(())
     }
 
+    /// The index into `served` of the `served_by` value of a response with
+    /// `headers` (`None` when no header is configured).
+    fn served_index(
+        &self,
+        served: &mut Vec<String>,
+        headers: Option<&http::HeaderMap>,
+    ) -> Option<u8> {
+        let name = self.served_by.as_ref()?;
+        let value = headers
+            .and_then(|h| h.get(name))
+            .map_or(SERVED_NONE, |v| v.to_str().unwrap_or(STATUS_OTHER));
+        let value = if served.iter().any(|s| s == value) || served.len() < MAX_SERVED_VALUES {
+            value
+        } else {
+            STATUS_OTHER
+        };
+        let at = match served.iter().position(|s| s == value) {
+            Some(at) => at,
+            None => {
+                served.push(value.to_owned());
+                served.len() - 1
+            }
+        };
+        u8::try_from(at).ok()
+    }
+
     /// The tag set of `metric` for `request` with `variant`.
-    fn tag_of(&self, request: usize, (status, expected): Variant, metric: usize) -> TagSet {
+    fn tag_of(
+        &self,
+        served: &[String],
+        request: usize,
+        (status, expected, served_at): Variant,
+        metric: usize,
+    ) -> TagSet {
         let info = &self.requests[request];
         let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
         let status = status.map_or_else(|| STATUS_OTHER.to_owned(), |s| s.to_string());
@@ -426,6 +499,9 @@ impl Recorder {
             tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
         }
         tags.push((KEY_EXPECTED.to_owned(), expected.to_string()));
+        if let Some(value) = served_at.and_then(|i| served.get(usize::from(i))) {
+            tags.push((KEY_SERVED_BY.to_owned(), value.clone()));
+        }
         TagSet::new(METRICS[metric], tags)
     }
 }
@@ -441,7 +517,7 @@ fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Var
         seen.insert((request, wanted));
         return wanted;
     }
-    (None, wanted.1)
+    (None, wanted.1, wanted.2)
 }
 
 /// A histogram standing for a counter of `n`: `n` values of 1 (its count is `n`).
@@ -633,6 +709,67 @@ mod tests {
         assert_eq!(
             all.iter().map(|(_, _, n)| n).sum::<u64>(),
             MAX_TAG_SETS as u64 + 50
+        );
+    }
+
+    #[test]
+    fn served_by_tags_each_sample_with_the_header_value_none_when_absent_capped_as_other() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()])
+            .with_served_by(Some("X-Served-Region"));
+        let headers = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-served-region", v.parse().unwrap());
+            h
+        };
+        let ms = Duration::from_millis;
+        let send = |outcome, h: Option<&http::HeaderMap>| {
+            rec.record_response(0, outcome, ms(1), base, Some(200), None, h)
+                .unwrap();
+        };
+        send(Outcome::Ok, Some(&headers("us-east-1")));
+        send(Outcome::Ok, Some(&headers("us-east-1")));
+        send(Outcome::Ok, Some(&headers("eu-west-1")));
+        send(Outcome::Ok, Some(&http::HeaderMap::new()));
+        send(Outcome::Errored(ErrorClass::Connect), None);
+        for i in 0..MAX_SERVED_VALUES + 3 {
+            send(Outcome::Ok, Some(&headers(&format!("edge-{i}"))));
+        }
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let count = |metric: &str, value: &str| -> u64 {
+            tagged(&log)
+                .iter()
+                .filter(|(t, ..)| t.metric == metric && t.get(KEY_SERVED_BY) == Some(value))
+                .map(|(.., n)| n)
+                .sum()
+        };
+        assert_eq!(count(TAG_DURATION, "us-east-1"), 2);
+        assert_eq!(count(TAG_DURATION, "eu-west-1"), 1);
+        assert_eq!(count(TAG_DURATION, SERVED_NONE), 1);
+        assert_eq!(count(TAG_ERRORED, SERVED_NONE), 1);
+        // us-east-1, eu-west-1, none and 13 edges fill the 16; 6 edges fold.
+        assert_eq!(count(TAG_DURATION, STATUS_OTHER), 6);
+        assert_eq!(count(TAG_DURATION, "edge-12"), 1);
+        // Without the option, no sample carries the tag.
+        let plain = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        plain
+            .record_response(
+                0,
+                Outcome::Ok,
+                ms(1),
+                base,
+                Some(200),
+                None,
+                Some(&headers("a")),
+            )
+            .unwrap();
+        plain.close().unwrap();
+        let log = plain.take_log("t").unwrap().unwrap();
+        assert!(
+            tagged(&log)
+                .iter()
+                .all(|(t, ..)| t.get(KEY_SERVED_BY).is_none())
         );
     }
 

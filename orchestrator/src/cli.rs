@@ -146,6 +146,10 @@ pub struct RunArgs {
     /// closed laptop does not leave the test running.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub heartbeat: Option<Duration>,
+    /// Local mode: send each region's traffic directly, without the network
+    /// profile (added round trip) the scenario's `target_region:`/`network:` give it.
+    #[arg(long)]
+    pub no_network_profiles: bool,
     /// Confirm a run above 1,000 req/s or 100 workers against a host that is neither
     /// loopback nor in the scenario's `allowed_targets`.
     #[arg(long)]

@@ -37,6 +37,7 @@ pub mod fanout;
 pub mod invoke;
 pub mod local;
 pub mod merge;
+pub mod network;
 pub mod options;
 pub mod plan;
 pub mod preflight;

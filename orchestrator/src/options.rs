@@ -396,6 +396,8 @@ pub struct RunOptions {
     /// `--heartbeat`: the dead-man switch's period, at least
     /// [`MIN_HEARTBEAT`](sls_load_core::control::MIN_HEARTBEAT).
     pub heartbeat: Option<Duration>,
+    /// `--no-network-profiles`: local regions reach the target directly.
+    pub no_network_profiles: bool,
     /// `--yes`: a big run at a host not in `allowed_targets` is meant.
     pub yes: bool,
     /// `--quiet`: no live progress display.
@@ -425,6 +427,7 @@ impl RunOptions {
             invoke_concurrency: args.invoke_concurrency,
             local_fault_kill_after: args.local_fault_kill_after,
             heartbeat: args.heartbeat.map(heartbeat).transpose()?,
+            no_network_profiles: args.no_network_profiles,
             yes: args.yes,
             quiet: args.quiet,
             timings: args.timings,

@@ -631,6 +631,7 @@ pub(crate) mod tests {
             thresholds: vec![],
             http: Default::default(),
             allowed_targets: vec![],
+            network: Default::default(),
             notices: vec![],
         }
     }

@@ -262,7 +262,7 @@ pub struct Threshold {
 }
 
 /// Tags a threshold's metric key may filter on.
-const TAGS: &str = "name, region, status, method, scenario, expected_response, check";
+const TAGS: &str = "name, region, status, method, scenario, expected_response, check, served_by";
 
 impl Threshold {
     /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
@@ -787,6 +787,7 @@ mod tests {
                 "true",
             ),
             ("checks{check:status is 200}", "check", "status is 200"),
+            ("http_reqs{served_by:us-east-1}", "served_by", "us-east-1"),
         ] {
             let expr = if key.starts_with("http_req_duration") {
                 "p(95)<1"

@@ -115,6 +115,9 @@ pub struct ClientConfig {
     /// fails the request as [`ErrorClass::BodyTooLarge`] as soon as it is known
     /// to be longer. Bodies not kept are read and dropped, whatever their length.
     pub max_body_buffer: u64,
+    /// `host:port` to dial instead of the target's (a delaying proxy); the
+    /// `Host` header and TLS server name stay the target's.
+    pub connect_to: Option<String>,
 }
 
 impl ClientConfig {
@@ -131,6 +134,7 @@ impl ClientConfig {
             new_connection_per_iteration: false,
             redirects: 10,
             max_body_buffer: crate::job::DEFAULT_MAX_BODY_BUFFER,
+            connect_to: None,
         }
     }
 }
@@ -292,7 +296,13 @@ impl Client {
     /// then fails with [`ErrorClass::Dns`], so the run still reports it.
     pub async fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let origin = Origin::parse(&cfg.target)?;
-        let addrs = connect::resolve(&origin.host, origin.port).await;
+        let addrs = match &cfg.connect_to {
+            Some(to) => match split_host_port(to) {
+                Some((host, port)) => connect::resolve(host, port).await,
+                None => Err(format!("connect_to `{to}` is not host:port")),
+            },
+            None => connect::resolve(&origin.host, origin.port).await,
+        };
         Self::with_addrs(cfg, origin, addrs)
     }
 
@@ -333,6 +343,13 @@ impl Client {
     }
 }
 
+/// `host:port` (or `[v6]:port`) split in two.
+fn split_host_port(s: &str) -> Option<(&str, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host, port.parse().ok()?)).filter(|(h, _)| !h.is_empty())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -360,6 +377,14 @@ pub(crate) mod tests {
             assert!(matches!(err, ClientError::RootsPem(_)), "{err}");
         })
         .await;
+    }
+
+    #[test]
+    fn connect_to_is_host_and_port() {
+        assert_eq!(split_host_port("127.0.0.1:80"), Some(("127.0.0.1", 80)));
+        assert_eq!(split_host_port("[::1]:8080"), Some(("::1", 8080)));
+        assert_eq!(split_host_port("example.test"), None);
+        assert_eq!(split_host_port(":80"), None);
     }
 
     #[test]

@@ -88,13 +88,14 @@ pub(super) async fn run(
         ctx.first_sent.note(&ctx.clock, sent);
         let (outcome, reply, done) = send_step(ctx, vu, step, sent).await;
         ended = done;
-        ctx.recorder.record_with(
+        ctx.recorder.record_response(
             step.index,
             outcome,
             done.saturating_duration_since(timed_from),
             done,
             reply.as_ref().map(|r| r.status),
             reply.as_ref().map(|r| &r.timings),
+            reply.as_ref().map(|r| &r.headers),
         )?;
         let view = reply.as_ref().map(|r| ResponseView {
             status: r.status,

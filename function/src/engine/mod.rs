@@ -191,6 +191,7 @@ pub async fn run_until(
     let mut tasks = Vec::new();
     let mut first_index = 0;
     for scenario in &job.scenarios {
+        let scenario = &with_region_header(scenario, job);
         let flow = Flow::compile_with_env(scenario, first_index, target.authority(), &job.env)
             .map_err(|source| EngineError::Flow {
                 scenario: scenario.name.clone(),
@@ -233,6 +234,26 @@ pub async fn run_until(
         first_request_at: first_sent.get(&clock),
         finished_at: SystemTime::now(),
     })
+}
+
+/// `scenario` with the job's `region_header` (if any) set to the worker's
+/// region on every request that does not set that header itself.
+fn with_region_header(scenario: &JobScenario, job: &Job) -> JobScenario {
+    let mut scenario = scenario.clone();
+    if let Some(header) = &job.http.region_header {
+        for request in &mut scenario.requests {
+            if !request
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case(header))
+            {
+                request
+                    .headers
+                    .insert(header.clone(), job.region.as_str().to_owned());
+            }
+        }
+    }
+    scenario
 }
 
 /// What the recorder tags each request of `job` with, in engine index order.
@@ -418,6 +439,29 @@ pub(crate) mod tests {
             .await
             .expect("engine runs");
         (report, recorder)
+    }
+
+    #[test]
+    fn the_region_header_carries_the_workers_region_unless_a_request_sets_it() {
+        let mut own = step("own", "/");
+        own.headers
+            .insert("x-client-region".into(), "chosen".into());
+        let s = scenario(
+            "s",
+            Executor::ConstantVus { vus: 1 },
+            vec![step("plain", "/"), own],
+        );
+        let mut job = job(
+            "http://127.0.0.1:1",
+            Duration::from_secs(1),
+            vec![s.clone()],
+        );
+        assert_eq!(with_region_header(&s, &job), s, "no header configured");
+        job.http.region_header = Some("X-Client-Region".into());
+        let got = with_region_header(&s, &job);
+        assert_eq!(got.requests[0].headers["X-Client-Region"], "local");
+        assert_eq!(got.requests[1].headers.len(), 1);
+        assert_eq!(got.requests[1].headers["x-client-region"], "chosen");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

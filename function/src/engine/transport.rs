@@ -73,6 +73,7 @@ fn client_config(url: &str, http: &HttpOptions) -> ClientConfig {
     cfg.tls_roots_pem = http.tls_ca_pem.as_ref().map(|p| p.clone().into_bytes());
     cfg.connect_timeout = http.connect_timeout.max(Duration::from_millis(1));
     cfg.max_body_buffer = http.max_body_buffer;
+    cfg.connect_to = http.connect_to.clone();
     cfg
 }
 
@@ -155,6 +156,47 @@ mod tests {
             .await
             .expect("https target");
         assert_eq!(target.authority(), "127.0.0.1:1");
+    }
+
+    #[tokio::test]
+    async fn connect_to_dials_another_address_keeping_the_urls_host() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = listener.local_addr().expect("addr");
+        let head = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut buf = vec![0; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.expect("read");
+                got.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .expect("write");
+            String::from_utf8(got).expect("text")
+        });
+        let http = HttpOptions {
+            connect_to: Some(proxy.to_string()),
+            ..HttpOptions::default()
+        };
+        // Nothing listens on the URL's port: only the override can answer.
+        let target = Target::new("http://127.0.0.1:1", &http)
+            .await
+            .expect("target");
+        let mut conn = Conn::new(&target);
+        let req = Request::builder()
+            .uri("/x")
+            .header(http::header::HOST, target.authority())
+            .body(Bytes::new())
+            .expect("request");
+        let reply = conn.send(&req, false, Instant::now()).await.expect("reply");
+        assert_eq!(reply.status, 204);
+        let head = head.await.expect("server").to_ascii_lowercase();
+        assert!(head.contains("host: 127.0.0.1:1\r\n"), "{head}");
     }
 
     #[tokio::test]

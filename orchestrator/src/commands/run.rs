@@ -25,6 +25,7 @@ use crate::collect::Collected;
 use crate::export::out::Outputs;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
+use crate::local::delay::NetworkProfiles;
 use crate::options::RunOptions;
 use crate::plan::{self, Layout, Plan};
 use crate::progress::{self, Display};
@@ -51,10 +52,18 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
     print_header(&opts, &layout);
+    let network = match network_profiles(&opts, &cloud, &scenario, &layout).await {
+        Ok(network) => network,
+        Err(e) => {
+            cloud.shutdown().await;
+            return Err(e);
+        }
+    };
     let lead = opts
         .lead
         .unwrap_or_else(|| default_lead(cloud.mode, layout.slots()));
-    let outcome = run_planned(&opts, &cloud, &scenario, lead, &env, &mut signals).await;
+    let outcome = run_planned(&opts, &cloud, &scenario, lead, &env, &network, &mut signals).await;
+    drop(network);
     cloud.shutdown().await;
     outcome
 }
@@ -92,6 +101,30 @@ fn preflight(opts: &RunOptions, scenario: &Scenario, layout: &Layout) -> Result<
     Ok(())
 }
 
+/// Local mode with profiles on (the scenario names `target_region:` or
+/// `network:`, and no `--no-network-profiles`): starts each region's delaying
+/// proxy and prints its profile under the header. Otherwise none.
+async fn network_profiles(
+    opts: &RunOptions,
+    cloud: &Cloud,
+    scenario: &Scenario,
+    layout: &Layout,
+) -> Result<NetworkProfiles, Error> {
+    if cloud.mode != Mode::Local || !scenario.network.enabled || opts.no_network_profiles {
+        return Ok(NetworkProfiles::default());
+    }
+    let regions = layout.region_names();
+    let profiles = NetworkProfiles::start(&scenario.network, &regions, &scenario.target)
+        .await
+        .map_err(crate::cloud::CloudError::from)?;
+    if !opts.quiet {
+        for line in profiles.describe(&regions) {
+            eprintln!("sls-load: network profile {line}");
+        }
+    }
+    Ok(profiles)
+}
+
 /// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`;
 /// nothing with `--quiet`.
 fn print_header(opts: &RunOptions, layout: &Layout) {
@@ -121,11 +154,12 @@ async fn run_planned(
     scenario: &Scenario,
     lead: Duration,
     env: &BTreeMap<String, String>,
+    network: &NetworkProfiles,
     signals: &mut Signals,
 ) -> Result<(), Error> {
     let invoker = LambdaInvoker::new(cloud.lambda.clone(), opts.cloud.function.clone());
     let plan = tokio::select! {
-        plan = prepare(opts, cloud, scenario, lead, &invoker) => plan?,
+        plan = prepare(opts, cloud, scenario, lead, &invoker, network) => plan?,
         _ = signals.next() => return Err(Error::InterruptedBeforeStart(opts.run_id.clone())),
     };
     let mut collected = Collected::new(plan.clone());
@@ -171,6 +205,7 @@ async fn prepare(
     scenario: &Scenario,
     lead: Duration,
     invoker: &LambdaInvoker,
+    network: &NetworkProfiles,
 ) -> Result<Plan, Error> {
     let results = ResultsLocation {
         bucket: cloud.bucket.0.clone(),
@@ -182,6 +217,7 @@ async fn prepare(
     let mut plan = plan::plan(scenario, &plan_options)?;
     for job in &mut plan.jobs {
         job.heartbeat = opts.heartbeat;
+        job.http.connect_to = network.connect_to(&job.region);
     }
     invoker
         .check_concurrency(&plan.concurrency_needed())

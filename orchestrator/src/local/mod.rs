@@ -10,6 +10,7 @@
 //! belong to the rest of the orchestrator, and the worker binary (`bootstrap`)
 //! is built by the `function` crate.
 
+pub mod delay;
 pub mod faults;
 pub mod lambda;
 pub mod s3;

@@ -78,6 +78,8 @@ pub struct Scenario {
     /// `allowed_targets`: hosts (lowercase, without port) that a big run may aim at
     /// without `--yes` (see [`crate::preflight`]).
     pub allowed_targets: Vec<String>,
+    /// `target_region:` and `network:`: the local network profiles.
+    pub network: crate::network::Network,
     /// One-line notices for stderr about how the file was read (a `distribution`
     /// whose percents were renormalised), without the `sls-load: ` prefix.
     pub notices: Vec<String>,

@@ -83,6 +83,16 @@ pub struct Args {
     /// repeated) instead of `ok\n`, for tests of large responses. At most 64 MiB.
     #[arg(long, value_name = "BYTES")]
     pub body_size: Option<usize>,
+
+    /// Answer every response with `X-Served-Region: NAME` (a regional backend of
+    /// the drill system); `POST /__down` and `/__up` then take it down and back.
+    #[arg(long, value_name = "NAME")]
+    pub region: Option<String>,
+
+    /// Run as the drill system's router, or as the whole system (three backends
+    /// and a router in one process) instead of as one target.
+    #[command(subcommand)]
+    pub mode: Option<crate::router::Mode>,
 }
 
 /// Largest `--body-size`.
@@ -102,6 +112,8 @@ pub struct Config {
     pub expect_body: Option<String>,
     /// `--body-size`: the length of every `ok` body (`None`: `ok\n`).
     pub body_size: Option<usize>,
+    /// `--region`: the `X-Served-Region` of every response.
+    pub region: Option<String>,
 }
 
 impl Args {
@@ -115,6 +127,12 @@ impl Args {
         }
         ensure!(self.threads >= 1, "--threads must be at least 1");
         ensure!(!self.exit_after.is_zero(), "--exit-after must be positive");
+        ensure!(
+            self.region
+                .as_deref()
+                .is_none_or(|r| hyper::header::HeaderValue::from_str(r).is_ok() && !r.is_empty()),
+            "--region must be a plain name like eu-west-1"
+        );
         ensure!(
             self.body_size.is_none_or(|n| n <= MAX_BODY_SIZE),
             "--body-size must be at most {MAX_BODY_SIZE} bytes"
@@ -147,6 +165,7 @@ impl Args {
             expect_headers: self.expect_header,
             expect_body: self.expect_body,
             body_size: self.body_size,
+            region: self.region,
         })
     }
 }

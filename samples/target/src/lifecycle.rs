@@ -48,7 +48,7 @@ async fn run_async(config: Config) -> anyhow::Result<()> {
     stdout_line(&format!("stats {stats}"))
 }
 
-fn stdout_line(line: &str) -> anyhow::Result<()> {
+pub(crate) fn stdout_line(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
@@ -57,7 +57,10 @@ fn stdout_line(line: &str) -> anyhow::Result<()> {
 
 /// A future that completes on SIGINT, SIGTERM or after `exit_after`.
 #[cfg(unix)]
-fn shutdown_signal(exit_after: Duration, quiet: bool) -> anyhow::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal(
+    exit_after: Duration,
+    quiet: bool,
+) -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -75,7 +78,10 @@ fn shutdown_signal(exit_after: Duration, quiet: bool) -> anyhow::Result<impl Fut
 
 /// A future that completes on Ctrl-C or after `exit_after`.
 #[cfg(not(unix))]
-fn shutdown_signal(exit_after: Duration, quiet: bool) -> anyhow::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal(
+    exit_after: Duration,
+    quiet: bool,
+) -> anyhow::Result<impl Future<Output = ()>> {
     Ok(async move {
         let ctrl_c = async {
             if tokio::signal::ctrl_c().await.is_err() {

@@ -1,10 +1,12 @@
 //! `sls-load-target`: the demo and test target server. Parses the command
-//! line and hands over to [`lifecycle::run`]; see the modules for the rest.
+//! line and hands over to [`lifecycle::run`] (one target) or [`router::Mode::run`]
+//! (the drill system's router, or the whole system); see the modules for the rest.
 
 mod behavior;
 mod config;
 mod expect;
 mod lifecycle;
+mod router;
 mod server;
 mod stats;
 mod timer;
@@ -12,6 +14,9 @@ mod timer;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    let config = config::Args::parse().into_config()?;
-    lifecycle::run(config)
+    let mut args = config::Args::parse();
+    if let Some(mode) = args.mode.take() {
+        return mode.run();
+    }
+    lifecycle::run(args.into_config()?)
 }

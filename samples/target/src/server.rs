@@ -3,10 +3,16 @@
 //! `/status/{code}`, everything else `ok`, or `--body-size` bytes of it), applies the configured
 //! [`Behavior`](crate::behavior::Behavior), counts in [`Stats`], and shuts
 //! down gracefully, returning the final counts.
+//!
+//! As one regional backend of the drill system (`--region NAME`) it answers every
+//! response with `X-Served-Region: NAME`; `POST /__down` makes it answer 503 to
+//! everything (its `GET /__health` included) until `POST /__up`. The routing
+//! between backends is the router's (`crate::router`), not this module's.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,7 +50,14 @@ struct App {
     expect: Expect,
     /// The body of every `ok` answer (`--body-size`).
     ok_body: Bytes,
+    /// `X-Served-Region` of every response (`--region`).
+    region: Option<HeaderValue>,
+    /// Taken down by `POST /__down`: everything answers 503.
+    down: AtomicBool,
 }
+
+/// The response header naming the backend's region.
+pub const SERVED_REGION: &str = "x-served-region";
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, gives
 /// open connections up to `config.shutdown_grace` to finish their in-flight
@@ -62,6 +75,11 @@ where
             None => Bytes::from_static(OK_BODY),
             Some(n) => OK_BODY.iter().copied().cycle().take(n).collect(),
         },
+        region: config
+            .region
+            .as_deref()
+            .and_then(|r| HeaderValue::from_str(r).ok()),
+        down: AtomicBool::new(false),
     });
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -131,9 +149,18 @@ where
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let region = app.region.clone();
+    let mut resp = answer(app, req).await;
+    if let Some(region) = region {
+        resp.headers_mut().insert(SERVED_REGION, region);
+    }
+    Ok(resp)
+}
+
+async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if let Some(admin) = path.strip_prefix("/__") {
-        return Ok(app.admin(req.method(), admin));
+        return app.admin(req.method(), admin);
     }
 
     let started = app.stats.started();
@@ -141,6 +168,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     let n = app
         .stats
         .record_request(req.method().as_str(), path, arrived);
+    if app.down.load(Ordering::Relaxed) {
+        app.stats
+            .record_status(StatusCode::SERVICE_UNAVAILABLE.as_u16());
+        return text(StatusCode::SERVICE_UNAVAILABLE, b"region down\n");
+    }
     let plan = app.behavior.plan(n, arrived);
     let (status, body) = match path.strip_prefix("/status/") {
         Some(code) => requested_status(code),
@@ -166,9 +198,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     }
     app.stats.record_status(status.as_u16());
     if body == OK_BODY {
-        return Ok(text_bytes(status, app.ok_body.clone()));
+        return text_bytes(status, app.ok_body.clone());
     }
-    Ok(text(status, body))
+    text(status, body)
 }
 
 /// `/status/{code}`: the code if it is a valid final status (200..=599),
@@ -208,6 +240,16 @@ impl App {
                 self.expect.reset();
                 empty(StatusCode::NO_CONTENT)
             }
+            ("health", &Method::GET | &Method::HEAD) => match self.down.load(Ordering::Relaxed) {
+                true => text(StatusCode::SERVICE_UNAVAILABLE, b"region down\n"),
+                false => text(StatusCode::OK, OK_BODY),
+            },
+            ("down" | "up", &Method::POST) => {
+                self.down.store(name == "down", Ordering::Relaxed);
+                empty(StatusCode::NO_CONTENT)
+            }
+            ("down" | "up", _) => method_not_allowed("POST"),
+            ("health", _) => method_not_allowed("GET, HEAD"),
             ("stats", _) => method_not_allowed("GET, HEAD"),
             ("reset", _) => method_not_allowed("POST"),
             _ => text(StatusCode::NOT_FOUND, b"not found\n"),

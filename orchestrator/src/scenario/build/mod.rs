@@ -25,7 +25,7 @@ use crate::threshold::Threshold;
 use super::error::ScenarioError;
 use super::files::load_data;
 use super::locate::Seg;
-use super::raw::{Distribution, RawFile, RawScenarioDef, Regions, Thresholds};
+use super::raw::{Distribution, RawFile, RawNetwork, RawScenarioDef, Regions, Thresholds};
 use super::{DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKER_RATE, DataSet, Scenario, ScenarioDef};
 
 /// The largest job payload a worker may get: Lambda takes at most 256 KB for an
@@ -121,6 +121,8 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
     let http = protocol::options(ctx, raw.http)?;
+    let http = protocol::with_drill_headers(http, raw.served_by, raw.region_header);
+    let network = network(ctx, raw.target_region, raw.network)?;
 
     Ok(Scenario {
         file: file.to_owned(),
@@ -138,8 +140,44 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
             .iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect(),
+        network,
         notices,
     })
+}
+
+/// The local network profiles: on when the file names `target_region:` or
+/// `network:` (unless `network: off`).
+fn network(
+    ctx: Ctx<'_>,
+    target_region: Option<Region>,
+    raw: Option<RawNetwork>,
+) -> Result<crate::network::Network, ScenarioError> {
+    let named = target_region.is_some() || raw.is_some();
+    let mut network = crate::network::Network {
+        target_region: target_region.unwrap_or_else(Region::us_east_1),
+        enabled: named,
+        ..Default::default()
+    };
+    match raw {
+        None => {}
+        Some(RawNetwork::Switch(s)) if s == "off" => network.enabled = false,
+        Some(RawNetwork::Switch(s)) => {
+            return Err(ctx.fail(
+                &[Seg::Key("network")],
+                format!("`{s}`: expected `off` or profiles like {{ eu-west-1: {{ rtt: 100ms, jitter: 5ms }} }}"),
+            ));
+        }
+        Some(RawNetwork::Regions(regions)) => {
+            for (region, p) in regions {
+                let profile = crate::network::Profile {
+                    rtt: p.rtt,
+                    jitter: p.jitter.unwrap_or_default(),
+                };
+                network.overrides.insert(region, profile);
+            }
+        }
+    }
+    Ok(network)
 }
 
 /// One named scenario of a test that lasts `run`: its executor and schedule, its
@@ -299,6 +337,37 @@ mod tests {
 
     fn zones(s: &crate::scenario::Scenario) -> Vec<(&str, f64)> {
         s.regions.iter().map(|(r, w)| (r.as_str(), *w)).collect()
+    }
+
+    #[test]
+    fn network_profiles_are_on_only_when_the_file_names_them_and_off_turns_them_off() {
+        use std::time::Duration;
+        let n = ok(MINIMAL).network;
+        assert!(!n.enabled);
+        assert_eq!(n.target_region, Region::us_east_1());
+        let n = ok(&format!("{MINIMAL}target_region: eu-west-1\n")).network;
+        assert!(n.enabled);
+        assert_eq!(n.target_region.as_str(), "eu-west-1");
+        let n = ok(&format!(
+            "{MINIMAL}network:\n  eu-west-1: {{ rtt: 100ms, jitter: 5ms }}\n  ap-southeast-1: {{ rtt: 0s }}\n"
+        ))
+        .network;
+        assert!(n.enabled);
+        let eu = n.overrides[&Region::new("eu-west-1").unwrap()];
+        assert_eq!(
+            (eu.rtt, eu.jitter),
+            (Duration::from_millis(100), Duration::from_millis(5))
+        );
+        let ap = n.overrides[&Region::new("ap-southeast-1").unwrap()];
+        assert_eq!((ap.rtt, ap.jitter), (Duration::ZERO, Duration::ZERO));
+        let n = ok(&format!(
+            "{MINIMAL}target_region: eu-west-1\nnetwork: off\n"
+        ))
+        .network;
+        assert!(!n.enabled);
+        let line = error(&format!("{MINIMAL}network: maybe\n"));
+        assert_contains(&line, &[":9:", "network", "off"]);
+        error(&format!("{MINIMAL}target_region: Not A Region\n"));
     }
 
     #[test]

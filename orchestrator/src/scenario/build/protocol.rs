@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::scenario::error::ScenarioError;
 use crate::scenario::files::load_ca;
 use crate::scenario::locate::Seg;
-use crate::scenario::raw::RawHttp;
+use crate::scenario::raw::{RawHttp, RawServedBy};
 
 /// The protocol options of the `http:` block, if the file has one.
 pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions, ScenarioError> {
@@ -18,6 +18,22 @@ pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions,
     let Some(h) = raw else {
         return Ok(defaults);
     };
+    block(ctx, h, defaults)
+}
+
+/// The top-level `served_by.header` and `region_header` keys, carried in the
+/// jobs' protocol options.
+pub(super) fn with_drill_headers(
+    mut http: HttpOptions,
+    served_by: Option<RawServedBy>,
+    region_header: Option<String>,
+) -> HttpOptions {
+    http.served_by_header = served_by.map(|s| s.header);
+    http.region_header = region_header;
+    http
+}
+
+fn block(ctx: Ctx<'_>, h: RawHttp, defaults: HttpOptions) -> Result<HttpOptions, ScenarioError> {
     let tls_ca_pem = match &h.tls_ca_file {
         None => None,
         Some(name) => Some(
@@ -37,6 +53,7 @@ pub(super) fn options(ctx: Ctx<'_>, raw: Option<RawHttp>) -> Result<HttpOptions,
         tls_ca_pem,
         connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
         max_body_buffer: h.max_body_buffer.unwrap_or(defaults.max_body_buffer),
+        ..defaults
     })
 }
 
@@ -68,11 +85,32 @@ mod tests {
                 tls_ca_pem: Some(pem.into()),
                 connect_timeout: Duration::from_secs(2),
                 max_body_buffer: 512 * 1024,
+                ..HttpOptions::default()
             }
         );
         let s = ok(&format!("{MINIMAL}http:\n  version: http1\n"));
         assert_eq!(s.http.version, HttpVersionChoice::Http1);
         assert_eq!(s.http.max_redirects, 10);
+    }
+
+    #[test]
+    fn served_by_and_region_header_go_into_every_jobs_protocol_options() {
+        let s = ok(MINIMAL);
+        assert_eq!(
+            (s.http.served_by_header, s.http.region_header),
+            (None, None)
+        );
+        let s = ok(&format!(
+            "{MINIMAL}served_by: {{ header: X-Served-Region }}\nregion_header: X-Client-Region\n"
+        ));
+        assert_eq!(s.http.served_by_header.as_deref(), Some("X-Served-Region"));
+        assert_eq!(s.http.region_header.as_deref(), Some("X-Client-Region"));
+        let line = error(&format!(
+            "{MINIMAL}served_by: {{ header: \"bad header\" }}\n"
+        ));
+        assert_contains(&line, &[":9:", "served_by.header"]);
+        let line = error(&format!("{MINIMAL}served_by: {{ heder: X }}\n"));
+        assert_contains(&line, &[":9:", "served_by", "heder"]);
     }
 
     #[test]

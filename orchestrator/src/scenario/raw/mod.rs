@@ -15,7 +15,7 @@ mod thresholds;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sls_load_core::job::{Arrivals, HttpVersionChoice};
+use sls_load_core::job::{Arrivals, HttpVersionChoice, Region};
 
 pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
@@ -81,6 +81,18 @@ pub(super) struct RawFile {
     pub(super) thresholds: Option<Thresholds>,
     #[serde(default)]
     pub(super) http: Option<RawHttp>,
+    /// `served_by: { header: X-Served-Region }`: tag every sample with that response header.
+    #[serde(default)]
+    pub(super) served_by: Option<RawServedBy>,
+    /// The request header in which each worker sends its own region.
+    #[serde(default, deserialize_with = "optional_header_name")]
+    pub(super) region_header: Option<String>,
+    /// Where the target runs, for the local network profiles.
+    #[serde(default)]
+    pub(super) target_region: Option<Region>,
+    /// `network: off`, or per-region `{ rtt, jitter }` profiles.
+    #[serde(default)]
+    pub(super) network: Option<RawNetwork>,
     #[serde(default)]
     pub(super) allowed_targets: Option<Vec<String>>,
 }
@@ -103,6 +115,34 @@ pub(super) struct RawHttp {
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_bytes")]
     pub(super) max_body_buffer: Option<u64>,
+}
+
+/// The `network:` key: `off`, or profiles by client region.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawNetwork {
+    /// `off` (anything else is refused by the build).
+    Switch(String),
+    /// `{ eu-west-1: { rtt: 100ms, jitter: 5ms } }`.
+    Regions(std::collections::BTreeMap<Region, RawProfile>),
+}
+
+/// One region's `{ rtt, jitter }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProfile {
+    #[serde(deserialize_with = "duration_or_zero")]
+    pub(super) rtt: Duration,
+    #[serde(default, deserialize_with = "optional_duration_or_zero")]
+    pub(super) jitter: Option<Duration>,
+}
+
+/// The `served_by:` block: which response header names the backend that answered.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServedBy {
+    #[serde(deserialize_with = "header_name")]
+    pub(super) header: String,
 }
 
 #[derive(Deserialize)]
