@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the demo: starts the sample target on a free loopback port, runs
 # samples/demo.yaml against it in local mode over three regions, prints the
-# summary. Everything it starts is stopped when it exits, also on Ctrl-C.
+# summary and writes the HTML report. Everything it starts is stopped when it exits, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-target/debug}
@@ -26,5 +26,6 @@ echo "demo: sample target at $url"
 
 "$bin/sls-load" run samples/demo.yaml --local --local-dir "$out" --target "$url" \
   --regions us-east-1,eu-west-1,ap-southeast-1 --workers 6 \
-  --summary-export "$out/demo-summary.json" "$@"
+  --summary-export "$out/demo-summary.json" --html "$out/demo-report.html" "$@"
 echo "demo: summary JSON in $out/demo-summary.json"
+echo "demo: HTML report in $out/demo-report.html (open it in a browser; it works offline)"

@@ -239,6 +239,10 @@ impl ObjectKey {
     pub fn summary(run: &RunId) -> Self {
         Self(format!("runs/{run}/summary.json"))
     }
+    /// `runs/{run_id}/report.html`: the HTML report, written with the summary.
+    pub fn report_html(run: &RunId) -> Self {
+        Self(format!("runs/{run}/report.html"))
+    }
     /// `runs/{run_id}/control.json`: the kill switch, written by the orchestrator
     /// (`run`, `sls-load stop`) and read by the workers.
     pub fn control(run: &RunId) -> Self {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the job and manifest wire format. Bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
+pub use crate::dns::{DnsOptions, Resolution};
 pub use crate::hlog::{HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG};
 pub use crate::id::{IdError, ObjectKey, Region, RunId, WorkerId};
 
@@ -144,6 +145,9 @@ pub struct HttpOptions {
     /// delaying proxy); the `Host` header and TLS server name stay the URL's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_to: Option<String>,
+    /// How the target's name is resolved and re-resolved (the scenario's `dns`).
+    #[serde(skip_serializing_if = "DnsOptions::is_default")]
+    pub dns: DnsOptions,
 }
 
 /// The default of [`HttpOptions::max_body_buffer`]: 1 MiB.
@@ -162,6 +166,7 @@ impl Default for HttpOptions {
             served_by_header: None,
             region_header: None,
             connect_to: None,
+            dns: DnsOptions::default(),
         }
     }
 }
@@ -693,6 +698,10 @@ pub struct Manifest {
     /// control object (or a stale heartbeat) told it to.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// Each change of its answer for the target's host name, the first included
+    /// (absent when the target is an IP address, and in older manifests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolutions: Vec<Resolution>,
 }
 
 /// One interval-log object a worker wrote.

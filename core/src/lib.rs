@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod control;
+pub mod dns;
 pub mod hlog;
 pub mod id;
 pub mod job;

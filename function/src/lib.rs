@@ -212,6 +212,7 @@ async fn run_job_unboxed<S: Sink>(
         logs: written.logs,
         unwritten: written.unwritten,
         stopped,
+        resolutions: report.resolutions,
     };
     put_manifest(&job, sink, &manifest).await?;
     Ok(manifest)

@@ -202,7 +202,7 @@ pub struct ReportArgs {
     pub cloud: CloudArgs,
 }
 
-/// Reports for CI, shared by `run`, `report` and `watch`.
+/// Reports for CI and the HTML report's local copy, shared by `run`, `report` and `watch`.
 #[derive(Debug, Args, Clone)]
 pub struct CiArgs {
     /// Write a JUnit XML report to this file: one test case per threshold (failed
@@ -213,6 +213,14 @@ pub struct CiArgs {
     /// (`--summary-export` writes sls-load's documented summary).
     #[arg(long, value_name = "FILE")]
     pub k6_summary: Option<PathBuf>,
+    /// Write the HTML report to this file too (one self-contained page; it is
+    /// always stored with the run as `runs/RUN_ID/report.html`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Open the HTML report in the browser when written (the `--html` file, else
+    /// a copy in the temp directory); prints its path if it cannot.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `sls-load stop`.

@@ -219,6 +219,10 @@ pub struct CiOutputs {
     pub junit: Option<PathBuf>,
     /// `--k6-summary`: write the summary in k6's `--summary-export` shape here.
     pub k6_summary: Option<PathBuf>,
+    /// `--html`: write the HTML report here too.
+    pub html: Option<PathBuf>,
+    /// `--open`: open the HTML report in the browser when written.
+    pub open: bool,
 }
 
 impl CiOutputs {
@@ -230,6 +234,8 @@ impl CiOutputs {
                 .k6_summary
                 .map(|p| writable("--k6-summary", p))
                 .transpose()?,
+            html: args.html.map(|p| writable("--html", p)).transpose()?,
+            open: args.open,
         })
     }
 }
@@ -880,6 +886,25 @@ mod tests {
         assert!(matches!(bad_id, OptionsError::BadName { .. }), "{bad_id}");
         let bad_tolerance = command(&["compare", "a", "b", "--tolerance", "p95"]);
         assert!(matches!(bad_tolerance, Err(OptionsError::BadTolerance(_))));
+    }
+
+    #[test]
+    fn the_html_report_file_is_checked_like_the_other_output_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("report.html");
+        let file = file.to_str().expect("utf-8");
+        let Ok(CommandOptions::Report(r)) = command(&["report", "run-a", "--html", file, "--open"])
+        else {
+            panic!("report options");
+        };
+        assert_eq!(
+            (r.ci.html.as_deref(), r.ci.open),
+            (Some(std::path::Path::new(file)), true)
+        );
+        let missing = dir.path().join("no/such/dir/r.html");
+        let e = command(&["run", "s.yaml", "--html", missing.to_str().expect("utf-8")])
+            .expect_err("refused");
+        assert!(e.to_string().starts_with("--html "), "{e}");
     }
 
     #[test]

@@ -24,7 +24,20 @@ pub fn summary(s: &Summary) -> String {
     phases(&mut out, s);
     checks(&mut out, s);
     thresholds(&mut out, s);
+    dns(&mut out, s);
     out
+}
+
+/// The target's DNS answers (the `dns` markers): one line each, when any.
+fn dns(out: &mut String, s: &Summary) {
+    let mut lines = s.markers.iter().filter(|m| m.kind == "dns").peekable();
+    if lines.peek().is_none() {
+        return;
+    }
+    let _ = writeln!(out, "\n  dns answers (seconds after start):");
+    for m in lines {
+        let _ = writeln!(out, "    {:>7.1}s  {}", m.t, m.label);
+    }
 }
 
 /// Run, scenario, start, workers, skew, cost, dropped iterations and error classes.

@@ -339,6 +339,7 @@ impl Summary {
         summary.mark_end();
         attach_error_classes(&mut summary.regions, totals.by_region);
         attach_error_classes(&mut summary.requests, totals.by_request);
+        summary.markers.extend(dns_markers(collected));
         summary.thresholds = evaluate_thresholds(&plan.thresholds, &summary, merged);
         summary
     }
@@ -776,6 +777,35 @@ fn trend(h: &hdrhistogram::Histogram<u64>, stat: Stat) -> Option<f64> {
     })
 }
 
+/// The workers' DNS answers for the target as `dns` markers: per region, in time
+/// order, each answer that differs from the region's previous one (so the first
+/// answer and every change appear once, however many workers saw them), labelled
+/// `host → addresses (region)`, at seconds after the agreed start (0 when earlier).
+pub fn dns_markers(collected: &Collected) -> Vec<crate::series::Marker> {
+    let start = collected.plan.start_at;
+    let mut seen: Vec<(&Region, &sls_load_core::job::Resolution)> = collected
+        .manifests
+        .values()
+        .flat_map(|m| m.resolutions.iter().map(move |r| (&m.region, r)))
+        .collect();
+    seen.sort_by_key(|(_, r)| r.at);
+    let mut last: BTreeMap<(&Region, &str), &[std::net::IpAddr]> = BTreeMap::new();
+    let mut markers = Vec::new();
+    for (region, r) in seen {
+        let previous = last.insert((region, r.host.as_str()), &r.addresses);
+        if previous == Some(r.addresses.as_slice()) {
+            continue;
+        }
+        let addresses: Vec<String> = r.addresses.iter().map(|a| a.to_string()).collect();
+        markers.push(crate::series::Marker {
+            t: r.at.duration_since(start).map_or(0.0, |d| d.as_secs_f64()),
+            kind: "dns".to_owned(),
+            label: format!("{} → {} ({region})", r.host, addresses.join(", ")),
+        });
+    }
+    markers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -900,5 +930,54 @@ thresholds:
             );
         }
         assert_eq!(verdicts.len(), 11);
+    }
+
+    #[test]
+    fn dns_markers_show_each_regions_first_answer_and_changes_once() {
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
+                .expect("parses");
+        let mut collected = Collected::new(
+            crate::plan::plan(&scenario, &crate::plan::tests::opts()).expect("plans"),
+        );
+        let start = collected.plan.start_at;
+        let at = |secs: u64| {
+            humantime::format_rfc3339_millis(start + Duration::from_secs(secs)).to_string()
+        };
+        let manifest = |worker: usize, answers: &[(u64, &str)]| -> Manifest {
+            serde_json::from_value(serde_json::json!({
+                "format": 1, "run_id": "r1", "region": "eu-west-1",
+                "worker_id": WorkerId::numbered(worker), "init_duration": null,
+                "invoked_at": at(0), "start_at": at(0), "first_request_at": null,
+                "finished_at": at(20), "dropped_iterations": 0, "requests": {},
+                "latency_logs": 0,
+                "resolutions": answers.iter().map(|(t, ip)| serde_json::json!({
+                    "at": at(*t), "host": "target.test", "addresses": [ip]
+                })).collect::<Vec<_>>(),
+            }))
+            .expect("manifest")
+        };
+        // Two workers see the same first answer and the same change.
+        for (n, answers) in [
+            (0, vec![(0, "127.0.0.1"), (5, "127.0.0.2")]),
+            (1, vec![(0, "127.0.0.1"), (6, "127.0.0.2")]),
+        ] {
+            let m = manifest(n, &answers);
+            collected
+                .manifests
+                .insert((m.region.clone(), m.worker_id.clone()), m);
+        }
+        let markers = dns_markers(&collected);
+        let shown: Vec<(f64, &str, &str)> = markers
+            .iter()
+            .map(|m| (m.t, m.kind.as_str(), m.label.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (0.0, "dns", "target.test → 127.0.0.1 (eu-west-1)"),
+                (5.0, "dns", "target.test → 127.0.0.2 (eu-west-1)"),
+            ]
+        );
     }
 }

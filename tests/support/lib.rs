@@ -92,6 +92,32 @@ impl Target {
     }
 }
 
+impl Target {
+    /// [`Target::start`] listening on `listen` (a loopback `IP:PORT`, e.g.
+    /// `127.0.0.2:8080` beside a target on `127.0.0.1:8080`).
+    pub fn start_on(listen: &str, args: &[&str]) -> Target {
+        let mut child = Command::new(bin_dir().join("sls-load-target"))
+            .args(["--listen", listen, "--exit-after", "180s", "--quiet"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sls-load-target");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from target: {line:?}"))
+            .to_owned();
+        let addr = url.trim_start_matches("http://").to_owned();
+        Target { child, url, addr }
+    }
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,15 +1,15 @@
-//! Setting up one connection: the target's addresses (resolved once per client,
-//! by [`resolve`]), the TCP connect, the TLS handshake with its ALPN outcome, and
-//! the HTTP handshake for the chosen protocol, each step under the connect timeout
-//! where it can hang, and each failure classed as Dns, Connect, Tls or Protocol
-//! with the phases reached so far.
+//! Setting up one connection: the target's addresses (from the client's
+//! [`super::dns::Dns`], the chosen one first), the TCP connect, the TLS handshake
+//! with its ALPN outcome, and the HTTP handshake for the chosen protocol, each
+//! step under the connect timeout where it can hang, and each failure classed as
+//! Dns, Connect, Tls or Protocol with the phases reached so far.
 //!
 //! This module owns the order of those steps and their failures. It does not
 //! configure rustls ([`super::tls`] does), speak HTTP ([`super::h1`],
 //! [`super::h2`]) or decide when to reconnect (the connection does).
 
 use std::fmt::Display;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use tokio::net::TcpStream;
@@ -23,12 +23,15 @@ use super::tls::{Tls, negotiated_h2};
 use super::{Failure, HttpVersion, Shared, phase_timings};
 use crate::job::ErrorClass;
 
-/// When the phases of a connection ended: (connect started, TCP up, TLS up).
+/// When the phases of a connection ended: (connect started, TCP up, TLS up), and
+/// where it went.
 #[derive(Clone, Copy)]
 pub(super) struct Connected {
     pub(super) started: Instant,
     pub(super) tcp: Instant,
     pub(super) tls: Instant,
+    /// The address connected to, and the generation of the DNS answer it came from.
+    pub(super) peer: Option<(IpAddr, u64)>,
 }
 
 /// A connection step that failed; its timings are added by [`StepFailed::at`].
@@ -53,12 +56,13 @@ impl Shared {
     /// Opens a connection: TCP, TLS if https (choosing the protocol by ALPN), and
     /// the HTTP handshake.
     pub(super) async fn connect(&self, t0: Instant) -> Result<(Live, Connected), Failure> {
-        let addrs = self.resolved().map_err(|f| f.at(t0, [None; 5]))?;
+        let pick = self.resolved(t0).await.map_err(|f| f.at(t0, [None; 5]))?;
         let started = Instant::now();
         let mut reached = [Some(started), None, None, None, None];
-        let tcp = self.tcp(addrs).await.map_err(|f| f.at(t0, reached))?;
+        let tcp = self.tcp(&pick.addrs).await.map_err(|f| f.at(t0, reached))?;
         let tcp_up = Instant::now();
         reached[1] = Some(tcp_up);
+        let peer = tcp.peer_addr().ok().map(|a| (a.ip(), pick.generation));
         let (stream, h2, tls_up) = match &self.tls {
             None => (
                 Stream::Plain(tcp),
@@ -80,13 +84,14 @@ impl Shared {
                 started,
                 tcp: tcp_up,
                 tls: tls_up,
+                peer,
             },
         ))
     }
 
     /// The target's addresses, or a Dns failure if its name did not resolve.
-    fn resolved(&self) -> Result<&[SocketAddr], StepFailed> {
-        self.addrs.as_deref().map_err(|reason| StepFailed {
+    async fn resolved(&self, t0: Instant) -> Result<super::dns::Pick, StepFailed> {
+        self.dns.addresses(t0).await.map_err(|reason| StepFailed {
             class: ErrorClass::Dns,
             message: format!("resolving {}: {reason}", self.origin.host),
         })
@@ -155,18 +160,6 @@ async fn open_http(stream: Stream, h2: bool, up: Instant) -> Result<Live, StepFa
         })
 }
 
-/// Resolves the target's host (once per client).
-pub(super) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| e.to_string())?
-        .collect();
-    if addrs.is_empty() {
-        return Err("no addresses".to_owned());
-    }
-    Ok(addrs)
-}
-
 #[cfg(test)]
 mod tests {
     use tokio::net::TcpListener;
@@ -199,8 +192,8 @@ mod tests {
         bounded(async {
             let cfg = ClientConfig::new("http://nowhere.invalid");
             let origin = Origin::parse(&cfg.target).expect("origin");
-            let client =
-                Client::with_addrs(cfg, origin, Err("not found".to_owned())).expect("client");
+            let dns = super::super::dns::Dns::unresolvable("nowhere.invalid", 80).await;
+            let client = Client::with_dns(cfg, origin, dns).expect("client");
             let mut conn = client.connection();
             for _ in 0..2 {
                 let failure = conn.send(get("/"), false).await.expect_err("dns");

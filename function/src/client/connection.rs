@@ -1,7 +1,8 @@
 //! One VU's connection to the target ([`Connection`]): opened lazily, reused while
 //! the server keeps it alive, retried once on a new connection when a reused one
 //! turns out to have been closed, following same-origin redirects, and timing each
-//! request phase by phase.
+//! request phase by phase. A reused connection whose peer left the target's DNS
+//! answer is closed before its next request (a new one goes to the new address).
 //!
 //! This module owns that request loop. It does not set up connections
 //! ([`super::connect`]), speak a protocol ([`super::exchange`]), judge errors
@@ -26,12 +27,19 @@ pub struct Connection {
     /// Taken out for the duration of an exchange: a send future dropped mid-request
     /// drops the connection with it.
     live: Option<Live>,
+    /// The live connection's peer and the DNS answer generation it was last
+    /// checked against.
+    peer: Option<(std::net::IpAddr, u64)>,
 }
 
 impl Connection {
     /// A connection to `shared`'s target, not connected yet.
     pub(super) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, live: None }
+        Self {
+            shared,
+            live: None,
+            peer: None,
+        }
     }
 
     /// Sends one request and reads the whole response. The URI is a path and query
@@ -114,11 +122,20 @@ impl Connection {
                 message: format!("`{}` is not on the target origin", req.uri()),
             });
         }
+        // A keep-alive connection to an address that left the answer would hide a
+        // DNS failover: close it before this request.
+        if self.live.is_some()
+            && let Some((ip, generation)) = self.peer.as_mut()
+            && !shared.dns.keeps(*ip, generation, t0).await
+        {
+            self.live = None;
+        }
         loop {
             let (mut live, connected) = match self.live.take() {
                 Some(live) => (live, None),
                 None => {
                     let (live, connected) = shared.connect(t0).await?;
+                    self.peer = connected.peer;
                     (live, Some(connected))
                 }
             };

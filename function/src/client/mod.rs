@@ -3,7 +3,8 @@
 //! speaking HTTP/1.1 or HTTP/2, with k6's per-phase timings and error classes.
 //!
 //! [`Client`] holds what every VU of a job shares: the target's origin, its
-//! addresses (resolved once, in [`Client::new`]) and the TLS configuration.
+//! addresses (resolved in [`Client::new`], then again whenever the answer is older
+//! than min(record TTL, `dns.ttl`), see `dns`) and the TLS configuration.
 //! [`Connection`] is one VU's connection: [`Connection::send`] opens or reuses it,
 //! sends one request, reads the whole response, follows same-origin redirects, and
 //! retries once, transparently, when a reused keep-alive connection turns out to
@@ -45,11 +46,10 @@
 //! [`Response`], [`Failure`]) and how a request's time is cut into phases.
 //! [`Connection`]'s request loop (reuse, retry, redirects) is in `connection`;
 //! setting up a connection (DNS, TCP, TLS, HTTP handshake) in `connect`, with
-//! rustls in `tls`; one exchange in `exchange`, dispatching to `h1` and `h2`;
+//! the target's resolution in `dns` and rustls in `tls`; one exchange in `exchange`, dispatching to `h1` and `h2`;
 //! the socket and its flush stamps in `io`; retry and error classes in `classify`;
 //! redirects in `redirect`; the target's origin in `origin`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,10 +57,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Version};
 
 use crate::job::ErrorClass;
+use sls_load_core::dns::{DnsOptions, Resolution};
 
 mod classify;
 mod connect;
 mod connection;
+mod dns;
 mod exchange;
 mod h1;
 mod h2;
@@ -118,6 +120,8 @@ pub struct ClientConfig {
     /// `host:port` to dial instead of the target's (a delaying proxy); the
     /// `Host` header and TLS server name stay the target's.
     pub connect_to: Option<String>,
+    /// How the target's name is resolved and re-resolved (k6's `dns`).
+    pub dns: DnsOptions,
 }
 
 impl ClientConfig {
@@ -135,6 +139,7 @@ impl ClientConfig {
             redirects: 10,
             max_body_buffer: crate::job::DEFAULT_MAX_BODY_BUFFER,
             connect_to: None,
+            dns: DnsOptions::default(),
         }
     }
 }
@@ -273,8 +278,8 @@ struct Shared {
     origin: Origin,
     /// `Host` for HTTP/1.1 requests that carry none.
     host: HeaderValue,
-    /// The target's addresses, or why they did not resolve.
-    addrs: Result<Vec<SocketAddr>, String>,
+    /// The target's addresses over time.
+    dns: dns::Dns,
     tls: Option<Tls>,
     version: HttpVersion,
     connect_timeout: Duration,
@@ -292,25 +297,27 @@ impl Shared {
 
 impl Client {
     /// Checks the target, builds the TLS configuration and resolves the target's
-    /// host once. A name that does not resolve is not an error here: every send
-    /// then fails with [`ErrorClass::Dns`], so the run still reports it.
+    /// host. A name that does not resolve is not an error here: every send then
+    /// fails with [`ErrorClass::Dns`] (until a later lookup succeeds), so the run
+    /// still reports it.
     pub async fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let origin = Origin::parse(&cfg.target)?;
-        let addrs = match &cfg.connect_to {
-            Some(to) => match split_host_port(to) {
-                Some((host, port)) => connect::resolve(host, port).await,
-                None => Err(format!("connect_to `{to}` is not host:port")),
-            },
-            None => connect::resolve(&origin.host, origin.port).await,
+        // The local network profiles dial a delaying proxy instead (connect_to);
+        // that address is resolved (and re-resolved) like the target's would be.
+        let dns = match &cfg.connect_to {
+            Some(to) => {
+                let (host, port) = split_host_port(to).ok_or_else(|| ClientError::Target {
+                    url: cfg.target.clone(),
+                    reason: format!("connect_to `{to}` is not host:port"),
+                })?;
+                dns::Dns::new(host, port, cfg.dns.clone()).await
+            }
+            None => dns::Dns::new(&origin.host, origin.port, cfg.dns.clone()).await,
         };
-        Self::with_addrs(cfg, origin, addrs)
+        Self::with_dns(cfg, origin, dns)
     }
 
-    fn with_addrs(
-        cfg: ClientConfig,
-        origin: Origin,
-        addrs: Result<Vec<SocketAddr>, String>,
-    ) -> Result<Self, ClientError> {
+    fn with_dns(cfg: ClientConfig, origin: Origin, dns: dns::Dns) -> Result<Self, ClientError> {
         let tls = Tls::for_origin(&cfg, &origin)?;
         let host =
             HeaderValue::from_str(origin.authority.as_str()).map_err(|e| ClientError::Target {
@@ -321,7 +328,7 @@ impl Client {
             shared: Arc::new(Shared {
                 origin,
                 host,
-                addrs,
+                dns,
                 tls,
                 version: cfg.http2,
                 connect_timeout: cfg.connect_timeout,
@@ -340,6 +347,12 @@ impl Client {
     /// Whether each iteration should start on a new connection.
     pub fn new_connection_per_iteration(&self) -> bool {
         self.shared.new_connection_per_iteration
+    }
+
+    /// Every change of the target host's answer so far, the first included (none
+    /// for an IP address target).
+    pub fn resolutions(&self) -> Vec<Resolution> {
+        self.shared.dns.resolutions()
     }
 }
 

@@ -82,6 +82,8 @@ pub struct EngineReport {
     pub first_request_at: Option<SystemTime>,
     /// When the last in-flight request settled.
     pub finished_at: SystemTime,
+    /// Each change of the target host's DNS answer, the first included.
+    pub resolutions: Vec<sls_load_core::dns::Resolution>,
 }
 
 /// Maps wall-clock instants onto the monotonic clock, once, at job start.
@@ -233,6 +235,7 @@ pub async fn run_until(
         dropped_iterations: dropped,
         first_request_at: first_sent.get(&clock),
         finished_at: SystemTime::now(),
+        resolutions: target.resolutions(),
     })
 }
 

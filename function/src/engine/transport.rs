@@ -1,5 +1,5 @@
 //! The engine's one seam to the network: a [`Target`] (the job's [`Client`]: base
-//! URL resolved once, TLS configuration, protocol options) and a VU's [`Conn`] to
+//! URL with its host's DNS answer kept up to date, TLS configuration, protocol options) and a VU's [`Conn`] to
 //! it, whose [`Conn::send`] opens or reuses the connection, sends one request and
 //! reads the whole response with its k6 phase [`Timings`].
 //!
@@ -26,7 +26,8 @@ pub struct Target {
 
 impl Target {
     /// Checks `url` (an `http://` or `https://` base URL), builds the TLS
-    /// configuration from `http` and resolves the host once. A name that does not
+    /// configuration from `http` and resolves the host (again whenever the answer
+    /// is older than min(record TTL, `dns.ttl`)). A name that does not
     /// resolve is no error here: every send then fails as `dns`.
     pub async fn new(url: &str, http: &HttpOptions) -> Result<Self, EngineError> {
         let bad = |reason: &str| EngineError::Url {
@@ -57,6 +58,11 @@ impl Target {
     pub fn new_connection_per_iteration(&self) -> bool {
         self.client.new_connection_per_iteration()
     }
+
+    /// Every change of the target host's DNS answer so far, the first included.
+    pub fn resolutions(&self) -> Vec<sls_load_core::dns::Resolution> {
+        self.client.resolutions()
+    }
 }
 
 /// The client configuration for `url` with the job's protocol options.
@@ -74,6 +80,7 @@ fn client_config(url: &str, http: &HttpOptions) -> ClientConfig {
     cfg.connect_timeout = http.connect_timeout.max(Duration::from_millis(1));
     cfg.max_body_buffer = http.max_body_buffer;
     cfg.connect_to = http.connect_to.clone();
+    cfg.dns = http.dns.clone();
     cfg
 }
 

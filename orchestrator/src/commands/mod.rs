@@ -12,6 +12,7 @@
 
 pub mod compare;
 mod error;
+mod html_report;
 mod interrupt;
 pub mod plan;
 pub mod report;
@@ -121,7 +122,14 @@ pub async fn finish(
     // `--junit` / `--k6-summary` likewise: checked up front, their late failure
     // reported beside the verdict.
     let exported = exported.and(crate::export::write(&summary, ci).map_err(Error::from));
+    // The HTML report: stored with the run, and `--html` / `--open` likewise.
+    let html = html_report::write(cloud, collected, &summary, ci).await;
     print_summary(cloud, run_id, &summary)?;
+    let exported = match html {
+        Ok(Some(path)) => stdout(&html_report::announce(&path, ci.open)).and(exported),
+        Ok(None) => exported,
+        Err(e) => exported.and(Err(e)),
+    };
     match (verdict(&summary, run_id), exported) {
         (Ok(()), exported) => exported,
         (Err(failed), Ok(())) => Err(failed),

@@ -7,6 +7,7 @@
 //! no threshold (that is [`crate::summary`]), and they do not change sls-load's own
 //! summary JSON (`--summary-export`, docs/FORMAT.md).
 
+pub mod html;
 pub mod junit;
 pub mod k6_summary;
 pub mod out;

@@ -120,7 +120,8 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     }
     check_payload(ctx, &scenarios)?;
     let thresholds = thresholds(ctx, raw.thresholds, &scenarios, &regions)?;
-    let http = protocol::options(ctx, raw.http)?;
+    let mut http = protocol::options(ctx, raw.http)?;
+    http.dns = raw.dns.map(|d| d.into_options()).unwrap_or_default();
     let http = protocol::with_drill_headers(http, raw.served_by, raw.region_header);
     let network = network(ctx, raw.target_region, raw.network)?;
 

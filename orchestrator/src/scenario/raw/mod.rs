@@ -8,6 +8,7 @@
 //! templates, captures: `build` does) and does not read files.
 
 mod collections;
+mod dns;
 mod numbers;
 mod strings;
 mod thresholds;
@@ -20,6 +21,7 @@ use sls_load_core::job::{Arrivals, HttpVersionChoice, Region};
 pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
 };
+pub(super) use dns::RawDns;
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
@@ -95,6 +97,9 @@ pub(super) struct RawFile {
     pub(super) network: Option<RawNetwork>,
     #[serde(default)]
     pub(super) allowed_targets: Option<Vec<String>>,
+    /// k6's `dns: { ttl, select, policy }` plus `servers`.
+    #[serde(default)]
+    pub(super) dns: Option<RawDns>,
 }
 
 /// The `http:` block: protocol options, k6-style.

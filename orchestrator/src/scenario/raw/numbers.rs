@@ -14,7 +14,7 @@ use crate::scenario::error::shown;
 
 /// Go/k6-style duration: one or more `<number><unit>` with units ns, us, µs, ms, s,
 /// m, h (`500ms`, `15s`, `1m30s`, `1.5h`). No sign, no spaces.
-fn parse_duration(text: &str) -> Option<Duration> {
+pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     if text.is_empty() {
         return None;
     }
