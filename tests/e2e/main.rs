@@ -19,6 +19,7 @@ mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;
 mod network;
+mod outputs;
 mod preflight;
 mod run;
 mod scale;

@@ -170,6 +170,9 @@ pub enum Error {
         "interrupted twice: the workers were told to stop; what they stored stays in the store: `sls-load report {0}`"
     )]
     Abandoned(RunId),
+    /// An `--out` output could not be opened.
+    #[error(transparent)]
+    Output(#[from] crate::export::out::OpenError),
 }
 
 impl Error {
@@ -192,7 +195,8 @@ impl Error {
             | Error::NoWorkerInvoked { .. }
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. }
-            | Error::Regressed { .. } => EXIT_RUN_FAILED,
+            | Error::Regressed { .. }
+            | Error::Output(_) => EXIT_RUN_FAILED,
             Error::RunExists(_) => EXIT_BAD_INPUT,
             Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,
