@@ -197,25 +197,19 @@ impl Collected {
             .filter_map(|k| k.parse_worker_object(&self.plan.run_id))
             .map(|(r, w, _)| (r, w))
             .collect();
-        let passed = |who: &WorkerKey, s: u64| {
+        let progress = |who: &WorkerKey| -> Progress {
             if retrying.contains(who) {
-                return false;
+                Progress::Retrying
+            } else if self.reported.contains(who) {
+                Progress::Done
+            } else {
+                Progress::Flushed(self.latest_end.get(who).copied().unwrap_or_default())
             }
-            self.reported.contains(who)
-                || self
-                    .latest_end
-                    .get(who)
-                    .is_some_and(|end| *end >= Duration::from_secs(s + 1))
         };
         let closable: BTreeSet<u64> = seconds
             .open_seconds()
             .filter(|s| {
-                newest.saturating_sub(*s) > fallback
-                    || self
-                        .windows
-                        .iter()
-                        .filter(|(_, first, last)| first <= s && s <= last)
-                        .all(|(who, _, _)| passed(who, *s))
+                newest.saturating_sub(*s) > fallback || closes(*s, &self.windows, &progress)
             })
             .collect();
         let start = self.plan.start_at;
@@ -425,6 +419,34 @@ fn windows(plan: &Plan) -> Vec<(WorkerKey, u64, u64)> {
         .collect()
 }
 
+/// How far a worker has come, for closing seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Its manifest is stored: it adds nothing more.
+    Done,
+    /// A GET of one of its objects failed and will be retried.
+    Retrying,
+    /// Its latest stored interval ends this long after the run's start.
+    Flushed(Duration),
+}
+
+/// Whether second `s` can close: every worker whose window covers it is done
+/// or has flushed an interval ending at or after `s + 1`.
+fn closes(
+    s: u64,
+    windows: &[(WorkerKey, u64, u64)],
+    progress: impl Fn(&WorkerKey) -> Progress,
+) -> bool {
+    windows
+        .iter()
+        .filter(|(_, first, last)| *first <= s && s <= *last)
+        .all(|(who, _, _)| match progress(who) {
+            Progress::Done => true,
+            Progress::Retrying => false,
+            Progress::Flushed(end) => end >= Duration::from_secs(s + 1),
+        })
+}
+
 /// Reads `runs/{run}/plan.json`.
 pub async fn load_plan(store: &impl Store, run: &RunId) -> Result<Plan, CollectError> {
     let key = ObjectKey::plan(run);
@@ -444,4 +466,41 @@ pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, Colle
     let mut collected = Collected::new(load_plan(store, run).await?);
     collected.settle(store).await?;
     Ok(collected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(n: usize) -> WorkerKey {
+        (Region::us_east_1(), WorkerId::numbered(n))
+    }
+
+    #[test]
+    fn a_second_closes_once_every_worker_covering_it_flushed_past_it_or_finished() {
+        // Worker 0 runs seconds 0-10, worker 1 (the next slice) seconds 9-20.
+        let windows = [(w(0), 0, 10), (w(1), 9, 20)];
+        let at = |secs: u64| Progress::Flushed(Duration::from_secs(secs));
+        let progress =
+            |p0: Progress, p1: Progress| move |who: &WorkerKey| if *who == w(0) { p0 } else { p1 };
+        // Worker 0 flushed through second 4 (its interval [4, 5) ends at 5).
+        let p = progress(at(5), at(0));
+        assert!(closes(4, &windows, p));
+        assert!(!closes(5, &windows, p));
+        // Seconds 9 and 10 need both workers; 11 only worker 1.
+        let p = progress(at(11), at(10));
+        assert!(closes(8, &windows, p));
+        assert!(closes(9, &windows, p));
+        assert!(!closes(10, &windows, p));
+        assert!(!closes(11, &windows, p));
+        let p = progress(Progress::Done, at(12));
+        assert!(closes(11, &windows, p));
+        assert!(!closes(12, &windows, p));
+        // A worker with a GET to retry may still add to any second.
+        let p = progress(Progress::Retrying, Progress::Done);
+        assert!(!closes(0, &windows, p));
+        assert!(closes(15, &windows, p));
+        // A second no worker covers closes at once.
+        assert!(closes(30, &windows, progress(at(0), at(0))));
+    }
 }
