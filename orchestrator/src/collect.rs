@@ -208,9 +208,7 @@ impl Collected {
         };
         let closable: BTreeSet<u64> = seconds
             .open_seconds()
-            .filter(|s| {
-                newest.saturating_sub(*s) > fallback || closes(*s, &self.windows, &progress)
-            })
+            .filter(|s| newest.saturating_sub(*s) > fallback || closes(*s, &self.windows, progress))
             .collect();
         let start = self.plan.start_at;
         self.merged.seconds.close(start, |s| closable.contains(&s));
