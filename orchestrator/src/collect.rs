@@ -164,14 +164,17 @@ impl Collected {
 
     /// Asks the merge to hand over every tag set's figures of each second as it
     /// closes (for `--out` outputs); off by default, so runs without outputs keep
-    /// no per-tag-set seconds.
+    /// no per-tag-set seconds. Turn it on before the first poll: seconds merged
+    /// before hand over only what arrived after. Off drops what was kept.
     pub fn keep_closed(&mut self, on: bool) {
         self.merged.seconds.keep_closed(on);
     }
 
     /// The seconds closed since the last call, oldest first, every tag set's
-    /// figures of each (empty unless [`Collected::keep_closed`] was turned on).
-    /// Once the run is settled, every remaining second is closed.
+    /// figures of each (tag sets of one second in their sorted order; empty
+    /// unless [`Collected::keep_closed`] was turned on). Seconds close at
+    /// [`Collected::poll`] by the rule in docs/FORMAT.md; once the run is settled
+    /// (or [`Collected::close_all`]), every remaining second is closed.
     pub fn drain_closed(&mut self) -> Vec<crate::series::ClosedSecond> {
         self.merged.seconds.drain_closed()
     }
