@@ -215,6 +215,10 @@ impl Collected {
             .collect();
         let start = self.plan.start_at;
         self.merged.seconds.close(start, |s| closable.contains(&s));
+        if let (Some(first), Some(last)) = (closable.first(), closable.last()) {
+            let open = self.merged.seconds.open_seconds().count();
+            tracing::debug!(first, last, open, "seconds closed");
+        }
     }
 
     /// Reads the objects that appeared since the last poll (and those whose GET
