@@ -274,18 +274,8 @@ impl Merged {
                 late: Some(second),
             });
         };
-        add(open.total.get_or_insert_with(Stats::new))?;
-        add(open.regions.entry(region.clone()).or_default())?;
-        add(open.requests.entry(request.to_owned()).or_default())?;
-        let region_request = (region.clone(), request.to_owned());
-        add(open.region_requests.entry(region_request).or_default())?;
-        if keep_tag_sets {
-            add(&mut open
-                .tag_sets
-                .entry(tag_set(region, &set, &[]))
-                .or_default()
-                .stats)?;
-        }
+        let tags = keep_tag_sets.then(|| tag_set(region, &set, &[]));
+        add_to_second(open, region, request, tags, add)?;
         Ok(Counted {
             requests,
             late: None,
@@ -428,6 +418,26 @@ fn tag_set(region: &Region, set: &TagSet, skip: &[&str]) -> seconds::Tags {
     let region = ("region".to_owned(), region.as_str().to_owned());
     let tags = set.tags.iter().filter(|(k, _)| !skip.contains(&k.as_str()));
     std::iter::once(region).chain(tags.cloned()).collect()
+}
+
+/// Adds an interval (through `add`) to an open second's scopes: the run, its
+/// region, its request, its region × request and, when given, its tag set.
+fn add_to_second(
+    open: &mut seconds::OpenSecond,
+    region: &Region,
+    request: &str,
+    tags: Option<seconds::Tags>,
+    add: impl Fn(&mut Stats) -> Result<(), String>,
+) -> Result<(), String> {
+    add(open.total.get_or_insert_with(Stats::new))?;
+    add(open.regions.entry(region.clone()).or_default())?;
+    add(open.requests.entry(request.to_owned()).or_default())?;
+    let region_request = (region.clone(), request.to_owned());
+    add(open.region_requests.entry(region_request).or_default())?;
+    if let Some(tags) = tags {
+        add(&mut open.tag_sets.entry(tags).or_default().stats)?;
+    }
+    Ok(())
 }
 
 /// Adds `count` passes (or fails) to `counts`.
