@@ -508,4 +508,64 @@ mod tests {
         // A second no worker covers closes at once.
         assert!(closes(30, &windows, progress(at(0), at(0))));
     }
+
+    /// One interval per second `seconds` of `home`, one request each, from `start`.
+    fn log(start: std::time::SystemTime, seconds: std::ops::RangeInclusive<u64>) -> Vec<u8> {
+        use sls_load_core::hlog::{self, IntervalWriter, write_header};
+        let mut out = Vec::new();
+        write_header(&mut out, &["t"], start).unwrap();
+        let mut writer = IntervalWriter::new();
+        let mut h = hlog::new_histogram();
+        h.record(1_000).unwrap();
+        for s in seconds {
+            let at = Duration::from_secs(s);
+            writer
+                .write(
+                    &mut out,
+                    "http_req_duration:home",
+                    at,
+                    Duration::from_secs(1),
+                    &h,
+                )
+                .unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn a_worker_that_never_flushes_keeps_seconds_open_only_until_the_fallback() {
+        let yaml = r#"
+target: http://127.0.0.1:9
+duration: 120s
+regions: [us-east-1]
+scenarios:
+  s:
+    executor: constant-arrival-rate
+    rate: 10
+    requests:
+      - { name: home, url: / }
+"#;
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes()).unwrap();
+        let mut options = crate::plan::tests::opts();
+        options.workers = Some(2);
+        let mut c = Collected::new(crate::plan::plan(&scenario, &options).unwrap());
+        let [w0, w1] = [0, 1].map(|i| {
+            let j = &c.plan.jobs[i];
+            (j.region.clone(), j.worker_id.clone())
+        });
+        // Flush every 10 s: seconds more than 60 s behind the newest close anyway.
+        assert_eq!(close_after(&c.plan), Duration::from_secs(60));
+        let key = ObjectKey::latency_log(&c.plan.run_id, &w0.0, &w0.1, 0);
+        c.add(key, Some(log(c.plan.start_at, 0..=80)));
+        c.close_seconds();
+        let closed: Vec<u64> = c.merged.seconds.closed().total.keys().copied().collect();
+        assert_eq!(closed, (0..20).collect::<Vec<_>>());
+        assert_eq!(c.merged.seconds.open_seconds().next(), Some(20));
+        // The silent worker's manifest arrives: it adds nothing more.
+        c.reported.insert(w1);
+        c.close_seconds();
+        assert_eq!(c.merged.seconds.open_seconds().count(), 0);
+        assert_eq!(c.merged.seconds.closed().total.len(), 81);
+    }
 }
