@@ -262,7 +262,8 @@ impl Merged {
             return Ok(Counted::default());
         }
         if self.keep_recent(region, second) {
-            add(self.recent.entry((region.clone(), second)).or_default())?;
+            let recent = self.recent.entry((region.clone(), second));
+            add(recent.or_insert_with(seconds::open_stats))?;
         }
         let requests = match metric {
             TAG_DURATION | TAG_ERRORED => h.len(),
@@ -298,7 +299,8 @@ impl Merged {
                 scope.dropped = scope.dropped.saturating_add(h.len());
                 return Ok(());
             }
-            let into = scope.iterations.get_or_insert_with(hlog::new_histogram);
+            let like = seconds::new_like(&scope.duration);
+            let into = scope.iterations.get_or_insert(like);
             hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
         };
         add(&mut self.total)?;
@@ -429,11 +431,20 @@ fn add_to_second(
     tags: Option<seconds::Tags>,
     add: impl Fn(&mut Stats) -> Result<(), String>,
 ) -> Result<(), String> {
-    add(open.total.get_or_insert_with(Stats::new))?;
-    add(open.regions.entry(region.clone()).or_default())?;
-    add(open.requests.entry(request.to_owned()).or_default())?;
+    add(open.total.get_or_insert_with(seconds::open_stats))?;
+    add(open
+        .regions
+        .entry(region.clone())
+        .or_insert_with(seconds::open_stats))?;
+    add(open
+        .requests
+        .entry(request.to_owned())
+        .or_insert_with(seconds::open_stats))?;
     let region_request = (region.clone(), request.to_owned());
-    add(open.region_requests.entry(region_request).or_default())?;
+    add(open
+        .region_requests
+        .entry(region_request)
+        .or_insert_with(seconds::open_stats))?;
     if let Some(tags) = tags {
         add(&mut open.tag_sets.entry(tags).or_default().stats)?;
     }
@@ -462,7 +473,10 @@ fn add_to(
         hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
     };
     match (phase, metric) {
-        (Some(phase), _) => add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?,
+        (Some(phase), _) => {
+            let like = seconds::new_like(&scope.duration);
+            add(scope.timings[phase].get_or_insert(like))?
+        }
         (None, TAG_DURATION) => add(&mut scope.duration)?,
         (None, TAG_FAILED) => scope.failed = scope.failed.saturating_add(h.len()),
         (None, TAG_ERRORED) => scope.errored = scope.errored.saturating_add(h.len()),

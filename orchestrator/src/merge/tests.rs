@@ -370,3 +370,42 @@ fn closing_hands_over_every_tag_sets_figures_only_when_asked() {
     assert_eq!(second[1].stats.dropped, 2);
     assert_eq!(second[1].at, start + Duration::from_secs(1));
 }
+
+#[test]
+fn an_open_seconds_histograms_grow_only_to_its_slowest_request() {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let w = worker("us-east-1");
+    let mut m = Merged::default();
+    m.seconds.keep_closed(true);
+    let intervals = [
+        ("http_req_duration:home", 0, vec![2_000, 9_000]),
+        ("http_req_waiting:home", 0, vec![1_500, 8_000]),
+    ];
+    m.add_object(&w, &key("a"), &log_bytes(start, &intervals), span(start));
+    let full = hlog::new_histogram().distinct_values();
+    let open = m.seconds.get_open(0).unwrap();
+    let scopes = [
+        open.total.as_ref().unwrap(),
+        &open.regions[&w.0],
+        &open.requests["home"],
+        &open.region_requests[&(w.0.clone(), "home".to_owned())],
+    ];
+    for s in scopes {
+        assert!(
+            s.duration.distinct_values() * 3 < full,
+            "{}",
+            s.duration.distinct_values()
+        );
+        // The same figures as a full-range histogram.
+        assert_eq!(
+            s.duration.value_at_quantile(0.5),
+            m.total.duration.value_at_quantile(0.5)
+        );
+        assert_eq!(s.duration.max(), m.total.duration.max());
+    }
+    let tag_set = open.tag_sets.values().next().unwrap();
+    let waiting = tag_set.stats.timings[4].as_ref().unwrap();
+    assert!(waiting.distinct_values() * 3 < full);
+    // Run-wide histograms keep their full range.
+    assert_eq!(m.total.duration.distinct_values(), full);
+}
