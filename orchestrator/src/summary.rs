@@ -980,4 +980,42 @@ thresholds:
             ]
         );
     }
+
+    #[test]
+    fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
+        let yaml = THRESHOLDS.replace("duration: 10s", "duration: 25s");
+        let scenario = crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes())
+            .expect("parses");
+        let mut options = crate::plan::tests::opts();
+        options.max_slice = Duration::from_secs(10);
+        let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
+        let mut summary = Summary::build(&collected, &collected.merged);
+        let marks = |s: &Summary| {
+            s.markers
+                .iter()
+                .map(|m| (m.t, m.kind.clone(), m.label.clone()))
+                .collect::<Vec<_>>()
+        };
+        let slices = vec![
+            (10.0, "slice".to_owned(), "slice 2".to_owned()),
+            (20.0, "slice".to_owned(), "slice 3".to_owned()),
+        ];
+        assert_eq!(marks(&summary), slices);
+
+        summary.interrupted = true;
+        summary.aborted_by = Some("http_req_duration p(95)<1".into());
+        summary.mark_end();
+        summary.mark_end();
+        let abort = (
+            0.0,
+            "abort".to_owned(),
+            "http_req_duration p(95)<1".to_owned(),
+        );
+        assert_eq!(marks(&summary), [vec![abort], slices.clone()].concat());
+
+        summary.aborted_by = None;
+        summary.mark_end();
+        let stop = (0.0, "stop".to_owned(), "stopped".to_owned());
+        assert_eq!(marks(&summary), [vec![stop], slices].concat());
+    }
 }
