@@ -40,6 +40,14 @@ pub const METRIC_DROPPED: &str = "dropped_iterations";
 /// tagged with `scenario`; the histogram's count is k6's `iterations`.
 pub const METRIC_ITERATION: &str = "iteration_duration";
 
+/// The metric of per-interval bytes sent (k6's `data_sent`), tagged with the
+/// request's `name`, `method` and `scenario`; the histogram's count is the bytes.
+pub const METRIC_DATA_SENT: &str = "data_sent";
+
+/// The metric of per-interval bytes received (k6's `data_received`), tagged like
+/// [`METRIC_DATA_SENT`]; the histogram's count is the bytes.
+pub const METRIC_DATA_RECEIVED: &str = "data_received";
+
 /// The `status` value that stands for every status beyond the worker's cap on
 /// distinct tag sets.
 pub const STATUS_OTHER: &str = "other";

@@ -3,7 +3,8 @@
 //! set (request name, status, method, scenario, expected_response; version-2 tags
 //! of [`sls_load_core::tag`]), created lazily, counts and error classes per
 //! request name, and pass/fail counts per check name (in total and per interval,
-//! as `checks` counter intervals).
+//! as `checks` counter intervals), and the HTTP bytes each request sent and
+//! received (`data_sent` / `data_received` counter intervals per request).
 //!
 //! Distinct tag sets per worker are capped at [`MAX_TAG_SETS`]: beyond it, a
 //! request's further statuses fold into `status=other`, so memory stays bounded
@@ -23,14 +24,14 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use sls_load_core::hlog::{self, IntervalWriter};
 
-use crate::client::Timings;
+use crate::client::{Timings, Traffic};
 use crate::job::{
     CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, RequestCounts, TAG_DURATION, TAG_ERRORED,
     TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
     KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_STATUS,
-    STATUS_OTHER, TagSet,
+    METRIC_DATA_RECEIVED, METRIC_DATA_SENT, STATUS_OTHER, TagSet,
 };
 
 /// Most distinct tag sets (request, status, expected_response) one worker
@@ -105,6 +106,8 @@ struct State {
     interval_dropped: BTreeMap<String, u64>,
     /// Durations of the iterations that ended in the current interval, per scenario.
     interval_iterations: BTreeMap<String, Histogram<u64>>,
+    /// Bytes sent and received in the current interval per request index.
+    interval_traffic: BTreeMap<usize, Traffic>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -147,6 +150,7 @@ impl Recorder {
             interval_checks: BTreeMap::new(),
             interval_dropped: BTreeMap::new(),
             interval_iterations: BTreeMap::new(),
+            interval_traffic: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -358,6 +362,29 @@ impl Recorder {
         Ok(())
     }
 
+    /// Adds the bytes request `request` sent and received, ended at `at` (k6's
+    /// `data_sent` / `data_received`), written per interval as counter
+    /// intervals tagged with the request's name, method and scenario.
+    pub fn record_traffic(
+        &self,
+        request: usize,
+        traffic: Traffic,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        if traffic == Traffic::default() {
+            return Ok(());
+        }
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let total = st.interval_traffic.entry(request).or_default();
+        total.sent = total.sent.saturating_add(traffic.sent);
+        total.received = total.received.saturating_add(traffic.received);
+        Ok(())
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -378,6 +405,7 @@ impl Recorder {
             interval_checks,
             interval_dropped,
             interval_iterations,
+            interval_traffic,
             pending,
             writer,
             ..
@@ -409,8 +437,34 @@ impl Recorder {
             let tag = TagSet::new(METRIC_ITERATION, [(KEY_SCENARIO.to_owned(), scenario)]);
             writer.write(pending, &tag.encode(), start, second, &h)?;
         }
+        for (request, traffic) in std::mem::take(interval_traffic) {
+            let data = [
+                (METRIC_DATA_SENT, traffic.sent),
+                (METRIC_DATA_RECEIVED, traffic.received),
+            ];
+            for (metric, bytes) in data {
+                if bytes > 0 {
+                    let tag = self.traffic_tag(request, metric).encode();
+                    writer.write(pending, &tag, start, second, &counter(bytes))?;
+                }
+            }
+        }
         *current = next;
         Ok(())
+    }
+
+    /// The tag set of a `data_sent` / `data_received` counter of `request`:
+    /// its name, method and scenario (no status: bytes are per request).
+    fn traffic_tag(&self, request: usize, metric: &str) -> TagSet {
+        let info = &self.requests[request];
+        let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
+        if !info.method.is_empty() {
+            tags.push((KEY_METHOD.to_owned(), info.method.clone()));
+        }
+        if !info.scenario.is_empty() {
+            tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
+        }
+        TagSet::new(metric, tags)
     }
 
     /// The tag set of `metric` for `request` with `variant`.
@@ -702,5 +756,34 @@ mod tests {
             .collect();
         let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
         assert_eq!(got, vec![(tag.clone(), 0, 2), (tag, 1, 1)]);
+    }
+
+    #[test]
+    fn bytes_are_counted_per_interval_and_request_with_name_method_and_scenario() {
+        let base = Instant::now();
+        let rec =
+            Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
+        let ms = Duration::from_millis;
+        let traffic = |sent, received| Traffic { sent, received };
+        rec.record_traffic(0, traffic(100, 1_000), base + ms(100))
+            .unwrap();
+        rec.record_traffic(0, traffic(50, 500), base + ms(900))
+            .unwrap();
+        rec.record_traffic(0, traffic(0, 0), base + ms(950))
+            .unwrap();
+        rec.record_traffic(0, traffic(10, 0), base + ms(1_100))
+            .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse".to_owned();
+        let received = "v2;metric=data_received;name=home;method=GET;scenario=browse".to_owned();
+        assert_eq!(
+            got,
+            vec![(sent.clone(), 0, 150), (received, 0, 1_500), (sent, 1, 10)]
+        );
     }
 }

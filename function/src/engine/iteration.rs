@@ -18,6 +18,7 @@ use tokio::time::Sleep;
 use super::Ctx;
 use super::stop::StopSignal;
 use super::transport::{Conn, Reply};
+use crate::client::Traffic;
 use crate::flow::{ResponseView, Step, Vars};
 use crate::job::{ErrorClass, ThinkTime};
 use crate::recorder::{Outcome, RecorderError};
@@ -86,8 +87,9 @@ pub(super) async fn run(
             _ => sent,
         };
         ctx.first_sent.note(&ctx.clock, sent);
-        let (outcome, reply, done) = send_step(ctx, vu, step, sent).await;
+        let (outcome, reply, done, traffic) = send_step(ctx, vu, step, sent).await;
         ended = done;
+        ctx.recorder.record_traffic(step.index, traffic, done)?;
         ctx.recorder.record_with(
             step.index,
             outcome,
@@ -129,13 +131,15 @@ pub(super) async fn run(
 }
 
 /// Builds `step`'s request from `vu`'s variables and sends it at `sent`; returns
-/// the outcome, the reply (if one came) and when the request ended.
+/// the outcome, the reply (if one came), when the request ended and the bytes it
+/// sent and received (none for a request that could not be built or timed out).
 async fn send_step(
     ctx: &Ctx,
     vu: &mut Vu,
     step: &Step,
     sent: Instant,
-) -> (Outcome, Option<Reply>, Instant) {
+) -> (Outcome, Option<Reply>, Instant, Traffic) {
+    let none = Traffic::default();
     let built;
     let request = match step.fixed_request() {
         Some(fixed) => Ok(fixed),
@@ -146,7 +150,12 @@ async fn send_step(
     };
     match request {
         // A value that makes the request invalid HTTP: it cannot be sent at all.
-        Err(_) => (Outcome::Errored(ErrorClass::Protocol), None, Instant::now()),
+        Err(_) => (
+            Outcome::Errored(ErrorClass::Protocol),
+            None,
+            Instant::now(),
+            none,
+        ),
         Ok(request) => {
             let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
             let keep = step.keeps_body();
@@ -155,12 +164,17 @@ async fn send_step(
                 Some(Ok(reply)) => {
                     let done = reply.ended;
                     let outcome = classify_status(reply.status, step.expect_status);
-                    (outcome, Some(reply), done)
+                    let traffic = reply.traffic;
+                    (outcome, Some(reply), done, traffic)
                 }
-                Some(Err(class)) => (Outcome::Errored(class), None, Instant::now()),
+                Some(Err(class)) => {
+                    let traffic = vu.conn.last_traffic();
+                    (Outcome::Errored(class), None, Instant::now(), traffic)
+                }
                 None => {
                     vu.conn.reset();
-                    (Outcome::Errored(ErrorClass::Timeout), None, Instant::now())
+                    let timeout = Outcome::Errored(ErrorClass::Timeout);
+                    (timeout, None, Instant::now(), none)
                 }
             }
         }
