@@ -26,7 +26,8 @@ use sls_load_core::job::{
     CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
-    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, TagSet,
+    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DATA_RECEIVED, METRIC_DATA_SENT,
+    METRIC_DROPPED, METRIC_ITERATION, TagSet,
 };
 
 use crate::collect::{Problem, WorkerKey};
@@ -55,6 +56,11 @@ pub struct Stats {
     /// [`TAG_PHASES`] order; `None` for a phase no log recorded. Kept for the run
     /// total and per request name only.
     pub timings: [Option<Histogram<u64>>; 6],
+    /// HTTP bytes sent (k6's `data_sent`), from the logs' counters (run
+    /// total, region, request and tag scopes).
+    pub data_sent: u64,
+    /// HTTP bytes received (k6's `data_received`), likewise.
+    pub data_received: u64,
 }
 
 impl Stats {
@@ -66,6 +72,8 @@ impl Stats {
             dropped: 0,
             iterations: None,
             timings: Default::default(),
+            data_sent: 0,
+            data_received: 0,
         }
     }
 
@@ -200,6 +208,10 @@ impl Merged {
             self.add_iterations(region, &set, interval)?;
             return Ok(0);
         }
+        if metric == METRIC_DATA_SENT || metric == METRIC_DATA_RECEIVED {
+            self.add_data(region, &set, h.len());
+            return Ok(0);
+        }
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
         let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
         let Some(request) = set.name() else {
@@ -256,6 +268,29 @@ impl Merged {
             add(self.tagged.entry(key).or_default())?;
         }
         Ok(())
+    }
+
+    /// Adds a `data_sent` / `data_received` counter of `bytes` to the run, its
+    /// region, its request name and its tags' scopes.
+    fn add_data(&mut self, region: &Region, set: &TagSet, bytes: u64) {
+        let sent = set.metric == METRIC_DATA_SENT;
+        let add = |scope: &mut Stats| {
+            let into = match sent {
+                true => &mut scope.data_sent,
+                false => &mut scope.data_received,
+            };
+            *into = into.saturating_add(bytes);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        if let Some(name) = set.name() {
+            add(self.requests.entry(name.to_owned()).or_default());
+        }
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
+        for key in tags.chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
     }
 
     /// Adds a `checks` counter interval of `count` results.
@@ -532,6 +567,37 @@ mod tests {
         );
         assert_eq!(m.timeline.len(), 100);
         assert_eq!(m.total.requests(), 100);
+    }
+
+    #[test]
+    fn data_counters_add_up_per_run_region_request_and_tag() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let counter = |n: u64| vec![1; n as usize];
+        let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse";
+        let received = "v2;metric=data_received;name=home;method=GET;scenario=browse";
+        let log = |region: &str, seconds: &[u64]| {
+            let intervals: Vec<_> = seconds
+                .iter()
+                .flat_map(|s| [(sent, *s, counter(100)), (received, *s, counter(1_000))])
+                .collect();
+            Log(
+                worker(region),
+                ObjectKey::new("k").unwrap(),
+                log_bytes(start, &intervals),
+            )
+        };
+        let m = merge_all(&[log("us-east-1", &[0, 1]), log("eu-west-1", &[0])], start);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert_eq!((m.total.data_sent, m.total.data_received), (300, 3_000));
+        let us = &m.regions[&Region::new("us-east-1").unwrap()];
+        assert_eq!((us.data_sent, us.data_received), (200, 2_000));
+        assert_eq!(m.requests["home"].data_received, 3_000);
+        let get = &m.tagged[&("method".to_owned(), "GET".to_owned())];
+        assert_eq!(get.data_sent, 300);
+        let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
+        assert_eq!(eu.data_received, 1_000);
+        // Bytes are not requests.
+        assert_eq!(m.total.requests(), 0);
     }
 }
 

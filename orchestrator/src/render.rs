@@ -98,6 +98,7 @@ fn overview(out: &mut String, s: &Summary) {
             thousands(s.dropped_iterations)
         );
     }
+    data(out, s);
     if !s.errors_by_class.is_empty() {
         let classes: Vec<String> = s
             .errors_by_class
@@ -105,6 +106,25 @@ fn overview(out: &mut String, s: &Summary) {
             .map(|(c, n)| format!("{c}={}", thousands(*n)))
             .collect();
         let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
+    }
+}
+
+/// `data_received` and `data_sent` as k6 prints them (`2.7 MB 45 kB/s`), when
+/// the workers counted any.
+fn data(out: &mut String, s: &Summary) {
+    let t = &s.total;
+    if t.data_sent == 0 && t.data_received == 0 {
+        return;
+    }
+    let per_second = |n: u64| match s.duration_s > 0.0 {
+        true => format!(" {}/s", readable::bytes(n as f64 / s.duration_s)),
+        false => String::new(),
+    };
+    for (label, n) in [
+        ("data_received ..", t.data_received),
+        ("data_sent ......", t.data_sent),
+    ] {
+        let _ = writeln!(out, "  {label}: {}{}", readable::bytes(n as f64), per_second(n));
     }
 }
 

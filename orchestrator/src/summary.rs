@@ -62,6 +62,13 @@ pub struct Figures {
     /// run-wide figure is the summary's top-level `errors_by_class`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors_by_class: BTreeMap<String, u64>,
+    /// HTTP bytes sent in this scope (k6's `data_sent`; see docs/FORMAT.md for
+    /// what is counted); 0 from workers that did not count them.
+    #[serde(default)]
+    pub data_sent: u64,
+    /// HTTP bytes received in this scope (k6's `data_received`).
+    #[serde(default)]
+    pub data_received: u64,
 }
 
 /// A phase's percentiles in milliseconds.
@@ -626,6 +633,8 @@ fn figures(s: &Stats, secs: f64) -> Figures {
         },
         timings_ms: PhaseTimings::of(s),
         errors_by_class: BTreeMap::new(),
+        data_sent: s.data_sent,
+        data_received: s.data_received,
     }
 }
 
@@ -670,6 +679,8 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
         Metric::DroppedIterations => counter(summary.dropped_iterations),
         Metric::Iterations => counter(stats?.iterations.as_ref()?.len()),
         Metric::IterationDuration => trend(stats?.iterations.as_ref()?, t.stat),
+        Metric::DataSent => counter(stats?.data_sent),
+        Metric::DataReceived => counter(stats?.data_received),
         Metric::Checks => {
             let (passes, fails) = match &t.selector {
                 // A check by name: its per-interval counts in the logs.
@@ -757,6 +768,8 @@ thresholds:
   http_req_blocked{scenario:browse}: ["max<1"]
   iterations{scenario:browse}: ["count==2"]
   iteration_duration: ["max<1"]
+  data_received: ["count>=5000"]
+  data_sent{method:GET}: ["count<100"]
 "#;
 
     #[test]
@@ -800,7 +813,11 @@ thresholds:
             fails: 1,
         };
         merged.checks.insert("is 200".into(), counts);
+        merged.total.data_received = 6_000;
+        let get = ("method".to_owned(), "GET".to_owned());
+        merged.tagged.entry(get).or_default().data_sent = 300;
         let summary = Summary::build(&collected, &merged);
+        assert_eq!(summary.total.data_received, 6_000);
         let verdicts: Vec<_> = summary
             .thresholds
             .iter()
@@ -826,6 +843,8 @@ thresholds:
             ("http_req_blocked{scenario:browse} max<1", true, Some(0.5)),
             ("iterations{scenario:browse} count==2", true, Some(2.0)),
             ("iteration_duration max<1", false, Some(1.5)),
+            ("data_received count>=5000", true, Some(6000.0)),
+            ("data_sent{method:GET} count<100", false, Some(300.0)),
         ];
         for (got, want) in verdicts.iter().zip(want) {
             assert_eq!(got.0, want.0);
@@ -836,6 +855,6 @@ thresholds:
                 want.0
             );
         }
-        assert_eq!(verdicts.len(), 11);
+        assert_eq!(verdicts.len(), 13);
     }
 }

@@ -40,6 +40,10 @@ pub enum Metric {
     Iterations,
     /// `iteration_duration`: trend of iteration durations (think time included), ms.
     IterationDuration,
+    /// `data_sent`: counter of HTTP bytes sent.
+    DataSent,
+    /// `data_received`: counter of HTTP bytes received.
+    DataReceived,
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -52,7 +56,7 @@ enum Kind {
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 15] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
@@ -66,6 +70,8 @@ impl Metric {
         Metric::HttpReqReceiving,
         Metric::Iterations,
         Metric::IterationDuration,
+        Metric::DataSent,
+        Metric::DataReceived,
     ];
 
     /// The k6 phase timings, in the interval logs' phase order
@@ -100,6 +106,8 @@ impl Metric {
             Metric::HttpReqReceiving => "http_req_receiving",
             Metric::Iterations => "iterations",
             Metric::IterationDuration => "iteration_duration",
+            Metric::DataSent => "data_sent",
+            Metric::DataReceived => "data_received",
         }
     }
 
@@ -117,7 +125,11 @@ impl Metric {
     fn kind(self) -> Kind {
         match self {
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
-            Metric::HttpReqs | Metric::DroppedIterations | Metric::Iterations => Kind::Counter,
+            Metric::HttpReqs
+            | Metric::DroppedIterations
+            | Metric::Iterations
+            | Metric::DataSent
+            | Metric::DataReceived => Kind::Counter,
             _ => Kind::Trend,
         }
     }
@@ -373,6 +385,14 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
     if per_iteration.contains(&metric) && tag.is_some_and(|t| t != "region" && t != "scenario") {
         return Err(fail(format!(
             "{metric} has no request tags like `name`; filter by region only (or scenario)"
+        )));
+    }
+    let data = [Metric::DataSent, Metric::DataReceived];
+    if data.contains(&metric)
+        && tag.is_some_and(|t| !["name", "method", "scenario", "region"].contains(&t))
+    {
+        return Err(fail(format!(
+            "{metric} is counted per request: filter by name, method, scenario or region"
         )));
     }
     if metric == Metric::Checks && tag.is_some_and(|t| t != "check") {
@@ -676,7 +696,8 @@ mod tests {
             "http_req_duraton: unknown metric `http_req_duraton` (supported: \
              http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
              http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
-             http_req_waiting, http_req_receiving, iterations, iteration_duration)"
+             http_req_waiting, http_req_receiving, iterations, iteration_duration, data_sent, \
+             data_received)"
         );
     }
 
@@ -815,5 +836,17 @@ mod tests {
         assert_eq!(t.metric, Metric::IterationDuration);
         assert!(error("iterations{name:home}", "count>1").contains("filter by region only"));
         assert!(error("iteration_duration", "count>1").contains("does not apply"));
+    }
+
+    #[test]
+    fn data_sent_and_received_are_byte_counters_filtered_by_request_tags() {
+        let t = parse("data_received", "count>=1000000");
+        assert_eq!((t.metric, t.stat), (Metric::DataReceived, Stat::Count));
+        let t = parse("data_sent{name:home}", "rate<1000000");
+        assert_eq!(t.metric, Metric::DataSent);
+        assert_eq!(t.selector, Some(("name".into(), "home".into())));
+        assert!(parse("data_sent{load_zone:amazon:us:ashburn}", "count>1").selector.is_some());
+        assert!(error("data_sent{status:200}", "count>1").contains("per request"));
+        assert!(error("data_received", "p(95)<1").contains("does not apply"));
     }
 }

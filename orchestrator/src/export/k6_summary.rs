@@ -183,6 +183,8 @@ pub(crate) mod tests {
                 p99_9: 8.0,
                 max: 9.1,
             },
+            data_sent: requests * 100,
+            data_received: requests * 1_000,
             timings_ms: None,
             errors_by_class: BTreeMap::new(),
         }
