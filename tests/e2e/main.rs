@@ -13,6 +13,7 @@ mod engine;
 mod faults;
 mod ids;
 mod infra;
+mod k6_rest;
 mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;

@@ -1,0 +1,67 @@
+//! The rest of k6's built-in metrics seen from the command line (issue 11):
+//! `data_sent` / `data_received` against a target that answers a known body
+//! size, judged and reported with what the target counted.
+//!
+//! It does not test how the client counts bytes (the worker's client tests do)
+//! or the merge's scopes (the orchestrator's `merge` and `summary` tests do).
+
+use std::time::Duration;
+
+use sls_load_e2e::{Target, run_local, scenario_file};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+#[test]
+fn data_sent_and_received_add_up_to_the_requests_and_bodies_the_target_counted() {
+    const BODY: u64 = 1_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&["--body-size", &BODY.to_string()]);
+    let scenario = scenario_file(
+        dir.path(),
+        "data.yaml",
+        &format!(
+            r#"
+target: {}
+duration: 2s
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 20
+    requests:
+      - {{ name: home, method: GET, url: /data }}
+thresholds:
+  data_received: ["count>=1000"]
+  "data_sent{{name:home}}": ["rate>0"]
+"#,
+            target.url
+        ),
+    );
+    let (outcome, summary) = run_local(dir.path(), &scenario, &[], LIMIT);
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    let summary = summary.expect("a summary");
+    let requests = target.requests();
+    assert!(requests > 0);
+    let total = &summary["total"];
+    let figure = |key: &str| total[key].as_u64().unwrap_or_else(|| panic!("{key}: {total}"));
+    let (sent, received) = (figure("data_sent"), figure("data_received"));
+
+    // Every request is the same bytes: at least its request line and host header.
+    let authority = target.url.trim_start_matches("http://");
+    let smallest = format!("GET /data HTTP/1.1\r\nhost: {authority}\r\n\r\n").len() as u64;
+    assert_eq!(sent % requests, 0, "{sent} bytes for {requests} requests");
+    let per_request = sent / requests;
+    assert!(
+        (smallest..smallest + 512).contains(&per_request),
+        "{per_request} bytes per request, at least {smallest}"
+    );
+    // Every response is the body plus a status line and a few headers.
+    assert!(received >= requests * BODY, "{received} < {requests} × {BODY}");
+    assert!(received < requests * (BODY + 512), "{received} for {requests}");
+    assert_eq!(summary["requests"]["home"]["data_received"], received);
+
+    let thresholds = summary["thresholds"].as_array().expect("thresholds");
+    for t in thresholds {
+        assert_eq!(t["ok"], true, "{t}");
+    }
+    assert_eq!(thresholds[0]["observed"].as_f64(), Some(received as f64));
+}
