@@ -54,8 +54,9 @@ impl Vu {
 }
 
 /// Runs one iteration of `vu` and returns when it ended, as last read from the
-/// clock; an iteration stopped by the end of the slice (a step due after it, or a
-/// think time that would outlast it: the pause is cut short) returns the end or
+/// clock; an iteration stopped by the end of the slice plus its scenario's
+/// `graceful_stop` (a step due after it, or a think time that would outlast it:
+/// the pause is cut short) returns the end or
 /// later, so its VU starts no new iteration. `intended` is the open model's intended
 /// start (`None` in the closed model); `keep_going` is asked before every step after
 /// the first (a ramped-down VU past its grace period stops early).
@@ -78,7 +79,7 @@ pub(super) async fn run(
     }
     for (i, step) in ctx.flow.steps().iter().enumerate() {
         let sent = Instant::now();
-        if i > 0 && (sent >= ctx.end || ctx.stop.is_stopped() || !keep_going()) {
+        if i > 0 && (sent >= ctx.steps_end || ctx.stop.is_stopped() || !keep_going()) {
             ended = sent;
             break;
         }
@@ -112,7 +113,7 @@ pub(super) async fn run(
         }
         if let Some(think) = step.sleep {
             let wake = Instant::now() + think_time(think, &mut vu.rng);
-            if wake >= ctx.end {
+            if wake >= ctx.steps_end {
                 // Not the last request's end: a VU loop would start the next
                 // iteration at once, and again until a request outlasted the slice.
                 ended = ended.max(ctx.end);
