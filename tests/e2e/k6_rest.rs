@@ -1,6 +1,8 @@
 //! The rest of k6's built-in metrics seen from the command line (issue 11):
 //! `data_sent` / `data_received` against a target that answers a known body
-//! size, judged and reported with what the target counted.
+//! size, judged and reported with what the target counted; `gracefulStop`
+//! letting an iteration in progress at the end send its last step, counted at
+//! the target.
 //!
 //! It does not test how the client counts bytes (the worker's client tests do)
 //! or the merge's scopes (the orchestrator's `merge` and `summary` tests do).
@@ -64,4 +66,52 @@ thresholds:
         assert_eq!(t["ok"], true, "{t}");
     }
     assert_eq!(thresholds[0]["observed"].as_f64(), Some(received as f64));
+}
+
+/// A one-VU test of `duration` whose iteration is `/first`, 1.5 s of thinking,
+/// then `/second`: the second iteration's think time straddles the end. Returns
+/// what the target counted per path, `(first, second)`.
+fn straddling_run(graceful_stop: &str) -> (u64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario_file(
+        dir.path(),
+        "grace.yaml",
+        &format!(
+            r#"
+target: {}
+duration: 2s
+scenarios:
+  browse:
+    executor: constant-vus
+    vus: 1
+{graceful_stop}
+    requests:
+      - {{ name: first, url: /first, sleep: 1500ms }}
+      - {{ name: second, url: /second }}
+"#,
+            target.url
+        ),
+    );
+    let (outcome, summary) = run_local(dir.path(), &scenario, &["--workers", "1"], LIMIT);
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    let stats = target.stats();
+    let count = |path: &str| stats["by_path"][path].as_u64().unwrap_or(0);
+    let (first, second) = (count("/first"), count("/second"));
+    let summary = summary.expect("a summary");
+    // The summary counts what the target counted: no late sample was left out.
+    assert_eq!(summary["total"]["requests"].as_u64(), Some(first + second));
+    (first, second)
+}
+
+#[test]
+fn graceful_stop_lets_the_iteration_in_progress_at_the_end_send_its_last_step() {
+    // Iteration 1: /first at 0 s, /second at 1.5 s. Iteration 2: /first at 1.5 s,
+    // then thinking until 3 s, past the 2 s end.
+    assert_eq!(straddling_run(""), (2, 1), "without gracefulStop");
+    assert_eq!(
+        straddling_run("    gracefulStop: 3s"),
+        (2, 2),
+        "with gracefulStop: 3s"
+    );
 }
