@@ -31,7 +31,7 @@ use crate::job::{
 };
 use sls_load_core::tag::{
     KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_STATUS,
-    METRIC_DATA_RECEIVED, METRIC_DATA_SENT, STATUS_OTHER, TagSet,
+    METRIC_DATA_RECEIVED, METRIC_DATA_SENT, METRIC_VUS, METRIC_VUS_MAX, STATUS_OTHER, TagSet,
 };
 
 /// Most distinct tag sets (request, status, expected_response) one worker
@@ -92,6 +92,17 @@ const METRICS: [&str; 9] = [
 /// The slot of the first phase timing in [`METRICS`].
 const FIRST_PHASE: usize = 3;
 
+/// One scenario's VUs on this worker (k6's `vus` and `vus_max` gauges).
+#[derive(Debug, Default, Clone, Copy)]
+struct VuGauge {
+    /// VUs running an iteration now.
+    active: u64,
+    /// The most that ran at once in the current interval.
+    interval_max: u64,
+    /// VUs started so far (they are never taken back).
+    allocated: u64,
+}
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
@@ -108,6 +119,8 @@ struct State {
     interval_iterations: BTreeMap<String, Histogram<u64>>,
     /// Bytes sent and received in the current interval per request index.
     interval_traffic: BTreeMap<usize, Traffic>,
+    /// VU gauges per scenario, once the scenario has a VU.
+    vus: BTreeMap<String, VuGauge>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -151,6 +164,7 @@ impl Recorder {
             interval_dropped: BTreeMap::new(),
             interval_iterations: BTreeMap::new(),
             interval_traffic: BTreeMap::new(),
+            vus: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -385,6 +399,35 @@ impl Recorder {
         Ok(())
     }
 
+    /// Counts one more VU started for `scenario` at `at` (k6's `vus_max`).
+    pub fn vu_allocated(&self, scenario: &str, at: Instant) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        gauge(&mut st.vus, scenario).allocated += 1;
+        Ok(())
+    }
+
+    /// A VU of `scenario` starts (`true`) or ends (`false`) an iteration at
+    /// `at` (k6's `vus`: the VUs running an iteration).
+    pub fn vu_busy(&self, scenario: &str, busy: bool, at: Instant) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let g = gauge(&mut st.vus, scenario);
+        if busy {
+            g.active += 1;
+            g.interval_max = g.interval_max.max(g.active);
+        } else {
+            g.active = g.active.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -406,6 +449,7 @@ impl Recorder {
             interval_dropped,
             interval_iterations,
             interval_traffic,
+            vus,
             pending,
             writer,
             ..
@@ -449,6 +493,7 @@ impl Recorder {
                 }
             }
         }
+        write_vu_gauges(writer, pending, vus, *current, next)?;
         *current = next;
         Ok(())
     }
@@ -496,6 +541,41 @@ fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Var
         return wanted;
     }
     (None, wanted.1)
+}
+
+/// The VU gauge of `scenario`, created on first use (the name is copied per
+/// call: VU events are per iteration, not per request).
+fn gauge<'a>(vus: &'a mut BTreeMap<String, VuGauge>, scenario: &str) -> &'a mut VuGauge {
+    vus.entry(scenario.to_owned()).or_default()
+}
+
+/// Writes every scenario's `vus` and `vus_max` gauges for the seconds from
+/// `current` up to `next` (the seconds without an event hold the VUs as they
+/// were), and starts the next interval's maximum at the VUs active now.
+fn write_vu_gauges(
+    writer: &mut IntervalWriter,
+    pending: &mut Vec<u8>,
+    vus: &mut BTreeMap<String, VuGauge>,
+    current: u64,
+    next: u64,
+) -> Result<(), RecorderError> {
+    for (scenario, g) in vus.iter_mut() {
+        for second in current..next {
+            let busiest = match second == current {
+                true => g.interval_max,
+                false => g.active,
+            };
+            let start = Duration::from_secs(second);
+            for (metric, value) in [(METRIC_VUS, busiest), (METRIC_VUS_MAX, g.allocated)] {
+                let tag = TagSet::new(metric, [(KEY_SCENARIO.to_owned(), scenario.clone())]);
+                let mut h = hlog::new_histogram();
+                h.saturating_record(value);
+                writer.write(pending, &tag.encode(), start, Duration::from_secs(1), &h)?;
+            }
+        }
+        g.interval_max = g.active;
+    }
+    Ok(())
 }
 
 /// A histogram standing for a counter of `n`: `n` values of 1 (its count is `n`).
@@ -785,5 +865,42 @@ mod tests {
             got,
             vec![(sent.clone(), 0, 150), (received, 0, 1_500), (sent, 1, 10)]
         );
+    }
+
+    #[test]
+    fn vu_gauges_hold_each_seconds_busiest_and_allocated_vus_gaps_included() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        let ms = Duration::from_millis;
+        for _ in 0..3 {
+            rec.vu_allocated("browse", base).unwrap();
+        }
+        // Second 0: two VUs busy at once, then one. Second 1: none. Second 2: one.
+        rec.vu_busy("browse", true, base + ms(100)).unwrap();
+        rec.vu_busy("browse", true, base + ms(200)).unwrap();
+        rec.vu_busy("browse", false, base + ms(300)).unwrap();
+        rec.vu_busy("browse", false, base + ms(400)).unwrap();
+        rec.vu_busy("browse", true, base + ms(2_100)).unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<(String, u64, u64)> = hlog::decode(&log)
+            .map(|i| {
+                let i = i.expect("parses");
+                let tag = TagSet::parse(&i.tag).expect("v2");
+                assert_eq!(tag.get(KEY_SCENARIO), Some("browse"));
+                (tag.metric, i.offset.as_secs(), i.histogram.max())
+            })
+            .collect();
+        let want = [
+            ("vus", 0, 2),
+            ("vus_max", 0, 3),
+            ("vus", 1, 0),
+            ("vus_max", 1, 3),
+            ("vus", 2, 1),
+            ("vus_max", 2, 3),
+        ];
+        let want: Vec<(String, u64, u64)> =
+            want.iter().map(|(m, s, v)| (m.to_string(), *s, *v)).collect();
+        assert_eq!(got, want);
     }
 }

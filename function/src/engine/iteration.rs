@@ -41,6 +41,8 @@ pub(super) struct Vu {
 impl Vu {
     /// VU number `number` (from 1) of the scenario in `ctx`.
     pub(super) fn new(ctx: &Ctx, number: u64) -> Self {
+        // Only encoding a closed interval can fail; the next recording reports it.
+        let _ = ctx.recorder.vu_allocated(&ctx.name, Instant::now());
         Self {
             number,
             iterations: 0,
@@ -68,6 +70,7 @@ pub(super) async fn run(
 ) -> Result<Instant, RecorderError> {
     let mut ended = Instant::now();
     let began = intended.unwrap_or(ended);
+    ctx.recorder.vu_busy(&ctx.name, true, ended)?;
     let row = ctx
         .next_row
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -126,6 +129,7 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
+    ctx.recorder.vu_busy(&ctx.name, false, ended)?;
     ctx.recorder
         .record_iteration(&ctx.name, ended.saturating_duration_since(began), ended)?;
     Ok(ended)
