@@ -899,8 +899,10 @@ mod tests {
             ("vus", 2, 1),
             ("vus_max", 2, 3),
         ];
-        let want: Vec<(String, u64, u64)> =
-            want.iter().map(|(m, s, v)| (m.to_string(), *s, *v)).collect();
+        let want: Vec<(String, u64, u64)> = want
+            .iter()
+            .map(|(m, s, v)| (m.to_string(), *s, *v))
+            .collect();
         assert_eq!(got, want);
     }
 }

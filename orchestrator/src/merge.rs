@@ -27,7 +27,7 @@ use sls_load_core::job::{
 };
 use sls_load_core::tag::{
     KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DATA_RECEIVED, METRIC_DATA_SENT,
-    METRIC_DROPPED, METRIC_ITERATION, TagSet,
+    METRIC_DROPPED, METRIC_ITERATION, METRIC_VUS, METRIC_VUS_MAX, TagSet,
 };
 
 use crate::collect::{Problem, WorkerKey};
@@ -61,6 +61,11 @@ pub struct Stats {
     pub data_sent: u64,
     /// HTTP bytes received (k6's `data_received`), likewise.
     pub data_received: u64,
+    /// k6's `vus` per second of the run: the workers' busiest VUs of that
+    /// second, summed (run total, region and `scenario` tag scopes).
+    pub vus: BTreeMap<u64, u64>,
+    /// k6's `vus_max` per second: the VUs the workers had started, summed.
+    pub vus_max: BTreeMap<u64, u64>,
 }
 
 impl Stats {
@@ -74,6 +79,8 @@ impl Stats {
             timings: Default::default(),
             data_sent: 0,
             data_received: 0,
+            vus: BTreeMap::new(),
+            vus_max: BTreeMap::new(),
         }
     }
 
@@ -208,6 +215,10 @@ impl Merged {
             self.add_iterations(region, &set, interval)?;
             return Ok(0);
         }
+        if metric == METRIC_VUS || metric == METRIC_VUS_MAX {
+            self.add_vus(region, &set, interval, start_at);
+            return Ok(0);
+        }
         if metric == METRIC_DATA_SENT || metric == METRIC_DATA_RECEIVED {
             self.add_data(region, &set, h.len());
             return Ok(0);
@@ -289,6 +300,35 @@ impl Merged {
         let region_tag = ("region".to_owned(), region.as_str().to_owned());
         let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
         for key in tags.chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
+    }
+
+    /// Adds a worker's `vus` / `vus_max` gauge of one second to that second's
+    /// sums in the run, its region and its tags' scopes.
+    fn add_vus(
+        &mut self,
+        region: &Region,
+        set: &TagSet,
+        interval: &Interval,
+        start_at: SystemTime,
+    ) {
+        let at = interval.start.duration_since(start_at).unwrap_or_default();
+        let second = at.as_secs_f64().round() as u64;
+        let value = interval.histogram.max();
+        let busy = set.metric == METRIC_VUS;
+        let add = |scope: &mut Stats| {
+            let sums = match busy {
+                true => &mut scope.vus,
+                false => &mut scope.vus_max,
+            };
+            let sum = sums.entry(second).or_default();
+            *sum = sum.saturating_add(value);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        for key in set.tags.iter().cloned().chain([region_tag]) {
             add(self.tagged.entry(key).or_default());
         }
     }
@@ -567,6 +607,40 @@ mod tests {
         );
         assert_eq!(m.timeline.len(), 100);
         assert_eq!(m.total.requests(), 100);
+    }
+
+    #[test]
+    fn vu_gauges_sum_over_workers_per_second_and_scope() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let vus = "v2;metric=vus;scenario=browse";
+        let vus_max = "v2;metric=vus_max;scenario=browse";
+        let log = |region: &str, busy: [u64; 2], started: u64| {
+            let intervals = [
+                (vus, 0, vec![busy[0]]),
+                (vus_max, 0, vec![started]),
+                (vus, 1, vec![busy[1]]),
+                (vus_max, 1, vec![started]),
+            ];
+            Log(
+                worker(region),
+                ObjectKey::new("k").unwrap(),
+                log_bytes(start, &intervals),
+            )
+        };
+        let m = merge_all(
+            &[log("us-east-1", [3, 5], 6), log("eu-west-1", [2, 0], 4)],
+            start,
+        );
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let pairs =
+            |map: &BTreeMap<u64, u64>| map.iter().map(|(s, v)| (*s, *v)).collect::<Vec<_>>();
+        assert_eq!(pairs(&m.total.vus), [(0, 5), (1, 5)]);
+        assert_eq!(pairs(&m.total.vus_max), [(0, 10), (1, 10)]);
+        let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
+        assert_eq!(pairs(&eu.vus), [(0, 2), (1, 0)]);
+        let browse = &m.tagged[&("scenario".to_owned(), "browse".to_owned())];
+        assert_eq!(pairs(&browse.vus_max), [(0, 10), (1, 10)]);
+        assert_eq!(m.total.requests(), 0);
     }
 
     #[test]

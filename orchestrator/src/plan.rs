@@ -996,11 +996,13 @@ pub(crate) mod tests {
             .iter()
             .map(|j| (j.slice, j.scenarios[0].graceful_stop.as_secs()))
             .collect();
-        assert!(graces.iter().all(|&(slice, g)| g == if slice == 2 { 7 } else { 0 }), "{graces:?}");
-        assert_eq!(
-            p.load_ends_at(),
-            p.start_at + Duration::from_secs(25 + 7)
+        assert!(
+            graces
+                .iter()
+                .all(|&(slice, g)| g == if slice == 2 { 7 } else { 0 }),
+            "{graces:?}"
         );
+        assert_eq!(p.load_ends_at(), p.start_at + Duration::from_secs(25 + 7));
         // Without a grace, the drain is the request timeout's.
         s.scenarios[0].graceful_stop = Duration::ZERO;
         let p = plan(&s, &o).expect("plans");

@@ -108,11 +108,14 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
             _ => bytes(value),
         };
     }
+    if matches!(t.metric, Metric::Vus | Metric::VusMax) {
+        return thousands(value.max(0.0).round() as u64);
+    }
     match t.stat {
         Stat::Percentile(_) | Stat::Avg | Stat::Min | Stat::Max | Stat::Med => phase(value),
         Stat::Rate if t.metric.is_rate() => percent(value),
         Stat::Rate => format!("{}/s", decimal(value, 2)),
-        Stat::Count => thousands(value.max(0.0).round() as u64),
+        Stat::Count | Stat::Value => thousands(value.max(0.0).round() as u64),
     }
 }
 

@@ -99,6 +99,7 @@ fn overview(out: &mut String, s: &Summary) {
         );
     }
     data(out, s);
+    vus(out, s);
     if !s.errors_by_class.is_empty() {
         let classes: Vec<String> = s
             .errors_by_class
@@ -124,7 +125,41 @@ fn data(out: &mut String, s: &Summary) {
         ("data_received ..", t.data_received),
         ("data_sent ......", t.data_sent),
     ] {
-        let _ = writeln!(out, "  {label}: {}{}", readable::bytes(n as f64), per_second(n));
+        let _ = writeln!(
+            out,
+            "  {label}: {}{}",
+            readable::bytes(n as f64),
+            per_second(n)
+        );
+    }
+}
+
+/// `iterations`, `vus` and `vus_max` as k6 prints them (`605 100.8/s`,
+/// `3 min=0 max=40`), when the workers recorded them.
+fn vus(out: &mut String, s: &Summary) {
+    if s.iteration_duration_ms.is_some() {
+        let rate = match s.duration_s > 0.0 {
+            true => format!(
+                " {}/s",
+                readable::decimal(s.iterations as f64 / s.duration_s, 1)
+            ),
+            false => String::new(),
+        };
+        let _ = writeln!(out, "  iterations .....: {}{rate}", thousands(s.iterations));
+    }
+    for (label, gauge) in [
+        ("vus ............", &s.vus),
+        ("vus_max ........", &s.vus_max),
+    ] {
+        if let Some(g) = gauge {
+            let _ = writeln!(
+                out,
+                "  {label}: {} min={} max={}",
+                thousands(g.value),
+                thousands(g.min),
+                thousands(g.max)
+            );
+        }
     }
 }
 
@@ -307,4 +342,23 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
         crate::cost::PRICES_AS_OF,
         crate::cost::PRICES_SOURCE
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::export::k6_summary::tests::sample;
+
+    #[test]
+    fn bytes_iterations_and_vus_read_as_k6_prints_them() {
+        let text = super::summary(&sample());
+        for line in [
+            "  data_received ..: 1.2 MB 202 kB/s",
+            "  data_sent ......: 121 kB 20 kB/s",
+            "  iterations .....: 605 100.8/s",
+            "  vus ............: 0 min=0 max=40",
+            "  vus_max ........: 50 min=10 max=50",
+        ] {
+            assert!(text.contains(line), "`{line}` in:\n{text}");
+        }
+    }
 }

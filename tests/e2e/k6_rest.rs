@@ -44,7 +44,11 @@ thresholds:
     let requests = target.requests();
     assert!(requests > 0);
     let total = &summary["total"];
-    let figure = |key: &str| total[key].as_u64().unwrap_or_else(|| panic!("{key}: {total}"));
+    let figure = |key: &str| {
+        total[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {total}"))
+    };
     let (sent, received) = (figure("data_sent"), figure("data_received"));
 
     // Every request is the same bytes: at least its request line and host header.
@@ -57,8 +61,14 @@ thresholds:
         "{per_request} bytes per request, at least {smallest}"
     );
     // Every response is the body plus a status line and a few headers.
-    assert!(received >= requests * BODY, "{received} < {requests} × {BODY}");
-    assert!(received < requests * (BODY + 512), "{received} for {requests}");
+    assert!(
+        received >= requests * BODY,
+        "{received} < {requests} × {BODY}"
+    );
+    assert!(
+        received < requests * (BODY + 512),
+        "{received} for {requests}"
+    );
     assert_eq!(summary["requests"]["home"]["data_received"], received);
 
     let thresholds = summary["thresholds"].as_array().expect("thresholds");

@@ -12,10 +12,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Version};
 
-use super::{Shared, Traffic};
 use super::classify::{io_error_kind, replayable};
 use super::h1;
 use super::h2::H2;
+use super::{Shared, Traffic};
 
 /// An open connection.
 pub(super) enum Live {

@@ -207,7 +207,14 @@ impl H1 {
             Ok(f) => f,
             Err(e) => {
                 self.open = false;
-                return Err(broke(self, Stage::Body, e, wrote, Some(flushed), Some(head)));
+                return Err(broke(
+                    self,
+                    Stage::Body,
+                    e,
+                    wrote,
+                    Some(flushed),
+                    Some(head),
+                ));
             }
         };
         let reads = self.reads;
@@ -215,7 +222,14 @@ impl H1 {
             Ok(b) => b,
             Err(e) => {
                 self.open = false;
-                return Err(broke(self, Stage::Body, e, wrote, Some(flushed), Some(head)));
+                return Err(broke(
+                    self,
+                    Stage::Body,
+                    e,
+                    wrote,
+                    Some(flushed),
+                    Some(head),
+                ));
             }
         };
         // A body that came with the head ends when the head does.

@@ -20,9 +20,9 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::{Shared, Traffic};
 use super::exchange::{Broke, ExchangeError, Exchanged, Stage};
 use super::io::{Io, Stamps, Stream};
+use super::{Shared, Traffic};
 
 /// An HTTP/2 connection; hyper's connection future runs in its own task.
 pub(super) struct H2 {

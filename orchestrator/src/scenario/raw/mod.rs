@@ -466,7 +466,10 @@ mod tests {
 
     #[test]
     fn graceful_stop_is_accepted_up_to_the_drain_cap_and_defaults_to_none() {
-        let s = ok(&minimal_with("rate: 300", "rate: 300\n    gracefulStop: 3s"));
+        let s = ok(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    gracefulStop: 3s",
+        ));
         assert_eq!(s.scenarios[0].graceful_stop, Duration::from_secs(3));
         let s = ok(&minimal_with("rate: 300", "rate: 300"));
         assert_eq!(s.scenarios[0].graceful_stop, Duration::ZERO);
@@ -474,6 +477,9 @@ mod tests {
             "rate: 300",
             "rate: 300\n    gracefulStop: 30s",
         ));
-        assert_contains(&e, &["graceful_stop", "`gracefulStop` is at most 10s", "got 30s"]);
+        assert_contains(
+            &e,
+            &["graceful_stop", "`gracefulStop` is at most 10s", "got 30s"],
+        );
     }
 }
