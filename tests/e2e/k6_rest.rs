@@ -125,3 +125,48 @@ fn graceful_stop_lets_the_iteration_in_progress_at_the_end_send_its_last_step() 
         "with gracefulStop: 3s"
     );
 }
+
+#[test]
+fn vus_and_vus_max_sum_the_workers_vus_and_reach_the_k6_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario_file(
+        dir.path(),
+        "vus.yaml",
+        &format!(
+            r#"
+target: {}
+duration: 2s
+scenarios:
+  browse:
+    executor: constant-vus
+    vus: 3
+    requests:
+      - {{ name: home, url: /, sleep: 50ms }}
+thresholds:
+  vus_max: ["value==3"]
+  vus: ["max==3"]
+  "vus{{scenario:browse}}": ["min>=0"]
+"#,
+            target.url
+        ),
+    );
+    let k6 = dir.path().join("k6.json");
+    let k6_arg = k6.to_str().expect("utf-8").to_owned();
+    // Two workers: one runs 2 VUs, the other 1.
+    let extra = ["--workers", "2", "--k6-summary", &k6_arg];
+    let (outcome, summary) = run_local(dir.path(), &scenario, &extra, LIMIT);
+    assert_eq!(outcome.code(), 0, "stderr: {}", outcome.stderr);
+    let summary = summary.expect("a summary");
+    assert_eq!(summary["vus_max"]["max"], 3, "{}", summary["vus_max"]);
+    assert_eq!(summary["vus"]["max"], 3, "{}", summary["vus"]);
+    for t in summary["thresholds"].as_array().expect("thresholds") {
+        assert_eq!(t["ok"], true, "{t}");
+    }
+    let k6 = sls_load_e2e::read_json(&k6);
+    let metrics = &k6["metrics"];
+    assert_eq!(metrics["vus_max"]["max"], 3, "{metrics}");
+    assert_eq!(metrics["iterations"]["count"], target.requests(), "{metrics}");
+    assert!(metrics["data_received"]["count"].as_u64() > Some(0), "{metrics}");
+    assert!(outcome.stdout.contains("vus_max ........: "), "{}", outcome.stdout);
+}
