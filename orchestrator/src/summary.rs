@@ -63,11 +63,11 @@ pub struct Figures {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors_by_class: BTreeMap<String, u64>,
     /// HTTP bytes sent in this scope (k6's `data_sent`; see docs/FORMAT.md for
-    /// what is counted); 0 from workers that did not count them.
-    #[serde(default)]
+    /// what is counted); absent (0) when the workers counted none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub data_sent: u64,
     /// HTTP bytes received in this scope (k6's `data_received`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub data_received: u64,
 }
 
@@ -250,6 +250,11 @@ pub struct ThresholdResult {
     pub observed: Option<f64>,
 }
 
+/// Whether a count is zero (then left out of the summary JSON).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A k6 gauge over the run's seconds (`vus`, `vus_max`): the workers' figures
 /// of each second summed, then the last second's (`value`), the smallest and
 /// the largest.
@@ -334,8 +339,9 @@ pub struct Summary {
     /// k6's `vus_max`: the VUs the workers had started, summed per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vus_max: Option<GaugeFigures>,
-    /// k6's `iterations`: the iterations that ended, from the logs.
-    #[serde(default)]
+    /// k6's `iterations`: the iterations that ended, from the logs; absent (0)
+    /// when they recorded none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub iterations: u64,
     /// k6's `iteration_duration` (think time included), milliseconds; absent
     /// when the logs recorded no iteration.

@@ -166,7 +166,18 @@ thresholds:
     let k6 = sls_load_e2e::read_json(&k6);
     let metrics = &k6["metrics"];
     assert_eq!(metrics["vus_max"]["max"], 3, "{metrics}");
-    assert_eq!(metrics["iterations"]["count"], target.requests(), "{metrics}");
-    assert!(metrics["data_received"]["count"].as_u64() > Some(0), "{metrics}");
-    assert!(outcome.stdout.contains("vus_max ........: "), "{}", outcome.stdout);
+    assert_eq!(
+        metrics["iterations"]["count"],
+        target.requests(),
+        "{metrics}"
+    );
+    assert!(
+        metrics["data_received"]["count"].as_u64() > Some(0),
+        "{metrics}"
+    );
+    assert!(
+        outcome.stdout.contains("vus_max ........: "),
+        "{}",
+        outcome.stdout
+    );
 }
