@@ -991,17 +991,9 @@ pub(crate) mod tests {
         let mut o = opts();
         o.max_slice = Duration::from_secs(10);
         let p = plan(&s, &o).expect("plans");
-        let graces: Vec<(u32, u64)> = p
-            .jobs
-            .iter()
-            .map(|j| (j.slice, j.scenarios[0].graceful_stop.as_secs()))
-            .collect();
-        assert!(
-            graces
-                .iter()
-                .all(|&(slice, g)| g == if slice == 2 { 7 } else { 0 }),
-            "{graces:?}"
-        );
+        let grace = |j: &Job| (j.slice, j.scenarios[0].graceful_stop.as_secs());
+        let graces: Vec<_> = p.jobs.iter().map(grace).collect();
+        assert_eq!(graces, [(0, 0), (1, 0), (2, 7)]);
         assert_eq!(p.load_ends_at(), p.start_at + Duration::from_secs(25 + 7));
         // Without a grace, the drain is the request timeout's.
         s.scenarios[0].graceful_stop = Duration::ZERO;
