@@ -15,6 +15,7 @@ mod faults;
 mod html_report;
 mod ids;
 mod infra;
+mod k6_rest;
 mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;

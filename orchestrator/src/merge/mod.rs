@@ -32,7 +32,8 @@ use sls_load_core::job::{
     CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
-    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, TagSet,
+    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DATA_RECEIVED, METRIC_DATA_SENT,
+    METRIC_DROPPED, METRIC_ITERATION, METRIC_VUS, METRIC_VUS_MAX, TagSet,
 };
 
 use crate::collect::{Problem, WorkerKey};
@@ -62,6 +63,16 @@ pub struct Stats {
     /// total, per region, per request name and per tag (not per second, except
     /// in the tag sets of seconds handed to outputs).
     pub timings: [Option<Histogram<u64>>; 6],
+    /// HTTP bytes sent (k6's `data_sent`), from the logs' counters (run
+    /// total, region, request and tag scopes).
+    pub data_sent: u64,
+    /// HTTP bytes received (k6's `data_received`), likewise.
+    pub data_received: u64,
+    /// k6's `vus` per second of the run: the workers' busiest VUs of that
+    /// second, summed (run total, region and `scenario` tag scopes).
+    pub vus: BTreeMap<u64, u64>,
+    /// k6's `vus_max` per second: the VUs the workers had started, summed.
+    pub vus_max: BTreeMap<u64, u64>,
 }
 
 impl Stats {
@@ -74,6 +85,10 @@ impl Stats {
             dropped: 0,
             iterations: None,
             timings: Default::default(),
+            data_sent: 0,
+            data_received: 0,
+            vus: BTreeMap::new(),
+            vus_max: BTreeMap::new(),
         }
     }
 
@@ -233,6 +248,14 @@ impl Merged {
             self.add_iterations(region, &set, second, interval)?;
             return Ok(Counted::default());
         }
+        if metric == METRIC_VUS || metric == METRIC_VUS_MAX {
+            self.add_vus(region, &set, interval, start_at);
+            return Ok(Counted::default());
+        }
+        if metric == METRIC_DATA_SENT || metric == METRIC_DATA_RECEIVED {
+            self.add_data(region, &set, h.len());
+            return Ok(Counted::default());
+        }
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
         let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
         let Some(request) = set.name() else {
@@ -320,6 +343,58 @@ impl Merged {
                 .stats)?;
         }
         Ok(())
+    }
+
+    /// Adds a `data_sent` / `data_received` counter of `bytes` to the run, its
+    /// region, its request name and its tags' scopes.
+    fn add_data(&mut self, region: &Region, set: &TagSet, bytes: u64) {
+        let sent = set.metric == METRIC_DATA_SENT;
+        let add = |scope: &mut Stats| {
+            let into = match sent {
+                true => &mut scope.data_sent,
+                false => &mut scope.data_received,
+            };
+            *into = into.saturating_add(bytes);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        if let Some(name) = set.name() {
+            add(self.requests.entry(name.to_owned()).or_default());
+        }
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
+        for key in tags.chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
+    }
+
+    /// Adds a worker's `vus` / `vus_max` gauge of one second to that second's
+    /// sums in the run, its region and its tags' scopes.
+    fn add_vus(
+        &mut self,
+        region: &Region,
+        set: &TagSet,
+        interval: &Interval,
+        start_at: SystemTime,
+    ) {
+        let at = interval.start.duration_since(start_at).unwrap_or_default();
+        let second = at.as_secs_f64().round() as u64;
+        let value = interval.histogram.max();
+        let busy = set.metric == METRIC_VUS;
+        let add = |scope: &mut Stats| {
+            let sums = match busy {
+                true => &mut scope.vus,
+                false => &mut scope.vus_max,
+            };
+            let sum = sums.entry(second).or_default();
+            *sum = sum.saturating_add(value);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        for key in set.tags.iter().cloned().chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
     }
 
     /// Adds a `checks` counter interval of `count` results, in total and (for

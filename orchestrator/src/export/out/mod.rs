@@ -434,6 +434,7 @@ pub(crate) mod tests {
             dropped: 0,
             iterations: None,
             timings: Default::default(),
+            ..Default::default()
         };
         ClosedSecond {
             at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
