@@ -253,7 +253,7 @@ impl Merged {
             return Ok(Counted::default());
         }
         if metric == METRIC_DATA_SENT || metric == METRIC_DATA_RECEIVED {
-            self.add_data(region, &set, h.len());
+            self.add_data(region, &set, second, h.len());
             return Ok(Counted::default());
         }
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
@@ -347,7 +347,7 @@ impl Merged {
 
     /// Adds a `data_sent` / `data_received` counter of `bytes` to the run, its
     /// region, its request name and its tags' scopes.
-    fn add_data(&mut self, region: &Region, set: &TagSet, bytes: u64) {
+    fn add_data(&mut self, region: &Region, set: &TagSet, second: u64, bytes: u64) {
         let sent = set.metric == METRIC_DATA_SENT;
         let add = |scope: &mut Stats| {
             let into = match sent {
@@ -365,6 +365,15 @@ impl Merged {
         let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
         for key in tags.chain([region_tag]) {
             add(self.tagged.entry(key).or_default());
+        }
+        if self.seconds.keeps_closed()
+            && let Some(open) = self.seconds.open(second)
+        {
+            add(&mut open
+                .tag_sets
+                .entry(tag_set(region, set, &[]))
+                .or_default()
+                .stats);
         }
     }
 

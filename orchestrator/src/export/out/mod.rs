@@ -225,7 +225,8 @@ pub fn stat_value(hist: &Histogram<u64>, i: usize) -> f64 {
 
 /// Every point of `second` (docs/FORMAT.md, "Outputs"): counters with a count
 /// above zero (`http_reqs`, `http_req_failed`, `iterations`,
-/// `dropped_iterations`, `checks` per check and result), then every statistic
+/// `dropped_iterations`, `data_sent` and `data_received` in bytes, `checks` per
+/// check and result), then every statistic
 /// of every trend recorded; each tagged with the second's tags and `run_id`.
 pub fn samples(second: &ClosedSecond, run_id: &str) -> Vec<Sample> {
     let stats = &second.stats;
@@ -253,6 +254,8 @@ pub fn samples(second: &ClosedSecond, run_id: &str) -> Vec<Sample> {
         ("http_req_failed", stats.errors()),
         ("iterations", iterations),
         ("dropped_iterations", stats.dropped),
+        ("data_sent", stats.data_sent),
+        ("data_received", stats.data_received),
     ];
     for (metric, n) in counters {
         if n > 0 {
