@@ -409,67 +409,66 @@ fn an_open_seconds_histograms_grow_only_to_its_slowest_request() {
     // Run-wide histograms keep their full range.
     assert_eq!(m.total.duration.distinct_values(), full);
 }
-    #[test]
-    fn vu_gauges_sum_over_workers_per_second_and_scope() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let vus = "v2;metric=vus;scenario=browse";
-        let vus_max = "v2;metric=vus_max;scenario=browse";
-        let log = |region: &str, busy: [u64; 2], started: u64| {
-            let intervals = [
-                (vus, 0, vec![busy[0]]),
-                (vus_max, 0, vec![started]),
-                (vus, 1, vec![busy[1]]),
-                (vus_max, 1, vec![started]),
-            ];
-            Log(
-                worker(region),
-                ObjectKey::new("k").unwrap(),
-                log_bytes(start, &intervals),
-            )
-        };
-        let m = merge_all(
-            &[log("us-east-1", [3, 5], 6), log("eu-west-1", [2, 0], 4)],
-            start,
-        );
-        assert!(m.problems.is_empty(), "{:?}", m.problems);
-        let pairs =
-            |map: &BTreeMap<u64, u64>| map.iter().map(|(s, v)| (*s, *v)).collect::<Vec<_>>();
-        assert_eq!(pairs(&m.total.vus), [(0, 5), (1, 5)]);
-        assert_eq!(pairs(&m.total.vus_max), [(0, 10), (1, 10)]);
-        let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
-        assert_eq!(pairs(&eu.vus), [(0, 2), (1, 0)]);
-        let browse = &m.tagged[&("scenario".to_owned(), "browse".to_owned())];
-        assert_eq!(pairs(&browse.vus_max), [(0, 10), (1, 10)]);
-        assert_eq!(m.total.requests(), 0);
-    }
+#[test]
+fn vu_gauges_sum_over_workers_per_second_and_scope() {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let vus = "v2;metric=vus;scenario=browse";
+    let vus_max = "v2;metric=vus_max;scenario=browse";
+    let log = |region: &str, busy: [u64; 2], started: u64| {
+        let intervals = [
+            (vus, 0, vec![busy[0]]),
+            (vus_max, 0, vec![started]),
+            (vus, 1, vec![busy[1]]),
+            (vus_max, 1, vec![started]),
+        ];
+        Log(
+            worker(region),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, &intervals),
+        )
+    };
+    let m = merge_all(
+        &[log("us-east-1", [3, 5], 6), log("eu-west-1", [2, 0], 4)],
+        start,
+    );
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let pairs = |map: &BTreeMap<u64, u64>| map.iter().map(|(s, v)| (*s, *v)).collect::<Vec<_>>();
+    assert_eq!(pairs(&m.total.vus), [(0, 5), (1, 5)]);
+    assert_eq!(pairs(&m.total.vus_max), [(0, 10), (1, 10)]);
+    let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
+    assert_eq!(pairs(&eu.vus), [(0, 2), (1, 0)]);
+    let browse = &m.tagged[&("scenario".to_owned(), "browse".to_owned())];
+    assert_eq!(pairs(&browse.vus_max), [(0, 10), (1, 10)]);
+    assert_eq!(m.total.requests(), 0);
+}
 
-    #[test]
-    fn data_counters_add_up_per_run_region_request_and_tag() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let counter = |n: u64| vec![1; n as usize];
-        let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse";
-        let received = "v2;metric=data_received;name=home;method=GET;scenario=browse";
-        let log = |region: &str, seconds: &[u64]| {
-            let intervals: Vec<_> = seconds
-                .iter()
-                .flat_map(|s| [(sent, *s, counter(100)), (received, *s, counter(1_000))])
-                .collect();
-            Log(
-                worker(region),
-                ObjectKey::new("k").unwrap(),
-                log_bytes(start, &intervals),
-            )
-        };
-        let m = merge_all(&[log("us-east-1", &[0, 1]), log("eu-west-1", &[0])], start);
-        assert!(m.problems.is_empty(), "{:?}", m.problems);
-        assert_eq!((m.total.data_sent, m.total.data_received), (300, 3_000));
-        let us = &m.regions[&Region::new("us-east-1").unwrap()];
-        assert_eq!((us.data_sent, us.data_received), (200, 2_000));
-        assert_eq!(m.requests["home"].data_received, 3_000);
-        let get = &m.tagged[&("method".to_owned(), "GET".to_owned())];
-        assert_eq!(get.data_sent, 300);
-        let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
-        assert_eq!(eu.data_received, 1_000);
-        // Bytes are not requests.
-        assert_eq!(m.total.requests(), 0);
-    }
+#[test]
+fn data_counters_add_up_per_run_region_request_and_tag() {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let counter = |n: u64| vec![1; n as usize];
+    let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse";
+    let received = "v2;metric=data_received;name=home;method=GET;scenario=browse";
+    let log = |region: &str, seconds: &[u64]| {
+        let intervals: Vec<_> = seconds
+            .iter()
+            .flat_map(|s| [(sent, *s, counter(100)), (received, *s, counter(1_000))])
+            .collect();
+        Log(
+            worker(region),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, &intervals),
+        )
+    };
+    let m = merge_all(&[log("us-east-1", &[0, 1]), log("eu-west-1", &[0])], start);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!((m.total.data_sent, m.total.data_received), (300, 3_000));
+    let us = &m.regions[&Region::new("us-east-1").unwrap()];
+    assert_eq!((us.data_sent, us.data_received), (200, 2_000));
+    assert_eq!(m.requests["home"].data_received, 3_000);
+    let get = &m.tagged[&("method".to_owned(), "GET".to_owned())];
+    assert_eq!(get.data_sent, 300);
+    let eu = &m.tagged[&("region".to_owned(), "eu-west-1".to_owned())];
+    assert_eq!(eu.data_received, 1_000);
+    // Bytes are not requests.
+    assert_eq!(m.total.requests(), 0);
+}
