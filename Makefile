@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo drill test lint bench package fuzz clean
+.PHONY: all build demo drill test lint bench bench-scale package fuzz clean
 
 all: build
 
@@ -37,6 +37,12 @@ bench:
 	python3 bench/run.py
 	$(CARGO) build --release --locked -p sls-load --bins
 	python3 bench/orchestration.py
+
+## bench-scale: one 1,000-worker, 10-minute local run (SCALE_SECONDS, SCALE_RATE, SCALE_WORKERS):
+## the orchestrator's peak memory, the HTML report's size and build time (docs/PERFORMANCE.md)
+bench-scale:
+	$(CARGO) build --release --locked -p sls-load -p sls-load-function -p sls-load-target --bins
+	python3 bench/scale.py
 
 ## fuzz: each fuzz target (fuzz/: interval-log decoder, manifest decoder, scenario parser) for
 ## FUZZ_TIME seconds (default 60) on the stable toolchain; not part of `make test`. Installs

@@ -185,6 +185,19 @@ impl Job {
             .checked_sub(self.run_offset)
             .unwrap_or(self.start_at)
     }
+
+    /// How long after its slice this worker may still be busy: its requests'
+    /// drain (the request timeout, at most [`MAX_DRAIN`]) or its scenarios'
+    /// longest `graceful_stop`, whichever is longer.
+    pub fn drain(&self) -> Duration {
+        let grace = self
+            .scenarios
+            .iter()
+            .map(|s| s.graceful_stop)
+            .max()
+            .unwrap_or_default();
+        self.request_timeout.max(grace).min(MAX_DRAIN)
+    }
 }
 
 /// One scenario as a worker runs it.
@@ -225,6 +238,16 @@ pub struct JobScenario {
     /// uses row `i % rows.len()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataRows>,
+    /// k6's `gracefulStop`, in the job of the slice where the scenario ends (zero in
+    /// the others: a slice hand-over is no stop): iterations in progress at the end
+    /// of the slice may send their remaining steps for this long, then are
+    /// interrupted. At most [`MAX_DRAIN`].
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub graceful_stop: Duration,
 }
 
 /// How a scenario starts iterations. Tagged with k6's executor names.
@@ -801,6 +824,7 @@ mod tests {
                 duration: None,
                 arrivals: Arrivals::Constant,
                 data: None,
+                graceful_stop: Duration::ZERO,
             }],
             results: ResultsLocation {
                 bucket: "b".into(),
@@ -952,6 +976,7 @@ mod tests {
                 columns: vec!["id".into(), "name".into()],
                 rows: vec![vec!["1".into(), "ann".into()]],
             }),
+            graceful_stop: Duration::from_secs(3),
         };
         let json = serde_json::to_string(&scenario).expect("serialize");
         assert!(json.contains(r#""type":"ramping-vus""#), "{json}");

@@ -552,6 +552,7 @@ mod tests {
             duration: None,
             arrivals: Arrivals::Constant,
             data: None,
+            graceful_stop: Duration::ZERO,
         }
     }
 

@@ -52,6 +52,24 @@ pub const METRIC_PAUSED: &str = "paused_iterations";
 /// tagged with `scenario`; the histogram's count is k6's `iterations`.
 pub const METRIC_ITERATION: &str = "iteration_duration";
 
+/// The metric of per-interval bytes sent (k6's `data_sent`), tagged with the
+/// request's `name`, `method` and `scenario`; the histogram's count is the bytes.
+pub const METRIC_DATA_SENT: &str = "data_sent";
+
+/// The metric of per-interval bytes received (k6's `data_received`), tagged like
+/// [`METRIC_DATA_SENT`]; the histogram's count is the bytes.
+pub const METRIC_DATA_RECEIVED: &str = "data_received";
+
+/// The metric of per-interval active-VU gauges (k6's `vus`), tagged with
+/// `scenario`: the histogram holds one value, the most VUs of the scenario that
+/// ran an iteration at once in that second on that worker.
+pub const METRIC_VUS: &str = "vus";
+
+/// The metric of per-interval allocated-VU gauges (k6's `vus_max`), tagged with
+/// `scenario`: the histogram holds one value, the VUs (connections) the worker
+/// had started for the scenario by the end of that second.
+pub const METRIC_VUS_MAX: &str = "vus_max";
+
 /// The `status` value that stands for every status beyond the worker's cap on
 /// distinct tag sets.
 pub const STATUS_OTHER: &str = "other";

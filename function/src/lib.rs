@@ -231,7 +231,7 @@ fn check_job(job: &Job, invocation: Invocation) -> Result<(), WorkerError> {
         ));
     }
     if let Some(deadline) = invocation.deadline {
-        let ends = job.start_at + job.duration + job.request_timeout.min(engine::MAX_DRAIN);
+        let ends = job.start_at + job.duration + job.drain();
         if ends + FLUSH_RESERVE > deadline {
             return Err(WorkerError::Deadline {
                 ends: humantime::format_rfc3339_millis(ends).to_string(),

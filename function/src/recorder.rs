@@ -3,7 +3,8 @@
 //! set (request name, status, method, scenario, expected_response; version-2 tags
 //! of [`sls_load_core::tag`]), created lazily, counts and error classes per
 //! request name, and pass/fail counts per check name (in total and per interval,
-//! as `checks` counter intervals).
+//! as `checks` counter intervals), and the HTTP bytes each request sent and
+//! received (`data_sent` / `data_received` counter intervals per request).
 //!
 //! Distinct tag sets per worker are capped at [`MAX_TAG_SETS`]: beyond it, a
 //! request's further statuses fold into `status=other`, so memory stays bounded
@@ -28,14 +29,15 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use sls_load_core::hlog::{self, IntervalWriter};
 
-use crate::client::Timings;
+use crate::client::{Timings, Traffic};
 use crate::job::{
     CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, RequestCounts, TAG_DURATION, TAG_ERRORED,
     TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
     KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_SERVED_BY,
-    KEY_STATUS, SERVED_NONE, STATUS_OTHER, TagSet,
+    KEY_STATUS, METRIC_DATA_RECEIVED, METRIC_DATA_SENT, METRIC_VUS, METRIC_VUS_MAX, SERVED_NONE,
+    STATUS_OTHER, TagSet,
 };
 
 /// Most distinct tag sets (request, status, expected_response) one worker
@@ -101,6 +103,17 @@ const METRICS: [&str; 9] = [
 /// The slot of the first phase timing in [`METRICS`].
 const FIRST_PHASE: usize = 3;
 
+/// One scenario's VUs on this worker (k6's `vus` and `vus_max` gauges).
+#[derive(Debug, Default, Clone, Copy)]
+struct VuGauge {
+    /// VUs running an iteration now.
+    active: u64,
+    /// The most that ran at once in the current interval.
+    interval_max: u64,
+    /// VUs started so far (they are never taken back).
+    allocated: u64,
+}
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
@@ -119,6 +132,10 @@ struct State {
     paused_total: u64,
     /// Durations of the iterations that ended in the current interval, per scenario.
     interval_iterations: BTreeMap<String, Histogram<u64>>,
+    /// Bytes sent and received in the current interval per request index.
+    interval_traffic: BTreeMap<usize, Traffic>,
+    /// VU gauges per scenario, once the scenario has a VU.
+    vus: BTreeMap<String, VuGauge>,
     /// Interval-log lines of completed intervals not yet taken by [`Recorder::take_log`].
     pending: Vec<u8>,
     writer: IntervalWriter,
@@ -167,6 +184,8 @@ impl Recorder {
             interval_paused: BTreeMap::new(),
             paused_total: 0,
             interval_iterations: BTreeMap::new(),
+            interval_traffic: BTreeMap::new(),
+            vus: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
             counts: vec![RequestCounts::default(); names.len()],
@@ -422,6 +441,58 @@ impl Recorder {
         Ok(())
     }
 
+    /// Adds the bytes request `request` sent and received, ended at `at` (k6's
+    /// `data_sent` / `data_received`), written per interval as counter
+    /// intervals tagged with the request's name, method and scenario.
+    pub fn record_traffic(
+        &self,
+        request: usize,
+        traffic: Traffic,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        if traffic == Traffic::default() {
+            return Ok(());
+        }
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let total = st.interval_traffic.entry(request).or_default();
+        total.sent = total.sent.saturating_add(traffic.sent);
+        total.received = total.received.saturating_add(traffic.received);
+        Ok(())
+    }
+
+    /// Counts one more VU started for `scenario` at `at` (k6's `vus_max`).
+    pub fn vu_allocated(&self, scenario: &str, at: Instant) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        gauge(&mut st.vus, scenario).allocated += 1;
+        Ok(())
+    }
+
+    /// A VU of `scenario` starts (`true`) or ends (`false`) an iteration at
+    /// `at` (k6's `vus`: the VUs running an iteration).
+    pub fn vu_busy(&self, scenario: &str, busy: bool, at: Instant) -> Result<(), RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        let g = gauge(&mut st.vus, scenario);
+        if busy {
+            g.active += 1;
+            g.interval_max = g.interval_max.max(g.active);
+        } else {
+            g.active = g.active.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
@@ -443,6 +514,8 @@ impl Recorder {
             interval_dropped,
             interval_paused,
             interval_iterations,
+            interval_traffic,
+            vus,
             pending,
             writer,
             served,
@@ -479,6 +552,19 @@ impl Recorder {
             let tag = TagSet::new(METRIC_ITERATION, [(KEY_SCENARIO.to_owned(), scenario)]);
             writer.write(pending, &tag.encode(), start, second, &h)?;
         }
+        for (request, traffic) in std::mem::take(interval_traffic) {
+            let data = [
+                (METRIC_DATA_SENT, traffic.sent),
+                (METRIC_DATA_RECEIVED, traffic.received),
+            ];
+            for (metric, bytes) in data {
+                if bytes > 0 {
+                    let tag = self.traffic_tag(request, metric).encode();
+                    writer.write(pending, &tag, start, second, &counter(bytes))?;
+                }
+            }
+        }
+        write_vu_gauges(writer, pending, vus, *current, next)?;
         *current = next;
         Ok(())
     }
@@ -507,6 +593,20 @@ impl Recorder {
             }
         };
         u8::try_from(at).ok()
+    }
+
+    /// The tag set of a `data_sent` / `data_received` counter of `request`:
+    /// its name, method and scenario (no status: bytes are per request).
+    fn traffic_tag(&self, request: usize, metric: &str) -> TagSet {
+        let info = &self.requests[request];
+        let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
+        if !info.method.is_empty() {
+            tags.push((KEY_METHOD.to_owned(), info.method.clone()));
+        }
+        if !info.scenario.is_empty() {
+            tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
+        }
+        TagSet::new(metric, tags)
     }
 
     /// The tag set of `metric` for `request` with `variant`.
@@ -547,6 +647,41 @@ fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Var
         return wanted;
     }
     (None, wanted.1, wanted.2)
+}
+
+/// The VU gauge of `scenario`, created on first use (the name is copied per
+/// call: VU events are per iteration, not per request).
+fn gauge<'a>(vus: &'a mut BTreeMap<String, VuGauge>, scenario: &str) -> &'a mut VuGauge {
+    vus.entry(scenario.to_owned()).or_default()
+}
+
+/// Writes every scenario's `vus` and `vus_max` gauges for the seconds from
+/// `current` up to `next` (the seconds without an event hold the VUs as they
+/// were), and starts the next interval's maximum at the VUs active now.
+fn write_vu_gauges(
+    writer: &mut IntervalWriter,
+    pending: &mut Vec<u8>,
+    vus: &mut BTreeMap<String, VuGauge>,
+    current: u64,
+    next: u64,
+) -> Result<(), RecorderError> {
+    for (scenario, g) in vus.iter_mut() {
+        for second in current..next {
+            let busiest = match second == current {
+                true => g.interval_max,
+                false => g.active,
+            };
+            let start = Duration::from_secs(second);
+            for (metric, value) in [(METRIC_VUS, busiest), (METRIC_VUS_MAX, g.allocated)] {
+                let tag = TagSet::new(metric, [(KEY_SCENARIO.to_owned(), scenario.clone())]);
+                let mut h = hlog::new_histogram();
+                h.saturating_record(value);
+                writer.write(pending, &tag.encode(), start, Duration::from_secs(1), &h)?;
+            }
+        }
+        g.interval_max = g.active;
+    }
+    Ok(())
 }
 
 /// A histogram standing for a counter of `n`: `n` values of 1 (its count is `n`).
@@ -868,5 +1003,73 @@ mod tests {
             .collect();
         let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
         assert_eq!(got, vec![(tag.clone(), 0, 2), (tag, 1, 1)]);
+    }
+
+    #[test]
+    fn bytes_are_counted_per_interval_and_request_with_name_method_and_scenario() {
+        let base = Instant::now();
+        let rec =
+            Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
+        let ms = Duration::from_millis;
+        let traffic = |sent, received| Traffic { sent, received };
+        rec.record_traffic(0, traffic(100, 1_000), base + ms(100))
+            .unwrap();
+        rec.record_traffic(0, traffic(50, 500), base + ms(900))
+            .unwrap();
+        rec.record_traffic(0, traffic(0, 0), base + ms(950))
+            .unwrap();
+        rec.record_traffic(0, traffic(10, 0), base + ms(1_100))
+            .unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<_> = tagged(&log)
+            .into_iter()
+            .map(|(t, s, n)| (t.encode(), s, n))
+            .collect();
+        let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse".to_owned();
+        let received = "v2;metric=data_received;name=home;method=GET;scenario=browse".to_owned();
+        assert_eq!(
+            got,
+            vec![(sent.clone(), 0, 150), (received, 0, 1_500), (sent, 1, 10)]
+        );
+    }
+
+    #[test]
+    fn vu_gauges_hold_each_seconds_busiest_and_allocated_vus_gaps_included() {
+        let base = Instant::now();
+        let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
+        let ms = Duration::from_millis;
+        for _ in 0..3 {
+            rec.vu_allocated("browse", base).unwrap();
+        }
+        // Second 0: two VUs busy at once, then one. Second 1: none. Second 2: one.
+        rec.vu_busy("browse", true, base + ms(100)).unwrap();
+        rec.vu_busy("browse", true, base + ms(200)).unwrap();
+        rec.vu_busy("browse", false, base + ms(300)).unwrap();
+        rec.vu_busy("browse", false, base + ms(400)).unwrap();
+        rec.vu_busy("browse", true, base + ms(2_100)).unwrap();
+        rec.close().unwrap();
+        let log = rec.take_log("t").unwrap().unwrap();
+        let got: Vec<(String, u64, u64)> = hlog::decode(&log)
+            .map(|i| {
+                let i = i.expect("parses");
+                let tag = TagSet::parse(&i.tag).expect("v2");
+                assert_eq!(tag.get(KEY_SCENARIO), Some("browse"));
+                (tag.metric, i.offset.as_secs(), i.histogram.max())
+            })
+            .collect();
+        let want = [
+            ("vus", 0, 2),
+            ("vus_max", 0, 3),
+            ("vus", 1, 0),
+            ("vus_max", 1, 3),
+            ("vus", 2, 1),
+            ("vus_max", 2, 3),
+        ];
+        let want: Vec<(String, u64, u64)> = want
+            .iter()
+            .map(|(m, s, v)| (m.to_string(), *s, *v))
+            .collect();
+        assert_eq!(got, want);
     }
 }

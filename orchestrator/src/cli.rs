@@ -166,6 +166,12 @@ pub struct RunArgs {
     /// Reports for CI.
     #[command(flatten)]
     pub ci: CiArgs,
+    /// Stream the run's per-second points to an output, like k6's --out
+    /// (repeatable): json=FILE, csv=FILE, influxdb=http://host:8086/DB,
+    /// experimental-prometheus-rw=URL, opentelemetry=URL (OTLP/HTTP),
+    /// cloudwatch[=FILE] (embedded metric format lines).
+    #[arg(long = "out", short = 'o', value_name = "OUTPUT")]
+    pub out: Vec<String>,
     /// Use this run id instead of a generated one.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -189,6 +195,12 @@ pub struct ReportArgs {
     /// Reports for CI.
     #[command(flatten)]
     pub ci: CiArgs,
+    /// Send the run's per-second points to an output, like k6's --out
+    /// (repeatable): json=FILE, csv=FILE, influxdb=http://host:8086/DB,
+    /// experimental-prometheus-rw=URL, opentelemetry=URL (OTLP/HTTP),
+    /// cloudwatch[=FILE] (embedded metric format lines).
+    #[arg(long = "out", short = 'o', value_name = "OUTPUT")]
+    pub out: Vec<String>,
     /// Where the run's results are.
     #[command(flatten)]
     pub cloud: CloudArgs,

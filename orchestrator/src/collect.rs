@@ -92,6 +92,9 @@ pub struct Collected {
     windows: Vec<(WorkerKey, u64, u64)>,
     /// Where each worker's latest stored interval ends, after the run's start.
     latest_end: BTreeMap<WorkerKey, Duration>,
+    /// A drill's analysis feed: every closed second drained is added to it
+    /// (`None` for a run without events).
+    drill_feed: Option<crate::drill::analysis::Feed>,
 }
 
 /// GET attempts (one per poll) before an unreadable object becomes a problem.
@@ -105,9 +108,17 @@ impl Collected {
             .iter()
             .map(|j| (j.region.clone(), j.worker_id.clone()))
             .collect();
+        let drill_feed = plan
+            .drill
+            .as_ref()
+            .map(|_| crate::drill::analysis::Feed::default());
+        let mut merged = Merged::default();
+        // A drill's analysis reads every tag set's closed seconds.
+        merged.seconds.keep_closed(drill_feed.is_some());
         Self {
+            drill_feed,
             manifests: BTreeMap::new(),
-            merged: Merged::default(),
+            merged,
             problems: Vec::new(),
             planned,
             seen: BTreeSet::new(),
@@ -164,16 +175,32 @@ impl Collected {
 
     /// Asks the merge to hand over every tag set's figures of each second as it
     /// closes (for `--out` outputs); off by default, so runs without outputs keep
-    /// no per-tag-set seconds.
+    /// no per-tag-set seconds. Turn it on before the first poll: seconds merged
+    /// before hand over only what arrived after. Off drops what was kept.
     pub fn keep_closed(&mut self, on: bool) {
-        self.merged.seconds.keep_closed(on);
+        // A drill keeps them whatever the outputs ask.
+        self.merged
+            .seconds
+            .keep_closed(on || self.drill_feed.is_some());
     }
 
     /// The seconds closed since the last call, oldest first, every tag set's
-    /// figures of each (empty unless [`Collected::keep_closed`] was turned on).
-    /// Once the run is settled, every remaining second is closed.
+    /// figures of each (tag sets of one second in their sorted order; empty
+    /// unless [`Collected::keep_closed`] was turned on). Seconds close at
+    /// [`Collected::poll`] by the rule in docs/FORMAT.md; once the run is settled
+    /// (or [`Collected::close_all`]), every remaining second is closed.
     pub fn drain_closed(&mut self) -> Vec<crate::series::ClosedSecond> {
-        self.merged.seconds.drain_closed()
+        let closed = self.merged.seconds.drain_closed();
+        if let Some(feed) = &mut self.drill_feed {
+            feed.add(&closed);
+        }
+        closed
+    }
+
+    /// A drill's analysis feed: every closed second drained so far, whoever
+    /// drained it (`None` for a run without events).
+    pub fn drill_feed(&self) -> Option<&crate::drill::analysis::Feed> {
+        self.drill_feed.as_ref()
     }
 
     /// Closes every second still open (a collection that ends without
@@ -197,29 +224,25 @@ impl Collected {
             .filter_map(|k| k.parse_worker_object(&self.plan.run_id))
             .map(|(r, w, _)| (r, w))
             .collect();
-        let passed = |who: &WorkerKey, s: u64| {
+        let progress = |who: &WorkerKey| -> Progress {
             if retrying.contains(who) {
-                return false;
+                Progress::Retrying
+            } else if self.reported.contains(who) {
+                Progress::Done
+            } else {
+                Progress::Flushed(self.latest_end.get(who).copied().unwrap_or_default())
             }
-            self.reported.contains(who)
-                || self
-                    .latest_end
-                    .get(who)
-                    .is_some_and(|end| *end >= Duration::from_secs(s + 1))
         };
         let closable: BTreeSet<u64> = seconds
             .open_seconds()
-            .filter(|s| {
-                newest.saturating_sub(*s) > fallback
-                    || self
-                        .windows
-                        .iter()
-                        .filter(|(_, first, last)| first <= s && s <= last)
-                        .all(|(who, _, _)| passed(who, *s))
-            })
+            .filter(|s| newest.saturating_sub(*s) > fallback || closes(*s, &self.windows, progress))
             .collect();
         let start = self.plan.start_at;
         self.merged.seconds.close(start, |s| closable.contains(&s));
+        if let (Some(first), Some(last)) = (closable.first(), closable.last()) {
+            let open = self.merged.seconds.open_seconds().count();
+            tracing::debug!(first, last, open, "seconds closed");
+        }
     }
 
     /// Reads the objects that appeared since the last poll (and those whose GET
@@ -425,6 +448,34 @@ fn windows(plan: &Plan) -> Vec<(WorkerKey, u64, u64)> {
         .collect()
 }
 
+/// How far a worker has come, for closing seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Its manifest is stored: it adds nothing more.
+    Done,
+    /// A GET of one of its objects failed and will be retried.
+    Retrying,
+    /// Its latest stored interval ends this long after the run's start.
+    Flushed(Duration),
+}
+
+/// Whether second `s` can close: every worker whose window covers it is done
+/// or has flushed an interval ending at or after `s + 1`.
+fn closes(
+    s: u64,
+    windows: &[(WorkerKey, u64, u64)],
+    progress: impl Fn(&WorkerKey) -> Progress,
+) -> bool {
+    windows
+        .iter()
+        .filter(|(_, first, last)| *first <= s && s <= *last)
+        .all(|(who, _, _)| match progress(who) {
+            Progress::Done => true,
+            Progress::Retrying => false,
+            Progress::Flushed(end) => end >= Duration::from_secs(s + 1),
+        })
+}
+
 /// Reads `runs/{run}/plan.json`.
 pub async fn load_plan(store: &impl Store, run: &RunId) -> Result<Plan, CollectError> {
     let key = ObjectKey::plan(run);
@@ -444,4 +495,101 @@ pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, Colle
     let mut collected = Collected::new(load_plan(store, run).await?);
     collected.settle(store).await?;
     Ok(collected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(n: usize) -> WorkerKey {
+        (Region::us_east_1(), WorkerId::numbered(n))
+    }
+
+    #[test]
+    fn a_second_closes_once_every_worker_covering_it_flushed_past_it_or_finished() {
+        // Worker 0 runs seconds 0-10, worker 1 (the next slice) seconds 9-20.
+        let windows = [(w(0), 0, 10), (w(1), 9, 20)];
+        let at = |secs: u64| Progress::Flushed(Duration::from_secs(secs));
+        let progress =
+            |p0: Progress, p1: Progress| move |who: &WorkerKey| if *who == w(0) { p0 } else { p1 };
+        // Worker 0 flushed through second 4 (its interval [4, 5) ends at 5).
+        let p = progress(at(5), at(0));
+        assert!(closes(4, &windows, p));
+        assert!(!closes(5, &windows, p));
+        // Seconds 9 and 10 need both workers; 11 only worker 1.
+        let p = progress(at(11), at(10));
+        assert!(closes(8, &windows, p));
+        assert!(closes(9, &windows, p));
+        assert!(!closes(10, &windows, p));
+        assert!(!closes(11, &windows, p));
+        let p = progress(Progress::Done, at(12));
+        assert!(closes(11, &windows, p));
+        assert!(!closes(12, &windows, p));
+        // A worker with a GET to retry may still add to any second.
+        let p = progress(Progress::Retrying, Progress::Done);
+        assert!(!closes(0, &windows, p));
+        assert!(closes(15, &windows, p));
+        // A second no worker covers closes at once.
+        assert!(closes(30, &windows, progress(at(0), at(0))));
+    }
+
+    /// One interval per second `seconds` of `home`, one request each, from `start`.
+    fn log(start: std::time::SystemTime, seconds: std::ops::RangeInclusive<u64>) -> Vec<u8> {
+        use sls_load_core::hlog::{self, IntervalWriter, write_header};
+        let mut out = Vec::new();
+        write_header(&mut out, &["t"], start).unwrap();
+        let mut writer = IntervalWriter::new();
+        let mut h = hlog::new_histogram();
+        h.record(1_000).unwrap();
+        for s in seconds {
+            let at = Duration::from_secs(s);
+            writer
+                .write(
+                    &mut out,
+                    "http_req_duration:home",
+                    at,
+                    Duration::from_secs(1),
+                    &h,
+                )
+                .unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn a_worker_that_never_flushes_keeps_seconds_open_only_until_the_fallback() {
+        let yaml = r#"
+target: http://127.0.0.1:9
+duration: 120s
+regions: [us-east-1]
+scenarios:
+  s:
+    executor: constant-arrival-rate
+    rate: 10
+    requests:
+      - { name: home, url: / }
+"#;
+        let scenario =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes()).unwrap();
+        let mut options = crate::plan::tests::opts();
+        options.workers = Some(2);
+        let mut c = Collected::new(crate::plan::plan(&scenario, &options).unwrap());
+        let [w0, w1] = [0, 1].map(|i| {
+            let j = &c.plan.jobs[i];
+            (j.region.clone(), j.worker_id.clone())
+        });
+        // Flush every 10 s: seconds more than 60 s behind the newest close anyway.
+        assert_eq!(close_after(&c.plan), Duration::from_secs(60));
+        let key = ObjectKey::latency_log(&c.plan.run_id, &w0.0, &w0.1, 0);
+        c.add(key, Some(log(c.plan.start_at, 0..=80)));
+        c.close_seconds();
+        let closed: Vec<u64> = c.merged.seconds.closed().total.keys().copied().collect();
+        assert_eq!(closed, (0..20).collect::<Vec<_>>());
+        assert_eq!(c.merged.seconds.open_seconds().next(), Some(20));
+        // The silent worker's manifest arrives: it adds nothing more.
+        c.reported.insert(w1);
+        c.close_seconds();
+        assert_eq!(c.merged.seconds.open_seconds().count(), 0);
+        assert_eq!(c.merged.seconds.closed().total.len(), 81);
+    }
 }

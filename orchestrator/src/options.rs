@@ -21,6 +21,7 @@ use crate::cli::{
 };
 pub use crate::cloud::CloudOptions;
 use crate::cloud::select_mode;
+use crate::export::out::OutSpec;
 use crate::plan::{Arch, Layout, PlanError, PlanOptions};
 use crate::scenario::Scenario;
 use crate::scenario::overrides::Overrides;
@@ -87,6 +88,9 @@ pub enum OptionsError {
     /// `--max-cost` that is negative or not a number.
     #[error("--max-cost {0}: expected an amount of USD, 0 or more")]
     BadMaxCost(f64),
+    /// An `--out` value that names no known output or an unusable URL.
+    #[error(transparent)]
+    BadOut(#[from] crate::export::out::OutSpecError),
 }
 
 /// k6's override flags, validated.
@@ -410,6 +414,8 @@ pub struct RunOptions {
     pub summary_export: Option<PathBuf>,
     /// `--junit` and `--k6-summary`.
     pub ci: CiOutputs,
+    /// `--out`: where the per-second points are streamed.
+    pub outputs: Vec<OutSpec>,
     /// Where to run and store.
     pub cloud: CloudOptions,
     /// `--allow-exec`: the scenario's `run:` events may execute their commands.
@@ -438,6 +444,7 @@ impl RunOptions {
                 .map(|p| writable("--summary-export", p))
                 .transpose()?,
             ci: CiOutputs::from_cli(args.ci)?,
+            outputs: out_specs(args.out)?,
             cloud: cloud(args.cloud)?,
             allow_exec: args.allow_exec,
         })
@@ -480,6 +487,8 @@ pub struct ReportOptions {
     pub summary_export: Option<PathBuf>,
     /// `--junit` and `--k6-summary`.
     pub ci: CiOutputs,
+    /// `--out`: where the per-second points are sent.
+    pub outputs: Vec<OutSpec>,
     /// Where the run's results are.
     pub cloud: CloudOptions,
 }
@@ -494,9 +503,24 @@ impl ReportOptions {
                 .map(|p| writable("--summary-export", p))
                 .transpose()?,
             ci: CiOutputs::from_cli(args.ci)?,
+            outputs: out_specs(args.out)?,
             cloud: cloud(args.cloud)?,
         })
     }
+}
+
+/// `--out` values: each a known output with a usable URL, its file (if any)
+/// checked writable like every output file flag.
+pub fn out_specs(raw: Vec<String>) -> Result<Vec<OutSpec>, OptionsError> {
+    raw.iter()
+        .map(|spec| {
+            let out = OutSpec::parse(spec)?;
+            match out.file().cloned() {
+                Some(path) => Ok(out.with_file(writable("--out", path)?)),
+                None => Ok(out),
+            }
+        })
+        .collect()
 }
 
 /// `sls-load stop RUN_ID`, validated.

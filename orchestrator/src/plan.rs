@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sls_load_core::job::MAX_DRAIN;
 use sls_load_core::job::{FORMAT_VERSION, Job, Region, ResultsLocation, RunId, WorkerId};
 
 use crate::scenario::Scenario;
@@ -197,12 +196,7 @@ pub struct Plan {
 impl Plan {
     /// When every worker should have stopped sending and drained.
     pub fn load_ends_at(&self) -> SystemTime {
-        let drain = self
-            .jobs
-            .iter()
-            .map(|j| j.request_timeout.min(MAX_DRAIN))
-            .max()
-            .unwrap_or_default();
+        let drain = self.jobs.iter().map(Job::drain).max().unwrap_or_default();
         self.start_at + self.duration + drain
     }
 
@@ -463,6 +457,13 @@ fn region_jobs(
                     .scenarios
                     .iter()
                     .map(|s| share::scenario_for_worker_in(s, slot, k, n))
+                    .map(|mut s| {
+                        // A hand-over to the next slice is no stop: no grace there.
+                        if run_offset + duration < scenario.duration {
+                            s.graceful_stop = Duration::ZERO;
+                        }
+                        s
+                    })
                     .collect(),
                 results: opts.results.clone(),
                 flush_every: opts.flush_every,
@@ -634,6 +635,7 @@ pub(crate) mod tests {
                 duration: None,
                 arrivals: Default::default(),
                 data: None,
+                graceful_stop: Duration::ZERO,
             }],
             thresholds: vec![],
             http: Default::default(),
@@ -988,5 +990,24 @@ pub(crate) mod tests {
         assert_eq!(err, PlanError::TooLong(s.duration));
         s.duration = MAX_DURATION;
         assert!(layout(&s, None, None, DEFAULT_MAX_SLICE, 1024).is_ok());
+    }
+
+    #[test]
+    fn graceful_stop_goes_to_the_last_slice_only_and_extends_the_load_end() {
+        let mut s = scenario(10.0, &[("us-east-1", 1.0)]);
+        s.duration = Duration::from_secs(25);
+        s.request_timeout = Duration::from_secs(2);
+        s.scenarios[0].graceful_stop = Duration::from_secs(7);
+        let mut o = opts();
+        o.max_slice = Duration::from_secs(10);
+        let p = plan(&s, &o).expect("plans");
+        let grace = |j: &Job| (j.slice, j.scenarios[0].graceful_stop.as_secs());
+        let graces: Vec<_> = p.jobs.iter().map(grace).collect();
+        assert_eq!(graces, [(0, 0), (1, 0), (2, 7)]);
+        assert_eq!(p.load_ends_at(), p.start_at + Duration::from_secs(25 + 7));
+        // Without a grace, the drain is the request timeout's.
+        s.scenarios[0].graceful_stop = Duration::ZERO;
+        let p = plan(&s, &o).expect("plans");
+        assert_eq!(p.load_ends_at(), p.start_at + Duration::from_secs(25 + 2));
     }
 }

@@ -8,7 +8,7 @@
 //! ([`crate::export`]) use it; the JSON documents keep plain numbers.
 
 use crate::summary::ThresholdResult;
-use crate::threshold::{Stat, Threshold};
+use crate::threshold::{Metric, Stat, Threshold};
 
 /// An integer with `,` between groups of three digits: `29,686`.
 pub fn thousands(n: u64) -> String {
@@ -68,6 +68,24 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.2}%", fraction * 100.0)
 }
 
+/// A number of bytes as k6 prints `data_sent` (SI units, like Go's
+/// `humanize.Bytes`): `0 B`, `999 B`, `1.2 kB`, `45 kB`, `2.7 MB`.
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let n = n.max(0.0);
+    if n < 10.0 {
+        return format!("{n:.0} B");
+    }
+    let exp = (n.log10() / 3.0).floor().min(6.0);
+    let value = n / 1000f64.powf(exp);
+    let unit = UNITS[exp as usize];
+    // Rounding can carry to the next unit's 1000: 999.96 kB prints as 1000 kB.
+    match value < 10.0 {
+        true => format!("{value:.1} {unit}"),
+        false => format!("{value:.0} {unit}"),
+    }
+}
+
 /// A threshold's observed value with its unit, or `no data`.
 pub fn observed(t: &ThresholdResult) -> String {
     match t.observed {
@@ -84,14 +102,20 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
     let Ok(t) = Threshold::parse(metric_key, expr) else {
         return format!("{value:.3}");
     };
-    if t.metric == crate::threshold::Metric::DrillErrors {
+    if matches!(t.metric, Metric::DataSent | Metric::DataReceived) {
+        return match t.stat {
+            Stat::Rate => format!("{}/s", bytes(value)),
+            _ => bytes(value),
+        };
+    }
+    if matches!(t.metric, Metric::Vus | Metric::VusMax | Metric::DrillErrors) {
         return thousands(value.max(0.0).round() as u64);
     }
     match t.stat {
         Stat::Percentile(_) | Stat::Avg | Stat::Min | Stat::Max | Stat::Med => phase(value),
         Stat::Rate if t.metric.is_rate() => percent(value),
         Stat::Rate => format!("{}/s", decimal(value, 2)),
-        Stat::Count => thousands(value.max(0.0).round() as u64),
+        Stat::Count | Stat::Value => thousands(value.max(0.0).round() as u64),
     }
 }
 
@@ -133,6 +157,19 @@ mod tests {
         assert_eq!(v("http_reqs", "rate>10", 4948.333), "4,948.33/s");
         assert_eq!(v("dropped_iterations", "count<1", 1203.0), "1,203");
         assert_eq!(v("no_such_metric", "p(95)<1", 2.5), "2.500");
+        assert_eq!(v("data_received", "count>1", 2_700_000.0), "2.7 MB");
+        assert_eq!(v("data_sent", "rate<1", 45_123.0), "45 kB/s");
+    }
+
+    #[test]
+    fn bytes_read_as_k6_prints_them() {
+        assert_eq!(bytes(0.0), "0 B");
+        assert_eq!(bytes(9.0), "9 B");
+        assert_eq!(bytes(999.0), "999 B");
+        assert_eq!(bytes(1_234.0), "1.2 kB");
+        assert_eq!(bytes(45_000.0), "45 kB");
+        assert_eq!(bytes(2_700_000.0), "2.7 MB");
+        assert_eq!(bytes(3.2e9), "3.2 GB");
     }
 
     #[test]

@@ -115,6 +115,8 @@ fn overview(out: &mut String, s: &Summary) {
             thousands(s.dropped_iterations)
         );
     }
+    data(out, s);
+    vus(out, s);
     if !s.errors_by_class.is_empty() {
         let classes: Vec<String> = s
             .errors_by_class
@@ -122,6 +124,59 @@ fn overview(out: &mut String, s: &Summary) {
             .map(|(c, n)| format!("{c}={}", thousands(*n)))
             .collect();
         let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
+    }
+}
+
+/// `data_received` and `data_sent` as k6 prints them (`2.7 MB 45 kB/s`), when
+/// the workers counted any.
+fn data(out: &mut String, s: &Summary) {
+    let t = &s.total;
+    if t.data_sent == 0 && t.data_received == 0 {
+        return;
+    }
+    let per_second = |n: u64| match s.duration_s > 0.0 {
+        true => format!(" {}/s", readable::bytes(n as f64 / s.duration_s)),
+        false => String::new(),
+    };
+    for (label, n) in [
+        ("data_received ..", t.data_received),
+        ("data_sent ......", t.data_sent),
+    ] {
+        let _ = writeln!(
+            out,
+            "  {label}: {}{}",
+            readable::bytes(n as f64),
+            per_second(n)
+        );
+    }
+}
+
+/// `iterations`, `vus` and `vus_max` as k6 prints them (`605 100.8/s`,
+/// `3 min=0 max=40`), when the workers recorded them.
+fn vus(out: &mut String, s: &Summary) {
+    if s.iteration_duration_ms.is_some() {
+        let rate = match s.duration_s > 0.0 {
+            true => format!(
+                " {}/s",
+                readable::decimal(s.iterations as f64 / s.duration_s, 1)
+            ),
+            false => String::new(),
+        };
+        let _ = writeln!(out, "  iterations .....: {}{rate}", thousands(s.iterations));
+    }
+    for (label, gauge) in [
+        ("vus ............", &s.vus),
+        ("vus_max ........", &s.vus_max),
+    ] {
+        if let Some(g) = gauge {
+            let _ = writeln!(
+                out,
+                "  {label}: {} min={} max={}",
+                thousands(g.value),
+                thousands(g.min),
+                thousands(g.max)
+            );
+        }
     }
 }
 
@@ -304,4 +359,23 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
         crate::cost::PRICES_AS_OF,
         crate::cost::PRICES_SOURCE
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::export::k6_summary::tests::sample;
+
+    #[test]
+    fn bytes_iterations_and_vus_read_as_k6_prints_them() {
+        let text = super::summary(&sample());
+        for line in [
+            "  data_received ..: 1.2 MB 202 kB/s",
+            "  data_sent ......: 121 kB 20 kB/s",
+            "  iterations .....: 605 100.8/s",
+            "  vus ............: 0 min=0 max=40",
+            "  vus_max ........: 50 min=10 max=50",
+        ] {
+            assert!(text.contains(line), "`{line}` in:\n{text}");
+        }
+    }
 }

@@ -206,3 +206,111 @@ pub fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
     }
     all
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sls_load_core::hlog;
+
+    fn stats(values_us: &[u64], errored: u64) -> Stats {
+        let mut s = Stats {
+            errored,
+            ..Stats::default()
+        };
+        for v in values_us {
+            s.duration.record(*v).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn a_point_holds_the_seconds_counts_and_merged_percentiles() {
+        // 10 µs to 1 ms in steps of 10 µs: values the histogram holds exactly.
+        let values: Vec<u64> = (1..=100).map(|i| i * 10).collect();
+        let p = Point::of(7, &stats(&values, 2));
+        assert_eq!((p.t, p.requests, p.errors), (7, 102, 2));
+        assert_eq!(
+            (p.p50_ms, p.p90_ms, p.p95_ms, p.p99_ms),
+            (0.5, 0.9, 0.95, 0.99)
+        );
+        assert_eq!(p.max_ms, 1.0);
+        // A second where nothing got a response: zeros, not garbage.
+        assert_eq!(
+            Point::of(3, &stats(&[], 4)),
+            Point {
+                requests: 4,
+                errors: 4,
+                ..Point::empty(3)
+            }
+        );
+    }
+
+    #[test]
+    fn every_series_gets_one_point_per_second_seconds_without_requests_as_zeros() {
+        let us = Region::us_east_1();
+        let eu = Region::new("eu-west-1").unwrap();
+        let idle = Region::new("ap-southeast-1").unwrap();
+        let mut points = Points::default();
+        let one = |t| Point::of(t, &stats(&[1_000], 0));
+        points.total.extend([(0, one(0)), (3, one(3))]);
+        points.regions.insert(us.clone(), [(0, one(0))].into());
+        points.regions.insert(eu.clone(), [(3, one(3))].into());
+        points
+            .requests
+            .insert("home".into(), [(0, one(0)), (3, one(3))].into());
+        points
+            .region_requests
+            .insert((eu.clone(), "home".into()), [(3, one(3))].into());
+        let series = Series::of(&points, &[us, eu, idle], Some(3));
+        let shape = |v: &[Point]| v.iter().map(|p| (p.t, p.requests)).collect::<Vec<_>>();
+        assert_eq!(
+            shape(&series.regions["us-east-1"]),
+            [(0, 1), (1, 0), (2, 0), (3, 0)]
+        );
+        assert_eq!(
+            shape(&series.regions["eu-west-1"]),
+            [(0, 0), (1, 0), (2, 0), (3, 1)]
+        );
+        assert_eq!(
+            shape(&series.regions["ap-southeast-1"]),
+            [(0, 0), (1, 0), (2, 0), (3, 0)]
+        );
+        assert_eq!(
+            shape(&series.requests["home"]),
+            [(0, 1), (1, 0), (2, 0), (3, 1)]
+        );
+        let eu_home = &series.region_requests["eu-west-1"]["home"];
+        assert_eq!(shape(eu_home), [(0, 0), (1, 0), (2, 0), (3, 1)]);
+        assert!(!series.region_requests.contains_key("us-east-1"));
+        // A run without data has empty series.
+        assert!(
+            Series::of(&Points::default(), &[Region::us_east_1()], None).regions["us-east-1"]
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_spectrum_runs_from_the_fastest_to_the_slowest_in_at_most_its_point_budget() {
+        assert!(spectrum(&hlog::new_histogram()).is_empty());
+        let mut h = hlog::new_histogram();
+        // A million samples: many halvings of the distance to 100 %.
+        for i in 0..1_000_000u64 {
+            h.record(100 + i % 50_000 + (i % 997) * 1_000).unwrap();
+        }
+        let points = spectrum(&h);
+        assert!(points.len() <= SPECTRUM_POINTS, "{}", points.len());
+        assert!(points.len() > 60, "{}", points.len());
+        let first = points[0];
+        let last = points[points.len() - 1];
+        assert_eq!(first.percentile, 0.0);
+        assert_eq!(first.ms, ms(h.highest_equivalent(h.min())));
+        assert_eq!((last.percentile, last.ms), (100.0, ms(h.max())));
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].percentile < w[1].percentile && w[0].ms <= w[1].ms)
+        );
+        let median = points.iter().find(|p| p.percentile == 50.0).unwrap();
+        assert_eq!(median.ms, ms(h.value_at_quantile(0.5)));
+    }
+}

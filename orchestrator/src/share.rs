@@ -142,6 +142,7 @@ pub fn scenario_for_worker_in(
             .data
             .as_ref()
             .map(|d| rows_for_worker(&d.rows, region, k, n)),
+        graceful_stop: s.graceful_stop,
     }
 }
 
@@ -263,6 +264,7 @@ mod tests {
             duration: None,
             arrivals: Arrivals::Constant,
             data: None,
+            graceful_stop: Duration::ZERO,
         }
     }
 

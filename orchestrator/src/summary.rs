@@ -64,6 +64,13 @@ pub struct Figures {
     /// run-wide figure is the summary's top-level `errors_by_class`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors_by_class: BTreeMap<String, u64>,
+    /// HTTP bytes sent in this scope (k6's `data_sent`; see docs/FORMAT.md for
+    /// what is counted); absent (0) when the workers counted none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_sent: u64,
+    /// HTTP bytes received in this scope (k6's `data_received`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_received: u64,
 }
 
 /// A phase's percentiles in milliseconds.
@@ -245,6 +252,36 @@ pub struct ThresholdResult {
     pub observed: Option<f64>,
 }
 
+/// Whether a count is zero (then left out of the summary JSON).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A k6 gauge over the run's seconds (`vus`, `vus_max`): the workers' figures
+/// of each second summed, then the last second's (`value`), the smallest and
+/// the largest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GaugeFigures {
+    /// The last second's.
+    pub value: u64,
+    /// The smallest second's.
+    pub min: u64,
+    /// The largest second's.
+    pub max: u64,
+}
+
+impl GaugeFigures {
+    /// The gauge of `per_second` sums, `None` without any.
+    pub fn of(per_second: &BTreeMap<u64, u64>) -> Option<GaugeFigures> {
+        let (_, value) = per_second.last_key_value()?;
+        Some(GaugeFigures {
+            value: *value,
+            min: per_second.values().copied().min().unwrap_or(0),
+            max: per_second.values().copied().max().unwrap_or(0),
+        })
+    }
+}
+
 /// The end-of-test summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -297,6 +334,21 @@ pub struct Summary {
     /// What happened when: slice hand-overs, an abort, drill events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<crate::series::Marker>,
+    /// k6's `vus`: the VUs running an iteration, summed over the workers per
+    /// second; absent when the workers recorded none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<GaugeFigures>,
+    /// k6's `vus_max`: the VUs the workers had started, summed per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus_max: Option<GaugeFigures>,
+    /// k6's `iterations`: the iterations that ended, from the logs; absent (0)
+    /// when they recorded none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub iterations: u64,
+    /// k6's `iteration_duration` (think time included), milliseconds; absent
+    /// when the logs recorded no iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_duration_ms: Option<Latency>,
     /// A drill's events as they ran (from `events.json`); absent without events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<crate::drill::events::EventRecord>,
@@ -345,6 +397,15 @@ impl Summary {
             series: series(plan, &points),
             spectrum: spectrum(plan, merged),
             markers: slice_markers(plan),
+            vus: GaugeFigures::of(&merged.total.vus),
+            vus_max: GaugeFigures::of(&merged.total.vus_max),
+            iterations: merged.total.iterations.as_ref().map_or(0, |h| h.len()),
+            iteration_duration_ms: merged
+                .total
+                .iterations
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(latency),
             events: Vec::new(),
             drill: None,
             paused_iterations: 0,
@@ -703,6 +764,29 @@ fn figures(s: &Stats, secs: f64) -> Figures {
         },
         timings_ms: PhaseTimings::of(s),
         errors_by_class: BTreeMap::new(),
+        data_sent: s.data_sent,
+        data_received: s.data_received,
+    }
+}
+
+/// The percentiles of `h` (microseconds) in milliseconds, as [`figures`]
+/// computes a scope's latency; zeros when empty.
+fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
+    let q = |p: f64| ms(h.value_at_quantile(p));
+    let empty = h.is_empty();
+    Latency {
+        avg: if empty {
+            0.0
+        } else {
+            round3(h.mean() / 1000.0)
+        },
+        min: if empty { 0.0 } else { ms(h.min()) },
+        p50: q(0.5),
+        p90: q(0.9),
+        p95: q(0.95),
+        p99: q(0.99),
+        p99_9: q(0.999),
+        max: if empty { 0.0 } else { ms(h.max()) },
     }
 }
 
@@ -751,6 +835,10 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
         Metric::DroppedIterations => counter(summary.dropped_iterations),
         Metric::Iterations => counter(stats?.iterations.as_ref()?.len()),
         Metric::IterationDuration => trend(stats?.iterations.as_ref()?, t.stat),
+        Metric::DataSent => counter(stats?.data_sent),
+        Metric::DataReceived => counter(stats?.data_received),
+        Metric::Vus => gauge(&stats?.vus, t.stat),
+        Metric::VusMax => gauge(&stats?.vus_max, t.stat),
         Metric::Checks => {
             let (passes, fails) = match &t.selector {
                 // A check by name: its per-interval counts in the logs.
@@ -779,6 +867,19 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
     }
 }
 
+/// A gauge aggregate (`value`: the last second's, `min`, `max`) of its sums per
+/// second; `None` when no second has one.
+fn gauge(per_second: &BTreeMap<u64, u64>, stat: Stat) -> Option<f64> {
+    let g = GaugeFigures::of(per_second)?;
+    let v = match stat {
+        Stat::Value => g.value,
+        Stat::Min => g.min,
+        Stat::Max => g.max,
+        _ => return None,
+    };
+    Some(v as f64)
+}
+
 /// A trend aggregate of `h` in milliseconds; `None` when empty or not a trend stat.
 fn trend(h: &hdrhistogram::Histogram<u64>, stat: Stat) -> Option<f64> {
     if h.is_empty() {
@@ -790,7 +891,7 @@ fn trend(h: &hdrhistogram::Histogram<u64>, stat: Stat) -> Option<f64> {
         Stat::Min => ms(h.min()),
         Stat::Max => ms(h.max()),
         Stat::Med => ms(h.value_at_quantile(0.5)),
-        Stat::Rate | Stat::Count => return None,
+        Stat::Rate | Stat::Count | Stat::Value => return None,
     })
 }
 
@@ -867,6 +968,10 @@ thresholds:
   http_req_blocked{scenario:browse}: ["max<1"]
   iterations{scenario:browse}: ["count==2"]
   iteration_duration: ["max<1"]
+  data_received: ["count>=5000"]
+  data_sent{method:GET}: ["count<100"]
+  vus_max: ["value<=100"]
+  vus{region:eu-west-1}: ["max>=5", "min>=1"]
 "#;
 
     #[test]
@@ -910,7 +1015,18 @@ thresholds:
             fails: 1,
         };
         merged.checks.insert("is 200".into(), counts);
+        merged.total.data_received = 6_000;
+        let get = ("method".to_owned(), "GET".to_owned());
+        merged.tagged.entry(get).or_default().data_sent = 300;
+        merged.total.vus_max = [(0, 40), (1, 60), (2, 60)].into();
+        merged.total.vus = [(0, 10), (1, 30), (2, 0)].into();
+        let eu = ("region".to_owned(), "eu-west-1".to_owned());
+        merged.tagged.entry(eu).or_default().vus = [(0, 4), (1, 7)].into();
         let summary = Summary::build(&collected, &merged);
+        assert_eq!(summary.total.data_received, 6_000);
+        let gauge = |value, min, max| Some(GaugeFigures { value, min, max });
+        assert_eq!(summary.vus, gauge(0, 0, 30));
+        assert_eq!(summary.vus_max, gauge(60, 40, 60));
         let verdicts: Vec<_> = summary
             .thresholds
             .iter()
@@ -936,6 +1052,11 @@ thresholds:
             ("http_req_blocked{scenario:browse} max<1", true, Some(0.5)),
             ("iterations{scenario:browse} count==2", true, Some(2.0)),
             ("iteration_duration max<1", false, Some(1.5)),
+            ("data_received count>=5000", true, Some(6000.0)),
+            ("data_sent{method:GET} count<100", false, Some(300.0)),
+            ("vus_max value<=100", true, Some(60.0)),
+            ("vus{region:eu-west-1} max>=5", true, Some(7.0)),
+            ("vus{region:eu-west-1} min>=1", true, Some(4.0)),
         ];
         for (got, want) in verdicts.iter().zip(want) {
             assert_eq!(got.0, want.0);
@@ -946,7 +1067,7 @@ thresholds:
                 want.0
             );
         }
-        assert_eq!(verdicts.len(), 11);
+        assert_eq!(verdicts.len(), 16);
     }
 
     #[test]
@@ -996,5 +1117,43 @@ thresholds:
                 (5.0, "dns", "target.test → 127.0.0.2 (eu-west-1)"),
             ]
         );
+    }
+
+    #[test]
+    fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
+        let yaml = THRESHOLDS.replace("duration: 10s", "duration: 25s");
+        let scenario = crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes())
+            .expect("parses");
+        let mut options = crate::plan::tests::opts();
+        options.max_slice = Duration::from_secs(10);
+        let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
+        let mut summary = Summary::build(&collected, &collected.merged);
+        let marks = |s: &Summary| {
+            s.markers
+                .iter()
+                .map(|m| (m.t, m.kind.clone(), m.label.clone()))
+                .collect::<Vec<_>>()
+        };
+        let slices = vec![
+            (10.0, "slice".to_owned(), "slice 2".to_owned()),
+            (20.0, "slice".to_owned(), "slice 3".to_owned()),
+        ];
+        assert_eq!(marks(&summary), slices);
+
+        summary.interrupted = true;
+        summary.aborted_by = Some("http_req_duration p(95)<1".into());
+        summary.mark_end();
+        summary.mark_end();
+        let abort = (
+            0.0,
+            "abort".to_owned(),
+            "http_req_duration p(95)<1".to_owned(),
+        );
+        assert_eq!(marks(&summary), [vec![abort], slices.clone()].concat());
+
+        summary.aborted_by = None;
+        summary.mark_end();
+        let stop = (0.0, "stop".to_owned(), "stopped".to_owned());
+        assert_eq!(marks(&summary), [vec![stop], slices].concat());
     }
 }

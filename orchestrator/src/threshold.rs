@@ -40,6 +40,14 @@ pub enum Metric {
     Iterations,
     /// `iteration_duration`: trend of iteration durations (think time included), ms.
     IterationDuration,
+    /// `data_sent`: counter of HTTP bytes sent.
+    DataSent,
+    /// `data_received`: counter of HTTP bytes received.
+    DataReceived,
+    /// `vus`: gauge of the VUs running an iteration, per second over the run.
+    Vus,
+    /// `vus_max`: gauge of the VUs started, per second over the run.
+    VusMax,
     /// `time_to_recover`: a drill's time from an event to recovery, ms (the
     /// worst over events and client regions; see `drill::thresholds`).
     TimeToRecover,
@@ -56,13 +64,14 @@ enum Kind {
     Trend,
     Rate,
     Counter,
+    Gauge,
     /// A drill's figure: one value per event and client region, the worst judged.
     Drill,
 }
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 20] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
@@ -76,6 +85,10 @@ impl Metric {
         Metric::HttpReqReceiving,
         Metric::Iterations,
         Metric::IterationDuration,
+        Metric::DataSent,
+        Metric::DataReceived,
+        Metric::Vus,
+        Metric::VusMax,
         Metric::TimeToRecover,
         Metric::TimeToDetect,
         Metric::DrillErrors,
@@ -113,6 +126,10 @@ impl Metric {
             Metric::HttpReqReceiving => "http_req_receiving",
             Metric::Iterations => "iterations",
             Metric::IterationDuration => "iteration_duration",
+            Metric::DataSent => "data_sent",
+            Metric::DataReceived => "data_received",
+            Metric::Vus => "vus",
+            Metric::VusMax => "vus_max",
             Metric::TimeToRecover => "time_to_recover",
             Metric::TimeToDetect => "time_to_detect",
             Metric::DrillErrors => "drill_errors",
@@ -145,7 +162,12 @@ impl Metric {
         match self {
             Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => Kind::Drill,
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
-            Metric::HttpReqs | Metric::DroppedIterations | Metric::Iterations => Kind::Counter,
+            Metric::HttpReqs
+            | Metric::DroppedIterations
+            | Metric::Iterations
+            | Metric::DataSent
+            | Metric::DataReceived => Kind::Counter,
+            Metric::Vus | Metric::VusMax => Kind::Gauge,
             _ => Kind::Trend,
         }
     }
@@ -156,6 +178,7 @@ impl Metric {
             Kind::Trend => "p(N), avg, min, max or med",
             Kind::Rate => "rate",
             Kind::Counter => "count or rate",
+            Kind::Gauge => "value, min or max",
             Kind::Drill => "max (or nothing: time_to_recover: [\"<10s\"])",
         }
     }
@@ -168,6 +191,7 @@ impl Metric {
             ),
             Kind::Rate => stat == Stat::Rate,
             Kind::Counter => matches!(stat, Stat::Count | Stat::Rate),
+            Kind::Gauge => matches!(stat, Stat::Value | Stat::Min | Stat::Max),
             Kind::Drill => stat == Stat::Max,
         }
     }
@@ -186,9 +210,9 @@ pub enum Stat {
     Percentile(f64),
     /// `avg` (trend metrics).
     Avg,
-    /// `min` (trend metrics).
+    /// `min` (trend and gauge metrics).
     Min,
-    /// `max` (trend metrics).
+    /// `max` (trend and gauge metrics).
     Max,
     /// `med`, the median (trend metrics).
     Med,
@@ -197,6 +221,8 @@ pub enum Stat {
     Rate,
     /// `count`: the total for counter metrics.
     Count,
+    /// `value`: a gauge's last value (`vus`, `vus_max`).
+    Value,
 }
 
 impl fmt::Display for Stat {
@@ -209,6 +235,7 @@ impl fmt::Display for Stat {
             Stat::Med => f.write_str("med"),
             Stat::Rate => f.write_str("rate"),
             Stat::Count => f.write_str("count"),
+            Stat::Value => f.write_str("value"),
         }
     }
 }
@@ -425,6 +452,21 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
             "the `event` tag applies to drill metrics only (time_to_recover, time_to_detect, drill_errors), not to {metric}"
         )));
     }
+    if matches!(metric, Metric::Vus | Metric::VusMax)
+        && tag.is_some_and(|t| t != "region" && t != "scenario")
+    {
+        return Err(fail(format!(
+            "{metric} is counted per scenario: filter by region or scenario"
+        )));
+    }
+    let data = [Metric::DataSent, Metric::DataReceived];
+    if data.contains(&metric)
+        && tag.is_some_and(|t| !["name", "method", "scenario", "region"].contains(&t))
+    {
+        return Err(fail(format!(
+            "{metric} is counted per request: filter by name, method, scenario or region"
+        )));
+    }
     if metric == Metric::Checks && tag.is_some_and(|t| t != "check") {
         return Err(fail(
             "checks can be filtered by `check` only, e.g. checks{check:status is 200}".into(),
@@ -463,7 +505,8 @@ fn parse_selector(metric: &str, inner: &str) -> Result<(String, String), String>
     Ok((tag.to_owned(), value.to_owned()))
 }
 
-const AGGREGATIONS: &str = "expected an aggregation like p(95), avg, min, max, med, rate or count";
+const AGGREGATIONS: &str =
+    "expected an aggregation like p(95), avg, min, max, med, rate, count or value";
 
 fn parse_stat(text: &str) -> Result<Stat, String> {
     let stat = match text {
@@ -473,6 +516,7 @@ fn parse_stat(text: &str) -> Result<Stat, String> {
         "med" => Stat::Med,
         "rate" => Stat::Rate,
         "count" => Stat::Count,
+        "value" => Stat::Value,
         _ => {
             if let Some(inner) = text.strip_prefix("p(").and_then(|t| t.strip_suffix(')')) {
                 let p: f64 = inner
@@ -741,8 +785,8 @@ mod tests {
             "http_req_duraton: unknown metric `http_req_duraton` (supported: \
              http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
              http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
-             http_req_waiting, http_req_receiving, iterations, iteration_duration, time_to_recover, \
-             time_to_detect, drill_errors)"
+             http_req_waiting, http_req_receiving, iterations, iteration_duration, data_sent, \
+             data_received, vus, vus_max, time_to_recover, time_to_detect, drill_errors)"
         );
     }
 
@@ -752,7 +796,7 @@ mod tests {
         assert_eq!(
             e,
             "http_req_duration: `p95<500`: expected an aggregation like p(95), avg, min, \
-             max, med, rate or count (write p(95), not p95)"
+             max, med, rate, count or value (write p(95), not p95)"
         );
     }
 
@@ -882,5 +926,34 @@ mod tests {
         assert_eq!(t.metric, Metric::IterationDuration);
         assert!(error("iterations{name:home}", "count>1").contains("filter by region only"));
         assert!(error("iteration_duration", "count>1").contains("does not apply"));
+    }
+
+    #[test]
+    fn data_sent_and_received_are_byte_counters_filtered_by_request_tags() {
+        let t = parse("data_received", "count>=1000000");
+        assert_eq!((t.metric, t.stat), (Metric::DataReceived, Stat::Count));
+        let t = parse("data_sent{name:home}", "rate<1000000");
+        assert_eq!(t.metric, Metric::DataSent);
+        assert_eq!(t.selector, Some(("name".into(), "home".into())));
+        assert!(
+            parse("data_sent{load_zone:amazon:us:ashburn}", "count>1")
+                .selector
+                .is_some()
+        );
+        assert!(error("data_sent{status:200}", "count>1").contains("per request"));
+        assert!(error("data_received", "p(95)<1").contains("does not apply"));
+    }
+
+    #[test]
+    fn vus_and_vus_max_are_gauges_by_value_min_or_max_filtered_by_region_or_scenario() {
+        let t = parse("vus_max", "value<=100");
+        assert_eq!((t.metric, t.stat), (Metric::VusMax, Stat::Value));
+        let t = parse("vus{region:us-east-1}", "max>=5");
+        assert_eq!((t.metric, t.stat), (Metric::Vus, Stat::Max));
+        assert_eq!(t.selector, Some(("region".into(), "us-east-1".into())));
+        assert_eq!(parse("vus{scenario:browse}", "min>0").stat, Stat::Min);
+        assert!(error("vus", "count>1").contains("value, min or max"));
+        assert!(error("vus{name:home}", "max>1").contains("per scenario"));
+        assert!(error("http_req_duration", "value<1").contains("does not apply"));
     }
 }

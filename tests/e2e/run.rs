@@ -131,6 +131,49 @@ fn every_request_the_target_received_is_counted_once() {
 }
 
 #[test]
+fn each_series_has_a_point_per_second_and_adds_up_to_its_total() {
+    let run = shared_run();
+    let s = &run.summary;
+    let last = s["timeline"]
+        .as_array()
+        .and_then(|t| t.last())
+        .and_then(|p| p["t"].as_u64())
+        .expect("a timeline");
+    let seconds: Vec<u64> = (0..=last).collect();
+    let check = |scope: &str, points: &serde_json::Value, total: &serde_json::Value| {
+        let points = points.as_array().expect("points");
+        let t: Vec<u64> = points.iter().filter_map(|p| p["t"].as_u64()).collect();
+        assert_eq!(t, seconds, "{scope}: one point per second");
+        for key in ["requests", "errors"] {
+            let sum: u64 = points.iter().filter_map(|p| p[key].as_u64()).sum();
+            assert_eq!(Some(sum), total[key].as_u64(), "{scope}: {key}");
+        }
+        for key in ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"] {
+            assert!(points.iter().all(|p| p[key].is_number()), "{scope}: {key}");
+        }
+    };
+    for (region, total) in s["regions"].as_object().expect("regions") {
+        check(region, &s["series"]["regions"][region], total);
+        let spectrum = s["spectrum"][region].as_array().expect("a spectrum");
+        assert_eq!(
+            spectrum.last().map(|p| p["percentile"].clone()),
+            Some(100.0.into())
+        );
+        assert_eq!(
+            spectrum.last().map(|p| p["ms"].clone()),
+            Some(total["latency_ms"]["max"].clone())
+        );
+    }
+    for (request, total) in s["requests"].as_object().expect("requests") {
+        check(request, &s["series"]["requests"][request], total);
+    }
+    let region_requests = s["series"]["region_requests"]
+        .as_object()
+        .expect("region_requests");
+    assert_eq!(region_requests.len(), 3);
+}
+
+#[test]
 fn report_rebuilds_the_same_summary_from_the_store_alone() {
     let run = shared_run();
     let run_id = run.summary["run_id"].as_str().expect("run_id");
@@ -157,6 +200,8 @@ fn report_rebuilds_the_same_summary_from_the_store_alone() {
         "workers",
         "thresholds",
         "timeline",
+        "series",
+        "spectrum",
     ] {
         assert_eq!(rebuilt[key], run.summary[key], "summary.{key} differs");
     }

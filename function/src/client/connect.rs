@@ -48,6 +48,7 @@ impl StepFailed {
             class: self.class,
             timings: phase_timings(t0, reached, Instant::now()),
             message: self.message,
+            traffic: super::Traffic::default(),
         }
     }
 }

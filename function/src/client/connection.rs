@@ -18,7 +18,7 @@ use super::classify::{classify, describe, retryable};
 use super::connect::Connected;
 use super::exchange::{Live, Stage};
 use super::redirect::redirect;
-use super::{Failure, Response, Shared, Timings, phase_timings};
+use super::{Failure, Response, Shared, Timings, Traffic, phase_timings};
 use crate::job::ErrorClass;
 
 /// One VU's connection to the target; connects lazily on the first send.
@@ -75,6 +75,7 @@ impl Connection {
         let mut t0 = started;
         let mut next: Option<Request<Bytes>> = None;
         let mut timings = Timings::default();
+        let mut traffic = Traffic::default();
         let mut redirects = 0;
         loop {
             let current = next.as_ref().unwrap_or(req);
@@ -83,10 +84,13 @@ impl Connection {
                 Err(mut failure) => {
                     timings.add(&failure.timings);
                     failure.timings = timings;
+                    traffic.add(&failure.traffic);
+                    failure.traffic = traffic;
                     return Err(failure);
                 }
             };
             timings.add(&response.timings);
+            traffic.add(&response.traffic);
             if redirects < self.shared.redirects
                 && let Some(follow) = redirect(&self.shared.origin, current, &response)
             {
@@ -96,6 +100,7 @@ impl Connection {
                 continue;
             }
             response.timings = timings;
+            response.traffic = traffic;
             response.redirects = redirects;
             return Ok(response);
         }
@@ -120,6 +125,7 @@ impl Connection {
                 class: ErrorClass::Protocol,
                 timings: Timings::default(),
                 message: format!("`{}` is not on the target origin", req.uri()),
+                traffic: Traffic::default(),
             });
         }
         // A keep-alive connection to an address that left the answer would hide a
@@ -130,6 +136,8 @@ impl Connection {
         {
             self.live = None;
         }
+        // Bytes of attempts on a reused connection found closed, retried.
+        let mut retried = Traffic::default();
         loop {
             let (mut live, connected) = match self.live.take() {
                 Some(live) => (live, None),
@@ -157,6 +165,7 @@ impl Connection {
                         [marks[0], marks[1], marks[2], flushed, Some(done.head)],
                         done.end,
                     );
+                    retried.add(&done.traffic);
                     return Ok(Response {
                         status: done.status.as_u16(),
                         version: done.version,
@@ -165,10 +174,12 @@ impl Connection {
                         timings,
                         redirects: 0,
                         ended: done.end,
+                        traffic: retried,
                     });
                 }
                 Err(broke) => {
                     drop(live);
+                    retried.add(&broke.traffic);
                     if reused
                         && (broke.stage == Stage::NotReady
                             || retryable(&broke.error, broke.wrote, req.method(), req.headers()))
@@ -186,6 +197,7 @@ impl Connection {
                         class: classify(&broke.error, broke.stage),
                         timings,
                         message: describe(&broke.error),
+                        traffic: retried,
                     });
                 }
             }

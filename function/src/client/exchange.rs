@@ -12,10 +12,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Version};
 
-use super::Shared;
 use super::classify::{io_error_kind, replayable};
 use super::h1;
 use super::h2::H2;
+use super::{Shared, Traffic};
 
 /// An open connection.
 pub(super) enum Live {
@@ -64,6 +64,7 @@ impl Live {
                     version: r.version,
                     headers: r.headers,
                     body: r.body,
+                    traffic: r.traffic,
                 }),
                 Err(b) => Err(Broke {
                     stage: b.stage,
@@ -76,6 +77,7 @@ impl Live {
                     flushed: b.flushed,
                     head: b.head,
                     at: b.at,
+                    traffic: b.traffic,
                 }),
             },
             Live::H2(c) => c.exchange(req, shared, keep_body).await,
@@ -106,6 +108,8 @@ pub(super) struct Exchanged {
     pub(super) version: Version,
     pub(super) headers: HeaderMap,
     pub(super) body: Bytes,
+    /// The bytes written and read.
+    pub(super) traffic: Traffic,
 }
 
 /// A failed exchange.
@@ -118,6 +122,8 @@ pub(super) struct Broke {
     pub(super) flushed: Option<Instant>,
     pub(super) head: Option<Instant>,
     pub(super) at: Instant,
+    /// The bytes written and read before it broke.
+    pub(super) traffic: Traffic,
 }
 
 /// What broke an exchange, by protocol.

@@ -22,6 +22,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
+use super::Traffic;
 use super::exchange::Stage;
 use super::io::Stream;
 
@@ -77,6 +78,8 @@ pub(super) struct Reply {
     pub version: Version,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The bytes this exchange wrote and read (see [`super::Traffic`]).
+    pub traffic: Traffic,
 }
 
 /// A broken exchange.
@@ -88,6 +91,8 @@ pub(super) struct Broke {
     pub flushed: Option<Instant>,
     pub head: Option<Instant>,
     pub at: Instant,
+    /// The bytes written and read before it broke.
+    pub traffic: Traffic,
 }
 
 /// How the response body is delimited.
@@ -121,6 +126,10 @@ pub(super) struct H1 {
     open: bool,
     /// Reads so far, to tell whether a body needed any beyond the head's.
     reads: u64,
+    /// Bytes read so far on this connection (plaintext under TLS).
+    read_bytes: u64,
+    /// Bytes written by the current exchange (plaintext under TLS).
+    written: u64,
 }
 
 impl H1 {
@@ -132,6 +141,8 @@ impl H1 {
             out: Vec::with_capacity(512),
             open: true,
             reads: 0,
+            read_bytes: 0,
+            written: 0,
         }
     }
 
@@ -166,26 +177,29 @@ impl H1 {
         keep_body: Option<u64>,
     ) -> Result<Reply, Broke> {
         encode(&mut self.out, req, host);
+        self.written = 0;
+        let read_before = self.read_bytes;
         let mut wrote = false;
         let written = self.write_request(&mut wrote).await;
-        let broke = |stage, error, wrote, flushed, head| Broke {
+        let broke = |c: &Self, stage, error, wrote, flushed, head| Broke {
             stage,
             error,
             wrote,
             flushed,
             head,
             at: Instant::now(),
+            traffic: c.traffic_since(read_before),
         };
         if let Err(e) = written {
             self.open = false;
-            return Err(broke(Stage::Head, e.into(), wrote, None, None));
+            return Err(broke(self, Stage::Head, e.into(), wrote, None, None));
         }
         let flushed = Instant::now();
         let (status, version, headers) = match self.read_head().await {
             Ok(h) => h,
             Err(e) => {
                 self.open = false;
-                return Err(broke(Stage::Head, e, wrote, Some(flushed), None));
+                return Err(broke(self, Stage::Head, e, wrote, Some(flushed), None));
             }
         };
         let head = Instant::now();
@@ -193,7 +207,14 @@ impl H1 {
             Ok(f) => f,
             Err(e) => {
                 self.open = false;
-                return Err(broke(Stage::Body, e, wrote, Some(flushed), Some(head)));
+                return Err(broke(
+                    self,
+                    Stage::Body,
+                    e,
+                    wrote,
+                    Some(flushed),
+                    Some(head),
+                ));
             }
         };
         let reads = self.reads;
@@ -201,7 +222,14 @@ impl H1 {
             Ok(b) => b,
             Err(e) => {
                 self.open = false;
-                return Err(broke(Stage::Body, e, wrote, Some(flushed), Some(head)));
+                return Err(broke(
+                    self,
+                    Stage::Body,
+                    e,
+                    wrote,
+                    Some(flushed),
+                    Some(head),
+                ));
             }
         };
         // A body that came with the head ends when the head does.
@@ -225,7 +253,18 @@ impl H1 {
             version,
             headers,
             body,
+            traffic: self.traffic_since(read_before),
         })
+    }
+
+    /// The bytes of the current exchange: written, and read since `read_before`
+    /// less what is left unconsumed in the buffer (not this response's).
+    fn traffic_since(&self, read_before: u64) -> Traffic {
+        let read = self.read_bytes.saturating_sub(read_before);
+        Traffic {
+            sent: self.written,
+            received: read.saturating_sub(self.buf.len() as u64),
+        }
     }
 
     async fn write_request(&mut self, wrote: &mut bool) -> io::Result<()> {
@@ -240,6 +279,7 @@ impl H1 {
             }
             *wrote = true;
             at += n;
+            self.written += n as u64;
         }
         if let Stream::Tls(s) = &mut self.stream {
             s.flush().await?;
@@ -257,6 +297,7 @@ impl H1 {
             Stream::Tls(s) => s.read_buf(&mut self.buf).await?,
         };
         self.reads += 1;
+        self.read_bytes += n as u64;
         if n == 0 {
             return Err(Error::Closed);
         }
@@ -753,6 +794,25 @@ mod tests {
             assert_eq!(&reply.body[..], b"abc0123456789abcdef");
             assert_eq!(reply.headers.get("x-v").map(|v| v.as_bytes()), Some(&b"a b"[..]));
             assert!(c.is_open());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn traffic_counts_every_byte_written_and_read_chunk_framing_included() {
+        bounded(async {
+            const RESPONSE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+            let mut c = against(RESPONSE, false).await;
+            let request = req(Method::POST, "/submit", "hello");
+            let reply = c
+                .exchange(&request, &host(), None)
+                .await
+                .map_err(|b| b.error)
+                .expect("reply");
+            let mut out = Vec::new();
+            encode(&mut out, &request, &host());
+            assert_eq!(reply.traffic.sent, out.len() as u64);
+            assert_eq!(reply.traffic.received, RESPONSE.len() as u64);
         })
         .await;
     }

@@ -20,9 +20,9 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::Shared;
 use super::exchange::{Broke, ExchangeError, Exchanged, Stage};
 use super::io::{Io, Stamps, Stream};
+use super::{Shared, Traffic};
 
 /// An HTTP/2 connection; hyper's connection future runs in its own task.
 pub(super) struct H2 {
@@ -64,7 +64,8 @@ impl H2 {
         !self.sender.is_closed()
     }
 
-    /// One exchange, with `wrote` and `flushed` as the connection's IO saw them.
+    /// One exchange, with `wrote`, `flushed` and the bytes each way as the
+    /// connection's IO saw them while it ran.
     pub(super) async fn exchange(
         &mut self,
         req: &Request<Bytes>,
@@ -72,16 +73,24 @@ impl H2 {
         keep_body: bool,
     ) -> Result<Exchanged, Broke> {
         self.stamps.arm();
+        let before = self.stamps.traffic();
         let result = exchange_h2(&mut self.sender, req, shared, keep_body).await;
         let (wrote, flushed) = (self.stamps.wrote(), self.stamps.flushed_at());
+        let after = self.stamps.traffic();
+        let traffic = Traffic {
+            sent: after.sent.saturating_sub(before.sent),
+            received: after.received.saturating_sub(before.received),
+        };
         match result {
             Ok(mut done) => {
                 done.flushed = flushed;
+                done.traffic = traffic;
                 Ok(done)
             }
             Err(mut broke) => {
                 broke.wrote = wrote;
                 broke.flushed = flushed;
+                broke.traffic = traffic;
                 Err(broke)
             }
         }
@@ -104,6 +113,7 @@ async fn exchange_h2(
         flushed: None,
         head,
         at: Instant::now(),
+        traffic: Traffic::default(),
     };
     if let Err(e) = sender.ready().await {
         return Err(broke(Stage::NotReady, e, None, None));
@@ -127,6 +137,7 @@ async fn exchange_h2(
                 flushed: None,
                 head: Some(head),
                 at: Instant::now(),
+                traffic: Traffic::default(),
             });
         }
     };
@@ -139,6 +150,7 @@ async fn exchange_h2(
         version: parts.version,
         headers: parts.headers,
         body,
+        traffic: Traffic::default(),
     })
 }
 
@@ -208,6 +220,9 @@ mod tests {
             let response = conn.send(get("/version"), true).await.expect("h2c");
             assert_eq!(response.version, Version::HTTP_2);
             assert_eq!(&response.body[..], b"HTTP/2.0");
+            // Frames each way: at least a HEADERS frame out, HEADERS and DATA back.
+            let t = response.traffic;
+            assert!(t.sent >= 9 && t.received >= 9 + 9 + 8, "{t:?}");
             let second = conn.send(get("/"), false).await.expect("second");
             assert_eq!(second.timings.connecting, Duration::ZERO);
         })

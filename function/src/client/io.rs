@@ -1,7 +1,8 @@
 //! The connection's socket ([`Stream`]: plain TCP or TLS) and the IO wrapper that
 //! hyper's HTTP/2 connection runs on ([`Io`]), which notes in the shared [`Stamps`]
 //! whether request bytes were written and when they were flushed, so that the
-//! `sending` phase can end at that flush.
+//! `sending` phase can end at that flush, and how many bytes went each way (an
+//! HTTP/2 request's [`Traffic`](super::Traffic)).
 //!
 //! This module owns those stamps and the byte plumbing. It does not connect, speak
 //! HTTP or compute phase timings (its siblings do); HTTP/1.1 stamps its own writes
@@ -26,6 +27,10 @@ pub(super) struct Stamps {
     wrote: AtomicBool,
     /// Nanoseconds after `base` of the last flush that followed a write; `UNSET` if none.
     flushed: AtomicU64,
+    /// Bytes written through the IO so far (plaintext under TLS).
+    sent: AtomicU64,
+    /// Bytes read through the IO so far (plaintext under TLS).
+    received: AtomicU64,
 }
 
 const UNSET: u64 = u64::MAX;
@@ -36,6 +41,8 @@ impl Stamps {
             base,
             wrote: AtomicBool::new(false),
             flushed: AtomicU64::new(UNSET),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
         }
     }
 
@@ -53,6 +60,14 @@ impl Stamps {
         match self.flushed.load(Ordering::Acquire) {
             UNSET => None,
             nanos => Some(self.base + Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// The bytes written and read through the IO so far.
+    pub(super) fn traffic(&self) -> super::Traffic {
+        super::Traffic {
+            sent: self.sent.load(Ordering::Acquire),
+            received: self.received.load(Ordering::Acquire),
         }
     }
 
@@ -96,6 +111,9 @@ impl Io {
     }
 
     fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = result {
+            self.stamps.sent.fetch_add(*n as u64, Ordering::AcqRel);
+        }
         if let Poll::Ready(Ok(n)) = result
             && *n > 0
             && !self.unflushed
@@ -112,10 +130,17 @@ impl AsyncRead for Io {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().stream {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = match &mut this.stream {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        let read = buf.filled().len().saturating_sub(before) as u64;
+        if read > 0 {
+            this.stamps.received.fetch_add(read, Ordering::AcqRel);
         }
+        result
     }
 }
 

@@ -235,6 +235,33 @@ fn phase_timings(t0: Instant, marks: [Option<Instant>; 5], end: Instant) -> Timi
     }
 }
 
+/// The HTTP bytes one request put on and took off its connection, k6's
+/// `data_sent` / `data_received`, added up over retries and followed redirects.
+///
+/// HTTP/1.1 counts exactly what the exchange wrote (request line, headers, body)
+/// and read (interim and final heads, body, chunk framing and trailers). Over TLS
+/// these are the plaintext HTTP bytes, not the TLS records (k6 counts those: its
+/// figures are a little higher, by the handshake and record overhead). HTTP/2
+/// counts the frames the connection wrote and read while the exchange ran (one
+/// VU per connection, so they are its own; control frames such as settings acks
+/// and pings in that time included, the connection preface before the first
+/// request not), after HPACK compression. Connection setup (TCP, TLS handshake)
+/// is never counted. A request that timed out counts nothing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes written.
+    pub sent: u64,
+    /// Bytes read.
+    pub received: u64,
+}
+
+impl Traffic {
+    fn add(&mut self, other: &Traffic) {
+        self.sent = self.sent.saturating_add(other.sent);
+        self.received = self.received.saturating_add(other.received);
+    }
+}
+
 /// A complete response (after any followed redirects).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -253,6 +280,8 @@ pub struct Response {
     pub redirects: u32,
     /// When the last byte of the response had been read.
     pub ended: Instant,
+    /// The bytes sent and received, over retries and redirects.
+    pub traffic: Traffic,
 }
 
 /// A request that got no complete response.
@@ -265,6 +294,8 @@ pub struct Failure {
     pub timings: Timings,
     /// What went wrong, for logs.
     pub message: String,
+    /// The bytes sent and received before it failed.
+    pub traffic: Traffic,
 }
 
 /// What every connection to one target shares. Cheap to clone.

@@ -18,6 +18,7 @@ use tokio::time::Sleep;
 use super::Ctx;
 use super::stop::StopSignal;
 use super::transport::{Conn, Reply};
+use crate::client::Traffic;
 use crate::flow::{ResponseView, Step, Vars};
 use crate::job::{ErrorClass, ThinkTime};
 use crate::recorder::{Outcome, RecorderError};
@@ -40,6 +41,8 @@ pub(super) struct Vu {
 impl Vu {
     /// VU number `number` (from 1) of the scenario in `ctx`.
     pub(super) fn new(ctx: &Ctx, number: u64) -> Self {
+        // Only encoding a closed interval can fail; the next recording reports it.
+        let _ = ctx.recorder.vu_allocated(&ctx.name, Instant::now());
         Self {
             number,
             iterations: 0,
@@ -53,8 +56,9 @@ impl Vu {
 }
 
 /// Runs one iteration of `vu` and returns when it ended, as last read from the
-/// clock; an iteration stopped by the end of the slice (a step due after it, or a
-/// think time that would outlast it: the pause is cut short) returns the end or
+/// clock; an iteration stopped by the end of the slice plus its scenario's
+/// `graceful_stop` (a step due after it, or a think time that would outlast it:
+/// the pause is cut short) returns the end or
 /// later, so its VU starts no new iteration. `intended` is the open model's intended
 /// start (`None` in the closed model); `keep_going` is asked before every step after
 /// the first (a ramped-down VU past its grace period stops early).
@@ -66,6 +70,7 @@ pub(super) async fn run(
 ) -> Result<Instant, RecorderError> {
     let mut ended = Instant::now();
     let began = intended.unwrap_or(ended);
+    ctx.recorder.vu_busy(&ctx.name, true, ended)?;
     let row = ctx
         .next_row
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -77,7 +82,7 @@ pub(super) async fn run(
     }
     for (i, step) in ctx.flow.steps().iter().enumerate() {
         let sent = Instant::now();
-        if i > 0 && (sent >= ctx.end || ctx.stop.is_stopped() || !keep_going()) {
+        if i > 0 && (sent >= ctx.steps_end || ctx.stop.is_stopped() || !keep_going()) {
             ended = sent;
             break;
         }
@@ -86,8 +91,9 @@ pub(super) async fn run(
             _ => sent,
         };
         ctx.first_sent.note(&ctx.clock, sent);
-        let (outcome, reply, done) = send_step(ctx, vu, step, sent).await;
+        let (outcome, reply, done, traffic) = send_step(ctx, vu, step, sent).await;
         ended = done;
+        ctx.recorder.record_traffic(step.index, traffic, done)?;
         ctx.recorder.record_response(
             step.index,
             outcome,
@@ -111,7 +117,7 @@ pub(super) async fn run(
         }
         if let Some(think) = step.sleep {
             let wake = Instant::now() + think_time(think, &mut vu.rng);
-            if wake >= ctx.end {
+            if wake >= ctx.steps_end {
                 // Not the last request's end: a VU loop would start the next
                 // iteration at once, and again until a request outlasted the slice.
                 ended = ended.max(ctx.end);
@@ -124,19 +130,22 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
+    ctx.recorder.vu_busy(&ctx.name, false, ended)?;
     ctx.recorder
         .record_iteration(&ctx.name, ended.saturating_duration_since(began), ended)?;
     Ok(ended)
 }
 
 /// Builds `step`'s request from `vu`'s variables and sends it at `sent`; returns
-/// the outcome, the reply (if one came) and when the request ended.
+/// the outcome, the reply (if one came), when the request ended and the bytes it
+/// sent and received (none for a request that could not be built or timed out).
 async fn send_step(
     ctx: &Ctx,
     vu: &mut Vu,
     step: &Step,
     sent: Instant,
-) -> (Outcome, Option<Reply>, Instant) {
+) -> (Outcome, Option<Reply>, Instant, Traffic) {
+    let none = Traffic::default();
     let built;
     let request = match step.fixed_request() {
         Some(fixed) => Ok(fixed),
@@ -147,7 +156,12 @@ async fn send_step(
     };
     match request {
         // A value that makes the request invalid HTTP: it cannot be sent at all.
-        Err(_) => (Outcome::Errored(ErrorClass::Protocol), None, Instant::now()),
+        Err(_) => (
+            Outcome::Errored(ErrorClass::Protocol),
+            None,
+            Instant::now(),
+            none,
+        ),
         Ok(request) => {
             let deadline = (sent + ctx.request_timeout).min(ctx.hard_stop);
             let keep = step.keeps_body();
@@ -156,12 +170,17 @@ async fn send_step(
                 Some(Ok(reply)) => {
                     let done = reply.ended;
                     let outcome = classify_status(reply.status, step.expect_status);
-                    (outcome, Some(reply), done)
+                    let traffic = reply.traffic;
+                    (outcome, Some(reply), done, traffic)
                 }
-                Some(Err(class)) => (Outcome::Errored(class), None, Instant::now()),
+                Some(Err(class)) => {
+                    let traffic = vu.conn.last_traffic();
+                    (Outcome::Errored(class), None, Instant::now(), traffic)
+                }
                 None => {
                     vu.conn.reset();
-                    (Outcome::Errored(ErrorClass::Timeout), None, Instant::now())
+                    let timeout = Outcome::Errored(ErrorClass::Timeout);
+                    (timeout, None, Instant::now(), none)
                 }
             }
         }

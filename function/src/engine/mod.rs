@@ -11,6 +11,8 @@
 //! loops iterations back to back and requests are timed from their actual send
 //! (service time). Sending stops at the end of the slice; requests in flight then
 //! get a short drain window and count as timeouts if they do not finish in it.
+//! A scenario's `graceful_stop` (set only where the scenario ends) lets the
+//! iterations in progress send their remaining steps for that long past the end.
 //!
 //! This module owns the job-level wiring (clock, target, scenario contexts). Pacing
 //! arithmetic lives in `schedule`, templating and checks in `flow`, measurements in
@@ -133,6 +135,9 @@ struct Ctx {
     run_start: Instant,
     /// End of the slice: no iteration starts after it.
     end: Instant,
+    /// No step of an iteration is sent after it: the end plus the scenario's
+    /// `graceful_stop` (k6's `gracefulStop`; zero but at the scenario's end).
+    steps_end: Instant,
     /// Requests still in flight at this instant count as timeouts.
     hard_stop: Instant,
     request_timeout: Duration,
@@ -186,7 +191,7 @@ pub async fn run_until(
     let window = Window::of_job(job);
     let run_start = clock.instant_of(job.run_start());
     let end = run_start + window.end;
-    let hard_stop = end + job.request_timeout.min(MAX_DRAIN);
+    let hard_stop = end + job.drain();
     let target = Arc::new(Target::new(&job.target, &job.http).await?);
     let first_sent = Arc::new(FirstSent(AtomicU64::new(u64::MAX)));
 
@@ -207,6 +212,7 @@ pub async fn run_until(
             recorder: recorder.clone(),
             run_start,
             end,
+            steps_end: end + scenario.graceful_stop.min(MAX_DRAIN),
             hard_stop,
             request_timeout: job.request_timeout,
             next_row: AtomicU64::new(0),
@@ -403,6 +409,7 @@ pub(crate) mod tests {
             duration: None,
             arrivals: Arrivals::Constant,
             data: None,
+            graceful_stop: Duration::ZERO,
         }
     }
 
@@ -695,6 +702,35 @@ pub(crate) mod tests {
             at_server,
             counts["constant"].requests + counts["counted"].requests
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn graceful_stop_lets_an_iteration_in_progress_send_its_remaining_steps() {
+        let (url, _) = server(Duration::ZERO).await;
+        // One VU: `first`, 800 ms of thinking, `second`. The second iteration's
+        // think time straddles the end of the 1 s slice.
+        let flow = |grace: Duration| {
+            let mut first = step("first", "/first");
+            first.sleep = Some(ThinkTime {
+                min: Duration::from_millis(800),
+                max: Duration::from_millis(800),
+            });
+            let mut s = scenario(
+                "browse",
+                Executor::ConstantVus { vus: 1 },
+                vec![first, step("second", "/second")],
+            );
+            s.graceful_stop = grace;
+            job(&url, Duration::from_secs(1), vec![s])
+        };
+        let (_, without) = run_job(&flow(Duration::ZERO)).await;
+        let (_, with) = run_job(&flow(Duration::from_secs(3))).await;
+        let sent = |r: &Recorder| {
+            let c = r.counts();
+            (c["first"].requests, c["second"].requests)
+        };
+        assert_eq!(sent(&without), (2, 1));
+        assert_eq!(sent(&with), (2, 2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
 
 use super::EngineError;
-use crate::client::{Client, ClientConfig, Connection, HttpVersion, Timings};
+use crate::client::{Client, ClientConfig, Connection, HttpVersion, Timings, Traffic};
 use crate::job::{ErrorClass, HttpOptions, HttpVersionChoice};
 
 /// The target every VU of a job talks to.
@@ -97,11 +97,15 @@ pub struct Reply {
     pub timings: Timings,
     /// When the last byte of the response had been read.
     pub ended: Instant,
+    /// The HTTP bytes sent and received (k6's `data_sent` / `data_received`).
+    pub traffic: Traffic,
 }
 
 /// One VU's connection; connects lazily on the first send.
 pub struct Conn {
     inner: Connection,
+    /// The bytes of the last send that completed, with or without a response.
+    last: Traffic,
 }
 
 impl Conn {
@@ -109,6 +113,7 @@ impl Conn {
     pub fn new(target: &Target) -> Self {
         Self {
             inner: target.client.connection(),
+            last: Traffic::default(),
         }
     }
 
@@ -126,16 +131,30 @@ impl Conn {
         keep_body: bool,
         sent: Instant,
     ) -> Result<Reply, ErrorClass> {
+        self.last = Traffic::default();
         match self.inner.send_from(req, keep_body, sent).await {
-            Ok(r) => Ok(Reply {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-                timings: r.timings,
-                ended: r.ended,
-            }),
-            Err(failure) => Err(failure.class),
+            Ok(r) => {
+                self.last = r.traffic;
+                Ok(Reply {
+                    status: r.status,
+                    headers: r.headers,
+                    body: r.body,
+                    timings: r.timings,
+                    ended: r.ended,
+                    traffic: r.traffic,
+                })
+            }
+            Err(failure) => {
+                self.last = failure.traffic;
+                Err(failure.class)
+            }
         }
+    }
+
+    /// The bytes of the last [`Conn::send`]: its reply's or its failure's;
+    /// nothing for a send dropped before it ended (a timeout).
+    pub fn last_traffic(&self) -> Traffic {
+        self.last
     }
 }
 

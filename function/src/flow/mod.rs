@@ -572,6 +572,7 @@ mod tests {
             duration: None,
             arrivals: Arrivals::Constant,
             data,
+            graceful_stop: std::time::Duration::ZERO,
         }
     }
 

@@ -191,6 +191,9 @@ pub enum Error {
         "interrupted twice: the workers were told to stop; what they stored stays in the store: `sls-load report {0}`"
     )]
     Abandoned(RunId),
+    /// An `--out` output could not be opened.
+    #[error(transparent)]
+    Output(#[from] crate::export::out::OpenError),
 }
 
 impl Error {
@@ -214,6 +217,7 @@ impl Error {
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. }
             | Error::Regressed { .. }
+            | Error::Output(_)
             | Error::EventsFailed(_) => EXIT_RUN_FAILED,
             Error::ExecNotAllowed { .. } | Error::PauseRegionNotInRun { .. } => EXIT_BAD_INPUT,
             Error::RunExists(_) => EXIT_BAD_INPUT,

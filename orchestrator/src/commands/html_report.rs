@@ -32,6 +32,7 @@ pub(super) async fn write(
     summary: &Summary,
     ci: &CiOutputs,
 ) -> Result<Option<PathBuf>, Error> {
+    let started = std::time::Instant::now();
     let page = match html::page(summary, &RunFacts::of(&collected.plan)) {
         Ok(page) => page,
         Err(e) => {
@@ -39,6 +40,11 @@ pub(super) async fn write(
             return Ok(None);
         }
     };
+    tracing::debug!(
+        bytes = page.len(),
+        build_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "HTML report built"
+    );
     let key = ObjectKey::report_html(&summary.run_id);
     if let Err(e) = cloud
         .store

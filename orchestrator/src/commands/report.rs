@@ -1,6 +1,7 @@
 //! `sls-load report RUN_ID`: rebuilds a run's report from the results store alone
 //! (collect → merge → summary), exactly as the run itself reported it. It invokes
-//! nothing and follows no progress.
+//! nothing and follows no progress. With `--out` the stored run is replayed into
+//! the outputs (every closed second, then their end lines) before the summary.
 
 use super::{Error, finish};
 use crate::cloud::Cloud;
@@ -15,11 +16,18 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
-        let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;
-        let mut collected = collect::Collected::new(plan);
-        // A drill's analysis reads every tag set's closed seconds.
-        collected.keep_closed(collected.plan.drill.is_some());
-        collected.settle(&cloud.store).await?;
+        let mut collected = if opts.outputs.is_empty() {
+            collect::collect(&cloud.store, &opts.run_id).await?
+        } else {
+            // `--out`: the stored run replayed into the outputs.
+            let plan = collect::load_plan(&cloud.store, &opts.run_id).await?;
+            let outputs = crate::export::out::Outputs::open(&opts.outputs, plan.run_id.as_ref())?;
+            let mut collected = collect::Collected::new(plan);
+            collected.keep_closed(true);
+            collected.settle(&cloud.store).await?;
+            super::run::finish_outputs(outputs, &mut collected).await;
+            collected
+        };
         finish(
             &cloud,
             &mut collected,

@@ -22,6 +22,7 @@ use super::interrupt::{self, Signals, Stopping};
 use super::{Error, finish, load_scenario};
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
+use crate::export::out::Outputs;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
 use crate::local::delay::NetworkProfiles;
@@ -164,15 +165,25 @@ async fn run_planned(
         _ = signals.next() => return Err(Error::InterruptedBeforeStart(opts.run_id.clone())),
     };
     let mut collected = Collected::new(plan.clone());
-    // A drill's analysis reads every tag set's closed seconds.
-    collected.keep_closed(plan.drill.is_some());
-    let (failures, interrupted) =
-        invoke_and_follow(opts, cloud, &invoker, &mut collected, lead, env, signals).await?;
+    // `--out`: the merge hands over each closed second; the outputs stream them.
+    collected.keep_closed(!opts.outputs.is_empty());
+    let mut outputs = Outputs::open(&opts.outputs, plan.run_id.as_ref())?;
+    let (failures, interrupted) = invoke_and_follow(
+        opts,
+        cloud,
+        &invoker,
+        (&mut collected, &mut outputs),
+        lead,
+        env,
+        signals,
+    )
+    .await?;
     judge_invocations(&failures, &plan)?;
     warn_local_errors(opts, cloud);
     let ending = async {
         // One last look: what was flushed after the last poll, and what failed.
         collected.settle(&cloud.store).await?;
+        finish_outputs(outputs, &mut collected).await;
         finish(
             cloud,
             &mut collected,
@@ -245,7 +256,7 @@ async fn invoke_and_follow(
     opts: &RunOptions,
     cloud: &Cloud,
     invoker: &LambdaInvoker,
-    collected: &mut Collected,
+    (collected, outputs): (&mut Collected, &mut Outputs),
     lead: Duration,
     env: &BTreeMap<String, String>,
     signals: &mut Signals,
@@ -268,7 +279,7 @@ async fn invoke_and_follow(
     };
     let following = async {
         tokio::select! {
-            followed = follow(cloud, collected, &mut display, &count) => match followed? {
+            followed = follow(cloud, collected, outputs, &mut display, &count) => match followed? {
                 None => return Ok::<(), Error>(()),
                 Some(threshold) => abort(cloud, &plan.run_id, &threshold, &stopping, settle_for).await,
             },
@@ -336,6 +347,7 @@ async fn abort(
 async fn follow(
     cloud: &Cloud,
     collected: &mut Collected,
+    outputs: &mut Outputs,
     display: &mut Display,
     count: &InvocationCount,
 ) -> Result<Option<String>, Error> {
@@ -347,21 +359,32 @@ async fn follow(
     let workers = collected.plan.worker_count();
     let judge = |c: &Collected| crate::abort::failed(c, SystemTime::now());
     loop {
+        // With `--out`, one poll at a time, so that the seconds it closed are
+        // streamed at once.
+        let until = if outputs.is_empty() {
+            deadline
+        } else {
+            SystemTime::now()
+        };
         let aborted = progress::follow(
             &cloud.store,
             collected,
             &|| count.get(),
             display,
-            deadline,
+            until,
             crate::cost::POLL_EVERY,
             &judge,
         )
         .await?;
+        outputs.second(&collected.drain_closed());
         if aborted.is_some() {
             return Ok(aborted);
         }
         if collected.finished() >= workers || SystemTime::now() >= deadline {
             return Ok(None);
+        }
+        if !outputs.is_empty() {
+            tokio::time::sleep(crate::cost::POLL_EVERY).await;
         }
     }
 }
@@ -423,6 +446,17 @@ fn check_pause_regions(scenario: &Scenario, layout: &Layout) -> Result<(), Error
         }
     }
     Ok(())
+}
+
+/// `--out`, once the run is settled: hands over the seconds still open (all
+/// closed now), finishes every output and prints one line each.
+pub(super) async fn finish_outputs(mut outputs: Outputs, collected: &mut Collected) {
+    if outputs.is_empty() {
+        return;
+    }
+    outputs.second(&collected.drain_closed());
+    let summary = crate::summary::Summary::build(collected, &collected.merged);
+    outputs.finish(&summary).await;
 }
 
 /// Test hook (local mode): kills one busy worker process `after` the start.

@@ -1,6 +1,7 @@
 //! `sls-load watch RUN_ID`: reattaches to a run in progress from another terminal,
 //! shows live progress from the store until every worker reported (or the load
-//! ended a minute ago), then reports as `report` does. It invokes nothing.
+//! ended a minute ago), then reports as `report` does (`--out` outputs get the run's seconds once
+//! it is settled). It invokes nothing.
 
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
+        let outputs = crate::export::out::Outputs::open(&opts.outputs, opts.run_id.as_ref())?;
         let mut collected = follow(&cloud, &opts).await?;
+        super::run::finish_outputs(outputs, &mut collected).await;
         finish(
             &cloud,
             &mut collected,
@@ -43,8 +46,8 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
     let invoked = plan.worker_count();
     let deadline = plan.load_ends_at() + GRACE;
     let mut collected = Collected::new(plan);
-    // A drill's analysis reads every tag set's closed seconds.
-    collected.keep_closed(collected.plan.drill.is_some());
+    // `--out`: the closed seconds are handed to the outputs once the run is settled.
+    collected.keep_closed(!opts.outputs.is_empty());
     let mut display = Display::new(&collected.plan, false);
     let followed = progress::follow(
         &cloud.store,

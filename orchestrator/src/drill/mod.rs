@@ -153,8 +153,9 @@ pub async fn attach(
         .sum();
     summary.markers.extend(markers(&summary.events));
     summary.markers.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let mut feed = analysis::Feed::default();
-    feed.add(&collected.drain_closed());
+    // What is still queued joins the feed (the outputs may have drained the rest).
+    collected.drain_closed();
+    let feed = collected.drill_feed().cloned().unwrap_or_default();
     summary.drill = Some(analysis::analyse(&plan, collected.plan.duration, &feed));
     thresholds::judge(summary);
 }

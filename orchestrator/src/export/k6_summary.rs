@@ -4,16 +4,19 @@
 //! Shape, as k6 builds it: `root_group` is the root group (`name` and `path`
 //! empty, `id` the MD5 of its path) with `groups` and `checks` keyed by name, each
 //! check `{name, path: "::NAME", id, passes, fails}`. `metrics` maps each metric to
-//! its values directly: a counter `{count, rate}` (rate per second), a rate
-//! `{passes, fails, value}` (k6's `passes` counts true values: for
+//! its values directly: a counter `{count, rate}` (rate per second: `http_reqs`,
+//! `iterations`, `dropped_iterations`, `data_sent`, `data_received` in bytes), a
+//! rate `{passes, fails, value}` (k6's `passes` counts true values: for
 //! `http_req_failed` the failed requests), a trend `{avg, min, med, max, p(90),
-//! p(95)}` in milliseconds. A metric with thresholds carries `thresholds: {EXPR:
-//! crossed}` (`true` when the threshold failed, as k6 writes it), and a threshold
-//! on a tagged sub-metric (`http_req_duration{name:home}`) adds that sub-metric
-//! with the figures of its scope when sls-load has them. `http_req_{phase}`
-//! trends carry only the aggregates sls-load keeps (`med`, `p(95)`, `p(99)`,
-//! `max`); metrics sls-load does not measure (`iterations`, `vus`, `data_*`) are
-//! left out rather than invented.
+//! p(95)}` in milliseconds (`http_req_duration`, `iteration_duration`), a gauge
+//! `{value, min, max}` (`vus`, `vus_max`: sls-load's per-second sums over the
+//! workers). A metric with thresholds carries `thresholds: {EXPR: crossed}`
+//! (`true` when the threshold failed, as k6 writes it), and a threshold on a
+//! tagged sub-metric (`http_req_duration{name:home}`) adds that sub-metric with
+//! the figures of its scope when sls-load has them. `http_req_{phase}` trends
+//! carry only the aggregates sls-load keeps (`med`, `p(95)`, `p(99)`, `max`); a
+//! metric the run's workers did not record (no iteration, no byte, no VU) is
+//! left out rather than invented as zero.
 //!
 //! It translates the [`Summary`]; it computes no figure beyond k6's arithmetic
 //! (rates, sums of checks) and does no IO.
@@ -21,7 +24,7 @@
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
-use crate::summary::{Figures, Summary};
+use crate::summary::{Figures, Latency, Summary};
 use crate::threshold::parse_metric_key;
 
 /// k6's separator between a group's path and a check's name.
@@ -73,7 +76,7 @@ fn id(path: &str) -> String {
 fn metrics(s: &Summary) -> Map<String, Value> {
     let mut metrics = Map::new();
     for name in ["http_reqs", "http_req_duration", "http_req_failed"] {
-        if let Some(values) = scope_values(name, &s.total) {
+        if let Some(values) = scope_values(name, &s.total, s.duration_s) {
             metrics.insert(name.to_owned(), values);
         }
     }
@@ -94,8 +97,28 @@ fn metrics(s: &Summary) -> Map<String, Value> {
             counter(s.dropped_iterations, s.duration_s),
         );
     }
+    run_metrics(&mut metrics, s);
     add_thresholds(&mut metrics, s);
     metrics
+}
+
+/// The iteration, data and VU metrics, when the workers recorded them.
+fn run_metrics(metrics: &mut Map<String, Value>, s: &Summary) {
+    if let Some(d) = &s.iteration_duration_ms {
+        metrics.insert("iterations".into(), counter(s.iterations, s.duration_s));
+        metrics.insert("iteration_duration".into(), trend(d));
+    }
+    for name in ["data_sent", "data_received"] {
+        if let Some(values) = scope_values(name, &s.total, s.duration_s) {
+            metrics.insert(name.to_owned(), values);
+        }
+    }
+    for (name, gauge) in [("vus", &s.vus), ("vus_max", &s.vus_max)] {
+        if let Some(g) = gauge {
+            let values = json!({ "value": g.value, "min": g.min, "max": g.max });
+            metrics.insert(name.to_owned(), values);
+        }
+    }
 }
 
 /// Each threshold under its metric key as written, `true` when it failed; a
@@ -126,20 +149,27 @@ fn submetric(key: &str, s: &Summary) -> Option<Value> {
         "region" | "load_zone" => s.regions.get(&value)?,
         _ => return None,
     };
-    scope_values(metric.name(), figures)
+    scope_values(metric.name(), figures, s.duration_s)
 }
 
-/// The values of the request metric `name` over one scope's figures.
-fn scope_values(name: &str, f: &Figures) -> Option<Value> {
-    let l = &f.latency_ms;
+/// The values of the request metric `name` over one scope's figures, in a
+/// run of `secs`.
+fn scope_values(name: &str, f: &Figures, secs: f64) -> Option<Value> {
     Some(match name {
         "http_reqs" => json!({ "count": f.requests, "rate": f.rps }),
-        "http_req_duration" => json!({
-            "avg": l.avg, "min": l.min, "med": l.p50, "max": l.max,
-            "p(90)": l.p90, "p(95)": l.p95,
-        }),
+        "http_req_duration" => trend(&f.latency_ms),
         "http_req_failed" => rate(f.errors, f.requests.saturating_sub(f.errors)),
+        "data_sent" if f.data_sent > 0 => counter(f.data_sent, secs),
+        "data_received" if f.data_received > 0 => counter(f.data_received, secs),
         _ => return None,
+    })
+}
+
+/// A k6 trend in milliseconds.
+fn trend(l: &Latency) -> Value {
+    json!({
+        "avg": l.avg, "min": l.min, "med": l.p50, "max": l.max,
+        "p(90)": l.p90, "p(95)": l.p95,
     })
 }
 
@@ -166,7 +196,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::summary::{CheckFigures, Latency, ThresholdResult, Workers};
+    use crate::summary::{CheckFigures, GaugeFigures, Latency, ThresholdResult, Workers};
 
     fn figures(requests: u64, errors: u64, p95: f64) -> Figures {
         Figures {
@@ -183,6 +213,8 @@ pub(crate) mod tests {
                 p99_9: 8.0,
                 max: 9.1,
             },
+            data_sent: requests * 100,
+            data_received: requests * 1_000,
             timings_ms: None,
             errors_by_class: BTreeMap::new(),
         }
@@ -254,6 +286,27 @@ pub(crate) mod tests {
             series: Default::default(),
             spectrum: BTreeMap::new(),
             markers: vec![],
+            vus: Some(GaugeFigures {
+                value: 0,
+                min: 0,
+                max: 40,
+            }),
+            vus_max: Some(GaugeFigures {
+                value: 50,
+                min: 10,
+                max: 50,
+            }),
+            iterations: 605,
+            iteration_duration_ms: Some(Latency {
+                avg: 3.5,
+                min: 1.0,
+                p50: 3.0,
+                p90: 5.0,
+                p95: 6.0,
+                p99: 9.0,
+                p99_9: 9.5,
+                max: 10.0,
+            }),
             events: vec![],
             drill: None,
             paused_iterations: 0,
@@ -276,7 +329,32 @@ pub(crate) mod tests {
         assert_eq!(m["checks"]["passes"], 2413);
         assert_eq!(m["checks"]["fails"], 7);
         assert_eq!(m["dropped_iterations"], json!({ "count": 3, "rate": 0.5 }));
-        assert!(m.get("iterations").is_none(), "not measured, not invented");
+    }
+
+    #[test]
+    fn iterations_bytes_and_vus_are_k6_counters_trends_and_gauges() {
+        let k6 = summary(&sample());
+        let m = &k6["metrics"];
+        assert_eq!(
+            m["iterations"],
+            json!({ "count": 605, "rate": 605.0 / 6.0 })
+        );
+        assert_eq!(m["iteration_duration"]["med"], 3.0);
+        assert_eq!(m["iteration_duration"]["p(95)"], 6.0);
+        // The sample's figures carry 100 bytes out and 1,000 in per request.
+        assert_eq!(m["data_sent"]["count"], 121_000);
+        assert_eq!(m["data_received"]["rate"], 1_210_000.0 / 6.0);
+        assert_eq!(m["vus"], json!({ "value": 0, "min": 0, "max": 40 }));
+        assert_eq!(m["vus_max"], json!({ "value": 50, "min": 10, "max": 50 }));
+        // A run whose workers recorded none leaves them out, not zero.
+        let mut older = sample();
+        older.iteration_duration_ms = None;
+        older.vus = None;
+        older.total.data_sent = 0;
+        let m = summary(&older)["metrics"].clone();
+        for absent in ["iterations", "iteration_duration", "vus", "data_sent"] {
+            assert!(m.get(absent).is_none(), "{absent}: {m}");
+        }
     }
 
     #[test]

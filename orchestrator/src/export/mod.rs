@@ -10,6 +10,7 @@
 pub mod html;
 pub mod junit;
 pub mod k6_summary;
+pub mod out;
 
 use std::path::{Path, PathBuf};
 

@@ -32,7 +32,8 @@ use sls_load_core::job::{
     CheckCounts, ObjectKey, Region, TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
-    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, TagSet,
+    KEY_CHECK, KEY_NAME, KEY_PASSED, METRIC_CHECKS, METRIC_DATA_RECEIVED, METRIC_DATA_SENT,
+    METRIC_DROPPED, METRIC_ITERATION, METRIC_VUS, METRIC_VUS_MAX, TagSet,
 };
 
 use crate::collect::{Problem, WorkerKey};
@@ -62,6 +63,16 @@ pub struct Stats {
     /// total, per region, per request name and per tag (not per second, except
     /// in the tag sets of seconds handed to outputs).
     pub timings: [Option<Histogram<u64>>; 6],
+    /// HTTP bytes sent (k6's `data_sent`), from the logs' counters (run
+    /// total, region, request and tag scopes).
+    pub data_sent: u64,
+    /// HTTP bytes received (k6's `data_received`), likewise.
+    pub data_received: u64,
+    /// k6's `vus` per second of the run: the workers' busiest VUs of that
+    /// second, summed (run total, region and `scenario` tag scopes).
+    pub vus: BTreeMap<u64, u64>,
+    /// k6's `vus_max` per second: the VUs the workers had started, summed.
+    pub vus_max: BTreeMap<u64, u64>,
 }
 
 impl Stats {
@@ -74,6 +85,10 @@ impl Stats {
             dropped: 0,
             iterations: None,
             timings: Default::default(),
+            data_sent: 0,
+            data_received: 0,
+            vus: BTreeMap::new(),
+            vus_max: BTreeMap::new(),
         }
     }
 
@@ -233,6 +248,14 @@ impl Merged {
             self.add_iterations(region, &set, second, interval)?;
             return Ok(Counted::default());
         }
+        if metric == METRIC_VUS || metric == METRIC_VUS_MAX {
+            self.add_vus(region, &set, interval, start_at);
+            return Ok(Counted::default());
+        }
+        if metric == METRIC_DATA_SENT || metric == METRIC_DATA_RECEIVED {
+            self.add_data(region, &set, second, h.len());
+            return Ok(Counted::default());
+        }
         let phase = TAG_PHASES.iter().position(|p| *p == metric);
         let known = phase.is_some() || [TAG_DURATION, TAG_FAILED, TAG_ERRORED].contains(&metric);
         let Some(request) = set.name() else {
@@ -262,7 +285,8 @@ impl Merged {
             return Ok(Counted::default());
         }
         if self.keep_recent(region, second) {
-            add(self.recent.entry((region.clone(), second)).or_default())?;
+            let recent = self.recent.entry((region.clone(), second));
+            add(recent.or_insert_with(seconds::open_stats))?;
         }
         let requests = match metric {
             TAG_DURATION | TAG_ERRORED => h.len(),
@@ -274,18 +298,8 @@ impl Merged {
                 late: Some(second),
             });
         };
-        add(open.total.get_or_insert_with(Stats::new))?;
-        add(open.regions.entry(region.clone()).or_default())?;
-        add(open.requests.entry(request.to_owned()).or_default())?;
-        let region_request = (region.clone(), request.to_owned());
-        add(open.region_requests.entry(region_request).or_default())?;
-        if keep_tag_sets {
-            add(&mut open
-                .tag_sets
-                .entry(tag_set(region, &set, &[]))
-                .or_default()
-                .stats)?;
-        }
+        let tags = keep_tag_sets.then(|| tag_set(region, &set, &[]));
+        add_to_second(open, region, request, tags, add)?;
         Ok(Counted {
             requests,
             late: None,
@@ -308,7 +322,8 @@ impl Merged {
                 scope.dropped = scope.dropped.saturating_add(h.len());
                 return Ok(());
             }
-            let into = scope.iterations.get_or_insert_with(hlog::new_histogram);
+            let like = seconds::new_like(&scope.duration);
+            let into = scope.iterations.get_or_insert(like);
             hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
         };
         add(&mut self.total)?;
@@ -328,6 +343,67 @@ impl Merged {
                 .stats)?;
         }
         Ok(())
+    }
+
+    /// Adds a `data_sent` / `data_received` counter of `bytes` to the run, its
+    /// region, its request name and its tags' scopes.
+    fn add_data(&mut self, region: &Region, set: &TagSet, second: u64, bytes: u64) {
+        let sent = set.metric == METRIC_DATA_SENT;
+        let add = |scope: &mut Stats| {
+            let into = match sent {
+                true => &mut scope.data_sent,
+                false => &mut scope.data_received,
+            };
+            *into = into.saturating_add(bytes);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        if let Some(name) = set.name() {
+            add(self.requests.entry(name.to_owned()).or_default());
+        }
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        let tags = set.tags.iter().filter(|(k, _)| k != KEY_NAME).cloned();
+        for key in tags.chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
+        if self.seconds.keeps_closed()
+            && let Some(open) = self.seconds.open(second)
+        {
+            add(&mut open
+                .tag_sets
+                .entry(tag_set(region, set, &[]))
+                .or_default()
+                .stats);
+        }
+    }
+
+    /// Adds a worker's `vus` / `vus_max` gauge of one second to that second's
+    /// sums in the run, its region and its tags' scopes.
+    fn add_vus(
+        &mut self,
+        region: &Region,
+        set: &TagSet,
+        interval: &Interval,
+        start_at: SystemTime,
+    ) {
+        let at = interval.start.duration_since(start_at).unwrap_or_default();
+        let second = at.as_secs_f64().round() as u64;
+        let value = interval.histogram.max();
+        let busy = set.metric == METRIC_VUS;
+        let add = |scope: &mut Stats| {
+            let sums = match busy {
+                true => &mut scope.vus,
+                false => &mut scope.vus_max,
+            };
+            let sum = sums.entry(second).or_default();
+            *sum = sum.saturating_add(value);
+        };
+        add(&mut self.total);
+        add(self.regions.entry(region.clone()).or_default());
+        let region_tag = ("region".to_owned(), region.as_str().to_owned());
+        for key in set.tags.iter().cloned().chain([region_tag]) {
+            add(self.tagged.entry(key).or_default());
+        }
     }
 
     /// Adds a `checks` counter interval of `count` results, in total and (for
@@ -430,6 +506,35 @@ fn tag_set(region: &Region, set: &TagSet, skip: &[&str]) -> seconds::Tags {
     std::iter::once(region).chain(tags.cloned()).collect()
 }
 
+/// Adds an interval (through `add`) to an open second's scopes: the run, its
+/// region, its request, its region × request and, when given, its tag set.
+fn add_to_second(
+    open: &mut seconds::OpenSecond,
+    region: &Region,
+    request: &str,
+    tags: Option<seconds::Tags>,
+    add: impl Fn(&mut Stats) -> Result<(), String>,
+) -> Result<(), String> {
+    add(open.total.get_or_insert_with(seconds::open_stats))?;
+    add(open
+        .regions
+        .entry(region.clone())
+        .or_insert_with(seconds::open_stats))?;
+    add(open
+        .requests
+        .entry(request.to_owned())
+        .or_insert_with(seconds::open_stats))?;
+    let region_request = (region.clone(), request.to_owned());
+    add(open
+        .region_requests
+        .entry(region_request)
+        .or_insert_with(seconds::open_stats))?;
+    if let Some(tags) = tags {
+        add(&mut open.tag_sets.entry(tags).or_default().stats)?;
+    }
+    Ok(())
+}
+
 /// Adds `count` passes (or fails) to `counts`.
 fn count_check(counts: &mut CheckCounts, passed: bool, count: u64) {
     if passed {
@@ -452,7 +557,10 @@ fn add_to(
         hlog::add(into, h).map_err(|e| format!("interval `{}`: {e:?}", interval.tag))
     };
     match (phase, metric) {
-        (Some(phase), _) => add(scope.timings[phase].get_or_insert_with(hlog::new_histogram))?,
+        (Some(phase), _) => {
+            let like = seconds::new_like(&scope.duration);
+            add(scope.timings[phase].get_or_insert(like))?
+        }
         (None, TAG_DURATION) => add(&mut scope.duration)?,
         (None, TAG_FAILED) => scope.failed = scope.failed.saturating_add(h.len()),
         (None, TAG_ERRORED) => scope.errored = scope.errored.saturating_add(h.len()),
@@ -462,235 +570,10 @@ fn add_to(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use sls_load_core::hlog::{IntervalWriter, write_header};
-    use sls_load_core::job::WorkerId;
-    use std::time::Duration;
+mod tests;
 
-    /// One worker's interval log: `(tag, second, values in µs)` intervals from `start`.
-    fn log_bytes<T: AsRef<str>>(start: SystemTime, intervals: &[(T, u64, Vec<u64>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_header(&mut out, &["t"], start).unwrap();
-        let mut w = IntervalWriter::new();
-        for (tag, second, values) in intervals {
-            let mut h = hlog::new_histogram();
-            for v in values {
-                h.record(*v).unwrap();
-            }
-            w.write(
-                &mut out,
-                tag.as_ref(),
-                Duration::from_secs(*second),
-                Duration::from_secs(1),
-                &h,
-            )
-            .unwrap();
-        }
-        out
-    }
-
-    fn worker(region: &str) -> WorkerKey {
-        (Region::new(region).unwrap(), WorkerId::numbered(0))
-    }
-
-    struct Log(WorkerKey, ObjectKey, Vec<u8>);
-
-    fn worker_log(region: &str, latencies_ms: &[u64], start: SystemTime) -> Log {
-        let values = latencies_ms.iter().map(|ms| ms * 1000).collect();
-        Log(
-            worker(region),
-            ObjectKey::new("k").unwrap(),
-            log_bytes(start, &[("http_req_duration:home", 0, values)]),
-        )
-    }
-
-    fn span(start: SystemTime) -> Span {
-        Span {
-            start,
-            end: start + Duration::from_secs(3600),
-        }
-    }
-
-    fn merge_all(logs: &[Log], start: SystemTime) -> Merged {
-        merge(
-            logs.iter().map(|l| (&l.0, &l.1, l.2.as_slice())),
-            span(start),
-        )
-    }
-
-    #[test]
-    fn merging_adds_histograms_instead_of_averaging_percentiles() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        // Worker A: 99 fast requests. Worker B: one slow request.
-        let a = worker_log("us-east-1", &[1; 99], start);
-        let b = worker_log("eu-west-1", &[1000], start);
-        let m = merge_all(&[a, b], start);
-        assert!(m.problems.is_empty(), "{:?}", m.problems);
-        assert_eq!(m.total.requests(), 100);
-        // The exact p99 of the union is the fast value; the max is the slow one.
-        assert!(m.total.duration.value_at_quantile(0.99) <= 1001);
-        assert!(m.total.duration.max() >= 999_000);
-        assert_eq!(m.regions[&Region::new("eu-west-1").unwrap()].requests(), 1);
-        assert_eq!(m.requests["home"].requests(), 100);
-        let second = m.seconds.get_open(0).and_then(|s| s.total.as_ref());
-        assert_eq!(second.map(Stats::requests), Some(100));
-    }
-
-    #[test]
-    fn phase_timings_merge_per_request_and_in_total_only() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        // What a worker records for three answered requests (home, home, api, each
-        // connecting 3 ms and waiting 7 ms) and one api request that got no answer.
-        let answered = |n: usize| vec![10_000; n];
-        let mut intervals = vec![
-            ("http_req_duration:home".to_owned(), 0, answered(2)),
-            ("http_req_duration:api".to_owned(), 0, answered(1)),
-            ("http_req_errored:api".to_owned(), 0, vec![10_000]),
-        ];
-        for (request, n) in [("home", 2), ("api", 1)] {
-            for (phase, value) in TAG_PHASES.iter().zip([0, 3_000, 0, 0, 7_000, 0]) {
-                intervals.push((format!("{phase}:{request}"), 0, vec![value; n]));
-            }
-        }
-        let log = Log(
-            worker("us-east-1"),
-            ObjectKey::new("k").unwrap(),
-            log_bytes(start, &intervals),
-        );
-        let m = merge_all(&[log], start);
-        assert!(m.problems.is_empty(), "{:?}", m.problems);
-        let waiting = |s: &Stats| s.timings[4].as_ref().map(|h| (h.len(), h.max() / 1000));
-        assert_eq!(waiting(&m.total), Some((3, 7)));
-        assert_eq!(waiting(&m.requests["home"]), Some((2, 7)));
-        assert_eq!(waiting(&m.requests["api"]), Some((1, 7)));
-        assert_eq!(m.total.timings[0].as_ref().map(|h| h.max()), Some(0));
-        let region = &m.regions[&Region::new("us-east-1").unwrap()];
-        assert_eq!(waiting(region), Some((3, 7)));
-        // Seconds keep no phases (but for outputs' tag sets).
-        let second = m
-            .seconds
-            .get_open(0)
-            .and_then(|s| s.total.as_ref())
-            .unwrap();
-        assert!(second.timings.iter().all(Option::is_none));
-        // Phase tags do not count as requests.
-        assert_eq!(m.total.requests(), 4);
-    }
-
-    #[test]
-    fn version_2_tags_merge_per_tag_value_with_region_phases_and_checks() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let v2 = |metric: &str, status: u16, expected: bool| {
-            format!(
-                "v2;metric={metric};name=home;status={status};method=GET;scenario=browse;expected_response={expected};served_by=edge1"
-            )
-        };
-        let intervals = vec![
-            (v2("http_req_duration", 200, true), 0, vec![2_000; 3]),
-            (v2("http_req_duration", 503, false), 0, vec![9_000]),
-            (v2("http_req_failed", 503, false), 0, vec![9_000]),
-            (v2("http_req_waiting", 200, true), 0, vec![1_500; 3]),
-            (
-                "v2;metric=checks;check=is%20200;passed=true".to_owned(),
-                0,
-                vec![1; 3],
-            ),
-            (
-                "v2;metric=checks;check=is%20200;passed=false".to_owned(),
-                1,
-                vec![1],
-            ),
-            // An old worker's line in the same run.
-            ("http_req_duration:home".to_owned(), 1, vec![4_000]),
-            (
-                "v2;metric=dropped_iterations;scenario=browse".to_owned(),
-                1,
-                vec![1; 2],
-            ),
-            (
-                "v2;metric=iteration_duration;scenario=browse".to_owned(),
-                1,
-                vec![30_000; 4],
-            ),
-            // A metric of a newer worker, without a request name: skipped.
-            (
-                "v2;metric=data_sent;scenario=browse".to_owned(),
-                1,
-                vec![100],
-            ),
-        ];
-        let log = Log(
-            worker("eu-west-1"),
-            ObjectKey::new("k").unwrap(),
-            log_bytes(start, &intervals),
-        );
-        let m = merge_all(&[log], start);
-        assert!(m.problems.is_empty(), "{:?}", m.problems);
-        let tagged = |k: &str, v: &str| &m.tagged[&(k.to_owned(), v.to_owned())];
-        assert_eq!(m.total.requests(), 5);
-        assert_eq!(m.requests["home"].requests(), 5);
-        assert_eq!(tagged("status", "200").requests(), 3);
-        assert_eq!(tagged("status", "503").errors(), 1);
-        assert_eq!(tagged("method", "GET").requests(), 4);
-        assert_eq!(tagged("scenario", "browse").requests(), 4);
-        assert_eq!(tagged("expected_response", "true").requests(), 3);
-        assert_eq!(tagged("served_by", "edge1").requests(), 4);
-        assert_eq!(tagged("region", "eu-west-1").requests(), 5);
-        let waiting = tagged("region", "eu-west-1").timings[4]
-            .as_ref()
-            .map(|h| h.len());
-        assert_eq!(waiting, Some(3));
-        // The region scope of the summary has its phases too.
-        let region = &m.regions[&Region::new("eu-west-1").unwrap()];
-        assert_eq!(region.timings[4].as_ref().map(|h| h.len()), Some(3));
-        let checks = &m.checks["is 200"];
-        assert_eq!((checks.passes, checks.fails), (3, 1));
-        // Check counters are not requests, on no timeline second.
-        assert_eq!(m.total.dropped, 2);
-        assert_eq!(tagged("region", "eu-west-1").dropped, 2);
-        assert_eq!(tagged("scenario", "browse").dropped, 2);
-        let iterations = |s: &Stats| s.iterations.as_ref().map(|h| h.len());
-        assert_eq!(iterations(&m.total), Some(4));
-        assert_eq!(iterations(tagged("scenario", "browse")), Some(4));
-        assert_eq!(iterations(tagged("region", "eu-west-1")), Some(4));
-        let second = m.seconds.get_open(1).and_then(|s| s.total.as_ref());
-        assert_eq!(second.map(Stats::requests), Some(1));
-    }
-
-    #[test]
-    fn a_corrupt_object_is_a_problem_not_a_failure() {
-        let start = SystemTime::UNIX_EPOCH;
-        let good = worker_log("us-east-1", &[5, 6], start);
-        let bad = Log(
-            good.0.clone(),
-            ObjectKey::new("runs/r/us-east-1/w0001/latency-00000.hlog").unwrap(),
-            b"0.000,1.000,2.0,HISTFAAAA!!notbase64\n".to_vec(),
-        );
-        let m = merge_all(&[good, bad], start);
-        assert_eq!(m.total.requests(), 2);
-        assert_eq!(m.problems.len(), 1);
-        assert!(m.problems[0].key.as_str().ends_with("latency-00000.hlog"));
-    }
-
-    #[test]
-    fn live_progress_keeps_only_each_regions_recent_seconds() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let mut m = Merged::default();
-        let w = worker("us-east-1");
-        for second in 0..100 {
-            let bytes = log_bytes(start, &[("http_req_duration:home", second, vec![1000])]);
-            m.add_object(&w, &ObjectKey::new("k").unwrap(), &bytes, span(start));
-        }
-        assert_eq!(m.recent.len() as u64, RECENT_SECONDS);
-        assert_eq!(
-            m.recent.keys().next().map(|k| k.1),
-            Some(100 - RECENT_SECONDS)
-        );
-        assert_eq!(m.seconds.open_seconds().count(), 100);
-        assert_eq!(m.total.requests(), 100);
-    }
-}
+#[cfg(test)]
+mod property_tests;
 
 #[cfg(test)]
 mod span_tests {

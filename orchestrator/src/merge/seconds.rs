@@ -13,21 +13,66 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
+use hdrhistogram::Histogram;
+use sls_load_core::hlog::{self, HIST_LOW_US, HIST_SIGFIG};
 use sls_load_core::job::{CheckCounts, Region};
 
 use super::Stats;
 use crate::series::{ClosedSecond, Point};
 
+/// Empty figures for one scope of an open second. Its histograms start small
+/// and grow to the largest value added (a second's latencies are usually far
+/// below the 60 s a run-wide histogram is sized for, and the counts array
+/// grows with the range). Percentiles are the same as in a full-range
+/// histogram: the lowest value and precision, which set every bucket's
+/// bounds, are.
+pub fn open_stats() -> Stats {
+    Stats {
+        duration: growing_histogram(),
+        ..Stats::default()
+    }
+}
+
+/// A histogram with the run's lowest value and precision that grows as values
+/// are added; a full-range one should the growing one not be made.
+pub fn growing_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(HIST_LOW_US, 2 * HIST_LOW_US, HIST_SIGFIG) {
+        Ok(mut h) => {
+            h.auto(true);
+            h
+        }
+        Err(_) => hlog::new_histogram(),
+    }
+}
+
+/// A new empty histogram sized like `h`: growing when `h` grows.
+pub fn new_like(h: &Histogram<u64>) -> Histogram<u64> {
+    if h.is_auto_resize() {
+        growing_histogram()
+    } else {
+        hlog::new_histogram()
+    }
+}
+
 /// A tag set: `region` first, then the samples' tags in their order.
 pub type Tags = Vec<(String, String)>;
 
 /// One tag set's figures in one open second.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TagSetSecond {
-    /// Latency, phases, failures, dropped and iterations.
+    /// Latency, phases, failures, dropped and iterations (growing histograms).
     pub stats: Stats,
     /// Check results by check name.
     pub checks: BTreeMap<String, CheckCounts>,
+}
+
+impl Default for TagSetSecond {
+    fn default() -> Self {
+        Self {
+            stats: open_stats(),
+            checks: BTreeMap::new(),
+        }
+    }
 }
 
 /// One second that workers may still add to: full histograms per scope.

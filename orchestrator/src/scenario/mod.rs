@@ -53,6 +53,10 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// How long a VU removed by a ramp-down may finish its iteration (k6's default).
 pub const DEFAULT_GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
 
+/// sls-load's default `gracefulStop`: none (k6's is 30 s, longer than a worker
+/// may drain; see README "k6 differences").
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::ZERO;
+
 /// A validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -114,6 +118,10 @@ pub struct ScenarioDef {
     pub arrivals: Arrivals,
     /// Rows of the scenario's `data` file, if it has one.
     pub data: Option<DataSet>,
+    /// k6's `gracefulStop`: how long iterations in progress at the scenario's
+    /// end may go on sending their steps ([`DEFAULT_GRACEFUL_STOP`] unless
+    /// given; at most `MAX_DRAIN`).
+    pub graceful_stop: Duration,
 }
 
 impl ScenarioDef {

@@ -105,6 +105,7 @@ mod tests {
             duration: None,
             arrivals: Default::default(),
             data: None,
+            graceful_stop: std::time::Duration::ZERO,
         }];
         let mut jobs = vec![job];
         assert!(needs_redaction(&jobs));

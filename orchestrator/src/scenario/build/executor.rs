@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sls_load_core::job::{RateStage, VuStage};
+use sls_load_core::job::{MAX_DRAIN, RateStage, VuStage};
 
 use super::{Ctx, in_scenario};
 use crate::scenario::error::ScenarioError;
@@ -25,10 +25,17 @@ pub(super) fn check_keys(
 ) -> Result<(), ScenarioError> {
     let kind = def.executor;
     let key = |k| in_scenario(name, &[Seg::Key(k)]);
-    if def.graceful_stop.is_some() {
+    if let Some(grace) = def.graceful_stop
+        && grace > MAX_DRAIN
+    {
         return Err(ctx.fail(
             &key("graceful_stop"),
-            "`gracefulStop` is not supported yet; remove the key".into(),
+            format!(
+                "`gracefulStop` is at most {}s here (a worker drains for at most that \
+                 long after its slice), got {}",
+                MAX_DRAIN.as_secs(),
+                humantime::format_duration(grace)
+            ),
         ));
     }
     if let Some(k) = def

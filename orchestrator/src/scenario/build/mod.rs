@@ -218,6 +218,9 @@ fn scenario(
         duration,
         arrivals: def.arrivals.unwrap_or_default(),
         data,
+        graceful_stop: def
+            .graceful_stop
+            .unwrap_or(crate::scenario::DEFAULT_GRACEFUL_STOP),
     })
 }
 

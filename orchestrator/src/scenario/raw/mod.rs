@@ -187,7 +187,7 @@ pub(super) struct RawScenarioDef {
     #[serde(alias = "gracefulRampDown")]
     #[serde(default, deserialize_with = "optional_duration_or_zero")]
     pub(super) graceful_ramp_down: Option<Duration>,
-    /// k6's `gracefulStop`: read so that it can be refused with a reason.
+    /// k6's `gracefulStop` (at most `MAX_DRAIN`, checked when built).
     #[serde(alias = "gracefulStop")]
     #[serde(default, deserialize_with = "optional_duration_or_zero")]
     pub(super) graceful_stop: Option<Duration>,
@@ -518,11 +518,21 @@ mod tests {
     }
 
     #[test]
-    fn graceful_stop_is_read_and_refused_as_not_supported_yet() {
+    fn graceful_stop_is_accepted_up_to_the_drain_cap_and_defaults_to_none() {
+        let s = ok(&minimal_with(
+            "rate: 300",
+            "rate: 300\n    gracefulStop: 3s",
+        ));
+        assert_eq!(s.scenarios[0].graceful_stop, Duration::from_secs(3));
+        let s = ok(&minimal_with("rate: 300", "rate: 300"));
+        assert_eq!(s.scenarios[0].graceful_stop, Duration::ZERO);
         let e = error(&minimal_with(
             "rate: 300",
             "rate: 300\n    gracefulStop: 30s",
         ));
-        assert_contains(&e, &["`gracefulStop` is not supported yet"]);
+        assert_contains(
+            &e,
+            &["graceful_stop", "`gracefulStop` is at most 10s", "got 30s"],
+        );
     }
 }
