@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test lint bench bench-scale package fuzz clean
+.PHONY: all build demo drill test lint bench bench-scale package fuzz clean
 
 all: build
 
@@ -15,6 +15,11 @@ build:
 ## demo: build, start the sample target and the local cloud, run a three-region test
 demo: build
 	./samples/demo.sh
+
+## drill: build, start the sample multi-region system and run a 60 s failover drill against it
+## (samples/drill.yaml); writes the HTML report (or the summary JSON) under .sls-load/
+drill: build
+	./samples/drill.sh
 
 ## test: every test (unit, integration, end-to-end) from the one debug build
 test: build

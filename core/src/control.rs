@@ -55,6 +55,31 @@ pub struct Control {
     /// When it was written.
     #[serde(with = "humantime_serde")]
     pub at: SystemTime,
+    /// Windows in which one region's load pauses (a drill's `pause_region`
+    /// events), written before the workers start; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<Pause>,
+}
+
+/// A window in which the workers of one region start no iteration: arrivals
+/// due in it are counted as paused, and the schedule resumes at `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    /// The region (load zone) whose workers pause.
+    pub region: String,
+    /// When the pause begins.
+    #[serde(with = "humantime_serde")]
+    pub from: SystemTime,
+    /// When the load resumes.
+    #[serde(with = "humantime_serde")]
+    pub until: SystemTime,
+}
+
+impl Pause {
+    /// Whether `at` lies in the window (`from` included, `until` not).
+    pub fn covers(&self, at: SystemTime) -> bool {
+        self.from <= at && at < self.until
+    }
 }
 
 impl Control {
@@ -66,6 +91,7 @@ impl Control {
             reason: None,
             threshold: None,
             at,
+            pauses: Vec::new(),
         }
     }
 
@@ -77,6 +103,7 @@ impl Control {
             reason: Some(reason.to_owned()),
             threshold: None,
             at,
+            pauses: Vec::new(),
         }
     }
 

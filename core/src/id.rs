@@ -248,6 +248,11 @@ impl ObjectKey {
     pub fn control(run: &RunId) -> Self {
         Self(format!("runs/{run}/control.json"))
     }
+    /// `runs/{run_id}/events.json`: what a drill's events did, written by the
+    /// orchestrator after they ran (docs/FORMAT.md).
+    pub fn events(run: &RunId) -> Self {
+        Self(format!("runs/{run}/events.json"))
+    }
     /// `runs/{run_id}/heartbeat.json`: the dead-man switch of a run started with
     /// `--heartbeat`, refreshed by the orchestrator and read by the workers.
     pub fn heartbeat(run: &RunId) -> Self {

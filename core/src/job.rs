@@ -701,6 +701,10 @@ pub struct Manifest {
     pub finished_at: SystemTime,
     /// Iterations that could not start because every VU was busy (open model).
     pub dropped_iterations: u64,
+    /// Arrivals due while a drill paused this worker's region (open model);
+    /// absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub paused_iterations: u64,
     /// Counts per request name.
     pub requests: BTreeMap<String, RequestCounts>,
     /// Pass/fail counts per check name (absent in manifests of workers without checks).
@@ -784,6 +788,11 @@ impl LogCount {
 /// (`http_req_duration:home`); the worker now writes version 2 ([`crate::tag`]).
 pub fn tag(metric: &str, request: &str) -> String {
     format!("{metric}:{request}")
+}
+
+/// For `skip_serializing_if`: a zero count is left out.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -43,6 +43,11 @@ pub const METRIC_CHECKS: &str = "checks";
 /// `dropped_iterations`), tagged with `scenario`; the histogram's count is the number.
 pub const METRIC_DROPPED: &str = "dropped_iterations";
 
+/// The metric of per-interval paused-arrival counters (a drill's
+/// `pause_region`: arrivals due while the region was paused), tagged with
+/// `scenario`; the histogram's count is the number.
+pub const METRIC_PAUSED: &str = "paused_iterations";
+
 /// The metric of per-interval iteration durations (k6's `iteration_duration`),
 /// tagged with `scenario`; the histogram's count is k6's `iterations`.
 pub const METRIC_ITERATION: &str = "iteration_duration";

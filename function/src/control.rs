@@ -93,12 +93,30 @@ impl<'a, S: Sink> Watch<'a, S> {
         let bytes = self.read(&key).await.ok()??;
         match serde_json::from_slice::<Control>(&bytes) {
             Ok(c) if c.stop => Some(c.reason.unwrap_or_else(|| "stopped".into())),
-            Ok(_) => None,
+            Ok(c) => {
+                self.set_pauses(&c);
+                None
+            }
             Err(e) => {
                 tracing::warn!(key = %key, error = %e, "unreadable control object; going on");
                 None
             }
         }
+    }
+
+    /// Hands the control object's pause windows of this worker's region (a
+    /// drill's `pause_region`) to the engine.
+    fn set_pauses(&self, control: &Control) {
+        let windows: Vec<_> = control
+            .pauses
+            .iter()
+            .filter(|p| p.region == self.job.region.as_str())
+            .map(|p| (p.from, p.until))
+            .collect();
+        if !windows.is_empty() {
+            tracing::info!(run = %self.job.run_id, windows = windows.len(), "drill: pause windows set");
+        }
+        self.stop.set_pauses(windows);
     }
 
     /// `Some("heartbeat")` when the run has a heartbeat and this worker has not
@@ -218,6 +236,28 @@ mod tests {
             .store(false, std::sync::atomic::Ordering::Relaxed);
         watch.check().await;
         assert!(watch.stopped());
+    }
+
+    #[tokio::test]
+    async fn the_pause_windows_of_this_workers_region_reach_the_engine() {
+        let job = job();
+        let store = Memory::default();
+        let stop = Stop::new();
+        let watch = Watch::new(&job, &store, stop.clone());
+        store.set(
+            &ObjectKey::control(&job.run_id),
+            r#"{"format":1,"stop":false,"at":"2026-01-01T00:00:00Z","pauses":[
+                {"region":"local","from":"2026-01-01T00:00:30Z","until":"2026-01-01T00:00:40Z"},
+                {"region":"eu-west-1","from":"2026-01-01T00:00:00Z","until":"2026-01-01T00:01:00Z"}]}"#,
+        );
+        watch.check().await;
+        assert!(!watch.stopped());
+        let at = |s: u64| {
+            humantime::parse_rfc3339("2026-01-01T00:00:00Z").unwrap() + Duration::from_secs(s)
+        };
+        assert_eq!(stop.paused_until(at(29)), None);
+        assert_eq!(stop.paused_until(at(30)), Some(at(40)));
+        assert_eq!(stop.paused_until(at(40)), None, "resumes on time");
     }
 
     #[tokio::test]

@@ -206,6 +206,7 @@ async fn run_job_unboxed<S: Sink>(
         first_request_at: report.first_request_at,
         finished_at: report.finished_at,
         dropped_iterations: report.dropped_iterations,
+        paused_iterations: recorder.paused(),
         requests: recorder.counts(),
         checks: recorder.checks(),
         latency_logs: u32::try_from(written.logs.len()).unwrap_or(u32::MAX),

@@ -48,7 +48,7 @@ pub const MAX_TAG_SETS: usize = 1_000;
 /// values fold into `served_by=other`.
 pub const MAX_SERVED_VALUES: usize = 16;
 
-pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION};
+pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, METRIC_PAUSED};
 
 /// What the recorder knows of one request of the job: its tags that do not
 /// depend on the response.
@@ -126,6 +126,10 @@ struct State {
     interval_checks: BTreeMap<(String, bool), u64>,
     /// Dropped iterations of the current interval per scenario.
     interval_dropped: BTreeMap<String, u64>,
+    /// Arrivals paused by a drill in the current interval, per scenario.
+    interval_paused: BTreeMap<String, u64>,
+    /// Arrivals paused by a drill over the whole job.
+    paused_total: u64,
     /// Durations of the iterations that ended in the current interval, per scenario.
     interval_iterations: BTreeMap<String, Histogram<u64>>,
     /// Bytes sent and received in the current interval per request index.
@@ -177,6 +181,8 @@ impl Recorder {
             seen: BTreeSet::new(),
             interval_checks: BTreeMap::new(),
             interval_dropped: BTreeMap::new(),
+            interval_paused: BTreeMap::new(),
+            paused_total: 0,
             interval_iterations: BTreeMap::new(),
             interval_traffic: BTreeMap::new(),
             vus: BTreeMap::new(),
@@ -393,6 +399,24 @@ impl Recorder {
         *count = count.saturating_add(n);
     }
 
+    /// Counts `n` arrivals of `scenario` due while a drill paused the region
+    /// (`pause_region`): not dropped, paused; written as a `paused_iterations`
+    /// counter interval tagged with the scenario.
+    pub fn record_paused(&self, scenario: &str, n: u64) {
+        let mut st = self.lock();
+        st.paused_total = st.paused_total.saturating_add(n);
+        let count = match st.interval_paused.get_mut(scenario) {
+            Some(c) => c,
+            None => st.interval_paused.entry(scenario.to_owned()).or_default(),
+        };
+        *count = count.saturating_add(n);
+    }
+
+    /// Arrivals paused by a drill so far, over the whole job.
+    pub fn paused(&self) -> u64 {
+        self.lock().paused_total
+    }
+
     /// Records one iteration of `scenario` that ended at `at` after `duration`
     /// (k6's `iteration_duration`; their count is `iterations`).
     pub fn record_iteration(
@@ -488,6 +512,7 @@ impl Recorder {
             hists,
             interval_checks,
             interval_dropped,
+            interval_paused,
             interval_iterations,
             interval_traffic,
             vus,
@@ -517,6 +542,10 @@ impl Recorder {
         }
         for (scenario, n) in std::mem::take(interval_dropped) {
             let tag = TagSet::new(METRIC_DROPPED, [(KEY_SCENARIO.to_owned(), scenario)]);
+            writer.write(pending, &tag.encode(), start, second, &counter(n))?;
+        }
+        for (scenario, n) in std::mem::take(interval_paused) {
+            let tag = TagSet::new(METRIC_PAUSED, [(KEY_SCENARIO.to_owned(), scenario)]);
             writer.write(pending, &tag.encode(), start, second, &counter(n))?;
         }
         for (scenario, h) in std::mem::take(interval_iterations) {

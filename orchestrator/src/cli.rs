@@ -178,6 +178,10 @@ pub struct RunArgs {
     /// Where to run and store.
     #[command(flatten)]
     pub cloud: CloudArgs,
+    /// Let the scenario's `run:` events execute their commands (a scenario file
+    /// alone never runs programs).
+    #[arg(long)]
+    pub allow_exec: bool,
 }
 
 /// `sls-load report`.

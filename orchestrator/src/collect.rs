@@ -92,6 +92,9 @@ pub struct Collected {
     windows: Vec<(WorkerKey, u64, u64)>,
     /// Where each worker's latest stored interval ends, after the run's start.
     latest_end: BTreeMap<WorkerKey, Duration>,
+    /// A drill's analysis feed: every closed second drained is added to it
+    /// (`None` for a run without events).
+    drill_feed: Option<crate::drill::analysis::Feed>,
 }
 
 /// GET attempts (one per poll) before an unreadable object becomes a problem.
@@ -105,9 +108,17 @@ impl Collected {
             .iter()
             .map(|j| (j.region.clone(), j.worker_id.clone()))
             .collect();
+        let drill_feed = plan
+            .drill
+            .as_ref()
+            .map(|_| crate::drill::analysis::Feed::default());
+        let mut merged = Merged::default();
+        // A drill's analysis reads every tag set's closed seconds.
+        merged.seconds.keep_closed(drill_feed.is_some());
         Self {
+            drill_feed,
             manifests: BTreeMap::new(),
-            merged: Merged::default(),
+            merged,
             problems: Vec::new(),
             planned,
             seen: BTreeSet::new(),
@@ -167,7 +178,10 @@ impl Collected {
     /// no per-tag-set seconds. Turn it on before the first poll: seconds merged
     /// before hand over only what arrived after. Off drops what was kept.
     pub fn keep_closed(&mut self, on: bool) {
-        self.merged.seconds.keep_closed(on);
+        // A drill keeps them whatever the outputs ask.
+        self.merged
+            .seconds
+            .keep_closed(on || self.drill_feed.is_some());
     }
 
     /// The seconds closed since the last call, oldest first, every tag set's
@@ -176,7 +190,17 @@ impl Collected {
     /// [`Collected::poll`] by the rule in docs/FORMAT.md; once the run is settled
     /// (or [`Collected::close_all`]), every remaining second is closed.
     pub fn drain_closed(&mut self) -> Vec<crate::series::ClosedSecond> {
-        self.merged.seconds.drain_closed()
+        let closed = self.merged.seconds.drain_closed();
+        if let Some(feed) = &mut self.drill_feed {
+            feed.add(&closed);
+        }
+        closed
+    }
+
+    /// A drill's analysis feed: every closed second drained so far, whoever
+    /// drained it (`None` for a run without events).
+    pub fn drill_feed(&self) -> Option<&crate::drill::analysis::Feed> {
+        self.drill_feed.as_ref()
     }
 
     /// Closes every second still open (a collection that ends without

@@ -32,6 +32,7 @@ pub mod commands;
 pub mod compare;
 pub mod control;
 pub mod cost;
+pub mod drill;
 pub mod export;
 pub mod fanout;
 pub mod invoke;

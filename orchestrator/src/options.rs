@@ -418,6 +418,8 @@ pub struct RunOptions {
     pub outputs: Vec<OutSpec>,
     /// Where to run and store.
     pub cloud: CloudOptions,
+    /// `--allow-exec`: the scenario's `run:` events may execute their commands.
+    pub allow_exec: bool,
 }
 
 impl RunOptions {
@@ -444,6 +446,7 @@ impl RunOptions {
             ci: CiOutputs::from_cli(args.ci)?,
             outputs: out_specs(args.out)?,
             cloud: cloud(args.cloud)?,
+            allow_exec: args.allow_exec,
         })
     }
 }

@@ -188,6 +188,9 @@ pub struct Plan {
     pub thresholds: Vec<ThresholdSpec>,
     /// Every worker's Invoke payload.
     pub jobs: Vec<Job>,
+    /// A drill's events and settings (issue #13); absent for a plain load test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::DrillPlan>,
 }
 
 impl Plan {
@@ -401,6 +404,10 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         regions: region_plans,
         thresholds: threshold_specs(scenario),
         jobs,
+        drill: (!scenario.events.is_empty()).then(|| crate::drill::DrillPlan {
+            events: crate::drill::resolve_urls(&scenario.events, &scenario.target),
+            settings: scenario.drill,
+        }),
     })
 }
 
@@ -635,6 +642,8 @@ pub(crate) mod tests {
             allowed_targets: vec![],
             network: Default::default(),
             notices: vec![],
+            events: vec![],
+            drill: Default::default(),
         }
     }
 

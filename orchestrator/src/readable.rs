@@ -108,7 +108,7 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
             _ => bytes(value),
         };
     }
-    if matches!(t.metric, Metric::Vus | Metric::VusMax) {
+    if matches!(t.metric, Metric::Vus | Metric::VusMax | Metric::DrillErrors) {
         return thousands(value.max(0.0).round() as u64);
     }
     match t.stat {

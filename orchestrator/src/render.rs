@@ -23,6 +23,10 @@ pub fn summary(s: &Summary) -> String {
     table(&mut out, s);
     phases(&mut out, s);
     checks(&mut out, s);
+    crate::drill::render::events(&mut out, &s.events, s.paused_iterations);
+    if let Some(drill) = &s.drill {
+        crate::drill::render::drill(&mut out, drill);
+    }
     thresholds(&mut out, s);
     dns(&mut out, s);
     out

@@ -349,6 +349,16 @@ pub struct Summary {
     /// when the logs recorded no iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration_duration_ms: Option<Latency>,
+    /// A drill's events as they ran (from `events.json`); absent without events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<crate::drill::events::EventRecord>,
+    /// What each drill event did to every client region; absent without events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::analysis::Drill>,
+    /// Arrivals due while a drill paused their region (`pause_region`), from
+    /// the workers' manifests; absent when none.
+    #[serde(default, skip_serializing_if = "crate::drill::is_zero")]
+    pub paused_iterations: u64,
 }
 
 impl Summary {
@@ -396,6 +406,9 @@ impl Summary {
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map(latency),
+            events: Vec::new(),
+            drill: None,
+            paused_iterations: 0,
         };
         summary.mark_end();
         attach_error_classes(&mut summary.regions, totals.by_region);
@@ -803,7 +816,11 @@ fn observe(t: &Threshold, summary: &Summary, merged: &Merged) -> Option<f64> {
     if let Some(phase) = t.metric.phase() {
         return trend(stats?.timings[phase].as_ref()?, t.stat);
     }
+    if t.metric.is_drill() {
+        return crate::drill::thresholds::observe(t, summary.drill.as_ref()?);
+    }
     match t.metric {
+        Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => None,
         Metric::HttpReqDuration => trend(&stats?.duration, t.stat),
         Metric::HttpReqFailed => {
             let s = stats?;

@@ -48,6 +48,14 @@ pub enum Metric {
     Vus,
     /// `vus_max`: gauge of the VUs started, per second over the run.
     VusMax,
+    /// `time_to_recover`: a drill's time from an event to recovery, ms (the
+    /// worst over events and client regions; see `drill::thresholds`).
+    TimeToRecover,
+    /// `time_to_detect`: a drill's time from an event to the first second
+    /// outside the band, ms.
+    TimeToDetect,
+    /// `drill_errors`: requests failed during a drill's events.
+    DrillErrors,
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -57,11 +65,13 @@ enum Kind {
     Rate,
     Counter,
     Gauge,
+    /// A drill's figure: one value per event and client region, the worst judged.
+    Drill,
 }
 
 impl Metric {
     /// Every supported metric, in the order they are listed in messages.
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 20] = [
         Metric::HttpReqDuration,
         Metric::HttpReqFailed,
         Metric::HttpReqs,
@@ -79,6 +89,9 @@ impl Metric {
         Metric::DataReceived,
         Metric::Vus,
         Metric::VusMax,
+        Metric::TimeToRecover,
+        Metric::TimeToDetect,
+        Metric::DrillErrors,
     ];
 
     /// The k6 phase timings, in the interval logs' phase order
@@ -117,6 +130,9 @@ impl Metric {
             Metric::DataReceived => "data_received",
             Metric::Vus => "vus",
             Metric::VusMax => "vus_max",
+            Metric::TimeToRecover => "time_to_recover",
+            Metric::TimeToDetect => "time_to_detect",
+            Metric::DrillErrors => "drill_errors",
         }
     }
 
@@ -131,8 +147,20 @@ impl Metric {
         self.kind() == Kind::Rate
     }
 
+    /// True for the drill metrics, judged on the summary's `drill` section.
+    pub fn is_drill(self) -> bool {
+        self.kind() == Kind::Drill
+    }
+
+    /// True for the drill metrics measured in time (`time_to_recover`,
+    /// `time_to_detect`), whose values may carry a unit (`10s`).
+    pub fn is_drill_time(self) -> bool {
+        matches!(self, Metric::TimeToRecover | Metric::TimeToDetect)
+    }
+
     fn kind(self) -> Kind {
         match self {
+            Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => Kind::Drill,
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
             Metric::HttpReqs
             | Metric::DroppedIterations
@@ -151,6 +179,7 @@ impl Metric {
             Kind::Rate => "rate",
             Kind::Counter => "count or rate",
             Kind::Gauge => "value, min or max",
+            Kind::Drill => "max (or nothing: time_to_recover: [\"<10s\"])",
         }
     }
 
@@ -163,6 +192,7 @@ impl Metric {
             Kind::Rate => stat == Stat::Rate,
             Kind::Counter => matches!(stat, Stat::Count | Stat::Rate),
             Kind::Gauge => matches!(stat, Stat::Value | Stat::Min | Stat::Max),
+            Kind::Drill => stat == Stat::Max,
         }
     }
 }
@@ -289,7 +319,8 @@ pub struct Threshold {
 }
 
 /// Tags a threshold's metric key may filter on.
-const TAGS: &str = "name, region, status, method, scenario, expected_response, check, served_by";
+const TAGS: &str =
+    "name, region, status, method, scenario, expected_response, check, served_by, event";
 
 impl Threshold {
     /// Parses one k6 threshold: `metric_key` is the key of the `thresholds` mapping
@@ -312,9 +343,18 @@ impl Threshold {
                 text
             )));
         };
-        let stat = parse_stat(text[..op_at].trim()).map_err(&fail)?;
+        let stat_text = text[..op_at].trim();
+        let stat = if metric.is_drill() && stat_text.is_empty() {
+            Stat::Max
+        } else {
+            parse_stat(stat_text).map_err(&fail)?
+        };
         let (op, rest) = parse_op(&text[op_at..]).map_err(&fail)?;
-        let value = parse_value(rest.trim(), op, metric).map_err(&fail)?;
+        let value = if metric.is_drill_time() {
+            parse_drill_time(rest.trim(), op).map_err(&fail)?
+        } else {
+            parse_value(rest.trim(), op, metric).map_err(&fail)?
+        };
         if !metric.allows(stat) {
             return Err(fail(format!(
                 "`{stat}` does not apply to {metric}; use {}",
@@ -400,6 +440,16 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
     if per_iteration.contains(&metric) && tag.is_some_and(|t| t != "region" && t != "scenario") {
         return Err(fail(format!(
             "{metric} has no request tags like `name`; filter by region only (or scenario)"
+        )));
+    }
+    if metric.is_drill() && tag.is_some_and(|t| t != "region" && t != "event") {
+        return Err(fail(format!(
+            "{metric} can be filtered by `region` or `event` only, e.g. {metric}{{event:eu-down}}"
+        )));
+    }
+    if !metric.is_drill() && tag == Some("event") {
+        return Err(fail(format!(
+            "the `event` tag applies to drill metrics only (time_to_recover, time_to_detect, drill_errors), not to {metric}"
         )));
     }
     if matches!(metric, Metric::Vus | Metric::VusMax)
@@ -504,6 +554,21 @@ fn parse_op(text: &str) -> Result<(Op, &str), String> {
             let symbol: String = text.chars().take_while(|c| "<>=!".contains(*c)).collect();
             format!("unknown operator `{symbol}`; use <, <=, >, >=, == or !=")
         })
+}
+
+/// A drill time: a duration with a unit (`10s`, `2500ms`), or milliseconds.
+fn parse_drill_time(text: &str, op: Op) -> Result<f64, String> {
+    if text.is_empty() {
+        return Err(format!("missing a value after `{op}`"));
+    }
+    if let Ok(ms) = text.parse::<f64>()
+        && ms.is_finite()
+    {
+        return Ok(ms);
+    }
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .map_err(|_| format!("expected a duration like 10s or 2500ms after `{op}`, found `{text}`"))
 }
 
 fn parse_value(text: &str, op: Op, metric: Metric) -> Result<f64, String> {
@@ -721,7 +786,7 @@ mod tests {
              http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations, \
              http_req_blocked, http_req_connecting, http_req_tls_handshaking, http_req_sending, \
              http_req_waiting, http_req_receiving, iterations, iteration_duration, data_sent, \
-             data_received, vus, vus_max)"
+             data_received, vus, vus_max, time_to_recover, time_to_detect, drill_errors)"
         );
     }
 

@@ -10,6 +10,7 @@ mod cli_edges;
 mod compare;
 mod conformance;
 mod dns;
+mod drill;
 mod engine;
 mod faults;
 mod html_report;

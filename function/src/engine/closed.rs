@@ -115,7 +115,15 @@ async fn run_vu(
             }
             last = None;
         }
-        let now = last.unwrap_or_else(Instant::now);
+        let mut now = last.unwrap_or_else(Instant::now);
+        // A drill paused this region: the VU waits for the window's end.
+        if let Some(until) = ctx.stop.paused_until(ctx.clock.wall_of(now)) {
+            tokio::select! {
+                () = tokio::time::sleep_until(ctx.clock.instant_of(until).into()) => {}
+                () = ctx.stop.stopped() => return,
+            }
+            now = Instant::now();
+        }
         if now >= ctx.end || ctx.stop.is_stopped() || !limits.take(vu.iterations) {
             return;
         }

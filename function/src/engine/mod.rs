@@ -865,4 +865,47 @@ pub(crate) mod tests {
         let tags: Vec<String> = values_by_tag(&log).into_keys().collect();
         assert_eq!(tags, ["http_req_errored:home"]);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pause_window_holds_back_the_arrivals_due_in_it_and_counts_them_paused() {
+        let (url, seen) = server(Duration::ZERO).await;
+        let s = scenario(
+            "paced",
+            Executor::ConstantArrivalRate {
+                rate: 50.0,
+                offset: Duration::ZERO,
+            },
+            vec![step("home", "/")],
+        );
+        let job = job(&url, Duration::from_millis(1500), vec![s]);
+        let clock = Clock::now();
+        let recorder = Arc::new(Recorder::new(
+            clock.instant_of(job.run_start()),
+            job.run_start(),
+            request_names(&job),
+        ));
+        let stop = Stop::new();
+        // Paused from 0.5 s to 1.0 s: the 25 arrivals due in it are held back.
+        let from = job.run_start() + Duration::from_millis(500);
+        stop.set_pauses(vec![(from, from + Duration::from_millis(500))]);
+        run_until(&job, recorder.clone(), clock, stop)
+            .await
+            .expect("engine runs");
+        let sent = seen.paths.lock().expect("lock").len() as u64;
+        let paused = recorder.paused();
+        assert!((24..=26).contains(&paused), "paused {paused}");
+        assert_eq!(sent + paused, 75, "sent {sent} + paused {paused}");
+        assert_eq!(recorder.counts()["home"].requests, sent);
+        recorder.close().expect("close");
+        let log = recorder.take_log("t").expect("encodes").expect("intervals");
+        let paused_logged: u64 = sls_load_core::hlog::decode(&log)
+            .map(|i| i.expect("parses"))
+            .filter(|i| i.tag.contains("metric=paused_iterations"))
+            .map(|i| i.histogram.len())
+            .sum();
+        assert_eq!(
+            paused_logged, paused,
+            "the paused_iterations counters add up"
+        );
+    }
 }

@@ -128,6 +128,14 @@ fn pace(
         if !sleep_until(intended.checked_sub(early).unwrap_or(intended), stop) {
             break;
         }
+        // A drill paused this region: the arrival is counted as paused, not sent.
+        if stop
+            .paused_until(pool.ctx.clock.wall_of(intended))
+            .is_some()
+        {
+            pool.ctx.recorder.record_paused(&pool.ctx.name, 1);
+            continue;
+        }
         if take_idle(&pool.idle) {
             // Unbounded: a send fails only once every VU is gone.
             if tx.try_send(intended).is_err() {

@@ -3,13 +3,16 @@
 //! start end at once, and requests in flight get at most
 //! [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN) more.
 //!
-//! This module owns the signal only: reading the control object and deciding to
-//! stop is `crate::control`'s. The hot path stays cheap: executors read an atomic
+//! It also carries a drill's pause windows for this worker's region
+//! (`pause_region`): the executors ask [`Stop::paused_until`] before starting an
+//! iteration. This module owns the signal only: reading the control object and
+//! deciding to stop (or pause) is `crate::control`'s. The hot path stays cheap: executors read an atomic
 //! flag, and each VU holds one [`StopSignal`] (a oneshot receiver, polled without
 //! locks) for the few places that wait.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use tokio::sync::{Notify, oneshot};
 
@@ -20,6 +23,10 @@ pub struct Stop {
     /// The senders of every [`StopSignal`] handed out and not fired yet.
     signals: Mutex<Vec<oneshot::Sender<()>>>,
     notify: Notify,
+    /// Whether any pause window is set (the hot path skips the lock without).
+    has_pauses: AtomicBool,
+    /// Pause windows of this worker's region, `[from, until)`.
+    pauses: Mutex<Vec<(SystemTime, SystemTime)>>,
 }
 
 impl Stop {
@@ -56,6 +63,27 @@ impl Stop {
             }
             notified.await;
         }
+    }
+
+    /// Sets this worker's pause windows `[from, until)` (replacing earlier ones).
+    pub fn set_pauses(&self, windows: Vec<(SystemTime, SystemTime)>) {
+        let mut pauses = self.pauses.lock().unwrap_or_else(PoisonError::into_inner);
+        self.has_pauses
+            .store(!windows.is_empty(), Ordering::Release);
+        *pauses = windows;
+    }
+
+    /// When the pause covering `at` ends, if one does.
+    pub fn paused_until(&self, at: SystemTime) -> Option<SystemTime> {
+        if !self.has_pauses.load(Ordering::Acquire) {
+            return None;
+        }
+        let pauses = self.pauses.lock().unwrap_or_else(PoisonError::into_inner);
+        pauses
+            .iter()
+            .filter(|(from, until)| *from <= at && at < *until)
+            .map(|(_, until)| *until)
+            .max()
     }
 
     /// A signal of its own for one VU.

@@ -165,6 +165,27 @@ pub enum Error {
         /// Each regressed figure, as `p95 of region eu-west-1: 2.10ms → 53.40ms (+2443%) > 10%`.
         regressions: Vec<String>,
     },
+    /// The scenario has a `run:` event and `--allow-exec` was not given.
+    #[error(
+        "event `{event}` runs a command (`run:`); add --allow-exec to let the scenario execute it"
+    )]
+    ExecNotAllowed {
+        /// The first such event.
+        event: String,
+    },
+    /// A `pause_region` event names a region the run (with `--regions`) does not have.
+    #[error("event `{event}` pauses region {region}, which this run does not have ({regions})")]
+    PauseRegionNotInRun {
+        /// The event.
+        event: String,
+        /// Its region.
+        region: String,
+        /// The run's regions.
+        regions: String,
+    },
+    /// Drill events failed (named with their errors); the summary shows them.
+    #[error("drill event(s) failed: {}", .0.join("; "))]
+    EventsFailed(Vec<String>),
     /// A second Ctrl-C or SIGTERM: gone without waiting for the workers.
     #[error(
         "interrupted twice: the workers were told to stop; what they stored stays in the store: `sls-load report {0}`"
@@ -196,7 +217,9 @@ impl Error {
             | Error::WorkersMissing { .. }
             | Error::Incomplete { .. }
             | Error::Regressed { .. }
-            | Error::Output(_) => EXIT_RUN_FAILED,
+            | Error::Output(_)
+            | Error::EventsFailed(_) => EXIT_RUN_FAILED,
+            Error::ExecNotAllowed { .. } | Error::PauseRegionNotInRun { .. } => EXIT_BAD_INPUT,
             Error::RunExists(_) => EXIT_BAD_INPUT,
             Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,

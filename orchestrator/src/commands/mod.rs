@@ -87,16 +87,18 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
 /// was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
-    collected: &Collected,
+    collected: &mut Collected,
     export: Option<&Path>,
     ci: &CiOutputs,
     interrupted: bool,
 ) -> Result<(), Error> {
-    let run_id = &collected.plan.run_id;
     let mut summary = Summary::build(collected, &collected.merged);
     summary.interrupted |= interrupted;
+    let run_id = &collected.plan.run_id.clone();
     summary.aborted_by = aborted_by(cloud, run_id).await;
     summary.mark_end();
+    // A drill: its events as they ran, markers, the analysis and its thresholds.
+    crate::drill::attach(&cloud.store, collected, &mut summary).await;
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -186,8 +188,8 @@ pub(crate) fn stdout(text: &str) -> Result<(), Error> {
 }
 
 /// A run stopped by an `abortOnFail` threshold ends with the thresholds' code;
-/// an interrupted run with its own; missing workers fail the run; crossed
-/// thresholds fail it with their own code.
+/// an interrupted run with its own; missing workers and failed drill events
+/// fail the run; crossed thresholds fail it with their own code.
 fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
     if let Some(threshold) = &summary.aborted_by {
         return Err(Error::AbortedByThreshold {
@@ -215,6 +217,15 @@ fn verdict(summary: &Summary, run_id: &RunId) -> Result<(), Error> {
             first: first.clone(),
             run_id: run_id.clone(),
         });
+    }
+    let failed_events: Vec<String> = summary
+        .events
+        .iter()
+        .filter(|e| e.failed())
+        .map(|e| format!("{}: {}", e.name, e.error.as_deref().unwrap_or("failed")))
+        .collect();
+    if !failed_events.is_empty() {
+        return Err(Error::EventsFailed(failed_events));
     }
     if !summary.thresholds_ok() {
         return Err(Error::ThresholdsCrossed(

@@ -39,6 +39,7 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let mut signals = Signals::listen();
     let scenario = load_scenario(&opts.scenario, opts.target.as_deref(), &opts.plan.overrides)?;
+    check_events(&scenario, opts.allow_exec)?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
         .env
@@ -46,6 +47,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
+    check_pause_regions(&scenario, &layout)?;
     preflight(&opts, &scenario, &layout)?;
     if !opts.quiet {
         eprintln!("{}", crate::cloud::announcement(&opts.cloud));
@@ -184,7 +186,7 @@ async fn run_planned(
         finish_outputs(outputs, &mut collected).await;
         finish(
             cloud,
-            &collected,
+            &mut collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             interrupted,
@@ -233,7 +235,11 @@ async fn prepare(
     if !created {
         return Err(Error::RunExists(opts.run_id.clone()));
     }
-    let go_on = sls_load_core::control::Control::running(SystemTime::now());
+    let mut go_on = sls_load_core::control::Control::running(SystemTime::now());
+    // A drill's pause windows, known to every worker before it starts.
+    if let Some(drill) = &plan.drill {
+        go_on.pauses = crate::drill::events::pause_windows(&drill.events, plan.start_at);
+    }
     crate::control::write(&cloud.store, &opts.run_id, &go_on).await?;
     if opts.heartbeat.is_some() {
         crate::control::beat(&cloud.store, &opts.run_id, 0).await?;
@@ -288,6 +294,7 @@ async fn invoke_and_follow(
             invoking,
             inject_fault(cloud, plan, opts.local_fault_kill_after),
             following,
+            run_events(cloud, plan, &stopping),
         )
     };
     let heartbeat = async {
@@ -301,7 +308,7 @@ async fn invoke_and_follow(
     let ordered = interrupt::stop_on_order(&cloud.store, &plan.run_id, &stopping);
     let stop =
         interrupt::stop_on_signal(signals, &cloud.store, &plan.run_id, &stopping, settle_for);
-    let (failures, (), followed) = tokio::select! {
+    let (failures, (), followed, ()) = tokio::select! {
         done = work => done,
         never = heartbeat => match never {},
         never = ordered => match never {},
@@ -380,6 +387,65 @@ async fn follow(
             tokio::time::sleep(crate::cost::POLL_EVERY).await;
         }
     }
+}
+
+/// Runs a drill's events at their instants (a stopping run cancels those not
+/// started) and stores what they did (`events.json`); nothing without events.
+async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
+    let Some(drill) = &plan.drill else { return };
+    let records =
+        crate::drill::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait())
+            .await;
+    for r in records.iter().filter(|r| r.failed()) {
+        eprintln!(
+            "sls-load: event {} failed: {}",
+            r.name,
+            r.error.as_deref().unwrap_or("?")
+        );
+    }
+    if let Err(e) = crate::drill::events::store(&cloud.store, &plan.run_id, records).await {
+        eprintln!("sls-load: warning: the drill's events were not stored: {e}");
+    }
+}
+
+/// `run:` events execute commands: only with `--allow-exec` (exit 2 naming the
+/// first such event otherwise).
+fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
+    if allow_exec {
+        return Ok(());
+    }
+    match scenario
+        .events
+        .iter()
+        .find(|e| matches!(e.action, crate::drill::EventAction::Run { .. }))
+    {
+        Some(e) => Err(Error::ExecNotAllowed {
+            event: e.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A `pause_region` event must name one of the run's regions (`--regions` may
+/// have changed them).
+fn check_pause_regions(scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
+    let names = layout.region_names();
+    for e in &scenario.events {
+        if let crate::drill::EventAction::PauseRegion { region } = &e.action
+            && !names.iter().any(|r| r.as_str() == region)
+        {
+            return Err(Error::PauseRegionNotInRun {
+                event: e.name.clone(),
+                region: region.clone(),
+                regions: names
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `--out`, once the run is settled: hands over the seconds still open (all

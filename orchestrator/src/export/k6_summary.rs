@@ -307,6 +307,9 @@ pub(crate) mod tests {
                 p99_9: 9.5,
                 max: 10.0,
             }),
+            events: vec![],
+            drill: None,
+            paused_iterations: 0,
         }
     }
 

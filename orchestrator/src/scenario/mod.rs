@@ -87,6 +87,10 @@ pub struct Scenario {
     /// One-line notices for stderr about how the file was read (a `distribution`
     /// whose percents were renormalised), without the `sls-load: ` prefix.
     pub notices: Vec<String>,
+    /// A drill's events (`events:`), in file order; empty for a plain load test.
+    pub events: Vec<crate::drill::EventSpec>,
+    /// How a drill's events are judged (`drill:`), defaults when not given.
+    pub drill: crate::drill::DrillSettings,
 }
 
 /// One named scenario of a file.

@@ -79,6 +79,7 @@ pub fn page(summary: &Summary, facts: &RunFacts) -> Result<String, HtmlError> {
     out.push_str(CHART_SECTIONS);
     tables::phases(&mut out, summary);
     tables::figures(&mut out, summary);
+    crate::drill::html::section(&mut out, summary);
     tables::checks_and_thresholds(&mut out, summary);
     tables::errors(&mut out, summary);
     tables::run(&mut out, summary, facts);

@@ -8,6 +8,7 @@
 //! parse data or CA files itself (`files` does).
 
 mod checks;
+mod events;
 mod executor;
 mod protocol;
 mod requests;
@@ -124,6 +125,9 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
     http.dns = raw.dns.map(|d| d.into_options()).unwrap_or_default();
     let http = protocol::with_drill_headers(http, raw.served_by, raw.region_header);
     let network = network(ctx, raw.target_region, raw.network)?;
+    let events = events::events(ctx, raw.events.take(), run, &regions)?;
+    let drill = events::settings(raw.drill.take());
+    events::check_thresholds(ctx, &thresholds, &events)?;
 
     Ok(Scenario {
         file: file.to_owned(),
@@ -143,6 +147,8 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
             .collect(),
         network,
         notices,
+        events,
+        drill,
     })
 }
 

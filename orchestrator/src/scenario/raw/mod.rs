@@ -9,6 +9,7 @@
 
 mod collections;
 mod dns;
+mod events;
 mod numbers;
 mod strings;
 mod thresholds;
@@ -22,6 +23,7 @@ pub(super) use collections::{
     Distribution, Headers, Query, Regions, Requests, Scenarios, Sleep, Stages,
 };
 pub(super) use dns::RawDns;
+pub(super) use events::{RawDrill, RawEvent};
 pub(crate) use strings::is_name;
 pub(super) use thresholds::Thresholds;
 
@@ -97,6 +99,12 @@ pub(super) struct RawFile {
     pub(super) network: Option<RawNetwork>,
     #[serde(default)]
     pub(super) allowed_targets: Option<Vec<String>>,
+    /// A drill's events (issue #13), in file order.
+    #[serde(default)]
+    pub(super) events: Option<Vec<RawEvent>>,
+    /// How a drill's events are judged.
+    #[serde(default)]
+    pub(super) drill: Option<RawDrill>,
     /// k6's `dns: { ttl, select, policy }` plus `servers`.
     #[serde(default)]
     pub(super) dns: Option<RawDns>,
