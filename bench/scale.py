@@ -105,6 +105,8 @@ scenarios:
                  "--local-dir", state, "--workers", str(WORKERS),
                  "--local-concurrency", str(WORKERS), "--summary-export", summary,
                  "--html", html], env, SECONDS + 900)
+            with open(os.path.join(out_dir, "run.stderr"), "w") as f:
+                f.write(err)
             if code not in (0, 1, 99) or not os.path.exists(summary):
                 log(err[-3000:])
                 raise SystemExit(f"sls-load run exited {code}")
@@ -118,11 +120,18 @@ scenarios:
                 [os.path.join(BIN, "sls-load"), "report", run_id, "--local-dir", state,
                  "--html", html2], env, 1800)
             rebuilt = BUILT.search(rerr)
+            with open(os.path.join(out_dir, "report.stderr"), "w") as f:
+                f.write(rerr)
+            with open(os.path.join(out_dir, "summary.json"), "w") as f:
+                json.dump(s, f)
             objects = sum(len(files) for _, _, files in os.walk(os.path.join(state)))
             results = {
                 "workers": WORKERS, "seconds": SECONDS, "rate": RATE,
                 "exit": code, "report_exit": rcode,
                 "requests": s["total"]["requests"],
+                "errors": s["total"]["errors"],
+                "dropped_iterations": s["dropped_iterations"],
+                "problems": len(s["workers"]["problems"]),
                 "reported": s["workers"]["reported"],
                 "files_in_local_state": objects,
                 "run_wall_s": round(run_s, 1),
