@@ -54,6 +54,12 @@ pub struct Series {
     /// Per region, then request name, in time order.
     #[serde(default)]
     pub region_requests: BTreeMap<String, BTreeMap<String, Vec<Point>>>,
+    /// Objects whose intervals arrived after their second had closed (a worker
+    /// whose uploads failed for a while), as `key: what` lines: those requests
+    /// are in every total but not in these series; `report RUN_ID`, which reads
+    /// every object before closing any second, rebuilds exact series.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<String>,
 }
 
 /// One point of a latency percentile spectrum: `percentile` (0–100, e.g.

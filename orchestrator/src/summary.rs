@@ -394,7 +394,7 @@ impl Summary {
             thresholds: Vec::new(),
             interrupted: collected.manifests.values().any(|m| m.stopped),
             aborted_by: None,
-            series: series(plan, &points),
+            series: series(plan, &points, merged),
             spectrum: spectrum(plan, merged),
             markers: slice_markers(plan),
             vus: GaugeFigures::of(&merged.total.vus),
@@ -548,10 +548,17 @@ fn timeline(points: &Points) -> Vec<Second> {
 }
 
 /// The per-second series of every planned region, request and region × request.
-fn series(plan: &Plan, points: &Points) -> Series {
+fn series(plan: &Plan, points: &Points, merged: &Merged) -> Series {
     let regions: Vec<Region> = plan.regions.iter().map(|r| r.region.clone()).collect();
     let last = points.total.keys().next_back().copied();
-    Series::of(points, &regions, last)
+    let mut series = Series::of(points, &regions, last);
+    series.late = merged
+        .late
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect();
+    series.late.sort();
+    series
 }
 
 /// A `slice N` marker at each slice hand-over: where the N-th slice (1-based)

@@ -170,6 +170,13 @@ fn print_summary(cloud: &Cloud, run_id: &RunId, summary: &Summary) -> Result<(),
     for p in &summary.workers.problems {
         eprintln!("sls-load: warning: {p}");
     }
+    if let Some(first) = summary.series.late.first() {
+        eprintln!(
+            "sls-load: note: {} object(s) arrived after their seconds had closed (first: {first}); \
+             the totals count them, `sls-load report {run_id}` rebuilds exact per-second series",
+            summary.series.late.len()
+        );
+    }
     Ok(())
 }
 

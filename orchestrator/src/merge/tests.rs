@@ -269,10 +269,11 @@ fn a_closed_second_keeps_only_its_points_and_a_late_interval_still_counts_and_is
     assert_eq!(m.total.requests(), 7);
     assert_eq!(m.regions[&w.0].requests(), 7);
     assert_eq!(m.seconds.closed().total[&0].requests, 3);
-    assert_eq!(m.problems.len(), 1);
-    assert_eq!(m.problems[0].key, key("late"));
+    assert!(m.problems.is_empty());
+    assert_eq!(m.late.len(), 1);
+    assert_eq!(m.late[0].key, key("late"));
     assert_eq!(
-        m.problems[0].message,
+        m.late[0].message,
         "3 requests of seconds 0-0 arrived after their second was closed; \
          the per-second series omit them"
     );
