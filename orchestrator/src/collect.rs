@@ -97,6 +97,14 @@ pub struct Collected {
     drill_feed: Option<crate::drill::analysis::Feed>,
 }
 
+/// Objects read between two attempts to close seconds within one poll.
+const CLOSE_EVERY: usize = 1024;
+
+/// The file name of a run's object key (`latency-00003.hlog`), for ordering.
+fn file_of(key: &ObjectKey) -> &str {
+    key.as_str().rsplit('/').next().unwrap_or_default()
+}
+
 /// GET attempts (one per poll) before an unreadable object becomes a problem.
 pub const GET_ATTEMPTS: u32 = 3;
 
@@ -271,7 +279,13 @@ impl Collected {
             }
             wanted.push(key);
         }
+        // In time order across workers (every worker's first log, then every
+        // second one, ..., manifests last), closing seconds as it goes: reading a
+        // whole stored run (`report`) then keeps only a few flush periods of
+        // seconds open, not all of them.
+        wanted.sort_by(|a, b| file_of(a).cmp(file_of(b)).then_with(|| a.cmp(b)));
         let mut objects = std::pin::pin!(get_stream(store, wanted));
+        let mut read = 0usize;
         while let Some((key, got)) = objects.next().await {
             self.gets += 1;
             match got {
@@ -281,6 +295,10 @@ impl Collected {
                     self.add(key, bytes);
                 }
                 Err(e) => self.get_failed(key, e),
+            }
+            read += 1;
+            if read.is_multiple_of(CLOSE_EVERY) {
+                self.close_seconds();
             }
         }
         self.close_seconds();
