@@ -122,8 +122,6 @@ scenarios:
             rebuilt = BUILT.search(rerr)
             with open(os.path.join(out_dir, "report.stderr"), "w") as f:
                 f.write(rerr)
-            with open(os.path.join(out_dir, "summary.json"), "w") as f:
-                json.dump(s, f)
             objects = sum(len(files) for _, _, files in os.walk(os.path.join(state)))
             results = {
                 "workers": WORKERS, "seconds": SECONDS, "rate": RATE,
