@@ -114,7 +114,10 @@ async fn a_log_arriving_after_its_seconds_closed_counts_in_the_totals_and_is_nam
     put(&store, |k| k.ends_with(LATE));
     c.poll(&store).await.unwrap();
     let summary = Summary::build(&c, &c.merged);
-    assert!(summary.workers.problems.is_empty(), "nothing is lost from the figures");
+    assert!(
+        summary.workers.problems.is_empty(),
+        "nothing is lost from the figures"
+    );
     let late = &summary.series.late;
     assert_eq!(late.len(), 1, "{late:?}");
     assert!(
