@@ -49,25 +49,7 @@ pub struct Target {
 impl Target {
     /// Starts the sample target on an ephemeral loopback port with extra `args`.
     pub fn start(args: &[&str]) -> Target {
-        let mut child = Command::new(bin_dir().join("sls-load-target"))
-            .args(["--listen", "127.0.0.1:0", "--exit-after", "180s", "--quiet"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sls-load-target");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from target: {line:?}"))
-            .to_owned();
-        let addr = url.trim_start_matches("http://").to_owned();
-        Target { child, url, addr }
+        Target::start_on("127.0.0.1:0", args)
     }
 
     /// The target's counters (`GET /__stats`).

@@ -112,26 +112,19 @@ impl Output for EmfOutput {
     fn second(&mut self, seconds: &[ClosedSecond]) {
         for second in seconds {
             for (line, points) in lines(&samples(second, &self.run_id)) {
-                match self.write(&line) {
-                    Ok(()) => self.delivery.sent += points,
-                    Err(e) => {
-                        self.delivery.lost += points;
-                        self.delivery.error = Some(e.to_string());
-                    }
-                }
+                let written = self.write(&line);
+                self.delivery.count(points, written);
             }
         }
     }
 
     fn finish(&mut self, _summary: &Summary) {
-        if let Err(e) = self.file.flush() {
-            self.delivery.error = Some(e.to_string());
-        }
+        let flushed = self.file.flush();
+        self.delivery.flushed(flushed);
     }
 
     fn close(self: Box<Self>) -> Closing {
-        let delivery = self.delivery;
-        Box::pin(async move { delivery })
+        self.delivery.closed()
     }
 }
 

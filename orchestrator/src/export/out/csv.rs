@@ -86,26 +86,19 @@ impl Output for CsvOutput {
     fn second(&mut self, seconds: &[ClosedSecond]) {
         for second in seconds {
             for sample in samples(second, &self.run_id) {
-                match self.writer.write_record(row(&sample)) {
-                    Ok(()) => self.delivery.sent += 1,
-                    Err(e) => {
-                        self.delivery.lost += 1;
-                        self.delivery.error = Some(e.to_string());
-                    }
-                }
+                let written = self.writer.write_record(row(&sample));
+                self.delivery.count(1, written);
             }
         }
     }
 
     fn finish(&mut self, _summary: &Summary) {
-        if let Err(e) = self.writer.flush() {
-            self.delivery.error = Some(e.to_string());
-        }
+        let flushed = self.writer.flush();
+        self.delivery.flushed(flushed);
     }
 
     fn close(self: Box<Self>) -> Closing {
-        let delivery = self.delivery;
-        Box::pin(async move { delivery })
+        self.delivery.closed()
     }
 }
 

@@ -83,26 +83,19 @@ impl Output for JsonOutput {
     fn second(&mut self, seconds: &[ClosedSecond]) {
         for second in seconds {
             for sample in samples(second, &self.run_id) {
-                match self.write(&sample) {
-                    Ok(()) => self.delivery.sent += 1,
-                    Err(e) => {
-                        self.delivery.lost += 1;
-                        self.delivery.error = Some(e.to_string());
-                    }
-                }
+                let written = self.write(&sample);
+                self.delivery.count(1, written);
             }
         }
     }
 
     fn finish(&mut self, _summary: &Summary) {
-        if let Err(e) = self.file.flush() {
-            self.delivery.error = Some(e.to_string());
-        }
+        let flushed = self.file.flush();
+        self.delivery.flushed(flushed);
     }
 
     fn close(self: Box<Self>) -> Closing {
-        let delivery = self.delivery;
-        Box::pin(async move { delivery })
+        self.delivery.closed()
     }
 }
 

@@ -295,6 +295,31 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
+impl Delivery {
+    /// Counts `points` as sent, or as lost with the error.
+    pub fn count<E: std::fmt::Display>(&mut self, points: u64, result: Result<(), E>) {
+        match result {
+            Ok(()) => self.sent += points,
+            Err(e) => {
+                self.lost += points;
+                self.error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Notes a final flush that failed.
+    pub fn flushed<E: std::fmt::Display>(&mut self, result: Result<(), E>) {
+        if let Err(e) = result {
+            self.error = Some(e.to_string());
+        }
+    }
+
+    /// This delivery as a file output's finished [`Output::close`].
+    pub fn closed(self) -> send::Closing {
+        Box::pin(async move { self })
+    }
+}
+
 /// A destination of closed seconds.
 pub trait Output: Send {
     /// Takes the seconds closed since the last call (oldest first). Must not
