@@ -744,9 +744,6 @@ fn first_offset(job: &Job) -> Duration {
 }
 
 fn figures(s: &Stats, secs: f64) -> Figures {
-    let h = &s.duration;
-    let q = |p: f64| ms(h.value_at_quantile(p));
-    let empty = h.is_empty();
     Figures {
         requests: s.requests(),
         errors: s.errors(),
@@ -755,20 +752,7 @@ fn figures(s: &Stats, secs: f64) -> Figures {
         } else {
             0.0
         },
-        latency_ms: Latency {
-            avg: if empty {
-                0.0
-            } else {
-                round3(h.mean() / 1000.0)
-            },
-            min: if empty { 0.0 } else { ms(h.min()) },
-            p50: q(0.5),
-            p90: q(0.9),
-            p95: q(0.95),
-            p99: q(0.99),
-            p99_9: q(0.999),
-            max: if empty { 0.0 } else { ms(h.max()) },
-        },
+        latency_ms: latency(&s.duration),
         timings_ms: PhaseTimings::of(s),
         errors_by_class: BTreeMap::new(),
         data_sent: s.data_sent,

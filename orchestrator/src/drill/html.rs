@@ -7,7 +7,6 @@
 //! It only writes markup from what `events` recorded and `analysis` computed;
 //! every user string is HTML-escaped.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::analysis::{RegionAnalysis, Window};
@@ -112,7 +111,7 @@ fn rows(out: &mut String, event: &str, region: &str, r: &RegionAnalysis) {
             ms(w.p50_ms),
             ms(w.p95_ms),
             ms(w.p99_ms),
-            escape(&share_text(shares))
+            escape(&super::render::shares(shares))
         );
     }
 }
@@ -121,19 +120,13 @@ fn span(w: &Window) -> String {
     format!("{}–{} s", w.from_s, w.to_s)
 }
 
-fn share_text(s: &BTreeMap<String, f64>) -> String {
-    s.iter()
-        .map(|(b, f)| format!("{b} {:.0}%", f * 100.0))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::drill::analysis::{Drill, EventAnalysis, Shares};
     use crate::drill::events::EventRecord;
     use crate::export::k6_summary::tests::sample;
+    use std::collections::BTreeMap;
 
     fn window(from_s: u64, to_s: u64) -> Window {
         Window {

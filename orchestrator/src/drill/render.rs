@@ -118,7 +118,7 @@ fn window(w: &Window) -> String {
     )
 }
 
-fn shares(s: &BTreeMap<String, f64>) -> String {
+pub(super) fn shares(s: &BTreeMap<String, f64>) -> String {
     if s.is_empty() {
         return "-".into();
     }
