@@ -254,6 +254,12 @@ async fn sync_event_dry_run_and_env() {
         );
 
         wait_until("the event invocation", || lambda.stats().invocations == 3).await;
+        // A process still starting up is counted as spawned before it runs.
+        wait_until("every spawned process running", || {
+            let stats = lambda.stats();
+            stats.processes_spawned == stats.running as u64
+        })
+        .await;
     })
     .await
     .expect("test timed out");
