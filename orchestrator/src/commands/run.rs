@@ -455,8 +455,7 @@ pub(super) async fn finish_outputs(mut outputs: Outputs, collected: &mut Collect
         return;
     }
     outputs.second(&collected.drain_closed());
-    let summary = crate::summary::Summary::build(collected, &collected.merged);
-    outputs.finish(&summary).await;
+    outputs.finish().await;
 }
 
 /// Test hook (local mode): kills one busy worker process `after` the start.

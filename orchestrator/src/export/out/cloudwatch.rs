@@ -20,7 +20,6 @@ use serde_json::{Map, Value, json};
 
 use super::{Delivery, Kind, Output, Sample, samples, send::Closing};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "sls-load";
@@ -118,7 +117,7 @@ impl Output for EmfOutput {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary) {
+    fn finish(&mut self) {
         let flushed = self.file.flush();
         self.delivery.flushed(flushed);
     }

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use super::{Delivery, Output, Sample, samples, send::Closing};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// The tag columns, in order, after `metric_name,timestamp,metric_value`.
 pub const TAG_COLUMNS: [&str; 11] = [
@@ -92,7 +91,7 @@ impl Output for CsvOutput {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary) {
+    fn finish(&mut self) {
         let flushed = self.writer.flush();
         self.delivery.flushed(flushed);
     }

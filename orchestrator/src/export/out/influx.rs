@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use super::send::{Batch, Closing, Sender};
 use super::{Output, Sample, samples};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// The database named by the URL's path (`/k6` → `k6`), if any.
 pub fn database(uri: &http::Uri) -> Option<&str> {
@@ -115,7 +114,7 @@ impl Output for InfluxOutput {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary) {}
+    fn finish(&mut self) {}
 
     fn close(self: Box<Self>) -> Closing {
         let unusable = self.unusable;

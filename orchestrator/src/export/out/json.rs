@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 
 use super::{Delivery, Kind, Output, Sample, samples, send::Closing};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// The JSON lines output.
 pub struct JsonOutput {
@@ -89,7 +88,7 @@ impl Output for JsonOutput {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary) {
+    fn finish(&mut self) {
         let flushed = self.file.flush();
         self.delivery.flushed(flushed);
     }

@@ -28,7 +28,6 @@ use hdrhistogram::Histogram;
 use sls_load_core::job::TAG_PHASES;
 
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// One `--out` flag, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -326,7 +325,7 @@ pub trait Output: Send {
     /// block on the network: network outputs queue a batch for [`send`].
     fn second(&mut self, seconds: &[ClosedSecond]);
     /// The run is over and settled: write what is left.
-    fn finish(&mut self, summary: &Summary);
+    fn finish(&mut self);
     /// Waits (bounded) for queued deliveries and says what was delivered.
     fn close(self: Box<Self>) -> send::Closing;
 }
@@ -388,9 +387,9 @@ impl Outputs {
 
     /// Finishes every output and prints one line each: points sent, or a
     /// warning naming the output and the points not delivered.
-    pub async fn finish(self, summary: &Summary) {
+    pub async fn finish(self) {
         for (spec, mut output) in self.outputs {
-            output.finish(summary);
+            output.finish();
             let delivery = output.close().await;
             eprintln!("{}", report_line(&spec, &delivery));
         }

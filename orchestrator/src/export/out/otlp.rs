@@ -26,7 +26,6 @@ use prost::Message;
 use super::send::{Batch, Closing, Sender};
 use super::{Kind, Output, samples, trends};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// The first bucket bound, microseconds (1 ms); each next one doubles.
 const FIRST_BUCKET_US: u64 = 1000;
@@ -185,7 +184,7 @@ impl Output for OtlpOutput {
         });
     }
 
-    fn finish(&mut self, _summary: &Summary) {}
+    fn finish(&mut self) {}
 
     fn close(self: Box<Self>) -> Closing {
         self.sender.close()

@@ -19,7 +19,6 @@ use prost::Message;
 use super::send::{Batch, Closing, Sender};
 use super::{Kind, Output, Sample, samples};
 use crate::series::ClosedSecond;
-use crate::summary::Summary;
 
 /// prompb `WriteRequest`.
 #[derive(Clone, PartialEq, Message)]
@@ -187,7 +186,7 @@ impl Output for PromRwOutput {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary) {}
+    fn finish(&mut self) {}
 
     fn close(self: Box<Self>) -> Closing {
         let unencoded = self.unencoded;
