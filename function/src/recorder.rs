@@ -253,11 +253,7 @@ impl Recorder {
         timings: Option<&Timings>,
         headers: Option<&http::HeaderMap>,
     ) -> Result<(), RecorderError> {
-        let idx = self.interval_of(at);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
+        let mut st = self.lock_at(at)?;
         let value = micros(latency);
         let expected = outcome == Outcome::Ok;
         let status = match outcome {
@@ -310,12 +306,7 @@ impl Recorder {
 
     /// Closes every interval that ended before `now`, so [`Recorder::take_log`] returns it.
     pub fn roll_to(&self, now: Instant) -> Result<(), RecorderError> {
-        let idx = self.interval_of(now);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
-        Ok(())
+        self.lock_at(now).map(drop)
     }
 
     /// Closes every interval, the current one included (at the end of the slice).
@@ -425,11 +416,7 @@ impl Recorder {
         duration: Duration,
         at: Instant,
     ) -> Result<(), RecorderError> {
-        let idx = self.interval_of(at);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
+        let mut st = self.lock_at(at)?;
         let h = match st.interval_iterations.get_mut(scenario) {
             Some(h) => h,
             None => st
@@ -453,11 +440,7 @@ impl Recorder {
         if traffic == Traffic::default() {
             return Ok(());
         }
-        let idx = self.interval_of(at);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
+        let mut st = self.lock_at(at)?;
         let total = st.interval_traffic.entry(request).or_default();
         total.sent = total.sent.saturating_add(traffic.sent);
         total.received = total.received.saturating_add(traffic.received);
@@ -466,11 +449,7 @@ impl Recorder {
 
     /// Counts one more VU started for `scenario` at `at` (k6's `vus_max`).
     pub fn vu_allocated(&self, scenario: &str, at: Instant) -> Result<(), RecorderError> {
-        let idx = self.interval_of(at);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
+        let mut st = self.lock_at(at)?;
         gauge(&mut st.vus, scenario).allocated += 1;
         Ok(())
     }
@@ -478,11 +457,7 @@ impl Recorder {
     /// A VU of `scenario` starts (`true`) or ends (`false`) an iteration at
     /// `at` (k6's `vus`: the VUs running an iteration).
     pub fn vu_busy(&self, scenario: &str, busy: bool, at: Instant) -> Result<(), RecorderError> {
-        let idx = self.interval_of(at);
-        let mut st = self.lock();
-        if idx > st.current {
-            self.roll(&mut st, idx)?;
-        }
+        let mut st = self.lock_at(at)?;
         let g = gauge(&mut st.vus, scenario);
         if busy {
             g.active += 1;
@@ -496,6 +471,16 @@ impl Recorder {
     /// Pass/fail counts per check name so far.
     pub fn checks(&self) -> BTreeMap<String, CheckCounts> {
         self.lock().checks.clone()
+    }
+
+    /// The state, with every interval that ended before `at` closed first.
+    fn lock_at(&self, at: Instant) -> Result<std::sync::MutexGuard<'_, State>, RecorderError> {
+        let idx = self.interval_of(at);
+        let mut st = self.lock();
+        if idx > st.current {
+            self.roll(&mut st, idx)?;
+        }
+        Ok(st)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
