@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import docblock
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, os.environ.get("BENCH_BIN_DIR", "target/release"))
 BEGIN = "<!-- orchestration-results:begin -->"
@@ -115,15 +117,7 @@ def main():
     ]
     block = "\n".join(lines)
     print(block)
-    if not os.environ.get("BENCH_NO_DOC"):
-        doc = os.path.join(ROOT, "docs", "PERFORMANCE.md")
-        text = open(doc).read()
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-        else:
-            text += "\n## Orchestration (issue #5)\n\n" + block + "\n"
-        with open(doc, "w") as f:
-            f.write(text)
+    docblock.write(BEGIN, END, block, "Orchestration (issue #5)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import tempfile
 import threading
 import time
 
+import docblock
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, os.environ.get("BENCH_BIN_DIR", "target/release"))
 SECONDS = int(os.environ.get("SCALE_SECONDS", "600"))
@@ -170,15 +172,7 @@ scenarios:
     ]
     block = "\n".join(lines)
     print(block)
-    if not os.environ.get("BENCH_NO_DOC"):
-        doc = os.path.join(ROOT, "docs", "PERFORMANCE.md")
-        text = open(doc).read()
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-        else:
-            text += "\n## A long run at scale (issue #12)\n\n" + block + "\n"
-        with open(doc, "w") as f:
-            f.write(text)
+    docblock.write(BEGIN, END, block, "A long run at scale (issue #12)")
 
 
 if __name__ == "__main__":
