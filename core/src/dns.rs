@@ -73,7 +73,7 @@ impl DnsTtl {
         match text.trim() {
             "inf" => Ok(DnsTtl::Forever),
             "0" => Ok(DnsTtl::For(Duration::ZERO)),
-            t => humantime::parse_duration(t)
+            t => crate::duration::parse(t)
                 .map(DnsTtl::For)
                 .map_err(|_| BadTtl(text.to_owned())),
         }

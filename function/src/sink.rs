@@ -215,36 +215,21 @@ impl Sink for S3Sink {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ReadError> {
+        use sls_load_core::s3::{GetError, get_object};
         let failed = |message: String| ReadError {
             bucket: self.bucket.clone(),
             key: key.clone(),
             message,
         };
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(failed(
-                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                ));
-            }
-        };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        Ok(Some(body.into_bytes().to_vec()))
+        match get_object(&self.client, &self.bucket, key.as_str()).await {
+            Ok(body) => Ok(body),
+            // Without s3:ListBucket a missing key is a 403: no object either way.
+            Err(GetError::Denied(_)) => Ok(None),
+            Err(GetError::Failed(e)) => Err(failed(
+                aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            )),
+            Err(GetError::Body(e)) => Err(failed(e.to_string())),
+        }
     }
 
     async fn put(

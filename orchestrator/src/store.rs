@@ -155,36 +155,15 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    return Ok(None);
-                }
-                if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) {
-                    return Err(StoreError {
-                        bucket: self.bucket.clone(),
-                        key: key.as_str().to_owned(),
-                        op: "get",
-                        message: ACCESS_DENIED.to_owned(),
-                    });
-                }
-                return Err(self.error(key.as_str(), "get", &e));
+        use sls_load_core::s3::{GetError, get_object};
+        match get_object(&self.client, &self.bucket, key.as_str()).await {
+            Ok(body) => Ok(body),
+            Err(GetError::Denied(_)) => Err(self.failed(key.as_str(), "get", ACCESS_DENIED.into())),
+            Err(GetError::Failed(e)) => Err(self.error(key.as_str(), "get", &e)),
+            Err(GetError::Body(e)) => {
+                Err(self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))
             }
-        };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        }
     }
 
     async fn put(
