@@ -105,8 +105,21 @@ mod tests {
     #[test]
     fn anything_else_is_refused_with_the_accepted_forms() {
         for text in [
-            "", " ", "15", "15 seconds", "15 s", "-1s", "+1s", "1d", "s", ".s", "15S", "1..5s",
-            "1m,30s", "1e3s", "99999999999999h",
+            "",
+            " ",
+            "15",
+            "15 seconds",
+            "15 s",
+            "-1s",
+            "+1s",
+            "1d",
+            "s",
+            ".s",
+            "15S",
+            "1..5s",
+            "1m,30s",
+            "1e3s",
+            "99999999999999h",
         ] {
             assert_eq!(parse(text), Err(DurationError(text.to_owned())), "{text:?}");
         }

@@ -71,7 +71,7 @@ pub struct PlanFlags {
     pub workers: Option<usize>,
     /// Longest time slice one invocation runs; longer tests chain slices per worker
     /// slot with no gap and no overlap.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "14m")]
+    #[arg(long, value_parser = sls_load_core::duration::parse, default_value = "14m")]
     pub slice: Duration,
     /// The worker function's memory size in MB (capacity and cost). 1769 MB is one
     /// full vCPU, and what infra/ deploys.
@@ -81,7 +81,7 @@ pub struct PlanFlags {
     #[arg(long, value_enum, default_value = "x86_64")]
     pub arch: ArchArg,
     /// How often workers flush their interval logs to the store.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = sls_load_core::duration::parse, default_value = "10s")]
     pub flush_every: Duration,
     /// Refuse the plan (exit 2) when its estimated cost is above this many USD.
     #[arg(long, value_name = "USD")]
@@ -91,7 +91,7 @@ pub struct PlanFlags {
     #[arg(long)]
     pub vus: Option<u32>,
     /// k6's `--duration`: the default scenario runs `--vus` VUs this long.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = sls_load_core::duration::parse)]
     pub duration: Option<Duration>,
     /// k6's `--iterations`: the default scenario's VUs share this many iterations.
     #[arg(long)]
@@ -133,18 +133,18 @@ pub struct RunArgs {
     pub plan: PlanFlags,
     /// Time from planning to the agreed start instant. Default: 2 s + 20 ms per worker
     /// locally, 10 s in AWS.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = sls_load_core::duration::parse)]
     pub lead: Option<Duration>,
     /// Invocations in flight at once, per region.
     #[arg(long, default_value_t = 32)]
     pub invoke_concurrency: usize,
     /// Test hook (local mode): kill one busy worker process this long after the start.
-    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+    #[arg(long, hide = true, value_parser = sls_load_core::duration::parse)]
     pub local_fault_kill_after: Option<Duration>,
     /// Dead-man switch: refresh a heartbeat object while following the run; workers
     /// stop by themselves when it is older than this (e.g. 60s; at least 3s), so a
     /// closed laptop does not leave the test running.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = sls_load_core::duration::parse)]
     pub heartbeat: Option<Duration>,
     /// Local mode: send each region's traffic directly, without the network
     /// profile (added round trip) the scenario's `target_region:`/`network:` give it.

@@ -146,7 +146,7 @@ fn overrides(flags: &PlanFlags) -> Result<Overrides, OptionsError> {
 fn stage(text: &str) -> Option<VuStage> {
     let (duration, target) = text.split_once(':')?;
     Some(VuStage {
-        duration: humantime::parse_duration(duration.trim()).ok()?,
+        duration: sls_load_core::duration::parse(duration).ok()?,
         target: target.trim().parse().ok()?,
     })
 }

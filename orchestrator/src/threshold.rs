@@ -566,7 +566,7 @@ fn parse_drill_time(text: &str, op: Op) -> Result<f64, String> {
     {
         return Ok(ms);
     }
-    humantime::parse_duration(text)
+    sls_load_core::duration::parse(text)
         .map(|d| d.as_secs_f64() * 1000.0)
         .map_err(|_| format!("expected a duration like 10s or 2500ms after `{op}`, found `{text}`"))
 }

@@ -56,7 +56,7 @@ pub(crate) fn parse_num<T: std::str::FromStr>(name: &str, value: &str) -> Result
 }
 
 pub(crate) fn parse_duration(name: &str, value: &str) -> Result<Duration, LocalError> {
-    humantime::parse_duration(value)
+    sls_load_core::duration::parse(value)
         .map_err(|e| spec_error(format!("{name}={value:?} is not a duration: {e}")))
 }
 

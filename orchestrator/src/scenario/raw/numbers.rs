@@ -12,38 +12,10 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::scenario::error::shown;
 
-/// Go/k6-style duration: one or more `<number><unit>` with units ns, us, µs, ms, s,
-/// m, h (`500ms`, `15s`, `1m30s`, `1.5h`). No sign, no spaces.
+/// A duration in the one grammar of `sls_load_core::duration` (`500ms`, `15s`,
+/// `1m30s`, `1.5h`).
 pub(super) fn parse_duration(text: &str) -> Option<Duration> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut rest = text;
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        nanos += value * scale;
-    }
-    (nanos.is_finite() && nanos < u64::MAX as f64)
-        .then(|| Duration::from_nanos(nanos.round() as u64))
+    sls_load_core::duration::parse(text).ok()
 }
 
 /// A duration; zero only where `allow_zero` (e.g. `start_time: 0s`).
@@ -53,8 +25,9 @@ pub(super) struct DurationVisitor {
 
 fn bad_duration(text: &str) -> String {
     format!(
-        "invalid duration `{}` (use e.g. 500ms, 15s, 2m, 1m30s)",
-        shown(text)
+        "invalid duration `{}` ({})",
+        shown(text),
+        sls_load_core::duration::FORMS
     )
 }
 
@@ -342,21 +315,13 @@ mod tests {
             ("1h", Duration::from_secs(3600)),
             ("1.5s", Duration::from_millis(1500)),
             ("250us", Duration::from_micros(250)),
+            // As the command line and sls-load's own messages write it.
+            ("1m 30s", Duration::from_secs(90)),
         ] {
             assert_eq!(parse_duration(text), Some(want), "{text}");
             assert_eq!(ok(&minimal_with("15s", text)).duration, want, "{text}");
         }
-        for text in [
-            "",
-            "15",
-            "15 seconds",
-            "-1s",
-            "1d",
-            "s",
-            "1m 30s",
-            ".s",
-            "15S",
-        ] {
+        for text in ["", "15", "15 seconds", "-1s", "1d", "s", ".s", "15S"] {
             assert_eq!(parse_duration(text), None, "{text:?}");
         }
     }

@@ -51,13 +51,13 @@ pub struct Routing {
     #[arg(long, value_name = "NAME", default_value = "X-Client-Region")]
     pub home_header: String,
     /// How often every backend is health-checked (`GET /__health`).
-    #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = sls_load_core::duration::parse)]
     pub health_every: Duration,
     /// Consecutive failed checks after which a backend is marked down.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub fail_after: u32,
     /// Exit by itself after this long (safety bound).
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = sls_load_core::duration::parse)]
     pub exit_after: Duration,
     /// No diagnostics on stderr.
     #[arg(long)]
@@ -84,7 +84,7 @@ pub struct SystemArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
     /// Fixed delay of every backend response, e.g. `5ms`.
-    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = sls_load_core::duration::parse)]
     pub delay: Duration,
     #[command(flatten)]
     pub routing: Routing,
