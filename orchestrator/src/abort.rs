@@ -44,7 +44,7 @@ mod tests {
     use sls_load_core::job::{Region, ResultsLocation, RunId};
 
     use super::*;
-    use crate::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
+    use sls_load_plan::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
 
     const SCENARIO: &str = r#"
 target: http://127.0.0.1:9
@@ -63,8 +63,8 @@ thresholds:
 
     /// A run of [`SCENARIO`] whose merged state holds requests of `latency_ms`.
     fn collected(latency_ms: &[u64]) -> Collected {
-        let scenario =
-            crate::scenario::parse(Path::new("abort.yaml"), SCENARIO.as_bytes()).expect("parses");
+        let scenario = sls_load_plan::scenario::parse(Path::new("abort.yaml"), SCENARIO.as_bytes())
+            .expect("parses");
         let options = PlanOptions {
             run_id: RunId::new("r").expect("run id"),
             now: SystemTime::UNIX_EPOCH,

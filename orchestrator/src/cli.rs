@@ -105,7 +105,7 @@ pub struct PlanFlags {
     pub rate: Option<f64>,
 }
 
-/// `--arch` as typed; [`crate::options`] maps it to [`crate::plan::Arch`].
+/// `--arch` as typed; [`crate::options`] maps it to [`sls_load_plan::plan::Arch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ArchArg {
     /// Graviton.

@@ -23,8 +23,8 @@ use sls_load_core::id::files;
 use sls_load_core::job::{MAX_DRAIN, Manifest, ObjectKey, Region, RunId, WorkerId};
 
 use crate::merge::{Merged, Span};
-use crate::plan::Plan;
 use crate::store::{Store, StoreError, get_stream};
+use sls_load_plan::plan::Plan;
 
 /// A worker, named by region and id.
 pub type WorkerKey = (Region, WorkerId);
@@ -588,10 +588,11 @@ scenarios:
       - { name: home, url: / }
 "#;
         let scenario =
-            crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes()).unwrap();
-        let mut options = crate::plan::tests::opts();
+            sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes())
+                .unwrap();
+        let mut options = sls_load_plan::testing::options();
         options.workers = Some(2);
-        let mut c = Collected::new(crate::plan::plan(&scenario, &options).unwrap());
+        let mut c = Collected::new(sls_load_plan::plan::plan(&scenario, &options).unwrap());
         let [w0, w1] = [0, 1].map(|i| {
             let j = &c.plan.jobs[i];
             (j.region.clone(), j.worker_id.clone())

@@ -5,8 +5,8 @@
 //! which also takes what it lacks from this process's environment.
 //!
 //! Below this module nothing sees a clap type. It does not read the scenario,
-//! start anything or plan; checks that need the scenario stay in [`crate::plan`]
-//! and [`crate::scenario`].
+//! start anything or plan; checks that need the scenario stay in [`sls_load_plan::plan`]
+//! and [`sls_load_plan::scenario`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -22,9 +22,9 @@ use crate::cli::{
 pub use crate::cloud::CloudOptions;
 use crate::cloud::select_mode;
 use crate::export::out::OutSpec;
-use crate::plan::{Arch, Layout, PlanError, PlanOptions};
-use crate::scenario::Scenario;
-use crate::scenario::overrides::Overrides;
+use sls_load_plan::plan::{Arch, Layout, PlanError, PlanOptions};
+use sls_load_plan::scenario::Scenario;
+use sls_load_plan::scenario::overrides::Overrides;
 
 /// A command line that cannot be turned into options.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub enum OptionsError {
     EnvUnset(String),
     /// `--regions` named something that is not an AWS region or k6 load zone.
     #[error("--regions: {0}")]
-    UnknownZone(#[from] crate::zones::UnknownZone),
+    UnknownZone(#[from] sls_load_plan::zones::UnknownZone),
     /// `--regions NAME=WEIGHT` with a weight that is not a number > 0.
     #[error("--regions `{0}`: the weight after `=` must be a number > 0, e.g. us-east-1=50")]
     BadWeight(String),
@@ -175,7 +175,7 @@ fn load_zone(item: &str) -> Result<(Region, Option<f64>), OptionsError> {
         }
         None => (item, None),
     };
-    Ok((crate::zones::region(zone)?, weight))
+    Ok((sls_load_plan::zones::region(zone)?, weight))
 }
 
 /// A subcommand with its validated options.
@@ -294,9 +294,9 @@ impl PlanSettings {
         })
     }
 
-    /// The regions and worker slots these settings give `scenario` (see [`crate::plan::layout`]).
+    /// The regions and worker slots these settings give `scenario` (see [`sls_load_plan::plan::layout`]).
     pub fn layout(&self, scenario: &Scenario) -> Result<Layout, PlanError> {
-        crate::plan::layout(
+        sls_load_plan::plan::layout(
             scenario,
             self.regions.as_deref(),
             self.workers,

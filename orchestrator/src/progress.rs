@@ -15,8 +15,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sls_load_core::job::Region;
 
 use crate::collect::Collected;
-use crate::plan::Plan;
 use crate::store::{Store, StoreError};
+use sls_load_plan::plan::Plan;
 
 /// One region's latest complete second.
 #[derive(Debug, Clone, PartialEq)]

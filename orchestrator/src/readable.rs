@@ -8,7 +8,7 @@
 //! ([`crate::export`]) use it; the JSON documents keep plain numbers.
 
 use crate::summary::ThresholdResult;
-use crate::threshold::{Metric, Stat, Threshold};
+use sls_load_plan::threshold::{Metric, Stat, Threshold};
 
 /// An integer with `,` between groups of three digits: `29,686`.
 pub fn thousands(n: u64) -> String {

@@ -2,7 +2,7 @@
 //! ([`summary`]) and the table `sls-load plan` prints ([`plan`]).
 //!
 //! It only formats: the figures come already computed from [`crate::summary`],
-//! [`crate::plan`] and [`crate::cost`], and the caller prints the text. No IO and
+//! [`sls_load_plan::plan`] and [`sls_load_plan::cost`], and the caller prints the text. No IO and
 //! no figures of its own beyond error percentages.
 
 use std::collections::BTreeMap;
@@ -10,10 +10,10 @@ use std::fmt::Write as _;
 
 use sls_load_core::job::Region;
 
-use crate::cost::Cost;
-use crate::plan::Plan;
 use crate::readable::{self, ms as fmt_ms, phase as fmt_phase, thousands};
 use crate::summary::{Figures, Summary};
+use sls_load_plan::cost::Cost;
+use sls_load_plan::plan::Plan;
 
 /// The summary as a k6-like end-of-test text block.
 pub fn summary(s: &Summary) -> String {
@@ -356,8 +356,8 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
     let _ = writeln!(
         out,
         "  prices: {} ({})",
-        crate::cost::PRICES_AS_OF,
-        crate::cost::PRICES_SOURCE
+        sls_load_plan::cost::PRICES_AS_OF,
+        sls_load_plan::cost::PRICES_SOURCE
     );
 }
 

@@ -16,9 +16,9 @@ use sls_load_core::job::{Job, Manifest, Region, RunId, WorkerId};
 use crate::collect::Collected;
 use crate::merge::seconds::Points;
 use crate::merge::{Merged, Stats};
-use crate::plan::{Plan, ThresholdSpec};
 use crate::series::{Series, SpectrumPoint};
-use crate::threshold::{Metric, Stat, Threshold};
+use sls_load_plan::plan::{Plan, ThresholdSpec};
+use sls_load_plan::threshold::{Metric, Stat, Threshold};
 
 /// Version of the summary JSON.
 pub const SUMMARY_FORMAT: u32 = 1;
@@ -310,7 +310,7 @@ pub struct Summary {
     /// Checks by name, from the workers' manifests.
     pub checks: BTreeMap<String, CheckFigures>,
     /// What the run cost at list prices (from the workers' billed durations).
-    pub cost: crate::cost::Cost,
+    pub cost: sls_load_plan::cost::Cost,
     /// Per-second requests, errors and p95.
     pub timeline: Vec<Second>,
     /// Threshold verdicts, in scenario order.
@@ -385,7 +385,7 @@ impl Summary {
             dropped_iterations: totals.dropped,
             errors_by_class: totals.errors_by_class,
             checks: check_figures(totals.checks),
-            cost: crate::cost::actual(
+            cost: sls_load_plan::cost::actual(
                 plan,
                 &collected.manifests.values().collect::<Vec<_>>(),
                 merged.total.requests(),

@@ -5,7 +5,7 @@
 //!
 //! This module owns the profile types, the table and the choice of each
 //! region's profile. It does no IO: the delaying proxy that applies a profile is
-//! [`crate::local::delay`], and the run command decides whether profiles apply
+//! the local delaying proxy (sls-load-local), and the run command decides whether profiles apply
 //! (local mode only; AWS regions are real).
 
 use std::collections::BTreeMap;

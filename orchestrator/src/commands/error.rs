@@ -12,10 +12,10 @@ use crate::cloud::CloudError;
 use crate::collect::CollectError;
 use crate::invoke::ConcurrencyError;
 use crate::options::OptionsError;
-use crate::plan::PlanError;
 use crate::preflight::PreflightError;
-use crate::scenario::ScenarioError;
 use crate::store::StoreError;
+use sls_load_plan::plan::PlanError;
+use sls_load_plan::scenario::ScenarioError;
 
 /// Exit code when every threshold held and every worker reported.
 pub const EXIT_OK: u8 = 0;

@@ -189,6 +189,6 @@ pub async fn settle(
         if collected.finished() >= invoked.get() || SystemTime::now() >= until {
             return Ok(());
         }
-        tokio::time::sleep(crate::cost::POLL_EVERY).await;
+        tokio::time::sleep(sls_load_plan::cost::POLL_EVERY).await;
     }
 }

@@ -33,11 +33,11 @@ pub use self::error::{
 use crate::cloud::{Cloud, Mode};
 use crate::collect::Collected;
 use crate::options::{CiOutputs, CommandOptions};
-use crate::plan::Plan;
 use crate::render;
-use crate::scenario::{self, Scenario};
 use crate::store::Store;
 use crate::summary::Summary;
+use sls_load_plan::plan::Plan;
+use sls_load_plan::scenario::{self, Scenario};
 
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {

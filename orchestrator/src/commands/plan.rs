@@ -15,9 +15,10 @@ use sls_load_core::job::{Region, ResultsLocation};
 
 use super::{Error, load_scenario};
 use crate::options::PlanOnlyOptions;
-use crate::plan::Plan;
-use crate::scenario::Scenario;
-use crate::{plan, preflight, render};
+use crate::{preflight, render};
+use sls_load_plan::plan;
+use sls_load_plan::plan::Plan;
+use sls_load_plan::scenario::Scenario;
 
 /// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {

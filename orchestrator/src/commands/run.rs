@@ -27,10 +27,10 @@ use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
 use crate::local::delay::NetworkProfiles;
 use crate::options::RunOptions;
-use crate::plan::{self, Layout, Plan};
 use crate::progress::{self, Display};
-use crate::scenario::Scenario;
 use crate::store::Store;
+use sls_load_plan::plan::{self, Layout, Plan};
+use sls_load_plan::scenario::Scenario;
 
 /// Lead time in AWS: invocations, cold starts and clock checks before the start.
 pub const AWS_LEAD: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
         .env
-        .resolve(&crate::scenario::secrets::env_names(&scenario))?;
+        .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?;
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
@@ -372,7 +372,7 @@ async fn follow(
             &|| count.get(),
             display,
             until,
-            crate::cost::POLL_EVERY,
+            sls_load_plan::cost::POLL_EVERY,
             &judge,
         )
         .await?;
@@ -384,7 +384,7 @@ async fn follow(
             return Ok(None);
         }
         if !outputs.is_empty() {
-            tokio::time::sleep(crate::cost::POLL_EVERY).await;
+            tokio::time::sleep(sls_load_plan::cost::POLL_EVERY).await;
         }
     }
 }

@@ -55,7 +55,7 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
         &|| invoked,
         &mut display,
         deadline,
-        crate::cost::POLL_EVERY,
+        sls_load_plan::cost::POLL_EVERY,
         &|_| None,
     )
     .await;

@@ -12,7 +12,7 @@
 
 use super::analysis::{Drill, RegionAnalysis};
 use crate::summary::Summary;
-use crate::threshold::{Metric, Threshold};
+use sls_load_plan::threshold::{Metric, Threshold};
 
 /// The value `t` (a drill metric) compares, or `None` when it cannot be
 /// observed (no matching event and region, or a region that never recovered).

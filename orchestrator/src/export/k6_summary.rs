@@ -25,7 +25,7 @@ use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
 use crate::summary::{Figures, Latency, Summary};
-use crate::threshold::parse_metric_key;
+use sls_load_plan::threshold::parse_metric_key;
 
 /// k6's separator between a group's path and a check's name.
 const GROUP_SEPARATOR: &str = "::";
@@ -265,14 +265,14 @@ pub(crate) mod tests {
                 (name, c)
             })
             .collect(),
-            cost: crate::cost::Cost {
+            cost: sls_load_plan::cost::Cost {
                 usd: 0.0,
                 lambda_compute_usd: 0.0,
                 lambda_requests_usd: 0.0,
                 s3_usd: 0.0,
                 gb_seconds: 0.0,
                 invocations: 1,
-                s3_requests: crate::cost::S3Requests::default(),
+                s3_requests: sls_load_plan::cost::S3Requests::default(),
                 usd_per_million_requests: None,
             },
             timeline: vec![],

@@ -6,7 +6,7 @@
 //! reordered or throttled: a user-space proxy cannot fake loss honestly.
 //!
 //! It owns sockets and timing only: which profile a region gets is
-//! [`crate::network`]'s, and the workers are pointed at the proxy through the
+//! [`sls_load_plan::network`]'s, and the workers are pointed at the proxy through the
 //! job's `http.connect_to`. HTTP, TLS and the target's name pass through untouched.
 
 use std::collections::BTreeMap;
@@ -22,8 +22,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::LocalError;
-use crate::network::{Network, Profile};
 use sls_load_core::job::Region;
+use sls_load_plan::network::{Network, Profile};
 
 /// Chunks in flight per direction before the reader waits.
 const IN_FLIGHT: usize = 1024;

@@ -51,10 +51,11 @@ thresholds:
 #[test]
 fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
     use sls_load_core::job::CheckCounts;
-    let scenario = crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
-        .expect("parses");
-    let options = crate::plan::tests::opts();
-    let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
+    let scenario =
+        sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
+            .expect("parses");
+    let options = sls_load_plan::testing::options();
+    let collected = Collected::new(sls_load_plan::plan::plan(&scenario, &options).expect("plans"));
     let mut merged = Merged::default();
     let hist = |values_us: &[u64]| {
         let mut h = merged.total.duration.clone();
@@ -145,10 +146,12 @@ fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
 
 #[test]
 fn dns_markers_show_each_regions_first_answer_and_changes_once() {
-    let scenario = crate::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
-        .expect("parses");
-    let mut collected =
-        Collected::new(crate::plan::plan(&scenario, &crate::plan::tests::opts()).expect("plans"));
+    let scenario =
+        sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
+            .expect("parses");
+    let mut collected = Collected::new(
+        sls_load_plan::plan::plan(&scenario, &sls_load_plan::testing::options()).expect("plans"),
+    );
     let start = collected.plan.start_at;
     let at =
         |secs: u64| humantime::format_rfc3339_millis(start + Duration::from_secs(secs)).to_string();
@@ -192,11 +195,11 @@ fn dns_markers_show_each_regions_first_answer_and_changes_once() {
 #[test]
 fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
     let yaml = THRESHOLDS.replace("duration: 10s", "duration: 25s");
-    let scenario =
-        crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes()).expect("parses");
-    let mut options = crate::plan::tests::opts();
+    let scenario = sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes())
+        .expect("parses");
+    let mut options = sls_load_plan::testing::options();
     options.max_slice = Duration::from_secs(10);
-    let collected = Collected::new(crate::plan::plan(&scenario, &options).expect("plans"));
+    let collected = Collected::new(sls_load_plan::plan::plan(&scenario, &options).expect("plans"));
     let mut summary = Summary::build(&collected, &collected.merged);
     let marks = |s: &Summary| {
         s.markers

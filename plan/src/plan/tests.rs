@@ -49,24 +49,7 @@ fn scenario(rate: f64, regions: &[(&str, f64)]) -> Scenario {
     }
 }
 
-/// Plan options for tests: run `r`, results in `b` (us-east-1), default slices.
-pub(crate) fn opts() -> PlanOptions {
-    PlanOptions {
-        run_id: RunId::new("r").unwrap(),
-        now: SystemTime::UNIX_EPOCH,
-        lead: Duration::from_secs(2),
-        regions: None,
-        workers: None,
-        results: ResultsLocation {
-            bucket: "b".into(),
-            region: Region::new("us-east-1").unwrap(),
-        },
-        flush_every: Duration::from_secs(10),
-        max_slice: DEFAULT_MAX_SLICE,
-        memory_mb: 1024,
-        arch: Arch::X86_64,
-    }
-}
+use crate::testing::options as opts;
 
 fn rates(plan: &Plan) -> f64 {
     plan.jobs

@@ -80,7 +80,7 @@ pub struct Scenario {
     /// is already read into `tls_ca_pem`.
     pub http: HttpOptions,
     /// `allowed_targets`: hosts (lowercase, without port) that a big run may aim at
-    /// without `--yes` (see [`crate::preflight`]).
+    /// without `--yes` (see the orchestrator's preflight).
     pub allowed_targets: Vec<String>,
     /// `target_region:` and `network:`: the local network profiles.
     pub network: crate::network::Network,

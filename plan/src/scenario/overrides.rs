@@ -5,7 +5,7 @@
 //! scenario); `--rate` sets the rate of the file's only `constant-arrival-rate`
 //! scenario.
 //!
-//! It does not parse or validate the flags themselves (`crate::options` does) and
+//! It does not parse or validate the flags themselves (the orchestrator's options do) and
 //! does not read the file (`load` does).
 
 use std::time::Duration;

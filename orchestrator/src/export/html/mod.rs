@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::plan::Plan;
 use crate::summary::Summary;
+use sls_load_plan::plan::Plan;
 
 const UPLOT_JS: &str = include_str!("../../../assets/uplot/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../../assets/uplot/uPlot.min.css");

@@ -28,9 +28,11 @@ thresholds:
 /// A 4-second, 3-region summary with its series, spectrum and markers filled
 /// by hand, and a request name made to break out of a script element.
 fn summary() -> Summary {
-    let scenario = crate::scenario::parse(std::path::Path::new("a<b>&.yaml"), SCENARIO.as_bytes())
-        .expect("parses");
-    let plan = crate::plan::plan(&scenario, &crate::plan::tests::opts()).expect("plans");
+    let scenario =
+        sls_load_plan::scenario::parse(std::path::Path::new("a<b>&.yaml"), SCENARIO.as_bytes())
+            .expect("parses");
+    let plan =
+        sls_load_plan::plan::plan(&scenario, &sls_load_plan::testing::options()).expect("plans");
     let mut s = Summary::build(&Collected::new(plan), &Merged::default());
     // As if every worker reported.
     s.workers.missing.clear();
