@@ -225,7 +225,7 @@ mod tests {
         let client = crate::cloud::local_s3_client(&url, &region, &creds());
         let store = crate::store::S3Store::new(client, "bucket");
         let key = sls_load_core::job::ObjectKey::new("runs/r/plan.json").unwrap();
-        use crate::store::Store as _;
+        use sls_load_report::store::Store as _;
         let err = store.put(&key, b"{}".to_vec(), "application/json").await;
         assert_eq!(
             err.unwrap_err().to_string(),

@@ -22,26 +22,18 @@
 
 #![warn(missing_docs)]
 
-pub mod abort;
 pub mod aws_error;
 pub mod awsenv;
 pub mod cli;
 pub mod cloud;
-pub mod collect;
 pub mod commands;
-pub mod compare;
 pub mod control;
-pub mod drill;
+pub mod events;
 pub mod export;
 pub mod fanout;
 pub mod invoke;
 pub mod local;
-pub mod merge;
 pub mod options;
 pub mod preflight;
 pub mod progress;
-pub mod readable;
-pub mod render;
-pub mod series;
 pub mod store;
-pub mod summary;

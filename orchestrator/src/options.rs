@@ -81,7 +81,7 @@ pub enum OptionsError {
     },
     /// `compare --tolerance` that cannot be read.
     #[error(transparent)]
-    BadTolerance(#[from] crate::compare::ToleranceError),
+    BadTolerance(#[from] sls_load_report::compare::ToleranceError),
     /// `runs --limit 0`.
     #[error("--limit: expected 1 or more runs")]
     ZeroLimit,
@@ -575,7 +575,7 @@ pub struct CompareOptions {
     /// The run judged against it.
     pub run_b: RunId,
     /// `--tolerance` over the defaults.
-    pub tolerances: crate::compare::Tolerances,
+    pub tolerances: sls_load_report::compare::Tolerances,
     /// `--json`: the comparison as JSON.
     pub json: bool,
     /// Where the runs are.
@@ -588,7 +588,9 @@ impl CompareOptions {
         Ok(CompareOptions {
             run_a: run_id(args.run_a)?,
             run_b: run_id(args.run_b)?,
-            tolerances: crate::compare::Tolerances::parse(args.tolerance.as_deref().unwrap_or(""))?,
+            tolerances: sls_load_report::compare::Tolerances::parse(
+                args.tolerance.as_deref().unwrap_or(""),
+            )?,
             json: args.json,
             cloud: cloud(args.cloud)?,
         })

@@ -363,7 +363,7 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
 
 #[cfg(test)]
 mod tests {
-    use crate::export::k6_summary::tests::sample;
+    use crate::testing::sample_summary as sample;
 
     #[test]
     fn bytes_iterations_and_vus_read_as_k6_prints_them() {

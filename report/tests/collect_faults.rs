@@ -7,9 +7,9 @@
 mod common;
 
 use common::{MemStore, RUN, golden_objects, golden_summary};
-use sls_load::collect::{GET_ATTEMPTS, collect};
-use sls_load::summary::Summary;
 use sls_load_core::job::{LogCount, LogRecord, Manifest, RunId, Unwritten};
+use sls_load_report::collect::{GET_ATTEMPTS, collect};
+use sls_load_report::summary::Summary;
 
 const W0: &str = "runs/golden-20261127/us-east-1/w0000/";
 

@@ -11,10 +11,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{MemStore, RUN, golden_objects};
-use sls_load::collect::{Collected, load_plan};
-use sls_load::series::ClosedSecond;
-use sls_load::summary::Summary;
 use sls_load_core::job::{LogCount, RunId};
+use sls_load_report::collect::{Collected, load_plan};
+use sls_load_report::series::ClosedSecond;
+use sls_load_report::summary::Summary;
 
 fn run() -> RunId {
     RunId::new(RUN).unwrap()

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use sls_load_core::job::RunId;
 
 use crate::cloud::CloudError;
-use crate::collect::CollectError;
 use crate::invoke::ConcurrencyError;
 use crate::options::OptionsError;
 use crate::preflight::PreflightError;
-use crate::store::StoreError;
 use sls_load_plan::plan::PlanError;
 use sls_load_plan::scenario::ScenarioError;
+use sls_load_report::collect::CollectError;
+use sls_load_report::store::StoreError;
 
 /// Exit code when every threshold held and every worker reported.
 pub const EXIT_OK: u8 = 0;
@@ -81,7 +81,7 @@ pub enum Error {
     Stdout(#[source] std::io::Error),
     /// `--junit` or `--k6-summary` could not be written.
     #[error(transparent)]
-    CiExport(#[from] crate::export::CiExportError),
+    CiExport(#[from] sls_load_report::export::CiExportError),
     /// Every invocation failed.
     #[error("no worker could be invoked ({count} failures; first: {first})")]
     NoWorkerInvoked {

@@ -31,13 +31,13 @@ pub use self::error::{
     Error,
 };
 use crate::cloud::{Cloud, Mode};
-use crate::collect::Collected;
 use crate::options::{CiOutputs, CommandOptions};
-use crate::render;
-use crate::store::Store;
-use crate::summary::Summary;
 use sls_load_plan::plan::Plan;
 use sls_load_plan::scenario::{self, Scenario};
+use sls_load_report::collect::Collected;
+use sls_load_report::render;
+use sls_load_report::store::Store;
+use sls_load_report::summary::Summary;
 
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {
@@ -98,7 +98,7 @@ pub async fn finish(
     summary.aborted_by = aborted_by(cloud, run_id).await;
     summary.mark_end();
     // A drill: its events as they ran, markers, the analysis and its thresholds.
-    crate::drill::attach(&cloud.store, collected, &mut summary).await;
+    sls_load_report::drill::attach(&cloud.store, collected, &mut summary).await;
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -123,7 +123,7 @@ pub async fn finish(
     };
     // `--junit` / `--k6-summary` likewise: checked up front, their late failure
     // reported beside the verdict.
-    let exported = exported.and(crate::export::write(&summary, ci).map_err(Error::from));
+    let exported = exported.and(write_ci(&summary, ci).map_err(Error::from));
     // The HTML report: stored with the run, and `--html` / `--open` likewise.
     let html = html_report::write(cloud, collected, &summary, ci).await;
     print_summary(cloud, run_id, &summary)?;
@@ -140,6 +140,22 @@ pub async fn finish(
             Err(failed)
         }
     }
+}
+
+/// Writes `--junit` and `--k6-summary`, in that order, as asked for by `ci`; the
+/// first that fails ends it.
+fn write_ci(
+    summary: &Summary,
+    ci: &CiOutputs,
+) -> Result<(), sls_load_report::export::CiExportError> {
+    use sls_load_report::export::{self, junit::Junit, k6_summary::K6Summary};
+    if let Some(path) = &ci.junit {
+        export::write(summary, &Junit, "--junit", path)?;
+    }
+    if let Some(path) = &ci.k6_summary {
+        export::write(summary, &K6Summary, "--k6-summary", path)?;
+    }
+    Ok(())
 }
 
 /// The `abortOnFail` threshold that stopped the run, from its control object;

@@ -5,8 +5,8 @@
 
 use super::{Error, finish};
 use crate::cloud::Cloud;
-use crate::collect;
 use crate::options::ReportOptions;
+use sls_load_report::collect;
 
 /// `sls-load report RUN_ID`.
 pub async fn report(opts: ReportOptions) -> Result<(), Error> {

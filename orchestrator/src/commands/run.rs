@@ -6,12 +6,12 @@
 //! Ctrl-C or SIGTERM stops the run through its control object, waits a bounded
 //! time for the workers' last flush and ends with a summary marked interrupted;
 //! a second one quits at once ([`super::interrupt`]). An `abortOnFail`
-//! threshold that fails on the live state ([`crate::abort`]) stops the run the
+//! threshold that fails on the live state ([`sls_load_report::abort`]) stops the run the
 //! same way, with a stop order naming it (the summary is then marked aborted). With `--heartbeat` the
 //! heartbeat object is refreshed while the run is followed.
 //!
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
-//! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
+//! [`crate::progress`]'s, and the summary [`sls_load_report::summary`]'s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -21,16 +21,16 @@ use sls_load_core::job::{ObjectKey, ResultsLocation};
 use super::interrupt::{self, Signals, Stopping};
 use super::{Error, finish, load_scenario};
 use crate::cloud::{Cloud, Mode};
-use crate::collect::Collected;
 use crate::export::out::Outputs;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
 use crate::local::delay::NetworkProfiles;
 use crate::options::RunOptions;
 use crate::progress::{self, Display};
-use crate::store::Store;
 use sls_load_plan::plan::{self, Layout, Plan};
 use sls_load_plan::scenario::Scenario;
+use sls_load_report::collect::Collected;
+use sls_load_report::store::Store;
 
 /// Lead time in AWS: invocations, cold starts and clock checks before the start.
 pub const AWS_LEAD: Duration = Duration::from_secs(10);
@@ -238,7 +238,7 @@ async fn prepare(
     let mut go_on = sls_load_core::control::Control::running(SystemTime::now());
     // A drill's pause windows, known to every worker before it starts.
     if let Some(drill) = &plan.drill {
-        go_on.pauses = crate::drill::events::pause_windows(&drill.events, plan.start_at);
+        go_on.pauses = crate::events::pause_windows(&drill.events, plan.start_at);
     }
     crate::control::write(&cloud.store, &opts.run_id, &go_on).await?;
     if opts.heartbeat.is_some() {
@@ -343,7 +343,7 @@ async fn abort(
 
 /// Follows the run until every invocation has been made and every worker
 /// reported, or the grace after the load's end ran out, or (returned) an
-/// `abortOnFail` threshold failed ([`crate::abort`]).
+/// `abortOnFail` threshold failed ([`sls_load_report::abort`]).
 async fn follow(
     cloud: &Cloud,
     collected: &mut Collected,
@@ -357,7 +357,7 @@ async fn follow(
     };
     let deadline = collected.plan.load_ends_at() + grace;
     let workers = collected.plan.worker_count();
-    let judge = |c: &Collected| crate::abort::failed(c, SystemTime::now());
+    let judge = |c: &Collected| sls_load_report::abort::failed(c, SystemTime::now());
     loop {
         // With `--out`, one poll at a time, so that the seconds it closed are
         // streamed at once.
@@ -394,8 +394,7 @@ async fn follow(
 async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
     let Some(drill) = &plan.drill else { return };
     let records =
-        crate::drill::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait())
-            .await;
+        crate::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait()).await;
     for r in records.iter().filter(|r| r.failed()) {
         eprintln!(
             "sls-load: event {} failed: {}",
@@ -403,7 +402,8 @@ async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
             r.error.as_deref().unwrap_or("?")
         );
     }
-    if let Err(e) = crate::drill::events::store(&cloud.store, &plan.run_id, records).await {
+    if let Err(e) = sls_load_report::drill::events::store(&cloud.store, &plan.run_id, records).await
+    {
         eprintln!("sls-load: warning: the drill's events were not stored: {e}");
     }
 }
@@ -417,7 +417,7 @@ fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
     match scenario
         .events
         .iter()
-        .find(|e| matches!(e.action, crate::drill::EventAction::Run { .. }))
+        .find(|e| matches!(e.action, sls_load_plan::drill::EventAction::Run { .. }))
     {
         Some(e) => Err(Error::ExecNotAllowed {
             event: e.name.clone(),
@@ -431,7 +431,7 @@ fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
 fn check_pause_regions(scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
     let names = layout.region_names();
     for e in &scenario.events {
-        if let crate::drill::EventAction::PauseRegion { region } = &e.action
+        if let sls_load_plan::drill::EventAction::PauseRegion { region } = &e.action
             && !names.iter().any(|r| r.as_str() == region)
         {
             return Err(Error::PauseRegionNotInRun {

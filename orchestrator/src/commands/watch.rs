@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::{Error, finish};
 use crate::cloud::Cloud;
-use crate::collect::{self, Collected};
 use crate::options::ReportOptions;
 use crate::progress::{self, Display};
+use sls_load_report::collect::{self, Collected};
 
 /// How long after the load's end a watched run's stragglers are waited for.
 const GRACE: Duration = Duration::from_secs(60);

@@ -1,7 +1,7 @@
 //! Specifications of `compare`'s tolerances and verdicts.
 
 use super::*;
-use crate::export::k6_summary::tests::sample;
+use crate::testing::sample_summary as sample;
 
 /// Run A: the sample (one region us-east-1, one request home).
 fn run_a() -> Summary {

@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::drill::analysis::{Drill, EventAnalysis, Shares};
     use crate::drill::events::EventRecord;
-    use crate::export::k6_summary::tests::sample;
+    use crate::testing::sample_summary as sample;
     use std::collections::BTreeMap;
 
     fn window(from_s: u64, to_s: u64) -> Window {

@@ -16,6 +16,15 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use crate::readable;
 use crate::summary::{CheckFigures, Summary, ThresholdResult};
 
+/// `--junit`: the JUnit XML report.
+pub struct Junit;
+
+impl super::Exporter for Junit {
+    fn export(&self, summary: &Summary) -> Result<Vec<u8>, super::ExportError> {
+        Ok(report(summary).to_string()?.into_bytes())
+    }
+}
+
 /// The JUnit report of `s`.
 pub fn report(s: &Summary) -> Report {
     let mut report = Report::new(format!("sls-load {}", s.run_id));
@@ -95,7 +104,7 @@ fn duration(secs: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::k6_summary::tests::sample;
+    use crate::testing::sample_summary as sample;
 
     #[test]
     fn each_threshold_and_check_is_one_case_failed_only_when_crossed_or_failing() {

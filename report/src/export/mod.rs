@@ -1,23 +1,30 @@
-//! The summary in other tools' formats, for CI: one exporter per file —
-//! [`junit`] (`--junit FILE`, JUnit XML with one test case per threshold and per
-//! check) and [`k6_summary`] (`--k6-summary FILE`, k6's own `--summary-export`
-//! JSON). [`write`] writes the ones asked for.
+//! The summary as files, one exporter per format behind one trait,
+//! [`Exporter`] (as hyperfine's `export/`): [`junit::Junit`] (`--junit FILE`,
+//! JUnit XML with one test case per threshold and per check),
+//! [`k6_summary::K6Summary`] (`--k6-summary FILE`, k6's own `--summary-export`
+//! JSON) and [`html::Html`] (the self-contained HTML report). [`write`] writes
+//! one to a file, naming the flag it was asked for by when it cannot.
 //!
-//! Exporters only translate a built [`Summary`]: they compute no figure and judge
-//! no threshold (that is [`crate::summary`]), and they do not change sls-load's own
-//! summary JSON (`--summary-export`, docs/FORMAT.md).
+//! Exporters only translate a built [`Summary`]: they compute no figure and
+//! judge no threshold (that is [`crate::summary`]), and they do not change
+//! sls-load's own summary JSON (`--summary-export`, docs/FORMAT.md). Where a
+//! file goes (the store, a path, a browser) is the caller's.
 
 pub mod html;
 pub mod junit;
 pub mod k6_summary;
-pub mod out;
 
 use std::path::{Path, PathBuf};
 
-use crate::options::CiOutputs;
 use crate::summary::Summary;
 
-/// Why an export could not be written.
+/// One file format of the summary.
+pub trait Exporter {
+    /// The file's bytes for `summary`.
+    fn export(&self, summary: &Summary) -> Result<Vec<u8>, ExportError>;
+}
+
+/// Why an export could not be made or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The file could not be written.
@@ -35,7 +42,7 @@ pub enum ExportError {
 #[derive(Debug, thiserror::Error)]
 #[error("{flag} {}", path.display())]
 pub struct CiExportError {
-    /// `--junit` or `--k6-summary`.
+    /// `--junit`, `--k6-summary` or `--html`.
     pub flag: &'static str,
     /// The file.
     pub path: PathBuf,
@@ -43,30 +50,18 @@ pub struct CiExportError {
     pub source: ExportError,
 }
 
-/// Writes the CI reports `ci` asks for from `summary`.
-pub fn write(summary: &Summary, ci: &CiOutputs) -> Result<(), CiExportError> {
-    if let Some(path) = &ci.junit {
-        let xml = junit::report(summary).to_string();
-        write_one("--junit", path, xml.map_err(ExportError::from))?;
-    }
-    if let Some(path) = &ci.k6_summary {
-        let json = serde_json::to_string_pretty(&k6_summary::summary(summary));
-        write_one("--k6-summary", path, json.map_err(ExportError::from))?;
-    }
-    Ok(())
-}
-
-/// Writes `text` (or reports why it could not be made) to `path`.
-fn write_one(
+/// Writes `summary` as `exporter` makes it to `path`, which `flag` asked for.
+pub fn write(
+    summary: &Summary,
+    exporter: &dyn Exporter,
     flag: &'static str,
     path: &Path,
-    text: Result<String, ExportError>,
 ) -> Result<(), CiExportError> {
     let fail = |source| CiExportError {
         flag,
         path: path.to_owned(),
         source,
     };
-    let text = text.map_err(fail)?;
-    std::fs::write(path, text).map_err(|e| fail(e.into()))
+    let bytes = exporter.export(summary).map_err(fail)?;
+    std::fs::write(path, bytes).map_err(|e| fail(e.into()))
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use sls_load::store::{Store, StoreError};
 use sls_load_core::job::ObjectKey;
+use sls_load_report::store::{Store, StoreError};
 
 /// The run stored in tests/fixtures/golden.
 pub const RUN: &str = "golden-20261127";

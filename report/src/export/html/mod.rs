@@ -57,6 +57,17 @@ impl RunFacts {
     }
 }
 
+/// The HTML report of a run whose plan gave `facts`.
+pub struct Html(pub RunFacts);
+
+impl super::Exporter for Html {
+    fn export(&self, summary: &Summary) -> Result<Vec<u8>, super::ExportError> {
+        page(summary, &self.0)
+            .map(String::into_bytes)
+            .map_err(|HtmlError(e)| e.into())
+    }
+}
+
 /// Why the page could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("encoding the report's data")]
