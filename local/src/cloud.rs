@@ -1,73 +1,23 @@
-//! The embedded local cloud: an S3-compatible store plus one Lambda-compatible
-//! service per emulated region, all on the loopback interface, so that a whole
-//! sls-load run can happen on one machine without an AWS account.
+//! The local cloud as one thing: [`LocalCloud`] starts one S3 stand-in and one
+//! Lambda service per emulated region with a fresh key pair
+//! ([`LocalCredentials`]), from a [`LocalCloudConfig`], and stops them again.
 //!
-//! This module owns the glue ([`LocalCloud`], [`LocalCloudConfig`],
-//! [`LocalCredentials`]), the module-wide error type ([`LocalError`]) and the
-//! small HTTP accept loop shared by both servers. The store itself lives in
-//! [`s3`] and the Lambda emulation (Invoke API, Runtime API, process pool) in
-//! [`lambda`]. It does not decide *what* runs: planning, invoking and reporting
-//! belong to the rest of the orchestrator, and the worker binary (`bootstrap`)
-//! is built by the `function` crate.
-
-pub mod delay;
-pub mod faults;
-pub mod lambda;
-pub mod s3;
-pub(crate) mod sigv4;
-
-pub use faults::S3Faults;
-pub use lambda::{LambdaConfig, LambdaFaults, LambdaStats, LocalLambda};
-pub use s3::{LocalS3, ensure_bucket};
+//! It is the glue only: the store is [`crate::s3`], the Lambda emulation
+//! [`crate::lambda`], the HTTP accept loop both serve with [`crate::server`].
 
 use std::collections::BTreeMap;
-use std::error::Error as StdError;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use hyper::body::{Body, Incoming};
-use hyper::service::Service;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::{Builder as ConnBuilder, HttpServerConnExec};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
-use tracing::{debug, info, warn};
+use tracing::info;
+
+use crate::error::LocalError;
+use crate::lambda::{LambdaConfig, LambdaFaults, LocalLambda};
+use crate::s3::{LocalS3, ensure_bucket};
 
 /// How long idle processes of a [`LocalCloud`] Lambda stay warm before being reaped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Errors raised while starting the local cloud.
-#[derive(Debug, thiserror::Error)]
-pub enum LocalError {
-    /// A filesystem or socket operation failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being attempted (includes the path or address involved).
-        context: String,
-        /// The underlying IO error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The S3 backend (s3s-fs) could not be initialised.
-    #[error("local S3 store: {0}")]
-    Store(String),
-    /// The configuration is unusable.
-    #[error("invalid local cloud configuration: {0}")]
-    Config(String),
-}
-
-impl LocalError {
-    /// Builds a [`LocalError::Io`] with a description of what was attempted.
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        LocalError::Io {
-            context: context.into(),
-            source,
-        }
-    }
-}
 
 /// The key pair the local stand-ins accept: made fresh at each start
 /// ([`LocalCredentials::generate`]), known only to the orchestrator process that
@@ -226,186 +176,10 @@ impl LocalCloud {
     }
 }
 
-/// Binds `127.0.0.1:0`, returning the listener and its `http://127.0.0.1:PORT` URL.
-pub(crate) async fn bind_loopback() -> Result<(TcpListener, String), LocalError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| LocalError::io("binding 127.0.0.1:0", e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| LocalError::io("reading local address", e))?;
-    Ok((listener, format!("http://{addr}")))
-}
-
-/// A background HTTP server (HTTP/1.1 and h2c) with cooperative shutdown.
-///
-/// Dropping it without [`HttpServer::shutdown`] aborts the accept loop and every
-/// connection.
-pub(crate) struct HttpServer {
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl fmt::Debug for HttpServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpServer").finish_non_exhaustive()
-    }
-}
-
-impl HttpServer {
-    /// Serves `service` on `listener` until shut down. On shutdown, open
-    /// connections get `grace` to finish their in-flight requests before they
-    /// are aborted.
-    pub(crate) fn spawn<S, B>(
-        name: &'static str,
-        listener: TcpListener,
-        service: S,
-        grace: Duration,
-    ) -> HttpServer
-    where
-        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<Box<dyn StdError + Send + Sync>>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn StdError + Send + Sync>>,
-        TokioExecutor: HttpServerConnExec<S::Future, B>,
-    {
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(name, listener, service, stop_rx, grace));
-        HttpServer {
-            stop,
-            task: Some(task),
-        }
-    }
-
-    /// Stops accepting, lets connections drain for the grace period, then aborts the rest.
-    pub(crate) async fn shutdown(mut self) {
-        // Receivers only disappear once the accept loop is done, so a failed send is harmless.
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take()
-            && let Err(err) = task.await
-        {
-            warn!(%err, "HTTP server task failed");
-        }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-async fn accept_loop<S, B>(
-    name: &'static str,
-    listener: TcpListener,
-    service: S,
-    mut stop: watch::Receiver<bool>,
-    grace: Duration,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-    TokioExecutor: HttpServerConnExec<S::Future, B>,
-{
-    let builder = ConnBuilder::new(TokioExecutor::new());
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, peer)) => {
-                    debug!(server = name, %peer, "connection accepted");
-                    let conn = builder
-                        .serve_connection(TokioIo::new(socket), service.clone())
-                        .into_owned();
-                    let mut stop = stop.clone();
-                    conns.spawn(async move {
-                        tokio::pin!(conn);
-                        let result = tokio::select! {
-                            res = conn.as_mut() => res,
-                            () = stopped(&mut stop) => {
-                                conn.as_mut().graceful_shutdown();
-                                conn.await
-                            }
-                        };
-                        if let Err(err) = result {
-                            debug!(server = name, %peer, %err, "connection ended with an error");
-                        }
-                    });
-                }
-                Err(err) => {
-                    // Typically EMFILE; back off instead of spinning.
-                    warn!(server = name, %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            () = stopped(&mut stop) => break,
-        }
-    }
-    drop(listener);
-    if !grace.is_zero() {
-        let drained =
-            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            debug!(
-                server = name,
-                open = conns.len(),
-                "grace period over, aborting connections"
-            );
-        }
-    }
-    conns.shutdown().await;
-    debug!(server = name, "server stopped");
-}
-
-/// Resolves once `stop` is set (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The returned guard is not `Send`; drop it at once.
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept literally.
-pub(crate) fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
-            )
-        {
-            // Two hex digits always fit in a byte.
-            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `dir` joined with `name`, rejecting names that would escape `dir`.
-pub(crate) fn child_dir(dir: &Path, name: &str, what: &str) -> Result<PathBuf, LocalError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(LocalError::Config(format!("invalid {what} name {name:?}")));
-    }
-    Ok(dir.join(name))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::lambda::tests::{alive, client_in, invoke, payload_json, write_fake_bootstrap};
     use super::*;
+    use crate::lambda::tests::{alive, client_in, invoke, payload_json, write_fake_bootstrap};
 
     #[tokio::test]
     async fn cloud_wires_store_and_regions_together() {
@@ -508,8 +282,7 @@ mod tests {
                 .await;
             let err = res.expect_err("the first cloud's keys open nothing in the second");
             assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-            let region = sls_load_core::job::Region::us_east_1();
-            let s3 = crate::cloud::local_s3_client(second.s3.endpoint(), &region, &first_creds);
+            let s3 = crate::s3::tests::client(second.s3.endpoint(), &first_creds);
             let err = s3.list_objects_v2().bucket("sls-load-results").send().await;
             let err = err.expect_err("nor in its S3");
             assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
@@ -537,14 +310,5 @@ mod tests {
         assert_eq!(a.access_key_id.len(), 20);
         assert_eq!(a.secret_access_key.len(), 40);
         assert_ne!(a.access_key_id, "sls-load-local");
-    }
-
-    #[test]
-    fn child_dir_rejects_escapes() {
-        let root = Path::new("/tmp/x");
-        assert!(child_dir(root, "bucket", "bucket").is_ok());
-        for bad in ["", ".", "..", "a/b", "a\\b"] {
-            assert!(child_dir(root, bad, "bucket").is_err(), "{bad:?}");
-        }
     }
 }

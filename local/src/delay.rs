@@ -5,11 +5,11 @@
 //! response together take the profile's round trip longer. Nothing is lost,
 //! reordered or throttled: a user-space proxy cannot fake loss honestly.
 //!
-//! It owns sockets and timing only: which profile a region gets is
-//! [`sls_load_plan::network`]'s, and the workers are pointed at the proxy through the
-//! job's `http.connect_to`. HTTP, TLS and the target's name pass through untouched.
+//! It owns sockets and timing only: which [`Delay`] a region gets is the plan's
+//! network profiles', the orchestrator starts one proxy per region and points
+//! the workers at it through the job's `http.connect_to`. HTTP, TLS and the
+//! target's name pass through untouched.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -21,9 +21,17 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use super::LocalError;
-use sls_load_core::job::Region;
-use sls_load_plan::network::{Network, Profile};
+use crate::LocalError;
+
+/// What a proxy adds: each direction is delayed by `rtt / 2 ± jitter / 2`, so a
+/// round trip takes `rtt ± jitter` more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delay {
+    /// Added round-trip time.
+    pub rtt: Duration,
+    /// Largest deviation of a round trip from `rtt`, either way.
+    pub jitter: Duration,
+}
 
 /// Chunks in flight per direction before the reader waits.
 const IN_FLIGHT: usize = 1024;
@@ -36,15 +44,15 @@ pub struct DelayProxy {
 
 impl DelayProxy {
     /// Listens on `127.0.0.1:0` and forwards every connection to `upstream`
-    /// (`host:port`, resolved per connection) with `profile`'s delay.
-    pub async fn start(upstream: String, profile: Profile) -> Result<Self, LocalError> {
+    /// (`host:port`, resolved per connection) with `delay`'s delay.
+    pub async fn start(upstream: String, delay: Delay) -> Result<Self, LocalError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| LocalError::io("binding a network-profile proxy", e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| LocalError::io("reading the proxy's address", e))?;
-        let task = tokio::spawn(accept(listener, upstream, profile));
+        let task = tokio::spawn(accept(listener, upstream, delay));
         Ok(Self { addr, task })
     }
 
@@ -61,13 +69,13 @@ impl Drop for DelayProxy {
 }
 
 /// Accepts until aborted; dropping the task drops every connection's task.
-async fn accept(listener: TcpListener, upstream: String, profile: Profile) {
+async fn accept(listener: TcpListener, upstream: String, delay: Delay) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((inbound, _)) => {
-                    conns.spawn(connection(inbound, upstream.clone(), profile));
+                    conns.spawn(connection(inbound, upstream.clone(), delay));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -78,7 +86,7 @@ async fn accept(listener: TcpListener, upstream: String, profile: Profile) {
 
 /// Connects to `upstream` and pumps both directions with delay; a failed
 /// upstream connect closes the inbound connection (the worker sees a reset).
-async fn connection(inbound: TcpStream, upstream: String, profile: Profile) {
+async fn connection(inbound: TcpStream, upstream: String, delay: Delay) {
     let Ok(outbound) = TcpStream::connect(&upstream).await else {
         return;
     };
@@ -87,14 +95,14 @@ async fn connection(inbound: TcpStream, upstream: String, profile: Profile) {
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
     tokio::join!(
-        pump(in_read, out_write, profile),
-        pump(out_read, in_write, profile),
+        pump(in_read, out_write, delay),
+        pump(out_read, in_write, delay),
     );
 }
 
 /// Forwards `from` to `to`, each chunk one delay after it was read; the end of
 /// `from` is passed on (after the delay) as a write shutdown.
-async fn pump<R, W>(mut from: R, mut to: W, profile: Profile)
+async fn pump<R, W>(mut from: R, mut to: W, delay: Delay)
 where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
@@ -105,7 +113,7 @@ where
         let mut buf = vec![0; 16 * 1024];
         loop {
             let n = from.read(&mut buf).await.unwrap_or(0);
-            let due = (Instant::now() + one_way(profile)).max(last);
+            let due = (Instant::now() + one_way(delay)).max(last);
             last = due;
             let chunk = (n > 0).then(|| Bytes::copy_from_slice(&buf[..n]));
             if tx.send((due, chunk)).await.is_err() || n == 0 {
@@ -127,80 +135,15 @@ where
 }
 
 /// One direction's delay: `rtt/2 ± jitter/2`, uniformly drawn.
-fn one_way(profile: Profile) -> Duration {
-    let half = profile.rtt.as_secs_f64() / 2.0;
-    let spread = profile.jitter.as_secs_f64() / 2.0;
+fn one_way(delay: Delay) -> Duration {
+    let half = delay.rtt.as_secs_f64() / 2.0;
+    let spread = delay.jitter.as_secs_f64() / 2.0;
     let offset = if spread > 0.0 {
         rand::rng().random_range(-spread..=spread)
     } else {
         0.0
     };
     Duration::from_secs_f64((half + offset).max(0.0))
-}
-
-/// The running proxies of a run's client regions, by region.
-#[derive(Default)]
-pub struct NetworkProfiles {
-    /// Each region's profile and proxy (none for a zero profile: direct).
-    proxies: BTreeMap<Region, (Profile, Option<DelayProxy>)>,
-}
-
-impl NetworkProfiles {
-    /// Starts one proxy to `target` (an `http(s)://` base URL) for every region
-    /// of `regions` that `network` gives a profile other than zero.
-    pub async fn start(
-        network: &Network,
-        regions: &[Region],
-        target: &str,
-    ) -> Result<Self, LocalError> {
-        let upstream = upstream_of(target).ok_or_else(|| {
-            LocalError::Config(format!("network profiles: target `{target}` has no host"))
-        })?;
-        let mut proxies = BTreeMap::new();
-        for region in regions {
-            if let Some(profile) = network.profile(region) {
-                let proxy = match profile.rtt.is_zero() && profile.jitter.is_zero() {
-                    true => None,
-                    false => Some(DelayProxy::start(upstream.clone(), profile).await?),
-                };
-                proxies.insert(region.clone(), (profile, proxy));
-            }
-        }
-        Ok(Self { proxies })
-    }
-
-    /// The `http.connect_to` of `region`'s jobs, if it has a profile.
-    pub fn connect_to(&self, region: &Region) -> Option<String> {
-        let (_, proxy) = self.proxies.get(region)?;
-        proxy.as_ref().map(|p| p.addr().to_string())
-    }
-
-    /// One line per region for the run header: `eu-west-1: rtt 70ms ± 3.5ms`,
-    /// or `REGION: no profile` for a region the table does not know.
-    pub fn describe(&self, regions: &[Region]) -> Vec<String> {
-        regions
-            .iter()
-            .map(|r| match self.proxies.get(r) {
-                Some((_, None)) => format!("{r}: direct (rtt 0)"),
-                Some((profile, _)) => format!("{r}: {profile}"),
-                None => format!("{r}: no profile (pair not in the table)"),
-            })
-            .collect()
-    }
-}
-
-/// `host:port` of an `http(s)://` base URL (port by scheme when absent).
-fn upstream_of(target: &str) -> Option<String> {
-    let uri: hyper::Uri = target.parse().ok()?;
-    let host = uri.host()?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    Some(format!("{host}:{port}"))
 }
 
 #[cfg(test)]
@@ -221,11 +164,11 @@ mod tests {
                 }
             }
         });
-        let profile = Profile {
+        let delay = Delay {
             rtt: Duration::from_millis(80),
             jitter: Duration::from_millis(10),
         };
-        let proxy = DelayProxy::start(upstream, profile).await.unwrap();
+        let proxy = DelayProxy::start(upstream, delay).await.unwrap();
         let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
         let sent = Instant::now();
         for part in [&b"one "[..], b"two ", b"three"] {
@@ -250,21 +193,8 @@ mod tests {
     }
 
     #[test]
-    fn the_upstream_is_the_targets_host_and_port() {
-        assert_eq!(
-            upstream_of("http://127.0.0.1:8080").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(
-            upstream_of("https://api.example.test").as_deref(),
-            Some("api.example.test:443")
-        );
-        assert_eq!(upstream_of("http://[::1]").as_deref(), Some("[::1]:80"));
-    }
-
-    #[test]
     fn one_way_delays_stay_within_half_the_jitter_of_half_the_rtt() {
-        let p = Profile {
+        let p = Delay {
             rtt: Duration::from_millis(100),
             jitter: Duration::from_millis(20),
         };
@@ -275,7 +205,7 @@ mod tests {
                 "{d:?}"
             );
         }
-        let fixed = Profile {
+        let fixed = Delay {
             rtt: Duration::from_millis(10),
             jitter: Duration::ZERO,
         };

@@ -18,12 +18,14 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
+use percent_encoding::percent_decode_str;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tracing::{info, warn};
 
-use super::faults::{S3Faults, s3_error_body};
-use super::{HttpServer, LocalCredentials, LocalError, bind_loopback, child_dir, percent_decode};
+use crate::faults::{S3Faults, s3_error_body};
+use crate::server::{HttpServer, bind_loopback, child_dir};
+use crate::{LocalCredentials, LocalError};
 
 /// Largest request body drained before answering an injected error.
 const DRAIN_CAP: usize = 64 * 1024 * 1024;
@@ -138,7 +140,7 @@ fn with_faults(
 /// bucket or the service.
 fn object_key(path: &str) -> Option<String> {
     let (_bucket, key) = path.trim_start_matches('/').split_once('/')?;
-    (!key.is_empty()).then(|| percent_decode(key))
+    (!key.is_empty()).then(|| percent_decode_str(key).decode_utf8_lossy().into_owned())
 }
 
 /// Drains the request body (up to a cap) and answers `status` as S3 would.
@@ -183,14 +185,15 @@ pub fn ensure_bucket(root: &Path, bucket: &str) -> Result<(), LocalError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_s3::primitives::ByteStream;
 
     const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-    fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_s3::Client {
+    /// A path-style S3 client for the stand-in at `endpoint` with `creds`.
+    pub(crate) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_s3::Client {
         let http = sls_load_core::sdk::http_client();
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())

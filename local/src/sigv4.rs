@@ -8,14 +8,15 @@
 //! and does not handle presigned URLs, chunked (streaming) signatures or
 //! session tokens: the local stand-ins hand out none of those.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use aws_sdk_lambda::config::Credentials;
+use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use http::request::Parts;
+use subtle::ConstantTimeEq;
 
-use super::LocalCredentials;
+use crate::LocalCredentials;
 
 /// How far `X-Amz-Date` may be from the stand-in's clock (AWS allows 15 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -247,53 +248,38 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthError> {
     })
 }
 
-/// Parses `YYYYMMDD'T'HHMMSS'Z'` (UTC).
+/// Parses `YYYYMMDD'T'HHMMSS'Z'` (UTC), as RFC 3339 reads it.
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<u64> {
-        let part = s.get(range)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
     };
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !digits(0..8) || !digits(9..15) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year ≥ 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    // Howard Hinnant's algorithm, shifted so that March is the first month.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let part = |range: std::ops::Range<usize>| s.get(range).unwrap_or_default();
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(9..11),
+        part(11..13),
+        part(13..15)
+    );
+    humantime::parse_rfc3339(&rfc3339).ok()
 }
 
 /// Compares without an early exit on the first differing byte.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -307,7 +293,9 @@ mod tests {
             "20240229T123456",
             "20240229X123456Z",
             "20241301T000000Z",
+            "20230229T000000Z",
             "2024-2-2T00000Z",
+            "2024022ëT00000Z",
         ] {
             assert_eq!(parse_amz_date(bad), None, "{bad:?}");
         }

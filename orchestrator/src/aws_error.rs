@@ -209,8 +209,8 @@ mod tests {
         url
     }
 
-    fn creds() -> crate::local::LocalCredentials {
-        crate::local::LocalCredentials::generate()
+    fn creds() -> sls_load_local::LocalCredentials {
+        sls_load_local::LocalCredentials::generate()
     }
 
     #[tokio::test]

@@ -14,10 +14,10 @@ use sls_load_core::job::Region;
 use sls_load_core::sdk::http_client;
 
 use crate::awsenv::AwsEnv;
-use crate::local::{
-    LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, s3::ensure_bucket,
-};
 use crate::store::S3Store;
+use sls_load_local::{
+    LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, ensure_bucket,
+};
 
 /// The bucket name used by local mode.
 pub const LOCAL_BUCKET: &str = "sls-load-results";

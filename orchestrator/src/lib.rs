@@ -32,7 +32,7 @@ pub mod events;
 pub mod export;
 pub mod fanout;
 pub mod invoke;
-pub mod local;
+pub mod network;
 pub mod options;
 pub mod preflight;
 pub mod progress;

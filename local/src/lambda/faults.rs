@@ -13,8 +13,8 @@ use std::time::Duration;
 use tracing::{error, warn};
 
 use super::pool::{Fault, Inner, Shared, pump};
-use crate::local::LocalError;
-use crate::local::faults::{env_spec, parse_duration, parse_num, spec_clauses, spec_error};
+use crate::LocalError;
+use crate::faults::{env_spec, parse_duration, parse_num, spec_clauses, spec_error};
 
 /// The environment variable holding the Lambda fault switches.
 pub const LAMBDA_FAULTS_ENV: &str = "SLS_LOAD_LOCAL_LAMBDA_FAULTS";

@@ -49,12 +49,13 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-pub use self::faults::{LAMBDA_FAULTS_ENV, LambdaFaults, ProcessAction, ProcessFault};
+pub use self::faults::LambdaFaults;
 use self::http::http_service;
 use self::invoke_api::function_arn;
 use self::pool::{Fault, Inner, ProcState, Shared, pump, reap_loop};
-use super::sigv4::Verifier;
-use super::{HttpServer, LocalCredentials, LocalError, bind_loopback};
+use crate::server::{HttpServer, bind_loopback};
+use crate::sigv4::Verifier;
+use crate::{LocalCredentials, LocalError};
 
 /// Largest payload accepted for a synchronous invocation (and for a function's response).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;

@@ -25,7 +25,7 @@ use super::faults;
 use super::http::error_json;
 use super::ids::log_stream_name;
 use super::process::{register, start_process};
-use crate::local::sigv4::Verifier;
+use crate::sigv4::Verifier;
 
 /// How long a freshly spawned process may take to ask for its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -17,11 +17,11 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
-use super::HttpServer;
-use super::LocalError;
 use super::http::http_service;
 use super::ids::log_stream_name;
 use super::pool::{Inner, Shared};
+use crate::LocalError;
+use crate::server::HttpServer;
 
 /// A `bootstrap` process that has been started, with its Runtime API listener.
 pub(super) struct Started {

@@ -278,17 +278,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::local::lambda::LambdaConfig;
-    use crate::local::lambda::pool::{Inner, Proc};
+    use crate::lambda::LambdaConfig;
+    use crate::lambda::pool::{Inner, Proc};
 
     fn shared() -> Arc<Shared> {
-        let credentials = crate::local::LocalCredentials::generate();
+        let credentials = crate::LocalCredentials::generate();
         Arc::new(Shared {
-            verifier: crate::local::sigv4::Verifier::new(
-                credentials.clone(),
-                "eu-west-1",
-                "lambda",
-            ),
+            verifier: crate::sigv4::Verifier::new(credentials.clone(), "eu-west-1", "lambda"),
             cfg: LambdaConfig {
                 credentials,
                 faults: Default::default(),

@@ -56,7 +56,7 @@ while True:
 "#;
 
 /// Writes the fake runtime as an executable `bootstrap` into `dir`.
-pub(in crate::local) fn write_fake_bootstrap(dir: &Path) -> PathBuf {
+pub(crate) fn write_fake_bootstrap(dir: &Path) -> PathBuf {
     let python = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
@@ -105,12 +105,12 @@ impl Drop for Fixture {
     }
 }
 
-pub(in crate::local) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_lambda::Client {
+pub(crate) fn client(endpoint: &str, creds: &LocalCredentials) -> aws_sdk_lambda::Client {
     client_in(endpoint, creds, "eu-west-1")
 }
 
 /// A client signing for `region` (the stand-in refuses signatures scoped to another).
-pub(in crate::local) fn client_in(
+pub(crate) fn client_in(
     endpoint: &str,
     creds: &LocalCredentials,
     region: &str,
@@ -134,7 +134,7 @@ pub(in crate::local) fn client_in(
     aws_sdk_lambda::Client::from_conf(conf)
 }
 
-pub(in crate::local) async fn invoke(
+pub(crate) async fn invoke(
     c: &aws_sdk_lambda::Client,
     function: &str,
     payload: &str,
@@ -147,13 +147,13 @@ pub(in crate::local) async fn invoke(
         .unwrap()
 }
 
-pub(in crate::local) fn payload_json(
+pub(crate) fn payload_json(
     out: &aws_sdk_lambda::operation::invoke::InvokeOutput,
 ) -> serde_json::Value {
     serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap()
 }
 
-pub(in crate::local) fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 

@@ -24,7 +24,7 @@ use crate::cloud::{Cloud, Mode};
 use crate::export::out::Outputs;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
-use crate::local::delay::NetworkProfiles;
+use crate::network::NetworkProfiles;
 use crate::options::RunOptions;
 use crate::progress::{self, Display};
 use sls_load_plan::plan::{self, Layout, Plan};
