@@ -1,13 +1,43 @@
 //! `sls-load`: parses the command line, validates it into options
-//! ([`sls_load::options`]), runs the subcommand ([`sls_load::commands::main`]) and
-//! turns a failure into its message on stderr and its exit code.
+//! ([`options`]), runs the subcommand ([`commands::main`]) and turns a failure
+//! into its message on stderr and its exit code.
+//!
+//! # Brief overview
+//! The binary's own modules, private (the reusable layers are the library
+//! crates: `sls-load-plan`, `sls-load-report`, `sls-load-local`):
+//! - [`cli`] → [`options`] → [`commands`]: the raw command line (clap), the one
+//!   boundary that validates it, and the subcommands' glue with their typed
+//!   errors and exit codes. Nothing below [`options`] sees a clap type.
+//! - [`cloud`]: picks local or AWS ([`awsenv`]) and builds the SDK clients the
+//!   same way for both; [`aws_error`]: every SDK error as one line.
+//! - [`store`]: the results store in S3; [`invoke`] and [`fanout`]: Event
+//!   invocations, slice after slice; [`control`]: the kill switch.
+//! - [`progress`]: the live lines; [`preflight`]: checks before a run starts.
+//! - [`events`]: a drill's event runner; [`network`]: the local network
+//!   profiles' proxies; [`export`]: the `--out` outputs.
+
+mod aws_error;
+mod awsenv;
+mod cli;
+mod cloud;
+mod commands;
+mod control;
+mod events;
+mod export;
+mod fanout;
+mod invoke;
+mod network;
+mod options;
+mod preflight;
+mod progress;
+mod store;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use sls_load::cli::Cli;
-use sls_load::commands;
-use sls_load::options::CommandOptions;
+
+use crate::cli::Cli;
+use crate::options::CommandOptions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

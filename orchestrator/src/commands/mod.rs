@@ -26,10 +26,9 @@ use std::path::Path;
 
 use sls_load_core::job::{ObjectKey, RunId};
 
-pub use self::error::{
-    EXIT_ABANDONED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLDS,
-    Error,
-};
+#[cfg(test)]
+pub use self::error::EXIT_BAD_INPUT;
+pub use self::error::{EXIT_OK, Error};
 use crate::cloud::{Cloud, Mode};
 use crate::options::{CiOutputs, CommandOptions};
 use sls_load_plan::plan::Plan;
