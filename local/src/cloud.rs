@@ -6,54 +6,18 @@
 //! [`crate::lambda`], the HTTP accept loop both serve with [`crate::server`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tracing::info;
 
+use crate::credentials::LocalCredentials;
 use crate::error::LocalError;
 use crate::lambda::{LambdaConfig, LambdaFaults, LocalLambda};
 use crate::s3::{LocalS3, ensure_bucket};
 
 /// How long idle processes of a [`LocalCloud`] Lambda stay warm before being reaped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The key pair the local stand-ins accept: made fresh at each start
-/// ([`LocalCredentials::generate`]), known only to the orchestrator process that
-/// started them and the function processes it spawns (in their environment).
-#[derive(Clone, PartialEq, Eq)]
-pub struct LocalCredentials {
-    /// Access key id (`AWS_ACCESS_KEY_ID`).
-    pub access_key_id: String,
-    /// Secret access key (`AWS_SECRET_ACCESS_KEY`).
-    pub secret_access_key: String,
-}
-
-impl LocalCredentials {
-    /// A random key pair from the thread's CSPRNG: an access key id shaped like
-    /// AWS's (20 upper-case characters) and a 40-character secret.
-    pub fn generate() -> Self {
-        use rand::distr::{Alphanumeric, SampleString};
-        let mut rng = rand::rng();
-        let id = Alphanumeric
-            .sample_string(&mut rng, 16)
-            .to_ascii_uppercase();
-        LocalCredentials {
-            access_key_id: format!("LSLL{id}"),
-            secret_access_key: Alphanumeric.sample_string(&mut rng, 40),
-        }
-    }
-}
-
-impl fmt::Debug for LocalCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
-}
 
 /// Configuration of a [`LocalCloud`].
 #[derive(Debug, Clone)]
@@ -292,23 +256,5 @@ mod tests {
         assert_eq!(second.lambdas["us-east-1"].stats().processes_spawned, 0);
         second.shutdown().await;
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn credentials_debug_hides_secret() {
-        let creds = LocalCredentials::generate();
-        let text = format!("{creds:?}");
-        assert!(text.contains(&creds.access_key_id));
-        assert!(!text.contains(&creds.secret_access_key));
-    }
-
-    #[test]
-    fn credentials_are_fresh_and_not_the_old_constant_pair() {
-        let (a, b) = (LocalCredentials::generate(), LocalCredentials::generate());
-        assert_ne!(a.access_key_id, b.access_key_id);
-        assert_ne!(a.secret_access_key, b.secret_access_key);
-        assert_eq!(a.access_key_id.len(), 20);
-        assert_eq!(a.secret_access_key.len(), 40);
-        assert_ne!(a.access_key_id, "sls-load-local");
     }
 }

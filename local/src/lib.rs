@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod cloud;
+mod credentials;
 pub mod delay;
 mod error;
 mod faults;
@@ -31,7 +32,8 @@ mod s3;
 mod server;
 mod sigv4;
 
-pub use cloud::{DEFAULT_IDLE_TIMEOUT, LocalCloud, LocalCloudConfig, LocalCredentials};
+pub use cloud::{DEFAULT_IDLE_TIMEOUT, LocalCloud, LocalCloudConfig};
+pub use credentials::LocalCredentials;
 pub use error::LocalError;
 pub use faults::S3Faults;
 pub use lambda::{LambdaConfig, LambdaFaults, LambdaStats, LocalLambda};

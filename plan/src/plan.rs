@@ -15,6 +15,7 @@ use sls_load_core::job::{FORMAT_VERSION, Job, Region, ResultsLocation, RunId, Wo
 
 use crate::scenario::Scenario;
 use crate::share;
+use crate::threshold::Threshold;
 
 /// Why a scenario cannot be planned.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -135,26 +136,6 @@ pub struct RegionPlan {
     pub workers: Vec<WorkerId>,
 }
 
-/// A threshold as written in the scenario, kept so a report can re-evaluate it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdSpec {
-    /// The metric key, e.g. `http_req_duration` or `http_req_duration{name:home}`.
-    pub metric: String,
-    /// The expression, e.g. `p(95)<500`.
-    pub expr: String,
-    /// k6's `abortOnFail`: `run` stops the run when it fails on the live state;
-    /// absent when false.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub abort_on_fail: bool,
-    /// k6's `delayAbortEval`, counted from `start_at`; absent when zero.
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Duration::is_zero"
-    )]
-    pub delay_abort_eval: Duration,
-}
-
 /// Everything decided before a run starts; stored as `plan.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -184,8 +165,9 @@ pub struct Plan {
     pub arch: Arch,
     /// Per-region shares and workers, in scenario order (`--regions` order when given).
     pub regions: Vec<RegionPlan>,
-    /// The scenario's thresholds.
-    pub thresholds: Vec<ThresholdSpec>,
+    /// The scenario's thresholds, parsed; stored as the strings written
+    /// (`{ "metric": ..., "expr": ... }`, see [`Threshold`]'s serde).
+    pub thresholds: Vec<Threshold>,
     /// Every worker's Invoke payload.
     pub jobs: Vec<Job>,
     /// A drill's events and settings (issue #13); absent for a plain load test.
@@ -402,7 +384,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         memory_mb: opts.memory_mb,
         arch: opts.arch,
         regions: region_plans,
-        thresholds: threshold_specs(scenario),
+        thresholds: scenario.thresholds.clone(),
         jobs,
         drill: (!scenario.events.is_empty()).then(|| crate::drill::DrillPlan {
             events: crate::drill::resolve_urls(&scenario.events, &scenario.target),
@@ -475,20 +457,6 @@ fn region_jobs(
         }
     }
     jobs
-}
-
-/// The scenario's thresholds as written, for the plan.
-fn threshold_specs(scenario: &Scenario) -> Vec<ThresholdSpec> {
-    scenario
-        .thresholds
-        .iter()
-        .map(|t| ThresholdSpec {
-            metric: t.metric_name(),
-            expr: t.expr.clone(),
-            abort_on_fail: t.abort_on_fail,
-            delay_abort_eval: t.delay_abort_eval,
-        })
-        .collect()
 }
 
 /// HTTP requests the plan should send, when the executors make that knowable

@@ -20,14 +20,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sls_load_core::id::files;
-use sls_load_core::job::{MAX_DRAIN, Manifest, ObjectKey, Region, RunId, WorkerId};
+use sls_load_core::job::{MAX_DRAIN, Manifest, ObjectKey, RunId};
 
+use crate::drill::analysis::Feed;
 use crate::merge::{Merged, Span};
+pub use crate::problem::{Problem, WorkerKey};
 use crate::store::{Store, StoreError, get_stream};
 use sls_load_plan::plan::Plan;
-
-/// A worker, named by region and id.
-pub type WorkerKey = (Region, WorkerId);
 
 /// Why a run could not be collected at all.
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +52,6 @@ pub enum CollectError {
         /// The parse error.
         message: String,
     },
-}
-
-/// An object that was there but could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Problem {
-    /// The object.
-    pub key: ObjectKey,
-    /// What is wrong with it.
-    pub message: String,
 }
 
 /// Everything read back for a run so far.
@@ -94,7 +84,7 @@ pub struct Collected {
     latest_end: BTreeMap<WorkerKey, Duration>,
     /// A drill's analysis feed: every closed second drained is added to it
     /// (`None` for a run without events).
-    drill_feed: Option<crate::drill::analysis::Feed>,
+    drill_feed: Option<Feed>,
 }
 
 /// Objects read between two attempts to close seconds within one poll.
@@ -116,10 +106,7 @@ impl Collected {
             .iter()
             .map(|j| (j.region.clone(), j.worker_id.clone()))
             .collect();
-        let drill_feed = plan
-            .drill
-            .as_ref()
-            .map(|_| crate::drill::analysis::Feed::default());
+        let drill_feed = plan.drill.as_ref().map(|_| Feed::default());
         let mut merged = Merged::default();
         // A drill's analysis reads every tag set's closed seconds.
         merged.seconds.keep_closed(drill_feed.is_some());
@@ -205,10 +192,12 @@ impl Collected {
         closed
     }
 
-    /// A drill's analysis feed: every closed second drained so far, whoever
-    /// drained it (`None` for a run without events).
-    pub fn drill_feed(&self) -> Option<&crate::drill::analysis::Feed> {
-        self.drill_feed.as_ref()
+    /// A drill's analysis feed: every second closed so far, drained (by the
+    /// outputs) or not (`None` for a run without events).
+    pub fn drill_feed(&self) -> Option<Feed> {
+        let mut feed = self.drill_feed.clone()?;
+        feed.add(self.merged.seconds.handed());
+        Some(feed)
     }
 
     /// Closes every second still open (a collection that ends without
@@ -517,6 +506,8 @@ pub async fn collect(store: &impl Store, run: &RunId) -> Result<Collected, Colle
 
 #[cfg(test)]
 mod tests {
+    use sls_load_core::job::{Region, WorkerId};
+
     use super::*;
 
     fn w(n: usize) -> WorkerKey {

@@ -22,12 +22,13 @@
 
 #![warn(missing_docs)]
 
-pub mod abort;
 pub mod collect;
 pub mod compare;
 pub mod drill;
 pub mod export;
+pub mod judge;
 pub mod merge;
+mod problem;
 pub mod readable;
 pub mod render;
 pub mod series;

@@ -16,10 +16,9 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use sls_load_core::job::{CheckCounts, Region};
+use sls_load_core::job::CheckCounts;
 
 use crate::merge::Stats;
-use crate::merge::seconds::Points;
 
 /// One closed second of one series, reduced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,43 +147,6 @@ impl Point {
     }
 }
 
-impl Series {
-    /// The series of `points`, one point per second `0..=last` in every series
-    /// (seconds without requests as zeros): every region of `regions` (planned
-    /// ones included when they sent nothing), every request name and every
-    /// region × request that has data. `last` is the run's last second with data.
-    pub fn of(points: &Points, regions: &[Region], last: Option<u64>) -> Series {
-        let fill = |by: Option<&BTreeMap<u64, Point>>| -> Vec<Point> {
-            let Some(last) = last else {
-                return Vec::new();
-            };
-            (0..=last)
-                .map(|t| {
-                    by.and_then(|b| b.get(&t))
-                        .cloned()
-                        .unwrap_or_else(|| Point::empty(t))
-                })
-                .collect()
-        };
-        let mut series = Series::default();
-        let names = regions.iter().chain(points.regions.keys());
-        for region in names {
-            let filled = fill(points.regions.get(region));
-            series.regions.insert(region.to_string(), filled);
-        }
-        for (request, by) in &points.requests {
-            series.requests.insert(request.clone(), fill(Some(by)));
-        }
-        for ((region, request), by) in &points.region_requests {
-            let of_region = series.region_requests.entry(region.to_string());
-            of_region
-                .or_default()
-                .insert(request.clone(), fill(Some(by)));
-        }
-        series
-    }
-}
-
 /// The percentile spectrum of `h` (HdrHistogram's percentile distribution, 5
 /// steps per halving of the distance to 100%), at most [`SPECTRUM_POINTS`]
 /// points, the last one at 100% and the maximum; empty for an empty histogram.
@@ -248,50 +210,6 @@ mod tests {
                 errors: 4,
                 ..Point::empty(3)
             }
-        );
-    }
-
-    #[test]
-    fn every_series_gets_one_point_per_second_seconds_without_requests_as_zeros() {
-        let us = Region::us_east_1();
-        let eu = Region::new("eu-west-1").unwrap();
-        let idle = Region::new("ap-southeast-1").unwrap();
-        let mut points = Points::default();
-        let one = |t| Point::of(t, &stats(&[1_000], 0));
-        points.total.extend([(0, one(0)), (3, one(3))]);
-        points.regions.insert(us.clone(), [(0, one(0))].into());
-        points.regions.insert(eu.clone(), [(3, one(3))].into());
-        points
-            .requests
-            .insert("home".into(), [(0, one(0)), (3, one(3))].into());
-        points
-            .region_requests
-            .insert((eu.clone(), "home".into()), [(3, one(3))].into());
-        let series = Series::of(&points, &[us, eu, idle], Some(3));
-        let shape = |v: &[Point]| v.iter().map(|p| (p.t, p.requests)).collect::<Vec<_>>();
-        assert_eq!(
-            shape(&series.regions["us-east-1"]),
-            [(0, 1), (1, 0), (2, 0), (3, 0)]
-        );
-        assert_eq!(
-            shape(&series.regions["eu-west-1"]),
-            [(0, 0), (1, 0), (2, 0), (3, 1)]
-        );
-        assert_eq!(
-            shape(&series.regions["ap-southeast-1"]),
-            [(0, 0), (1, 0), (2, 0), (3, 0)]
-        );
-        assert_eq!(
-            shape(&series.requests["home"]),
-            [(0, 1), (1, 0), (2, 0), (3, 1)]
-        );
-        let eu_home = &series.region_requests["eu-west-1"]["home"];
-        assert_eq!(shape(eu_home), [(0, 0), (1, 0), (2, 0), (3, 1)]);
-        assert!(!series.region_requests.contains_key("us-east-1"));
-        // A run without data has empty series.
-        assert!(
-            Series::of(&Points::default(), &[Region::us_east_1()], None).regions["us-east-1"]
-                .is_empty()
         );
     }
 

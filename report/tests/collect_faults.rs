@@ -9,7 +9,7 @@ mod common;
 use common::{MemStore, RUN, golden_objects, golden_summary};
 use sls_load_core::job::{LogCount, LogRecord, Manifest, RunId, Unwritten};
 use sls_load_report::collect::{GET_ATTEMPTS, collect};
-use sls_load_report::summary::Summary;
+use sls_load_report::summary::{Ending, Summary};
 
 const W0: &str = "runs/golden-20261127/us-east-1/w0000/";
 
@@ -43,7 +43,7 @@ async fn a_complete_run_listed_in_its_manifests_reports_as_before() {
         "{:?}",
         c.all_problems().collect::<Vec<_>>()
     );
-    let summary = serde_json::to_string_pretty(&Summary::build(&c, &c.merged)).unwrap();
+    let summary = serde_json::to_string_pretty(&Summary::build(&c, Ending::default())).unwrap();
     assert_eq!(summary, golden_summary());
 }
 
@@ -53,7 +53,7 @@ async fn an_object_the_manifest_lists_but_the_store_lacks_is_named() {
     objects.remove(&format!("{W0}latency-00001.hlog")).unwrap();
     let store = MemStore::with(objects);
     let c = collect(&store, &run()).await.unwrap();
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     let problems = &summary.workers.problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
@@ -75,7 +75,7 @@ async fn intervals_a_worker_could_not_store_are_named_with_their_seconds() {
     });
     objects.insert(key.clone(), serde_json::to_vec(&m).unwrap());
     let c = collect(&MemStore::with(objects), &run()).await.unwrap();
-    let problems = Summary::build(&c, &c.merged).workers.problems;
+    let problems = Summary::build(&c, Ending::default()).workers.problems;
     assert_eq!(
         problems,
         [format!(
@@ -93,7 +93,7 @@ async fn a_failed_get_is_retried_and_one_that_keeps_failing_is_named_not_fatal()
     let c = collect(&store, &run()).await.unwrap();
     assert!(c.all_problems().next().is_none());
     assert_eq!(
-        serde_json::to_string_pretty(&Summary::build(&c, &c.merged)).unwrap(),
+        serde_json::to_string_pretty(&Summary::build(&c, Ending::default())).unwrap(),
         golden_summary()
     );
     assert_eq!(store.gets.lock().unwrap()[&flaky], 3);
@@ -106,7 +106,7 @@ async fn a_failed_get_is_retried_and_one_that_keeps_failing_is_named_not_fatal()
         .unwrap()
         .insert(flaky.clone(), usize::MAX);
     let c = collect(&store, &run()).await.unwrap();
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     assert_eq!(store.gets.lock().unwrap()[&flaky], GET_ATTEMPTS as usize);
     assert_eq!(
         summary.workers.problems.len(),
@@ -124,7 +124,7 @@ async fn an_object_copied_under_another_name_counts_once() {
     let copy = objects[&format!("{W0}latency-00000.hlog")].clone();
     objects.insert(format!("{W0}latency-00009.hlog"), copy);
     let c = collect(&MemStore::with(objects), &run()).await.unwrap();
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     assert_eq!(summary.total.requests, 430);
     assert_eq!(summary.workers.problems.len(), 1);
     assert!(summary.workers.problems[0].contains("counted once"));
@@ -139,7 +139,7 @@ async fn objects_of_a_worker_that_is_not_in_the_plan_do_not_count() {
         }
     }
     let c = collect(&MemStore::with(objects), &run()).await.unwrap();
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     assert_eq!(summary.total.requests, 430);
     assert_eq!(summary.workers.reported, 4);
     assert!(

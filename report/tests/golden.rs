@@ -13,14 +13,14 @@ use sls_load_core::job::{ObjectKey, RunId};
 use sls_load_report::collect::{Collected, collect, load_plan};
 use sls_load_report::render;
 use sls_load_report::store::Store;
-use sls_load_report::summary::Summary;
+use sls_load_report::summary::{Ending, Summary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stored_by_the_previous_format_reports_identically() {
     let store = MemStore::with(golden_objects());
     let run = RunId::new(RUN).unwrap();
     let collected = collect(&store, &run).await.unwrap();
-    let summary = Summary::build(&collected, &collected.merged);
+    let summary = Summary::build(&collected, Ending::default());
     let json = serde_json::to_string_pretty(&summary).unwrap();
     assert_eq!(
         json,
@@ -86,7 +86,7 @@ async fn following_a_run_reads_each_object_once_and_ends_with_the_same_summary()
         gets.values().all(|n| *n == 1),
         "an object was read twice: {gets:?}"
     );
-    let summary = Summary::build(&collected, &collected.merged);
+    let summary = Summary::build(&collected, Ending::default());
     assert_eq!(
         serde_json::to_string_pretty(&summary).unwrap(),
         golden_summary()

@@ -14,7 +14,7 @@ use common::{MemStore, RUN, golden_objects};
 use sls_load_core::job::{LogCount, RunId};
 use sls_load_report::collect::{Collected, load_plan};
 use sls_load_report::series::ClosedSecond;
-use sls_load_report::summary::Summary;
+use sls_load_report::summary::{Ending, Summary};
 
 fn run() -> RunId {
     RunId::new(RUN).unwrap()
@@ -84,7 +84,7 @@ async fn seconds_close_as_every_worker_flushes_past_them_and_hand_over_each_tag_
     for s in &handed {
         *per_region.entry(s.tags[0].1.clone()).or_default() += s.stats.requests();
     }
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     for (region, figures) in &summary.regions {
         assert_eq!(per_region[region], figures.requests, "{region}");
         let series = &summary.series.regions[region];
@@ -109,11 +109,11 @@ async fn a_log_arriving_after_its_seconds_closed_counts_in_the_totals_and_is_nam
     put(&store, |k| !k.ends_with(LATE));
     let mut c = Collected::new(load_plan(&store, &run()).await.unwrap());
     c.settle(&store).await.unwrap();
-    let before = Summary::build(&c, &c.merged);
+    let before = Summary::build(&c, Ending::default());
 
     put(&store, |k| k.ends_with(LATE));
     c.poll(&store).await.unwrap();
-    let summary = Summary::build(&c, &c.merged);
+    let summary = Summary::build(&c, Ending::default());
     assert!(
         summary.workers.problems.is_empty(),
         "nothing is lost from the figures"

@@ -7,12 +7,11 @@
 //! beyond sending that one signal or retiring that one process through the
 //! pool. The grammar is documented in docs/TESTING.md.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{error, warn};
+use tracing::warn;
 
-use super::pool::{Fault, Inner, Shared, pump};
+use super::state::Shared;
 use crate::LocalError;
 use crate::faults::{env_spec, parse_duration, parse_num, spec_clauses, spec_error};
 
@@ -103,67 +102,6 @@ pub(super) fn throttle(shared: &Shared) -> bool {
         true
     } else {
         false
-    }
-}
-
-/// Called as invocation `id` is handed to a process: arms the kill or freeze
-/// timer if it is one of the first `victims`.
-pub(super) fn on_assign(shared: &Arc<Shared>, inner: &mut Inner, id: &str) {
-    inner.assigned += 1;
-    let Some(fault) = shared.cfg.faults.process else {
-        return;
-    };
-    if inner.assigned > fault.victims {
-        return;
-    }
-    let task_shared = Arc::clone(shared);
-    let id = id.to_owned();
-    shared.rt.spawn(async move {
-        tokio::time::sleep(fault.after).await;
-        strike(&task_shared, &id, fault.action);
-    });
-}
-
-/// Kills or freezes the process still running invocation `id`.
-fn strike(shared: &Arc<Shared>, id: &str, action: ProcessAction) {
-    let mut inner = shared.lock();
-    let Some(seq) = inner.inflight.get(id).map(|f| f.proc) else {
-        return;
-    };
-    let Some(pid) = inner.procs.get(&seq).and_then(|p| p.pid) else {
-        return;
-    };
-    match action {
-        ProcessAction::Kill => {
-            warn!(
-                pid,
-                request_id = id,
-                "fault injection: killing a busy function process"
-            );
-            inner.retire(
-                seq,
-                &Fault::typed(
-                    "Runtime.ExitError",
-                    "Runtime exited with error: signal: 9 (SIGKILL)".to_owned(),
-                ),
-            );
-            pump(shared, &mut inner);
-        }
-        ProcessAction::Freeze => {
-            drop(inner);
-            warn!(
-                pid,
-                request_id = id,
-                "fault injection: freezing (SIGSTOP) a busy function process"
-            );
-            // The shell's built-in `kill` sends the signal without needing libc here.
-            let sent = std::process::Command::new("sh")
-                .args(["-c", "kill -STOP \"$1\"", "sh", &pid.to_string()])
-                .status();
-            if !sent.as_ref().is_ok_and(|s| s.success()) {
-                error!(pid, ?sent, "fault injection: SIGSTOP failed");
-            }
-        }
     }
 }
 

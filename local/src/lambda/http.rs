@@ -1,53 +1,21 @@
-//! The HTTP plumbing shared by the Invoke API and the Runtime API: the hyper
-//! service that routes a connection to one or the other, bounded body reading,
-//! and response/error-body builders.
-//! It does not interpret any request; see [`super::invoke_api`] and
-//! [`super::runtime_api`].
-
-use std::convert::Infallible;
-use std::sync::Arc;
+//! The HTTP plumbing shared by the Invoke API and the Runtime API: bounded body
+//! reading, and response/error-body builders. A leaf: it interprets no request
+//! (see [`super::invoke_api`] and [`super::runtime_api`]) and routes none (see
+//! [`super::service`]).
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use tracing::error;
 
 use super::MAX_SYNC_PAYLOAD;
-use super::invoke_api::invoke_api;
-use super::pool::Shared;
-use super::runtime_api::runtime_api;
 
 /// Bodies beyond this size are not even drained before answering 413.
 const DRAIN_CAP: usize = 4 * MAX_SYNC_PAYLOAD;
 pub(super) const JSON: &str = "application/json";
 
 pub(super) type HttpResponse = Response<Full<Bytes>>;
-
-/// The hyper service: the Invoke API (`proc == None`) or the Runtime API of process `proc`.
-pub(super) fn http_service(
-    shared: &Arc<Shared>,
-    proc: Option<u64>,
-) -> impl hyper::service::Service<
-    Request<Incoming>,
-    Response = HttpResponse,
-    Error = Infallible,
-    Future = impl Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
-> + Clone
-+ Send
-+ 'static {
-    let shared = Arc::clone(shared);
-    service_fn(move |req: Request<Incoming>| {
-        let shared = Arc::clone(&shared);
-        async move {
-            Ok(match proc {
-                Some(seq) => runtime_api(&shared, seq, req).await,
-                None => invoke_api(&shared, req).await,
-            })
-        }
-    })
-}
 
 pub(super) enum BodyError {
     /// Carries the number of bytes seen (possibly stopped short at the drain cap).

@@ -20,7 +20,8 @@ use tracing::debug;
 use super::faults;
 use super::http::{BodyError, HttpResponse, JSON, read_body, respond};
 use super::ids::{request_id, trace_id};
-use super::pool::{Outcome, Pending, Shared, pump, schedule_pump};
+use super::pool::{pump, schedule_pump};
+use super::state::{Outcome, Pending, Shared};
 use super::{ACCOUNT_ID, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
 use crate::sigv4::{AuthError, HeadersChecked};
 

@@ -37,6 +37,8 @@ mod invoke_api;
 mod pool;
 mod process;
 mod runtime_api;
+mod service;
+mod state;
 #[cfg(test)]
 pub(super) mod tests;
 
@@ -50,9 +52,10 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use self::faults::LambdaFaults;
-use self::http::http_service;
 use self::invoke_api::function_arn;
-use self::pool::{Fault, Inner, ProcState, Shared, pump, reap_loop};
+use self::pool::{pump, reap_loop};
+use self::service::{http_service, serve_runtime_api};
+use self::state::{Fault, Inner, ProcState, Shared};
 use crate::server::{HttpServer, bind_loopback};
 use crate::sigv4::Verifier;
 use crate::{LocalCredentials, LocalError};
@@ -170,6 +173,7 @@ impl LocalLambda {
             arn,
             task_root,
             rt: Handle::current(),
+            serve_runtime: serve_runtime_api,
             inner: Mutex::new(Inner::default()),
         });
         let server = HttpServer::spawn(

@@ -4,22 +4,21 @@
 //! parent-death signal, so no worker outlives the orchestrator (not even one
 //! killed with SIGKILL) and keeps sending load.
 //! It does not decide when a process starts or what happens to its invocations
-//! when it dies; that is [`super::pool`].
+//! when it dies (that is [`super::pool`]) and does not route its Runtime API
+//! (the service's router, through [`Shared::serve_runtime`]).
 
 use std::fs::OpenOptions;
 use std::process::Stdio;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
 
 use tokio::process::{Child, Command};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
-use super::http::http_service;
 use super::ids::log_stream_name;
-use super::pool::{Inner, Shared};
+use super::state::{Inner, Shared};
 use crate::LocalError;
 use crate::server::HttpServer;
 
@@ -161,12 +160,7 @@ pub(super) fn register(shared: &Arc<Shared>, inner: &mut Inner, seq: u64, starte
         debug!(seq, ?pid, "function process no longer wanted, killed");
         return;
     };
-    let server = HttpServer::spawn(
-        "lambda-runtime-api",
-        listener,
-        http_service(shared, Some(seq)),
-        Duration::ZERO,
-    );
+    let server = (shared.serve_runtime)(shared, seq, listener);
     let (kill, kill_rx) = oneshot::channel();
     proc.pid = pid;
     proc._kill = Some(kill);

@@ -15,7 +15,8 @@ use tracing::{debug, warn};
 
 use super::MAX_SYNC_PAYLOAD;
 use super::http::{BodyError, HttpResponse, JSON, error_json, read_body, respond};
-use super::pool::{Assignment, Fault, Outcome, ProcState, Shared, assign, pump};
+use super::pool::{assign, pump};
+use super::state::{Assignment, Fault, Outcome, ProcState, Shared};
 
 const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
 
@@ -279,7 +280,7 @@ mod tests {
 
     use super::*;
     use crate::lambda::LambdaConfig;
-    use crate::lambda::pool::{Inner, Proc};
+    use crate::lambda::state::{Inner, Proc};
 
     fn shared() -> Arc<Shared> {
         let credentials = crate::LocalCredentials::generate();
@@ -301,6 +302,7 @@ mod tests {
             arn: "arn:aws:lambda:eu-west-1:000000000000:function:f".into(),
             task_root: PathBuf::from("/nonexistent"),
             rt: tokio::runtime::Handle::current(),
+            serve_runtime: crate::lambda::service::serve_runtime_api,
             inner: Mutex::new(Inner::default()),
         })
     }

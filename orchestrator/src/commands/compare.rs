@@ -14,7 +14,7 @@ use crate::options::CompareOptions;
 use sls_load_report::collect;
 use sls_load_report::compare::{self, Comparison};
 use sls_load_report::store::Store;
-use sls_load_report::summary::Summary;
+use sls_load_report::summary::{Ending, Summary};
 
 /// `sls-load compare RUN_A RUN_B`.
 pub async fn compare(opts: CompareOptions) -> Result<(), Error> {
@@ -61,5 +61,5 @@ async fn summary(store: &impl Store, run: &RunId) -> Result<Summary, Error> {
         }
     }
     let collected = collect::collect(store, run).await?;
-    Ok(Summary::build(&collected, &collected.merged))
+    Ok(Summary::build(&collected, Ending::default()))
 }

@@ -34,9 +34,10 @@ use crate::options::{CiOutputs, CommandOptions};
 use sls_load_plan::plan::Plan;
 use sls_load_plan::scenario::{self, Scenario};
 use sls_load_report::collect::Collected;
+use sls_load_report::drill::events::{self, EventRecord};
 use sls_load_report::render;
 use sls_load_report::store::Store;
-use sls_load_report::summary::Summary;
+use sls_load_report::summary::{Ending, Summary};
 
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {
@@ -86,18 +87,18 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
 /// was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
-    collected: &mut Collected,
+    collected: &Collected,
     export: Option<&Path>,
     ci: &CiOutputs,
     interrupted: bool,
 ) -> Result<(), Error> {
-    let mut summary = Summary::build(collected, &collected.merged);
-    summary.interrupted |= interrupted;
-    let run_id = &collected.plan.run_id.clone();
-    summary.aborted_by = aborted_by(cloud, run_id).await;
-    summary.mark_end();
-    // A drill: its events as they ran, markers, the analysis and its thresholds.
-    sls_load_report::drill::attach(&cloud.store, collected, &mut summary).await;
+    let run_id = &collected.plan.run_id;
+    let ending = Ending {
+        interrupted,
+        aborted_by: aborted_by(cloud, run_id).await,
+        events: drill_events(cloud, collected).await,
+    };
+    let summary = Summary::build(collected, ending);
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -165,6 +166,21 @@ async fn aborted_by(cloud: &Cloud, run_id: &RunId) -> Option<String> {
         Err(e) => {
             eprintln!("sls-load: warning: the control object was not read: {e}");
             None
+        }
+    }
+}
+
+/// A drill's events as they ran (`events.json`); none for a run without
+/// events, or when the record cannot be read (a warning).
+async fn drill_events(cloud: &Cloud, collected: &Collected) -> Vec<EventRecord> {
+    if collected.plan.drill.is_none() {
+        return Vec::new();
+    }
+    match events::load(&cloud.store, &collected.plan.run_id).await {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!("sls-load: warning: the drill's events were not read: {e}");
+            Vec::new()
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Ctrl-C or SIGTERM stops the run through its control object, waits a bounded
 //! time for the workers' last flush and ends with a summary marked interrupted;
 //! a second one quits at once ([`super::interrupt`]). An `abortOnFail`
-//! threshold that fails on the live state ([`sls_load_report::abort`]) stops the run the
+//! threshold that fails on the live state ([`sls_load_report::judge::abort`]) stops the run the
 //! same way, with a stop order naming it (the summary is then marked aborted). With `--heartbeat` the
 //! heartbeat object is refreshed while the run is followed.
 //!
@@ -343,7 +343,7 @@ async fn abort(
 
 /// Follows the run until every invocation has been made and every worker
 /// reported, or the grace after the load's end ran out, or (returned) an
-/// `abortOnFail` threshold failed ([`sls_load_report::abort`]).
+/// `abortOnFail` threshold failed ([`sls_load_report::judge::abort`]).
 async fn follow(
     cloud: &Cloud,
     collected: &mut Collected,
@@ -357,7 +357,7 @@ async fn follow(
     };
     let deadline = collected.plan.load_ends_at() + grace;
     let workers = collected.plan.worker_count();
-    let judge = |c: &Collected| sls_load_report::abort::failed(c, SystemTime::now());
+    let judge = |c: &Collected| sls_load_report::judge::abort::failed(c, SystemTime::now());
     loop {
         // With `--out`, one poll at a time, so that the seconds it closed are
         // streamed at once.

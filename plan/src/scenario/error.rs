@@ -196,7 +196,7 @@ fn both_spellings(message: &str) -> Option<String> {
     let field = message
         .strip_prefix("duplicate field `")?
         .strip_suffix('`')?;
-    let (snake, camel) = super::raw::ALIASES
+    let (snake, camel) = super::locate::ALIASES
         .iter()
         .find(|(snake, camel)| *snake == field || *camel == field)?;
     Some(format!(

@@ -2,8 +2,24 @@
 //! YAML text, for errors found after deserializing or that the parser places on
 //! the mapping rather than the key; and renders key paths for messages.
 //!
-//! It is a best-effort text search, not a YAML parser: it does not validate
-//! anything and does not build errors (`error` does).
+//! It also holds k6's camelCase spellings of keys ([`ALIASES`]), which both
+//! finding a line and wording a duplicate-key error need. It is a best-effort
+//! text search, not a YAML parser: it does not validate anything and does not
+//! build errors (`error` does).
+
+/// k6's camelCase spellings accepted beside the snake_case keys (serde aliases);
+/// giving both spellings of one key is refused naming both.
+pub(super) const ALIASES: &[(&str, &str)] = &[
+    ("time_unit", "timeUnit"),
+    ("start_vus", "startVUs"),
+    ("max_duration", "maxDuration"),
+    ("graceful_ramp_down", "gracefulRampDown"),
+    ("graceful_stop", "gracefulStop"),
+    ("start_time", "startTime"),
+    ("pre_allocated_vus", "preAllocatedVUs"),
+    ("max_vus", "maxVUs"),
+    ("expected_statuses", "expectedStatuses"),
+];
 
 /// One step of a key path, for messages and for finding a key's line.
 #[derive(Debug, Clone, Copy)]
@@ -111,16 +127,16 @@ pub(super) fn duplicate_line(text: &str, line: usize, column: usize, key: &str) 
     None
 }
 
-/// Best-effort line of a key path in block-style YAML, for errors found after
-/// deserializing. Flow-style values (`{ rate: -5 }`) report the line they start on.
 /// k6's camelCase spelling of a snake_case key, if it has one.
 fn alias_of(key: &str) -> Option<&'static str> {
-    super::raw::ALIASES
+    ALIASES
         .iter()
         .find(|(snake, _)| *snake == key)
         .map(|(_, camel)| *camel)
 }
 
+/// Best-effort line of a key path in block-style YAML, for errors found after
+/// deserializing. Flow-style values (`{ rate: -5 }`) report the line they start on.
 pub(super) fn line_of(text: &str, path: &[Seg<'_>]) -> Option<usize> {
     let lines = text_lines(text);
     let mut range = 0..lines.len();

@@ -28,9 +28,9 @@ const KEY_REGION: &str = "region";
 /// key is `sls_load_core::tag::KEY_SERVED_BY` once the workers record it).
 const KEY_SERVED_BY: &str = "served_by";
 
-use super::{DrillPlan, DrillSettings, EventSpec};
 use crate::merge::Stats;
 use crate::series::ClosedSecond;
+use sls_load_plan::drill::{DrillPlan, DrillSettings, EventSpec};
 
 /// The per-second figures a drill analysis needs, per client region: merged
 /// latency and failures, and requests per backend (`served_by`).
@@ -374,7 +374,7 @@ fn region(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drill::EventAction;
+    use sls_load_plan::drill::EventAction;
     use std::time::SystemTime;
 
     /// A closed second of `region` served by `backend`: `ok` requests of `ms`

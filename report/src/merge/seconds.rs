@@ -18,7 +18,7 @@ use sls_load_core::hlog::{self, HIST_LOW_US, HIST_SIGFIG};
 use sls_load_core::job::{CheckCounts, Region};
 
 use super::Stats;
-use crate::series::{ClosedSecond, Point};
+use crate::series::{ClosedSecond, Point, Series};
 
 /// Empty figures for one scope of an open second. Its histograms start small
 /// and grow to the largest value added (a second's latencies are usually far
@@ -104,6 +104,42 @@ pub struct Points {
 }
 
 impl Points {
+    /// The series of these points, one point per second `0..=last` in every series
+    /// (seconds without requests as zeros): every region of `regions` (planned
+    /// ones included when they sent nothing), every request name and every
+    /// region × request that has data. `last` is the run's last second with data.
+    pub fn series(&self, regions: &[Region], last: Option<u64>) -> Series {
+        let points = self;
+        let fill = |by: Option<&BTreeMap<u64, Point>>| -> Vec<Point> {
+            let Some(last) = last else {
+                return Vec::new();
+            };
+            (0..=last)
+                .map(|t| {
+                    by.and_then(|b| b.get(&t))
+                        .cloned()
+                        .unwrap_or_else(|| Point::empty(t))
+                })
+                .collect()
+        };
+        let mut series = Series::default();
+        let names = regions.iter().chain(points.regions.keys());
+        for region in names {
+            let filled = fill(points.regions.get(region));
+            series.regions.insert(region.to_string(), filled);
+        }
+        for (request, by) in &points.requests {
+            series.requests.insert(request.clone(), fill(Some(by)));
+        }
+        for ((region, request), by) in &points.region_requests {
+            let of_region = series.region_requests.entry(region.to_string());
+            of_region
+                .or_default()
+                .insert(request.clone(), fill(Some(by)));
+        }
+        series
+    }
+
     /// Adds the reduction of open second `t`.
     fn add(&mut self, t: u64, second: &OpenSecond) {
         if let Some(total) = &second.total {
@@ -206,6 +242,11 @@ impl Seconds {
         self.close(start_at, |_| true);
     }
 
+    /// The tag sets' closed seconds handed over and not drained yet, oldest first.
+    pub fn handed(&self) -> &[ClosedSecond] {
+        &self.handed
+    }
+
     /// The tag sets' closed seconds handed over since the last call, oldest first.
     pub fn drain_closed(&mut self) -> Vec<ClosedSecond> {
         std::mem::take(&mut self.handed)
@@ -229,5 +270,67 @@ impl Seconds {
     /// The open second `t`, if it is open.
     pub fn get_open(&self, t: u64) -> Option<&OpenSecond> {
         self.open.get(&t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(values_us: &[u64], errored: u64) -> Stats {
+        let mut s = Stats {
+            errored,
+            ..Stats::default()
+        };
+        for v in values_us {
+            s.duration.record(*v).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn every_series_gets_one_point_per_second_seconds_without_requests_as_zeros() {
+        let us = Region::us_east_1();
+        let eu = Region::new("eu-west-1").unwrap();
+        let idle = Region::new("ap-southeast-1").unwrap();
+        let mut points = Points::default();
+        let one = |t| Point::of(t, &stats(&[1_000], 0));
+        points.total.extend([(0, one(0)), (3, one(3))]);
+        points.regions.insert(us.clone(), [(0, one(0))].into());
+        points.regions.insert(eu.clone(), [(3, one(3))].into());
+        points
+            .requests
+            .insert("home".into(), [(0, one(0)), (3, one(3))].into());
+        points
+            .region_requests
+            .insert((eu.clone(), "home".into()), [(3, one(3))].into());
+        let series = points.series(&[us, eu, idle], Some(3));
+        let shape = |v: &[Point]| v.iter().map(|p| (p.t, p.requests)).collect::<Vec<_>>();
+        assert_eq!(
+            shape(&series.regions["us-east-1"]),
+            [(0, 1), (1, 0), (2, 0), (3, 0)]
+        );
+        assert_eq!(
+            shape(&series.regions["eu-west-1"]),
+            [(0, 0), (1, 0), (2, 0), (3, 1)]
+        );
+        assert_eq!(
+            shape(&series.regions["ap-southeast-1"]),
+            [(0, 0), (1, 0), (2, 0), (3, 0)]
+        );
+        assert_eq!(
+            shape(&series.requests["home"]),
+            [(0, 1), (1, 0), (2, 0), (3, 1)]
+        );
+        let eu_home = &series.region_requests["eu-west-1"]["home"];
+        assert_eq!(shape(eu_home), [(0, 0), (1, 0), (2, 0), (3, 1)]);
+        assert!(!series.region_requests.contains_key("us-east-1"));
+        // A run without data has empty series.
+        assert!(
+            Points::default()
+                .series(&[Region::us_east_1()], None)
+                .regions["us-east-1"]
+                .is_empty()
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use sls_load_core::job::{Capture, Check};
 
-use super::requests::Scope;
+use super::scope::Scope;
 use crate::scenario::error::ScenarioError;
 use crate::scenario::raw::{RawCapture, RawCheck};
 

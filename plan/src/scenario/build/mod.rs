@@ -12,6 +12,7 @@ mod events;
 mod executor;
 mod protocol;
 mod requests;
+mod scope;
 mod shortcuts;
 
 pub use shortcuts::{DEFAULT_MAX_DURATION, DEFAULT_SCENARIO};

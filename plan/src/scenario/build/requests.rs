@@ -12,44 +12,13 @@ use std::collections::BTreeMap;
 use sls_load_core::job::RequestSpec;
 use sls_load_core::template::{VAR_ITER, VAR_VU, env_name, is_env_name, template_vars};
 
+use super::scope::Scope;
 use super::{Ctx, checks, in_scenario};
 use crate::scenario::error::{ScenarioError, shown};
 use crate::scenario::locate::Seg;
 use crate::scenario::raw::RawRequest;
 
-/// Where one request stands and what it may refer to.
-pub(super) struct Scope<'a> {
-    ctx: Ctx<'a>,
-    /// `scenarios.{name}.requests[i]`.
-    path: Vec<Seg<'a>>,
-    /// The test's base URL.
-    target: &'a str,
-    /// The scenario's data columns.
-    pub(super) columns: &'a [String],
-    /// Names captured by earlier requests.
-    captured: &'a [String],
-}
-
 impl Scope<'_> {
-    /// An error about the request's key `field`.
-    pub(super) fn fail(&self, field: &'static str, message: String) -> ScenarioError {
-        let mut path = self.path.clone();
-        path.push(Seg::Key(field));
-        self.ctx.fail(&path, message)
-    }
-
-    /// An error about item `j` of the request's list `field`.
-    pub(super) fn fail_item(
-        &self,
-        field: &'static str,
-        j: usize,
-        message: String,
-    ) -> ScenarioError {
-        let mut path = self.path.clone();
-        path.extend([Seg::Key(field), Seg::Index(j)]);
-        self.ctx.fail(&path, message)
-    }
-
     /// Every `{{name}}` in `text` (the request's `field`) is known.
     fn known(&self, field: &'static str, text: &str) -> Result<(), ScenarioError> {
         check_vars(text, self.columns, self.captured).map_err(|m| self.fail(field, m))

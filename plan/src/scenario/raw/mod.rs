@@ -38,20 +38,6 @@ use strings::{
     request_url, target_url, variable_name,
 };
 
-/// k6's camelCase spellings accepted beside the snake_case keys (serde aliases);
-/// giving both spellings of one key is refused naming both.
-pub(super) const ALIASES: &[(&str, &str)] = &[
-    ("time_unit", "timeUnit"),
-    ("start_vus", "startVUs"),
-    ("max_duration", "maxDuration"),
-    ("graceful_ramp_down", "gracefulRampDown"),
-    ("graceful_stop", "gracefulStop"),
-    ("start_time", "startTime"),
-    ("pre_allocated_vus", "preAllocatedVUs"),
-    ("max_vus", "maxVUs"),
-    ("expected_statuses", "expectedStatuses"),
-];
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {

@@ -13,6 +13,7 @@
 //! This module only builds the text: it computes no figure (that is
 //! [`crate::summary`]) and writes, stores or opens nothing (`commands` does).
 
+mod drill;
 mod tables;
 
 use std::fmt::Write as _;
@@ -90,7 +91,7 @@ pub fn page(summary: &Summary, facts: &RunFacts) -> Result<String, HtmlError> {
     out.push_str(CHART_SECTIONS);
     tables::phases(&mut out, summary);
     tables::figures(&mut out, summary);
-    crate::drill::html::section(&mut out, summary);
+    drill::section(&mut out, summary);
     tables::checks_and_thresholds(&mut out, summary);
     tables::errors(&mut out, summary);
     tables::run(&mut out, summary, facts);

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::collect::Collected;
-use crate::merge::Merged;
+
 use crate::series::{Marker, Point, SpectrumPoint};
-use crate::summary::{PhaseFigures, PhaseTimings, ThresholdResult};
+use crate::summary::{Ending, PhaseFigures, PhaseTimings, ThresholdResult};
 
 const SCENARIO: &str = r#"
 target: http://127.0.0.1:9
@@ -33,7 +33,7 @@ fn summary() -> Summary {
             .expect("parses");
     let plan =
         sls_load_plan::plan::plan(&scenario, &sls_load_plan::testing::options()).expect("plans");
-    let mut s = Summary::build(&Collected::new(plan), &Merged::default());
+    let mut s = Summary::build(&Collected::new(plan), Ending::default());
     // As if every worker reported.
     s.workers.missing.clear();
     s.workers.reported = s.workers.planned;

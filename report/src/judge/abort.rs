@@ -1,7 +1,7 @@
 //! k6's `abortOnFail` while a run goes: [`failed`] judges the thresholds marked
 //! `abortOnFail` whose `delayAbortEval` (counted from the run's start) has passed
-//! against the live merged state, with the summary's own threshold observation
-//! ([`Summary::build`]), and names the first that fails on data.
+//! on the live merged state, through the same evaluation as the summary's
+//! ([`super::Observed`]), and names the first that fails on data.
 //!
 //! It does not stop the run (`run` writes the stop order through the kill switch)
 //! and does not judge thresholds without `abortOnFail` (the summary does, at the
@@ -9,8 +9,8 @@
 
 use std::time::SystemTime;
 
+use super::Observed;
 use crate::collect::Collected;
-use crate::summary::Summary;
 
 /// The first due `abortOnFail` threshold that fails on `collected` at `now`, as
 /// `metric expr` (e.g. `http_req_duration p(95)<1`); `None` when none fails, none
@@ -18,19 +18,15 @@ use crate::summary::Summary;
 pub fn failed(collected: &Collected, now: SystemTime) -> Option<String> {
     let plan = &collected.plan;
     let elapsed = now.duration_since(plan.start_at).ok()?;
-    let due: Vec<usize> = plan
+    let mut due = plan
         .thresholds
         .iter()
-        .enumerate()
-        .filter(|(_, t)| t.abort_on_fail && elapsed >= t.delay_abort_eval)
-        .map(|(i, _)| i)
-        .collect();
-    if due.is_empty() {
-        return None;
-    }
-    let summary = Summary::build(collected, &collected.merged);
-    due.into_iter().find_map(|i| {
-        let verdict = summary.thresholds.get(i)?;
+        .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
+        .peekable();
+    due.peek()?;
+    let observed = Observed::of(collected, None);
+    due.find_map(|t| {
+        let verdict = observed.verdict(t);
         (verdict.observed.is_some() && !verdict.ok)
             .then(|| format!("{} {}", verdict.metric, verdict.expr))
     })
@@ -41,10 +37,10 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use sls_load_core::job::{Region, ResultsLocation, RunId};
+    use sls_load_plan::plan;
 
     use super::*;
-    use sls_load_plan::plan::{self, Arch, DEFAULT_MAX_SLICE, PlanOptions};
+    use crate::summary::{Ending, Summary};
 
     const SCENARIO: &str = r#"
 target: http://127.0.0.1:9
@@ -65,21 +61,7 @@ thresholds:
     fn collected(latency_ms: &[u64]) -> Collected {
         let scenario = sls_load_plan::scenario::parse(Path::new("abort.yaml"), SCENARIO.as_bytes())
             .expect("parses");
-        let options = PlanOptions {
-            run_id: RunId::new("r").expect("run id"),
-            now: SystemTime::UNIX_EPOCH,
-            lead: Duration::from_secs(2),
-            regions: None,
-            workers: None,
-            results: ResultsLocation {
-                bucket: "b".into(),
-                region: Region::new("us-east-1").expect("region"),
-            },
-            flush_every: Duration::from_secs(1),
-            max_slice: DEFAULT_MAX_SLICE,
-            memory_mb: 1024,
-            arch: Arch::X86_64,
-        };
+        let options = sls_load_plan::testing::options();
         let mut collected = Collected::new(plan::plan(&scenario, &options).expect("plans"));
         for ms in latency_ms {
             collected
@@ -113,7 +95,7 @@ thresholds:
         // avg>100 fails on these, but only the summary judges it, at the end.
         let fast = collected(&[0, 0, 0]);
         assert_eq!(failed(&fast, at(&fast, 10)), None);
-        let summary = Summary::build(&fast, &fast.merged);
+        let summary = Summary::build(&fast, Ending::default());
         assert!(!summary.thresholds[0].ok && summary.thresholds[1].ok);
     }
 }

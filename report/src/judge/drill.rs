@@ -7,16 +7,16 @@
 //! the longest time to recover (a region that never recovered makes it
 //! unobservable, which fails the threshold), the longest time to detect (pairs
 //! that never left their band are left out; 0 when none did), and the most
-//! requests failed during one event. It does not parse expressions (`threshold`
-//! does) or analyse the run (`analysis` does).
+//! requests failed during one event. It does not parse expressions (the plan
+//! does) or analyse the run (`crate::drill::analysis` does).
 
-use super::analysis::{Drill, RegionAnalysis};
-use crate::summary::Summary;
 use sls_load_plan::threshold::{Metric, Threshold};
+
+use crate::drill::analysis::{Drill, RegionAnalysis};
 
 /// The value `t` (a drill metric) compares, or `None` when it cannot be
 /// observed (no matching event and region, or a region that never recovered).
-pub fn observe(t: &Threshold, drill: &Drill) -> Option<f64> {
+pub(super) fn observe(t: &Threshold, drill: &Drill) -> Option<f64> {
     let pairs: Vec<&RegionAnalysis> = drill
         .events
         .iter()
@@ -54,24 +54,6 @@ pub fn observe(t: &Threshold, drill: &Drill) -> Option<f64> {
             .map(|r| r.failed_during as f64)
             .reduce(f64::max),
         _ => None,
-    }
-}
-
-/// Judges the summary's drill thresholds again on its `drill` section (set
-/// after the summary was built).
-pub fn judge(summary: &mut Summary) {
-    let Some(drill) = summary.drill.clone() else {
-        return;
-    };
-    for result in &mut summary.thresholds {
-        let Ok(t) = Threshold::parse(&result.metric, &result.expr) else {
-            continue;
-        };
-        if !t.metric.is_drill() {
-            continue;
-        }
-        result.observed = observe(&t, &drill);
-        result.ok = result.observed.is_some_and(|v| t.holds(v));
     }
 }
 

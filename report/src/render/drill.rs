@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::analysis::{Drill, RegionAnalysis, Window};
-use super::events::{EventRecord, Outcome};
+use crate::drill::analysis::{Drill, RegionAnalysis, Window};
+use crate::drill::events::{EventRecord, Outcome};
 use crate::readable::{ms, percent, thousands};
 
 /// The events block: one line per event, then its error and output.
@@ -118,7 +118,7 @@ fn window(w: &Window) -> String {
     )
 }
 
-pub(super) fn shares(s: &BTreeMap<String, f64>) -> String {
+pub(crate) fn shares(s: &BTreeMap<String, f64>) -> String {
     if s.is_empty() {
         return "-".into();
     }

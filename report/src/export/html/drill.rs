@@ -9,9 +9,9 @@
 
 use std::fmt::Write as _;
 
-use super::analysis::{RegionAnalysis, Window};
-use super::events::Outcome;
-use crate::export::html::escape;
+use super::escape;
+use crate::drill::analysis::{RegionAnalysis, Window};
+use crate::drill::events::Outcome;
 use crate::readable::{ms, percent, thousands};
 use crate::summary::Summary;
 
@@ -111,7 +111,7 @@ fn rows(out: &mut String, event: &str, region: &str, r: &RegionAnalysis) {
             ms(w.p50_ms),
             ms(w.p95_ms),
             ms(w.p99_ms),
-            escape(&super::render::shares(shares))
+            escape(&crate::render::drill::shares(shares))
         );
     }
 }

@@ -5,6 +5,8 @@
 //! [`sls_load_plan::plan`] and [`sls_load_plan::cost`], and the caller prints the text. No IO and
 //! no figures of its own beyond error percentages.
 
+pub(crate) mod drill;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -23,9 +25,9 @@ pub fn summary(s: &Summary) -> String {
     table(&mut out, s);
     phases(&mut out, s);
     checks(&mut out, s);
-    crate::drill::render::events(&mut out, &s.events, s.paused_iterations);
+    drill::events(&mut out, &s.events, s.paused_iterations);
     if let Some(drill) = &s.drill {
-        crate::drill::render::drill(&mut out, drill);
+        drill::drill(&mut out, drill);
     }
     thresholds(&mut out, s);
     dns(&mut out, s);

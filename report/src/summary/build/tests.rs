@@ -1,4 +1,4 @@
-//! Tests of `summary`: the specification of what it owns.
+//! Tests of `summary::build`: the specification of what it owns.
 
 use super::*;
 
@@ -55,7 +55,8 @@ fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
         sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), THRESHOLDS.as_bytes())
             .expect("parses");
     let options = sls_load_plan::testing::options();
-    let collected = Collected::new(sls_load_plan::plan::plan(&scenario, &options).expect("plans"));
+    let mut collected =
+        Collected::new(sls_load_plan::plan::plan(&scenario, &options).expect("plans"));
     let mut merged = Merged::default();
     let hist = |values_us: &[u64]| {
         let mut h = merged.total.duration.clone();
@@ -96,7 +97,8 @@ fn thresholds_on_phases_and_log_tags_are_judged_on_their_scopes() {
     merged.total.vus = [(0, 10), (1, 30), (2, 0)].into();
     let eu = ("region".to_owned(), "eu-west-1".to_owned());
     merged.tagged.entry(eu).or_default().vus = [(0, 4), (1, 7)].into();
-    let summary = Summary::build(&collected, &merged);
+    collected.merged = merged;
+    let summary = Summary::build(&collected, Ending::default());
     assert_eq!(summary.total.data_received, 6_000);
     let gauge = |value, min, max| Some(GaugeFigures { value, min, max });
     assert_eq!(summary.vus, gauge(0, 0, 30));
@@ -200,7 +202,7 @@ fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
     let mut options = sls_load_plan::testing::options();
     options.max_slice = Duration::from_secs(10);
     let collected = Collected::new(sls_load_plan::plan::plan(&scenario, &options).expect("plans"));
-    let mut summary = Summary::build(&collected, &collected.merged);
+    let summary = Summary::build(&collected, Ending::default());
     let marks = |s: &Summary| {
         s.markers
             .iter()
@@ -213,10 +215,13 @@ fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
     ];
     assert_eq!(marks(&summary), slices);
 
-    summary.interrupted = true;
-    summary.aborted_by = Some("http_req_duration p(95)<1".into());
-    summary.mark_end();
-    summary.mark_end();
+    let aborted = Ending {
+        interrupted: true,
+        aborted_by: Some("http_req_duration p(95)<1".into()),
+        ..Ending::default()
+    };
+    let summary = Summary::build(&collected, aborted);
+    assert!(summary.interrupted);
     let abort = (
         0.0,
         "abort".to_owned(),
@@ -224,8 +229,11 @@ fn markers_name_each_slice_hand_over_and_how_a_stopped_run_ended() {
     );
     assert_eq!(marks(&summary), [vec![abort], slices.clone()].concat());
 
-    summary.aborted_by = None;
-    summary.mark_end();
+    let interrupted = Ending {
+        interrupted: true,
+        ..Ending::default()
+    };
+    let summary = Summary::build(&collected, interrupted);
     let stop = (0.0, "stop".to_owned(), "stopped".to_owned());
     assert_eq!(marks(&summary), [vec![stop], slices].concat());
 }
