@@ -25,9 +25,12 @@ drill: build
 test: build
 	$(CARGO) test --workspace --locked --no-fail-fast
 
-## lint: formatting and clippy as CI would
+## lint: formatting and clippy as CI would, and no import cycle between the files of any
+## crate (tools/modcycles.py, checked itself by tools/test_modcycles.py)
 lint:
 	$(CARGO) fmt --all -- --check
+	python3 tools/test_modcycles.py
+	python3 tools/modcycles.py
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 ## bench: worker vs wrk and oha on one core each (a benchmark, not a test; see docs/PERFORMANCE.md).

@@ -68,7 +68,9 @@ mod h1;
 mod h2;
 mod io;
 mod origin;
+mod outcome;
 mod redirect;
+mod stage;
 #[cfg(test)]
 mod test_support;
 mod tls;
