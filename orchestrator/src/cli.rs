@@ -160,18 +160,9 @@ pub struct RunArgs {
     /// Print the fan-out time of each slice even with --quiet (for benchmarks).
     #[arg(long, hide = true)]
     pub timings: bool,
-    /// Write the summary JSON to this file too.
-    #[arg(long)]
-    pub summary_export: Option<PathBuf>,
-    /// Reports for CI.
+    /// Where the summary and the per-second points go.
     #[command(flatten)]
-    pub ci: CiArgs,
-    /// Stream the run's per-second points to an output, like k6's --out
-    /// (repeatable): json=FILE, csv=FILE, influxdb=http://host:8086/DB,
-    /// experimental-prometheus-rw=URL, opentelemetry=URL (OTLP/HTTP),
-    /// cloudwatch[=FILE] (embedded metric format lines).
-    #[arg(long = "out", short = 'o', value_name = "OUTPUT")]
-    pub out: Vec<String>,
+    pub output: OutputArgs,
     /// Use this run id instead of a generated one.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -189,21 +180,31 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// The run to report on (printed by `sls-load run`).
     pub run_id: String,
+    /// Where the summary and the per-second points go.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Where the run's results are.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// Where a run's summary and per-second points go, shared by `run`, `report`
+/// and `watch`.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
     /// Write the summary JSON to this file too.
     #[arg(long)]
     pub summary_export: Option<PathBuf>,
     /// Reports for CI.
     #[command(flatten)]
     pub ci: CiArgs,
-    /// Send the run's per-second points to an output, like k6's --out
-    /// (repeatable): json=FILE, csv=FILE, influxdb=http://host:8086/DB,
-    /// experimental-prometheus-rw=URL, opentelemetry=URL (OTLP/HTTP),
-    /// cloudwatch[=FILE] (embedded metric format lines).
+    /// Stream the run's per-second points to an output, like k6's --out
+    /// (repeatable; `report` replays a stored run into it): json=FILE,
+    /// csv=FILE, influxdb=http://host:8086/DB, experimental-prometheus-rw=URL,
+    /// opentelemetry=URL (OTLP/HTTP), cloudwatch[=FILE] (embedded metric
+    /// format lines).
     #[arg(long = "out", short = 'o', value_name = "OUTPUT")]
     pub out: Vec<String>,
-    /// Where the run's results are.
-    #[command(flatten)]
-    pub cloud: CloudArgs,
 }
 
 /// Reports for CI and the HTML report's local copy, shared by `run`, `report` and `watch`.

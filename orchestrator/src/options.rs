@@ -439,12 +439,9 @@ impl RunOptions {
             yes: args.yes,
             quiet: args.quiet,
             timings: args.timings,
-            summary_export: args
-                .summary_export
-                .map(|p| writable("--summary-export", p))
-                .transpose()?,
-            ci: CiOutputs::from_cli(args.ci)?,
-            outputs: out_specs(args.out)?,
+            summary_export: summary_export(args.output.summary_export)?,
+            ci: CiOutputs::from_cli(args.output.ci)?,
+            outputs: out_specs(args.output.out)?,
             cloud: cloud(args.cloud)?,
             allow_exec: args.allow_exec,
         })
@@ -498,15 +495,17 @@ impl ReportOptions {
     pub fn from_cli(args: ReportArgs) -> Result<ReportOptions, OptionsError> {
         Ok(ReportOptions {
             run_id: run_id(args.run_id)?,
-            summary_export: args
-                .summary_export
-                .map(|p| writable("--summary-export", p))
-                .transpose()?,
-            ci: CiOutputs::from_cli(args.ci)?,
-            outputs: out_specs(args.out)?,
+            summary_export: summary_export(args.output.summary_export)?,
+            ci: CiOutputs::from_cli(args.output.ci)?,
+            outputs: out_specs(args.output.out)?,
             cloud: cloud(args.cloud)?,
         })
     }
+}
+
+/// `--summary-export`, checked writable.
+fn summary_export(path: Option<PathBuf>) -> Result<Option<PathBuf>, OptionsError> {
+    path.map(|p| writable("--summary-export", p)).transpose()
 }
 
 /// `--out` values: each a known output with a usable URL, its file (if any)
