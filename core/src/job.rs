@@ -43,6 +43,7 @@ pub const TAG_PHASES: [&str; 6] = [
 
 /// The Invoke payload: everything one worker needs to run its slice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// Must equal [`FORMAT_VERSION`]; a worker refuses other versions.
@@ -54,15 +55,18 @@ pub struct Job {
     /// The region this worker runs in (the load zone).
     pub region: Region,
     /// The wall-clock instant at which this worker's slice starts: it sends nothing before.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub start_at: SystemTime,
     /// How long the worker generates load, counted from `start_at` (the slice length).
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// How far into the run this slice begins (zero for the first slice). The run
     /// started at `start_at - run_offset`; executor schedules are functions of time
     /// since the run's start, and this worker runs the window
     /// `[run_offset, run_offset + duration)` of them.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(default, with = "humantime_serde")]
     pub run_offset: Duration,
     /// Index of this slice within its worker slot (0 for the first).
@@ -75,9 +79,11 @@ pub struct Job {
     /// Where results go.
     pub results: ResultsLocation,
     /// How often the interval log is flushed to the store.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub flush_every: Duration,
     /// Per-request timeout; a request still unanswered after it counts as a timeout.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Protocol options (HTTP version, redirects, TLS, connection reuse).
@@ -89,6 +95,7 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     /// The dead-man switch (`run --heartbeat`): stop when the run's heartbeat
     /// object has not changed for this long.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -99,6 +106,7 @@ pub struct Job {
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HttpVersionChoice {
     /// HTTP/2 when a TLS server offers it via ALPN, otherwise HTTP/1.1.
@@ -113,6 +121,7 @@ pub enum HttpVersionChoice {
 /// Protocol options of a job, k6-style. Every field has a default, so older
 /// payloads without `http` still parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpOptions {
     /// Which HTTP version to speak.
@@ -127,6 +136,7 @@ pub struct HttpOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_ca_pem: Option<String>,
     /// Limit for the TCP connect, and separately for the TLS handshake.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Most bytes of a response body a worker keeps for captures and checks that
@@ -202,6 +212,7 @@ impl Job {
 
 /// One scenario as a worker runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobScenario {
     /// The scenario's name in the scenario file.
@@ -217,6 +228,7 @@ pub struct JobScenario {
     pub requests: Vec<RequestSpec>,
     /// k6's `startTime`: when the scenario's schedule begins, as time since the run's
     /// start. Every executor's schedule is a function of time since this instant.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -225,6 +237,7 @@ pub struct JobScenario {
     pub start_time: Duration,
     /// How long the scenario runs from `start_time` (k6's `duration`, `maxDuration`
     /// for `per-vu-iterations`); `None`: until its stages end, or the run ends.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -242,6 +255,7 @@ pub struct JobScenario {
     /// the others: a slice hand-over is no stop): iterations in progress at the end
     /// of the slice may send their remaining steps for this long, then are
     /// interrupted. At most [`MAX_DRAIN`].
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -257,6 +271,7 @@ pub struct JobScenario {
 /// the scenario's whole schedule and the worker's [`VuSplit`], because a split of
 /// integer VU counts is not itself a ramp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Executor {
     /// Open model: iterations start at a fixed rate regardless of how fast the target answers.
@@ -265,6 +280,7 @@ pub enum Executor {
         rate: f64,
         /// Delay of this worker's first arrival after the scenario's start, so that the
         /// workers of a run interleave their arrivals instead of sending in lock-step.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         #[serde(with = "humantime_serde")]
         offset: Duration,
     },
@@ -292,6 +308,7 @@ pub enum Executor {
         /// The scenario's stages (all workers together).
         stages: Vec<VuStage>,
         /// How long a VU removed by a ramp-down may go on with its current iteration.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         #[serde(with = "humantime_serde")]
         graceful_ramp_down: Duration,
         /// Which of the scenario's VUs are this worker's.
@@ -319,9 +336,11 @@ pub enum Executor {
 
 /// One stage of `ramping-arrival-rate`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateStage {
     /// How long the stage lasts.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// The rate reached at its end, iterations per second.
@@ -330,9 +349,11 @@ pub struct RateStage {
 
 /// One stage of `ramping-vus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VuStage {
     /// How long the stage lasts.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// The VU count reached at its end.
@@ -350,6 +371,7 @@ pub struct VuStage {
 /// place in the unit interval); they still read, as the three parts
 /// `[before, weight, rest]` with the region in the middle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "VuSplitWire")]
 pub struct VuSplit {
     /// Every region's normalised weight, in plan order.
@@ -365,6 +387,7 @@ pub struct VuSplit {
 /// The shapes a [`VuSplit`] reads from: the current one, or the older
 /// `before`/`weight` one.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum VuSplitWire {
     Ranked(RankedSplit),
@@ -372,6 +395,7 @@ enum VuSplitWire {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RankedSplit {
     weights: Vec<f64>,
@@ -381,6 +405,7 @@ struct RankedSplit {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct IntervalSplit {
     before: f64,
@@ -410,6 +435,7 @@ impl From<VuSplitWire> for VuSplit {
 
 /// How arrivals of an arrival-rate executor are spaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Arrivals {
     /// Evenly: one every `1 / rate`.
@@ -429,6 +455,7 @@ impl Arrivals {
 
 /// Rows of a data file: a header and this worker's rows, all strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DataRows {
     /// Column names, usable as `{{column}}`.
@@ -441,6 +468,7 @@ pub struct DataRows {
 /// *template* may use `{{name}}` for a data column, an earlier step's capture, or
 /// `__VU` / `__ITER`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// Name used in tags and reports; `[A-Za-z0-9_.-]+`.
@@ -479,18 +507,22 @@ pub struct RequestSpec {
 
 /// Think time: a uniformly random pause in `[min, max]` (fixed when equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ThinkTime {
     /// Shortest pause.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub min: Duration,
     /// Longest pause.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub max: Duration,
 }
 
 /// A value taken from a response into a variable `{{name}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Capture {
     /// The JSON body's value at a JSON pointer (`/data/0/id`); strings as is, other
@@ -532,6 +564,7 @@ impl Capture {
 
 /// A k6-style check on a response; a request that got no response fails every check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Check {
     /// The status equals `status`.
@@ -596,6 +629,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::
 
 /// The bucket and region a worker writes to. Keys follow [`ObjectKey`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResultsLocation {
     /// The results bucket.
@@ -606,6 +640,7 @@ pub struct ResultsLocation {
 
 /// Why a request failed, in the classes the summary reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// The TCP connection was refused or reset before a response.
@@ -653,6 +688,7 @@ impl ErrorClass {
 
 /// Counts for one request name within one worker.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RequestCounts {
     /// Requests sent (or attempted), failed ones included.
     pub requests: u64,
@@ -665,6 +701,7 @@ pub struct RequestCounts {
 
 /// Pass and fail counts of one check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckCounts {
     /// Responses for which the check held.
     pub passes: u64,
@@ -674,6 +711,7 @@ pub struct CheckCounts {
 
 /// Written by a worker as its last object: what it did and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Manifest {
     /// [`FORMAT_VERSION`] of the writer.
     pub format: u32,
@@ -685,18 +723,23 @@ pub struct Manifest {
     pub worker_id: WorkerId,
     /// When the worker's process started initialising (cold start), if this invocation
     /// was the first of its process.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(with = "humantime_serde")]
     pub init_duration: Option<Duration>,
     /// When the invocation reached the handler.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub invoked_at: SystemTime,
     /// The `start_at` the worker was given.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub start_at: SystemTime,
     /// When its first request actually left, if it sent any.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(with = "humantime_serde")]
     pub first_request_at: Option<SystemTime>,
     /// When it stopped (last in-flight request settled).
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub finished_at: SystemTime,
     /// Iterations that could not start because every VU was busy (open model).
@@ -733,6 +776,7 @@ pub struct Manifest {
 
 /// One interval-log object a worker wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LogRecord {
     /// Its file name below the worker's prefix (`latency-00001.hlog`).
     pub name: String,
@@ -742,6 +786,7 @@ pub struct LogRecord {
 
 /// Intervals a worker could not store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Unwritten {
     /// The first second of the run they cover.
     pub first_second: u64,

@@ -49,6 +49,7 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// A cost breakdown in USD.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Cost {
     /// Everything.
     pub usd: f64,
@@ -70,6 +71,7 @@ pub struct Cost {
 
 /// S3 request counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct S3Requests {
     /// PUT requests.
     pub put: u64,

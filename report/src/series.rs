@@ -21,7 +21,7 @@ use sls_load_core::job::CheckCounts;
 use crate::merge::Stats;
 
 /// One closed second of one series, reduced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Point {
     /// Seconds after the run's start.
     pub t: u64,
@@ -42,7 +42,7 @@ pub struct Point {
 }
 
 /// The per-second series of the summary (`series` in docs/FORMAT.md).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Series {
     /// Per region (load zone), in time order.
     #[serde(default)]
@@ -63,7 +63,7 @@ pub struct Series {
 
 /// One point of a latency percentile spectrum: `percentile` (0–100, e.g.
 /// 99.9) and the latency at it in milliseconds, as HdrHistogram's plotter draws it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpectrumPoint {
     /// The percentile, 0–100.
     pub percentile: f64,
@@ -73,7 +73,7 @@ pub struct SpectrumPoint {
 
 /// Something that happened at an instant of the run, shown as a marker on every
 /// time axis (slice hand-overs, an abort, drill events).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Marker {
     /// Seconds after the run's start.
     pub t: f64,

@@ -5,6 +5,7 @@
 //! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
 //! in time and killed when its handle drops.
 
+pub mod schema;
 pub mod third_party;
 
 use std::cell::Cell;
@@ -200,6 +201,7 @@ pub fn sls_load_with_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    schema::check_summary_export(args);
     Outcome {
         status,
         stdout: out.join().unwrap_or_default(),

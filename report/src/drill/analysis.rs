@@ -109,7 +109,7 @@ fn add(a: &mut Stats, b: &Stats) {
 }
 
 /// The summary's `drill` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Drill {
     /// Baseline window length, seconds.
     pub baseline_s: f64,
@@ -124,7 +124,7 @@ pub struct Drill {
 }
 
 /// What one event did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventAnalysis {
     /// The event's name.
     pub event: String,
@@ -138,7 +138,7 @@ pub struct EventAnalysis {
 }
 
 /// What one event did to one client region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegionAnalysis {
     /// Before the event.
     pub baseline: Window,
@@ -166,7 +166,7 @@ pub struct RegionAnalysis {
 }
 
 /// Requests per backend as fractions (0–1).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shares {
     /// In the baseline window.
     pub before: BTreeMap<String, f64>,
@@ -183,7 +183,7 @@ impl Shares {
 }
 
 /// Figures of one window of seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Window {
     /// First second, after the run's start.
     pub from_s: u64,

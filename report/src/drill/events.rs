@@ -16,7 +16,7 @@ use crate::store::{Store, StoreError};
 pub const EVENTS_FORMAT: u32 = 1;
 
 /// How an event ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It did what it was asked (HTTP status < 400, exit status 0, a pause window).
@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// What one event did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventRecord {
     /// The event's name.
     pub name: String,
@@ -70,7 +70,7 @@ impl EventRecord {
 }
 
 /// `runs/{run_id}/events.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventsFile {
     /// [`EVENTS_FORMAT`].
     pub format: u32,

@@ -19,7 +19,7 @@ use crate::series::{Marker, Series, SpectrumPoint};
 pub const SUMMARY_FORMAT: u32 = 1;
 
 /// Latency percentiles in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Latency {
     /// Mean.
     pub avg: f64,
@@ -40,7 +40,7 @@ pub struct Latency {
 }
 
 /// The figures of one scope (total, a region, a request).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Figures {
     /// Requests sent, failed ones included.
     pub requests: u64,
@@ -69,7 +69,7 @@ pub struct Figures {
 }
 
 /// A phase's percentiles in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhaseFigures {
     /// Median.
     pub p50: f64,
@@ -82,7 +82,7 @@ pub struct PhaseFigures {
 }
 
 /// The k6 `http_req_*` phase timings of one scope, in phase order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhaseTimings {
     /// Before connecting, or waiting for a reused connection.
     pub blocked: PhaseFigures,
@@ -113,7 +113,7 @@ impl PhaseTimings {
 }
 
 /// What became of the planned workers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Workers {
     /// Workers in the plan.
     pub planned: usize,
@@ -139,7 +139,7 @@ pub struct Workers {
 }
 
 /// Worker timing figures of one region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegionWorkers {
     /// Workers planned in the region.
     pub planned: usize,
@@ -150,7 +150,7 @@ pub struct RegionWorkers {
 }
 
 /// A distribution over workers, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Spread {
     /// Median.
     pub p50: f64,
@@ -164,7 +164,7 @@ pub struct Spread {
 pub const LATE_AFTER_MS: f64 = 50.0;
 
 /// Pass/fail counts of one check over the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckFigures {
     /// Evaluations that held.
     pub passes: u64,
@@ -175,7 +175,7 @@ pub struct CheckFigures {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Second {
     /// Seconds after the start.
     pub t: u64,
@@ -188,7 +188,7 @@ pub struct Second {
 }
 
 /// A threshold's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ThresholdResult {
     /// The metric key as written (`http_req_duration{name:home}`).
     pub metric: String,
@@ -208,7 +208,7 @@ fn is_zero(n: &u64) -> bool {
 /// A k6 gauge over the run's seconds (`vus`, `vus_max`): the workers' figures
 /// of each second summed, then the last second's (`value`), the smallest and
 /// the largest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GaugeFigures {
     /// The last second's.
     pub value: u64,
@@ -231,7 +231,7 @@ impl GaugeFigures {
 }
 
 /// The end-of-test summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// [`SUMMARY_FORMAT`].
     pub format: u32,
