@@ -25,12 +25,14 @@ drill: build
 test: build
 	$(CARGO) test --workspace --locked --no-fail-fast
 
-## lint: formatting and clippy as CI would, and no import cycle between the files of any
-## crate (tools/modcycles.py, checked itself by tools/test_modcycles.py)
+## lint: formatting and clippy as CI would, no import cycle between the files of any crate
+## (tools/modcycles.py, checked itself by tools/test_modcycles.py), and the house limits on
+## file and function length (tools/sizes.py)
 lint:
 	$(CARGO) fmt --all -- --check
 	python3 tools/test_modcycles.py
 	python3 tools/modcycles.py
+	python3 tools/sizes.py
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 ## bench: worker vs wrk and oha on one core each (a benchmark, not a test; see docs/PERFORMANCE.md).

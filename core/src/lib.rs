@@ -4,8 +4,8 @@
 //! # Brief overview
 //! - [`id`]: validated names ([`id::RunId`], [`id::Region`], [`id::WorkerId`],
 //!   [`id::ObjectKey`]) and the layout of a run's objects.
-//! - [`job`]: the Invoke payload ([`job::Job`]) and the result manifest
-//!   ([`job::Manifest`]), versioned (docs/FORMAT.md).
+//! - [`job`]: the Invoke payload ([`job::Job`]) and [`manifest`], the result
+//!   manifest ([`job::Manifest`]), versioned (docs/FORMAT.md).
 //! - [`hlog`]: the one interval-log codec (encode; bounded decode) and the
 //!   histogram constructor.
 //! - [`schedule`]: pacing as data (arrival times, VU steps, the split of VUs over
@@ -27,6 +27,7 @@ pub mod duration;
 pub mod hlog;
 pub mod id;
 pub mod job;
+pub mod manifest;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod schedule;

@@ -56,38 +56,7 @@ fn overview(out: &mut String, s: &Summary) {
         "  start ..........: {} · {}s",
         s.start_at, s.duration_s
     );
-    let _ = writeln!(
-        out,
-        "  workers ........: {} planned · {} reported{}",
-        thousands(s.workers.planned as u64),
-        thousands(s.workers.reported as u64),
-        if s.workers.missing.is_empty() {
-            String::new()
-        } else {
-            format!(" · missing: {}", first_few(&s.workers.missing, 5))
-        }
-    );
-    if !s.workers.problems.is_empty() {
-        let _ = writeln!(
-            out,
-            "  left out .......: {} object(s), line(s) or interval(s) that could not be used (listed on stderr)",
-            s.workers.problems.len()
-        );
-    }
-    if let Some(skew) = &s.workers.start_skew_ms {
-        let _ = writeln!(
-            out,
-            "  start skew .....: p50 {:.2}ms · p99 {:.2}ms · max {:.2}ms{}",
-            skew.p50,
-            skew.p99,
-            skew.max,
-            if s.workers.late.is_empty() {
-                String::new()
-            } else {
-                format!(" · late: {}", first_few(&s.workers.late, 5))
-            }
-        );
-    }
+    workers(out, s);
     let _ = writeln!(
         out,
         "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
@@ -126,6 +95,42 @@ fn overview(out: &mut String, s: &Summary) {
             .map(|(c, n)| format!("{c}={}", thousands(*n)))
             .collect();
         let _ = writeln!(out, "  errors .........: {}", classes.join(" "));
+    }
+}
+
+/// Planned and reported workers, objects left out and the start skew.
+fn workers(out: &mut String, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "  workers ........: {} planned · {} reported{}",
+        thousands(s.workers.planned as u64),
+        thousands(s.workers.reported as u64),
+        if s.workers.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" · missing: {}", first_few(&s.workers.missing, 5))
+        }
+    );
+    if !s.workers.problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "  left out .......: {} object(s), line(s) or interval(s) that could not be used (listed on stderr)",
+            s.workers.problems.len()
+        );
+    }
+    if let Some(skew) = &s.workers.start_skew_ms {
+        let _ = writeln!(
+            out,
+            "  start skew .....: p50 {:.2}ms · p99 {:.2}ms · max {:.2}ms{}",
+            skew.p50,
+            skew.p99,
+            skew.max,
+            if s.workers.late.is_empty() {
+                String::new()
+            } else {
+                format!(" · late: {}", first_few(&s.workers.late, 5))
+            }
+        );
     }
 }
 
