@@ -30,5 +30,9 @@ pub mod share;
 pub mod threshold;
 pub mod zones;
 
+pub use plan::{Arch, Plan, PlanError, PlanOptions};
+pub use scenario::{Scenario, ScenarioError};
+pub use threshold::{Threshold, ThresholdError};
+
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -8,10 +8,12 @@
 //! live merged state, read once per object) → [`summary::Summary`] → render and
 //! exports.
 //! - [`store`]: the trait collect reads through (the orchestrator's is S3).
-//! - [`collect`]: a run read back incrementally; [`merge`]: decode and add
-//!   histograms exactly; [`series`]: per-second points and closed seconds.
-//! - [`summary`]: the summary, built once and complete; [`abort`]: `abortOnFail`
-//!   thresholds on the live state.
+//! - [`collect`]: a run read back incrementally; `merge` (private; its
+//!   [`Merged`] state and [`Stats`] are named here): decode and add histograms
+//!   exactly; [`series`]: per-second points and closed seconds.
+//! - [`summary`]: the summary, built once and complete ([`Summary::build`] with
+//!   the run's [`Ending`]); [`judge`]: every threshold's verdict on the live
+//!   state, and `abortOnFail` while the run goes.
 //! - [`drill`]: a failover drill's events as they ran and their analysis.
 //! - [`compare`]: two runs' summaries judged against tolerances.
 //! - [`render`] and [`readable`]: the terminal text; [`export`]: the file
@@ -27,13 +29,19 @@ pub mod compare;
 pub mod drill;
 pub mod export;
 pub mod judge;
-pub mod merge;
+mod merge;
 mod problem;
 pub mod readable;
 pub mod render;
 pub mod series;
 pub mod store;
 pub mod summary;
+
+pub use collect::{Collected, collect, load_plan};
+pub use merge::{Merged, Stats};
+pub use series::ClosedSecond;
+pub use store::{Store, StoreError};
+pub use summary::{Ending, Summary};
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

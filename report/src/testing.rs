@@ -38,7 +38,9 @@ pub fn sample_summary() -> Summary {
     };
     Summary {
         format: crate::summary::SUMMARY_FORMAT,
-        run_id: "sample-run".parse().expect("run id"),
+        run_id: "sample-run"
+            .parse()
+            .unwrap_or_else(|_| unreachable!("`sample-run` is a run id")),
         scenario_file: "scenario.yaml".into(),
         start_at: "2026-11-27T17:05:58.466Z".into(),
         duration_s: 6.0,

@@ -186,7 +186,7 @@ async fn run_planned(
         finish_outputs(outputs, &mut collected).await;
         finish(
             cloud,
-            &mut collected,
+            &collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             interrupted,

@@ -27,7 +27,7 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
         super::run::finish_outputs(outputs, &mut collected).await;
         finish(
             &cloud,
-            &mut collected,
+            &collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             false,

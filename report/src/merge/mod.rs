@@ -96,7 +96,9 @@ impl Span {
     }
 }
 
-/// Merges `logs` (worker, key, bytes) of a run spanning `span`.
+/// Merges `logs` (worker, key, bytes) of a run spanning `span` (tests merge
+/// whole sets of logs at once; collect adds one object at a time).
+#[cfg(test)]
 pub fn merge<'a>(
     logs: impl IntoIterator<Item = (&'a WorkerKey, &'a ObjectKey, &'a [u8])>,
     span: Span,

@@ -454,7 +454,7 @@ pub(crate) mod tests {
         for ms in [10, 20, 30] {
             duration.record(ms * 1000).unwrap();
         }
-        let stats = sls_load_report::merge::Stats {
+        let stats = sls_load_report::Stats {
             duration,
             failed: 1,
             errored: 1,
