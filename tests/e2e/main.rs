@@ -13,6 +13,7 @@ mod dns;
 mod drill;
 mod engine;
 mod faults;
+mod golden;
 mod html_report;
 mod ids;
 mod infra;
