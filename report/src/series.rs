@@ -180,22 +180,11 @@ mod tests {
     use super::*;
     use sls_load_core::hlog;
 
-    fn stats(values_us: &[u64], errored: u64) -> Stats {
-        let mut s = Stats {
-            errored,
-            ..Stats::default()
-        };
-        for v in values_us {
-            s.duration.record(*v).unwrap();
-        }
-        s
-    }
-
     #[test]
     fn a_point_holds_the_seconds_counts_and_merged_percentiles() {
         // 10 µs to 1 ms in steps of 10 µs: values the histogram holds exactly.
         let values: Vec<u64> = (1..=100).map(|i| i * 10).collect();
-        let p = Point::of(7, &stats(&values, 2));
+        let p = Point::of(7, &Stats::recording(&values, 2));
         assert_eq!((p.t, p.requests, p.errors), (7, 102, 2));
         assert_eq!(
             (p.p50_ms, p.p90_ms, p.p95_ms, p.p99_ms),
@@ -204,7 +193,7 @@ mod tests {
         assert_eq!(p.max_ms, 1.0);
         // A second where nothing got a response: zeros, not garbage.
         assert_eq!(
-            Point::of(3, &stats(&[], 4)),
+            Point::of(3, &Stats::recording(&[], 4)),
             Point {
                 requests: 4,
                 errors: 4,

@@ -277,24 +277,13 @@ impl Seconds {
 mod tests {
     use super::*;
 
-    fn stats(values_us: &[u64], errored: u64) -> Stats {
-        let mut s = Stats {
-            errored,
-            ..Stats::default()
-        };
-        for v in values_us {
-            s.duration.record(*v).unwrap();
-        }
-        s
-    }
-
     #[test]
     fn every_series_gets_one_point_per_second_seconds_without_requests_as_zeros() {
         let us = Region::us_east_1();
         let eu = Region::new("eu-west-1").unwrap();
         let idle = Region::new("ap-southeast-1").unwrap();
         let mut points = Points::default();
-        let one = |t| Point::of(t, &stats(&[1_000], 0));
+        let one = |t| Point::of(t, &Stats::recording(&[1_000], 0));
         points.total.extend([(0, one(0)), (3, one(3))]);
         points.regions.insert(us.clone(), [(0, one(0))].into());
         points.regions.insert(eu.clone(), [(3, one(3))].into());

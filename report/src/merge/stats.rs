@@ -74,3 +74,19 @@ impl Default for Stats {
         Self::new()
     }
 }
+
+#[cfg(test)]
+impl Stats {
+    /// For tests: `values_us` recorded as latencies, and `errored` requests
+    /// without a response.
+    pub(crate) fn recording(values_us: &[u64], errored: u64) -> Stats {
+        let mut s = Stats {
+            errored,
+            ..Stats::default()
+        };
+        for v in values_us {
+            let _ = s.duration.record(*v);
+        }
+        s
+    }
+}
