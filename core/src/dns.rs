@@ -74,7 +74,8 @@ impl DnsTtl {
         match text.trim() {
             "inf" => Ok(DnsTtl::Forever),
             "0" => Ok(DnsTtl::For(Duration::ZERO)),
-            t => crate::duration::parse(t)
+            // The job's wire format: humantime, as `Display` writes it.
+            t => humantime::parse_duration(t)
                 .map(DnsTtl::For)
                 .map_err(|_| BadTtl(text.to_owned())),
         }

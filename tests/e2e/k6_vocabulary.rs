@@ -101,6 +101,7 @@ fn a_duration_reads_the_same_in_the_file_and_on_the_command_line() {
         ("1.5s", 1.5),
         ("1m30s", 90.0),
         ("1m 30s", 90.0),
+        ("15 seconds", 15.0),
         ("500ms", 0.5),
     ] {
         let in_file = planned(&file("in-file.yaml", written), &[]);
@@ -114,7 +115,7 @@ fn a_duration_reads_the_same_in_the_file_and_on_the_command_line() {
         assert_eq!(d, seconds, "{written}: {}", in_file["duration"]);
     }
     // What neither takes, both refuse with the same words.
-    for refused in ["1d", "15 seconds", "15"] {
+    for refused in ["1y", "2 months", "15"] {
         let in_file = sls_load(
             &["plan", file("bad.yaml", refused).to_str().expect("utf-8")],
             LIMIT,
