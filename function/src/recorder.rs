@@ -78,6 +78,47 @@ pub enum Outcome {
     Errored(ErrorClass),
 }
 
+/// One finished request, as [`Recorder::record`] takes it. Build it with
+/// [`Sample::new`] and set what a response adds with struct update syntax:
+/// `Sample { status: Some(200), ..Sample::new(0, Outcome::Ok, latency, at) }`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The request's index (its name, method and scenario; see [`RequestInfo`]).
+    pub request: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// From the instant it is timed from (its intended start in the open model)
+    /// to its end.
+    pub latency: Duration,
+    /// When it ended: the interval it is recorded in.
+    pub at: Instant,
+    /// The response status (the `status` tag); `None` or an errored outcome
+    /// record `0`.
+    pub status: Option<u16>,
+    /// The phase timings of a request that got a response (one histogram per
+    /// phase, like k6's `http_req_*`).
+    pub timings: Option<&'a Timings>,
+    /// The response headers, which name the backend that answered (the
+    /// `served_by` tag) when one is configured.
+    pub headers: Option<&'a http::HeaderMap>,
+}
+
+impl Sample<'_> {
+    /// A request of index `request` with `outcome`, ended at `at` after
+    /// `latency`, without status, timings or headers.
+    pub fn new(request: usize, outcome: Outcome, latency: Duration, at: Instant) -> Self {
+        Self {
+            request,
+            outcome,
+            latency,
+            at,
+            status: None,
+            timings: None,
+            headers: None,
+        }
+    }
+}
+
 /// Errors while encoding histograms.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -214,45 +255,20 @@ impl Recorder {
         at.saturating_duration_since(self.base).as_secs()
     }
 
-    /// Records one request of request index `request`, finished at `at` after `latency`.
-    pub fn record(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-    ) -> Result<(), RecorderError> {
-        self.record_with(request, outcome, latency, at, None, None)
-    }
-
-    /// [`Recorder::record`] plus, for a request that got a response, its status
-    /// (the `status` tag; `0` for no response) and phase timings (one histogram
-    /// per phase, like k6's `http_req_*`).
-    pub fn record_with(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-        status: Option<u16>,
-        timings: Option<&Timings>,
-    ) -> Result<(), RecorderError> {
-        self.record_response(request, outcome, latency, at, status, timings, None)
-    }
-
-    /// [`Recorder::record_with`] plus the response's headers, which name the
-    /// backend that answered (the `served_by` tag) when one is configured.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_response(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-        status: Option<u16>,
-        timings: Option<&Timings>,
-        headers: Option<&http::HeaderMap>,
-    ) -> Result<(), RecorderError> {
+    /// Records one finished request: its latency, in the interval it ended in,
+    /// under its tags (request, status, expected response and, when configured,
+    /// `served_by`), its phase timings (for a request that got a response) and its
+    /// count and error class.
+    pub fn record(&self, sample: &Sample<'_>) -> Result<(), RecorderError> {
+        let Sample {
+            request,
+            outcome,
+            latency,
+            at,
+            status,
+            timings,
+            headers,
+        } = *sample;
         let mut st = self.lock_at(at)?;
         let value = micros(latency);
         let expected = outcome == Outcome::Ok;
