@@ -22,6 +22,7 @@ mod closed;
 mod iteration;
 mod open;
 pub mod stop;
+mod timer;
 pub mod transport;
 
 use std::sync::Arc;
@@ -61,8 +62,8 @@ pub enum EngineError {
         /// What is wrong.
         source: FlowError,
     },
-    /// The pacing thread of an arrival-rate scenario could not run.
-    #[error("scenario `{scenario}`: pacing thread: {reason}")]
+    /// The pacing timer of an arrival-rate scenario could not be set up.
+    #[error("scenario `{scenario}`: pacing timer: {reason}")]
     Pacer {
         /// The scenario.
         scenario: String,
