@@ -101,6 +101,9 @@ pub struct Sample<'a> {
     /// The response headers, which name the backend that answered (the
     /// `served_by` tag) when one is configured.
     pub headers: Option<&'a http::HeaderMap>,
+    /// The bytes it sent and received (k6's `data_sent` / `data_received`),
+    /// counted per interval and request.
+    pub traffic: Traffic,
 }
 
 impl Sample<'_> {
@@ -115,6 +118,7 @@ impl Sample<'_> {
             status: None,
             timings: None,
             headers: None,
+            traffic: Traffic::default(),
         }
     }
 }
@@ -257,8 +261,8 @@ impl Recorder {
 
     /// Records one finished request: its latency, in the interval it ended in,
     /// under its tags (request, status, expected response and, when configured,
-    /// `served_by`), its phase timings (for a request that got a response) and its
-    /// count and error class.
+    /// `served_by`), its phase timings (for a request that got a response), its
+    /// count and error class, and its bytes.
     pub fn record(&self, sample: &Sample<'_>) -> Result<(), RecorderError> {
         let Sample {
             request,
@@ -268,8 +272,12 @@ impl Recorder {
             status,
             timings,
             headers,
+            traffic,
         } = *sample;
         let mut st = self.lock_at(at)?;
+        if traffic != Traffic::default() {
+            add_traffic(&mut st.interval_traffic, request, traffic);
+        }
         let value = micros(latency);
         let expected = outcome == Outcome::Ok;
         let status = match outcome {
@@ -433,14 +441,23 @@ impl Recorder {
         at: Instant,
     ) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        let h = match st.interval_iterations.get_mut(scenario) {
-            Some(h) => h,
-            None => st
-                .interval_iterations
-                .entry(scenario.to_owned())
-                .or_insert_with(hlog::new_histogram),
-        };
-        h.saturating_record(micros(duration));
+        iteration_into(&mut st, scenario, duration);
+        Ok(())
+    }
+
+    /// A VU of `scenario` ends an iteration at `at` after `duration`:
+    /// [`Recorder::vu_busy`] (not busy) and [`Recorder::record_iteration`] in one.
+    pub fn iteration_ended(
+        &self,
+        scenario: &str,
+        duration: Duration,
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        let mut st = self.lock_at(at)?;
+        gauge(&mut st.vus, scenario, |g| {
+            g.active = g.active.saturating_sub(1)
+        });
+        iteration_into(&mut st, scenario, duration);
         Ok(())
     }
 
@@ -457,16 +474,14 @@ impl Recorder {
             return Ok(());
         }
         let mut st = self.lock_at(at)?;
-        let total = st.interval_traffic.entry(request).or_default();
-        total.sent = total.sent.saturating_add(traffic.sent);
-        total.received = total.received.saturating_add(traffic.received);
+        add_traffic(&mut st.interval_traffic, request, traffic);
         Ok(())
     }
 
     /// Counts one more VU started for `scenario` at `at` (k6's `vus_max`).
     pub fn vu_allocated(&self, scenario: &str, at: Instant) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        gauge(&mut st.vus, scenario).allocated += 1;
+        gauge(&mut st.vus, scenario, |g| g.allocated += 1);
         Ok(())
     }
 
@@ -474,13 +489,14 @@ impl Recorder {
     /// `at` (k6's `vus`: the VUs running an iteration).
     pub fn vu_busy(&self, scenario: &str, busy: bool, at: Instant) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        let g = gauge(&mut st.vus, scenario);
-        if busy {
-            g.active += 1;
-            g.interval_max = g.interval_max.max(g.active);
-        } else {
-            g.active = g.active.saturating_sub(1);
-        }
+        gauge(&mut st.vus, scenario, |g| {
+            if busy {
+                g.active += 1;
+                g.interval_max = g.interval_max.max(g.active);
+            } else {
+                g.active = g.active.saturating_sub(1);
+            }
+        });
         Ok(())
     }
 
@@ -650,10 +666,32 @@ fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Var
     (None, wanted.1, wanted.2)
 }
 
-/// The VU gauge of `scenario`, created on first use (the name is copied per
-/// call: VU events are per iteration, not per request).
-fn gauge<'a>(vus: &'a mut BTreeMap<String, VuGauge>, scenario: &str) -> &'a mut VuGauge {
-    vus.entry(scenario.to_owned()).or_default()
+/// Changes the VU gauge of `scenario` with `change`, creating it on first use
+/// (the name is copied only then).
+fn gauge(vus: &mut BTreeMap<String, VuGauge>, scenario: &str, change: impl FnOnce(&mut VuGauge)) {
+    match vus.get_mut(scenario) {
+        Some(g) => change(g),
+        None => change(vus.entry(scenario.to_owned()).or_default()),
+    }
+}
+
+/// Adds one iteration of `scenario` lasting `duration` to the current interval.
+fn iteration_into(st: &mut State, scenario: &str, duration: Duration) {
+    let h = match st.interval_iterations.get_mut(scenario) {
+        Some(h) => h,
+        None => st
+            .interval_iterations
+            .entry(scenario.to_owned())
+            .or_insert_with(hlog::new_histogram),
+    };
+    h.saturating_record(micros(duration));
+}
+
+/// Adds `traffic` to request `request`'s bytes of the current interval.
+fn add_traffic(totals: &mut BTreeMap<usize, Traffic>, request: usize, traffic: Traffic) {
+    let total = totals.entry(request).or_default();
+    total.sent = total.sent.saturating_add(traffic.sent);
+    total.received = total.received.saturating_add(traffic.received);
 }
 
 /// Writes every scenario's `vus` and `vus_max` gauges for the seconds from

@@ -93,11 +93,11 @@ pub(super) async fn run(
         ctx.first_sent.note(&ctx.clock, sent);
         let (outcome, reply, done, traffic) = send_step(ctx, vu, step, sent).await;
         ended = done;
-        ctx.recorder.record_traffic(step.index, traffic, done)?;
         ctx.recorder.record(&Sample {
             status: reply.as_ref().map(|r| r.status),
             timings: reply.as_ref().map(|r| &r.timings),
             headers: reply.as_ref().map(|r| &r.headers),
+            traffic,
             ..Sample::new(
                 step.index,
                 outcome,
@@ -132,9 +132,8 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
-    ctx.recorder.vu_busy(&ctx.name, false, ended)?;
     ctx.recorder
-        .record_iteration(&ctx.name, ended.saturating_duration_since(began), ended)?;
+        .iteration_ended(&ctx.name, ended.saturating_duration_since(began), ended)?;
     Ok(ended)
 }
 
