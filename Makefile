@@ -37,7 +37,7 @@ lint:
 bench:
 	$(CARGO) build --release --locked -p sls-load-bench --bins
 	python3 bench/run.py
-	$(CARGO) build --release --locked -p sls-load -p sls-load-target --bins
+	$(CARGO) build --release --locked -p sls-load -p sls-load-function -p sls-load-target --bins
 	python3 bench/orchestration.py
 
 ## bench-scale: one 1,000-worker, 10-minute local run (SCALE_SECONDS, SCALE_RATE, SCALE_WORKERS):

@@ -159,12 +159,16 @@ struct VuGauge {
     allocated: u64,
 }
 
+/// One tag set's histograms of the current interval, by [`METRICS`] index.
+type Slots = [Option<Histogram<u64>>; METRICS.len()];
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
-    /// Histograms of the current interval by request, variant and metric
-    /// index, created on first use and dropped when the interval closes.
-    hists: BTreeMap<(usize, Variant, usize), Histogram<u64>>,
+    /// Histograms of the current interval by request and variant, one slot per
+    /// metric of [`METRICS`] (one map lookup per sample, not one per metric),
+    /// created on first use and dropped when the interval closes.
+    hists: BTreeMap<(usize, Variant), Box<Slots>>,
     /// Every tag set (request, variant) seen so far, at most [`MAX_TAG_SETS`].
     seen: BTreeSet<(usize, Variant)>,
     /// Check results of the current interval: (check name, passed) → count.
@@ -286,10 +290,13 @@ impl Recorder {
         };
         let served = self.served_index(&mut st.served, headers);
         let variant = variant_of(&mut st.seen, request, (Some(status), expected, served));
+        let slots = st
+            .hists
+            .entry((request, variant))
+            .or_insert_with(|| Box::new([const { None }; METRICS.len()]));
         let mut put = |metric: usize, value: u64| -> Result<(), RecorderError> {
-            st.hists
-                .entry((request, variant, metric))
-                .or_insert_with(hlog::new_histogram)
+            slots[metric]
+                .get_or_insert_with(hlog::new_histogram)
                 .saturating_record(value);
             Ok(())
         };
@@ -432,21 +439,9 @@ impl Recorder {
         self.lock().paused_total
     }
 
-    /// Records one iteration of `scenario` that ended at `at` after `duration`
-    /// (k6's `iteration_duration`; their count is `iterations`).
-    pub fn record_iteration(
-        &self,
-        scenario: &str,
-        duration: Duration,
-        at: Instant,
-    ) -> Result<(), RecorderError> {
-        let mut st = self.lock_at(at)?;
-        iteration_into(&mut st, scenario, duration);
-        Ok(())
-    }
-
-    /// A VU of `scenario` ends an iteration at `at` after `duration`:
-    /// [`Recorder::vu_busy`] (not busy) and [`Recorder::record_iteration`] in one.
+    /// A VU of `scenario` ends an iteration at `at` after `duration`: it is no
+    /// longer busy ([`Recorder::vu_busy`]) and the iteration is recorded (k6's
+    /// `iteration_duration`; their count is `iterations`).
     pub fn iteration_ended(
         &self,
         scenario: &str,
@@ -458,23 +453,6 @@ impl Recorder {
             g.active = g.active.saturating_sub(1)
         });
         iteration_into(&mut st, scenario, duration);
-        Ok(())
-    }
-
-    /// Adds the bytes request `request` sent and received, ended at `at` (k6's
-    /// `data_sent` / `data_received`), written per interval as counter
-    /// intervals tagged with the request's name, method and scenario.
-    pub fn record_traffic(
-        &self,
-        request: usize,
-        traffic: Traffic,
-        at: Instant,
-    ) -> Result<(), RecorderError> {
-        if traffic == Traffic::default() {
-            return Ok(());
-        }
-        let mut st = self.lock_at(at)?;
-        add_traffic(&mut st.interval_traffic, request, traffic);
         Ok(())
     }
 
@@ -540,12 +518,14 @@ impl Recorder {
         } = st;
         let start = Duration::from_secs(*current);
         let second = Duration::from_secs(1);
-        for ((request, variant, metric), h) in std::mem::take(hists) {
-            if h.is_empty() {
-                continue;
+        for ((request, variant), slots) in std::mem::take(hists) {
+            for (metric, h) in slots.iter().enumerate() {
+                let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                let tag = self.tag_of(served, request, variant, metric).encode();
+                writer.write(pending, &tag, start, second, h)?;
             }
-            let tag = self.tag_of(served, request, variant, metric).encode();
-            writer.write(pending, &tag, start, second, &h)?;
         }
         for ((check, passed), n) in std::mem::take(interval_checks) {
             let tag = TagSet::new(

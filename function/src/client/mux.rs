@@ -257,9 +257,11 @@ mod tests {
             let (url, counted) = h2c_server(Some(3)).await;
             let statuses = send_all(&url, 2, 2, 6).await;
             assert_eq!(statuses, vec![200; 12]);
-            // Refused streams never reach the server's service: it answered each
-            // request once.
-            assert_eq!(counted.requests.load(Ordering::SeqCst), 12);
+            // Refused streams never reach the server's service; a GET cut off by
+            // the connection's end after the server took it is replayed (Go's
+            // rule, as on a VU's own connection), so the server may count it twice.
+            let served = counted.requests.load(Ordering::SeqCst);
+            assert!((12..=24).contains(&served), "{served}");
             // Each connection went away after a few requests (hyper's server
             // lets those sent before its final GOAWAY finish too).
             let connections = counted.connections.load(Ordering::SeqCst);

@@ -293,16 +293,15 @@ fn iterations_are_recorded_per_interval_and_scenario() {
     let base = Instant::now();
     let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
     let ms = Duration::from_millis;
-    rec.record_iteration("browse", ms(30), base + ms(100))
-        .unwrap();
-    rec.record_iteration("browse", ms(40), base + ms(200))
-        .unwrap();
-    rec.record_iteration("browse", ms(50), base + ms(1200))
-        .unwrap();
+    for (took, at) in [(30, 100), (40, 200), (50, 1200)] {
+        rec.iteration_ended("browse", ms(took), base + ms(at))
+            .unwrap();
+    }
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     let got: Vec<_> = tagged(&log)
         .into_iter()
+        .filter(|(t, ..)| t.metric == METRIC_ITERATION)
         .map(|(t, s, n)| (t.encode(), s, n))
         .collect();
     let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
@@ -314,19 +313,24 @@ fn bytes_are_counted_per_interval_and_request_with_name_method_and_scenario() {
     let base = Instant::now();
     let rec = Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
     let ms = Duration::from_millis;
-    let traffic = |sent, received| Traffic { sent, received };
-    rec.record_traffic(0, traffic(100, 1_000), base + ms(100))
+    let errored = Outcome::Errored(ErrorClass::Timeout);
+    for (sent, received, at) in [
+        (100, 1_000, 100),
+        (50, 500, 900),
+        (0, 0, 950),
+        (10, 0, 1_100),
+    ] {
+        rec.record(&Sample {
+            traffic: Traffic { sent, received },
+            ..Sample::new(0, errored, ms(1), base + ms(at))
+        })
         .unwrap();
-    rec.record_traffic(0, traffic(50, 500), base + ms(900))
-        .unwrap();
-    rec.record_traffic(0, traffic(0, 0), base + ms(950))
-        .unwrap();
-    rec.record_traffic(0, traffic(10, 0), base + ms(1_100))
-        .unwrap();
+    }
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     let got: Vec<_> = tagged(&log)
         .into_iter()
+        .filter(|(t, ..)| t.metric.starts_with("data_"))
         .map(|(t, s, n)| (t.encode(), s, n))
         .collect();
     let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse".to_owned();
