@@ -338,6 +338,7 @@ def run_one(tools, row, tool, rep, variant, run_dir, nginx_pid):
     os.makedirs(d, exist_ok=True)
     argv = command(tools, row, tool, d, variant)
     if argv is None:
+        shutil.rmtree(d, ignore_errors=True)
         return None
     bg_before = wait_quiet()
     tv = os.path.join(d, "time.txt")

@@ -26,12 +26,12 @@
 //! Precision matters because latency counts from the intended instant: the async
 //! runtime's timer wheel rounds every sleep up to the next millisecond (measured
 //! here: 1.2 ms late at the median) and the OS timer is late by tens of
-//! microseconds. So the pacer wakes a little early (at most [`MAX_EARLY`], and at
-//! most a sixteenth of the gap to the previous wake-up) and a VU handed an
-//! arrival that is not due yet yields until its instant: the hand-off happens
-//! inside that slack, for at most about 6 % of one core spent yielding. This module owns that
-//! hand-off; the instants come from `schedule`, the iterations from
-//! [`iteration`](super::iteration).
+//! microseconds. So for an arrival released at its own instant the pacer wakes a
+//! little early (at most [`MAX_EARLY`], and at most a sixteenth of the gap to the
+//! previous wake-up) and the VU handed it yields until its instant: the hand-off
+//! happens inside that slack, for at most about 6 % of one core spent yielding.
+//! This module owns that hand-off; the instants come from `schedule`, the
+//! iterations from [`iteration`](super::iteration).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
