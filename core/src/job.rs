@@ -160,6 +160,20 @@ pub struct HttpOptions {
     /// How the target's name is resolved and re-resolved (the scenario's `dns`).
     #[serde(skip_serializing_if = "DnsOptions::is_default")]
     pub dns: DnsOptions,
+    /// Where the target speaks HTTP/2, how many VUs share one connection as
+    /// concurrent streams (the scenario's `http.max_streams_per_connection`);
+    /// 1, the default, gives every VU its own connection, as k6 does. Absent
+    /// from payloads that keep the default, so older workers still read them.
+    #[serde(skip_serializing_if = "is_one")]
+    pub max_streams_per_connection: u32,
+}
+
+/// The default of [`HttpOptions::max_streams_per_connection`]: one VU per
+/// connection.
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 1;
+
+fn is_one(n: &u32) -> bool {
+    *n == DEFAULT_MAX_STREAMS_PER_CONNECTION
 }
 
 /// The default of [`HttpOptions::max_body_buffer`]: 1 MiB.
@@ -179,6 +193,7 @@ impl Default for HttpOptions {
             region_header: None,
             connect_to: None,
             dns: DnsOptions::default(),
+            max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION,
         }
     }
 }
@@ -755,6 +770,24 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ErrorClass::BodyTooLarge).expect("class"),
             ErrorClass::BodyTooLarge.as_str()
+        );
+    }
+
+    #[test]
+    fn max_streams_per_connection_is_left_out_at_its_default_and_round_trips() {
+        let json = serde_json::to_value(HttpOptions::default()).expect("serialize");
+        assert!(json.get("max_streams_per_connection").is_none());
+        let old: HttpOptions = serde_json::from_value(serde_json::json!({})).expect("old");
+        assert_eq!(old.max_streams_per_connection, 1);
+        let set = HttpOptions {
+            max_streams_per_connection: 100,
+            ..HttpOptions::default()
+        };
+        let json = serde_json::to_value(&set).expect("serialize");
+        assert_eq!(json["max_streams_per_connection"], 100);
+        assert_eq!(
+            serde_json::from_value::<HttpOptions>(json).expect("back"),
+            set
         );
     }
 

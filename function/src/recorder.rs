@@ -78,6 +78,51 @@ pub enum Outcome {
     Errored(ErrorClass),
 }
 
+/// One finished request, as [`Recorder::record`] takes it. Build it with
+/// [`Sample::new`] and set what a response adds with struct update syntax:
+/// `Sample { status: Some(200), ..Sample::new(0, Outcome::Ok, latency, at) }`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The request's index (its name, method and scenario; see [`RequestInfo`]).
+    pub request: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// From the instant it is timed from (its intended start in the open model)
+    /// to its end.
+    pub latency: Duration,
+    /// When it ended: the interval it is recorded in.
+    pub at: Instant,
+    /// The response status (the `status` tag); `None` or an errored outcome
+    /// record `0`.
+    pub status: Option<u16>,
+    /// The phase timings of a request that got a response (one histogram per
+    /// phase, like k6's `http_req_*`).
+    pub timings: Option<&'a Timings>,
+    /// The response headers, which name the backend that answered (the
+    /// `served_by` tag) when one is configured.
+    pub headers: Option<&'a http::HeaderMap>,
+    /// The bytes it sent and received (k6's `data_sent` / `data_received`),
+    /// counted per interval and request.
+    pub traffic: Traffic,
+}
+
+impl Sample<'_> {
+    /// A request of index `request` with `outcome`, ended at `at` after
+    /// `latency`, without status, timings or headers.
+    pub fn new(request: usize, outcome: Outcome, latency: Duration, at: Instant) -> Self {
+        Self {
+            request,
+            outcome,
+            latency,
+            at,
+            status: None,
+            timings: None,
+            headers: None,
+            traffic: Traffic::default(),
+        }
+    }
+}
+
 /// Errors while encoding histograms.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -114,12 +159,16 @@ struct VuGauge {
     allocated: u64,
 }
 
+/// One tag set's histograms of the current interval, by [`METRICS`] index.
+type Slots = [Option<Histogram<u64>>; METRICS.len()];
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
-    /// Histograms of the current interval by request, variant and metric
-    /// index, created on first use and dropped when the interval closes.
-    hists: BTreeMap<(usize, Variant, usize), Histogram<u64>>,
+    /// Histograms of the current interval by request and variant, one slot per
+    /// metric of [`METRICS`] (one map lookup per sample, not one per metric),
+    /// created on first use and dropped when the interval closes.
+    hists: BTreeMap<(usize, Variant), Box<Slots>>,
     /// Every tag set (request, variant) seen so far, at most [`MAX_TAG_SETS`].
     seen: BTreeSet<(usize, Variant)>,
     /// Check results of the current interval: (check name, passed) → count.
@@ -214,46 +263,25 @@ impl Recorder {
         at.saturating_duration_since(self.base).as_secs()
     }
 
-    /// Records one request of request index `request`, finished at `at` after `latency`.
-    pub fn record(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-    ) -> Result<(), RecorderError> {
-        self.record_with(request, outcome, latency, at, None, None)
-    }
-
-    /// [`Recorder::record`] plus, for a request that got a response, its status
-    /// (the `status` tag; `0` for no response) and phase timings (one histogram
-    /// per phase, like k6's `http_req_*`).
-    pub fn record_with(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-        status: Option<u16>,
-        timings: Option<&Timings>,
-    ) -> Result<(), RecorderError> {
-        self.record_response(request, outcome, latency, at, status, timings, None)
-    }
-
-    /// [`Recorder::record_with`] plus the response's headers, which name the
-    /// backend that answered (the `served_by` tag) when one is configured.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_response(
-        &self,
-        request: usize,
-        outcome: Outcome,
-        latency: Duration,
-        at: Instant,
-        status: Option<u16>,
-        timings: Option<&Timings>,
-        headers: Option<&http::HeaderMap>,
-    ) -> Result<(), RecorderError> {
+    /// Records one finished request: its latency, in the interval it ended in,
+    /// under its tags (request, status, expected response and, when configured,
+    /// `served_by`), its phase timings (for a request that got a response), its
+    /// count and error class, and its bytes.
+    pub fn record(&self, sample: &Sample<'_>) -> Result<(), RecorderError> {
+        let Sample {
+            request,
+            outcome,
+            latency,
+            at,
+            status,
+            timings,
+            headers,
+            traffic,
+        } = *sample;
         let mut st = self.lock_at(at)?;
+        if traffic != Traffic::default() {
+            add_traffic(&mut st.interval_traffic, request, traffic);
+        }
         let value = micros(latency);
         let expected = outcome == Outcome::Ok;
         let status = match outcome {
@@ -262,10 +290,13 @@ impl Recorder {
         };
         let served = self.served_index(&mut st.served, headers);
         let variant = variant_of(&mut st.seen, request, (Some(status), expected, served));
+        let slots = st
+            .hists
+            .entry((request, variant))
+            .or_insert_with(|| Box::new([const { None }; METRICS.len()]));
         let mut put = |metric: usize, value: u64| -> Result<(), RecorderError> {
-            st.hists
-                .entry((request, variant, metric))
-                .or_insert_with(hlog::new_histogram)
+            slots[metric]
+                .get_or_insert_with(hlog::new_histogram)
                 .saturating_record(value);
             Ok(())
         };
@@ -408,49 +439,27 @@ impl Recorder {
         self.lock().paused_total
     }
 
-    /// Records one iteration of `scenario` that ended at `at` after `duration`
-    /// (k6's `iteration_duration`; their count is `iterations`).
-    pub fn record_iteration(
+    /// A VU of `scenario` ends an iteration at `at` after `duration`: it is no
+    /// longer busy ([`Recorder::vu_busy`]) and the iteration is recorded (k6's
+    /// `iteration_duration`; their count is `iterations`).
+    pub fn iteration_ended(
         &self,
         scenario: &str,
         duration: Duration,
         at: Instant,
     ) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        let h = match st.interval_iterations.get_mut(scenario) {
-            Some(h) => h,
-            None => st
-                .interval_iterations
-                .entry(scenario.to_owned())
-                .or_insert_with(hlog::new_histogram),
-        };
-        h.saturating_record(micros(duration));
-        Ok(())
-    }
-
-    /// Adds the bytes request `request` sent and received, ended at `at` (k6's
-    /// `data_sent` / `data_received`), written per interval as counter
-    /// intervals tagged with the request's name, method and scenario.
-    pub fn record_traffic(
-        &self,
-        request: usize,
-        traffic: Traffic,
-        at: Instant,
-    ) -> Result<(), RecorderError> {
-        if traffic == Traffic::default() {
-            return Ok(());
-        }
-        let mut st = self.lock_at(at)?;
-        let total = st.interval_traffic.entry(request).or_default();
-        total.sent = total.sent.saturating_add(traffic.sent);
-        total.received = total.received.saturating_add(traffic.received);
+        gauge(&mut st.vus, scenario, |g| {
+            g.active = g.active.saturating_sub(1)
+        });
+        iteration_into(&mut st, scenario, duration);
         Ok(())
     }
 
     /// Counts one more VU started for `scenario` at `at` (k6's `vus_max`).
     pub fn vu_allocated(&self, scenario: &str, at: Instant) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        gauge(&mut st.vus, scenario).allocated += 1;
+        gauge(&mut st.vus, scenario, |g| g.allocated += 1);
         Ok(())
     }
 
@@ -458,13 +467,14 @@ impl Recorder {
     /// `at` (k6's `vus`: the VUs running an iteration).
     pub fn vu_busy(&self, scenario: &str, busy: bool, at: Instant) -> Result<(), RecorderError> {
         let mut st = self.lock_at(at)?;
-        let g = gauge(&mut st.vus, scenario);
-        if busy {
-            g.active += 1;
-            g.interval_max = g.interval_max.max(g.active);
-        } else {
-            g.active = g.active.saturating_sub(1);
-        }
+        gauge(&mut st.vus, scenario, |g| {
+            if busy {
+                g.active += 1;
+                g.interval_max = g.interval_max.max(g.active);
+            } else {
+                g.active = g.active.saturating_sub(1);
+            }
+        });
         Ok(())
     }
 
@@ -508,12 +518,14 @@ impl Recorder {
         } = st;
         let start = Duration::from_secs(*current);
         let second = Duration::from_secs(1);
-        for ((request, variant, metric), h) in std::mem::take(hists) {
-            if h.is_empty() {
-                continue;
+        for ((request, variant), slots) in std::mem::take(hists) {
+            for (metric, h) in slots.iter().enumerate() {
+                let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                let tag = self.tag_of(served, request, variant, metric).encode();
+                writer.write(pending, &tag, start, second, h)?;
             }
-            let tag = self.tag_of(served, request, variant, metric).encode();
-            writer.write(pending, &tag, start, second, &h)?;
         }
         for ((check, passed), n) in std::mem::take(interval_checks) {
             let tag = TagSet::new(
@@ -634,10 +646,32 @@ fn variant_of(seen: &mut BTreeSet<(usize, Variant)>, request: usize, wanted: Var
     (None, wanted.1, wanted.2)
 }
 
-/// The VU gauge of `scenario`, created on first use (the name is copied per
-/// call: VU events are per iteration, not per request).
-fn gauge<'a>(vus: &'a mut BTreeMap<String, VuGauge>, scenario: &str) -> &'a mut VuGauge {
-    vus.entry(scenario.to_owned()).or_default()
+/// Changes the VU gauge of `scenario` with `change`, creating it on first use
+/// (the name is copied only then).
+fn gauge(vus: &mut BTreeMap<String, VuGauge>, scenario: &str, change: impl FnOnce(&mut VuGauge)) {
+    match vus.get_mut(scenario) {
+        Some(g) => change(g),
+        None => change(vus.entry(scenario.to_owned()).or_default()),
+    }
+}
+
+/// Adds one iteration of `scenario` lasting `duration` to the current interval.
+fn iteration_into(st: &mut State, scenario: &str, duration: Duration) {
+    let h = match st.interval_iterations.get_mut(scenario) {
+        Some(h) => h,
+        None => st
+            .interval_iterations
+            .entry(scenario.to_owned())
+            .or_insert_with(hlog::new_histogram),
+    };
+    h.saturating_record(micros(duration));
+}
+
+/// Adds `traffic` to request `request`'s bytes of the current interval.
+fn add_traffic(totals: &mut BTreeMap<usize, Traffic>, request: usize, traffic: Traffic) {
+    let total = totals.entry(request).or_default();
+    total.sent = total.sent.saturating_add(traffic.sent);
+    total.received = total.received.saturating_add(traffic.received);
 }
 
 /// Writes every scenario's `vus` and `vus_max` gauges for the seconds from

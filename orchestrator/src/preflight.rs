@@ -47,11 +47,16 @@ pub enum PreflightError {
     /// `--memory` outside Lambda's range.
     #[error("--memory {0}: a Lambda function has {MIN_MEMORY_MB} to {MAX_MEMORY_MB} MB")]
     Memory(u32),
-    /// A worker would hold more connections than it has file descriptors.
+    /// A worker would hold more connections than it has file descriptors (or,
+    /// sharing HTTP/2 connections, more VUs than `share::vus_limit`).
     #[error(
-        "scenario `{scenario}` in {region}: {per_worker} connections per worker, above the {MAX_VUS_PER_WORKER} file descriptors a worker can use: use --workers {workers} or more"
+        "scenario `{scenario}` in {region}: {per_worker} {what} per worker, above the {limit} a worker can hold ({MAX_VUS_PER_WORKER} connections, the file descriptors it can use): use --workers {workers} or more"
     )]
     Connections {
+        /// `connections`, or `VUs` when they share HTTP/2 connections.
+        what: &'static str,
+        /// What one worker may hold.
+        limit: u32,
         /// The scenario.
         scenario: String,
         /// The region.
@@ -114,7 +119,13 @@ pub fn check_plan(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError
 /// Refuses a plan where some worker would hold more than [`MAX_VUS_PER_WORKER`]
 /// connections (only `--workers` can ask for so few).
 fn check_connections(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError> {
-    let per_worker_limit = u64::from(MAX_VUS_PER_WORKER);
+    let limit = crate::share::vus_limit(&scenario.http);
+    let what = if limit > MAX_VUS_PER_WORKER {
+        "VUs"
+    } else {
+        "connections"
+    };
+    let per_worker_limit = u64::from(limit);
     for s in &scenario.scenarios {
         let Some(vus) = s.max_vus else { continue };
         let region_vus = |weight: f64| (f64::from(vus) * weight).ceil().max(0.0) as u64;
@@ -127,6 +138,8 @@ fn check_connections(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightEr
             let per_worker = region_vus(r.weight).div_ceil(r.slots as u64);
             if per_worker > per_worker_limit {
                 return Err(PreflightError::Connections {
+                    what,
+                    limit,
                     scenario: s.name.clone(),
                     region: r.region.clone(),
                     per_worker,

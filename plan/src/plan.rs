@@ -412,6 +412,7 @@ fn region_jobs(
     start_at: SystemTime,
 ) -> Vec<Job> {
     let n = region.slots;
+    let limit = share::vus_limit(&scenario.http);
     let mut jobs = Vec::with_capacity(n * slices as usize);
     for slice in 0..slices {
         let run_offset = opts.max_slice * slice;
@@ -438,7 +439,7 @@ fn region_jobs(
                 scenarios: scenario
                     .scenarios
                     .iter()
-                    .map(|s| share::scenario_for_worker_in(s, slot, k, n))
+                    .map(|s| share::scenario_for_worker_in(s, slot, k, n, limit))
                     .map(|mut s| {
                         // A hand-over to the next slice is no stop: no grace there.
                         if run_offset + duration < scenario.duration {
@@ -480,13 +481,15 @@ fn slice_count(duration: Duration, max_slice: Duration) -> u32 {
 }
 
 /// Workers a region needs so that none holds more than [`share::MAX_VUS_PER_WORKER`]
-/// connections (a Lambda has 1,024 file descriptors).
+/// connections (a Lambda has 1,024 file descriptors), or, where VUs share HTTP/2
+/// connections as streams, more VUs than [`share::vus_limit`] allows.
 fn workers_for_vus(scenario: &Scenario, weight: f64) -> f64 {
+    let limit = f64::from(share::vus_limit(&scenario.http));
     scenario
         .scenarios
         .iter()
         .filter_map(|s| s.max_vus)
-        .map(|vus| (f64::from(vus) * weight / f64::from(share::MAX_VUS_PER_WORKER)).ceil())
+        .map(|vus| (f64::from(vus) * weight / limit).ceil())
         .fold(1.0, f64::max)
 }
 

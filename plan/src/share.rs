@@ -19,7 +19,9 @@
 
 use std::time::Duration;
 
-use sls_load_core::job::{DataRows, Executor, JobScenario, RateStage, VuSplit};
+use sls_load_core::job::{
+    DataRows, Executor, HttpOptions, HttpVersionChoice, JobScenario, RateStage, VuSplit,
+};
 use sls_load_core::schedule::{region_peak_vus, region_vus, worker_iterations, worker_vus};
 
 use crate::scenario::{ExecutorDef, ScenarioDef};
@@ -27,6 +29,28 @@ use crate::scenario::{ExecutorDef, ScenarioDef};
 /// Connections one worker may hold: a Lambda has 1,024 file descriptors, and the
 /// runtime, S3 client and logs need some.
 pub const MAX_VUS_PER_WORKER: u32 = 900;
+
+/// Most VUs one worker holds when they share HTTP/2 connections: memory, not
+/// descriptors, bounds it then (a few KiB per VU, docs/PERFORMANCE.md). As with
+/// VUs on their own connections, what a worker's CPU can send is not bounded
+/// here: against a fast target fewer VUs per worker (`--workers`) give each
+/// more of a core.
+pub const MAX_SHARED_VUS_PER_WORKER: u32 = 10_000;
+
+/// VUs one worker may hold for a scenario with these protocol options: one per
+/// connection ([`MAX_VUS_PER_WORKER`]), or, where the scenario speaks HTTP/2
+/// (`http.version: http2`), `http.max_streams_per_connection` per connection up
+/// to [`MAX_SHARED_VUS_PER_WORKER`]. With `version: auto` the target may answer
+/// HTTP/1.1, so workers are sized by connections.
+pub fn vus_limit(http: &HttpOptions) -> u32 {
+    let streams = http.max_streams_per_connection.max(1);
+    if http.version != HttpVersionChoice::Http2 || http.new_connection_per_iteration {
+        return MAX_VUS_PER_WORKER;
+    }
+    MAX_VUS_PER_WORKER
+        .saturating_mul(streams)
+        .min(MAX_SHARED_VUS_PER_WORKER.max(MAX_VUS_PER_WORKER))
+}
 
 /// A region among all selected regions: every region's normalised weight, in plan
 /// order, and which one it is.
@@ -66,6 +90,7 @@ pub fn scenario_for_worker(s: &ScenarioDef, weight: f64, k: usize, n: usize) -> 
         },
         k,
         n,
+        MAX_VUS_PER_WORKER,
     )
 }
 
@@ -108,12 +133,14 @@ fn split_of(region: RegionSlot, k: usize, n: usize) -> VuSplit {
     }
 }
 
-/// The part of scenario `s` that worker `k` of the `n` workers of `region` runs.
+/// The part of scenario `s` that worker `k` of the `n` workers of `region` runs,
+/// holding at most `limit` VUs ([`vus_limit`]).
 pub fn scenario_for_worker_in(
     s: &ScenarioDef,
     region: RegionSlot,
     k: usize,
     n: usize,
+    limit: u32,
 ) -> JobScenario {
     let n = n.max(1);
     let share = region.weight() / n as f64;
@@ -121,12 +148,12 @@ pub fn scenario_for_worker_in(
     let executor = executor_for_worker(&s.executor, split.clone(), share, k, n);
     let (pre, max) = match s.executor.peak_vus() {
         Some(peak) => {
-            let mine = worker_vus(&split, peak).min(MAX_VUS_PER_WORKER);
+            let mine = worker_vus(&split, peak).min(limit);
             (mine, mine)
         }
         None => {
             let rate = s.executor.iterations_per_second() * share;
-            vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate)
+            vus_per_worker(s.pre_allocated_vus, s.max_vus, share, rate, limit)
         }
     };
     JobScenario {
@@ -229,16 +256,22 @@ pub fn rows_for_worker(data: &DataRows, region: RegionSlot, k: usize, n: usize) 
 
 /// One worker's VUs for an arrival-rate executor: its share of the scenario's
 /// totals, or defaults that allow about one second of latency at the worker's rate,
-/// within the file-descriptor budget.
-pub fn vus_per_worker(pre: Option<u32>, max: Option<u32>, share: f64, rate: f64) -> (u32, u32) {
+/// within `limit` ([`vus_limit`]).
+pub fn vus_per_worker(
+    pre: Option<u32>,
+    max: Option<u32>,
+    share: f64,
+    rate: f64,
+    limit: u32,
+) -> (u32, u32) {
     let part = |total: u32| ((f64::from(total) * share).ceil() as u32).max(1);
     let pre = pre
         .map(part)
         .unwrap_or_else(|| ((rate / 10.0).ceil() as u32).clamp(1, 100));
     let max = max
         .map(part)
-        .unwrap_or_else(|| (rate.ceil() as u32).clamp(10, MAX_VUS_PER_WORKER));
-    let max = max.clamp(1, MAX_VUS_PER_WORKER);
+        .unwrap_or_else(|| (rate.ceil() as u32).clamp(10, limit));
+    let max = max.clamp(1, limit);
     (pre.min(max), max)
 }
 
@@ -277,7 +310,7 @@ mod tests {
                     weights: &WEIGHTS,
                     index,
                 };
-                (0..n).map(move |k| scenario_for_worker_in(s, slot, k, n))
+                (0..n).map(move |k| scenario_for_worker_in(s, slot, k, n, MAX_VUS_PER_WORKER))
             })
             .collect()
     }
@@ -285,11 +318,34 @@ mod tests {
     #[test]
     fn default_vus_stay_within_the_file_descriptor_budget() {
         assert_eq!(
-            vus_per_worker(None, None, 1.0, 50_000.0),
+            vus_per_worker(None, None, 1.0, 50_000.0, MAX_VUS_PER_WORKER),
             (100, MAX_VUS_PER_WORKER)
         );
-        assert_eq!(vus_per_worker(None, None, 1.0, 5.0), (1, 10));
-        assert_eq!(vus_per_worker(Some(10), Some(100), 0.25, 5.0), (3, 25));
+        assert_eq!(vus_per_worker(None, None, 1.0, 5.0, 900), (1, 10));
+        assert_eq!(vus_per_worker(Some(10), Some(100), 0.25, 5.0, 900), (3, 25));
+    }
+
+    #[test]
+    fn shared_http2_connections_raise_the_vus_a_worker_holds_up_to_a_bound() {
+        let h2 = |streams| HttpOptions {
+            version: HttpVersionChoice::Http2,
+            max_streams_per_connection: streams,
+            ..HttpOptions::default()
+        };
+        assert_eq!(vus_limit(&HttpOptions::default()), MAX_VUS_PER_WORKER);
+        assert_eq!(vus_limit(&h2(1)), MAX_VUS_PER_WORKER);
+        assert_eq!(vus_limit(&h2(4)), 3_600);
+        assert_eq!(vus_limit(&h2(100)), MAX_SHARED_VUS_PER_WORKER);
+        let auto = HttpOptions {
+            version: HttpVersionChoice::Auto,
+            ..h2(100)
+        };
+        assert_eq!(vus_limit(&auto), MAX_VUS_PER_WORKER);
+        let fresh = HttpOptions {
+            new_connection_per_iteration: true,
+            ..h2(100)
+        };
+        assert_eq!(vus_limit(&fresh), MAX_VUS_PER_WORKER);
     }
 
     #[test]

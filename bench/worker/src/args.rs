@@ -29,6 +29,23 @@ pub struct BenchArgs {
     #[arg(long, value_name = "R", value_parser = positive_rate)]
     pub rate: Option<f64>,
 
+    /// Most VUs of the fixed-rate run (default: `--vus`, all started up front).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_vus: Option<u32>,
+
+    /// Speak HTTP/2 (h2c with prior knowledge over plain TCP).
+    #[arg(long)]
+    pub http2: bool,
+
+    /// VUs sharing one HTTP/2 connection as concurrent streams (the job's
+    /// `http.max_streams_per_connection`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams: u32,
+
+    /// Think time after each request (idle keep-alive connections).
+    #[arg(long, value_name = "DUR", value_parser = positive_duration)]
+    pub think: Option<Duration>,
+
     /// Directory the sink writes the worker's objects to.
     #[arg(long, value_name = "DIR", default_value = "bench/results/worker")]
     pub out: PathBuf,
@@ -90,6 +107,10 @@ pub(crate) mod tests {
         assert_eq!(a.duration, Duration::from_secs(10));
         assert_eq!(a.vus, 50);
         assert_eq!(a.rate, None);
+        assert_eq!(
+            (a.max_vus, a.http2, a.max_streams, a.think),
+            (None, false, 1, None)
+        );
         assert_eq!(a.out, PathBuf::from("bench/results/worker"));
         assert_eq!(a.flush_every, Duration::from_secs(10));
         assert!(args(&["--target", "x", "--duration", "0s"]).is_err());

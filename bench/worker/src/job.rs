@@ -27,6 +27,18 @@ pub fn build_job(args: &BenchArgs) -> Result<(Job, &'static str), BenchError> {
             serde_json::json!({ "type": "constant-vus", "vus": args.vus }),
         ),
     };
+    let mut request = serde_json::json!({ "name": "get", "method": "GET", "url": args.path, "expect_status": 200 });
+    if let Some(think) = args.think {
+        let think = humantime::format_duration(think).to_string();
+        request["sleep"] = serde_json::json!({ "min": think, "max": think });
+    }
+    let mut http = serde_json::json!({});
+    if args.http2 {
+        http["version"] = "http2".into();
+    }
+    if args.max_streams > 1 {
+        http["max_streams_per_connection"] = args.max_streams.into();
+    }
     let payload = serde_json::json!({
         "format": FORMAT_VERSION,
         "run_id": format!("bench-{}-{:03}", stamp.as_secs(), stamp.subsec_millis()),
@@ -40,9 +52,10 @@ pub fn build_job(args: &BenchArgs) -> Result<(Job, &'static str), BenchError> {
             "name": "bench",
             "executor": executor,
             "pre_allocated_vus": args.vus,
-            "max_vus": args.vus,
-            "requests": [{ "name": "get", "method": "GET", "url": args.path, "expect_status": 200 }],
+            "max_vus": args.max_vus.unwrap_or(args.vus).max(args.vus),
+            "requests": [request],
         }],
+        "http": http,
         "results": { "bucket": "local", "region": "local" },
         "flush_every": humantime::format_duration(args.flush_every).to_string(),
         "request_timeout": "10s",
@@ -65,6 +78,33 @@ mod tests {
         assert_eq!(executor["type"], name);
         assert_eq!(name, "constant-vus");
         assert_eq!(executor["vus"], 7);
+    }
+
+    #[test]
+    fn http2_streams_think_time_and_max_vus_reach_the_job() {
+        let a = args(&[
+            "--target",
+            "http://127.0.0.1:1",
+            "--vus",
+            "20",
+            "--max-vus",
+            "80",
+            "--http2",
+            "--max-streams",
+            "100",
+            "--think",
+            "2s",
+        ])
+        .expect("parses");
+        let (job, _) = build_job(&a).expect("job");
+        assert_eq!(job.http.max_streams_per_connection, 100);
+        assert_eq!(
+            job.http.version,
+            sls_load_core::job::HttpVersionChoice::Http2
+        );
+        assert_eq!(job.scenarios[0].max_vus, 80);
+        let think = job.scenarios[0].requests[0].sleep.expect("think time");
+        assert_eq!(think.min, Duration::from_secs(2));
     }
 
     #[test]

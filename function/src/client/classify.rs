@@ -50,6 +50,21 @@ pub(super) fn retryable(
     closed && (!wrote || replayable(method, headers))
 }
 
+/// Whether the connection itself is gone (closed, failed, or told by HTTP/2's
+/// GOAWAY to take no new streams), not just one exchange on it.
+pub(super) fn connection_lost(error: &ExchangeError) -> bool {
+    let gone = match error {
+        ExchangeError::H1(e) => matches!(e, h1::Error::Closed),
+        ExchangeError::Hyper(e) => {
+            e.is_closed()
+                || e.is_canceled()
+                || h2_error(e).is_some_and(|e| e.is_go_away() || e.is_io())
+        }
+        ExchangeError::BodyTooLarge(_) => false,
+    };
+    gone || error.io_kind().is_some()
+}
+
 /// Requests a client may resend without asking (Go's `isReplayable`).
 pub(super) fn replayable(method: &Method, headers: &HeaderMap) -> bool {
     matches!(

@@ -14,9 +14,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::Request;
 
-use super::classify::{classify, describe, retryable};
+use super::classify::{classify, connection_lost, describe, retryable};
 use super::connect::Connected;
 use super::exchange::{Live, Stage};
+use super::mux::Slot;
 use super::redirect::redirect;
 use super::{Failure, Response, Shared, Timings, Traffic, phase_timings};
 use crate::job::ErrorClass;
@@ -30,15 +31,20 @@ pub struct Connection {
     /// The live connection's peer and the DNS answer generation it was last
     /// checked against.
     peer: Option<(std::net::IpAddr, u64)>,
+    /// The shared HTTP/2 connection this connection sends on, when VUs share
+    /// them (see `mux`).
+    slot: Option<Arc<Slot>>,
 }
 
 impl Connection {
     /// A connection to `shared`'s target, not connected yet.
     pub(super) fn new(shared: Arc<Shared>) -> Self {
+        let slot = shared.mux.as_ref().map(|mux| mux.assign());
         Self {
             shared,
             live: None,
             peer: None,
+            slot,
         }
     }
 
@@ -106,7 +112,9 @@ impl Connection {
         }
     }
 
-    /// Drops the connection (a new user); the next send connects again.
+    /// Drops the connection (a new user); the next send connects again. On a
+    /// shared HTTP/2 connection it only lets go of it (a request cut short there
+    /// resets its stream, not the connection): the next send goes on it again.
     pub fn reset(&mut self) {
         self.live = None;
     }
@@ -134,14 +142,23 @@ impl Connection {
             && let Some((ip, generation)) = self.peer.as_mut()
             && !shared.dns.keeps(*ip, generation, t0).await
         {
+            if let (Some(slot), Some(Live::H2(h2))) = (&self.slot, &self.live) {
+                slot.discard(h2).await;
+            }
             self.live = None;
         }
         // Bytes of attempts on a reused connection found closed, retried.
         let mut retried = Traffic::default();
+        let mut first_attempt = true;
         loop {
-            let (mut live, connected) = match self.live.take() {
-                Some(live) => (live, None),
-                None => {
+            let (mut live, connected) = match (self.live.take(), &self.slot) {
+                (Some(live), _) => (live, None),
+                (None, Some(slot)) => {
+                    let got = shared.connect_shared(slot, t0).await?;
+                    self.peer = got.peer;
+                    (got.live, got.connected)
+                }
+                (None, None) => {
                     let (live, connected) = shared.connect(t0).await?;
                     self.peer = connected.peer;
                     (live, Some(connected))
@@ -178,13 +195,21 @@ impl Connection {
                     });
                 }
                 Err(broke) => {
+                    if let (Some(slot), Live::H2(h2)) = (&self.slot, &live)
+                        && (!h2.is_open() || connection_lost(&broke.error))
+                    {
+                        slot.discard(h2).await;
+                    }
                     drop(live);
                     retried.add(&broke.traffic);
                     if reused
+                        && first_attempt
                         && (broke.stage == Stage::NotReady
                             || retryable(&broke.error, broke.wrote, req.method(), req.headers()))
                     {
-                        // The server closed the idle connection: a new one, once.
+                        // The server closed the idle connection (or refused the
+                        // stream): a new one (or the shared one again), once.
+                        first_attempt = false;
                         continue;
                     }
                     let marks = connection_marks(connected, broke.ready);

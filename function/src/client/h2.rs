@@ -3,7 +3,17 @@
 //! at any time), and one exchange ([`H2::exchange`]): wait for a free stream, send
 //! the request (its head cloned, as hyper consumes it), read the whole response
 //! (a body to keep only up to the client's limit).
-//! The `sending` phase ends at the flush the connection's [`Io`] stamps.
+//!
+//! An [`H2`] is a handle: clones share the connection (its task ends when the
+//! last handle is dropped). A connection of one VU ([`H2::handshake`]) times
+//! `sending` to the flush the connection's [`Io`] stamps and counts the bytes
+//! that moved while its exchange ran. A connection shared by several VUs as
+//! concurrent streams ([`H2::share`], see `mux`) cannot tell one stream's flush or
+//! bytes from another's: there `sending` is zero (`waiting` starts when the
+//! connection took the request), a broken exchange counts as having written its
+//! request (so only HTTP/2's "not processed" answers make it retry), and each
+//! exchange counts the bytes the connection moved since the previous exchange
+//! on it ended (so totals are exact, their split between requests approximate).
 //!
 //! This module owns the HTTP/2 specifics. It does not connect, negotiate ALPN,
 //! retry, follow redirects or classify failures (its siblings do).
@@ -24,17 +34,26 @@ use super::exchange::{Broke, ExchangeError, Exchanged, Stage};
 use super::io::{Io, Stamps, Stream};
 use super::{Shared, Traffic};
 
-/// An HTTP/2 connection; hyper's connection future runs in its own task.
+/// A handle to an HTTP/2 connection; hyper's connection future runs in its own
+/// task.
+#[derive(Clone)]
 pub(super) struct H2 {
     sender: http2::SendRequest<Full<Bytes>>,
+    conn: Arc<Driven>,
+    /// Several VUs send on this connection at once.
+    shared: bool,
+}
+
+/// What every handle of one connection shares: its IO stamps and its task.
+struct Driven {
     stamps: Arc<Stamps>,
     driver: tokio::task::AbortHandle,
 }
 
-impl Drop for H2 {
+impl Drop for Driven {
     fn drop(&mut self) {
-        // Dropping the sender lets the task end by itself; a server that stopped
-        // reading could keep it alive, so end it here.
+        // Dropping the last sender lets the task end by itself; a server that
+        // stopped reading could keep it alive, so end it here.
         self.driver.abort();
     }
 }
@@ -54,14 +73,30 @@ impl H2 {
         });
         Ok(Self {
             sender,
-            stamps,
-            driver: driver.abort_handle(),
+            conn: Arc::new(Driven {
+                stamps,
+                driver: driver.abort_handle(),
+            }),
+            shared: false,
         })
+    }
+
+    /// This connection as one several VUs share (see the module documentation).
+    pub(super) fn share(mut self) -> Self {
+        self.shared = true;
+        // The connection preface and settings are nobody's request.
+        self.conn.stamps.take_traffic();
+        self
     }
 
     /// Whether the connection may still take requests.
     pub(super) fn is_open(&self) -> bool {
         !self.sender.is_closed()
+    }
+
+    /// Whether `other` is a handle to the same connection.
+    pub(super) fn same(&self, other: &H2) -> bool {
+        Arc::ptr_eq(&self.conn, &other.conn)
     }
 
     /// One exchange, with `wrote`, `flushed` and the bytes each way as the
@@ -72,15 +107,18 @@ impl H2 {
         shared: &Shared,
         keep_body: bool,
     ) -> Result<Exchanged, Broke> {
-        self.stamps.arm();
-        let before = self.stamps.traffic();
+        let stamps = &self.conn.stamps;
+        if !self.shared {
+            stamps.arm();
+            // Bytes between exchanges (pings, settings) are nobody's request.
+            stamps.take_traffic();
+        }
         let result = exchange_h2(&mut self.sender, req, shared, keep_body).await;
-        let (wrote, flushed) = (self.stamps.wrote(), self.stamps.flushed_at());
-        let after = self.stamps.traffic();
-        let traffic = Traffic {
-            sent: after.sent.saturating_sub(before.sent),
-            received: after.received.saturating_sub(before.received),
+        let (wrote, flushed) = match self.shared {
+            false => (stamps.wrote(), stamps.flushed_at()),
+            true => (true, None),
         };
+        let traffic = stamps.take_traffic();
         match result {
             Ok(mut done) => {
                 done.flushed = flushed;

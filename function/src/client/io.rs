@@ -27,9 +27,10 @@ pub(super) struct Stamps {
     wrote: AtomicBool,
     /// Nanoseconds after `base` of the last flush that followed a write; `UNSET` if none.
     flushed: AtomicU64,
-    /// Bytes written through the IO so far (plaintext under TLS).
+    /// Bytes written through the IO since the last [`Stamps::take_traffic`]
+    /// (plaintext under TLS).
     sent: AtomicU64,
-    /// Bytes read through the IO so far (plaintext under TLS).
+    /// Bytes read through the IO since the last [`Stamps::take_traffic`].
     received: AtomicU64,
 }
 
@@ -63,11 +64,11 @@ impl Stamps {
         }
     }
 
-    /// The bytes written and read through the IO so far.
-    pub(super) fn traffic(&self) -> super::Traffic {
+    /// The bytes written and read through the IO since the last call.
+    pub(super) fn take_traffic(&self) -> super::Traffic {
         super::Traffic {
-            sent: self.sent.load(Ordering::Acquire),
-            received: self.received.load(Ordering::Acquire),
+            sent: self.sent.swap(0, Ordering::AcqRel),
+            received: self.received.swap(0, Ordering::AcqRel),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The load engine's transport: one HTTP connection per virtual user, over plain TCP
 //! or TLS (rustls with the ring provider and the compiled-in Mozilla roots),
 //! speaking HTTP/1.1 or HTTP/2, with k6's per-phase timings and error classes.
+//! Where the connection speaks HTTP/2 and [`ClientConfig::max_streams_per_connection`]
+//! is above 1, that many VUs share one connection as concurrent streams (`mux`).
 //!
 //! [`Client`] holds what every VU of a job shares: the target's origin, its
 //! addresses (resolved in [`Client::new`], then again whenever the answer is older
@@ -26,7 +28,10 @@
 //! the connection's IO wrapper stamps each flush that followed a write (a control
 //! frame flushed after the request, e.g. a SETTINGS ack on a connection's first
 //! request, can move that stamp later, shifting a little time from `waiting` to
-//! `sending`). `waiting` ends when the response head has been parsed (time to
+//! `sending`; on a connection VUs share, one stream's flush cannot be told from
+//! another's, so `sending` is zero there and `waiting` starts when the connection
+//! took the request; waiting for another VU to open the shared connection is
+//! `blocked`). `waiting` ends when the response head has been parsed (time to
 //! first byte, to within header parsing) and `receiving` when the last body byte
 //! was read. A retry after a closed keep-alive connection counts the failed attempt
 //! as `blocked`; followed redirects add up the timings of every hop.
@@ -39,7 +44,9 @@
 //! lock and no clone of the request head per request. A server closing an idle
 //! connection is noticed on the next send and handled as a reconnect. HTTP/2
 //! connections run hyper's connection task (they must answer pings and settings at
-//! any time) and clone the request head per request, as hyper consumes it.
+//! any time) and clone the request head per request, as hyper consumes it; shared
+//! by many VUs, one connection (one socket, one task, one set of buffers) carries
+//! their requests, so a worker holds far more users than it has descriptors.
 //!
 //! # Layout
 //! This file holds the public types ([`Client`], its [`ClientConfig`], [`Timings`],
@@ -47,6 +54,7 @@
 //! [`Connection`]'s request loop (reuse, retry, redirects) is in `connection`;
 //! setting up a connection (DNS, TCP, TLS, HTTP handshake) in `connect`, with
 //! the target's resolution in `dns` and rustls in `tls`; one exchange in `exchange`, dispatching to `h1` and `h2`;
+//! HTTP/2 connections shared by several VUs in `mux`;
 //! the socket and its flush stamps in `io`; retry and error classes in `classify`;
 //! redirects in `redirect`; the target's origin in `origin`.
 
@@ -67,6 +75,7 @@ mod exchange;
 mod h1;
 mod h2;
 mod io;
+mod mux;
 mod origin;
 mod outcome;
 mod redirect;
@@ -124,6 +133,10 @@ pub struct ClientConfig {
     pub connect_to: Option<String>,
     /// How the target's name is resolved and re-resolved (k6's `dns`).
     pub dns: DnsOptions,
+    /// Where the connection speaks HTTP/2, how many connections (VUs) share one
+    /// as concurrent streams; 0 or 1: each has its own (see `mux`). Ignored with
+    /// [`ClientConfig::new_connection_per_iteration`].
+    pub max_streams_per_connection: u32,
 }
 
 impl ClientConfig {
@@ -142,6 +155,7 @@ impl ClientConfig {
             max_body_buffer: crate::job::DEFAULT_MAX_BODY_BUFFER,
             connect_to: None,
             dns: DnsOptions::default(),
+            max_streams_per_connection: 1,
         }
     }
 }
@@ -247,7 +261,9 @@ fn phase_timings(t0: Instant, marks: [Option<Instant>; 5], end: Instant) -> Timi
 /// counts the frames the connection wrote and read while the exchange ran (one
 /// VU per connection, so they are its own; control frames such as settings acks
 /// and pings in that time included, the connection preface before the first
-/// request not), after HPACK compression. Connection setup (TCP, TLS handshake)
+/// request not), after HPACK compression. On a connection VUs share, each
+/// exchange counts the frames the connection moved since the previous exchange
+/// on it ended: the totals are exact, their split between requests approximate. Connection setup (TCP, TLS handshake)
 /// is never counted. A request that timed out counts nothing.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Traffic {
@@ -319,6 +335,8 @@ struct Shared {
     redirects: u32,
     new_connection_per_iteration: bool,
     max_body_buffer: u64,
+    /// The shared HTTP/2 connections, when VUs share them.
+    mux: Option<mux::Mux>,
 }
 
 impl Shared {
@@ -352,6 +370,16 @@ impl Client {
 
     fn with_dns(cfg: ClientConfig, origin: Origin, dns: dns::Dns) -> Result<Self, ClientError> {
         let tls = Tls::for_origin(&cfg, &origin)?;
+        // Only HTTP/2 multiplexes: h2c when asked for, or whatever TLS negotiates.
+        let may_speak_h2 = match cfg.http2 {
+            HttpVersion::Http1 => false,
+            HttpVersion::Http2 => true,
+            HttpVersion::Auto => tls.is_some(),
+        };
+        let mux = match may_speak_h2 && !cfg.new_connection_per_iteration {
+            true => mux::Mux::new(cfg.max_streams_per_connection),
+            false => None,
+        };
         let host =
             HeaderValue::from_str(origin.authority.as_str()).map_err(|e| ClientError::Target {
                 url: cfg.target.clone(),
@@ -368,6 +396,7 @@ impl Client {
                 redirects: cfg.redirects,
                 new_connection_per_iteration: cfg.new_connection_per_iteration,
                 max_body_buffer: cfg.max_body_buffer,
+                mux,
             }),
         })
     }

@@ -21,7 +21,7 @@ use super::transport::{Conn, Reply};
 use crate::client::Traffic;
 use crate::flow::{ResponseView, Step, Vars};
 use crate::job::{ErrorClass, ThinkTime};
-use crate::recorder::{Outcome, RecorderError};
+use crate::recorder::{Outcome, RecorderError, Sample};
 
 /// One virtual user: a connection, its variables and its think-time generator.
 pub(super) struct Vu {
@@ -93,16 +93,18 @@ pub(super) async fn run(
         ctx.first_sent.note(&ctx.clock, sent);
         let (outcome, reply, done, traffic) = send_step(ctx, vu, step, sent).await;
         ended = done;
-        ctx.recorder.record_traffic(step.index, traffic, done)?;
-        ctx.recorder.record_response(
-            step.index,
-            outcome,
-            done.saturating_duration_since(timed_from),
-            done,
-            reply.as_ref().map(|r| r.status),
-            reply.as_ref().map(|r| &r.timings),
-            reply.as_ref().map(|r| &r.headers),
-        )?;
+        ctx.recorder.record(&Sample {
+            status: reply.as_ref().map(|r| r.status),
+            timings: reply.as_ref().map(|r| &r.timings),
+            headers: reply.as_ref().map(|r| &r.headers),
+            traffic,
+            ..Sample::new(
+                step.index,
+                outcome,
+                done.saturating_duration_since(timed_from),
+                done,
+            )
+        })?;
         let view = reply.as_ref().map(|r| ResponseView {
             status: r.status,
             headers: &r.headers,
@@ -130,9 +132,8 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
-    ctx.recorder.vu_busy(&ctx.name, false, ended)?;
     ctx.recorder
-        .record_iteration(&ctx.name, ended.saturating_duration_since(began), ended)?;
+        .iteration_ended(&ctx.name, ended.saturating_duration_since(began), ended)?;
     Ok(ended)
 }
 

@@ -22,6 +22,7 @@ mod closed;
 mod iteration;
 mod open;
 pub mod stop;
+mod timer;
 pub mod transport;
 
 use std::sync::Arc;
@@ -61,8 +62,8 @@ pub enum EngineError {
         /// What is wrong.
         source: FlowError,
     },
-    /// The pacing thread of an arrival-rate scenario could not run.
-    #[error("scenario `{scenario}`: pacing thread: {reason}")]
+    /// The pacing timer of an arrival-rate scenario could not be set up.
+    #[error("scenario `{scenario}`: pacing timer: {reason}")]
     Pacer {
         /// The scenario.
         scenario: String,
@@ -337,9 +338,11 @@ pub(crate) mod tests {
         /// Requests being answered right now, and the most at once.
         in_flight: AtomicUsize,
         max_in_flight: AtomicUsize,
+        /// Connections accepted.
+        connections: AtomicUsize,
     }
 
-    /// A loopback HTTP/1.1 server: answers `{"token":"t<n>"}` with `x-n: <n>` after
+    /// A loopback HTTP/1.1 and h2c server: answers `{"token":"t<n>"}` with `x-n: <n>` after
     /// `delay`, and never answers paths under `/never`.
     pub(crate) async fn server(delay: Duration) -> (String, Arc<Seen>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -350,6 +353,7 @@ pub(crate) mod tests {
         let shared = seen.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                shared.connections.fetch_add(1, Ordering::SeqCst);
                 let seen = shared.clone();
                 let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let seen = seen.clone();
@@ -376,10 +380,14 @@ pub(crate) mod tests {
                         Ok::<_, Infallible>(response.expect("valid response"))
                     }
                 });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
+                tokio::spawn(async move {
+                    let builder = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
             }
         });
         (format!("http://{addr}"), seen)
@@ -629,6 +637,28 @@ pub(crate) mod tests {
         assert_eq!(counts["b"].requests, 20);
         assert_eq!(report.dropped_iterations, 0);
         assert_eq!(seen.paths.lock().expect("lock").len(), 40);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vus_sharing_http2_connections_send_every_request_over_at_most_the_bound() {
+        let (url, seen) = server(Duration::from_millis(20)).await;
+        let mut s = scenario(
+            "shared",
+            Executor::ConstantVus { vus: 40 },
+            vec![step("a", "/a")],
+        );
+        s.duration = Some(Duration::from_secs(1));
+        let mut job = job(&url, Duration::from_secs(1), vec![s]);
+        job.http.version = crate::job::HttpVersionChoice::Http2;
+        job.http.max_streams_per_connection = 10;
+        let (_, recorder) = run_job(&job).await;
+        let a = &recorder.counts()["a"];
+        assert_eq!(a.errors, 0, "{a:?}");
+        // 40 VUs, 10 streams each: four connections, all 40 requests at once.
+        assert_eq!(a.requests, seen.paths.lock().expect("lock").len() as u64);
+        assert!(a.requests >= 40, "{a:?}");
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 4);
+        assert!(seen.max_in_flight.load(Ordering::SeqCst) > 10);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

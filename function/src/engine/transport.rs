@@ -81,6 +81,7 @@ fn client_config(url: &str, http: &HttpOptions) -> ClientConfig {
     cfg.max_body_buffer = http.max_body_buffer;
     cfg.connect_to = http.connect_to.clone();
     cfg.dns = http.dns.clone();
+    cfg.max_streams_per_connection = http.max_streams_per_connection;
     cfg
 }
 

@@ -30,16 +30,18 @@ fn requests_land_in_the_interval_they_finished_in_with_their_tag() {
     let base = Instant::now();
     let rec = Recorder::new(base, SystemTime::now(), vec!["home".into(), "api".into()]);
     let ms = Duration::from_millis;
-    rec.record(0, Outcome::Ok, ms(5), base + ms(100)).unwrap();
-    rec.record(0, Outcome::Ok, ms(7), base + ms(900)).unwrap();
-    rec.record(
+    let record =
+        |request, outcome, latency, at| rec.record(&Sample::new(request, outcome, latency, at));
+    record(0, Outcome::Ok, ms(5), base + ms(100)).unwrap();
+    record(0, Outcome::Ok, ms(7), base + ms(900)).unwrap();
+    record(
         1,
         Outcome::Failed(ErrorClass::Http5xx),
         ms(9),
         base + ms(1500),
     )
     .unwrap();
-    rec.record(
+    record(
         1,
         Outcome::Errored(ErrorClass::Timeout),
         ms(60),
@@ -99,9 +101,15 @@ fn checks_count_passes_and_fails_per_name_and_responses_failing_any() {
 fn latencies_beyond_the_range_saturate_instead_of_failing() {
     let base = Instant::now();
     let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
-    rec.record(0, Outcome::Ok, Duration::from_secs(3600), base)
+    rec.record(&Sample::new(
+        0,
+        Outcome::Ok,
+        Duration::from_secs(3600),
+        base,
+    ))
+    .unwrap();
+    rec.record(&Sample::new(0, Outcome::Ok, Duration::ZERO, base))
         .unwrap();
-    rec.record(0, Outcome::Ok, Duration::ZERO, base).unwrap();
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     assert_eq!(intervals(&log), vec![("http_req_duration:x".into(), 0, 2)]);
@@ -120,14 +128,15 @@ fn samples_carry_status_method_scenario_and_expected_response() {
     let base = Instant::now();
     let rec = Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
     let ms = Duration::from_millis;
-    rec.record_with(0, Outcome::Ok, ms(5), base, Some(200), None)
-        .unwrap();
+    let with_status = |outcome, status| Sample {
+        status,
+        ..Sample::new(0, outcome, ms(5), base)
+    };
+    rec.record(&with_status(Outcome::Ok, Some(200))).unwrap();
     let failed = Outcome::Failed(ErrorClass::Http5xx);
-    rec.record_with(0, failed, ms(5), base, Some(503), None)
-        .unwrap();
+    rec.record(&with_status(failed, Some(503))).unwrap();
     let errored = Outcome::Errored(ErrorClass::Timeout);
-    rec.record_with(0, errored, ms(5), base, None, None)
-        .unwrap();
+    rec.record(&with_status(errored, None)).unwrap();
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     let text = |t: &TagSet| t.encode();
@@ -149,14 +158,10 @@ fn statuses_beyond_the_cap_fold_into_other() {
     let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
     let at = base;
     for status in 0..(MAX_TAG_SETS as u16 + 50) {
-        rec.record_with(
-            0,
-            Outcome::Ok,
-            Duration::from_millis(1),
-            at,
-            Some(status),
-            None,
-        )
+        rec.record(&Sample {
+            status: Some(status),
+            ..Sample::new(0, Outcome::Ok, Duration::from_millis(1), at)
+        })
         .unwrap();
     }
     rec.close().unwrap();
@@ -187,8 +192,12 @@ fn served_by_tags_each_sample_with_the_header_value_none_when_absent_capped_as_o
     };
     let ms = Duration::from_millis;
     let send = |outcome, h: Option<&http::HeaderMap>| {
-        rec.record_response(0, outcome, ms(1), base, Some(200), None, h)
-            .unwrap();
+        rec.record(&Sample {
+            status: Some(200),
+            headers: h,
+            ..Sample::new(0, outcome, ms(1), base)
+        })
+        .unwrap();
     };
     send(Outcome::Ok, Some(&headers("us-east-1")));
     send(Outcome::Ok, Some(&headers("us-east-1")));
@@ -217,15 +226,11 @@ fn served_by_tags_each_sample_with_the_header_value_none_when_absent_capped_as_o
     // Without the option, no sample carries the tag.
     let plain = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
     plain
-        .record_response(
-            0,
-            Outcome::Ok,
-            ms(1),
-            base,
-            Some(200),
-            None,
-            Some(&headers("a")),
-        )
+        .record(&Sample {
+            status: Some(200),
+            headers: Some(&headers("a")),
+            ..Sample::new(0, Outcome::Ok, ms(1), base)
+        })
         .unwrap();
     plain.close().unwrap();
     let log = plain.take_log("t").unwrap().unwrap();
@@ -288,16 +293,15 @@ fn iterations_are_recorded_per_interval_and_scenario() {
     let base = Instant::now();
     let rec = Recorder::new(base, SystemTime::now(), vec!["x".into()]);
     let ms = Duration::from_millis;
-    rec.record_iteration("browse", ms(30), base + ms(100))
-        .unwrap();
-    rec.record_iteration("browse", ms(40), base + ms(200))
-        .unwrap();
-    rec.record_iteration("browse", ms(50), base + ms(1200))
-        .unwrap();
+    for (took, at) in [(30, 100), (40, 200), (50, 1200)] {
+        rec.iteration_ended("browse", ms(took), base + ms(at))
+            .unwrap();
+    }
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     let got: Vec<_> = tagged(&log)
         .into_iter()
+        .filter(|(t, ..)| t.metric == METRIC_ITERATION)
         .map(|(t, s, n)| (t.encode(), s, n))
         .collect();
     let tag = "v2;metric=iteration_duration;scenario=browse".to_owned();
@@ -309,19 +313,24 @@ fn bytes_are_counted_per_interval_and_request_with_name_method_and_scenario() {
     let base = Instant::now();
     let rec = Recorder::with_requests(base, SystemTime::now(), vec![info("home", "GET", "browse")]);
     let ms = Duration::from_millis;
-    let traffic = |sent, received| Traffic { sent, received };
-    rec.record_traffic(0, traffic(100, 1_000), base + ms(100))
+    let errored = Outcome::Errored(ErrorClass::Timeout);
+    for (sent, received, at) in [
+        (100, 1_000, 100),
+        (50, 500, 900),
+        (0, 0, 950),
+        (10, 0, 1_100),
+    ] {
+        rec.record(&Sample {
+            traffic: Traffic { sent, received },
+            ..Sample::new(0, errored, ms(1), base + ms(at))
+        })
         .unwrap();
-    rec.record_traffic(0, traffic(50, 500), base + ms(900))
-        .unwrap();
-    rec.record_traffic(0, traffic(0, 0), base + ms(950))
-        .unwrap();
-    rec.record_traffic(0, traffic(10, 0), base + ms(1_100))
-        .unwrap();
+    }
     rec.close().unwrap();
     let log = rec.take_log("t").unwrap().unwrap();
     let got: Vec<_> = tagged(&log)
         .into_iter()
+        .filter(|(t, ..)| t.metric.starts_with("data_"))
         .map(|(t, s, n)| (t.encode(), s, n))
         .collect();
     let sent = "v2;metric=data_sent;name=home;method=GET;scenario=browse".to_owned();

@@ -395,3 +395,44 @@ fn graceful_stop_goes_to_the_last_slice_only_and_extends_the_load_end() {
     let p = plan(&s, &o).expect("plans");
     assert_eq!(p.load_ends_at(), p.start_at + Duration::from_secs(25 + 2));
 }
+
+/// A one-region scenario of `vus` constant VUs for 10 s, with `http`.
+fn constant_vus(vus: u32, http: sls_load_core::job::HttpOptions) -> Scenario {
+    let mut s = scenario(1.0, &[("us-east-1", 1.0)]);
+    s.http = http;
+    s.scenarios[0].executor = ExecutorDef::ConstantVus { vus };
+    s.scenarios[0].pre_allocated_vus = Some(vus);
+    s.scenarios[0].max_vus = Some(vus);
+    s
+}
+
+#[test]
+fn vus_sharing_http2_connections_are_planned_by_streams_not_connections() {
+    use sls_load_core::job::{HttpOptions, HttpVersionChoice};
+    let h1 = HttpOptions::default();
+    let h2 = HttpOptions {
+        version: HttpVersionChoice::Http2,
+        max_streams_per_connection: 100,
+        ..HttpOptions::default()
+    };
+    let workers = |vus, http: &HttpOptions| {
+        let p = plan(&constant_vus(vus, http.clone()), &opts()).expect("plans");
+        let held: u64 = p
+            .jobs
+            .iter()
+            .map(|j| u64::from(j.scenarios[0].max_vus))
+            .sum();
+        assert_eq!(held, u64::from(vus), "every VU has a worker");
+        p.worker_count()
+    };
+    // 2,000 VUs: three workers of 900 connections, or one of 20 shared ones.
+    assert_eq!((workers(2_000, &h1), workers(2_000, &h2)), (3, 1));
+    // 20,000 VUs: 23 workers, or two of 10,000 VUs (100 connections) each.
+    assert_eq!((workers(20_000, &h1), workers(20_000, &h2)), (23, 2));
+    // `auto` may fall back to HTTP/1.1: sized by connections.
+    let auto = HttpOptions {
+        version: HttpVersionChoice::Auto,
+        ..h2.clone()
+    };
+    assert_eq!(workers(20_000, &auto), 23);
+}

@@ -331,6 +331,18 @@ pub fn plan(
         );
     }
     let _ = writeln!(out);
+    if let Some(http) = plan.jobs.first().map(|j| &j.http) {
+        let limit = crate::share::vus_limit(http);
+        if limit > crate::share::MAX_VUS_PER_WORKER {
+            let _ = writeln!(
+                out,
+                "  workers sized by HTTP/2 streams: {} VUs share a connection, up to {} VUs per worker (one per connection: {})",
+                http.max_streams_per_connection,
+                thousands(u64::from(limit)),
+                crate::share::MAX_VUS_PER_WORKER
+            );
+        }
+    }
     plan_cost(&mut out, expected, cost);
     out
 }

@@ -41,6 +41,14 @@ fn block(ctx: Ctx<'_>, h: RawHttp, defaults: HttpOptions) -> Result<HttpOptions,
                 .map_err(|m| ctx.fail(&[Seg::Key("http"), Seg::Key("tls_ca_file")], m))?,
         ),
     };
+    let streams = h
+        .max_streams_per_connection
+        .unwrap_or(defaults.max_streams_per_connection);
+    if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
+        let key = [Seg::Key("http"), Seg::Key("max_streams_per_connection")];
+        let why = format!("must be between 1 and {MAX_STREAMS_PER_CONNECTION}");
+        return Err(ctx.fail(&key, why));
+    }
     Ok(HttpOptions {
         version: h.version.unwrap_or(defaults.version),
         max_redirects: h.max_redirects.unwrap_or(defaults.max_redirects),
@@ -53,9 +61,14 @@ fn block(ctx: Ctx<'_>, h: RawHttp, defaults: HttpOptions) -> Result<HttpOptions,
         tls_ca_pem,
         connect_timeout: h.connect_timeout.unwrap_or(defaults.connect_timeout),
         max_body_buffer: h.max_body_buffer.unwrap_or(defaults.max_body_buffer),
+        max_streams_per_connection: streams,
         ..defaults
     })
 }
+
+/// Most VUs one connection may carry as HTTP/2 streams (servers commonly allow
+/// 100 to 250 concurrent streams; nginx 128).
+const MAX_STREAMS_PER_CONNECTION: u32 = 1_000;
 
 #[cfg(test)]
 mod tests {
@@ -111,6 +124,28 @@ mod tests {
         assert_contains(&line, &[":9:", "served_by.header"]);
         let line = error(&format!("{MINIMAL}served_by: {{ heder: X }}\n"));
         assert_contains(&line, &[":9:", "served_by", "heder"]);
+    }
+
+    #[test]
+    fn max_streams_per_connection_defaults_to_one_and_names_a_bad_one() {
+        assert_eq!(ok(MINIMAL).http.max_streams_per_connection, 1);
+        let s = ok(&format!(
+            "{MINIMAL}http:\n  version: http2\n  max_streams_per_connection: 100\n"
+        ));
+        assert_eq!(s.http.max_streams_per_connection, 100);
+        for bad in ["0", "1001"] {
+            let line = error(&format!(
+                "{MINIMAL}http:\n  max_streams_per_connection: {bad}\n"
+            ));
+            assert_contains(
+                &line,
+                &[
+                    ":10:",
+                    "http.max_streams_per_connection",
+                    "between 1 and 1000",
+                ],
+            );
+        }
     }
 
     #[test]

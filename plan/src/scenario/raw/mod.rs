@@ -114,6 +114,8 @@ pub(super) struct RawHttp {
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "optional_bytes")]
     pub(super) max_body_buffer: Option<u64>,
+    #[serde(default)]
+    pub(super) max_streams_per_connection: Option<u32>,
 }
 
 /// The `network:` key: `off`, or profiles by client region.
