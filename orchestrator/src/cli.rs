@@ -278,7 +278,9 @@ pub struct CloudArgs {
     /// credentials are configured).
     #[arg(long, conflicts_with = "aws")]
     pub local: bool,
-    /// Use AWS, with the standard credential chain (env, profile, SSO, role).
+    /// Use AWS, with the standard credential chain (env, profile, SSO,
+    /// credential_process, role). Also implied by --bucket, --function, --profile,
+    /// AWS_PROFILE, sls-load.toml, configured credentials or an instance role.
     #[arg(long)]
     pub aws: bool,
     /// Local mode: directory for the stand-ins' objects and worker logs.
@@ -291,15 +293,16 @@ pub struct CloudArgs {
     /// Lambda concurrency; one OS process each).
     #[arg(long, default_value_t = 256)]
     pub local_concurrency: usize,
-    /// Results bucket (AWS mode; locally `sls-load-results`).
+    /// Results bucket (AWS mode; locally `sls-load-results`; default: sls-load.toml's).
     #[arg(long, env = "SLS_LOAD_BUCKET")]
     pub bucket: Option<String>,
     /// The results bucket's region (default: the first region of the run).
     #[arg(long, env = "SLS_LOAD_BUCKET_REGION")]
     pub bucket_region: Option<String>,
-    /// The worker function's name, deployed in every region used.
-    #[arg(long, default_value = "sls-load-worker", env = "SLS_LOAD_FUNCTION")]
-    pub function: String,
+    /// The worker function's name, deployed in every region used (default:
+    /// sls-load.toml's, else sls-load-worker).
+    #[arg(long, env = "SLS_LOAD_FUNCTION")]
+    pub function: Option<String>,
     /// AWS profile from ~/.aws/config.
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,

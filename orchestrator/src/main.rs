@@ -33,9 +33,11 @@ fn main() -> ExitCode {
 }
 
 /// Logs to stderr: `warn` by default, more with each `-v`, or `SLS_LOAD_LOG`.
+/// The AWS SDK's own lines (targets `aws_config`, `aws_smithy_*`, `aws_sdk_*`)
+/// only with `-v`: its failures reach the user as sls-load's one-line errors.
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        0 => "warn,aws=off",
         1 => "info,aws=warn",
         _ => "debug",
     };

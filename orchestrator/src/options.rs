@@ -91,6 +91,9 @@ pub enum OptionsError {
     /// An `--out` value that names no known output or an unusable URL.
     #[error(transparent)]
     BadOut(#[from] crate::export::out::OutSpecError),
+    /// `sls-load.toml` cannot be used.
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
 }
 
 /// k6's override flags, validated.
@@ -654,22 +657,46 @@ pub fn writable(flag: &'static str, path: PathBuf) -> Result<PathBuf, OptionsErr
     }
 }
 
-/// The cloud flags, with the mode chosen.
+/// The worker function's name when neither a flag nor `sls-load.toml` names one.
+pub const DEFAULT_FUNCTION: &str = "sls-load-worker";
+
+/// The cloud flags over `sls-load.toml`, with the mode chosen.
 fn cloud(args: CloudArgs) -> Result<CloudOptions, OptionsError> {
-    let bucket_region = match args.bucket_region.as_deref() {
+    let project = match crate::project::ProjectFile::load() {
+        Ok(project) => project,
+        // A broken file does not stop a run that does not use it.
+        Err(_) if args.local => None,
+        Err(e) => return Err(e.into()),
+    };
+    let file = project.as_ref().map(|p| p.aws.clone()).unwrap_or_default();
+    let implied = if args.bucket.is_some() {
+        Some("--bucket/SLS_LOAD_BUCKET".to_owned())
+    } else if args.function.is_some() {
+        Some("--function/SLS_LOAD_FUNCTION".to_owned())
+    } else if let Some(p) = args.profile.as_deref().filter(|p| !p.is_empty()) {
+        Some(format!("--profile/AWS_PROFILE {p}"))
+    } else {
+        project
+            .is_some()
+            .then(|| crate::project::ProjectFile::path().display().to_string())
+    };
+    let bucket_region = match args.bucket_region.or(file.bucket_region).as_deref() {
         Some(r) => Some(name("--bucket-region", r)?),
         None => None,
     };
-    let (mode, why) = select_mode(args.local, args.aws, args.profile.as_deref());
+    let (mode, why) = select_mode(args.local, args.aws, implied, args.profile.as_deref());
     Ok(CloudOptions {
         mode,
         why,
         local_dir: args.local_dir,
         bootstrap: args.bootstrap,
         local_concurrency: args.local_concurrency,
-        bucket: args.bucket,
+        bucket: args.bucket.or(file.bucket),
         bucket_region,
-        function: args.function,
+        function: args
+            .function
+            .or(file.function)
+            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
         profile: args.profile,
     })
 }

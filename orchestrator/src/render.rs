@@ -44,6 +44,23 @@ fn dns(out: &mut String, s: &Summary) {
     }
 }
 
+/// Where a run ran, on one line: `AWS account 123456789012 · us-east-1,
+/// eu-west-1 · results s3://b (us-east-1)`, or `local stand-ins (not AWS) · ...`.
+pub fn where_ran(cloud: &crate::plan::CloudRecord) -> String {
+    let who = match (&cloud.account, cloud.is_aws()) {
+        (Some(account), true) => format!("AWS account {account}"),
+        (None, true) => "AWS".to_owned(),
+        (_, false) => "local stand-ins on this machine (not AWS)".to_owned(),
+    };
+    let regions: Vec<&str> = cloud.regions.iter().map(|r| r.as_str()).collect();
+    format!(
+        "{who} · {} · results {} ({})",
+        regions.join(", "),
+        cloud.bucket,
+        cloud.bucket_region
+    )
+}
+
 /// Run, scenario, start, workers, skew, cost, dropped iterations and error classes.
 fn overview(out: &mut String, s: &Summary) {
     let _ = writeln!(out);
@@ -86,9 +103,15 @@ fn overview(out: &mut String, s: &Summary) {
             }
         );
     }
+    if let Some(cloud) = &s.cloud {
+        let _ = writeln!(out, "  ran on .........: {}", where_ran(cloud));
+    }
+    // A local run's cost is what AWS would have charged for the same workers.
+    let local = s.cloud.as_ref().is_some_and(|c| !c.is_aws());
     let _ = writeln!(
         out,
-        "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
+        "  cost ...........: {}${:.6} ({:.1} GB-s, {} invocations){}",
+        if local { "on AWS ~" } else { "" },
         s.cost.usd,
         s.cost.gb_seconds,
         thousands(s.cost.invocations),

@@ -359,6 +359,10 @@ pub struct Summary {
     /// the workers' manifests; absent when none.
     #[serde(default, skip_serializing_if = "crate::drill::is_zero")]
     pub paused_iterations: u64,
+    /// Where the run ran (mode, AWS account, regions, bucket), from its plan;
+    /// absent for runs stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<crate::plan::CloudRecord>,
 }
 
 impl Summary {
@@ -409,6 +413,7 @@ impl Summary {
             events: Vec::new(),
             drill: None,
             paused_iterations: 0,
+            cloud: plan.cloud.clone(),
         };
         summary.mark_end();
         attach_error_classes(&mut summary.regions, totals.by_region);

@@ -310,6 +310,7 @@ pub(crate) mod tests {
             events: vec![],
             drill: None,
             paused_iterations: 0,
+            cloud: None,
         }
     }
 
