@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo drill test lint bench bench-scale package fuzz clean
+.PHONY: all build demo drill test test-deps lint bench bench-scale package fuzz clean
 
 all: build
 
@@ -21,8 +21,17 @@ demo: build
 drill: build
 	./samples/drill.sh
 
+## test-deps: install the third-party programs the tests start (Debian: chromium, prometheus,
+## influxdb, qemu-user-static; PyPI: moto, cfn-lint, checkov, python-hcl2, ziglang, AWS's Runtime
+## Interface Emulator; cargo-zigbuild; the aarch64 std when rustup can fetch it). Idempotent,
+## quick when all is there; into TEST_DEPS_DIR (default target/test-deps). Tests never install.
+TEST_DEPS_DIR ?= $(or $(CARGO_TARGET_DIR),target)/test-deps
+export TEST_DEPS_DIR
+test-deps:
+	CARGO="$(CARGO)" ./tests/test-deps.sh
+
 ## test: every test (unit, integration, end-to-end) from the one debug build
-test: build
+test: test-deps build
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 ## lint: formatting and clippy as CI would
@@ -57,13 +66,13 @@ fuzz:
 			-max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 || exit 1; \
 	done
 
-## package: release build of the worker, zipped as Lambda expects (build/sls-load-worker.zip)
+## package: the worker for Lambda's provided.al2023 on arm64 and x86_64, linked against glibc 2.34
+## by cargo-zigbuild (build/sls-load-worker-arm64.zip, build/sls-load-worker-x86_64.zip; sizes and the
+## newest glibc symbol printed). Installs zig and cargo-zigbuild first when missing; the arm64 zip is
+## skipped in one line where the aarch64 std cannot be installed. ARCHS="x86_64" builds one.
 package:
-	$(CARGO) build --release --locked -p sls-load-function --bin bootstrap
-	mkdir -p build/sls-load-worker
-	cp target/release/bootstrap build/sls-load-worker/bootstrap
-	cd build/sls-load-worker && python3 -c "import zipfile; z=zipfile.ZipFile('../sls-load-worker.zip','w',zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo('bootstrap'); i.external_attr=0o755<<16; z.writestr(i, open('bootstrap','rb').read()); z.close()"
-	@echo "build/sls-load-worker.zip"
+	CARGO="$(CARGO)" ./tests/test-deps.sh package
+	CARGO="$(CARGO)" ./function/package.sh
 
 clean:
 	$(CARGO) clean

@@ -13,6 +13,7 @@
 //! - [`template`]: the `{{name}}` grammar and k6's built-in variables.
 //! - [`sdk`]: the HTTP client both sides hand to the AWS SDK.
 //! - [`control`]: the kill switch's control and heartbeat objects.
+//! - [`probe`]: `sls-load doctor`'s probe invocation and the worker's answer.
 //!
 //! Nothing here does IO or reads a clock.
 
@@ -23,6 +24,7 @@ pub mod dns;
 pub mod hlog;
 pub mod id;
 pub mod job;
+pub mod probe;
 pub mod schedule;
 pub mod sdk;
 pub mod tag;

@@ -71,10 +71,10 @@ pub trait Sink: Send + Sync {
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
-    /// Reads `key` once (no retries): `None` when there is no object, or when the
-    /// store answers 403, as S3 does for a missing key to a reader that may not
-    /// list. Sinks that cannot read (a local benchmark) keep this default:
-    /// nothing is ever there.
+    /// Reads `key` once (no retries): `None` when there is no object. A 403 is an
+    /// error, never "no object": a wrong bucket or a role that may not read must
+    /// not silently disable the kill switch. Sinks that cannot read (a local
+    /// benchmark) keep this default: nothing is ever there.
     fn get(
         &self,
         key: &ObjectKey,
@@ -231,7 +231,10 @@ impl Sink for S3Sink {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                return Ok(None);
+                return Err(failed(format!(
+                    "access denied (403): the execution role needs s3:GetObject on arn:aws:s3:::{}/{}",
+                    self.bucket, key
+                )));
             }
             Err(e) => {
                 return Err(failed(

@@ -38,6 +38,17 @@ pub enum Command {
     Runs(RunsArgs),
     /// Compare run B with baseline run A per region and request; exit 1 on a regression.
     Compare(CompareArgs),
+    /// Deploy (or update) the results bucket and the worker in every region of an
+    /// AWS account, from infra/'s CloudFormation templates.
+    Deploy(crate::aws_cli::DeployArgs),
+    /// Check an AWS set-up: credentials, regions, the deployed worker, the bucket,
+    /// the clock and the account's concurrency; one verdict line per check.
+    Doctor(crate::aws_cli::DoctorArgs),
+    /// Remove what `deploy` created (asks before deleting stored results).
+    Destroy(crate::aws_cli::DestroyArgs),
+    /// The local Lambda stand-in alone, for AWS-mode tests on loopback.
+    #[command(hide = true)]
+    LocalLambda(crate::aws_cli::LocalLambdaArgs),
 }
 
 /// `sls-load plan`.
@@ -73,13 +84,14 @@ pub struct PlanFlags {
     /// slot with no gap and no overlap.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "14m")]
     pub slice: Duration,
-    /// The worker function's memory size in MB (capacity and cost). 1769 MB is one
-    /// full vCPU, and what infra/ deploys.
-    #[arg(long, default_value_t = 1769)]
-    pub memory: u32,
-    /// The worker function's architecture (cost).
-    #[arg(long, value_enum, default_value = "x86_64")]
-    pub arch: ArchArg,
+    /// The worker function's memory size in MB (capacity and cost). Default:
+    /// sls-load.toml's (what `deploy` deployed), else 1769 MB, one full vCPU.
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// The worker function's architecture (cost). Default: sls-load.toml's (what
+    /// `deploy` deployed), else x86_64.
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
     /// How often workers flush their interval logs to the store.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub flush_every: Duration,

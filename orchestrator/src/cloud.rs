@@ -285,7 +285,7 @@ impl Cloud {
                     let conf = aws_conf(args, region).await;
                     lambda.insert(region.clone(), aws_sdk_lambda::Client::new(&conf));
                 }
-                let store = S3Store::new(aws_sdk_s3::Client::new(&conf), bucket.clone());
+                let store = S3Store::new(s3_client(&conf), bucket.clone());
                 Ok(Cloud {
                     mode,
                     store,
@@ -332,7 +332,7 @@ impl Cloud {
                 let identity = verify(args, &conf).await?;
                 Ok(Cloud {
                     mode,
-                    store: S3Store::new(aws_sdk_s3::Client::new(&conf), bucket.clone()),
+                    store: S3Store::new(s3_client(&conf), bucket.clone()),
                     lambda: BTreeMap::new(),
                     bucket: (bucket, region),
                     local: None,
@@ -397,13 +397,31 @@ async fn verify(
 /// The SDK configuration of AWS mode in `region`: the standard chain with
 /// `--profile`, the project's HTTP client, endpoints from `AWS_ENDPOINT_URL*`.
 pub async fn aws_conf(args: &CloudOptions, region: &Region) -> aws_config::SdkConfig {
+    profile_conf(args.profile.as_deref(), region).await
+}
+
+/// [`aws_conf`] from a profile name alone (`deploy`, `doctor`, `destroy`).
+pub async fn profile_conf(profile: Option<&str>, region: &Region) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .region(aws_config::Region::new(region.to_string()));
-    if let Some(profile) = &args.profile {
+    if let Some(profile) = profile.filter(|p| !p.is_empty()) {
         loader = loader.profile_name(profile);
     }
     loader.load().await
+}
+
+/// An S3 client of AWS mode: path-style addressing when `AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` points the SDK at an S3-compatible endpoint (as the worker
+/// does), virtual-hosted otherwise.
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let conf = aws_sdk_s3::config::Builder::from(conf)
+        .force_path_style(overridden)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
 
 /// The SDK configuration of a local stand-in: its loopback endpoint and the key pair

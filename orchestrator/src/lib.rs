@@ -23,7 +23,9 @@
 #![warn(missing_docs)]
 
 pub mod abort;
+pub mod aws_cli;
 pub mod aws_error;
+pub mod aws_options;
 pub mod awsenv;
 pub mod cli;
 pub mod cloud;
@@ -32,6 +34,8 @@ pub mod commands;
 pub mod compare;
 pub mod control;
 pub mod cost;
+pub mod deploy;
+pub mod doctor;
 pub mod drill;
 pub mod export;
 pub mod fanout;

@@ -94,6 +94,16 @@ pub enum OptionsError {
     /// `sls-load.toml` cannot be used.
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
+    /// A `deploy`/`doctor`/`destroy` flag that cannot be used.
+    #[error("{flag} `{value}`: {expected}")]
+    BadAws {
+        /// The flag.
+        flag: &'static str,
+        /// The value as typed.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
 }
 
 /// k6's override flags, validated.
@@ -198,6 +208,14 @@ pub enum CommandOptions {
     Runs(RunsOptions),
     /// `sls-load compare RUN_A RUN_B`.
     Compare(CompareOptions),
+    /// `sls-load deploy`.
+    Deploy(Box<crate::deploy::DeploySettings>),
+    /// `sls-load doctor`.
+    Doctor(Box<crate::aws_options::DoctorOptions>),
+    /// `sls-load destroy`.
+    Destroy(crate::deploy::DestroySettings),
+    /// `sls-load local-lambda` (hidden, for tests).
+    LocalLambda(crate::aws_options::LocalLambdaOptions),
 }
 
 impl CommandOptions {
@@ -211,6 +229,18 @@ impl CommandOptions {
             cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
             cli::Command::Runs(args) => CommandOptions::Runs(RunsOptions::from_cli(args)?),
             cli::Command::Compare(args) => CommandOptions::Compare(CompareOptions::from_cli(args)?),
+            cli::Command::Deploy(args) => {
+                CommandOptions::Deploy(Box::new(crate::aws_options::deploy(args)?))
+            }
+            cli::Command::Doctor(args) => {
+                CommandOptions::Doctor(Box::new(crate::aws_options::doctor(args)?))
+            }
+            cli::Command::Destroy(args) => {
+                CommandOptions::Destroy(crate::aws_options::destroy(args)?)
+            }
+            cli::Command::LocalLambda(args) => {
+                CommandOptions::LocalLambda(crate::aws_options::local_lambda(args)?)
+            }
         })
     }
 }
@@ -269,6 +299,13 @@ impl PlanSettings {
     /// Validates the planning flags.
     pub fn from_cli(flags: PlanFlags) -> Result<PlanSettings, OptionsError> {
         let overrides = overrides(&flags)?;
+        // What `deploy` deployed (sls-load.toml) when the flags do not say.
+        let deployed = match (flags.memory, flags.arch) {
+            (Some(_), Some(_)) => Default::default(),
+            _ => crate::project::ProjectFile::load()?
+                .map(|p| p.aws)
+                .unwrap_or_default(),
+        };
         let regions = match flags.regions {
             Some(rs) => Some(
                 rs.iter()
@@ -282,10 +319,15 @@ impl PlanSettings {
             regions,
             workers: flags.workers,
             max_slice: flags.slice,
-            memory_mb: flags.memory,
+            memory_mb: flags
+                .memory
+                .or(deployed.memory)
+                .unwrap_or(DEFAULT_MEMORY_MB),
             arch: match flags.arch {
-                ArchArg::Arm64 => Arch::Arm64,
-                ArchArg::X86_64 => Arch::X86_64,
+                Some(ArchArg::Arm64) => Arch::Arm64,
+                Some(ArchArg::X86_64) => Arch::X86_64,
+                None if deployed.arch.as_deref() == Some("arm64") => Arch::Arm64,
+                None => Arch::X86_64,
             },
             flush_every: flags.flush_every,
             max_cost: match flags.max_cost {
@@ -656,6 +698,10 @@ pub fn writable(flag: &'static str, path: PathBuf) -> Result<PathBuf, OptionsErr
         Err(e) => Err(bad(e.to_string())),
     }
 }
+
+/// The worker's memory when neither a flag nor `sls-load.toml` says: one full vCPU,
+/// what infra/ deploys.
+pub const DEFAULT_MEMORY_MB: u32 = 1769;
 
 /// The worker function's name when neither a flag nor `sls-load.toml` names one.
 pub const DEFAULT_FUNCTION: &str = "sls-load-worker";

@@ -10,6 +10,8 @@
 //! bucket_region = "us-east-1"
 //! function = "sls-load-worker"
 //! regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+//! arch = "arm64"
+//! memory = 1769
 //! # governed accounts
 //! role_arn = "arn:aws:iam::123456789012:role/load-test-worker"
 //! permissions_boundary = "arn:aws:iam::123456789012:policy/boundary"
@@ -79,6 +81,12 @@ pub struct AwsResources {
     /// The regions the worker is deployed in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
+    /// The worker's architecture, `arm64` or `x86_64` (plans and costs use it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The worker's memory, MB (plans and costs use it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
     /// An existing execution role for the workers (no role is created).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,

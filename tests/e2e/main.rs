@@ -22,6 +22,7 @@ mod k6_vocabulary;
 mod kill_switch;
 mod network;
 mod outputs;
+mod package;
 mod preflight;
 mod run;
 mod scale;

@@ -53,6 +53,10 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         eprintln!("{}", crate::cloud::announcement(&opts.cloud));
     }
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
+    if let Err(e) = worker_ready(&opts, &cloud, &layout).await {
+        cloud.shutdown().await;
+        return Err(e);
+    }
     print_header(&opts, &cloud, &layout);
     let network = match network_profiles(&opts, &cloud, &scenario, &layout).await {
         Ok(network) => network,
@@ -68,6 +72,31 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     drop(network);
     cloud.shutdown().await;
     outcome
+}
+
+/// In AWS mode, the cheap part of `doctor` before anything is invoked: the
+/// function exists in every region with the architecture and memory the plan
+/// uses, a timeout that holds a slice and no retries.
+async fn worker_ready(opts: &RunOptions, cloud: &Cloud, layout: &Layout) -> Result<(), Error> {
+    if cloud.mode != Mode::Aws {
+        return Ok(());
+    }
+    let expected = crate::doctor::checks::Expected {
+        arch: opts.plan.arch.to_string(),
+        memory_mb: opts.plan.memory_mb,
+    };
+    let failed = crate::doctor::cheap(
+        opts.cloud.profile.as_deref(),
+        &layout.region_names(),
+        &opts.cloud.function,
+        &expected,
+    )
+    .await;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotReady(failed))
+    }
 }
 
 /// The lead when `--lead` is not given: locally 2 s plus 20 ms per worker slot

@@ -27,9 +27,11 @@ data "aws_iam_policy_document" "assume_role" {
 # IAM names are global: the role's name carries the region, since this module is
 # used once per region.
 resource "aws_iam_role" "worker" {
-  name               = substr("${var.function_name}-${data.aws_region.current.name}", 0, 64)
-  description        = "sls-load worker ${var.function_name} in ${data.aws_region.current.name}: writes its logs and its run results, nothing else."
-  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+  count                = var.existing_role_arn == "" ? 1 : 0
+  permissions_boundary = var.permissions_boundary == "" ? null : var.permissions_boundary
+  name                 = substr("${var.function_name}-${data.aws_region.current.name}", 0, 64)
+  description          = "sls-load worker ${var.function_name} in ${data.aws_region.current.name}: writes its logs and its run results, nothing else."
+  assume_role_policy   = data.aws_iam_policy_document.assume_role.json
 }
 
 data "aws_iam_policy_document" "worker" {
@@ -61,15 +63,20 @@ data "aws_iam_policy_document" "worker" {
 }
 
 resource "aws_iam_role_policy" "worker" {
+  count  = var.existing_role_arn == "" ? 1 : 0
   name   = "sls-load-worker"
-  role   = aws_iam_role.worker.id
+  role   = aws_iam_role.worker[0].id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+locals {
+  role_arn = var.existing_role_arn == "" ? aws_iam_role.worker[0].arn : var.existing_role_arn
 }
 
 resource "aws_lambda_function" "worker" {
   function_name    = var.function_name
   description      = "sls-load worker (one load-test slice per invocation)"
-  role             = aws_iam_role.worker.arn
+  role             = local.role_arn
   runtime          = "provided.al2023"
   handler          = "bootstrap"
   architectures    = [var.architecture]
@@ -80,6 +87,8 @@ resource "aws_lambda_function" "worker" {
   # Lambda's maximum; one slice (`sls-load --slice`, default 14 min) plus the
   # wait for the agreed start fits in it.
   timeout = 900
+  # -1: none, the account's unreserved pool.
+  reserved_concurrent_executions = var.reserved_concurrency
 
   # Logs go to the group above (Lambda's default name for this function) from
   # the first invocation on, and the role can write them.

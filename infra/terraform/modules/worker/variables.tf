@@ -48,6 +48,24 @@ variable "function_name" {
   default     = "sls-load-worker"
 }
 
+variable "existing_role_arn" {
+  description = "An existing execution role for the worker (a governed account's); empty: the module creates a least-privilege one."
+  type        = string
+  default     = ""
+}
+
+variable "permissions_boundary" {
+  description = "Managed policy ARN set as the permissions boundary of the role the module creates; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for the worker (`sls-load deploy --reserve N`); -1 for none."
+  type        = number
+  default     = -1
+}
+
 variable "log_retention_days" {
   description = "Days the worker's CloudWatch logs are kept."
   type        = number
