@@ -148,7 +148,9 @@ pub fn deploy(args: DeployArgs) -> Result<DeploySettings, OptionsError> {
     Ok(DeploySettings {
         bucket_region: bucket_region(&args.aws, &file, &regions)?,
         regions,
-        bucket: args.aws.bucket.or(file.bucket.clone()),
+        // Only a bucket named here is created under that name; sls-load.toml's is
+        // what an earlier deploy made, which the results stack keeps.
+        bucket: args.aws.bucket,
         function: args
             .aws
             .function

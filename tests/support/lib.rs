@@ -5,6 +5,7 @@
 //! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
 //! in time and killed when its handle drops.
 
+pub mod aws;
 pub mod third_party;
 
 use std::cell::Cell;

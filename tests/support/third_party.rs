@@ -137,6 +137,48 @@ impl Tools {
         Service::up(child, port, "aws-lambda-rie")
     }
 
+    /// Starts `aws_router.py` on a free loopback port in front of `moto` and the
+    /// Lambda stand-ins (`region`, `url`), with `date_offset` seconds added to
+    /// every `Date` header (see the script).
+    pub fn router(&self, moto: &str, lambdas: &[(String, String)], date_offset: i64) -> Service {
+        let port = free_port();
+        let script = workspace().join("tests/support/aws_router.py");
+        let child = Command::new(self.python())
+            .arg(script)
+            .arg(port.to_string())
+            .arg(moto)
+            .args(lambdas.iter().map(|(r, u)| format!("{r}={u}")))
+            .args(["--date-offset", &date_offset.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aws_router.py");
+        Service::up(child, port, "aws_router.py")
+    }
+
+    /// Runs `script` with boto3 against moto on `port` (any credentials), with
+    /// `c(service, region='us-east-1')` defined; returns its stdout.
+    pub fn python_aws(&self, port: u16, script: &str) -> String {
+        let prelude = format!(
+            "import boto3\n\
+             def c(service, region='us-east-1'):\n\
+             \x20   return boto3.client(service, endpoint_url='http://127.0.0.1:{port}', \
+             aws_access_key_id='test', aws_secret_access_key='test', region_name=region)\n"
+        );
+        let out = Command::new("timeout")
+            .args(["120"])
+            .arg(self.python())
+            .args(["-c", &(prelude + script)])
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "boto3 script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs a short python script with boto3 against `s3` and returns its stdout.
     pub fn boto3(&self, s3: &Service, script: &str) -> String {
         let prelude = format!(

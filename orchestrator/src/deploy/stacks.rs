@@ -167,6 +167,21 @@ pub async fn outputs(cf: &Client, name: &str) -> Result<Option<Outputs>, StackEr
     }))
 }
 
+/// The value of parameter `key` of stack `name`, or `None` when there is no
+/// such stack (or parameter).
+pub async fn parameter(cf: &Client, name: &str, key: &str) -> Result<Option<String>, StackError> {
+    let stack = describe(cf, name).await.map_err(|message| StackError {
+        stack: name.to_owned(),
+        message,
+    })?;
+    Ok(stack.and_then(|s| {
+        s.parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .map(|p| p.parameter_value().unwrap_or_default().to_owned())
+    }))
+}
+
 /// Stack `name`, or `None` when there is none (or it was deleted).
 async fn describe(cf: &Client, name: &str) -> Result<Option<Stack>, String> {
     match cf.describe_stacks().stack_name(name).send().await {
@@ -255,7 +270,8 @@ async fn same(cf: &Client, stack: &Stack, wanted: &Wanted<'_>) -> Result<bool, S
     let deployed: BTreeMap<&str, &str> = stack
         .parameters()
         .iter()
-        .filter_map(|p| Some((p.parameter_key()?, p.parameter_value()?)))
+        // An empty value may come back as no value at all.
+        .filter_map(|p| Some((p.parameter_key()?, p.parameter_value().unwrap_or_default())))
         .collect();
     let parameters_same = wanted
         .parameters
@@ -264,7 +280,7 @@ async fn same(cf: &Client, stack: &Stack, wanted: &Wanted<'_>) -> Result<bool, S
     let deployed_tags: BTreeMap<&str, &str> = stack
         .tags()
         .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
         .collect();
     let wanted_tags: BTreeMap<&str, &str> = wanted
         .tags

@@ -213,14 +213,15 @@ pub fn clock(local: SystemTime, aws: SystemTime) -> Check {
         Ok(ahead) => (ahead, "ahead of"),
         Err(behind) => (behind.duration(), "behind"),
     };
+    // AWS's `Date` has whole seconds: round, not truncate.
+    let secs = off.as_secs_f64().round() as u64;
     if off <= CLOCK_TOLERANCE {
-        Check::ok("clock", format!("within {}s of AWS's", off.as_secs()))
+        Check::ok("clock", format!("within {secs}s of AWS's"))
     } else {
         Check::fail(
             "clock",
             format!(
-                "this machine's clock is {}s {word} AWS's: runs plan the agreed start from it (10 s ahead); sync it (NTP, `chronyc makestep`)",
-                off.as_secs()
+                "this machine's clock is {secs}s {word} AWS's: runs plan the agreed start from it (10 s ahead); sync it (NTP, `chronyc makestep`)"
             ),
         )
     }
