@@ -43,8 +43,11 @@ fn init_tracing(verbose: u8) {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLS_LOAD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+            std::env::var("SLS_LOAD_LOG")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+                .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         // No colour codes in a file, a pipe or CI logs.

@@ -3,6 +3,7 @@
 //! One module per area; each test reads like the rule it checks.
 
 mod abort_on_fail;
+mod aws_credentials;
 mod aws_deploy;
 mod aws_mode;
 mod body_limit;
