@@ -16,7 +16,7 @@
 # Everything but the Debian packages and the rustup target lands in
 # $TEST_DEPS_DIR (default target/test-deps), where tests/support looks for it.
 # `test-deps.sh package` installs only what `make package` needs (zig,
-# cargo-zigbuild, the aarch64 std).
+# cargo-zigbuild, the aarch64 std); `test-deps.sh lint` only the infra linters.
 set -euo pipefail
 ONLY=${1:-all}
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ say() { echo "test-deps: $*"; }
 missing=()
 pairs="chromium:chromium prometheus:prometheus influxd:influxdb qemu-aarch64-static:qemu-user-static"
 pairs+=" /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1:libc6-arm64-cross"
-[[ $ONLY == package ]] && pairs=""
+[[ $ONLY != all ]] && pairs=""
 for pair in $pairs; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [[ -e "${pair%%:*}" ]] || missing+=("${pair#*:}")
 done
@@ -58,14 +58,13 @@ venv() { # venv NAME STAMP PACKAGES...
         touch "$DIR/$name/.installed-$stamp"
     fi
 }
-venv zig "${ZIG//[^a-z0-9.]/_}" "$ZIG"
-if [[ $ONLY != package ]]; then
-    venv moto "${MOTO//[^a-z0-9.]/_}" "$MOTO"
-    venv lint "$(echo "$LINT" | tr -c 'a-z0-9.\n' _)" $LINT
-fi
+[[ $ONLY == lint ]] || venv zig "${ZIG//[^a-z0-9.]/_}" "$ZIG"
+[[ $ONLY == all ]] && venv moto "${MOTO//[^a-z0-9.]/_}" "$MOTO"
+[[ $ONLY == package ]] || venv lint "$(echo "$LINT" | tr -c 'a-z0-9.\n' _)" $LINT
+if [[ $ONLY == lint ]]; then say "ready in $DIR"; exit 0; fi
 
 # --- AWS's Runtime Interface Emulator, from the aws-sam-cli wheel -----------
-if [[ $ONLY != package && ! -x "$DIR/aws-lambda-rie" ]]; then
+if [[ $ONLY == all && ! -x "$DIR/aws-lambda-rie" ]]; then
     say "pip download $SAM_CLI (for the Runtime Interface Emulator)"
     timeout 900 "$DIR/moto/bin/python" -m pip download -q --no-deps --disable-pip-version-check "$SAM_CLI" -d "$DIR/wheels"
     "$DIR/moto/bin/python" - "$DIR" "$RIE_IN_WHEEL" <<'EOF'

@@ -285,8 +285,21 @@ fn the_worker_is_the_bootstrap_custom_runtime_with_lambdas_longest_timeout() {
     assert_eq!(text(&f["Architectures"][0]), "${Architecture}");
     assert_eq!(text(&f["Code"]["S3Bucket"]), "${CodeBucket}");
     assert_eq!(text(&f["Code"]["S3Key"]), "${CodeKey}");
-    assert_eq!(text(&f["Role"]), "${ExecutionRole.Arn}");
-    for absent in ["ReservedConcurrentExecutions", "VpcConfig", "Environment"] {
+    // The created role, unless a governed account names its own.
+    assert_eq!(
+        text(&f["Role"]),
+        "if(CreateRole, ${ExecutionRole.Arn}, ${ExistingRoleArn})"
+    );
+    // No reservation unless `deploy --reserve N` asks (the parameter's -1).
+    assert_eq!(
+        text(&f["ReservedConcurrentExecutions"]),
+        "if(HasReservation, ${ReservedConcurrency}, ${AWS::NoValue})"
+    );
+    assert_eq!(
+        t["Parameters"]["ReservedConcurrency"]["Default"].as_i64(),
+        Some(-1)
+    );
+    for absent in ["VpcConfig", "Environment"] {
         assert!(f[absent].is_null(), "{absent} must not be set");
     }
 }
@@ -561,11 +574,12 @@ fn terraform_worker_is_never_retried_and_runs_the_bootstrap_custom_runtime() {
     );
     assert_eq!(hcl_attr(&f, "handler").as_deref(), Some("\"bootstrap\""));
     assert_eq!(hcl_attr(&f, "timeout").as_deref(), Some("900"));
-    for absent in [
-        "reserved_concurrent_executions",
-        "vpc_config",
-        "environment",
-    ] {
+    // -1 (the variable's default): no reservation unless asked for.
+    assert_eq!(
+        hcl_attr(&f, "reserved_concurrent_executions").as_deref(),
+        Some("var.reserved_concurrency")
+    );
+    for absent in ["vpc_config", "environment"] {
         assert!(!f.contains(absent), "{absent} must not be set");
     }
 }
@@ -687,7 +701,7 @@ fn the_templates_deploy_the_function_the_cli_invokes_by_default() {
     let help = sls_load(&["run", "--help"], Duration::from_secs(30));
     assert_eq!(help.code(), 0, "{}", help.stderr);
     assert!(
-        help.stdout.contains("[default: sls-load-worker]"),
+        help.stdout.contains("else sls-load-worker)"),
         "the CLI's --function default changed: {}",
         help.stdout
     );
@@ -874,6 +888,15 @@ fn intrinsic(name: &str, arg: &Value) -> String {
         "Sub" => match arg {
             Value::Sequence(parts) => text(&parts[0]),
             other => text(other),
+        },
+        "If" => match arg {
+            Value::Sequence(parts) if parts.len() == 3 => format!(
+                "if({}, {}, {})",
+                text(&parts[0]),
+                text(&parts[1]),
+                text(&parts[2])
+            ),
+            other => panic!("!If takes [condition, then, else]: {other:?}"),
         },
         other => panic!("unexpected intrinsic {other} where a value is expected"),
     }

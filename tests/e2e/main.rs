@@ -18,6 +18,7 @@ mod faults;
 mod html_report;
 mod ids;
 mod infra;
+mod infra_tools;
 mod k6_rest;
 mod k6_seeds;
 mod k6_vocabulary;

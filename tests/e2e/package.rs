@@ -4,9 +4,11 @@
 //! and that starts and fails cleanly, in one line, when no Runtime API answers:
 //! natively for x86_64, under `qemu-aarch64-static` for arm64.
 //!
-//! `make test` builds the zips first (`make package`); the arm64 one is only
-//! expected where the aarch64 standard library is installed (`make test-deps`
-//! tries; offline it cannot), as `make package` skips it otherwise.
+//! `make test` builds the zips first with the dev profile (`package-check`: the
+//! same cargo-zigbuild, glibc pin and zip, minutes quicker than the release
+//! profile); by hand the test reads `make package`'s `build/`. The arm64 zip is
+//! only expected where the aarch64 standard library is installed (`make
+//! test-deps` tries; offline it cannot), as packaging skips it otherwise.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,10 +35,15 @@ fn zip(arch: &str) -> Option<PathBuf> {
         eprintln!("note: the {triple} standard library is not installed; no {arch} zip expected");
         return None;
     }
-    let path = workspace().join(format!("build/sls-load-worker-{arch}.zip"));
+    // `make test` packages with the quicker dev profile into target/package-check
+    // (the same toolchain, glibc pin and zip); by hand, `make package`'s build/.
+    let dir = std::env::var("SLS_LOAD_PACKAGE_DIR").unwrap_or_else(|_| "build".into());
+    let path = workspace()
+        .join(dir)
+        .join(format!("sls-load-worker-{arch}.zip"));
     assert!(
         path.is_file(),
-        "{} is missing: run `make package`",
+        "{} is missing: run `make package` (or `make test`)",
         path.display()
     );
     Some(path)
