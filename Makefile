@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo drill test test-deps package-check lint bench bench-scale package fuzz clean
+.PHONY: all build demo drill test test-deps package-check lint bench bench-scale bench-cold-init package fuzz clean
 
 all: build
 
@@ -62,6 +62,13 @@ bench:
 bench-scale:
 	$(CARGO) build --release --locked -p sls-load -p sls-load-function -p sls-load-target --bins
 	python3 bench/scale.py
+
+## bench-cold-init: the packaged worker's cold init under AWS's Runtime Interface Emulator
+## (ROUNDS=10 fresh starts of build/sls-load-worker-x86_64.zip) and the zips' sizes; run
+## `make package` first (docs/PERFORMANCE.md)
+bench-cold-init:
+	./tests/test-deps.sh
+	python3 bench/cold_init.py
 
 ## fuzz: each fuzz target (fuzz/: interval-log decoder, manifest decoder, scenario parser) for
 ## FUZZ_TIME seconds (default 60) on the stable toolchain; not part of `make test`. Installs

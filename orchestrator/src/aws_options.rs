@@ -73,6 +73,12 @@ fn bucket_region(
     }
 }
 
+/// `--function`, else the file's, else [`DEFAULT_FUNCTION`].
+fn function(flag: Option<String>, file: &AwsResources) -> String {
+    flag.or(file.function.clone())
+        .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned())
+}
+
 fn project() -> Result<(PathBuf, AwsResources), OptionsError> {
     let path = ProjectFile::path();
     let file = ProjectFile::load_from(&path)?.unwrap_or_default().aws;
@@ -151,11 +157,7 @@ pub fn deploy(args: DeployArgs) -> Result<DeploySettings, OptionsError> {
         // Only a bucket named here is created under that name; sls-load.toml's is
         // what an earlier deploy made, which the results stack keeps.
         bucket: args.aws.bucket,
-        function: args
-            .aws
-            .function
-            .or(file.function.clone())
-            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
+        function: function(args.aws.function, &file),
         arch,
         memory_mb,
         zip,
@@ -186,11 +188,7 @@ pub fn destroy(args: DestroyArgs) -> Result<DestroySettings, OptionsError> {
     Ok(DestroySettings {
         bucket_region: bucket_region(&args.aws, &file, &regions)?,
         regions,
-        function: args
-            .aws
-            .function
-            .or(file.function.clone())
-            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
+        function: function(args.aws.function, &file),
         profile: args.aws.profile.filter(|p| !p.is_empty()),
         yes: args.yes,
         keep_results: args.keep_results || file.managed,
@@ -208,11 +206,7 @@ pub fn doctor(args: DoctorArgs) -> Result<DoctorOptions, OptionsError> {
         bucket_region: bucket_region(&args.aws, &file, &regions)?,
         regions,
         bucket: args.aws.bucket.or(file.bucket.clone()),
-        function: args
-            .aws
-            .function
-            .or(file.function.clone())
-            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
+        function: function(args.aws.function, &file),
         profile: args.aws.profile.filter(|p| !p.is_empty()),
         plan,
         request_quota: args.request_quota,

@@ -15,7 +15,12 @@
 //!   verdicts; [`abort`]: `abortOnFail` thresholds judged while the run goes; [`render`]: the summary and the plan as terminal text, with
 //!   [`readable`] figures; [`export`]: the summary for CI (JUnit XML, k6's JSON).
 //! - [`local`]: embedded S3 and Lambda stand-ins on loopback; [`cloud`]: picks local or
-//!   AWS and builds the SDK clients the same way for both.
+//!   AWS and builds the SDK clients the same way for both, with [`awsenv`] (the
+//!   credential files), [`project`] (`sls-load.toml`) and [`identity`] (whose
+//!   credentials, checked with STS; an instance role).
+//! - [`deploy`] and [`doctor`]: `deploy`/`destroy` (infra/'s CloudFormation per
+//!   region) and `doctor` (one verdict per check of an AWS set-up), with their own
+//!   raw flags ([`aws_cli`]) and validation ([`aws_options`]).
 //! - [`cli`] → [`options`] → [`commands`]: the raw command line (clap), the one
 //!   boundary that validates it, and the subcommands' glue with their typed errors
 //!   and exit codes. Nothing below [`options`] sees a clap type.

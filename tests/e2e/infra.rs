@@ -174,6 +174,23 @@ fn the_orchestrator_policy_grants_exactly_what_the_cli_calls() {
     );
     // The concurrency check.
     assert_eq!(only("lambda:GetAccountSettings").resources, ["*"]);
+    // The deployed worker's configuration (`run` before invoking, `doctor`).
+    let check = only("lambda:GetFunctionConfiguration");
+    assert_eq!(
+        check.actions,
+        [
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionEventInvokeConfig"
+        ]
+    );
+    assert_eq!(check.resources, invoke.resources);
+    // `doctor`: the bucket's region and lifecycle rule.
+    let bucket = only("s3:GetBucketLocation");
+    assert_eq!(
+        bucket.actions,
+        ["s3:GetBucketLocation", "s3:GetLifecycleConfiguration"]
+    );
+    assert_eq!(bucket.resources, ["${ResultsBucket.Arn}"]);
 
     let all: BTreeSet<&str> = statements
         .iter()
@@ -183,7 +200,11 @@ fn the_orchestrator_policy_grants_exactly_what_the_cli_calls() {
         all,
         BTreeSet::from([
             "lambda:GetAccountSettings",
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionEventInvokeConfig",
             "lambda:InvokeFunction",
+            "s3:GetBucketLocation",
+            "s3:GetLifecycleConfiguration",
             "s3:GetObject",
             "s3:ListBucket",
             "s3:PutObject",
@@ -483,6 +504,20 @@ fn terraform_orchestrator_policy_grants_exactly_what_the_cli_calls() {
             (
                 vec!["lambda:InvokeFunction".into()],
                 vec!["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}".into()]
+            ),
+            (
+                vec![
+                    "lambda:GetFunctionConfiguration".into(),
+                    "lambda:GetFunctionEventInvokeConfig".into()
+                ],
+                vec!["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}".into()]
+            ),
+            (
+                vec![
+                    "s3:GetBucketLocation".into(),
+                    "s3:GetLifecycleConfiguration".into()
+                ],
+                vec![arn.into()]
             ),
             (vec!["lambda:GetAccountSettings".into()], vec!["*".into()]),
         ]

@@ -179,25 +179,10 @@ impl Tools {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs a short python script with boto3 against `s3` and returns its stdout.
+    /// Runs a short python script with boto3 against `s3` (as the client `s3`)
+    /// and returns its stdout.
     pub fn boto3(&self, s3: &Service, script: &str) -> String {
-        let prelude = format!(
-            "import boto3\ns3=boto3.client('s3',endpoint_url='http://127.0.0.1:{}',\
-             aws_access_key_id='test',aws_secret_access_key='test',region_name='us-east-1')\n",
-            s3.port
-        );
-        let out = Command::new("timeout")
-            .args(["60"])
-            .arg(self.python())
-            .args(["-c", &(prelude + script)])
-            .output()
-            .expect("run python");
-        assert!(
-            out.status.success(),
-            "boto3 script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.python_aws(s3.port, &format!("s3 = c('s3')\n{script}"))
     }
 }
 

@@ -72,7 +72,12 @@ pub async fn upload(
         match create.send().await {
             Ok(_) => {}
             Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => {}
-            Err(e) => return Err(fail(format!("create failed: {}", line(&e)))),
+            Err(e) => {
+                return Err(fail(format!(
+                    "create failed: {}",
+                    crate::aws_error::code_and_message(&e)
+                )));
+            }
         }
     }
     if s3
@@ -91,7 +96,12 @@ pub async fn upload(
         .body(ByteStream::from(zip.to_vec()))
         .send()
         .await
-        .map_err(|e| fail(format!("upload of {key} failed: {}", line(&e))))?;
+        .map_err(|e| {
+            fail(format!(
+                "upload of {key} failed: {}",
+                crate::aws_error::code_and_message(&e)
+            ))
+        })?;
     Ok(Upload::Uploaded)
 }
 
@@ -109,38 +119,42 @@ pub async fn remove(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, CodeE
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| fail(format!("delete failed: {}", line(&e))))?;
+        .map_err(|e| {
+            fail(format!(
+                "delete failed: {}",
+                crate::aws_error::code_and_message(&e)
+            ))
+        })?;
     Ok(true)
 }
 
 /// Deletes every object of `bucket` below `prefix`; how many there were.
 pub async fn empty(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<u64, String> {
-    let mut deleted = 0;
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| format!("listing failed: {}", line(&e)))?;
-        for object in page.contents() {
-            let Some(key) = object.key() else { continue };
-            s3.delete_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| format!("deleting {key} failed: {}", line(&e)))?;
-            deleted += 1;
-        }
+    let keys = keys(s3, bucket, prefix).await?;
+    for key in &keys {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "deleting {key} failed: {}",
+                    crate::aws_error::code_and_message(&e)
+                )
+            })?;
     }
-    Ok(deleted)
+    Ok(keys.len() as u64)
 }
 
-/// Objects below `prefix` in `bucket` (`None` when the bucket does not exist).
+/// Objects below `prefix` in `bucket` (`None` when it cannot be listed).
 pub async fn count(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Option<u64> {
-    let mut n = 0;
+    keys(s3, bucket, prefix).await.ok().map(|k| k.len() as u64)
+}
+
+/// Every key below `prefix` in `bucket` (all pages).
+async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
@@ -148,9 +162,15 @@ pub async fn count(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Optio
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        n += page.ok()?.contents().len() as u64;
+        let page = page
+            .map_err(|e| format!("listing failed: {}", crate::aws_error::code_and_message(&e)))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
-    Some(n)
+    Ok(keys)
 }
 
 /// The zip file's bytes, or the line saying to build it.
@@ -161,18 +181,6 @@ pub fn read_zip(path: &Path) -> Result<Vec<u8>, String> {
             path.display()
         )
     })
-}
-
-/// An S3 error on one line (code and message, else the chain).
-fn line<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => crate::aws_error::one_line(e),
-    }
 }
 
 #[cfg(test)]

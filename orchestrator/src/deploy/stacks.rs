@@ -92,7 +92,12 @@ pub async fn ensure(cf: &Client, wanted: &Wanted<'_>) -> Result<(Change, Outputs
                 .capabilities(wanted.capability.clone())
                 .send()
                 .await
-                .map_err(|e| fail(format!("create failed: {}", sdk_line(&e))))?;
+                .map_err(|e| {
+                    fail(format!(
+                        "create failed: {}",
+                        crate::aws_error::code_and_message(&e)
+                    ))
+                })?;
             Change::Created
         }
         Some(stack) if same(cf, &stack, wanted).await.map_err(&fail)? => Change::Unchanged,
@@ -111,7 +116,12 @@ pub async fn ensure(cf: &Client, wanted: &Wanted<'_>) -> Result<(Change, Outputs
                 Err(e) if e.message().is_some_and(|m| m.contains("No updates")) => {
                     Change::Unchanged
                 }
-                Err(e) => return Err(fail(format!("update failed: {}", sdk_line(&e)))),
+                Err(e) => {
+                    return Err(fail(format!(
+                        "update failed: {}",
+                        crate::aws_error::code_and_message(&e)
+                    )));
+                }
             }
         }
     };
@@ -141,7 +151,12 @@ pub async fn delete(cf: &Client, name: &str) -> Result<bool, StackError> {
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| fail(format!("delete failed: {}", sdk_line(&e))))?;
+        .map_err(|e| {
+            fail(format!(
+                "delete failed: {}",
+                crate::aws_error::code_and_message(&e)
+            ))
+        })?;
     match settle(cf, name).await? {
         None => Ok(true),
         Some(s) if status(&s) == "DELETE_COMPLETE" => Ok(true),
@@ -191,7 +206,10 @@ async fn describe(cf: &Client, name: &str) -> Result<Option<Stack>, String> {
             .filter(|s| status(s) != "DELETE_COMPLETE")
             .cloned()),
         Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
-        Err(e) => Err(format!("describe failed: {}", sdk_line(&e))),
+        Err(e) => Err(format!(
+            "describe failed: {}",
+            crate::aws_error::code_and_message(&e)
+        )),
     }
 }
 
@@ -263,7 +281,12 @@ async fn same(cf: &Client, stack: &Stack, wanted: &Wanted<'_>) -> Result<bool, S
         .stack_name(wanted.name)
         .send()
         .await
-        .map_err(|e| format!("reading its template failed: {}", sdk_line(&e)))?;
+        .map_err(|e| {
+            format!(
+                "reading its template failed: {}",
+                crate::aws_error::code_and_message(&e)
+            )
+        })?;
     if template.template_body().map(str::trim) != Some(wanted.template.trim()) {
         return Ok(false);
     }
@@ -313,16 +336,4 @@ fn tags(wanted: &Wanted<'_>) -> Vec<Tag> {
 
 fn status(stack: &Stack) -> &str {
     stack.stack_status().map_or("", |s| s.as_str())
-}
-
-/// An SDK error on one line: its code and message, else the error chain.
-pub fn sdk_line<E>(e: &aws_sdk_cloudformation::error::SdkError<E>) -> String
-where
-    E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => crate::aws_error::one_line(e),
-    }
 }

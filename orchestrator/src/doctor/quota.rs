@@ -3,8 +3,6 @@
 //! concurrency is below what a scenario needs. AWS reviews it; the answer comes by
 //! mail and in the Service Quotas console.
 
-use aws_sdk_servicequotas::error::ProvideErrorMetadata as _;
-
 /// Lambda's service code in Service Quotas.
 pub const SERVICE: &str = "lambda";
 /// "Concurrent executions", per region.
@@ -23,10 +21,7 @@ pub async fn request(
         .desired_value(desired as f64)
         .send()
         .await
-        .map_err(|e| match (e.code(), e.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => crate::aws_error::one_line(&e),
-        })?;
+        .map_err(|e| crate::aws_error::code_and_message(&e))?;
     let requested = out.requested_quota();
     Ok(format!(
         "requested a Lambda concurrency quota of {desired} (request {}, {})",

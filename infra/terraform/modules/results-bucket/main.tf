@@ -151,6 +151,23 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}"]
   }
 
+  # `run` checks the deployed worker before invoking anything (architecture,
+  # memory, timeout, no retries); so does `doctor`.
+  statement {
+    sid       = "CheckWorkers"
+    effect    = "Allow"
+    actions   = ["lambda:GetFunctionConfiguration", "lambda:GetFunctionEventInvokeConfig"]
+    resources = ["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}"]
+  }
+
+  # `doctor`: the bucket's region and its lifecycle rule.
+  statement {
+    sid       = "CheckResultsBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation", "s3:GetLifecycleConfiguration"]
+    resources = [aws_s3_bucket.results.arn]
+  }
+
   # The concurrency check before a run. GetAccountSettings has no resource
   # type: IAM accepts only "*" for it. This is the one wildcard resource
   # sls-load needs.

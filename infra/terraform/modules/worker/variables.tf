@@ -1,5 +1,5 @@
 variable "code_bucket" {
-  description = "Bucket holding the worker zip (`make package` -> build/sls-load-worker.zip); Lambda reads code only from a bucket in the function's own region."
+  description = "Bucket holding the worker zip (`make package` -> build/sls-load-worker-ARCH.zip); Lambda reads code only from a bucket in the function's own region."
   type        = string
 }
 
