@@ -82,25 +82,16 @@ pub fn worker_parameters(p: &WorkerParameters<'_>) -> BTreeMap<&'static str, Str
 mod tests {
     use super::*;
 
-    /// The `Parameters:` names a template declares.
+    /// The `Parameters:` names a template declares (short-form tags such as
+    /// `!Sub` parse as tagged values).
     fn declared(template: &str) -> Vec<String> {
-        let doc: yaml_serde::Value = template
-            .lines()
-            .map(|l| l.replace('!', "x-"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .parse::<String>()
-            .ok()
-            .and_then(|t| yaml_serde::from_str(&t).ok())
-            .unwrap_or_default();
+        let doc: yaml_serde::Value = yaml_serde::from_str(template).unwrap();
         doc["Parameters"]
             .as_mapping()
-            .map(|m| {
-                m.keys()
-                    .filter_map(|k| k.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect()
     }
 
     #[test]
