@@ -191,7 +191,8 @@ pub fn destroy(args: DestroyArgs) -> Result<DestroySettings, OptionsError> {
         function: function(args.aws.function, &file),
         profile: args.aws.profile.filter(|p| !p.is_empty()),
         yes: args.yes,
-        keep_results: args.keep_results || file.managed,
+        keep_results: args.keep_results,
+        managed: file.managed,
         project_file,
     })
 }

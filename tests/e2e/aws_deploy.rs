@@ -333,3 +333,58 @@ fn old_worker(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path
 }
+
+#[test]
+fn destroy_keeps_stored_runs_unless_told_and_managed_resources_are_never_touched() {
+    let world = World::start(&["eu-west-1"], StandIn::default());
+    healthy(&world);
+    let bucket = bucket_of(&world);
+    world.boto3(&format!(
+        "c('s3').put_object(Bucket={bucket:?}, Key='runs/r1/summary.json', Body=b'{{}}')\n"
+    ));
+    // No terminal, no --yes: the workers go, the stored run stays.
+    let asked = sls(&world, &["destroy"]);
+    assert_eq!(asked.code(), 1, "{}", asked.stderr);
+    let errors: Vec<&str> = asked
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", asked.stderr);
+    assert!(errors[0].contains("pass --yes"), "{}", errors[0]);
+    let left = world.boto3(&format!(
+        "print(len(c('lambda','eu-west-1').list_functions()['Functions']), \
+         c('s3').list_objects_v2(Bucket={bucket:?})['KeyCount'])\n"
+    ));
+    assert!(
+        left.contains("0 1"),
+        "the worker went, the stored run stayed: {left}"
+    );
+    let gone = sls(&world, &["destroy", "--yes"]);
+    assert_eq!(gone.code(), 0, "{}", gone.stderr);
+
+    // A platform team's resources: deploy and destroy change nothing, call nothing.
+    let managed = tempfile::tempdir().expect("tempdir");
+    let file = managed.path().join("sls-load.toml");
+    std::fs::write(
+        &file,
+        "[aws]\nbucket = \"team-results\"\nfunction = \"team-worker\"\nregions = [\"eu-west-1\"]\nmanaged = true\n",
+    )
+    .expect("sls-load.toml");
+    let refused = sls_load_e2e::refused_url();
+    let env = [
+        ("SLS_LOAD_CONFIG", file.to_str().expect("utf-8")),
+        ("AWS_ENDPOINT_URL", refused.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIA"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+    for command in ["deploy", "destroy"] {
+        let out = sls_load_with_env(&[command], &env, LIMIT);
+        assert_eq!(out.code(), 0, "{command}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("managed by someone else"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! `sls-load destroy`: removes what `deploy` created ([`crate::deploy::destroy`]):
 //! the worker stacks and code buckets, then the results stack, asking on the
 //! terminal before stored results are deleted (`--yes` answers for it; without a
-//! terminal and without `--yes` nothing stored is deleted).
+//! terminal and without `--yes` nothing stored is deleted). Resources that
+//! `sls-load.toml` marks `managed` are left alone.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
@@ -10,6 +11,16 @@ use crate::deploy::DestroySettings;
 
 /// `sls-load destroy`.
 pub async fn destroy(s: DestroySettings) -> Result<(), Error> {
+    if s.managed {
+        eprintln!(
+            "sls-load: destroy: nothing removed: {} says the resources are managed by someone else (managed = true)",
+            s.project_file.display()
+        );
+        return Ok(());
+    }
+    if s.regions.is_empty() {
+        return Err(crate::deploy::DeployError::NoRegions.into());
+    }
     crate::deploy::destroy(&s, ask).await?;
     Ok(())
 }

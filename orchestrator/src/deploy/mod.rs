@@ -320,6 +320,8 @@ pub struct DestroySettings {
     pub yes: bool,
     /// Keep the results stack and its bucket.
     pub keep_results: bool,
+    /// `sls-load.toml` says the resources are someone else's: remove nothing.
+    pub managed: bool,
     /// Where `sls-load.toml` is.
     pub project_file: PathBuf,
 }
