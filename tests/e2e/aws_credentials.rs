@@ -184,6 +184,32 @@ fn environment_keys_are_aws_mode_and_an_unknown_profile_is_one_line_never_local(
     assert!(!out.stderr.contains("local mode"), "{}", out.stderr);
 }
 
+/// Deploys the worker to us-east-1 and eu-west-1 as `deploy` does (moto's missing
+/// EventInvokeConfig filled in as in aws_deploy).
+fn deploy_for_run(world: &World) {
+    let zip = world.tiny_zip();
+    let env = world.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let deployed = sls_load_with_env(
+        &[
+            "deploy",
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--arch",
+            "x86_64",
+            "--zip",
+            path(&zip),
+        ],
+        &env,
+        LIMIT,
+    );
+    assert_eq!(deployed.code(), 0, "{}", deployed.stderr);
+    world.boto3(
+        "for r in ['us-east-1', 'eu-west-1']:\n\
+         \x20   c('lambda', r).put_function_event_invoke_config(FunctionName='sls-load-worker', MaximumRetryAttempts=0)\n",
+    );
+}
+
 /// A metadata service on loopback with an instance role (IMDSv2: a token, the
 /// role's name, its credentials). Serves until the test ends.
 fn fake_imds() -> String {
@@ -249,31 +275,8 @@ fn an_instance_role_is_aws_mode_without_any_flag() {
 
 #[test]
 fn run_on_aws_end_to_end_on_loopback_with_a_profile_and_regions_from_the_command_line() {
-    let regions = ["us-east-1", "eu-west-1"];
-    let world = World::start(&regions, StandIn::default());
-    // Deployed as `deploy` does (moto's gaps filled as in aws_deploy).
-    let zip = world.tiny_zip();
-    let env = world.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let deployed = sls_load_with_env(
-        &[
-            "deploy",
-            "--regions",
-            "us-east-1,eu-west-1",
-            "--arch",
-            "x86_64",
-            "--zip",
-            path(&zip),
-        ],
-        &env,
-        LIMIT,
-    );
-    assert_eq!(deployed.code(), 0, "{}", deployed.stderr);
-    world.boto3(
-        "for r in ['us-east-1', 'eu-west-1']:\n\
-         \x20   c('lambda', r).put_function_event_invoke_config(FunctionName='sls-load-worker', MaximumRetryAttempts=0)\n",
-    );
-
+    let world = World::start(&["us-east-1", "eu-west-1"], StandIn::default());
+    deploy_for_run(&world);
     // Keys from a profile file only; no key in the environment.
     let home = home("[profile loadtest]\nregion = us-east-1\n");
     std::fs::write(

@@ -162,6 +162,11 @@ fn deploy_doctor_redeploy_and_destroy_three_regions() {
 
     let gone = sls(&world, &["destroy", "--yes"]);
     assert_eq!(gone.code(), 0, "{}\n{}", gone.stderr, gone.stdout);
+    assert_nothing_left(&world);
+}
+
+/// No function, stack or bucket in any region, and no sls-load.toml.
+fn assert_nothing_left(world: &World) {
     let left = world.boto3(&format!(
         "for r in {REGIONS:?}:\n\
          \x20   print(r, len(c('lambda', r).list_functions()['Functions']), \

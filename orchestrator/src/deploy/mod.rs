@@ -152,55 +152,7 @@ pub async fn deploy(s: &DeploySettings) -> Result<Deployed, DeployError> {
         join(&s.regions),
         s.bucket_region
     ));
-    let cf = cloudformation(s.profile.as_deref(), &s.bucket_region).await;
-    // Without --bucket, the results stack keeps the bucket it has (a changed
-    // name would replace the bucket).
-    let bucket_name = match &s.bucket {
-        Some(name) => Some(name.clone()),
-        None => stacks::parameter(&cf, templates::RESULTS_STACK, "BucketName")
-            .await
-            .map_err(|source| DeployError::Stack {
-                region: s.bucket_region.clone(),
-                source,
-            })?,
-    };
-    let wanted = stacks::Wanted {
-        name: templates::RESULTS_STACK,
-        template: templates::RESULTS_BUCKET,
-        parameters: templates::results_parameters(
-            bucket_name.as_deref(),
-            s.retention_days,
-            &s.function,
-        ),
-        tags: &s.tags,
-        capability: Capability::CapabilityNamedIam,
-    };
-    say(format_args!(
-        "deploy: {}: stack {}…",
-        s.bucket_region,
-        templates::RESULTS_STACK
-    ));
-    let (results, outputs) =
-        stacks::ensure(&cf, &wanted)
-            .await
-            .map_err(|source| DeployError::Stack {
-                region: s.bucket_region.clone(),
-                source,
-            })?;
-    let bucket = outputs
-        .get("BucketName")
-        .cloned()
-        .ok_or_else(|| DeployError::NoBucketOutput(templates::RESULTS_STACK.into()))?;
-    let policy_arn = outputs
-        .get("OrchestratorPolicyArn")
-        .cloned()
-        .unwrap_or_default();
-    say(format_args!(
-        "deploy: {}: stack {} {} (bucket {bucket})",
-        s.bucket_region,
-        templates::RESULTS_STACK,
-        results.word()
-    ));
+    let (results, bucket, policy_arn) = results_stack(s).await?;
     let code_key = code::key(&s.arch, &zip);
     let each = s.regions.iter().map(|region| {
         let (zip, key, bucket, account) = (&zip, &code_key, &bucket, &identity.account);
@@ -234,6 +186,55 @@ pub async fn deploy(s: &DeploySettings) -> Result<Deployed, DeployError> {
         regions,
         results,
     })
+}
+
+/// The results stack in the bucket's region: what changed, the bucket's name and
+/// the orchestrator policy's ARN.
+async fn results_stack(s: &DeploySettings) -> Result<(Change, String, String), DeployError> {
+    let region = &s.bucket_region;
+    let stack_error = |source| DeployError::Stack {
+        region: region.clone(),
+        source,
+    };
+    let cf = cloudformation(s.profile.as_deref(), region).await;
+    // Without --bucket, the results stack keeps the bucket it has (a changed
+    // name would replace the bucket).
+    let bucket_name = match &s.bucket {
+        Some(name) => Some(name.clone()),
+        None => stacks::parameter(&cf, templates::RESULTS_STACK, "BucketName")
+            .await
+            .map_err(stack_error)?,
+    };
+    let wanted = stacks::Wanted {
+        name: templates::RESULTS_STACK,
+        template: templates::RESULTS_BUCKET,
+        parameters: templates::results_parameters(
+            bucket_name.as_deref(),
+            s.retention_days,
+            &s.function,
+        ),
+        tags: &s.tags,
+        capability: Capability::CapabilityNamedIam,
+    };
+    say(format_args!(
+        "deploy: {region}: stack {}…",
+        templates::RESULTS_STACK
+    ));
+    let (change, outputs) = stacks::ensure(&cf, &wanted).await.map_err(stack_error)?;
+    let bucket = outputs
+        .get("BucketName")
+        .cloned()
+        .ok_or_else(|| DeployError::NoBucketOutput(templates::RESULTS_STACK.into()))?;
+    say(format_args!(
+        "deploy: {region}: stack {} {} (bucket {bucket})",
+        templates::RESULTS_STACK,
+        change.word()
+    ));
+    let policy_arn = outputs
+        .get("OrchestratorPolicyArn")
+        .cloned()
+        .unwrap_or_default();
+    Ok((change, bucket, policy_arn))
 }
 
 /// One region: the code bucket and zip, then the worker stack.

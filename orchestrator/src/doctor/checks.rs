@@ -213,7 +213,7 @@ pub fn clock(local: SystemTime, aws: SystemTime) -> Check {
         Ok(ahead) => (ahead, "ahead of"),
         Err(behind) => (behind.duration(), "behind"),
     };
-    // AWS's `Date` has whole seconds: round, not truncate.
+    // Whole seconds, as AWS's `Date` has them.
     let secs = off.as_secs_f64().round() as u64;
     if off <= CLOCK_TOLERANCE {
         Check::ok("clock", format!("within {secs}s of AWS's"))

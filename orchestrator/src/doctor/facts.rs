@@ -153,7 +153,8 @@ pub async fn bucket(
     Ok((region, rules))
 }
 
-/// AWS's clock: the `Date` header of an STS `GetCallerIdentity` answer.
+/// AWS's clock: the `Date` header of an STS `GetCallerIdentity` answer (the
+/// middle of the second it names).
 pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<SystemTime, String> {
     let seen = DateHeader::default();
     aws_sdk_sts::Client::new(conf)
@@ -174,7 +175,11 @@ pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<SystemTime, Strin
         aws_sdk_sts::primitives::DateTimeFormat::HttpDate,
     )
     .map_err(|e| format!("AWS's Date header `{date}`: {e}"))?;
-    SystemTime::try_from(parsed).map_err(|e| format!("AWS's Date header `{date}`: {e}"))
+    let second =
+        SystemTime::try_from(parsed).map_err(|e| format!("AWS's Date header `{date}`: {e}"))?;
+    // The header has whole seconds, truncated: AWS's clock read somewhere in that
+    // second, its middle on average.
+    Ok(second + std::time::Duration::from_millis(500))
 }
 
 /// Keeps the `Date` header of the response it sees.
