@@ -16,6 +16,7 @@
 //! - [`control`]: the kill switch's control and heartbeat objects.
 //! - With the `aws` feature: [`sdk`], the HTTP client both sides hand to the AWS
 //!   SDK, and [`s3`], the S3 GET both sides make.
+//! - [`probe`]: `sls-load doctor`'s probe invocation and the worker's answer.
 //!
 //! Nothing here reads a clock; only [`s3`] does IO.
 
@@ -28,6 +29,7 @@ pub mod hlog;
 pub mod id;
 pub mod job;
 pub mod manifest;
+pub mod probe;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod schedule;

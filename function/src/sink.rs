@@ -71,10 +71,10 @@ pub trait Sink: Send + Sync {
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
-    /// Reads `key` once (no retries): `None` when there is no object, or when the
-    /// store answers 403, as S3 does for a missing key to a reader that may not
-    /// list. Sinks that cannot read (a local benchmark) keep this default:
-    /// nothing is ever there.
+    /// Reads `key` once (no retries): `None` when there is no object. A 403 is an
+    /// error, never "no object": a wrong bucket or a role that may not read must
+    /// not silently disable the kill switch. Sinks that cannot read (a local
+    /// benchmark) keep this default: nothing is ever there.
     fn get(
         &self,
         key: &ObjectKey,
@@ -223,8 +223,13 @@ impl Sink for S3Sink {
         };
         match get_object(&self.client, &self.bucket, key.as_str()).await {
             Ok(body) => Ok(body),
-            // Without s3:ListBucket a missing key is a 403: no object either way.
-            Err(GetError::Denied(_)) => Ok(None),
+            // The orchestrator writes control.json and heartbeat.json before it
+            // invokes anyone, so a 403 is a denial, never "no object": the kill
+            // switch must not be silently off.
+            Err(GetError::Denied(_)) => Err(failed(format!(
+                "access denied (403): the execution role needs s3:GetObject on arn:aws:s3:::{}/{}",
+                self.bucket, key
+            ))),
             Err(GetError::Failed(e)) => Err(failed(
                 aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
             )),

@@ -82,6 +82,20 @@ where
     }
 }
 
+/// An SDK error as AWS worded it, `Code: message`, for operations whose codes
+/// are their own explanation (CloudFormation's, Service Quotas'); the error
+/// chain on one line when AWS gave no code.
+pub fn code_and_message<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => one_line(err),
+    }
+}
+
 /// `err` and its causes on one line, joined with `: ` (no debug dump).
 pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     chain(err).join(": ")

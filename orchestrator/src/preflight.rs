@@ -119,7 +119,7 @@ pub fn check_plan(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError
 /// Refuses a plan where some worker would hold more than [`MAX_VUS_PER_WORKER`]
 /// connections (only `--workers` can ask for so few).
 fn check_connections(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError> {
-    let limit = crate::share::vus_limit(&scenario.http);
+    let limit = sls_load_plan::share::vus_limit(&scenario.http);
     let what = if limit > MAX_VUS_PER_WORKER {
         "VUs"
     } else {

@@ -30,7 +30,7 @@ pub mod share;
 pub mod threshold;
 pub mod zones;
 
-pub use plan::{Arch, Plan, PlanError, PlanOptions};
+pub use plan::{Arch, CloudRecord, Plan, PlanError, PlanOptions};
 pub use scenario::{Scenario, ScenarioError};
 pub use threshold::{Threshold, ThresholdError};
 

@@ -173,6 +173,35 @@ pub struct Plan {
     /// A drill's events and settings (issue #13); absent for a plain load test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<crate::drill::DrillPlan>,
+    /// Where the run ran: the mode, the AWS account, the regions and the results
+    /// bucket (issue #20); absent in plans stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudRecord>,
+}
+
+/// Where a run ran, recorded in its plan and summary so that no reader mistakes
+/// load a laptop made for load AWS made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CloudRecord {
+    /// `aws` or `local`.
+    pub mode: String,
+    /// The AWS account id (STS `GetCallerIdentity`); absent locally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The run's regions, in plan order.
+    pub regions: Vec<Region>,
+    /// The results bucket as `s3://BUCKET`.
+    pub bucket: String,
+    /// The results bucket's region.
+    pub bucket_region: Region,
+}
+
+impl CloudRecord {
+    /// True for a run on AWS.
+    pub fn is_aws(&self) -> bool {
+        self.mode == "aws"
+    }
 }
 
 impl Plan {
@@ -386,6 +415,7 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> 
         regions: region_plans,
         thresholds: scenario.thresholds.clone(),
         jobs,
+        cloud: None,
         drill: (!scenario.events.is_empty()).then(|| crate::drill::DrillPlan {
             events: crate::drill::resolve_urls(&scenario.events, &scenario.target),
             settings: scenario.drill,

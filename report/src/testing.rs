@@ -120,5 +120,6 @@ pub fn sample_summary() -> Summary {
         events: vec![],
         drill: None,
         paused_iterations: 0,
+        cloud: None,
     }
 }

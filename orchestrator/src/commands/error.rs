@@ -194,6 +194,15 @@ pub enum Error {
     /// An `--out` output could not be opened.
     #[error(transparent)]
     Output(#[from] crate::export::out::OpenError),
+    /// `deploy` or `destroy` failed.
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+    /// `doctor` found problems (each printed on its own line).
+    #[error("{0} check(s) failed")]
+    Unhealthy(usize),
+    /// `run --aws`: the deployed worker does not fit the run; nothing was invoked.
+    #[error("nothing was invoked: {}; `sls-load doctor` checks the whole set-up", .0.join("; "))]
+    NotReady(Vec<String>),
 }
 
 impl Error {
@@ -218,6 +227,9 @@ impl Error {
             | Error::Incomplete { .. }
             | Error::Regressed { .. }
             | Error::Output(_)
+            | Error::Deploy(_)
+            | Error::Unhealthy(_)
+            | Error::NotReady(_)
             | Error::EventsFailed(_) => EXIT_RUN_FAILED,
             Error::ExecNotAllowed { .. } | Error::PauseRegionNotInRun { .. } => EXIT_BAD_INPUT,
             Error::RunExists(_) => EXIT_BAD_INPUT,

@@ -11,9 +11,13 @@
 //! own failure (the binary does).
 
 pub mod compare;
+pub mod deploy;
+pub mod destroy;
+pub mod doctor;
 mod error;
 mod html_report;
 mod interrupt;
+mod local_lambda;
 pub mod plan;
 pub mod report;
 pub mod run;
@@ -49,6 +53,10 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
         CommandOptions::Stop(opts) => stop::stop(opts).await,
         CommandOptions::Runs(opts) => runs::runs(opts).await,
         CommandOptions::Compare(opts) => compare::compare(opts).await,
+        CommandOptions::Deploy(opts) => deploy::deploy(*opts).await,
+        CommandOptions::Doctor(opts) => doctor::doctor(*opts).await,
+        CommandOptions::Destroy(opts) => destroy::destroy(opts).await,
+        CommandOptions::LocalLambda(opts) => local_lambda::serve(opts).await,
     }
 }
 

@@ -53,7 +53,11 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         eprintln!("{}", crate::cloud::announcement(&opts.cloud));
     }
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
-    print_header(&opts, &layout);
+    if let Err(e) = worker_ready(&opts, &cloud, &layout).await {
+        cloud.shutdown().await;
+        return Err(e);
+    }
+    print_header(&opts, &cloud, &layout);
     let network = match network_profiles(&opts, &cloud, &scenario, &layout).await {
         Ok(network) => network,
         Err(e) => {
@@ -68,6 +72,31 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     drop(network);
     cloud.shutdown().await;
     outcome
+}
+
+/// In AWS mode, the cheap part of `doctor` before anything is invoked: the
+/// function exists in every region with the architecture and memory the plan
+/// uses, a timeout that holds a slice and no retries.
+async fn worker_ready(opts: &RunOptions, cloud: &Cloud, layout: &Layout) -> Result<(), Error> {
+    if cloud.mode != Mode::Aws {
+        return Ok(());
+    }
+    let expected = crate::doctor::checks::Expected {
+        arch: opts.plan.arch.to_string(),
+        memory_mb: opts.plan.memory_mb,
+    };
+    let failed = crate::doctor::cheap(
+        opts.cloud.profile.as_deref(),
+        &layout.region_names(),
+        &opts.cloud.function,
+        &expected,
+    )
+    .await;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotReady(failed))
+    }
 }
 
 /// The lead when `--lead` is not given: locally 2 s plus 20 ms per worker slot
@@ -127,23 +156,30 @@ async fn network_profiles(
     Ok(profiles)
 }
 
-/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`;
-/// nothing with `--quiet`.
-fn print_header(opts: &RunOptions, layout: &Layout) {
+/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions
+/// (a, b)`; nothing with `--quiet`.
+fn print_header(opts: &RunOptions, cloud: &Cloud, layout: &Layout) {
     if opts.quiet {
         return;
     }
+    let regions: Vec<String> = layout
+        .region_names()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     eprintln!(
-        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions",
+        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions ({})",
         opts.run_id,
-        match opts.cloud.mode {
-            Mode::Local => format!("local ({})", opts.cloud.local_dir.display()),
-            Mode::Aws => "AWS".into(),
+        match (&cloud.identity, opts.cloud.mode) {
+            (_, Mode::Local) => format!("local ({})", opts.cloud.local_dir.display()),
+            (Some(id), Mode::Aws) => format!("AWS account {}", id.account),
+            (None, Mode::Aws) => "AWS".into(),
         },
         layout.worker_count(),
         layout.slots(),
         layout.slices,
-        layout.regions.len()
+        layout.regions.len(),
+        regions.join(", ")
     );
 }
 
@@ -217,6 +253,7 @@ async fn prepare(
         opts.plan
             .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
     let mut plan = plan::plan(scenario, &plan_options)?;
+    plan.cloud = Some(cloud.record(&plan));
     for job in &mut plan.jobs {
         job.heartbeat = opts.heartbeat;
         job.http.connect_to = network.connect_to(&job.region);

@@ -46,6 +46,23 @@ fn dns(out: &mut String, s: &Summary) {
     }
 }
 
+/// Where a run ran, on one line: `AWS account 123456789012 · us-east-1,
+/// eu-west-1 · results s3://b (us-east-1)`, or `local stand-ins (not AWS) · ...`.
+pub fn where_ran(cloud: &sls_load_plan::CloudRecord) -> String {
+    let who = match (&cloud.account, cloud.is_aws()) {
+        (Some(account), true) => format!("AWS account {account}"),
+        (None, true) => "AWS".to_owned(),
+        (_, false) => "local stand-ins on this machine (not AWS)".to_owned(),
+    };
+    let regions: Vec<&str> = cloud.regions.iter().map(|r| r.as_str()).collect();
+    format!(
+        "{who} · {} · results {} ({})",
+        regions.join(", "),
+        cloud.bucket,
+        cloud.bucket_region
+    )
+}
+
 /// Run, scenario, start, workers, skew, cost, dropped iterations and error classes.
 fn overview(out: &mut String, s: &Summary) {
     let _ = writeln!(out);
@@ -57,9 +74,15 @@ fn overview(out: &mut String, s: &Summary) {
         s.start_at, s.duration_s
     );
     workers(out, s);
+    if let Some(cloud) = &s.cloud {
+        let _ = writeln!(out, "  ran on .........: {}", where_ran(cloud));
+    }
+    // A local run's cost is what AWS would have charged for the same workers.
+    let local = s.cloud.as_ref().is_some_and(|c| !c.is_aws());
     let _ = writeln!(
         out,
-        "  cost ...........: ${:.6} ({:.1} GB-s, {} invocations){}",
+        "  cost ...........: {}${:.6} ({:.1} GB-s, {} invocations){}",
+        if local { "on AWS ~" } else { "" },
         s.cost.usd,
         s.cost.gb_seconds,
         thousands(s.cost.invocations),
@@ -332,14 +355,14 @@ pub fn plan(
     }
     let _ = writeln!(out);
     if let Some(http) = plan.jobs.first().map(|j| &j.http) {
-        let limit = crate::share::vus_limit(http);
-        if limit > crate::share::MAX_VUS_PER_WORKER {
+        let limit = sls_load_plan::share::vus_limit(http);
+        if limit > sls_load_plan::share::MAX_VUS_PER_WORKER {
             let _ = writeln!(
                 out,
                 "  workers sized by HTTP/2 streams: {} VUs share a connection, up to {} VUs per worker (one per connection: {})",
                 http.max_streams_per_connection,
                 thousands(u64::from(limit)),
-                crate::share::MAX_VUS_PER_WORKER
+                sls_load_plan::share::MAX_VUS_PER_WORKER
             );
         }
     }

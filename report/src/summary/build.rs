@@ -110,6 +110,7 @@ impl Summary {
             events: ending.events,
             paused_iterations: paused_iterations(collected, drill.as_ref()),
             drill,
+            cloud: plan.cloud.clone(),
         }
     }
 }

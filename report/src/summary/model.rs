@@ -307,6 +307,10 @@ pub struct Summary {
     /// the workers' manifests; absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub paused_iterations: u64,
+    /// Where the run ran (mode, AWS account, regions, bucket), from its plan;
+    /// absent for runs stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<sls_load_plan::CloudRecord>,
 }
 
 impl Summary {

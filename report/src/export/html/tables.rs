@@ -30,6 +30,13 @@ pub(super) fn header(out: &mut String, s: &Summary) {
         thousands(s.total.errors),
         decimal(s.total.rps, 1),
     );
+    if let Some(cloud) = &s.cloud {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\" id=\"where\">ran on {}</p>",
+            escape(&crate::render::where_ran(cloud))
+        );
+    }
     if let Some(threshold) = &s.aborted_by {
         banner(
             out,
@@ -325,8 +332,13 @@ pub(super) fn run(out: &mut String, s: &Summary, facts: &RunFacts) {
         ),
     );
     let c = &s.cost;
+    let local = s.cloud.as_ref().is_some_and(|c| !c.is_aws());
     fact(
-        "cost",
+        if local {
+            "cost on AWS (estimate: this run was local)"
+        } else {
+            "cost"
+        },
         format!(
             "{} (Lambda compute {} · invocations {} · S3 {}) · {} GB-s · {} invocations",
             usd(c.usd),

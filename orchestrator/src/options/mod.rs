@@ -8,6 +8,8 @@
 //! start anything or plan; checks that need the scenario stay in [`sls_load_plan::plan`]
 //! and [`sls_load_plan::scenario`].
 
+pub mod aws;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -91,6 +93,19 @@ pub enum OptionsError {
     /// An `--out` value that names no known output or an unusable URL.
     #[error(transparent)]
     BadOut(#[from] crate::export::out::OutSpecError),
+    /// `sls-load.toml` cannot be used.
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+    /// A `deploy`/`doctor`/`destroy` flag that cannot be used.
+    #[error("{flag} `{value}`: {expected}")]
+    BadAws {
+        /// The flag.
+        flag: &'static str,
+        /// The value as typed.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
 }
 
 /// k6's override flags, validated.
@@ -195,6 +210,14 @@ pub enum CommandOptions {
     Runs(RunsOptions),
     /// `sls-load compare RUN_A RUN_B`.
     Compare(CompareOptions),
+    /// `sls-load deploy`.
+    Deploy(Box<crate::deploy::DeploySettings>),
+    /// `sls-load doctor`.
+    Doctor(Box<crate::options::aws::DoctorOptions>),
+    /// `sls-load destroy`.
+    Destroy(crate::deploy::DestroySettings),
+    /// `sls-load local-lambda` (hidden, for tests).
+    LocalLambda(crate::options::aws::LocalLambdaOptions),
 }
 
 impl CommandOptions {
@@ -208,6 +231,18 @@ impl CommandOptions {
             cli::Command::Stop(args) => CommandOptions::Stop(StopOptions::from_cli(args)?),
             cli::Command::Runs(args) => CommandOptions::Runs(RunsOptions::from_cli(args)?),
             cli::Command::Compare(args) => CommandOptions::Compare(CompareOptions::from_cli(args)?),
+            cli::Command::Deploy(args) => {
+                CommandOptions::Deploy(Box::new(crate::options::aws::deploy(args)?))
+            }
+            cli::Command::Doctor(args) => {
+                CommandOptions::Doctor(Box::new(crate::options::aws::doctor(args)?))
+            }
+            cli::Command::Destroy(args) => {
+                CommandOptions::Destroy(crate::options::aws::destroy(args)?)
+            }
+            cli::Command::LocalLambda(args) => {
+                CommandOptions::LocalLambda(crate::options::aws::local_lambda(args)?)
+            }
         })
     }
 }
@@ -266,6 +301,13 @@ impl PlanSettings {
     /// Validates the planning flags.
     pub fn from_cli(flags: PlanFlags) -> Result<PlanSettings, OptionsError> {
         let overrides = overrides(&flags)?;
+        // What `deploy` deployed (sls-load.toml) when the flags do not say.
+        let deployed = match (flags.memory, flags.arch) {
+            (Some(_), Some(_)) => Default::default(),
+            _ => crate::project::ProjectFile::load()?
+                .map(|p| p.aws)
+                .unwrap_or_default(),
+        };
         let regions = match flags.regions {
             Some(rs) => Some(
                 rs.iter()
@@ -279,10 +321,15 @@ impl PlanSettings {
             regions,
             workers: flags.workers,
             max_slice: flags.slice,
-            memory_mb: flags.memory,
+            memory_mb: flags
+                .memory
+                .or(deployed.memory)
+                .unwrap_or(DEFAULT_MEMORY_MB),
             arch: match flags.arch {
-                ArchArg::Arm64 => Arch::Arm64,
-                ArchArg::X86_64 => Arch::X86_64,
+                Some(ArchArg::Arm64) => Arch::Arm64,
+                Some(ArchArg::X86_64) => Arch::X86_64,
+                None if deployed.arch.as_deref() == Some("arm64") => Arch::Arm64,
+                None => Arch::X86_64,
             },
             flush_every: flags.flush_every,
             max_cost: match flags.max_cost {
@@ -655,22 +702,50 @@ pub fn writable(flag: &'static str, path: PathBuf) -> Result<PathBuf, OptionsErr
     }
 }
 
-/// The cloud flags, with the mode chosen.
+/// The worker's memory when neither a flag nor `sls-load.toml` says: one full vCPU,
+/// what infra/ deploys.
+pub const DEFAULT_MEMORY_MB: u32 = 1769;
+
+/// The worker function's name when neither a flag nor `sls-load.toml` names one.
+pub const DEFAULT_FUNCTION: &str = "sls-load-worker";
+
+/// The cloud flags over `sls-load.toml`, with the mode chosen.
 fn cloud(args: CloudArgs) -> Result<CloudOptions, OptionsError> {
-    let bucket_region = match args.bucket_region.as_deref() {
+    let project = match crate::project::ProjectFile::load() {
+        Ok(project) => project,
+        // A broken file does not stop a run that does not use it.
+        Err(_) if args.local => None,
+        Err(e) => return Err(e.into()),
+    };
+    let file = project.as_ref().map(|p| p.aws.clone()).unwrap_or_default();
+    let implied = if args.bucket.is_some() {
+        Some("--bucket/SLS_LOAD_BUCKET".to_owned())
+    } else if args.function.is_some() {
+        Some("--function/SLS_LOAD_FUNCTION".to_owned())
+    } else if let Some(p) = args.profile.as_deref().filter(|p| !p.is_empty()) {
+        Some(format!("--profile/AWS_PROFILE {p}"))
+    } else {
+        project
+            .is_some()
+            .then(|| crate::project::ProjectFile::path().display().to_string())
+    };
+    let bucket_region = match args.bucket_region.or(file.bucket_region).as_deref() {
         Some(r) => Some(name("--bucket-region", r)?),
         None => None,
     };
-    let (mode, why) = select_mode(args.local, args.aws, args.profile.as_deref());
+    let (mode, why) = select_mode(args.local, args.aws, implied, args.profile.as_deref());
     Ok(CloudOptions {
         mode,
         why,
         local_dir: args.local_dir,
         bootstrap: args.bootstrap,
         local_concurrency: args.local_concurrency,
-        bucket: args.bucket,
+        bucket: args.bucket.or(file.bucket),
         bucket_region,
-        function: args.function,
+        function: args
+            .function
+            .or(file.function)
+            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
         profile: args.profile,
     })
 }

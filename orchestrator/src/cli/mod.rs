@@ -3,6 +3,8 @@
 //! nothing below it sees a clap type. This module does not check values, read
 //! files or decide anything.
 
+pub mod aws;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +40,17 @@ pub enum Command {
     Runs(RunsArgs),
     /// Compare run B with baseline run A per region and request; exit 1 on a regression.
     Compare(CompareArgs),
+    /// Deploy (or update) the results bucket and the worker in every region of an
+    /// AWS account, from infra/'s CloudFormation templates.
+    Deploy(crate::cli::aws::DeployArgs),
+    /// Check an AWS set-up: credentials, regions, the deployed worker, the bucket,
+    /// the clock and the account's concurrency; one verdict line per check.
+    Doctor(crate::cli::aws::DoctorArgs),
+    /// Remove what `deploy` created (asks before deleting stored results).
+    Destroy(crate::cli::aws::DestroyArgs),
+    /// The local Lambda stand-in alone, for AWS-mode tests on loopback.
+    #[command(hide = true)]
+    LocalLambda(crate::cli::aws::LocalLambdaArgs),
 }
 
 /// `sls-load plan`.
@@ -73,13 +86,14 @@ pub struct PlanFlags {
     /// slot with no gap and no overlap.
     #[arg(long, value_parser = sls_load_core::duration::parse, default_value = "14m")]
     pub slice: Duration,
-    /// The worker function's memory size in MB (capacity and cost). 1769 MB is one
-    /// full vCPU, and what infra/ deploys.
-    #[arg(long, default_value_t = 1769)]
-    pub memory: u32,
-    /// The worker function's architecture (cost).
-    #[arg(long, value_enum, default_value = "x86_64")]
-    pub arch: ArchArg,
+    /// The worker function's memory size in MB (capacity and cost). Default:
+    /// sls-load.toml's (what `deploy` deployed), else 1769 MB, one full vCPU.
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// The worker function's architecture (cost). Default: sls-load.toml's (what
+    /// `deploy` deployed), else x86_64.
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
     /// How often workers flush their interval logs to the store.
     #[arg(long, value_parser = sls_load_core::duration::parse, default_value = "10s")]
     pub flush_every: Duration,
@@ -279,7 +293,9 @@ pub struct CloudArgs {
     /// credentials are configured).
     #[arg(long, conflicts_with = "aws")]
     pub local: bool,
-    /// Use AWS, with the standard credential chain (env, profile, SSO, role).
+    /// Use AWS, with the standard credential chain (env, profile, SSO,
+    /// credential_process, role). Also implied by --bucket, --function, --profile,
+    /// AWS_PROFILE, sls-load.toml, configured credentials or an instance role.
     #[arg(long)]
     pub aws: bool,
     /// Local mode: directory for the stand-ins' objects and worker logs.
@@ -292,15 +308,16 @@ pub struct CloudArgs {
     /// Lambda concurrency; one OS process each).
     #[arg(long, default_value_t = 256)]
     pub local_concurrency: usize,
-    /// Results bucket (AWS mode; locally `sls-load-results`).
+    /// Results bucket (AWS mode; locally `sls-load-results`; default: sls-load.toml's).
     #[arg(long, env = "SLS_LOAD_BUCKET")]
     pub bucket: Option<String>,
     /// The results bucket's region (default: the first region of the run).
     #[arg(long, env = "SLS_LOAD_BUCKET_REGION")]
     pub bucket_region: Option<String>,
-    /// The worker function's name, deployed in every region used.
-    #[arg(long, default_value = "sls-load-worker", env = "SLS_LOAD_FUNCTION")]
-    pub function: String,
+    /// The worker function's name, deployed in every region used (default:
+    /// sls-load.toml's, else sls-load-worker).
+    #[arg(long, env = "SLS_LOAD_FUNCTION")]
+    pub function: Option<String>,
     /// AWS profile from ~/.aws/config.
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
