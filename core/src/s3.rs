@@ -2,9 +2,10 @@
 //! orchestrator's store reading a run back): the object's bytes, or `None` when
 //! there is no such key, with the SDK's error kept for each side to word.
 //!
-//! What a 403 means is each side's call (the worker takes it for "no object": a
-//! role without `s3:ListBucket` gets 403 for a missing key; the orchestrator
-//! says what permission to check), so it comes apart as [`GetError::Denied`].
+//! A 403 comes apart as [`GetError::Denied`] so that each side words it: the
+//! worker stops on it and names the `s3:GetObject` its role lacks (the control
+//! object is written before anyone is invoked, so a denial is never "no object"),
+//! the orchestrator says what permission to check.
 //! Only with the `aws` feature.
 
 use aws_sdk_s3::config::http::HttpResponse;

@@ -153,9 +153,11 @@ pub async fn bucket(
     Ok((region, rules))
 }
 
-/// AWS's clock: the `Date` header of an STS `GetCallerIdentity` answer (the
-/// middle of the second it names).
-pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<SystemTime, String> {
+/// AWS's clock and this machine's at the same instant: the `Date` header of an
+/// STS `GetCallerIdentity` answer (the middle of the second it names) against
+/// the middle of the request as this machine timed it, so that a slow answer
+/// does not read as skew.
+pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<(SystemTime, SystemTime), String> {
     let seen = DateHeader::default();
     aws_sdk_sts::Client::new(conf)
         .get_caller_identity()
@@ -164,12 +166,14 @@ pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<SystemTime, Strin
         .send()
         .await
         .map_err(|e| describe(&e, "sts:GetCallerIdentity"))?;
-    let date = seen
+    let Seen { sent, date } = seen
         .0
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-        .ok_or_else(|| "AWS's answer had no Date header".to_owned())?;
+        .clone();
+    let date = date.ok_or_else(|| "AWS's answer had no Date header".to_owned())?;
+    let (sent, received) = sent.ok_or_else(|| "AWS's answer was never timed".to_owned())?;
+    let local = sent + received.duration_since(sent).unwrap_or_default() / 2;
     let parsed = aws_sdk_sts::primitives::DateTime::from_str(
         &date,
         aws_sdk_sts::primitives::DateTimeFormat::HttpDate,
@@ -179,16 +183,35 @@ pub async fn aws_clock(conf: &aws_config::SdkConfig) -> Result<SystemTime, Strin
         SystemTime::try_from(parsed).map_err(|e| format!("AWS's Date header `{date}`: {e}"))?;
     // The header has whole seconds, truncated: AWS's clock read somewhere in that
     // second, its middle on average.
-    Ok(second + std::time::Duration::from_millis(500))
+    Ok((local, second + std::time::Duration::from_millis(500)))
 }
 
-/// Keeps the `Date` header of the response it sees.
+/// What [`DateHeader`] saw: when the request left and its answer came back
+/// (this machine's clock), and the answer's `Date`.
 #[derive(Debug, Clone, Default)]
-struct DateHeader(Arc<Mutex<Option<String>>>);
+struct Seen {
+    sent: Option<(SystemTime, SystemTime)>,
+    date: Option<String>,
+}
+
+/// Keeps the `Date` header of the response it sees, and when it was sent and received.
+#[derive(Debug, Clone, Default)]
+struct DateHeader(Arc<Mutex<Seen>>);
 
 impl aws_sdk_sts::config::Intercept for DateHeader {
     fn name(&self) -> &'static str {
         "sls-load doctor: Date header"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_sts::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sts::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sts::error::BoxError> {
+        let now = SystemTime::now();
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).sent = Some((now, now));
+        Ok(())
     }
 
     fn read_after_transmit(
@@ -197,8 +220,12 @@ impl aws_sdk_sts::config::Intercept for DateHeader {
         _components: &aws_sdk_sts::config::RuntimeComponents,
         _cfg: &mut aws_sdk_sts::config::ConfigBag,
     ) -> Result<(), aws_sdk_sts::error::BoxError> {
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, received)) = seen.sent.as_mut() {
+            *received = SystemTime::now();
+        }
         if let Some(date) = context.response().headers().get("date") {
-            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(date.to_owned());
+            seen.date = Some(date.to_owned());
         }
         Ok(())
     }

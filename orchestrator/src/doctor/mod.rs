@@ -67,7 +67,7 @@ pub async fn examine(e: &Examination<'_>) -> Vec<Check> {
         }
     }
     checks.push(match facts::aws_clock(&conf).await {
-        Ok(aws) => checks::clock(SystemTime::now(), aws),
+        Ok((local, aws)) => checks::clock(local, aws),
         Err(why) => Check::fail("clock", why),
     });
     checks.extend(bucket(e, &conf).await);
