@@ -77,11 +77,12 @@ bench-cold-init:
 	./tests/test-deps.sh
 	python3 bench/cold_init.py
 
-## fuzz: each fuzz target (fuzz/: interval-log decoder, manifest decoder, scenario parser) for
+## fuzz: each fuzz target (fuzz/: interval-log decoder, manifest decoder, scenario parser, a
+## manifest and its logs collected together) for
 ## FUZZ_TIME seconds (default 60) on the stable toolchain; not part of `make test`. Installs
 ## cargo-fuzz when missing. Finds land in fuzz/artifacts/TARGET; see fuzz/README.md.
 FUZZ_TIME ?= 60
-FUZZ_TARGETS ?= hlog_decode manifest scenario
+FUZZ_TARGETS ?= hlog_decode manifest scenario vouched
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
 	cd fuzz && for t in $(FUZZ_TARGETS); do \

@@ -122,6 +122,75 @@ pub fn write_header(
         .map_err(|e| EncodeError(e.to_string()))
 }
 
+/// The comment opening every worker's log, naming the run, region and worker it
+/// belongs to (`sls-load run=R region=G worker=W`), so a reader can refuse a log
+/// stored under another worker's name.
+pub fn origin_comment(run: &str, region: &str, worker: &str) -> String {
+    format!("{ORIGIN_PREFIX}run={run} region={region} worker={worker}")
+}
+
+/// What every origin comment starts with (after the `#`).
+const ORIGIN_PREFIX: &str = "sls-load ";
+
+/// Where a log says it belongs: one `#sls-load run=… region=… worker=…` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// Its `run=` value (`None` when the line has none).
+    pub run: Option<&'a str>,
+    /// Its `region=` value.
+    pub region: Option<&'a str>,
+    /// Its `worker=` value.
+    pub worker: Option<&'a str>,
+}
+
+impl Origin<'_> {
+    /// Whether this line names exactly `run`, `region` and `worker`.
+    pub fn is(&self, run: &str, region: &str, worker: &str) -> bool {
+        self.run == Some(run) && self.region == Some(region) && self.worker == Some(worker)
+    }
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: Option<&str>| v.unwrap_or("(none)").chars().take(64).collect::<String>();
+        write!(
+            f,
+            "run={} region={} worker={}",
+            show(self.run),
+            show(self.region),
+            show(self.worker)
+        )
+    }
+}
+
+/// Every origin comment in `bytes` (a log may hold none: older writers and
+/// other tools), in order. Lines longer than [`MAX_LINE_BYTES`] are skipped.
+pub fn origins(bytes: &[u8]) -> impl Iterator<Item = Origin<'_>> {
+    bytes.split(|b| *b == b'\n').filter_map(|raw| {
+        let rest = raw
+            .strip_prefix(b"#")?
+            .strip_prefix(ORIGIN_PREFIX.as_bytes())?;
+        if raw.len() > MAX_LINE_BYTES {
+            return None;
+        }
+        let rest = std::str::from_utf8(rest).ok()?.trim_end_matches('\r');
+        let mut origin = Origin {
+            run: None,
+            region: None,
+            worker: None,
+        };
+        for field in rest.split(' ') {
+            match field.split_once('=') {
+                Some(("run", v)) => origin.run = Some(v),
+                Some(("region", v)) => origin.region = Some(v),
+                Some(("worker", v)) => origin.worker = Some(v),
+                _ => {}
+            }
+        }
+        Some(origin)
+    })
+}
+
 /// One decoded interval.
 #[derive(Debug, Clone)]
 pub struct Interval {
@@ -150,10 +219,17 @@ pub struct LineError {
 /// Reads `bytes` as an interval log, line by line: each interval line yields an
 /// [`Interval`] or a [`LineError`]; headers, comments and blank lines yield nothing.
 pub fn decode(bytes: &[u8]) -> Decoder<'_> {
+    decode_tags(bytes, |_| true)
+}
+
+/// [`decode`], skipping (without decoding their histograms) the interval lines
+/// whose tag `wanted` refuses: a cheap first look at one metric of a log.
+pub fn decode_tags(bytes: &[u8], wanted: fn(&str) -> bool) -> Decoder<'_> {
     Decoder {
         lines: bytes.split(is_newline as fn(&u8) -> bool).enumerate(),
         base: Duration::ZERO,
         deserializer: Deserializer::new(),
+        wanted,
     }
 }
 
@@ -169,6 +245,7 @@ pub struct Decoder<'a> {
     lines: Lines<'a>,
     base: Duration,
     deserializer: Deserializer,
+    wanted: fn(&str) -> bool,
 }
 
 impl std::fmt::Debug for Decoder<'_> {
@@ -206,10 +283,20 @@ impl Iterator for Decoder<'_> {
             if line.is_empty() || line.starts_with('#') || line.starts_with('"') {
                 continue;
             }
+            if !(self.wanted)(tag_of(line)) {
+                continue;
+            }
             return Some(parse_interval(line, self.base, &mut self.deserializer).map_err(err));
         }
         None
     }
+}
+
+/// An interval line's tag (empty when it has none).
+fn tag_of(line: &str) -> &str {
+    line.strip_prefix("Tag=")
+        .and_then(|rest| rest.split_once(','))
+        .map_or("", |(tag, _)| tag)
 }
 
 /// `1795473689.144 (seconds since epoch)]` → the instant, bounded.
@@ -551,6 +638,28 @@ mod tests {
             }
             decodes_within_bounds(&bytes);
         }
+    }
+
+    #[test]
+    fn a_log_names_where_it_belongs_in_its_origin_comments() {
+        let mut log = Vec::new();
+        let comment = origin_comment("20261123-203921-98bb", "us-east-1", "w0000");
+        write_header(&mut log, &[&comment], base()).unwrap();
+        let found: Vec<Origin<'_>> = origins(&log).collect();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].is("20261123-203921-98bb", "us-east-1", "w0000"));
+        assert!(!found[0].is("20261123-203921-98bb", "eu-west-1", "w0000"));
+        assert_eq!(
+            found[0].to_string(),
+            "run=20261123-203921-98bb region=us-east-1 worker=w0000"
+        );
+        // A second origin line further down is read too; other comments are not.
+        log.extend_from_slice(b"#sls-load region=eu-west-1\r\n#other run=x\n");
+        let found: Vec<Origin<'_>> = origins(&log).collect();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[1].region, Some("eu-west-1"));
+        assert_eq!(found[1].run, None);
+        assert_eq!(origins(b"#[BaseTime: 1.0 (x)]\n").count(), 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`duration`]: the one duration grammar (`1m30s`), of scenario files and
 //!   command lines alike.
 //! - [`control`]: the kill switch's control and heartbeat objects.
+//! - [`limits`]: how large each kind of stored object may be when read back.
 //! - With the `aws` feature: [`sdk`], the HTTP client both sides hand to the AWS
 //!   SDK, and [`s3`], the S3 GET both sides make.
 //! - [`probe`]: `sls-load doctor`'s probe invocation and the worker's answer.
@@ -28,6 +29,7 @@ pub mod duration;
 pub mod hlog;
 pub mod id;
 pub mod job;
+pub mod limits;
 pub mod manifest;
 pub mod probe;
 #[cfg(feature = "aws")]

@@ -294,9 +294,10 @@ async fn run_and_flush<S: Sink>(
     recorder: &Arc<Recorder>,
     clock: Clock,
 ) -> Result<(EngineReport, Written, bool), WorkerError> {
-    let comment = format!(
-        "sls-load run={} region={} worker={}",
-        job.run_id, job.region, job.worker_id
+    let comment = sls_load_core::hlog::origin_comment(
+        job.run_id.as_str(),
+        job.region.as_str(),
+        job.worker_id.as_str(),
     );
     let mut flusher = Flusher {
         job,

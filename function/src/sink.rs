@@ -234,6 +234,9 @@ impl Sink for S3Sink {
                 aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
             )),
             Err(GetError::Body(e)) => Err(failed(e.to_string())),
+            Err(e @ GetError::TooLarge { .. }) => {
+                Err(failed(e.too_large(key.as_str()).unwrap_or_default()))
+            }
         }
     }
 

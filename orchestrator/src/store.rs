@@ -99,6 +99,10 @@ impl Store for S3Store {
             Err(GetError::Body(e)) => {
                 Err(self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))
             }
+            Err(e @ GetError::TooLarge { .. }) => {
+                let message = e.too_large(key.as_str()).unwrap_or_default();
+                Err(self.failed(key.as_str(), "get", message))
+            }
         }
     }
 

@@ -13,6 +13,16 @@
 //! objects with what was read. This module does not wait for a run (the
 //! commands decide when to poll), decode histograms (merge does) or judge the run
 //! (summary does).
+//!
+//! Only what a manifest vouches for counts (the checks are in [`crate::vouch`]):
+//! manifests are read before logs, so once a worker's manifest is read each of
+//! its logs is merged only if listed there with the requests it holds, and a log
+//! whose header names another run, region or worker never counts. A manifest
+//! whose totals disagree with its own list is left out (its worker is reported
+//! from its logs, as one that wrote none). Logs merged while a run goes, before
+//! their manifest existed, are checked at [`Collected::settle`]; if one is not
+//! vouched for, the collection starts over once, manifests first, so it is left
+//! out of every figure (seconds already handed to `--out` are not handed again).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
@@ -23,9 +33,10 @@ use sls_load_core::id::files;
 use sls_load_core::job::{MAX_DRAIN, Manifest, ObjectKey, RunId};
 
 use crate::drill::analysis::Feed;
-use crate::merge::{Merged, Span};
+use crate::merge::{Merged, Span, requests_in};
 pub use crate::problem::{Problem, WorkerKey};
 use crate::store::{Store, StoreError, get_stream};
+use crate::vouch;
 use sls_load_plan::plan::Plan;
 
 /// Why a run could not be collected at all.
@@ -85,6 +96,14 @@ pub struct Collected {
     /// A drill's analysis feed: every closed second drained is added to it
     /// (`None` for a run without events).
     drill_feed: Option<Feed>,
+    /// Per worker whose manifest was read, the logs it lists not read yet: the
+    /// worker adds nothing more to any second once none is left.
+    awaiting: BTreeMap<WorkerKey, BTreeSet<String>>,
+    /// The latest second [`Collected::drain_closed`] handed out, so a
+    /// collection started over does not hand a second twice.
+    drained: Option<u64>,
+    /// Whether this collection started over once already.
+    restarted: bool,
 }
 
 /// Objects read between two attempts to close seconds within one poll.
@@ -126,6 +145,9 @@ impl Collected {
             windows: windows(&plan),
             plan,
             latest_end: BTreeMap::new(),
+            awaiting: BTreeMap::new(),
+            drained: None,
+            restarted: false,
         }
     }
 
@@ -185,10 +207,14 @@ impl Collected {
     /// [`Collected::poll`] by the rule in docs/FORMAT.md; once the run is settled
     /// (or [`Collected::close_all`]), every remaining second is closed.
     pub fn drain_closed(&mut self) -> Vec<crate::series::ClosedSecond> {
-        let closed = self.merged.seconds.drain_closed();
+        let mut closed = self.merged.seconds.drain_closed();
         if let Some(feed) = &mut self.drill_feed {
             feed.add(&closed);
         }
+        if let Some(drained) = self.drained {
+            closed.retain(|c| c.t > drained);
+        }
+        self.drained = closed.iter().map(|c| c.t).max().max(self.drained);
         closed
     }
 
@@ -224,7 +250,7 @@ impl Collected {
         let progress = |who: &WorkerKey| -> Progress {
             if retrying.contains(who) {
                 Progress::Retrying
-            } else if self.reported.contains(who) {
+            } else if self.reported.contains(who) && !self.awaiting.contains_key(who) {
                 Progress::Done
             } else {
                 Progress::Flushed(self.latest_end.get(who).copied().unwrap_or_default())
@@ -263,16 +289,22 @@ impl Collected {
                     key: key.clone(),
                     message: "object of a worker that is not in the plan; ignored".into(),
                 });
-                self.seen.insert(key);
+                self.mark_seen(key);
                 continue;
             }
             wanted.push(key);
         }
-        // In time order across workers (every worker's first log, then every
-        // second one, ..., manifests last), closing seconds as it goes: reading a
-        // whole stored run (`report`) then keeps only a few flush periods of
-        // seconds open, not all of them.
-        wanted.sort_by(|a, b| file_of(a).cmp(file_of(b)).then_with(|| a.cmp(b)));
+        // Manifests first (so each log is checked against its manifest before
+        // it counts), then logs in time order across workers (every worker's
+        // first log, then every second one, ...), closing seconds as it goes:
+        // reading a whole stored run (`report`) then keeps only a few flush
+        // periods of seconds open, not all of them.
+        let manifest = |k: &ObjectKey| file_of(k) != files::MANIFEST;
+        wanted.sort_by(|a, b| {
+            (manifest(a), file_of(a))
+                .cmp(&(manifest(b), file_of(b)))
+                .then_with(|| a.cmp(b))
+        });
         let mut objects = std::pin::pin!(get_stream(store, wanted));
         let mut read = 0usize;
         while let Some((key, got)) = objects.next().await {
@@ -280,7 +312,7 @@ impl Collected {
             match got {
                 Ok(bytes) => {
                     self.failing.remove(&key);
-                    self.seen.insert(key.clone());
+                    self.mark_seen(key.clone());
                     self.add(key, bytes);
                 }
                 Err(e) => self.get_failed(key, e),
@@ -309,20 +341,71 @@ impl Collected {
             key: key.clone(),
             message: format!("could not be read ({attempts} attempts): {}", error.message),
         });
+        self.mark_seen(key);
+    }
+
+    /// Notes that `key` was read (or given up on): never asked for again, and
+    /// no longer awaited by its worker's manifest.
+    fn mark_seen(&mut self, key: ObjectKey) {
+        if let Some((region, worker, file)) = key.parse_worker_object(&self.plan.run_id) {
+            let who = (region, worker);
+            if let Some(names) = self.awaiting.get_mut(&who) {
+                names.remove(file);
+                if names.is_empty() {
+                    self.awaiting.remove(&who);
+                }
+            }
+        }
         self.seen.insert(key);
+    }
+
+    /// Notes the logs `m` lists that were not read yet.
+    fn await_logs(&mut self, who: &WorkerKey, m: &Manifest) {
+        let prefix = ObjectKey::worker_prefix(&self.plan.run_id, &who.0, &who.1);
+        let names: BTreeSet<String> = vouch::names(m)
+            .into_iter()
+            .filter(|n| {
+                ObjectKey::new(format!("{prefix}{n}")).is_ok_and(|k| !self.seen.contains(&k))
+            })
+            .collect();
+        if !names.is_empty() {
+            self.awaiting.insert(who.clone(), names);
+        }
+    }
+
+    /// Whether a log merged before its worker's manifest was read turns out
+    /// not to be vouched for by it.
+    fn merged_unvouched(&self) -> bool {
+        self.log_requests.iter().any(|(key, n)| {
+            key.parse_worker_object(&self.plan.run_id)
+                .is_some_and(|(region, worker, file)| {
+                    self.manifests
+                        .get(&(region, worker))
+                        .is_some_and(|m| vouch::listed(m, file, *n).is_err())
+                })
+        })
+    }
+
+    /// Starts the collection over (once), keeping what was handed to the
+    /// outputs and the count of GETs.
+    fn restart(&mut self) {
+        let mut fresh = Collected::new(self.plan.clone());
+        fresh.keep_closed(self.merged.seconds.keeps_closed());
+        fresh.gets = self.gets;
+        fresh.drained = self.drained;
+        fresh.restarted = true;
+        *self = fresh;
     }
 
     /// Ends the collection: polls until every failed GET was retried
     /// [`GET_ATTEMPTS`] times, then names what the manifests list but the store
     /// does not hold (or holds short), and the intervals workers could not store.
     pub async fn settle(&mut self, store: &impl Store) -> Result<(), StoreError> {
-        self.poll(store).await?;
-        for _ in 1..GET_ATTEMPTS {
-            if self.failing.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            self.poll(store).await?;
+        self.read_all(store).await?;
+        if self.merged_unvouched() && !self.restarted {
+            tracing::debug!("a log merged before its manifest is not vouched for: reading again");
+            self.restart();
+            self.read_all(store).await?;
         }
         for (key, (attempts, error)) in std::mem::take(&mut self.failing) {
             self.problems.push(Problem {
@@ -332,6 +415,19 @@ impl Collected {
         }
         self.check_manifests();
         self.close_all();
+        Ok(())
+    }
+
+    /// Polls until every failed GET was retried [`GET_ATTEMPTS`] times.
+    async fn read_all(&mut self, store: &impl Store) -> Result<(), StoreError> {
+        self.poll(store).await?;
+        for _ in 1..GET_ATTEMPTS {
+            if self.failing.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.poll(store).await?;
+        }
         Ok(())
     }
 
@@ -402,6 +498,17 @@ impl Collected {
                 return;
             }
             let span = self.span();
+            let vouched = vouch::origin(&bytes, &self.plan.run_id, &who).and_then(|()| match self
+                .manifests
+                .get(&who)
+            {
+                Some(m) => vouch::listed(m, file, requests_in(&bytes, span)),
+                None => Ok(()),
+            });
+            if let Err(message) = vouched {
+                self.problems.push(Problem { key, message });
+                return;
+            }
             let added = self.merged.add_log(&who, &key, &bytes, span);
             if let Some(end) = added.latest_end {
                 let after = end.duration_since(span.start).unwrap_or_default();
@@ -413,12 +520,21 @@ impl Collected {
         }
         self.reported.insert(who.clone());
         match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) if (m.region.clone(), m.worker_id.clone()) == who => {
-                self.manifests.insert(who, m);
+            Ok(m)
+                if (m.region.clone(), m.worker_id.clone()) == who
+                    && m.run_id == self.plan.run_id =>
+            {
+                self.await_logs(&who, &m);
+                match vouch::totals(&m) {
+                    Ok(()) => {
+                        self.manifests.insert(who, m);
+                    }
+                    Err(message) => self.problems.push(Problem { key, message }),
+                }
             }
             Ok(_) => self.problems.push(Problem {
                 key,
-                message: "manifest names a different worker; ignored".into(),
+                message: "manifest names a different run or worker; ignored".into(),
             }),
             Err(e) => self.problems.push(Problem {
                 key,

@@ -10,7 +10,8 @@
 //! - [`store`]: the trait collect reads through (the orchestrator's is S3).
 //! - [`collect`]: a run read back incrementally; `merge` (private; its
 //!   [`Merged`] state and [`Stats`] are named here): decode and add histograms
-//!   exactly; [`series`]: per-second points and closed seconds.
+//!   exactly; [`series`]: per-second points and closed seconds; [`vouch`]:
+//!   what a manifest vouches for (only that counts).
 //! - [`summary`]: the summary, built once and complete ([`Summary::build`] with
 //!   the run's [`Ending`]); [`judge`]: every threshold's verdict on the live
 //!   state, and `abortOnFail` while the run goes.
@@ -36,6 +37,7 @@ pub mod render;
 pub mod series;
 pub mod store;
 pub mod summary;
+pub mod vouch;
 
 pub use collect::{Collected, collect, load_plan};
 pub use merge::{Merged, Stats};

@@ -36,5 +36,6 @@ mod served_by;
 mod tags;
 mod think_time;
 mod trust;
+mod vouched;
 mod vu_split;
 mod zones;

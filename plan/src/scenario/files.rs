@@ -15,19 +15,77 @@ use super::DataSet;
 use super::error::{one_line, shown};
 use super::raw::is_name;
 
-/// The bytes of file `name`, relative to the scenario file's directory.
-fn read_beside(scenario_file: &Path, name: &str) -> Result<Vec<u8>, String> {
+/// Largest scenario file read.
+pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest `http.tls_ca_file` read.
+pub const MAX_CA_BYTES: u64 = 1024 * 1024;
+/// Largest data file read (its rows travel in the jobs, so far less fits in a run).
+pub const MAX_DATA_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The bytes of file `name`, relative to the scenario file's directory, if it
+/// is a regular file of at most `limit` bytes.
+fn read_beside(scenario_file: &Path, name: &str, limit: u64) -> Result<Vec<u8>, String> {
     let path = scenario_file
         .parent()
         .unwrap_or_else(|| Path::new(""))
         .join(name);
-    std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    read_regular(&path, limit)
+}
+
+/// The bytes of `path` if it is a regular file (symbolic links followed) of at
+/// most `limit` bytes: a device (`/dev/zero`), a FIFO or a directory is refused
+/// from its metadata, before it is opened, and reading stops at the limit should
+/// the file grow meanwhile.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "`{}` is not a regular file ({}); name a file",
+            path.display(),
+            file_kind(&meta.file_type())
+        ));
+    }
+    let too_large = |size: u64| {
+        format!(
+            "`{}` has {size} bytes, more than the {limit} allowed",
+            path.display()
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular one is, for messages.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    }
 }
 
 /// Reads `http.tls_ca_file` (relative to the scenario file): PEM text with at least
 /// one `CERTIFICATE` block.
 pub(super) fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String> {
-    let bytes = read_beside(scenario_file, name)?;
+    let bytes = read_beside(scenario_file, name, MAX_CA_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("`{name}` is not PEM text (it is not UTF-8)"))?;
     if !text.contains("-----BEGIN CERTIFICATE-----") {
@@ -41,7 +99,7 @@ pub(super) fn load_ca(scenario_file: &Path, name: &str) -> Result<String, String
 /// Reads a scenario's data file (relative to the scenario file): a CSV file with a
 /// header row, or a JSON array of objects (values become text; missing keys empty).
 pub(super) fn load_data(scenario_file: &Path, name: &str) -> Result<DataSet, String> {
-    let bytes = read_beside(scenario_file, name)?;
+    let bytes = read_beside(scenario_file, name, MAX_DATA_BYTES)?;
     let rows = if name.to_ascii_lowercase().ends_with(".csv") {
         csv_rows(&bytes)
     } else {

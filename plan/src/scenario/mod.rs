@@ -14,10 +14,12 @@
 //! This file holds the validated model and the [`load`] / [`parse`] entry points.
 //! The work is split by job: `error` (the one-line error and parser messages),
 //! `locate` (the line of a key path), `raw` (the file's serde shape, with leaf checks
-//! inside its visitors), `build` (checks across values, raw shape to model) and
-//! `files` (data files and the CA file beside the scenario).
+//! inside its visitors), `build` (checks across values, raw shape to model),
+//! `files` (reading the scenario, its data files and the CA file: regular files
+//! under a size limit) and `depth` (nesting refused before parsing).
 
 mod build;
+mod depth;
 mod error;
 mod files;
 mod locate;
@@ -277,8 +279,8 @@ impl ExecutorDef {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read(path)
-        .map_err(|e| ScenarioError::new(path, None, None, &format!("cannot read file: {e}")))?;
+    let text = files::read_regular(path, files::MAX_SCENARIO_BYTES)
+        .map_err(|e| ScenarioError::new(path, None, None, &e))?;
     parse(path, &text)
 }
 
@@ -315,6 +317,15 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Scenario, ScenarioError> {
         ));
     };
 
+    if let Some((line, depth)) = depth::too_deep(text) {
+        return Err(fail(
+            Some(line),
+            &format!(
+                "nested {depth} levels deep, more than the {} a scenario may nest",
+                depth::MAX_DEPTH
+            ),
+        ));
+    }
     // Pass 1: plain YAML, to report syntax errors and duplicate keys before any
     // scenario rule, and to check the top level is a mapping.
     let value: yaml_serde::Value =
@@ -550,7 +561,19 @@ mod tests {
         let missing = dir.join("missing.yaml");
         let e = load(&missing).expect_err("missing file").to_string();
         assert!(e.starts_with(&missing.display().to_string()), "{e}");
-        assert!(e.contains("cannot read file"), "{e}");
+        assert!(e.contains("cannot read"), "{e}");
+        // Only regular files are read: a device or a FIFO is refused from its
+        // metadata, without being opened (opening a FIFO would block).
+        let e = load(Path::new("/dev/zero"))
+            .expect_err("a device")
+            .to_string();
+        assert!(e.contains("not a regular file (a device)"), "{e}");
+        let fifo = dir.join("fifo.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = load(&fifo).expect_err("a FIFO").to_string();
+            assert!(e.contains("not a regular file (a FIFO)"), "{e}");
+        }
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

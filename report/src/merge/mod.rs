@@ -86,6 +86,28 @@ pub struct Span {
     pub end: SystemTime,
 }
 
+/// Problems named per object: the lines refused past these are counted in one
+/// more problem, so a large object of bad lines stays a short report.
+pub const MAX_PROBLEMS_PER_OBJECT: u64 = 20;
+
+/// The requests an interval-log object holds inside `span`
+/// (`http_req_duration` + `http_req_errored` values of named requests), read
+/// without merging it, so a reader can check an object before it counts.
+/// Only those intervals' histograms are decoded.
+pub fn requests_in(bytes: &[u8], span: Span) -> u64 {
+    hlog::decode_tags(bytes, counts_requests)
+        .flatten()
+        .filter(|i| span.holds(i.start))
+        .fold(0u64, |n, i| n.saturating_add(i.histogram.len()))
+}
+
+/// Whether an interval of `tag` counts requests (as [`Merged::add_log`] does).
+fn counts_requests(tag: &str) -> bool {
+    TagSet::parse(tag).is_ok_and(|set| {
+        [TAG_DURATION, TAG_ERRORED].contains(&set.metric.as_str()) && set.name().is_some()
+    })
+}
+
 /// How far outside its run's span an interval may start and still count.
 pub const SPAN_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -135,6 +157,7 @@ impl Merged {
         self.objects += 1;
         let mut added = Added::default();
         let mut late = Late::default();
+        let mut refused = 0u64;
         for interval in hlog::decode(bytes) {
             let result = interval.map_err(|e| format!("corrupt interval log: {e}"));
             let result = result.and_then(|i| {
@@ -156,11 +179,26 @@ impl Merged {
                     added.requests = added.requests.saturating_add(counted.requests);
                     late.count(&counted);
                 }
-                Err(message) => self.problems.push(Problem {
-                    key: key.clone(),
-                    message,
-                }),
+                Err(_) if refused >= MAX_PROBLEMS_PER_OBJECT => refused += 1,
+                Err(message) => {
+                    refused += 1;
+                    self.problems.push(Problem {
+                        key: key.clone(),
+                        message,
+                    });
+                }
             }
+        }
+        if let Some(more) = refused
+            .checked_sub(MAX_PROBLEMS_PER_OBJECT)
+            .filter(|n| *n > 0)
+        {
+            self.problems.push(Problem {
+                key: key.clone(),
+                message: format!(
+                    "{more} more lines refused (the first {MAX_PROBLEMS_PER_OBJECT} are named)"
+                ),
+            });
         }
         if let Some(message) = late.message() {
             self.late.push(Problem {
