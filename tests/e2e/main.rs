@@ -7,6 +7,7 @@ mod aws_credentials;
 mod aws_deploy;
 mod aws_mode;
 mod body_limit;
+mod bounded;
 mod ci_outputs;
 mod cli_edges;
 mod compare;

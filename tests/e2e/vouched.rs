@@ -2,7 +2,9 @@
 //! stored run's store after it ended (an unlisted log, a log copied from another
 //! region, a listed log with surplus requests, a manifest with inflated
 //! totals) are each named by `report`, left out of every figure (the summary
-//! counts what the target counted) and make it exit 1.
+//! counts what the target counted) and make it exit 1. Reading them is bounded
+//! too: an object over its kind's size limit is refused unread, and a log of
+//! many bad lines names twenty of them and counts the rest.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -213,4 +215,59 @@ fn a_manifest_whose_totals_disagree_with_its_logs_is_named_and_its_worker_read_f
     );
     let line = named(&outcome, "eu-west-1/w0000/manifest.json");
     assert!(line.contains("999999"), "{line}");
+}
+
+#[test]
+fn an_interval_log_larger_than_its_kind_may_be_is_refused_by_its_size_unread() {
+    let run = Stored::run("bounded-huge");
+    // 200 MB (sparse: no disk used), over the 128 MiB an interval log may have.
+    let huge = run.worker("us-east-1", "w0000").join("latency-00042.hlog");
+    std::fs::File::create(&huge)
+        .and_then(|f| f.set_len(200 * 1024 * 1024))
+        .expect("a sparse file");
+
+    let (outcome, total) = run.report();
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    assert_eq!(
+        total, run.sent,
+        "the summary counts what the target counted"
+    );
+    let line = named(&outcome, "us-east-1/w0000/latency-00042.hlog");
+    assert!(
+        line.contains("209715200 bytes, more than the 134217728 an interval log may have"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_log_of_many_bad_lines_names_twenty_and_counts_the_rest() {
+    let run = Stored::run("bounded-lines");
+    let log = run.worker("eu-west-1", "w0000").join("latency-00000.hlog");
+    let mut bytes = std::fs::read(&log).expect("a stored log");
+    for i in 0..100_000 {
+        bytes.extend_from_slice(
+            format!("Tag=v2;metric=x,{i}.000,1.000,1.0,not-base64\n").as_bytes(),
+        );
+    }
+    std::fs::write(&log, bytes).expect("rewrite");
+    run.unseal();
+
+    let (outcome, total) = run.report();
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    // The good lines still count.
+    assert_eq!(
+        total, run.sent,
+        "the summary counts what the target counted"
+    );
+    let key = "eu-west-1/w0000/latency-00000.hlog";
+    // One warning per problem (the closing `error:` line names the first too).
+    let lines: Vec<&str> = (outcome.stderr.lines())
+        .filter(|l| l.contains(key) && l.starts_with("sls-load: warning:"))
+        .collect();
+    assert_eq!(lines.len(), 21, "{}", outcome.stderr);
+    assert!(
+        lines.iter().any(|l| l.contains("99980 more lines refused")),
+        "{}",
+        outcome.stderr
+    );
 }
