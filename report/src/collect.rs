@@ -104,7 +104,14 @@ pub struct Collected {
     drained: Option<u64>,
     /// Whether this collection started over once already.
     restarted: bool,
+    /// Problems not kept past [`MAX_PROBLEMS`] (counted in the last one kept).
+    dropped_problems: u64,
 }
+
+/// Problems a collection keeps (at least half of the room for lines of
+/// interval logs when both kinds overflow); past them, one more problem counts
+/// the rest, so a run of many bad objects stays a short report in bounded memory.
+pub const MAX_PROBLEMS: usize = 1000;
 
 /// Objects read between two attempts to close seconds within one poll.
 const CLOSE_EVERY: usize = 1024;
@@ -148,6 +155,7 @@ impl Collected {
             awaiting: BTreeMap::new(),
             drained: None,
             restarted: false,
+            dropped_problems: 0,
         }
     }
 
@@ -323,7 +331,36 @@ impl Collected {
             }
         }
         self.close_seconds();
+        self.cap_problems();
         Ok(())
+    }
+
+    /// Keeps at most [`MAX_PROBLEMS`] problems, the last one counting those
+    /// left unlisted.
+    fn cap_problems(&mut self) {
+        if self.dropped_problems > 0 {
+            // The previous count, replaced below.
+            self.problems.pop();
+        }
+        let (objects, lines) = (self.problems.len(), self.merged.problems.len());
+        if objects + lines > MAX_PROBLEMS {
+            // Lines keep at least half the room, objects whatever lines leave.
+            let keep_lines = lines.min(MAX_PROBLEMS.saturating_sub(objects).max(MAX_PROBLEMS / 2));
+            let keep_objects = objects.min(MAX_PROBLEMS - keep_lines);
+            self.dropped_problems += (objects + lines - keep_lines - keep_objects) as u64;
+            self.problems.truncate(keep_objects);
+            self.merged.problems.truncate(keep_lines);
+        }
+        if self.dropped_problems > 0 {
+            self.problems.push(Problem {
+                key: ObjectKey::run_prefix(&self.plan.run_id),
+                message: format!(
+                    "{} more problems not listed (the first {} are)",
+                    self.dropped_problems,
+                    self.problems.len() + self.merged.problems.len()
+                ),
+            });
+        }
     }
 
     /// Counts a failed GET; after [`GET_ATTEMPTS`] the object is a problem and is
@@ -414,6 +451,7 @@ impl Collected {
             });
         }
         self.check_manifests();
+        self.cap_problems();
         self.close_all();
         Ok(())
     }
@@ -679,6 +717,34 @@ mod tests {
                 .unwrap();
         }
         out
+    }
+
+    #[test]
+    fn problems_past_the_cap_are_counted_in_one_more() {
+        let yaml = "target: http://127.0.0.1:9\nduration: 10s\nscenarios:\n  s:\n    executor: constant-arrival-rate\n    rate: 10\n    requests: [{ name: home, url: / }]\n";
+        let scenario =
+            sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), yaml.as_bytes())
+                .unwrap();
+        let options = sls_load_plan::testing::options();
+        let mut c = Collected::new(sls_load_plan::plan::plan(&scenario, &options).unwrap());
+        let problem = |i: usize| Problem {
+            key: ObjectKey::new(format!("runs/r/x{i}")).unwrap(),
+            message: "bad".into(),
+        };
+        c.problems.extend((0..700).map(problem));
+        c.merged.problems.extend((0..300).map(problem));
+        c.cap_problems();
+        assert_eq!(c.all_problems().count(), 1000, "up to the cap: all kept");
+        c.merged.problems.extend((0..900).map(problem));
+        c.cap_problems();
+        c.problems.extend((0..10).map(problem));
+        c.cap_problems();
+        assert_eq!(c.all_problems().count(), MAX_PROBLEMS + 1);
+        let last = c.problems.last().unwrap();
+        assert_eq!(
+            last.message,
+            "910 more problems not listed (the first 1000 are)"
+        );
     }
 
     #[test]
