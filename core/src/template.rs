@@ -90,9 +90,49 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// `text` with every `{{__ENV.NAME}}` whose name `env` holds replaced by its
+/// value; other slots and unknown names stay as written.
+pub fn fill_env(text: &str, env: &std::collections::BTreeMap<String, String>) -> String {
+    pieces(text)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.to_owned(),
+            Piece::Var(v) => match env_name(v).and_then(|name| env.get(name)) {
+                Some(value) => value.clone(),
+                None => format!("{{{{{v}}}}}"),
+            },
+        })
+        .collect()
+}
+
 /// The environment variables `{{__ENV.NAME}}` in `text` refers to, in order.
 pub fn env_refs(text: &str) -> impl Iterator<Item = &str> {
     template_vars(text).into_iter().filter_map(env_name)
+}
+
+/// For an absolute URL with credentials in it (`http://user:pass@host/`): the
+/// URL with them shown as `***` (`http://***@host/`), to name it in a message
+/// without repeating them. `None` when it has none. Credentials in URLs are
+/// refused wherever a URL is given (target, requests, events): they would be
+/// stored in `plan.json` and logged by workers; an `authorization` header is
+/// redacted instead.
+pub fn url_with_userinfo_hidden(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (_, host) = authority.rsplit_once('@')?;
+    Some(format!("{scheme}://***@{host}{tail}"))
+}
+
+/// The one-line refusal of a URL with credentials (see
+/// [`url_with_userinfo_hidden`]), or `None` when it has none.
+pub fn userinfo_refusal(url: &str) -> Option<String> {
+    url_with_userinfo_hidden(url).map(|shown| {
+        format!(
+            "`{shown}`: credentials in a URL (user:password@) are refused; send them in an \
+             `authorization` header, e.g. \"Basic {{{{__ENV.CREDENTIALS}}}}\" with -e"
+        )
+    })
 }
 
 /// Whether a header of this name carries a credential: `Authorization`, `Cookie`,
@@ -140,6 +180,31 @@ fn only_references(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_slots_are_filled_and_the_others_kept() {
+        let env = std::collections::BTreeMap::from([("T".to_owned(), "v1".to_owned())]);
+        assert_eq!(
+            fill_env("/x?t={{__ENV.T}}&u={{ __ENV.U }}&i={{__VU}}", &env),
+            "/x?t=v1&u={{__ENV.U}}&i={{__VU}}"
+        );
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_hidden_when_it_is_named() {
+        assert_eq!(
+            url_with_userinfo_hidden("http://admin:PASS@host:8080/x?y=1").as_deref(),
+            Some("http://***@host:8080/x?y=1")
+        );
+        assert_eq!(url_with_userinfo_hidden("http://host/a@b"), None);
+        assert_eq!(url_with_userinfo_hidden("/path@x"), None);
+        let refusal = userinfo_refusal("https://u:p@h").unwrap();
+        assert!(
+            refusal.starts_with("`https://***@h`: credentials"),
+            "{refusal}"
+        );
+        assert!(!refusal.contains("u:p"), "{refusal}");
+    }
 
     #[test]
     fn template_vars_lists_the_names_used() {

@@ -5,7 +5,8 @@
 //! are stored as `runs/{run_id}/events.json` and read back by every report.
 //!
 //! `http:` events send one request over plain HTTP/1.1 (bounded by
-//! [`HTTP_TIMEOUT`]); a status of 400 or more fails the event. `run:` events run
+//! [`HTTP_TIMEOUT`]), their `{{__ENV.NAME}}` slots filled from `-e` for sending
+//! only; a status of 400 or more fails the event. `run:` events run
 //! `sh -c CMD` (the caller has checked `--allow-exec`), killed past their
 //! timeout; a non-zero exit fails the event. `pause_region` events need no
 //! action here: their windows are written into the control object before the
@@ -16,6 +17,7 @@
 //! It does not parse events (the scenario does) or judge their effect on the
 //! load (the report's drill analysis does).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +25,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use sls_load_core::control::Pause;
 use sls_load_core::job::RunId;
+use sls_load_core::template::fill_env;
 use sls_load_plan::drill::{EventAction, EventSpec, HTTP_TIMEOUT};
 use sls_load_report::drill::events::{EventRecord, Outcome};
 
@@ -52,7 +55,7 @@ pub fn pause_windows(events: &[EventSpec], start_at: SystemTime) -> Vec<Pause> {
 pub async fn run_all(
     events: &[EventSpec],
     start_at: SystemTime,
-    run: &RunId,
+    (run, env): (&RunId, &BTreeMap<String, String>),
     cancel: impl Future<Output = ()>,
 ) -> Vec<EventRecord> {
     let cancel = futures_util::future::FutureExt::shared(Box::pin(cancel));
@@ -61,7 +64,7 @@ pub async fn run_all(
         async move {
             let at = start_at + e.at;
             tokio::select! {
-                () = crate::fanout::sleep_until(at) => run_one(e, start_at, run).await,
+                () = crate::fanout::sleep_until(at) => run_one(e, start_at, run, env).await,
                 () = cancel => cancelled(e),
             }
         }
@@ -102,7 +105,12 @@ fn since(start_at: SystemTime) -> f64 {
 }
 
 /// Runs one event now and records it.
-async fn run_one(e: &EventSpec, start_at: SystemTime, run: &RunId) -> EventRecord {
+async fn run_one(
+    e: &EventSpec,
+    start_at: SystemTime,
+    run: &RunId,
+    env: &BTreeMap<String, String>,
+) -> EventRecord {
     let mut record = blank(e);
     record.started_s = Some(since(start_at));
     match &e.action {
@@ -112,10 +120,19 @@ async fn run_one(e: &EventSpec, start_at: SystemTime, run: &RunId) -> EventRecor
             headers,
             body,
         } => {
+            // `{{__ENV.NAME}}` filled in for sending only: the record and its
+            // messages keep the URL as written (a value may be a secret).
+            let headers = (headers.iter())
+                .map(|(name, value)| (name.clone(), fill_env(value, env)))
+                .collect();
+            let (filled, body) = (
+                fill_env(url, env),
+                body.as_deref().map(|b| fill_env(b, env)),
+            );
             let request = HttpEvent {
                 method,
-                url,
-                headers,
+                url: &filled,
+                headers: &headers,
                 body: body.as_deref(),
             };
             match tokio::time::timeout(HTTP_TIMEOUT, request.send()).await {
@@ -338,7 +355,13 @@ mod tests {
                 },
             ),
         ];
-        let records = run_all(&events, start, &run, std::future::pending()).await;
+        let records = run_all(
+            &events,
+            start,
+            (&run, &BTreeMap::new()),
+            std::future::pending(),
+        )
+        .await;
         assert_eq!(records[0].outcome, Outcome::Ok);
         assert_eq!(records[0].output, ["hello ok"]);
         assert_eq!(records[0].exit_code, Some(0));
@@ -372,7 +395,7 @@ mod tests {
             ),
         ];
         let cancel = tokio::time::sleep(Duration::from_millis(200));
-        let records = run_all(&events, SystemTime::now(), &run, cancel).await;
+        let records = run_all(&events, SystemTime::now(), (&run, &BTreeMap::new()), cancel).await;
         assert_eq!(records[0].outcome, Outcome::Ok);
         assert_eq!(records[1].outcome, Outcome::Cancelled);
         assert_eq!(records[1].started_s, None);
@@ -412,7 +435,7 @@ mod tests {
         let first = run_all(
             &[http("a")],
             SystemTime::now(),
-            &run,
+            (&run, &BTreeMap::new()),
             std::future::pending(),
         )
         .await;
@@ -422,7 +445,7 @@ mod tests {
         let second = run_all(
             &[http("b")],
             SystemTime::now(),
-            &run,
+            (&run, &BTreeMap::new()),
             std::future::pending(),
         )
         .await;

@@ -26,6 +26,10 @@ pub enum PlanError {
     /// `--regions` selected nothing.
     #[error("--regions: no region selected")]
     NoRegions,
+    /// The target (`--target` or the scenario's) has credentials in it; the
+    /// message hides them.
+    #[error("target {0}")]
+    TargetCredentials(String),
     /// `--slice` is zero or longer than a Lambda invocation can run.
     #[error("--slice {0:?}: must be between 1s and {max:?}", max = LAMBDA_MAX_TIMEOUT)]
     BadSlice(Duration),
@@ -279,6 +283,10 @@ pub fn layout(
     max_slice: Duration,
     memory_mb: u32,
 ) -> Result<Layout, PlanError> {
+    // `--target` replaces the scenario's checked target: checked again here.
+    if let Some(refusal) = sls_load_core::template::userinfo_refusal(&scenario.target) {
+        return Err(PlanError::TargetCredentials(refusal));
+    }
     let regions = select_regions(scenario, pick)?;
     if max_slice < Duration::from_secs(1) || max_slice > LAMBDA_MAX_TIMEOUT {
         return Err(PlanError::BadSlice(max_slice));

@@ -29,6 +29,7 @@ mod network;
 mod outputs;
 mod package;
 mod preflight;
+mod refused_at_plan;
 mod run;
 mod scale;
 mod scenario_errors;

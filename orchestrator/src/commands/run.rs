@@ -44,6 +44,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let env = opts
         .env
         .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?;
+    sls_load_plan::scenario::secrets::check_header_env(&scenario, &env)?;
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
@@ -331,7 +332,7 @@ async fn invoke_and_follow(
             invoking,
             inject_fault(cloud, plan, opts.local_fault_kill_after),
             following,
-            run_events(cloud, plan, &stopping),
+            run_events(cloud, plan, env, &stopping),
         )
     };
     let heartbeat = async {
@@ -428,10 +429,15 @@ async fn follow(
 
 /// Runs a drill's events at their instants (a stopping run cancels those not
 /// started) and stores what they did (`events.json`); nothing without events.
-async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
+async fn run_events(
+    cloud: &Cloud,
+    plan: &Plan,
+    env: &BTreeMap<String, String>,
+    stopping: &Stopping,
+) {
     let Some(drill) = &plan.drill else { return };
-    let records =
-        crate::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait()).await;
+    let (at, who) = (plan.start_at, (&plan.run_id, env));
+    let records = crate::events::run_all(&drill.events, at, who, stopping.wait()).await;
     for r in records.iter().filter(|r| r.failed()) {
         eprintln!(
             "sls-load: event {} failed: {}",

@@ -7,21 +7,72 @@
 //! fill values in (`fanout` puts them into each payload) and does not decide what
 //! a credential is (`sls_load_core::template` does, for the worker too).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sls_load_core::job::{Job, RequestSpec};
 use sls_load_core::template::{env_refs, shown_header_value};
 
-use super::Scenario;
+use super::{Scenario, ScenarioError};
 
 /// The environment variables the scenario's requests use as `{{__ENV.NAME}}`,
-/// in urls, query values, header values and bodies.
+/// in urls, query values, header values and bodies, and its `http:` events in
+/// their url, headers and body.
 pub fn env_names(scenario: &Scenario) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for request in scenario.scenarios.iter().flat_map(|s| &s.requests) {
         request_env_names(request, &mut names);
     }
+    for e in &scenario.events {
+        if let crate::drill::EventAction::Http {
+            url, headers, body, ..
+        } = &e.action
+        {
+            let texts = std::iter::once(url.as_str())
+                .chain(headers.values().map(String::as_str))
+                .chain(body.as_deref());
+            names.extend(texts.flat_map(env_refs).map(str::to_owned));
+        }
+    }
     names
+}
+
+/// Refuses an `-e` value (in `env`) that holds a line break where it lands in
+/// a header value of a request or an event: such a header cannot be sent, so
+/// the value is named here, before anything starts, not in every request's
+/// failure. The message names the variable and the header, never the value.
+pub fn check_header_env(
+    scenario: &Scenario,
+    env: &BTreeMap<String, String>,
+) -> Result<(), ScenarioError> {
+    let requests = scenario.scenarios.iter().flat_map(|s| {
+        s.requests
+            .iter()
+            .map(move |r| (format!("request `{}`", r.name), &r.headers))
+    });
+    let events = scenario.events.iter().filter_map(|e| match &e.action {
+        crate::drill::EventAction::Http { headers, .. } => {
+            Some((format!("event `{}`", e.name), headers))
+        }
+        _ => None,
+    });
+    for (owner, headers) in requests.chain(events) {
+        for (header, value) in headers {
+            let broken = env_refs(value)
+                .find(|name| env.get(*name).is_some_and(|v| v.contains(['\r', '\n'])));
+            if let Some(name) = broken {
+                return Err(ScenarioError::new(
+                    &scenario.file,
+                    None,
+                    None,
+                    &format!(
+                        "-e {name}: its value holds a line break (CR or LF) and would be \
+                         sent in header `{header}` of {owner}; refused"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds the `{{__ENV.NAME}}` names of one request to `out`.

@@ -97,6 +97,9 @@ fn action(
         ));
     }
     if let Some(http) = &e.http {
+        if let Some(refusal) = sls_load_core::template::userinfo_refusal(&http.url) {
+            return Err(fail("http", format!("url {refusal}")));
+        }
         if !http.url.starts_with("http://") && !http.url.starts_with('/') {
             return Err(fail(
                 "http",

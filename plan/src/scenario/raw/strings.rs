@@ -188,6 +188,9 @@ pub(super) fn present_json<'de, D: Deserializer<'de>>(
 }
 
 fn check_target(text: &str) -> Result<String, String> {
+    if let Some(refusal) = sls_load_core::template::userinfo_refusal(text) {
+        return Err(refusal);
+    }
     let shown = shown(text);
     let usage = "expected a base URL like http://127.0.0.1:8080";
     if !(text.starts_with("http://") || text.starts_with("https://")) {
@@ -273,6 +276,9 @@ fn check_method(text: &str) -> Result<String, String> {
 }
 
 fn check_request_url(text: &str) -> Result<String, String> {
+    if let Some(refusal) = sls_load_core::template::userinfo_refusal(text) {
+        return Err(refusal);
+    }
     let shown = shown(text);
     if text.starts_with('/') {
         let _: http::uri::PathAndQuery = text
