@@ -133,6 +133,11 @@ pub struct Manifest {
     /// manifests of older workers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<LogRecord>,
+    /// Interval-log names whose PUT failed: their intervals went on to a later
+    /// name, so an object stored there anyway is left out by readers (absent
+    /// when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
     /// Intervals it recorded but could not store: every PUT of them failed, up to
     /// and including its last flush.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -536,6 +536,10 @@ impl Collected {
                 return;
             }
             let span = self.span();
+            if (self.manifests.get(&who)).is_some_and(|m| vouch::superseded(m, file)) {
+                tracing::debug!(key = %key, "a name its worker gave up on: left out");
+                return;
+            }
             let vouched = vouch::origin(&bytes, &self.plan.run_id, &who).and_then(|()| match self
                 .manifests
                 .get(&who)

@@ -3,7 +3,8 @@
 //! manifest's totals must add up to the logs it lists ([`totals`]); an
 //! interval log must be listed in its worker's manifest with the requests it
 //! holds ([`listed`]) and must not name another run, region or worker in its
-//! origin comment ([`origin`]). Each check returns the reason an object is left
+//! origin comment ([`origin`]); a name its worker gave up on ([`superseded`])
+//! is left out quietly (its intervals were written again under a later name). Each check returns the reason an object is left
 //! out, as the problem's message. This module reads no store and merges
 //! nothing (collect does both); it is a leaf.
 
@@ -74,6 +75,12 @@ pub fn listed(m: &Manifest, file: &str, requests: u64) -> Result<(), String> {
     }
 }
 
+/// Whether `m` gave up on the name `file` (its PUT failed and its intervals
+/// went on to a later name): an object there is left out without a problem.
+pub fn superseded(m: &Manifest, file: &str) -> bool {
+    m.superseded.iter().any(|n| n == file)
+}
+
 fn unlisted(m: &Manifest) -> String {
     format!(
         "not listed in its worker's manifest (which lists {} logs); left out",
@@ -133,6 +140,7 @@ mod tests {
                 })
                 .collect(),
             unwritten: None,
+            superseded: Vec::new(),
             stopped: false,
             resolutions: Vec::new(),
         }

@@ -99,6 +99,10 @@ fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_th
     );
     let local_dir = dir.path().join("state");
     let summary_path = dir.path().join("summary.json");
+    let failing_from_second_log = (1..=20)
+        .map(|n| format!("op=put,status=503,key-suffix=us-east-1/w0000/latency-{n:05}.hlog"))
+        .collect::<Vec<_>>()
+        .join("; ");
     let outcome = sls_load_with_env(
         &[
             "run",
@@ -115,12 +119,10 @@ fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_th
             "--summary-export",
             summary_path.to_str().expect("utf-8 path"),
         ],
-        // Every PUT of w0000's second interval log fails: its intervals from then
-        // on can never be stored (the worker keeps retrying them under that name).
-        &[(
-            "SLS_LOAD_LOCAL_S3_FAULTS",
-            "op=put,status=503,key-suffix=us-east-1/w0000/latency-00001.hlog",
-        )],
+        // Every PUT of w0000's interval logs from its second on fails: its
+        // intervals from then on can never be stored (each flush moves on to the
+        // next name, which fails too).
+        &[("SLS_LOAD_LOCAL_S3_FAULTS", &failing_from_second_log)],
         LIMIT,
     );
     assert_eq!(
@@ -144,5 +146,58 @@ fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_th
     assert!(
         counted < target.requests(),
         "the summary cannot count what was never stored"
+    );
+}
+
+#[test]
+fn a_log_key_that_answers_503_forever_loses_nothing_its_worker_moves_to_the_next_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let scenario = scenario_file(
+        dir.path(),
+        "moved.yaml",
+        &format!(
+            "target: {}\nduration: 4s\nscenarios:\n  s:\n    executor: constant-arrival-rate\n    rate: 20\n    requests: [{{ name: home, url: / }}]\n",
+            target.url
+        ),
+    );
+    let local_dir = dir.path().join("state");
+    let summary_path = dir.path().join("summary.json");
+    let outcome = sls_load_with_env(
+        &[
+            "run",
+            scenario.to_str().expect("utf-8 path"),
+            "--local",
+            "--local-dir",
+            local_dir.to_str().expect("utf-8 path"),
+            "--workers",
+            "2",
+            "--flush-every",
+            "1s",
+            "--run-id",
+            "moved-1",
+            "--summary-export",
+            summary_path.to_str().expect("utf-8 path"),
+        ],
+        &[(
+            "SLS_LOAD_LOCAL_S3_FAULTS",
+            "op=put,status=503,key-suffix=us-east-1/w0000/latency-00001.hlog",
+        )],
+        LIMIT,
+    );
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let summary = read_json(&summary_path);
+    assert_eq!(
+        summary["total"]["requests"].as_u64(),
+        Some(target.requests()),
+        "the summary counts what the target counted: {summary}"
+    );
+    let manifest = read_json(
+        &local_dir.join("store/sls-load-results/runs/moved-1/us-east-1/w0000/manifest.json"),
+    );
+    assert_eq!(
+        manifest["superseded"],
+        serde_json::json!(["latency-00001.hlog"]),
+        "{manifest}"
     );
 }
