@@ -7,8 +7,9 @@
 //! `http:` events send one request over plain HTTP/1.1 (bounded by
 //! [`HTTP_TIMEOUT`]), their `{{__ENV.NAME}}` slots filled from `-e` for sending
 //! only; a status of 400 or more fails the event. `run:` events run
-//! `sh -c CMD` (the caller has checked `--allow-exec`), killed past their
-//! timeout; a non-zero exit fails the event. `pause_region` events need no
+//! `sh -c CMD` (the caller has checked `--allow-exec`) in a process group of
+//! their own, the whole group killed past their timeout or when the run drops
+//! the event; a non-zero exit fails the event. `pause_region` events need no
 //! action here: their windows are written into the control object before the
 //! workers start ([`pause_windows`]) and the workers pause by their own clock;
 //! the runner only records the window as it passes. A stopping run cancels the
@@ -192,13 +193,22 @@ async fn run_command(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn();
     let child = match child {
         Ok(c) => c,
         Err(e) => return fail(record, format!("`{command}` could not start: {e}")),
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    // Ends the whole group (the shell and what it started) at the timeout, or
+    // when the run drops this event before it ended.
+    let group = ProcessGroup(child.id());
+    let waited = tokio::time::timeout(timeout, child.wait_with_output()).await;
+    if waited.is_ok() {
+        // Ended on its own: what it left running in the background stays.
+        std::mem::forget(group);
+    }
+    match waited {
         Ok(Ok(out)) => {
             let mut text = out.stdout;
             text.extend_from_slice(&out.stderr);
@@ -216,6 +226,21 @@ async fn run_command(
                 humantime::format_duration(timeout)
             ),
         ),
+    }
+}
+
+/// A `run:` event's process group (its leader's id), sent SIGKILL when dropped.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: killpg only sends a signal; the group was made for this
+            // event's shell (`process_group(0)`), so it names nothing else.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 

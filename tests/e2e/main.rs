@@ -31,6 +31,7 @@ mod package;
 mod preflight;
 mod refused_at_plan;
 mod run;
+mod run_events;
 mod scale;
 mod scenario_errors;
 mod secrets;
