@@ -290,6 +290,9 @@ pub struct Delivery {
     /// Points not delivered (the back-end was down, rejected them, or the
     /// bounded buffer was full).
     pub lost: u64,
+    /// Points still queued or in flight when the time allowed after the load
+    /// ended ran out ([`send::CLOSE_TIMEOUT`]).
+    pub abandoned: u64,
     /// The last error, if any.
     pub error: Option<String>,
 }
@@ -388,9 +391,12 @@ impl Outputs {
     /// Finishes every output and prints one line each: points sent, or a
     /// warning naming the output and the points not delivered.
     pub async fn finish(self) {
-        for (spec, mut output) in self.outputs {
+        // All outputs close at once: the end waits one bounded close, not one each.
+        let closing = self.outputs.into_iter().map(|(spec, mut output)| {
             output.finish();
-            let delivery = output.close().await;
+            async move { (spec, output.close().await) }
+        });
+        for (spec, delivery) in futures_util::future::join_all(closing).await {
             eprintln!("{}", report_line(&spec, &delivery));
         }
     }
@@ -398,12 +404,16 @@ impl Outputs {
 
 /// `--out influxdb=...: 1,234 points sent`, or the warning when points were lost.
 pub fn report_line(spec: &OutSpec, d: &Delivery) -> String {
-    if d.lost == 0 && d.error.is_none() {
+    if d.lost == 0 && d.abandoned == 0 && d.error.is_none() {
         return format!("--out {spec}: {} points sent", thousands(d.sent));
     }
+    let abandoned = match d.abandoned {
+        0 => String::new(),
+        n => format!(", {} abandoned", thousands(n)),
+    };
     format!(
-        "sls-load: warning: --out {spec}: {} points not delivered ({} sent){}",
-        thousands(d.lost),
+        "sls-load: warning: --out {spec}: {} points not delivered ({} sent{abandoned}){}",
+        thousands(d.lost + d.abandoned),
         thousands(d.sent),
         d.error
             .as_ref()
@@ -551,9 +561,21 @@ pub(crate) mod tests {
         let lost = Delivery {
             sent: 0,
             lost: 12,
+            abandoned: 0,
             error: Some("connection refused".into()),
         };
         let line = report_line(&spec, &lost);
         assert!(line.contains("warning") && line.contains("12 points not delivered"));
+        let abandoned = Delivery {
+            sent: 3,
+            lost: 2,
+            abandoned: 10,
+            error: Some("still sending".into()),
+        };
+        let line = report_line(&spec, &abandoned);
+        assert!(
+            line.contains("12 points not delivered (3 sent, 10 abandoned): still sending"),
+            "{line}"
+        );
     }
 }

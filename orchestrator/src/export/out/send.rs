@@ -2,13 +2,16 @@
 //! write, OTLP): each output queues encoded batches on a bounded channel and one
 //! task POSTs them in order, retrying a failed send a few times, so a slow or
 //! dead back-end never stalls the run. A full queue or a batch that failed every
-//! attempt is counted as points not delivered, never dropped silently.
+//! attempt is counted as points not delivered, never dropped silently. After
+//! the load ends, the queue gets [`CLOSE_TIMEOUT`] to drain; what is still
+//! queued or in flight then is abandoned and counted as such.
 //!
 //! It does not encode anything (each format's file does) and knows nothing of
 //! the run.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,8 +29,8 @@ pub const QUEUE: usize = 256;
 pub const ATTEMPTS: u32 = 3;
 /// Time allowed for one attempt.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed, at the end, for the queue to drain.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed, at the end, for the queue to drain (all outputs at once).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A waiting delivery report (see [`super::Output::close`]).
 pub type Closing = Pin<Box<dyn Future<Output = Delivery> + Send>>;
@@ -44,7 +47,11 @@ pub struct Batch {
 /// A queue to one endpoint and the task that empties it.
 pub struct Sender {
     queue: Option<mpsc::Sender<Batch>>,
-    task: JoinHandle<Delivery>,
+    task: JoinHandle<()>,
+    /// What the task delivered (or failed to) so far.
+    progress: Arc<Mutex<Delivery>>,
+    /// Points queued.
+    queued: u64,
     /// Points refused because the queue was full.
     overflow: u64,
 }
@@ -67,23 +74,21 @@ impl Sender {
     /// Starts the task POSTing to `uri` with `headers` (call inside the runtime).
     pub fn start(uri: http::Uri, headers: Vec<(&'static str, &'static str)>) -> Sender {
         let (queue, mut rx) = mpsc::channel::<Batch>(QUEUE);
+        let progress = Arc::new(Mutex::new(Delivery::default()));
+        let shared = Arc::clone(&progress);
         let task = tokio::spawn(async move {
-            let mut delivery = Delivery::default();
             let client = client();
             while let Some(batch) = rx.recv().await {
-                match post_with_retries(&client, &uri, &headers, batch.body).await {
-                    Ok(()) => delivery.sent += batch.points,
-                    Err(e) => {
-                        delivery.lost += batch.points;
-                        delivery.error = Some(e);
-                    }
-                }
+                let result = post_with_retries(&client, &uri, &headers, batch.body).await;
+                let mut delivery = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                delivery.count(batch.points, result);
             }
-            delivery
         });
         Sender {
             queue: Some(queue),
             task,
+            progress,
+            queued: 0,
             overflow: 0,
         }
     }
@@ -95,8 +100,9 @@ impl Sender {
         }
         let points = batch.points;
         let queued = self.queue.as_ref().map(|q| q.try_send(batch));
-        if !matches!(queued, Some(Ok(()))) {
-            self.overflow += points;
+        match queued {
+            Some(Ok(())) => self.queued += points,
+            _ => self.overflow += points,
         }
     }
 
@@ -105,20 +111,28 @@ impl Sender {
         self.queue = None;
         Box::pin(async move {
             let overflow = self.overflow;
-            let mut delivery = match tokio::time::timeout(CLOSE_TIMEOUT, self.task).await {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => Delivery {
-                    error: Some(format!("the sender stopped: {e}")),
-                    ..Delivery::default()
-                },
-                Err(_) => Delivery {
-                    error: Some(format!(
-                        "still sending after {}s; the rest was abandoned",
+            let task = self.task;
+            let abort = task.abort_handle();
+            let ended = tokio::time::timeout(CLOSE_TIMEOUT, task).await;
+            // Stopped either way: nothing is sent after it is counted.
+            abort.abort();
+            let mut delivery = self
+                .progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let settled = delivery.sent + delivery.lost;
+            delivery.abandoned = self.queued.saturating_sub(settled);
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => delivery.error = Some(format!("the sender stopped: {e}")),
+                Err(_) => {
+                    delivery.error = Some(format!(
+                        "still sending {}s after the load ended; the rest was abandoned",
                         CLOSE_TIMEOUT.as_secs()
-                    )),
-                    ..Delivery::default()
-                },
-            };
+                    ))
+                }
+            }
             if overflow > 0 {
                 delivery.lost += overflow;
                 delivery.error.get_or_insert_with(|| {
@@ -210,5 +224,37 @@ mod tests {
         let delivery = sender.close().await;
         assert_eq!((delivery.sent, delivery.lost), (0, 5));
         assert!(delivery.error.unwrap().contains("refused"));
+    }
+
+    #[tokio::test]
+    async fn a_back_end_that_never_answers_gets_the_close_timeout_and_its_points_are_abandoned() {
+        // Accepts connections and reads, never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let uri: http::Uri = format!("http://127.0.0.1:{port}/write").parse().unwrap();
+        let mut sender = Sender::start(uri, vec![("content-type", "text/plain")]);
+        for points in [5, 7] {
+            sender.push(Batch {
+                body: b"x value=1".to_vec(),
+                points,
+            });
+        }
+        let delivery = sender.close().await;
+        hold.abort();
+        assert_eq!(
+            (delivery.sent, delivery.lost, delivery.abandoned),
+            (0, 0, 12)
+        );
+        let error = delivery.error.unwrap();
+        assert!(
+            error.contains("still sending 10s after the load ended"),
+            "{error}"
+        );
     }
 }
