@@ -1,9 +1,10 @@
 //! Runs under the local stand-ins' fault switches (docs/TESTING.md): the
 //! invoker and the workers ride out a failing store and a throttling Lambda.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sls_load_e2e::{Target, read_json, scenario_file, sls_load_with_env};
+use sls_load_e2e::{Outcome, Target, read_json, scenario_file, sls_load_with_env};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -85,24 +86,20 @@ scenarios:
     );
 }
 
-#[test]
-fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_the_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = Target::start(&[]);
+/// A 4 s run at 20 requests/s on two workers flushing every second, with the
+/// local S3's `faults`: its outcome and its local directory (the summary is
+/// exported as `summary.json` in `dir`).
+fn flushing_run(dir: &Path, target: &Target, run_id: &str, faults: &str) -> (Outcome, PathBuf) {
     let scenario = scenario_file(
-        dir.path(),
-        "lost.yaml",
+        dir,
+        "flushing.yaml",
         &format!(
             "target: {}\nduration: 4s\nscenarios:\n  s:\n    executor: constant-arrival-rate\n    rate: 20\n    requests: [{{ name: home, url: / }}]\n",
             target.url
         ),
     );
-    let local_dir = dir.path().join("state");
-    let summary_path = dir.path().join("summary.json");
-    let failing_from_second_log = (1..=20)
-        .map(|n| format!("op=put,status=503,key-suffix=us-east-1/w0000/latency-{n:05}.hlog"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let local_dir = dir.join("state");
+    let summary_path = dir.join("summary.json");
     let outcome = sls_load_with_env(
         &[
             "run",
@@ -115,16 +112,29 @@ fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_th
             "--flush-every",
             "1s",
             "--run-id",
-            "lost-1",
+            run_id,
             "--summary-export",
             summary_path.to_str().expect("utf-8 path"),
         ],
-        // Every PUT of w0000's interval logs from its second on fails: its
-        // intervals from then on can never be stored (each flush moves on to the
-        // next name, which fails too).
-        &[("SLS_LOAD_LOCAL_S3_FAULTS", &failing_from_second_log)],
+        &[("SLS_LOAD_LOCAL_S3_FAULTS", faults)],
         LIMIT,
     );
+    (outcome, local_dir)
+}
+
+#[test]
+fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    // Every PUT of w0000's interval logs from its second on fails: its
+    // intervals from then on can never be stored (each flush moves on to the
+    // next name, which fails too).
+    let failing_from_second_log = (1..=20)
+        .map(|n| format!("op=put,status=503,key-suffix=us-east-1/w0000/latency-{n:05}.hlog"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (outcome, _) = flushing_run(dir.path(), &target, "lost-1", &failing_from_second_log);
+    let summary_path = dir.path().join("summary.json");
     assert_eq!(
         outcome.code(),
         1,
@@ -153,38 +163,9 @@ fn a_flush_that_fails_for_good_is_named_with_its_worker_and_seconds_and_fails_th
 fn a_log_key_that_answers_503_forever_loses_nothing_its_worker_moves_to_the_next_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = Target::start(&[]);
-    let scenario = scenario_file(
-        dir.path(),
-        "moved.yaml",
-        &format!(
-            "target: {}\nduration: 4s\nscenarios:\n  s:\n    executor: constant-arrival-rate\n    rate: 20\n    requests: [{{ name: home, url: / }}]\n",
-            target.url
-        ),
-    );
-    let local_dir = dir.path().join("state");
+    let faults = "op=put,status=503,key-suffix=us-east-1/w0000/latency-00001.hlog";
+    let (outcome, local_dir) = flushing_run(dir.path(), &target, "moved-1", faults);
     let summary_path = dir.path().join("summary.json");
-    let outcome = sls_load_with_env(
-        &[
-            "run",
-            scenario.to_str().expect("utf-8 path"),
-            "--local",
-            "--local-dir",
-            local_dir.to_str().expect("utf-8 path"),
-            "--workers",
-            "2",
-            "--flush-every",
-            "1s",
-            "--run-id",
-            "moved-1",
-            "--summary-export",
-            summary_path.to_str().expect("utf-8 path"),
-        ],
-        &[(
-            "SLS_LOAD_LOCAL_S3_FAULTS",
-            "op=put,status=503,key-suffix=us-east-1/w0000/latency-00001.hlog",
-        )],
-        LIMIT,
-    );
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
     let summary = read_json(&summary_path);
     assert_eq!(
