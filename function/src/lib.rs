@@ -214,6 +214,8 @@ async fn run_job_unboxed<S: Sink>(
         unwritten: written.unwritten,
         stopped,
         resolutions: report.resolutions,
+        exceptions: recorder.exceptions(),
+        aborted: recorder.aborted(),
     };
     put_manifest(&job, sink, &manifest).await?;
     Ok(manifest)

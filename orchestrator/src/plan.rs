@@ -472,6 +472,7 @@ fn region_jobs(
                 http: scenario.http.clone(),
                 env: Default::default(),
                 heartbeat: None,
+                script: None,
             });
         }
     }

@@ -45,7 +45,11 @@ pub fn inspect(program: Arc<Program>, mut config: VuConfig) -> Result<Inspection
     let json = match step {
         Step::Ended(Ended::Returned(Some(json))) => json,
         Step::Ended(Ended::Exception(e)) => return Err(ScriptError::Init(e)),
-        _ => return Err(ScriptError::Init("the script's exports could not be read".into())),
+        _ => {
+            return Err(ScriptError::Init(
+                "the script's exports could not be read".into(),
+            ));
+        }
     };
     #[derive(serde::Deserialize)]
     struct Raw {

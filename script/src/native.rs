@@ -132,7 +132,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, bridge: &Rc<Bridge>) -> Result<()> {
         "metric",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, name: String, kind: u8, value: f64, time: bool, tags: Array<'js>| {
+            move |ctx: Ctx<'js>,
+                  name: String,
+                  kind: u8,
+                  value: f64,
+                  time: bool,
+                  tags: Array<'js>| {
                 let kind = match kind {
                     0 => MetricKind::Counter,
                     1 => MetricKind::Gauge,
@@ -177,7 +182,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, bridge: &Rc<Bridge>) -> Result<()> {
     let b = bridge.clone();
     n.set(
         "now",
-        Function::new(ctx.clone(), move || b.started.elapsed().as_secs_f64() * 1000.0)?,
+        Function::new(ctx.clone(), move || {
+            b.started.elapsed().as_secs_f64() * 1000.0
+        })?,
     )?;
     let b = bridge.clone();
     n.set(
@@ -206,19 +213,22 @@ fn install_data<'js>(ctx: &Ctx<'js>, n: &Object<'js>, bridge: &Rc<Bridge>) -> Re
     let b = bridge.clone();
     n.set(
         "open",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, path: String, binary: bool| {
-            let Some(bytes) = b.program.open(&path) else {
-                return Err(throw(
-                    &ctx,
-                    &format!("open(`{path}`): the file was not bundled with the script"),
-                ));
-            };
-            if binary {
-                ArrayBuffer::new_copy(ctx.clone(), bytes).map(|a| a.into_value())
-            } else {
-                String::from_utf8_lossy(bytes).into_owned().into_js(&ctx)
-            }
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, path: String, binary: bool| {
+                let Some(bytes) = b.program.open(&path) else {
+                    return Err(throw(
+                        &ctx,
+                        &format!("open(`{path}`): the file was not bundled with the script"),
+                    ));
+                };
+                if binary {
+                    ArrayBuffer::new_copy(ctx.clone(), bytes).map(|a| a.into_value())
+                } else {
+                    String::from_utf8_lossy(bytes).into_owned().into_js(&ctx)
+                }
+            },
+        )?,
     )?;
     let b = bridge.clone();
     n.set(
@@ -247,7 +257,9 @@ fn install_data<'js>(ctx: &Ctx<'js>, n: &Object<'js>, bridge: &Rc<Bridge>) -> Re
         "b64",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, mode: u8, input: Value<'js>, variant: String| base64_op(&ctx, mode, input, &variant),
+            |ctx: Ctx<'js>, mode: u8, input: Value<'js>, variant: String| {
+                base64_op(&ctx, mode, input, &variant)
+            },
         )?,
     )?;
     Ok(())
@@ -255,7 +267,12 @@ fn install_data<'js>(ctx: &Ctx<'js>, n: &Object<'js>, bridge: &Rc<Bridge>) -> Re
 
 /// k6/encoding: mode 0 encodes (a string or ArrayBuffer), 1 decodes to a
 /// string, 2 decodes to an ArrayBuffer.
-fn base64_op<'js>(ctx: &Ctx<'js>, mode: u8, input: Value<'js>, variant: &str) -> Result<Value<'js>> {
+fn base64_op<'js>(
+    ctx: &Ctx<'js>,
+    mode: u8,
+    input: Value<'js>,
+    variant: &str,
+) -> Result<Value<'js>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let engine = match variant {
         "rawstd" => &STANDARD_NO_PAD,

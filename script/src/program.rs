@@ -36,11 +36,20 @@ const K6_UTILS_NAME: &str = "jslib:k6-utils";
 
 /// k6 modules sls-load refuses, with why.
 const REFUSED: [(&str, &str); 8] = [
-    ("k6/browser", "browser tests need a browser, which workers do not have"),
-    ("k6/experimental/browser", "browser tests need a browser, which workers do not have"),
+    (
+        "k6/browser",
+        "browser tests need a browser, which workers do not have",
+    ),
+    (
+        "k6/experimental/browser",
+        "browser tests need a browser, which workers do not have",
+    ),
     ("k6/net/grpc", "gRPC is not supported; only HTTP is"),
     ("k6/ws", "WebSockets are not supported; only HTTP is"),
-    ("k6/experimental/", "experimental k6 modules are not supported"),
+    (
+        "k6/experimental/",
+        "experimental k6 modules are not supported",
+    ),
     ("k6/crypto", "k6/crypto is not supported"),
     ("k6/html", "HTML parsing is not supported"),
     ("k6/x/", "k6 extensions (xk6) are not supported"),
@@ -48,9 +57,10 @@ const REFUSED: [(&str, &str); 8] = [
 
 /// Why `name` may not be imported, if it may not.
 pub fn refusal(name: &str) -> Option<String> {
-    if let Some((_, why)) = REFUSED.iter().find(|(prefix, _)| {
-        name == *prefix || (prefix.ends_with('/') && name.starts_with(prefix))
-    }) {
+    if let Some((_, why)) = REFUSED
+        .iter()
+        .find(|(prefix, _)| name == *prefix || (prefix.ends_with('/') && name.starts_with(prefix)))
+    {
         return Some(format!("import `{name}`: {why}"));
     }
     if name.starts_with("https://") || name.starts_with("http://") {
@@ -62,7 +72,9 @@ pub fn refusal(name: &str) -> Option<String> {
         ));
     }
     if name.starts_with("k6") && !BUILTINS.iter().any(|(b, _)| *b == name) && !name.contains('.') {
-        return Some(format!("import `{name}`: not a k6 module sls-load provides"));
+        return Some(format!(
+            "import `{name}`: not a k6 module sls-load provides"
+        ));
     }
     None
 }
@@ -79,10 +91,7 @@ pub struct Program {
 
 impl Program {
     /// The script `main` (a key of `files`) with the files it may load.
-    pub fn new(
-        main: &str,
-        files: BTreeMap<String, Vec<u8>>,
-    ) -> Result<Arc<Program>, ScriptError> {
+    pub fn new(main: &str, files: BTreeMap<String, Vec<u8>>) -> Result<Arc<Program>, ScriptError> {
         let main = normalise("", main);
         if !files.contains_key(&main) {
             return Err(ScriptError::Missing(main));
@@ -170,7 +179,12 @@ pub fn normalise(base: &str, path: &str) -> String {
     let path = path.strip_prefix("file://").unwrap_or(path);
     let mut parts: Vec<&str> = Vec::new();
     if !path.starts_with('/') {
-        parts.extend(base.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("").split('/'));
+        parts.extend(
+            base.rsplit_once('/')
+                .map(|(dir, _)| dir)
+                .unwrap_or("")
+                .split('/'),
+        );
     }
     for seg in path.split('/') {
         match seg {
@@ -213,10 +227,9 @@ impl Loader for Modules {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js>> {
-        let source = self
-            .0
-            .source(name)
-            .ok_or_else(|| JsError::new_loading_message(name, "the file was not bundled with the script"))?;
+        let source = self.0.source(name).ok_or_else(|| {
+            JsError::new_loading_message(name, "the file was not bundled with the script")
+        })?;
         Module::declare(ctx.clone(), name, source)
     }
 }
@@ -237,7 +250,13 @@ mod tests {
 
     #[test]
     fn unsupported_modules_are_refused_with_one_line_each() {
-        for name in ["k6/ws", "k6/net/grpc", "k6/browser", "k6/experimental/redis", "k6/x/kafka"] {
+        for name in [
+            "k6/ws",
+            "k6/net/grpc",
+            "k6/browser",
+            "k6/experimental/redis",
+            "k6/x/kafka",
+        ] {
             let why = refusal(name).expect("refused");
             assert!(why.starts_with(&format!("import `{name}`")), "{why}");
             assert!(!why.contains('\n'));

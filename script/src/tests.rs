@@ -47,7 +47,9 @@ fn run(vu: &mut Vu, exec: &str, iter: u64, status: u16) -> (Vec<Op>, Ended) {
             Step::Op(op) => {
                 let answer = match &op {
                     Op::Request(call) => Answer::Reply(Box::new(reply(call, status))),
-                    Op::Batch(calls) => Answer::Replies(calls.iter().map(|c| reply(c, status)).collect()),
+                    Op::Batch(calls) => {
+                        Answer::Replies(calls.iter().map(|c| reply(c, status)).collect())
+                    }
                     Op::Abort(_) => Answer::Stop,
                     _ => Answer::Done,
                 };
@@ -97,7 +99,13 @@ fn a_seed_style_script_asks_for_its_requests_checks_metrics_and_sleeps_in_order(
     let kinds: Vec<String> = ops
         .iter()
         .map(|op| match op {
-            Op::Request(c) => format!("{} {} name={} group={:?}", c.method, c.url, c.name(), c.tag("group")),
+            Op::Request(c) => format!(
+                "{} {} name={} group={:?}",
+                c.method,
+                c.url,
+                c.name(),
+                c.tag("group")
+            ),
             Op::Check(c) => format!("check {} {} {:?}", c.name, c.passed, c.tags),
             Op::Metric(m) => format!("{} {:?} {} {:?}", m.name, m.kind, m.value, m.tags),
             Op::Sleep(d) => format!("sleep {d:?}"),
@@ -114,14 +122,21 @@ fn a_seed_style_script_asks_for_its_requests_checks_metrics_and_sleeps_in_order(
             "waiting Trend 0 [(\"group\", \"::front page\"), (\"page\", \"home\")]",
         ]
     );
-    assert!(matches!(&ops[5], Op::Metric(m) if m.name == "group_duration" && m.is_time && m.tags == [("group".to_owned(), "::front page".to_owned())]));
-    assert!(matches!(&ops[6], Op::Request(c) if c.method == "POST" && c.body.as_deref() == Some(br#"{"u":1}"#.as_slice()) && c.tag("group").is_none()));
+    assert!(
+        matches!(&ops[5], Op::Metric(m) if m.name == "group_duration" && m.is_time && m.tags == [("group".to_owned(), "::front page".to_owned())])
+    );
+    assert!(
+        matches!(&ops[6], Op::Request(c) if c.method == "POST" && c.body.as_deref() == Some(br#"{"u":1}"#.as_slice()) && c.tag("group").is_none())
+    );
     assert_eq!(ops[7], Op::Sleep(std::time::Duration::from_secs(1)));
     assert_eq!(ops.len(), 8);
 
     // A failing answer flips the checks and the rate.
     let (ops, _) = run(&mut vu, "default", 1, 503);
-    assert!(ops.iter().any(|op| matches!(op, Op::Metric(m) if m.name == "errors" && m.value == 1.0)));
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Op::Metric(m) if m.name == "errors" && m.value == 1.0))
+    );
 }
 
 #[test]
@@ -139,7 +154,9 @@ fn an_exception_names_its_place_and_the_vu_goes_on() {
     let mut vu = Vu::new(program(&[("s.js", script)]), config(Arc::default())).unwrap();
     let (ops, ended) = run(&mut vu, "default", 0, 200);
     assert!(ops.is_empty());
-    let Ended::Exception(e) = ended else { panic!("{ended:?}") };
+    let Ended::Exception(e) = ended else {
+        panic!("{ended:?}")
+    };
     assert!(e.starts_with("Error: boom at default (s.js:3"), "{e}");
     let (ops, ended) = run(&mut vu, "default", 1, 200);
     assert_eq!((ops.len(), ended), (1, Ended::Returned(None)));
@@ -147,9 +164,22 @@ fn an_exception_names_its_place_and_the_vu_goes_on() {
 
 #[test]
 fn init_errors_and_refused_modules_fail_the_vu_with_one_line() {
-    let e = Vu::new(program(&[("s.js", "import ws from 'k6/ws';\nexport default function () {}\n")]), config(Arc::default())).err().unwrap();
+    let e = Vu::new(
+        program(&[(
+            "s.js",
+            "import ws from 'k6/ws';\nexport default function () {}\n",
+        )]),
+        config(Arc::default()),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("import `k6/ws`"), "{e}");
-    let e = Vu::new(program(&[("s.js", "throw new Error('bad init');\n")]), config(Arc::default())).err().unwrap();
+    let e = Vu::new(
+        program(&[("s.js", "throw new Error('bad init');\n")]),
+        config(Arc::default()),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("bad init"), "{e}");
 }
 
@@ -172,7 +202,9 @@ fn a_stop_answer_ends_the_iteration_even_through_a_catch() {
 #[test]
 fn shared_arrays_local_modules_open_setup_data_and_batches() {
     let files = [
-        ("s.js", r#"
+        (
+            "s.js",
+            r#"
 import http from 'k6/http';
 import { SharedArray } from 'k6/data';
 import { pick } from './lib/pick.js';
@@ -185,20 +217,36 @@ export default function (data) {
   if (uuidv4().length !== 36 || users.length !== 2 || randomItem([7]) !== 7) throw new Error('helpers');
   console.log(`user ${u.id}`);
 }
-"#),
-        ("lib/pick.js", "export function pick(a, i) { return a[i % a.length]; }\n"),
+"#,
+        ),
+        (
+            "lib/pick.js",
+            "export function pick(a, i) { return a[i % a.length]; }\n",
+        ),
         ("data/users.json", r#"[{"id":"a"},{"id":"b"}]"#),
     ];
     let logs: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut cfg = config(logs.clone());
     cfg.setup_data = Some(r#"{"key":"K"}"#.into());
-    let p = Program::new("s.js", files.iter().map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())).collect()).unwrap();
+    let p = Program::new(
+        "s.js",
+        files
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+    )
+    .unwrap();
     let mut vu = Vu::new(p, cfg).unwrap();
     let (ops, ended) = run(&mut vu, "default", 1, 200);
     assert_eq!(ended, Ended::Returned(None));
-    let Op::Batch(calls) = &ops[0] else { panic!("{ops:?}") };
+    let Op::Batch(calls) = &ops[0] else {
+        panic!("{ops:?}")
+    };
     assert_eq!(calls[0].url, "http://t/u/b?k=K");
     assert_eq!(calls[1].body.as_deref(), Some(b"a=b%20c".as_slice()));
-    assert!(calls[1].headers.contains(&("Content-Type".into(), "application/x-www-form-urlencoded".into())));
+    assert!(calls[1].headers.contains(&(
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into()
+    )));
     assert_eq!(logs.lock().unwrap().as_slice(), ["user b"]);
 }

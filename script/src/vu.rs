@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use rquickjs::{
-    CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
-};
+use rquickjs::{CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 
 use crate::ScriptError;
 use crate::native::{self, Bridge};
@@ -314,7 +312,10 @@ fn iterate(ctx: &Ctx<'_>, loaded: &Loaded, start: &Start, bridge: &Bridge) -> En
         if result.is_undefined() {
             return Ok(None);
         }
-        Ok(ctx.json_stringify(result)?.map(|s| s.to_string()).transpose()?)
+        Ok(ctx
+            .json_stringify(result)?
+            .map(|s| s.to_string())
+            .transpose()?)
     };
     match run() {
         Ok(value) => Ended::Returned(value),
@@ -340,13 +341,20 @@ fn inspection(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<Option<String>
     for key in namespace.keys::<String>() {
         let key = key?;
         let v: Value = namespace.get(key.as_str())?;
-        let kind = if v.is_function() { "function" } else { v.type_name() };
+        let kind = if v.is_function() {
+            "function"
+        } else {
+            v.type_name()
+        };
         exports.set(key.as_str(), kind)?;
     }
     out.set("exports", exports)?;
     let options: Value = namespace.get("options")?;
     out.set("options", options)?;
-    Ok(ctx.json_stringify(out)?.map(|s| s.to_string()).transpose()?)
+    Ok(ctx
+        .json_stringify(out)?
+        .map(|s| s.to_string())
+        .transpose()?)
 }
 
 /// k6's one-line rendering of an exception: `Error: boom at default (script.js:12:5)`.

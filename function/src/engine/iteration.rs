@@ -29,13 +29,16 @@ pub(super) struct Vu {
     number: u64,
     /// Iterations this VU started (k6's `__ITER` of the next one).
     pub(super) iterations: u64,
-    conn: Conn,
+    pub(super) conn: Conn,
     vars: Vars,
     rng: StdRng,
     /// The VU's request timer (see [`send_within`]).
-    timer: Pin<Box<Sleep>>,
+    pub(super) timer: Pin<Box<Sleep>>,
     /// Fires when the engine is told to stop.
-    stop: StopSignal,
+    pub(super) stop: StopSignal,
+    /// The script's side of the VU, when its scenario runs a script (taken
+    /// out while an iteration runs; `None` too when its init failed).
+    pub(super) script: Option<super::script::ScriptVu>,
 }
 
 impl Vu {
@@ -51,6 +54,10 @@ impl Vu {
             rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             timer: Box::pin(tokio::time::sleep_until(ctx.hard_stop.into())),
             stop: ctx.stop.signal(),
+            script: ctx
+                .script
+                .as_ref()
+                .and_then(|s| super::script::ScriptVu::new(ctx, s, number)),
         }
     }
 }
@@ -66,8 +73,11 @@ pub(super) async fn run(
     ctx: &Ctx,
     vu: &mut Vu,
     intended: Option<Instant>,
-    mut keep_going: impl FnMut() -> bool,
+    mut keep_going: impl FnMut() -> bool + Send,
 ) -> Result<Instant, RecorderError> {
+    if let Some(script) = &ctx.script {
+        return super::script::run(ctx, script, vu, intended, &mut keep_going).await;
+    }
     let mut ended = Instant::now();
     let began = intended.unwrap_or(ended);
     ctx.recorder.vu_busy(&ctx.name, true, ended)?;
@@ -197,7 +207,7 @@ async fn send_step(
 ///
 /// Once `stop` fires, the deadline comes forward to at most
 /// [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN) later.
-async fn send_within(
+pub(super) async fn send_within(
     conn: &mut Conn,
     timer: &mut Pin<Box<Sleep>>,
     stop: &mut StopSignal,
@@ -250,14 +260,20 @@ fn classify_status(status: u16, expect: Option<u16>) -> Outcome {
         Some(want) => status == want,
         None => (200..400).contains(&status),
     };
-    if ok {
-        Outcome::Ok
-    } else if (400..500).contains(&status) {
-        Outcome::Failed(ErrorClass::Http4xx)
+    match ok {
+        true => Outcome::Ok,
+        false => Outcome::Failed(status_class(status)),
+    }
+}
+
+/// The error class of a response whose status was not the expected one.
+pub(super) fn status_class(status: u16) -> ErrorClass {
+    if (400..500).contains(&status) {
+        ErrorClass::Http4xx
     } else if status >= 500 {
-        Outcome::Failed(ErrorClass::Http5xx)
+        ErrorClass::Http5xx
     } else {
-        Outcome::Failed(ErrorClass::Status)
+        ErrorClass::Status
     }
 }
 
