@@ -127,6 +127,11 @@ pub struct JobScript {
     /// k6's `tags` option: tags every sample of the run carries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Send every request to `target`, whatever origin its URL names (`run
+    /// script.js --target URL`: a script written for `https://test.k6.io`
+    /// pointed at a test system); the `Host` header becomes the target's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retarget: bool,
 }
 
 /// One file of a [`JobScript`]: UTF-8 text as is, anything else base64.

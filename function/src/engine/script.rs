@@ -55,6 +55,8 @@ pub(super) struct ScriptCtx {
     pub(super) http: crate::job::HttpOptions,
     /// The worker's region (for `http.region_header`).
     pub(super) region: String,
+    /// Every request goes to the job's target (`JobScript::retarget`).
+    pub(super) retarget: bool,
     /// Targets of origins other than the job's, made on first use.
     pub(super) others: tokio::sync::Mutex<HashMap<String, Arc<Target>>>,
 }
@@ -93,6 +95,7 @@ impl ScriptCtx {
             },
             http: http.clone(),
             region: job.region.as_str().to_owned(),
+            retarget: script.retarget,
             others: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -295,7 +298,11 @@ struct Prepared {
 
 /// Builds `call`'s request (`None` origin: the job's target).
 fn prepare(ctx: &Ctx, script: &ScriptCtx, call: &HttpCall) -> Result<Prepared, String> {
-    let (origin, authority, path) = split_url(&call.url, ctx.target.authority())?;
+    let (mut origin, mut authority, path) = split_url(&call.url, ctx.target.authority())?;
+    if script.retarget {
+        origin = None;
+        ctx.target.authority().clone_into(&mut authority);
+    }
     let method = Method::from_bytes(call.method.as_bytes()).map_err(|e| e.to_string())?;
     let uri: Uri = path
         .parse()

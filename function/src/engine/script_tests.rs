@@ -23,6 +23,7 @@ fn script_job(url: &str, source: &str, executor: Executor, duration: Duration) -
         setup_data: None,
         discard_response_bodies: false,
         tags: BTreeMap::new(),
+        retarget: false,
     });
     job
 }
@@ -208,5 +209,69 @@ export function browse(data) {
     assert_eq!(
         recorder.counts().values().map(|c| c.requests).sum::<u64>(),
         18
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_scripts_run_unchanged_against_the_target() {
+    let (url, seen) = server(Duration::ZERO).await;
+    // Seed 1 names https://test.k6.io: `--target` sends it to the loopback server.
+    let mut job = script_job(
+        &url,
+        include_str!("../../../samples/k6/seed-stages.js"),
+        Executor::PerVuIterations {
+            vus: 2,
+            iterations: 2,
+        },
+        Duration::from_secs(10),
+    );
+    job.script.as_mut().expect("script").retarget = true;
+    let (_, recorder, log) = run_script(&job).await;
+    assert_eq!(seen.paths.lock().expect("lock").len(), 4);
+    assert_eq!(recorder.counts()["https://test.k6.io"].requests, 4);
+    assert_eq!(recorder.checks()["status was 200"].passes, 4);
+    assert_eq!(count(&log, &["metric=http_req_duration"]), 4);
+
+    // Seed 2 through `-e BASE_URL=`: the server answers no `access`, so every
+    // login fails its check and the error rate is one half.
+    let mut job = script_job(
+        &url,
+        include_str!("../../../samples/k6/seed-crocodiles.js"),
+        Executor::PerVuIterations {
+            vus: 2,
+            iterations: 2,
+        },
+        Duration::from_secs(10),
+    );
+    job.env.insert("BASE_URL".into(), url.clone());
+    let (_, recorder, log) = run_script(&job).await;
+    assert_eq!(seen.paths.lock().expect("lock").len(), 4 + 8);
+    assert_eq!(
+        count(
+            &log,
+            &[
+                "metric=errors;metric_type=rate;passed=false",
+                "group=::public%20crocodiles"
+            ]
+        ),
+        4
+    );
+    assert_eq!(
+        count(
+            &log,
+            &[
+                "metric=errors;metric_type=rate;passed=true",
+                "group=::login"
+            ]
+        ),
+        4
+    );
+    assert_eq!(recorder.checks()["logged in"].fails, 4);
+    assert_eq!(
+        count(
+            &log,
+            &["metric=http_req_duration", "method=POST", "group=::login"]
+        ),
+        4
     );
 }
