@@ -41,6 +41,7 @@ pub fn inspect(program: Arc<Program>, mut config: VuConfig) -> Result<Inspection
         iteration_in_scenario: 0,
         scenario: String::new(),
         executor: String::new(),
+        deadline: None,
     });
     let json = match step {
         Step::Ended(Ended::Returned(Some(json))) => json,

@@ -29,7 +29,7 @@ pub use program::{Program, normalise, refusal};
 pub use protocol::{
     Answer, CheckSample, Ended, HttpCall, MetricKind, MetricSample, Op, Reply, ResponseType, Step,
 };
-pub use vu::{JS_STACK_LIMIT, LogFn, LogLevel, STACK_SIZE, Start, Vu, VuConfig};
+pub use vu::{HaltFn, JS_STACK_LIMIT, LogFn, LogLevel, STACK_SIZE, Start, Vu, VuConfig};
 
 /// Why a script cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -323,17 +323,17 @@ fn pairs(flat: &Array<'_>) -> Result<Vec<(String, String)>> {
 }
 
 /// The prelude's request arguments:
-/// `[method, url, body, headers, tags, type, timeoutMs, ranges, redirects]`.
+/// `[method, url, name, body, headers, tags, type, timeoutMs, ranges, redirects]`.
 fn http_call<'js>(ctx: &Ctx<'js>, args: &Array<'js>) -> Result<HttpCall> {
-    let ranges: Vec<f64> = args.get(7)?;
+    let ranges: Vec<f64> = args.get(8)?;
     let expected = ranges
         .chunks(2)
         .filter(|c| c.len() == 2)
         .map(|c| (c[0].clamp(0.0, 999.0) as u16, c[1].clamp(0.0, 999.0) as u16))
         .collect();
-    let timeout: f64 = args.get(6)?;
-    let redirects: f64 = args.get(8)?;
-    let response = match args.get::<u8>(5)? {
+    let timeout: f64 = args.get(7)?;
+    let redirects: f64 = args.get(9)?;
+    let response = match args.get::<u8>(6)? {
         1 => ResponseType::None,
         2 => ResponseType::Binary,
         _ => ResponseType::Text,
@@ -341,9 +341,10 @@ fn http_call<'js>(ctx: &Ctx<'js>, args: &Array<'js>) -> Result<HttpCall> {
     Ok(HttpCall {
         method: args.get(0)?,
         url: args.get(1)?,
-        body: bytes_of(ctx, args.get(2)?)?,
-        headers: pairs(&args.get(3)?)?,
-        tags: pairs(&args.get(4)?)?,
+        name: args.get(2)?,
+        body: bytes_of(ctx, args.get(3)?)?,
+        headers: pairs(&args.get(4)?)?,
+        tags: pairs(&args.get(5)?)?,
         response,
         timeout: (timeout >= 0.0)
             .then(|| Duration::try_from_secs_f64(timeout / 1000.0).unwrap_or(Duration::MAX)),
@@ -353,7 +354,7 @@ fn http_call<'js>(ctx: &Ctx<'js>, args: &Array<'js>) -> Result<HttpCall> {
 }
 
 /// A reply as the prelude's `Response` reads it:
-/// `[status, body, headers, timings, error, error_code, url, proto]`.
+/// `[status, body, headers ("K: v" lines), timings, error, error_code, url, proto]`.
 fn reply_value<'js>(ctx: &Ctx<'js>, r: &Reply, binary: bool) -> Result<Value<'js>> {
     let out = Array::new(ctx.clone())?;
     out.set(0, r.status)?;
@@ -366,10 +367,15 @@ fn reply_value<'js>(ctx: &Ctx<'js>, r: &Reply, binary: bool) -> Result<Value<'js
         },
     };
     out.set(1, body)?;
-    let headers = Array::new(ctx.clone())?;
+    let mut headers = String::with_capacity(r.headers.len() * 32);
     for (i, (k, v)) in r.headers.iter().enumerate() {
-        headers.set(2 * i, k.as_str())?;
-        headers.set(2 * i + 1, v.as_str())?;
+        if i > 0 {
+            headers.push('\n');
+        }
+        headers.push_str(k);
+        headers.push_str(": ");
+        // A line break inside a value would split it: HTTP forbids them anyway.
+        headers.push_str(&v.replace('\n', " "));
     }
     out.set(2, headers)?;
     out.set(3, r.timings.to_vec())?;

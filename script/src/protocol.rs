@@ -17,12 +17,14 @@ pub struct HttpCall {
     /// The URL as the script gave it (absolute in k6; a path is taken relative to
     /// the target).
     pub url: String,
+    /// The request's `name` tag: the script's `tags.name`, else the URL.
+    pub name: String,
     /// The body, if any.
     pub body: Option<Vec<u8>>,
     /// Request headers as given, in order.
     pub headers: Vec<(String, String)>,
-    /// The sample's tags: `name` (the URL unless the script named it), `group`
-    /// when inside one, then the script's own tags.
+    /// The sample's tags but `name`: `group` when inside one, the run's
+    /// tags, then the request's own.
     pub tags: Vec<(String, String)>,
     /// What the script wants of the body.
     pub response: ResponseType,
@@ -38,7 +40,7 @@ pub struct HttpCall {
 impl HttpCall {
     /// The request's `name` tag.
     pub fn name(&self) -> &str {
-        self.tag("name").unwrap_or(&self.url)
+        &self.name
     }
 
     /// The value of tag `key`, if any.

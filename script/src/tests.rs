@@ -23,6 +23,7 @@ fn config(logs: Arc<Mutex<Vec<String>>>) -> VuConfig {
         tags: BTreeMap::new(),
         discard_response_bodies: false,
         log: Arc::new(move |_, line| logs.lock().unwrap().push(line.to_owned())),
+        halted: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn start(exec: &str, iter: u64) -> Start {
         iteration_in_scenario: iter,
         scenario: "default".to_owned(),
         executor: "constant-vus".to_owned(),
+        deadline: None,
     }
 }
 
@@ -249,4 +251,16 @@ export default function (data) {
         "application/x-www-form-urlencoded".into()
     )));
     assert_eq!(logs.lock().unwrap().as_slice(), ["user b"]);
+}
+
+#[test]
+fn a_loop_without_requests_is_interrupted_at_its_deadline() {
+    let script = "export default function () { for (;;) {} }\n";
+    let mut vu = Vu::new(program(&[("s.js", script)]), config(Arc::default())).unwrap();
+    let mut s = start("default", 0);
+    s.deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(50));
+    assert_eq!(vu.start(s.clone()), Step::Ended(Ended::Interrupted));
+    // The VU is usable afterwards: its next iteration runs (and is interrupted) too.
+    s.deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(50));
+    assert_eq!(vu.start(s), Step::Ended(Ended::Interrupted));
 }

@@ -13,11 +13,15 @@
 //! `RangeError`), and nothing of it is reachable from outside but through
 //! [`Input`] and [`Output`].
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
+use rquickjs::context::intrinsic;
 use rquickjs::{CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 
 use crate::ScriptError;
@@ -63,7 +67,13 @@ pub struct VuConfig {
     pub discard_response_bodies: bool,
     /// Console output.
     pub log: LogFn,
+    /// Asked every few thousand instructions: `true` ends the running
+    /// iteration (the test stops), even one that makes no request.
+    pub halted: Option<HaltFn>,
 }
+
+/// See [`VuConfig::halted`].
+pub type HaltFn = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// One iteration to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +88,10 @@ pub struct Start {
     pub scenario: String,
     /// Its executor's k6 name.
     pub executor: String,
+    /// When the iteration must be over: JavaScript still running then (a
+    /// loop that makes no request) is interrupted, the iteration ends as
+    /// [`Ended::Interrupted`].
+    pub deadline: Option<Instant>,
 }
 
 /// What drives a VU's coroutine.
@@ -193,8 +207,30 @@ fn body(y: &Yielder<Input, Output>, program: Arc<Program>, config: VuConfig) {
     rt.set_loader(Modules(program.clone()), Modules(program.clone()));
     let bridge = Bridge::new(y, program.clone(), config.log.clone());
     let stopping = bridge.stopping.clone();
-    rt.set_interrupt_handler(Some(Box::new(move || stopping.get())));
-    let context = match Context::full(&rt) {
+    let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+    let due = deadline.clone();
+    let halted = config.halted.clone();
+    rt.set_interrupt_handler(Some(Box::new(move || {
+        // Called every few thousand instructions: a stop, or a deadline passed.
+        if due.get().is_some_and(|d| Instant::now() >= d) || halted.as_ref().is_some_and(|h| h()) {
+            stopping.set(true);
+        }
+        stopping.get()
+    })));
+    // Every intrinsic a k6 script may use; not `Performance`, `WeakRef` and
+    // `DOMException` (browser APIs k6 does not have either).
+    type Intrinsics = (
+        intrinsic::Date,
+        intrinsic::Eval,
+        intrinsic::RegExpCompiler,
+        intrinsic::RegExp,
+        intrinsic::Json,
+        intrinsic::Proxy,
+        intrinsic::MapSet,
+        intrinsic::TypedArrays,
+        intrinsic::Promise,
+    );
+    let context = match Context::custom::<Intrinsics>(&rt) {
         Ok(c) => c,
         Err(e) => {
             y.suspend(Output::Failed(e.to_string()));
@@ -209,11 +245,15 @@ fn body(y: &Yielder<Input, Output>, program: Arc<Program>, config: VuConfig) {
             return;
         }
     };
+    // What init left unreachable (cycles of the parsed modules) is freed now,
+    // not when the runtime's allocations next reach the collector's threshold.
+    rt.run_gc();
     let mut out = Output::Ready;
     loop {
         match y.suspend(out) {
             Input::Start(start) => {
                 bridge.stopping.set(false);
+                deadline.set(start.deadline);
                 let ended = context.with(|ctx| iterate(&ctx, &loaded, &start, &bridge));
                 bridge.stopping.set(false);
                 out = Output::Step(Step::Ended(ended));

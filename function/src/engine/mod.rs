@@ -239,7 +239,7 @@ pub async fn run_until(
                 .script
                 .as_ref()
                 .zip(program.clone())
-                .map(|(s, p)| script::ScriptCtx::new(s, p, scenario, job)),
+                .map(|(s, p)| script::ScriptCtx::new(s, p, scenario, job, stop.clone())),
         });
         tasks.push(tokio::spawn(run_scenario(ctx, scenario.clone(), window)));
     }

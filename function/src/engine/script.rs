@@ -68,6 +68,7 @@ impl ScriptCtx {
         program: Arc<Program>,
         scenario: &crate::job::JobScenario,
         job: &crate::job::Job,
+        stop: Arc<super::Stop>,
     ) -> Self {
         let (env, http) = (&job.env, &job.http);
         let name = scenario.name.clone();
@@ -92,6 +93,7 @@ impl ScriptCtx {
                 tags: script.tags.clone(),
                 discard_response_bodies: script.discard_response_bodies,
                 log,
+                halted: Some(Arc::new(move || stop.is_stopped())),
             },
             http: http.clone(),
             region: job.region.as_str().to_owned(),
@@ -138,6 +140,9 @@ pub(super) struct ScriptVu {
     /// Connections by (origin, slot): slot 0 is the VU's own to that origin,
     /// 1.. those of batches.
     conns: HashMap<(String, usize), Conn>,
+    /// The recorder's index of each request this VU sent (a script sends
+    /// few distinct ones: looked up without building a key).
+    indices: Vec<(RequestInfo, usize)>,
 }
 
 impl ScriptVu {
@@ -151,6 +156,7 @@ impl ScriptVu {
                 vu,
                 iterations: 0,
                 conns: HashMap::new(),
+                indices: Vec::new(),
             }),
             Err(e) => {
                 let message = e.to_string();
@@ -193,6 +199,7 @@ pub(super) async fn run(
         iteration_in_scenario: js.iterations,
         scenario: ctx.name.clone(),
         executor: script.executor.to_owned(),
+        deadline: Some(ctx.hard_stop),
     };
     vu.iterations += 1;
     js.iterations += 1;
@@ -389,7 +396,7 @@ async fn request(
     }
     let timed_from = clock.intended.take().unwrap_or(sent);
     ctx.first_sent.note(&ctx.clock, sent);
-    let index = request_index(ctx, call);
+    let index = request_index(ctx, js, call);
     let prepared = match prepare(ctx, script, call) {
         Ok(p) => p,
         Err(why) => {
@@ -485,7 +492,7 @@ async fn batch(
             results[i] = Some(r);
         }
         for (i, call) in chunk.iter().enumerate() {
-            let index = request_index(ctx, call);
+            let index = request_index(ctx, js, call);
             let result = match (&prepared[i], results[i].take()) {
                 (Err(_), _) | (Ok(_), None) => Err(ErrorClass::Protocol),
                 (Ok(_), Some(r)) => r,
@@ -567,18 +574,24 @@ async fn send(
 }
 
 /// The recorder's index of `call`'s request (name, method, scenario, tags).
-fn request_index(ctx: &Ctx, call: &HttpCall) -> usize {
-    ctx.recorder.request(RequestInfo {
+fn request_index(ctx: &Ctx, js: &mut ScriptVu, call: &HttpCall) -> usize {
+    let known = js.indices.iter().find(|(info, _)| {
+        info.name == call.name && info.method == call.method && info.tags == call.tags
+    });
+    if let Some((_, i)) = known {
+        return *i;
+    }
+    let info = RequestInfo {
         name: call.name().to_owned(),
         method: call.method.clone(),
         scenario: ctx.name.clone(),
-        tags: call
-            .tags
-            .iter()
-            .filter(|(k, _)| k != "name")
-            .cloned()
-            .collect(),
-    })
+        tags: call.tags.clone(),
+    };
+    let i = ctx.recorder.request(info.clone());
+    if js.indices.len() < 64 {
+        js.indices.push((info, i));
+    }
+    i
 }
 
 /// Records one request's outcome.

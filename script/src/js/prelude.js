@@ -13,15 +13,19 @@
     'http_req_receiving', 'iterations', 'iteration_duration', 'vus', 'vus_max', 'checks',
     'data_sent', 'data_received', 'group_duration', 'dropped_iterations']);
 
-  function flatTags(extra) {
+  const EMPTY = Object.freeze([]);
+  // `[k, v, ...]`: the group (inside one), the run's tags, then `extra`'s
+  // (never `skip`). The common case, no tags at all, allocates nothing.
+  function flatTags(extra, skip) {
+    if (state.group === '' && !state.hasTags && !extra) return EMPTY;
     const out = [];
     if (state.group !== '') out.push('group', state.group);
-    for (const k in state.tags) out.push(k, String(state.tags[k]));
+    if (state.hasTags) for (const k in state.tags) out.push(k, String(state.tags[k]));
     if (extra) for (const k in extra) {
-      if (k === 'group') continue;
+      if (k === 'group' || k === skip) continue;
       out.push(k, String(extra[k]));
     }
-    return out;
+    return out.length === 0 ? EMPTY : out;
   }
 
   // ---- k6 -------------------------------------------------------------------
@@ -104,30 +108,45 @@
   }
   const TYPES = { text: 0, none: 1, binary: 2 };
 
+  // `raw` is the bridge's `[status, body, headers "K: v\n...", timings[7],
+  // error, error_code, url, proto]`; what a script rarely reads is read from it
+  // on first use.
   class Response {
-    constructor(raw, request) {
+    constructor(raw, args) {
       this.status = raw[0];
       this.body = raw[1];
-      this._h = raw[2];
-      this._headers = null;
-      const t = raw[3];
-      this.timings = { duration: t[0], blocked: t[1], connecting: t[2], tls_handshaking: t[3], sending: t[4], waiting: t[5], receiving: t[6] };
-      this.error = raw[4];
-      this.error_code = raw[5];
-      this.url = raw[6];
-      this.proto = raw[7];
-      this.status_text = raw[0] ? String(raw[0]) : '';
-      this.request = request;
-      this.cookies = {};
+      this._r = raw;
+      this._a = args;
     }
     get headers() {
-      if (this._headers === null) {
-        const h = {};
-        const f = this._h;
-        for (let i = 0; i < f.length; i += 2) h[f[i]] = (f[i] in h) ? h[f[i]] + ', ' + f[i + 1] : f[i + 1];
-        this._headers = h;
+      const h = {};
+      const text = this._r[2];
+      if (text !== '') for (const line of text.split('\n')) {
+        const i = line.indexOf(': ');
+        const k = line.substring(0, i);
+        const v = line.substring(i + 2);
+        h[k] = (k in h) ? h[k] + ', ' + v : v;
       }
-      return this._headers;
+      Object.defineProperty(this, 'headers', { value: h, enumerable: true });
+      return h;
+    }
+    get timings() {
+      const t = this._r[3];
+      const v = { duration: t[0], blocked: t[1], connecting: t[2], tls_handshaking: t[3], sending: t[4], waiting: t[5], receiving: t[6] };
+      Object.defineProperty(this, 'timings', { value: v, enumerable: true });
+      return v;
+    }
+    get error() { return this._r[4]; }
+    get error_code() { return this._r[5]; }
+    get url() { return this._r[6]; }
+    get proto() { return this._r[7]; }
+    get status_text() { return this.status ? String(this.status) : ''; }
+    get cookies() { return {}; }
+    get request() {
+      const a = this._a;
+      const headers = {};
+      for (let i = 0; i < a[4].length; i += 2) headers[a[4][i]] = a[4][i + 1];
+      return { method: a[0], url: a[1], body: a[3], headers };
     }
     json(selector) {
       if (this.body === null || this.body === undefined) throw new Error('the response has no body (responseType none or discardResponseBodies)');
@@ -153,28 +172,46 @@
     return parts.join('&');
   }
 
-  // The bridge's argument list for one request.
+  // The bridge's argument list for one request:
+  // `[method, url, name, body, headers, tags, type, timeoutMs, ranges, redirects]`.
   function prepare(method, url, body, params) {
     if (!state.initDone) throw new Error('making requests in the init context is not supported');
-    params = params || {};
-    if (url && typeof url === 'object' && url.url !== undefined) url = url.url;
+    if (url !== null && typeof url === 'object' && url.url !== undefined) {
+      if (!params || !params.tags || params.tags.name === undefined) {
+        params = Object.assign({}, params || {});
+        params.tags = Object.assign({ name: url.name }, (params && params.tags) || {});
+      }
+      url = url.url;
+    }
     url = String(url);
-    const headers = [];
+    if (body === undefined) body = null;
+    let headers = EMPTY;
     let hasType = false;
-    if (params.headers) for (const k in params.headers) {
-      headers.push(k, String(params.headers[k]));
-      if (k.toLowerCase() === 'content-type') hasType = true;
+    if (params && params.headers) {
+      headers = [];
+      for (const k in params.headers) {
+        headers.push(k, String(params.headers[k]));
+        if (k.toLowerCase() === 'content-type') hasType = true;
+      }
     }
-    if (body !== null && body !== undefined && typeof body === 'object' && !(body instanceof ArrayBuffer)) {
-      body = formEncode(body);
-      if (!hasType) headers.push('Content-Type', 'application/x-www-form-urlencoded');
-    } else if (body !== null && body !== undefined && !(body instanceof ArrayBuffer)) {
+    if (body !== null && typeof body === 'object') {
+      if (body instanceof ArrayBuffer) {
+        body = Array.from(new Uint8Array(body));
+      } else {
+        body = formEncode(body);
+        if (!hasType) {
+          if (headers === EMPTY) headers = [];
+          headers.push('Content-Type', 'application/x-www-form-urlencoded');
+        }
+      }
+    } else if (body !== null) {
       body = String(body);
-    } else if (body === undefined) {
-      body = null;
     }
-    const tags = Object.assign({}, params.tags || {});
-    if (tags.name === undefined) tags.name = url;
+    if (!params) {
+      return [method, url, url, body, headers, flatTags(null, 'name'), state.discard ? 1 : 0, -1, responseCallback.ranges, -1];
+    }
+    const tags = params.tags;
+    const name = (tags && tags.name !== undefined) ? String(tags.name) : url;
     let cb = responseCallback;
     if ('responseCallback' in params) {
       cb = params.responseCallback === null ? { ranges: [] } : params.responseCallback;
@@ -187,8 +224,7 @@
     }
     const timeout = params.timeout === undefined ? -1 : durationMs(params.timeout);
     const redirects = params.redirects === undefined ? -1 : Number(params.redirects);
-    const request = { method, url, body, headers: params.headers || {} };
-    return [[method, url, body, headers, flatTags(tags), type, timeout, cb.ranges, redirects], request];
+    return [method, url, name, body, headers, flatTags(tags, 'name'), type, timeout, cb.ranges, redirects];
   }
 
   function durationMs(d) {
@@ -200,27 +236,25 @@
   }
 
   function request(method, url, body, params) {
-    const [args, req] = prepare(String(method).toUpperCase(), url, body, params);
-    return new Response(n.request(args), req);
+    const args = prepare(String(method).toUpperCase(), url, body, params);
+    return new Response(n.request(args), args);
   }
   function batch(reqs) {
     const list = [];
     const keys = [];
-    const reqObjs = [];
     const add = (key, r) => {
       let args;
       if (typeof r === 'string') args = prepare('GET', r, null, null);
       else if (Array.isArray(r)) args = prepare(String(r[0]).toUpperCase(), r[1], r[2], r[3]);
       else args = prepare(String(r.method || 'GET').toUpperCase(), r.url, r.body, r.params);
       keys.push(key);
-      list.push(args[0]);
-      reqObjs.push(args[1]);
+      list.push(args);
     };
     if (Array.isArray(reqs)) reqs.forEach((r, i) => add(i, r));
     else for (const k in reqs) add(k, reqs[k]);
     const raws = n.batch(list);
     const out = Array.isArray(reqs) ? [] : {};
-    raws.forEach((raw, i) => { out[keys[i]] = new Response(raw, reqObjs[i]); });
+    raws.forEach((raw, i) => { out[keys[i]] = new Response(raw, list[i]); });
     return out;
   }
   function url(strings, ...values) {
@@ -341,6 +375,11 @@
       globalThis.__VU = vu;
       globalThis.__ITER = iterInScenario;
     },
-    configure(tags, discard, options) { state.tags = tags; state.discard = discard; state.options = options; },
+    configure(tags, discard, options) {
+      state.tags = tags;
+      state.hasTags = Object.keys(tags).length > 0;
+      state.discard = discard;
+      state.options = options;
+    },
   };
 })();
