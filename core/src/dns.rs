@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// How a worker resolves the target's host name. Every field has a default, so
 /// jobs without `dns` still parse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsOptions {
     /// How long an answer is kept at most (the record's own TTL can shorten it).
@@ -73,6 +74,7 @@ impl DnsTtl {
         match text.trim() {
             "inf" => Ok(DnsTtl::Forever),
             "0" => Ok(DnsTtl::For(Duration::ZERO)),
+            // The job's wire format: humantime, as `Display` writes it.
             t => humantime::parse_duration(t)
                 .map(DnsTtl::For)
                 .map_err(|_| BadTtl(text.to_owned())),
@@ -87,6 +89,20 @@ impl fmt::Display for DnsTtl {
             DnsTtl::For(d) if d.is_zero() => f.write_str("0"),
             DnsTtl::For(d) => write!(f, "{}", humantime::format_duration(*d)),
         }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DnsTtl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DnsTtl".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration (`5m`), `0` (no caching) or `inf`."
+        })
     }
 }
 
@@ -105,6 +121,7 @@ impl<'de> Deserialize<'de> for DnsTtl {
 
 /// k6's `dns.select`: which address of the answer a new connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DnsSelect {
     /// Always the first.
@@ -118,6 +135,7 @@ pub enum DnsSelect {
 
 /// k6's `dns.policy`: which address families are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum DnsPolicy {
     /// IPv4 addresses if there are any, else IPv6.
     #[default]
@@ -140,8 +158,10 @@ pub enum DnsPolicy {
 /// One change of a worker's answer for the target's host (its first answer
 /// included), as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Resolution {
     /// When the new answer arrived.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub at: SystemTime,
     /// The host name resolved.

@@ -1,6 +1,7 @@
 //! The wire contract between the orchestrator and a worker: the Invoke payload
-//! ([`Job`]), the per-worker result manifest ([`Manifest`]) and the object key
-//! layout in the results bucket ([`ObjectKey`]).
+//! ([`Job`]), the per-worker result manifest ([`Manifest`], defined in
+//! [`crate::manifest`] and named here too) and the object key layout in the
+//! results bucket ([`ObjectKey`]).
 //!
 //! This module owns the serde shapes and the newtypes that name things (run,
 //! region, worker, key). It does not run anything and does no IO; docs/FORMAT.md
@@ -18,6 +19,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub use crate::dns::{DnsOptions, Resolution};
 pub use crate::hlog::{HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG};
 pub use crate::id::{IdError, ObjectKey, Region, RunId, WorkerId};
+pub use crate::manifest::{
+    CheckCounts, ErrorClass, LogRecord, MAX_EXCEPTION_MESSAGES, Manifest, RequestCounts, Unwritten,
+};
 
 /// Longest a worker waits after its slice for requests still in flight, before it
 /// counts them as timeouts and flushes; planning and cost allow for it.
@@ -43,6 +47,7 @@ pub const TAG_PHASES: [&str; 6] = [
 
 /// The Invoke payload: everything one worker needs to run its slice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// Must equal [`FORMAT_VERSION`]; a worker refuses other versions.
@@ -54,15 +59,18 @@ pub struct Job {
     /// The region this worker runs in (the load zone).
     pub region: Region,
     /// The wall-clock instant at which this worker's slice starts: it sends nothing before.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub start_at: SystemTime,
     /// How long the worker generates load, counted from `start_at` (the slice length).
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// How far into the run this slice begins (zero for the first slice). The run
     /// started at `start_at - run_offset`; executor schedules are functions of time
     /// since the run's start, and this worker runs the window
     /// `[run_offset, run_offset + duration)` of them.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(default, with = "humantime_serde")]
     pub run_offset: Duration,
     /// Index of this slice within its worker slot (0 for the first).
@@ -75,9 +83,11 @@ pub struct Job {
     /// Where results go.
     pub results: ResultsLocation,
     /// How often the interval log is flushed to the store.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub flush_every: Duration,
     /// Per-request timeout; a request still unanswered after it counts as a timeout.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Protocol options (HTTP version, redirects, TLS, connection reuse).
@@ -89,6 +99,7 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     /// The dead-man switch (`run --heartbeat`): stop when the run's heartbeat
     /// object has not changed for this long.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -105,6 +116,7 @@ pub struct Job {
 /// The JavaScript of a job: the script, the local modules it imports and the
 /// files it `open()`s, by the path the script names them with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobScript {
     /// The path (a key of `files`) of the script itself, e.g. `script.js`.
@@ -136,6 +148,7 @@ pub struct JobScript {
 
 /// One file of a [`JobScript`]: UTF-8 text as is, anything else base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum ScriptFile {
     /// A UTF-8 file (scripts, modules, CSV, JSON).
@@ -153,6 +166,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("sls-load/", env!("CARGO_PKG_VERSIO
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HttpVersionChoice {
     /// HTTP/2 when a TLS server offers it via ALPN, otherwise HTTP/1.1.
@@ -167,6 +181,7 @@ pub enum HttpVersionChoice {
 /// Protocol options of a job, k6-style. Every field has a default, so older
 /// payloads without `http` still parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpOptions {
     /// Which HTTP version to speak.
@@ -181,6 +196,7 @@ pub struct HttpOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_ca_pem: Option<String>,
     /// Limit for the TCP connect, and separately for the TLS handshake.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Most bytes of a response body a worker keeps for captures and checks that
@@ -287,6 +303,7 @@ impl Job {
 
 /// One scenario as a worker runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobScenario {
     /// The scenario's name in the scenario file.
@@ -302,6 +319,7 @@ pub struct JobScenario {
     pub requests: Vec<RequestSpec>,
     /// k6's `startTime`: when the scenario's schedule begins, as time since the run's
     /// start. Every executor's schedule is a function of time since this instant.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -310,6 +328,7 @@ pub struct JobScenario {
     pub start_time: Duration,
     /// How long the scenario runs from `start_time` (k6's `duration`, `maxDuration`
     /// for `per-vu-iterations`); `None`: until its stages end, or the run ends.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -327,6 +346,7 @@ pub struct JobScenario {
     /// the others: a slice hand-over is no stop): iterations in progress at the end
     /// of the slice may send their remaining steps for this long, then are
     /// interrupted. At most [`MAX_DRAIN`].
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(
         default,
         with = "humantime_serde",
@@ -342,6 +362,7 @@ pub struct JobScenario {
 /// the scenario's whole schedule and the worker's [`VuSplit`], because a split of
 /// integer VU counts is not itself a ramp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Executor {
     /// Open model: iterations start at a fixed rate regardless of how fast the target answers.
@@ -350,6 +371,7 @@ pub enum Executor {
         rate: f64,
         /// Delay of this worker's first arrival after the scenario's start, so that the
         /// workers of a run interleave their arrivals instead of sending in lock-step.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         #[serde(with = "humantime_serde")]
         offset: Duration,
     },
@@ -377,6 +399,7 @@ pub enum Executor {
         /// The scenario's stages (all workers together).
         stages: Vec<VuStage>,
         /// How long a VU removed by a ramp-down may go on with its current iteration.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         #[serde(with = "humantime_serde")]
         graceful_ramp_down: Duration,
         /// Which of the scenario's VUs are this worker's.
@@ -404,9 +427,11 @@ pub enum Executor {
 
 /// One stage of `ramping-arrival-rate`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateStage {
     /// How long the stage lasts.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// The rate reached at its end, iterations per second.
@@ -415,9 +440,11 @@ pub struct RateStage {
 
 /// One stage of `ramping-vus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VuStage {
     /// How long the stage lasts.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
     /// The VU count reached at its end.
@@ -435,6 +462,7 @@ pub struct VuStage {
 /// place in the unit interval); they still read, as the three parts
 /// `[before, weight, rest]` with the region in the middle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "VuSplitWire")]
 pub struct VuSplit {
     /// Every region's normalised weight, in plan order.
@@ -450,6 +478,7 @@ pub struct VuSplit {
 /// The shapes a [`VuSplit`] reads from: the current one, or the older
 /// `before`/`weight` one.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum VuSplitWire {
     Ranked(RankedSplit),
@@ -457,6 +486,7 @@ enum VuSplitWire {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RankedSplit {
     weights: Vec<f64>,
@@ -466,6 +496,7 @@ struct RankedSplit {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct IntervalSplit {
     before: f64,
@@ -495,6 +526,7 @@ impl From<VuSplitWire> for VuSplit {
 
 /// How arrivals of an arrival-rate executor are spaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Arrivals {
     /// Evenly: one every `1 / rate`.
@@ -514,6 +546,7 @@ impl Arrivals {
 
 /// Rows of a data file: a header and this worker's rows, all strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DataRows {
     /// Column names, usable as `{{column}}`.
@@ -526,6 +559,7 @@ pub struct DataRows {
 /// *template* may use `{{name}}` for a data column, an earlier step's capture, or
 /// `__VU` / `__ITER`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// Name used in tags and reports; `[A-Za-z0-9_.-]+`.
@@ -564,18 +598,22 @@ pub struct RequestSpec {
 
 /// Think time: a uniformly random pause in `[min, max]` (fixed when equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ThinkTime {
     /// Shortest pause.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub min: Duration,
     /// Longest pause.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     #[serde(with = "humantime_serde")]
     pub max: Duration,
 }
 
 /// A value taken from a response into a variable `{{name}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Capture {
     /// The JSON body's value at a JSON pointer (`/data/0/id`); strings as is, other
@@ -617,6 +655,7 @@ impl Capture {
 
 /// A k6-style check on a response; a request that got no response fails every check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Check {
     /// The status equals `status`.
@@ -681,174 +720,13 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::
 
 /// The bucket and region a worker writes to. Keys follow [`ObjectKey`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResultsLocation {
     /// The results bucket.
     pub bucket: String,
     /// The bucket's region (may differ from the worker's region).
     pub region: Region,
-}
-
-/// Why a request failed, in the classes the summary reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// The TCP connection was refused or reset before a response.
-    Connect,
-    /// The host name did not resolve.
-    Dns,
-    /// The TLS handshake failed.
-    Tls,
-    /// No response within the request timeout, or still in flight when the slice ended.
-    Timeout,
-    /// A 4xx response.
-    Http4xx,
-    /// A 5xx response.
-    Http5xx,
-    /// A response whose status was not the expected one (and not 4xx/5xx).
-    Status,
-    /// The connection broke mid-response or another protocol error.
-    Protocol,
-    /// A response that failed at least one of its checks. Counted in
-    /// `errors_by_class` only: as in k6, a failed check does not fail the request,
-    /// so it is not in `errors` (the `checks` figures have the per-check counts).
-    CheckFailed,
-    /// A response whose body was longer than `http.max_body_buffer` while a
-    /// capture or check needed it; its reading stopped there.
-    BodyTooLarge,
-}
-
-impl ErrorClass {
-    /// The snake_case name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Connect => "connect",
-            ErrorClass::Dns => "dns",
-            ErrorClass::Tls => "tls",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Http4xx => "http_4xx",
-            ErrorClass::Http5xx => "http_5xx",
-            ErrorClass::Status => "status",
-            ErrorClass::Protocol => "protocol",
-            ErrorClass::CheckFailed => "check_failed",
-            ErrorClass::BodyTooLarge => "body_too_large",
-        }
-    }
-}
-
-/// Counts for one request name within one worker.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RequestCounts {
-    /// Requests sent (or attempted), failed ones included.
-    pub requests: u64,
-    /// Requests that failed, any class.
-    pub errors: u64,
-    /// Failures by class.
-    #[serde(default)]
-    pub errors_by_class: BTreeMap<ErrorClass, u64>,
-}
-
-/// Pass and fail counts of one check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckCounts {
-    /// Responses for which the check held.
-    pub passes: u64,
-    /// Responses for which it did not.
-    pub fails: u64,
-}
-
-/// Written by a worker as its last object: what it did and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// [`FORMAT_VERSION`] of the writer.
-    pub format: u32,
-    /// The run.
-    pub run_id: RunId,
-    /// The region the worker ran in.
-    pub region: Region,
-    /// The worker.
-    pub worker_id: WorkerId,
-    /// When the worker's process started initialising (cold start), if this invocation
-    /// was the first of its process.
-    #[serde(with = "humantime_serde")]
-    pub init_duration: Option<Duration>,
-    /// When the invocation reached the handler.
-    #[serde(with = "humantime_serde")]
-    pub invoked_at: SystemTime,
-    /// The `start_at` the worker was given.
-    #[serde(with = "humantime_serde")]
-    pub start_at: SystemTime,
-    /// When its first request actually left, if it sent any.
-    #[serde(with = "humantime_serde")]
-    pub first_request_at: Option<SystemTime>,
-    /// When it stopped (last in-flight request settled).
-    #[serde(with = "humantime_serde")]
-    pub finished_at: SystemTime,
-    /// Iterations that could not start because every VU was busy (open model).
-    pub dropped_iterations: u64,
-    /// Arrivals due while a drill paused this worker's region (open model);
-    /// absent when none.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub paused_iterations: u64,
-    /// Counts per request name.
-    pub requests: BTreeMap<String, RequestCounts>,
-    /// Pass/fail counts per check name (absent in manifests of workers without checks).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub checks: BTreeMap<String, CheckCounts>,
-    /// How many interval-log objects it wrote (`latency-00000.hlog` ...).
-    pub latency_logs: u32,
-    /// The interval-log objects it wrote, in order, each with the requests its
-    /// intervals hold, so a reader can tell a missing or short object (absent in
-    /// manifests of older workers).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub logs: Vec<LogRecord>,
-    /// Intervals it recorded but could not store: every PUT of them failed, up to
-    /// and including its last flush.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unwritten: Option<Unwritten>,
-    /// True when the worker stopped before the end of its slice because the run's
-    /// control object (or a stale heartbeat) told it to.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stopped: bool,
-    /// Each change of its answer for the target's host name, the first included
-    /// (absent when the target is an IP address, and in older manifests).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resolutions: Vec<Resolution>,
-    /// JavaScript exceptions that ended iterations (k6 logs them and goes on),
-    /// by message (`Error: boom at default (script.js:12:5)`), with how often
-    /// each was thrown; at most [`MAX_EXCEPTION_MESSAGES`] messages, further
-    /// ones counted under `other`. Absent when none (and for YAML scenarios).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub exceptions: BTreeMap<String, u64>,
-    /// Set when the script called `test.abort()` (k6's exit code 108): its
-    /// reason. The worker stopped itself; the orchestrator stops the others.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aborted: Option<String>,
-}
-
-/// Most distinct exception messages a manifest lists.
-pub const MAX_EXCEPTION_MESSAGES: usize = 20;
-
-/// One interval-log object a worker wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// Its file name below the worker's prefix (`latency-00001.hlog`).
-    pub name: String,
-    /// Requests its intervals hold (`http_req_duration` + `http_req_errored` values).
-    pub requests: u64,
-}
-
-/// Intervals a worker could not store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unwritten {
-    /// The first second of the run they cover.
-    pub first_second: u64,
-    /// The last second of the run they cover.
-    pub last_second: u64,
-    /// Requests they hold.
-    pub requests: u64,
-    /// Why the last attempt to store them failed.
-    pub error: String,
 }
 
 /// What an interval log holds, as a worker and a reader both count it.
@@ -886,11 +764,6 @@ impl LogCount {
 /// (`http_req_duration:home`); the worker now writes version 2 ([`crate::tag`]).
 pub fn tag(metric: &str, request: &str) -> String {
     format!("{metric}:{request}")
-}
-
-/// For `skip_serializing_if`: a zero count is left out.
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 #[cfg(test)]

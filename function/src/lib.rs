@@ -10,6 +10,7 @@
 //! - [`recorder`]: HdrHistograms per one-second interval and tag, counts, error classes.
 //! - [`sink`]: the [`sink::Sink`] trait and its S3 implementation.
 //! - [`control`]: the kill switch (control object, heartbeat) that stops a run early.
+//! - [`probe`]: the answer to `sls-load doctor`'s probe (no load).
 //!
 //! This file owns the invocation flow ([`Worker::invoke`] → [`run_job`]): check the
 //! job, run the engine while flushing completed intervals every `flush_every`, then
@@ -22,6 +23,7 @@ pub mod client;
 pub mod control;
 pub mod engine;
 pub mod flow;
+pub mod probe;
 pub mod recorder;
 pub mod sink;
 
@@ -130,6 +132,25 @@ impl Worker {
             cold: AtomicBool::new(true),
             sinks: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Handles one Lambda event: `sls-load doctor`'s probe gets its
+    /// [`probe::answer`]; anything else is a job ([`Worker::invoke`]), answered
+    /// with its manifest.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, WorkerError> {
+        let probe = event.payload.get(sls_load_core::probe::PROBE_KEY);
+        if let Some(probe) = probe {
+            let probe: sls_load_core::probe::Probe = serde_json::from_value(probe.clone())
+                .map_err(|e| WorkerError::BadJob(e.to_string()))?;
+            let sink = self.sink(&probe.bucket, &probe.region).await;
+            let report = probe::answer(&probe, &sink).await;
+            return serde_json::to_value(report).map_err(|e| WorkerError::BadJob(e.to_string()));
+        }
+        let manifest = self.invoke(event).await?;
+        serde_json::to_value(manifest).map_err(|e| WorkerError::BadJob(e.to_string()))
     }
 
     /// Handles one Lambda event: parses the job, runs it and returns its manifest.

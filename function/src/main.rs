@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
     let worker = Arc::new(Worker::new(started.elapsed()));
     let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let worker = worker.clone();
-        async move { worker.invoke(event).await }
+        async move { worker.handle(event).await }
     });
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,10 +71,10 @@ pub trait Sink: Send + Sync {
         content_type: &'static str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
-    /// Reads `key` once (no retries): `None` when there is no object, or when the
-    /// store answers 403, as S3 does for a missing key to a reader that may not
-    /// list. Sinks that cannot read (a local benchmark) keep this default:
-    /// nothing is ever there.
+    /// Reads `key` once (no retries): `None` when there is no object. A 403 is an
+    /// error, never "no object": a wrong bucket or a role that may not read must
+    /// not silently disable the kill switch. Sinks that cannot read (a local
+    /// benchmark) keep this default: nothing is ever there.
     fn get(
         &self,
         key: &ObjectKey,
@@ -215,36 +215,26 @@ impl Sink for S3Sink {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ReadError> {
+        use sls_load_core::s3::{GetError, get_object};
         let failed = |message: String| ReadError {
             bucket: self.bucket.clone(),
             key: key.clone(),
             message,
         };
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(failed(
-                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                ));
-            }
-        };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        Ok(Some(body.into_bytes().to_vec()))
+        match get_object(&self.client, &self.bucket, key.as_str()).await {
+            Ok(body) => Ok(body),
+            // The orchestrator writes control.json and heartbeat.json before it
+            // invokes anyone, so a 403 is a denial, never "no object": the kill
+            // switch must not be silently off.
+            Err(GetError::Denied(_)) => Err(failed(format!(
+                "access denied (403): the execution role needs s3:GetObject on arn:aws:s3:::{}/{}",
+                self.bucket, key
+            ))),
+            Err(GetError::Failed(e)) => Err(failed(
+                aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            )),
+            Err(GetError::Body(e)) => Err(failed(e.to_string())),
+        }
     }
 
     async fn put(

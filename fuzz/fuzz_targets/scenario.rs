@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use sls_load::scenario;
+use sls_load_plan::scenario;
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("/nonexistent-sls-load-fuzz/scenario.yaml");

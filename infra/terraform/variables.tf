@@ -35,7 +35,7 @@ variable "code_key" {
 variable "worker_zip" {
   description = "Local path of the zip that was uploaded (`make package`); its hash makes a new build update the functions."
   type        = string
-  default     = "../../build/sls-load-worker.zip"
+  default     = "../../build/sls-load-worker-x86_64.zip"
 }
 
 variable "function_name" {

@@ -82,6 +82,20 @@ where
     }
 }
 
+/// An SDK error as AWS worded it, `Code: message`, for operations whose codes
+/// are their own explanation (CloudFormation's, Service Quotas'); the error
+/// chain on one line when AWS gave no code.
+pub fn code_and_message<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => one_line(err),
+    }
+}
+
 /// `err` and its causes on one line, joined with `: ` (no debug dump).
 pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     chain(err).join(": ")
@@ -209,8 +223,8 @@ mod tests {
         url
     }
 
-    fn creds() -> crate::local::LocalCredentials {
-        crate::local::LocalCredentials::generate()
+    fn creds() -> sls_load_local::LocalCredentials {
+        sls_load_local::LocalCredentials::generate()
     }
 
     #[tokio::test]
@@ -225,7 +239,7 @@ mod tests {
         let client = crate::cloud::local_s3_client(&url, &region, &creds());
         let store = crate::store::S3Store::new(client, "bucket");
         let key = sls_load_core::job::ObjectKey::new("runs/r/plan.json").unwrap();
-        use crate::store::Store as _;
+        use sls_load_report::store::Store as _;
         let err = store.put(&key, b"{}".to_vec(), "application/json").await;
         assert_eq!(
             err.unwrap_err().to_string(),

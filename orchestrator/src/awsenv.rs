@@ -35,6 +35,10 @@ pub struct AwsEnv {
     pub source: Option<Source>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's `region`.
     pub region: Option<String>,
+    /// The profile signs in with SSO (`sso_session` or `sso_start_url`).
+    pub sso: bool,
+    /// The profile runs a `credential_process`.
+    pub process: bool,
 }
 
 /// Profile name → its settings, from one shared file.
@@ -73,12 +77,15 @@ impl AwsEnv {
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
             .or_else(|| settings.get("region").cloned().filter(|r| !r.is_empty()));
+        let has = |k: &str| settings.get(k).is_some_and(|v| !v.is_empty());
         AwsEnv {
             profile: name,
             profile_named: named.is_some(),
             profile_exists,
             source,
             region,
+            sso: has("sso_session") || has("sso_start_url"),
+            process: has("credential_process"),
         }
     }
 

@@ -14,10 +14,10 @@ use sls_load_core::job::Region;
 use sls_load_core::sdk::http_client;
 
 use crate::awsenv::AwsEnv;
-use crate::local::{
-    LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, s3::ensure_bucket,
-};
 use crate::store::S3Store;
+use sls_load_local::{
+    LocalCloud, LocalCloudConfig, LocalCredentials, LocalError, LocalS3, ensure_bucket,
+};
 
 /// The bucket name used by local mode.
 pub const LOCAL_BUCKET: &str = "sls-load-results";
@@ -49,6 +49,9 @@ pub enum CloudError {
     /// AWS mode needs a bucket.
     #[error("AWS mode needs a results bucket: pass --bucket or set SLS_LOAD_BUCKET (see infra/)")]
     NoBucket,
+    /// The credentials cannot be used (AWS mode never falls back to local).
+    #[error(transparent)]
+    Credentials(#[from] crate::identity::CredentialsError),
     /// `--profile`/`AWS_PROFILE` names a profile neither shared file has.
     #[error(
         "AWS profile `{0}` not found in ~/.aws/config or ~/.aws/credentials: create it with `aws configure --profile {0}`, name another with AWS_PROFILE/--profile, or pass --local"
@@ -87,52 +90,77 @@ pub enum Why {
     LocalFlag,
     /// `--aws`.
     AwsFlag,
-    /// Usable credentials were found.
+    /// Something only AWS mode uses was named: `--bucket`, `--function`,
+    /// `--profile`/`AWS_PROFILE` or `sls-load.toml` (the text says which).
+    Implied(String),
+    /// Usable credentials were found in the environment or the shared files.
     Found,
+    /// This machine's instance metadata service has an instance role.
+    InstanceRole,
     /// None were found: the reason.
     NotFound(String),
 }
 
-/// Picks the mode: `--local`/`--aws` if given, else AWS when usable credentials
-/// are configured ([`AwsEnv`]: environment keys, or a profile with keys, SSO,
+/// Picks the mode. Local only with `--local`, or when nothing AWS-ish is present;
+/// AWS with `--aws`, with anything only AWS mode uses (`implied`: `--bucket`,
+/// `--function`, a profile, `sls-load.toml`), with usable credentials configured
+/// ([`AwsEnv`]: environment keys, or a profile with keys, SSO,
 /// `credential_process` or a role with a source; a `~/.aws/config` holding only a
-/// region is not enough).
-pub fn select_mode(local: bool, aws: bool, profile: Option<&str>) -> (Mode, Why) {
+/// region is not enough) or with an instance role ([`crate::identity::instance_role`],
+/// asked last and within a bound). Credentials that then fail are an error, never
+/// a fallback to local.
+pub fn select_mode(
+    local: bool,
+    aws: bool,
+    implied: Option<String>,
+    profile: Option<&str>,
+) -> (Mode, Why) {
     if local {
         return (Mode::Local, Why::LocalFlag);
     }
     if aws {
         return (Mode::Aws, Why::AwsFlag);
     }
+    if let Some(what) = implied {
+        return (Mode::Aws, Why::Implied(what));
+    }
     let env = AwsEnv::read(profile);
     if env.source.is_some() {
         (Mode::Aws, Why::Found)
+    } else if crate::identity::instance_role() {
+        (Mode::Aws, Why::InstanceRole)
     } else {
         (Mode::Local, Why::NotFound(env.why_none()))
     }
 }
 
-/// The mode of [`select_mode`] alone.
+/// The mode of [`select_mode`] from the environment alone (no flags).
 pub fn choose_mode(local: bool, aws: bool) -> Mode {
-    select_mode(local, aws, None).0
+    select_mode(local, aws, None, None).0
 }
 
 /// The one line saying where a command runs, e.g. `sls-load: local mode: no AWS
-/// credentials found (pass --aws to use AWS)` or `sls-load: AWS mode: profile
-/// dev, region eu-west-1`.
+/// credentials found (pass --aws to use AWS)` or `sls-load: AWS mode (--bucket):
+/// profile dev, region eu-west-1`.
 pub fn announcement(args: &CloudOptions) -> String {
     match (&args.why, args.mode) {
         (Why::LocalFlag, _) => "sls-load: local mode (--local)".to_owned(),
         (Why::NotFound(why), _) => format!("sls-load: local mode: {why} (pass --aws to use AWS)"),
         (_, Mode::Local) => "sls-load: local mode".to_owned(),
-        (_, Mode::Aws) => {
+        (why, Mode::Aws) => {
             let env = AwsEnv::read(args.profile.as_deref());
-            let found = if env.source.is_none() {
-                " (--aws; no credentials in the environment or ~/.aws, the SDK's chain may still find some)"
-            } else {
-                ""
+            let because = match why {
+                Why::Implied(what) => format!(" ({what})"),
+                _ => String::new(),
             };
-            format!("sls-load: AWS mode: {}{found}", env.describe())
+            let found = match (why, &env.source) {
+                (Why::InstanceRole, _) => " (the instance role of this machine)",
+                (_, None) => {
+                    " (no credentials in the environment or ~/.aws, the SDK's chain may still find some)"
+                }
+                _ => "",
+            };
+            format!("sls-load: AWS mode{because}: {}{found}", env.describe())
         }
     }
 }
@@ -173,6 +201,8 @@ pub struct Cloud {
     pub local: Option<LocalCloud>,
     /// The local S3 of a store-only local connection.
     local_store: Option<LocalS3>,
+    /// AWS mode: whose credentials these are (checked with STS before anything).
+    pub identity: Option<crate::identity::Identity>,
 }
 
 impl Cloud {
@@ -242,18 +272,20 @@ impl Cloud {
                     bucket: (LOCAL_BUCKET.into(), bucket_region),
                     local: Some(local),
                     local_store: None,
+                    identity: None,
                 })
             }
             Mode::Aws => {
                 check_profile(args)?;
                 let bucket = args.bucket.clone().ok_or(CloudError::NoBucket)?;
+                let conf = aws_conf(args, &bucket_region).await;
+                let identity = verify(args, &conf).await?;
                 let mut lambda = BTreeMap::new();
                 for region in regions {
                     let conf = aws_conf(args, region).await;
                     lambda.insert(region.clone(), aws_sdk_lambda::Client::new(&conf));
                 }
-                let conf = aws_conf(args, &bucket_region).await;
-                let store = S3Store::new(aws_sdk_s3::Client::new(&conf), bucket.clone());
+                let store = S3Store::new(s3_client(&conf), bucket.clone());
                 Ok(Cloud {
                     mode,
                     store,
@@ -261,6 +293,7 @@ impl Cloud {
                     bucket: (bucket, bucket_region),
                     local: None,
                     local_store: None,
+                    identity: Some(identity),
                 })
             }
         }
@@ -288,6 +321,7 @@ impl Cloud {
                     bucket: (LOCAL_BUCKET.into(), region),
                     local: None,
                     local_store: Some(s3),
+                    identity: None,
                 })
             }
             Mode::Aws => {
@@ -295,15 +329,32 @@ impl Cloud {
                 let bucket = args.bucket.clone().ok_or(CloudError::NoBucket)?;
                 let region = aws_bucket_region(args, region);
                 let conf = aws_conf(args, &region).await;
+                let identity = verify(args, &conf).await?;
                 Ok(Cloud {
                     mode,
-                    store: S3Store::new(aws_sdk_s3::Client::new(&conf), bucket.clone()),
+                    store: S3Store::new(s3_client(&conf), bucket.clone()),
                     lambda: BTreeMap::new(),
                     bucket: (bucket, region),
                     local: None,
                     local_store: None,
+                    identity: Some(identity),
                 })
             }
+        }
+    }
+
+    /// What `plan`'s run records about where it ran.
+    pub fn record(&self, plan: &sls_load_plan::Plan) -> sls_load_plan::CloudRecord {
+        sls_load_plan::CloudRecord {
+            mode: match self.mode {
+                Mode::Local => "local",
+                Mode::Aws => "aws",
+            }
+            .to_owned(),
+            account: self.identity.as_ref().map(|i| i.account.clone()),
+            regions: plan.regions.iter().map(|r| r.region.clone()).collect(),
+            bucket: sls_load_report::store::Store::location(&self.store),
+            bucket_region: self.bucket.1.clone(),
         }
     }
 
@@ -333,14 +384,44 @@ fn bootstrap_path(args: &CloudOptions) -> Result<PathBuf, CloudError> {
     }
 }
 
-async fn aws_conf(args: &CloudOptions, region: &Region) -> aws_config::SdkConfig {
+/// Whose credentials `conf` has: checked once, before anything is read, written
+/// or invoked, so that broken credentials are one line and never a fallback.
+async fn verify(
+    args: &CloudOptions,
+    conf: &aws_config::SdkConfig,
+) -> Result<crate::identity::Identity, CloudError> {
+    let env = AwsEnv::read(args.profile.as_deref());
+    Ok(crate::identity::identify(conf, &env).await?)
+}
+
+/// The SDK configuration of AWS mode in `region`: the standard chain with
+/// `--profile`, the project's HTTP client, endpoints from `AWS_ENDPOINT_URL*`.
+pub async fn aws_conf(args: &CloudOptions, region: &Region) -> aws_config::SdkConfig {
+    profile_conf(args.profile.as_deref(), region).await
+}
+
+/// [`aws_conf`] from a profile name alone (`deploy`, `doctor`, `destroy`).
+pub async fn profile_conf(profile: Option<&str>, region: &Region) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .region(aws_config::Region::new(region.to_string()));
-    if let Some(profile) = &args.profile {
+    if let Some(profile) = profile.filter(|p| !p.is_empty()) {
         loader = loader.profile_name(profile);
     }
     loader.load().await
+}
+
+/// An S3 client of AWS mode: path-style addressing when `AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` points the SDK at an S3-compatible endpoint (as the worker
+/// does), virtual-hosted otherwise.
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let conf = aws_sdk_s3::config::Builder::from(conf)
+        .force_path_style(overridden)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
 
 /// The SDK configuration of a local stand-in: its loopback endpoint and the key pair
@@ -404,10 +485,17 @@ mod tests {
     #[test]
     fn the_flags_decide_before_any_file_is_read() {
         assert_eq!(
-            select_mode(true, false, None),
+            select_mode(true, false, Some("--bucket".into()), None),
             (Mode::Local, Why::LocalFlag)
         );
-        assert_eq!(select_mode(false, true, None), (Mode::Aws, Why::AwsFlag));
+        assert_eq!(
+            select_mode(false, true, None, None),
+            (Mode::Aws, Why::AwsFlag)
+        );
+        assert_eq!(
+            select_mode(false, false, Some("--bucket".into()), None),
+            (Mode::Aws, Why::Implied("--bucket".into()))
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use sls_load_core::control::{CONTROL_FORMAT, Control, Heartbeat, heartbeat_refresh};
 use sls_load_core::job::{ObjectKey, RunId};
 
-use crate::store::{Store, StoreError};
+use sls_load_report::store::{Store, StoreError};
 
 /// Writes `control` as `run`'s control object.
 pub async fn write(store: &impl Store, run: &RunId, control: &Control) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sls_load_core::job::Job;
 
 use crate::invoke::{InvokeError, Invoker, invoke_all};
-use crate::plan::Plan;
+use sls_load_plan::plan::Plan;
 
 /// Base backoff between retries of one invocation.
 const BASE_BACKOFF: Duration = Duration::from_millis(100);

@@ -1,13 +1,52 @@
 //! `sls-load`: parses the command line, validates it into options
-//! ([`sls_load::options`]), runs the subcommand ([`sls_load::commands::main`]) and
-//! turns a failure into its message on stderr and its exit code.
+//! ([`options`]), runs the subcommand ([`commands::main`]) and turns a failure
+//! into its message on stderr and its exit code.
+//!
+//! # Brief overview
+//! The binary's own modules, private (the reusable layers are the library
+//! crates: `sls-load-plan`, `sls-load-report`, `sls-load-local`):
+//! - [`cli`] → [`options`] → [`commands`]: the raw command line (clap), the one
+//!   boundary that validates it, and the subcommands' glue with their typed
+//!   errors and exit codes. Nothing below [`options`] sees a clap type.
+//! - [`cloud`]: picks local or AWS ([`awsenv`]: the credential files,
+//!   [`project`]: `sls-load.toml`, [`identity`]: whose credentials, checked with
+//!   STS; an instance role) and builds the SDK clients the same way for both;
+//!   [`aws_error`]: every SDK error as one line.
+//! - [`deploy`] and [`doctor`]: `deploy`/`destroy` (infra/'s CloudFormation per
+//!   region) and `doctor` (one verdict per check of an AWS set-up), with their
+//!   own raw flags ([`cli::aws`]) and validation ([`options::aws`]).
+//! - [`store`]: the results store in S3; [`invoke`] and [`fanout`]: Event
+//!   invocations, slice after slice; [`control`]: the kill switch.
+//! - [`progress`]: the live lines; [`preflight`]: checks before a run starts.
+//! - [`events`]: a drill's event runner; [`network`]: the local network
+//!   profiles' proxies; [`export`]: the `--out` outputs.
+
+mod aws_error;
+mod awsenv;
+mod cli;
+mod cloud;
+mod commands;
+mod control;
+mod deploy;
+mod doctor;
+mod events;
+mod export;
+mod fanout;
+mod identity;
+mod invoke;
+mod network;
+mod options;
+mod preflight;
+mod progress;
+mod project;
+mod store;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use sls_load::cli::Cli;
-use sls_load::commands;
-use sls_load::options::CommandOptions;
+
+use crate::cli::Cli;
+use crate::options::CommandOptions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,16 +72,21 @@ fn main() -> ExitCode {
 }
 
 /// Logs to stderr: `warn` by default, more with each `-v`, or `SLS_LOAD_LOG`.
+/// The AWS SDK's own lines (targets `aws_config`, `aws_smithy_*`, `aws_sdk_*`)
+/// only with `-v`: its failures reach the user as sls-load's one-line errors.
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        0 => "warn,aws=off",
         1 => "info,aws=warn",
         _ => "debug",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLS_LOAD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+            std::env::var("SLS_LOAD_LOG")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+                .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         // No colour codes in a file, a pipe or CI logs.

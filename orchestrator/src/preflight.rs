@@ -9,17 +9,17 @@
 //! (a quota that can be raised, a worker asked for more than it can send) is a
 //! note, one line saying what to change. Pure: it reads no quota itself (`run`
 //! asks AWS through [`crate::invoke`]) and prints nothing. The planner's own
-//! bounds (workers, slices, duration) are [`crate::plan`]'s.
+//! bounds (workers, slices, duration) are [`sls_load_plan::plan`]'s.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use sls_load_core::job::Region;
 
-use crate::cost::Cost;
-use crate::plan::Plan;
-use crate::scenario::Scenario;
-use crate::share::MAX_VUS_PER_WORKER;
+use sls_load_plan::cost::Cost;
+use sls_load_plan::plan::Plan;
+use sls_load_plan::scenario::Scenario;
+use sls_load_plan::share::MAX_VUS_PER_WORKER;
 
 /// Lambda's default concurrent executions per region and account.
 pub const DEFAULT_LAMBDA_CONCURRENCY: usize = 1_000;
@@ -119,7 +119,7 @@ pub fn check_plan(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError
 /// Refuses a plan where some worker would hold more than [`MAX_VUS_PER_WORKER`]
 /// connections (only `--workers` can ask for so few).
 fn check_connections(scenario: &Scenario, plan: &Plan) -> Result<(), PreflightError> {
-    let limit = crate::share::vus_limit(&scenario.http);
+    let limit = sls_load_plan::share::vus_limit(&scenario.http);
     let what = if limit > MAX_VUS_PER_WORKER {
         "VUs"
     } else {
@@ -189,9 +189,9 @@ fn check_payloads(plan: &Plan) -> Result<(), PreflightError> {
 /// knowable) and its estimated cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
-    /// HTTP requests the plan should send ([`crate::plan::expected_requests`]).
+    /// HTTP requests the plan should send ([`sls_load_plan::plan::expected_requests`]).
     pub expected: Option<f64>,
-    /// The estimate ([`crate::cost::estimate`]).
+    /// The estimate ([`sls_load_plan::cost::estimate`]).
     pub cost: Cost,
 }
 
@@ -203,8 +203,8 @@ pub fn check_plan_and_cost(
     max_cost: Option<f64>,
 ) -> Result<Checked, PreflightError> {
     check_plan(scenario, plan)?;
-    let expected = crate::plan::expected_requests(scenario, plan);
-    let cost = crate::cost::estimate(plan, expected);
+    let expected = sls_load_plan::plan::expected_requests(scenario, plan);
+    let cost = sls_load_plan::cost::estimate(plan, expected);
     check_cost(&cost, max_cost)?;
     Ok(Checked { expected, cost })
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use sls_load_core::job::{ResultsLocation, RunId};
 
 use super::*;
-use crate::plan::{Arch, DEFAULT_MAX_SLICE, PlanOptions};
+use sls_load_plan::plan::{Arch, DEFAULT_MAX_SLICE, PlanOptions};
 
 fn parse(text: &str) -> Scenario {
-    match crate::scenario::parse(Path::new("t.yaml"), text.as_bytes()) {
+    match sls_load_plan::scenario::parse(Path::new("t.yaml"), text.as_bytes()) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }
@@ -44,7 +44,7 @@ fn plan_of(scenario: &Scenario, workers: Option<usize>, memory_mb: u32) -> Plan 
         memory_mb,
         arch: Arch::X86_64,
     };
-    crate::plan::plan(scenario, &opts).unwrap()
+    sls_load_plan::plan::plan(scenario, &opts).unwrap()
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn an_invoke_payload_above_256_kb_is_refused() {
 fn max_cost_refuses_an_estimate_above_it() {
     let s = rate("http://127.0.0.1:1", 10.0, "");
     let plan = plan_of(&s, None, 1769);
-    let cost = crate::cost::estimate(&plan, None);
+    let cost = sls_load_plan::cost::estimate(&plan, None);
     assert!(check_cost(&cost, None).is_ok());
     assert!(check_cost(&cost, Some(cost.usd)).is_ok());
     let err = check_cost(&cost, Some(cost.usd / 2.0)).unwrap_err();

@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sls_load_core::job::Region;
 
-use crate::collect::Collected;
-use crate::plan::Plan;
-use crate::store::{Store, StoreError};
+use sls_load_plan::plan::Plan;
+use sls_load_report::collect::Collected;
+use sls_load_report::store::{Store, StoreError};
 
 /// One region's latest complete second.
 #[derive(Debug, Clone, PartialEq)]

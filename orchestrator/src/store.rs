@@ -1,85 +1,21 @@
-//! The results store as the orchestrator sees it: the [`Store`] trait (list, get,
-//! put by key) and its S3 implementation through aws-sdk-s3.
+//! The results store in S3: [`S3Store`], the report crate's [`Store`] (list,
+//! get, put by key) over one bucket through aws-sdk-s3, with every SDK error
+//! worded by [`crate::aws_error`].
 //!
 //! The same code serves AWS and local mode; only the client's endpoint differs.
-//! This module does not know what the objects mean (collect does) and does not
-//! create buckets in AWS (infra does).
-
-use std::future::Future;
+//! This module does not know what the objects mean (the report's collect does)
+//! and does not create buckets in AWS (infra does).
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use sls_load_core::job::ObjectKey;
-
-/// A store operation that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("s3://{bucket}/{key}: {op} failed: {message}")]
-pub struct StoreError {
-    /// The bucket.
-    pub bucket: String,
-    /// The key or prefix.
-    pub key: String,
-    /// `list`, `get` or `put`.
-    pub op: &'static str,
-    /// The SDK's error with its source chain.
-    pub message: String,
-}
-
-/// Keyed object storage holding every run's objects.
-pub trait Store: Send + Sync {
-    /// Every key below `prefix`, in key order (all pages).
-    fn list(&self, prefix: &str)
-    -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send;
-    /// The object at `key`, or `None` when there is none.
-    fn get(
-        &self,
-        key: &ObjectKey,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
-    /// Writes `body` at `key`.
-    fn put(
-        &self,
-        key: &ObjectKey,
-        body: Vec<u8>,
-        content_type: &'static str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Writes `body` at `key` only if nothing is there yet (`If-None-Match: *`);
-    /// `Ok(false)` when something was.
-    fn put_new(
-        &self,
-        key: &ObjectKey,
-        body: Vec<u8>,
-        content_type: &'static str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// A human-readable location for messages, e.g. `s3://bucket`.
-    fn location(&self) -> String;
-}
+use sls_load_report::store::{Store, StoreError};
 
 /// What a 403 on a GET means. Without `s3:ListBucket`, S3 answers 403 rather than
 /// 404 for a key that does not exist, so a mistyped run id looks like a
 /// permission problem.
 const ACCESS_DENIED: &str = "access denied (403). S3 also answers 403 for a missing key when the caller may not list the bucket: check the run id, the bucket, and that your credentials have s3:ListBucket and s3:GetObject on it";
-
-/// GETs in flight at once when reading many objects.
-pub const GET_CONCURRENCY: usize = 32;
-
-/// Reads `keys` with up to [`GET_CONCURRENCY`] GETs in flight, yielding each key
-/// with its outcome in the order given, as soon as it is read: a caller that
-/// consumes each object at once holds at most [`GET_CONCURRENCY`] in memory. A run
-/// of a thousand workers has thousands of objects; one at a time, S3's
-/// per-request latency would add up to minutes.
-pub fn get_stream<'a, S: Store>(
-    store: &'a S,
-    keys: Vec<ObjectKey>,
-) -> impl futures_util::Stream<Item = (ObjectKey, Result<Option<Vec<u8>>, StoreError>)> + 'a {
-    use futures_util::stream::{self, StreamExt};
-    stream::iter(keys)
-        .map(move |key| async move {
-            let got = store.get(&key).await;
-            (key, got)
-        })
-        .buffered(GET_CONCURRENCY)
-}
 
 /// A [`Store`] over one S3 bucket.
 #[derive(Debug, Clone)]
@@ -155,36 +91,15 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    return Ok(None);
-                }
-                if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) {
-                    return Err(StoreError {
-                        bucket: self.bucket.clone(),
-                        key: key.as_str().to_owned(),
-                        op: "get",
-                        message: ACCESS_DENIED.to_owned(),
-                    });
-                }
-                return Err(self.error(key.as_str(), "get", &e));
+        use sls_load_core::s3::{GetError, get_object};
+        match get_object(&self.client, &self.bucket, key.as_str()).await {
+            Ok(body) => Ok(body),
+            Err(GetError::Denied(_)) => Err(self.failed(key.as_str(), "get", ACCESS_DENIED.into())),
+            Err(GetError::Failed(e)) => Err(self.error(key.as_str(), "get", &e)),
+            Err(GetError::Body(e)) => {
+                Err(self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))
             }
-        };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.failed(key.as_str(), "get", crate::aws_error::one_line(&e)))?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        }
     }
 
     async fn put(

@@ -46,6 +46,7 @@ fn with_stdout_closed(args: &[&str]) -> (i32, String) {
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
         .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("SLS_LOAD_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -12,7 +12,7 @@ const INVOKE: &str = "/2015-03-31/functions/function/invocations";
 
 #[test]
 fn bootstrap_under_aws_runtime_emulator_runs_a_planned_job_once_into_moto_s3() {
-    let tools = Tools::install();
+    let tools = Tools::installed();
     let s3 = tools.moto();
     tools.boto3(&s3, "s3.create_bucket(Bucket='results')");
     let target = Target::start(&[]);

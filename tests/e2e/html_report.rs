@@ -1,5 +1,5 @@
 //! The HTML report in a real browser: a short local three-region run in two
-//! slices writes `--html FILE`; Chromium (installed from Debian when missing)
+//! slices writes `--html FILE`; Chromium (Debian's, from `make test-deps`)
 //! loads it headless with networking disabled and reports no console message,
 //! and every time chart holds one point per second of the run for every region
 //! and request, with a marker line per recorded event, as read back from the
@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sls_load_e2e::{Target, ensure_apt_package, run_local, scenario_file, sls_load, target_dir};
+use sls_load_e2e::{Target, run_local, scenario_file, sls_load, target_dir};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -54,7 +54,7 @@ fn body_data(dom: &str, name: &str) -> Value {
 
 #[test]
 fn the_html_report_draws_every_second_of_every_region_in_a_real_browser() {
-    ensure_apt_package("chromium", "chromium");
+    sls_load_e2e::third_party::command("chromium", "chromium");
     let dir = tempfile::tempdir().expect("tempdir");
     let target = Target::start(&[]);
     let scenario = scenario_file(

@@ -174,6 +174,23 @@ fn the_orchestrator_policy_grants_exactly_what_the_cli_calls() {
     );
     // The concurrency check.
     assert_eq!(only("lambda:GetAccountSettings").resources, ["*"]);
+    // The deployed worker's configuration (`run` before invoking, `doctor`).
+    let check = only("lambda:GetFunctionConfiguration");
+    assert_eq!(
+        check.actions,
+        [
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionEventInvokeConfig"
+        ]
+    );
+    assert_eq!(check.resources, invoke.resources);
+    // `doctor`: the bucket's region and lifecycle rule.
+    let bucket = only("s3:GetBucketLocation");
+    assert_eq!(
+        bucket.actions,
+        ["s3:GetBucketLocation", "s3:GetLifecycleConfiguration"]
+    );
+    assert_eq!(bucket.resources, ["${ResultsBucket.Arn}"]);
 
     let all: BTreeSet<&str> = statements
         .iter()
@@ -183,7 +200,11 @@ fn the_orchestrator_policy_grants_exactly_what_the_cli_calls() {
         all,
         BTreeSet::from([
             "lambda:GetAccountSettings",
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionEventInvokeConfig",
             "lambda:InvokeFunction",
+            "s3:GetBucketLocation",
+            "s3:GetLifecycleConfiguration",
             "s3:GetObject",
             "s3:ListBucket",
             "s3:PutObject",
@@ -285,8 +306,21 @@ fn the_worker_is_the_bootstrap_custom_runtime_with_lambdas_longest_timeout() {
     assert_eq!(text(&f["Architectures"][0]), "${Architecture}");
     assert_eq!(text(&f["Code"]["S3Bucket"]), "${CodeBucket}");
     assert_eq!(text(&f["Code"]["S3Key"]), "${CodeKey}");
-    assert_eq!(text(&f["Role"]), "${ExecutionRole.Arn}");
-    for absent in ["ReservedConcurrentExecutions", "VpcConfig", "Environment"] {
+    // The created role, unless a governed account names its own.
+    assert_eq!(
+        text(&f["Role"]),
+        "if(CreateRole, ${ExecutionRole.Arn}, ${ExistingRoleArn})"
+    );
+    // No reservation unless `deploy --reserve N` asks (the parameter's -1).
+    assert_eq!(
+        text(&f["ReservedConcurrentExecutions"]),
+        "if(HasReservation, ${ReservedConcurrency}, ${AWS::NoValue})"
+    );
+    assert_eq!(
+        t["Parameters"]["ReservedConcurrency"]["Default"].as_i64(),
+        Some(-1)
+    );
+    for absent in ["VpcConfig", "Environment"] {
         assert!(f[absent].is_null(), "{absent} must not be set");
     }
 }
@@ -471,6 +505,20 @@ fn terraform_orchestrator_policy_grants_exactly_what_the_cli_calls() {
                 vec!["lambda:InvokeFunction".into()],
                 vec!["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}".into()]
             ),
+            (
+                vec![
+                    "lambda:GetFunctionConfiguration".into(),
+                    "lambda:GetFunctionEventInvokeConfig".into()
+                ],
+                vec!["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}".into()]
+            ),
+            (
+                vec![
+                    "s3:GetBucketLocation".into(),
+                    "s3:GetLifecycleConfiguration".into()
+                ],
+                vec![arn.into()]
+            ),
             (vec!["lambda:GetAccountSettings".into()], vec!["*".into()]),
         ]
     );
@@ -561,11 +609,12 @@ fn terraform_worker_is_never_retried_and_runs_the_bootstrap_custom_runtime() {
     );
     assert_eq!(hcl_attr(&f, "handler").as_deref(), Some("\"bootstrap\""));
     assert_eq!(hcl_attr(&f, "timeout").as_deref(), Some("900"));
-    for absent in [
-        "reserved_concurrent_executions",
-        "vpc_config",
-        "environment",
-    ] {
+    // -1 (the variable's default): no reservation unless asked for.
+    assert_eq!(
+        hcl_attr(&f, "reserved_concurrent_executions").as_deref(),
+        Some("var.reserved_concurrency")
+    );
+    for absent in ["vpc_config", "environment"] {
         assert!(!f.contains(absent), "{absent} must not be set");
     }
 }
@@ -687,7 +736,7 @@ fn the_templates_deploy_the_function_the_cli_invokes_by_default() {
     let help = sls_load(&["run", "--help"], Duration::from_secs(30));
     assert_eq!(help.code(), 0, "{}", help.stderr);
     assert!(
-        help.stdout.contains("[default: sls-load-worker]"),
+        help.stdout.contains("else sls-load-worker)"),
         "the CLI's --function default changed: {}",
         help.stdout
     );
@@ -874,6 +923,15 @@ fn intrinsic(name: &str, arg: &Value) -> String {
         "Sub" => match arg {
             Value::Sequence(parts) => text(&parts[0]),
             other => text(other),
+        },
+        "If" => match arg {
+            Value::Sequence(parts) if parts.len() == 3 => format!(
+                "if({}, {}, {})",
+                text(&parts[0]),
+                text(&parts[1]),
+                text(&parts[2])
+            ),
+            other => panic!("!If takes [condition, then, else]: {other:?}"),
         },
         other => panic!("unexpected intrinsic {other} where a value is expected"),
     }

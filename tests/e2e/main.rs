@@ -3,6 +3,8 @@
 //! One module per area; each test reads like the rule it checks.
 
 mod abort_on_fail;
+mod aws_credentials;
+mod aws_deploy;
 mod aws_mode;
 mod body_limit;
 mod ci_outputs;
@@ -13,15 +15,18 @@ mod dns;
 mod drill;
 mod engine;
 mod faults;
+mod golden;
 mod html_report;
 mod ids;
 mod infra;
+mod infra_tools;
 mod k6_rest;
 mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;
 mod network;
 mod outputs;
+mod package;
 mod preflight;
 mod run;
 mod scale;

@@ -3,8 +3,8 @@
 //! real InfluxDB v1 and an OTLP receiver in this test decoding with
 //! `opentelemetry-proto` — plus an OTLP endpoint that refuses connections. Each
 //! back-end's own query must give back the request count of the summary per
-//! region (the files: the target's own count). The servers are installed from
-//! Debian's packages when missing, listen on loopback and are killed at the end.
+//! region (the files: the target's own count). The servers are Debian's packages
+//! (installed by `make test-deps`), listen on loopback and are killed at the end.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,9 +18,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message;
-use sls_load_e2e::{
-    Outcome, Target, ensure_apt_package, read_json, refused_url, scenario_file, sls_load,
-};
+use sls_load_e2e::{Outcome, Target, read_json, refused_url, scenario_file, sls_load};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const RUN_ID: &str = "outputs-e2e";
@@ -111,7 +109,7 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 fn start_prometheus(dir: &Path) -> (Server, u16) {
-    let bin = ensure_apt_package("prometheus", "prometheus");
+    let bin = sls_load_e2e::third_party::command("prometheus", "prometheus");
     let port = free_port();
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, "global:\n  scrape_interval: 1m\n").expect("config");
@@ -133,7 +131,7 @@ fn start_prometheus(dir: &Path) -> (Server, u16) {
 }
 
 fn start_influxd(dir: &Path) -> (Server, u16) {
-    let bin = ensure_apt_package("influxd", "influxdb");
+    let bin = sls_load_e2e::third_party::command("influxd", "influxdb");
     let (port, rpc) = (free_port(), free_port());
     let d = dir.join("influx");
     let config = dir.join("influxdb.conf");

@@ -5,6 +5,8 @@
 //! Everything here talks to 127.0.0.1 only, and every process it starts is bounded
 //! in time and killed when its handle drops.
 
+pub mod aws;
+pub mod schema;
 pub mod third_party;
 
 use std::cell::Cell;
@@ -164,11 +166,14 @@ pub fn sls_load(args: &[&str], limit: Duration) -> Outcome {
 /// [`sls_load`] with extra environment variables (e.g. the local fault switches).
 pub fn sls_load_with_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Outcome {
     let _shared = (!ALONE.get()).then(|| LOAD.read().unwrap_or_else(PoisonError::into_inner));
+    // No test asks this machine's instance metadata service (AWS mode's last
+    // resort): a test that means to sets its own endpoint in `env`.
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
-        .envs(env.iter().copied())
         .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("SLS_LOAD_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -200,6 +205,7 @@ pub fn sls_load_with_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    schema::check_summary_export(args);
     Outcome {
         status,
         stdout: out.join().unwrap_or_default(),
@@ -265,64 +271,6 @@ pub fn refused_url() -> String {
     let port = listener.local_addr().expect("local addr").port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
-}
-
-/// Serialises [`ensure_apt_package`] within this test binary (apt takes its own
-/// lock across processes; `DPkg::Lock::Timeout` waits for it).
-static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Makes sure `command` is on PATH, installing the Debian package `package` when
-/// it is not (`apt-get install -y --no-install-recommends`, then `apt-get update`
-/// and once more if that failed), so that a fresh machine gets the real
-/// component a test needs (chromium, prometheus, influxdb…). Returns the
-/// command's path; panics naming the package when it cannot be installed, so
-/// nothing is skipped silently. Needs root, as CI and this project's machines are.
-pub fn ensure_apt_package(command: &str, package: &str) -> PathBuf {
-    let _one_at_a_time = APT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(path) = on_path(command) {
-        return path;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("timeout")
-            .arg("900")
-            .arg("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=300"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("running apt-get {args:?}: {e}"))
-    };
-    let install = ["install", "-y", "--no-install-recommends", package];
-    let mut out = apt(&install);
-    if !out.status.success() {
-        let update = apt(&["update"]);
-        assert!(
-            update.status.success(),
-            "apt-get update failed (needed to install {package}): {}",
-            String::from_utf8_lossy(&update.stderr)
-        );
-        out = apt(&install);
-    }
-    assert!(
-        out.status.success(),
-        "apt-get install {package} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    on_path(command)
-        .unwrap_or_else(|| panic!("{package} was installed but `{command}` is not on PATH"))
-}
-
-/// `command`'s path when it is an executable file in a PATH directory.
-fn on_path(command: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(command))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// The cargo target directory (`CARGO_TARGET_DIR` or `target/`), found from the

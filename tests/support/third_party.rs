@@ -1,93 +1,104 @@
-//! Third-party stand-ins for the conformance tests: AWS's own Lambda Runtime
-//! Interface Emulator (from the `aws-sam-cli` wheel on PyPI) and `moto_server`
-//! (PyPI `moto[server]`) as S3. Installed once per build directory, pinned, into
-//! `target/debug/third-party`; every process listens on 127.0.0.1 and is killed on
-//! drop.
+//! Third-party programs the tests start, found where `make test-deps` put them
+//! (tests never install anything): AWS's own Lambda Runtime Interface Emulator
+//! (from the `aws-sam-cli` wheel on PyPI), `moto_server` (PyPI `moto[server]`)
+//! as S3, CloudFormation, IAM, STS and Lambda's control plane, the infra linters
+//! (cfn-lint, checkov, python-hcl2), and Debian's chromium, prometheus, influxdb
+//! and qemu-user-static. A missing one fails its test with one line naming the
+//! make step. Every process listens on 127.0.0.1 and is killed on drop.
 //!
 //! These are not ours, so they check what our own local stand-ins cannot: that
-//! `bootstrap` speaks the Runtime API as AWS's emulator does, and that the worker's
-//! S3 calls (including its conditional `If-None-Match` claim) work against an S3
-//! implementation we did not write.
+//! `bootstrap` speaks the Runtime API as AWS's emulator does, that the worker's
+//! and the CLI's AWS calls work against implementations we did not write.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Pinned versions (as tested).
-const MOTO: &str = "moto[server]==5.2.5";
-const SAM_CLI: &str = "aws-sam-cli==1.170.0";
-/// The emulator's path inside the wheel.
-const RIE_IN_WHEEL: &str = "samcli/local/rapid/aws-lambda-rie-x86_64";
-/// Bound on each install step (pip has its own network timeouts too).
-const INSTALL_LIMIT: &str = "600";
+/// What every "not installed" failure tells to run.
+pub const MAKE_STEP: &str = "make test-deps";
 
-static INSTALL: Mutex<()> = Mutex::new(());
+/// The directory `make test-deps` installs into: `TEST_DEPS_DIR`, else
+/// `TARGET/test-deps` (the Makefile's default).
+pub fn deps_dir() -> PathBuf {
+    match std::env::var_os("TEST_DEPS_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace().join(dir)
+            }
+        }
+        _ => crate::target_dir().join("test-deps"),
+    }
+}
 
-/// Where the tools live: `moto_server` and python in `venv/bin`, the emulator as
-/// `aws-lambda-rie`.
+/// The workspace root (the tests crate's parent).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is inside the workspace")
+        .to_path_buf()
+}
+
+/// `path` when it is an executable file, else the test fails with one line
+/// naming `what` and the make step.
+fn installed(path: PathBuf, what: &str) -> PathBuf {
+    if is_executable(&path) {
+        path
+    } else {
+        panic!(
+            "{what} is not installed ({} is missing): run `{MAKE_STEP}`",
+            path.display()
+        )
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `command` on PATH (a Debian package `make test-deps` installs), or the test
+/// fails with one line naming the package and the make step.
+pub fn command(command: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(command))
+        .find(|p| is_executable(p))
+        .unwrap_or_else(|| {
+            panic!("`{command}` (Debian package {package}) is not installed: run `{MAKE_STEP}`")
+        })
+}
+
+/// A program from `make test-deps`' directory: `relative` to it.
+pub fn tool(relative: &str, what: &str) -> PathBuf {
+    installed(deps_dir().join(relative), what)
+}
+
+/// The installed stand-ins: `moto_server` and python (with boto3) in
+/// `moto/bin`, the emulator as `aws-lambda-rie`.
 pub struct Tools {
     root: PathBuf,
 }
 
 impl Tools {
-    /// Installs the tools unless they are there already (needs PyPI).
-    pub fn install() -> Tools {
-        let _once = INSTALL
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let root = crate::bin_dir().join("third-party");
-        let tools = Tools { root };
-        std::fs::create_dir_all(&tools.root).expect("create the tools directory");
-        if !tools.python().is_file() {
-            run(
-                Command::new("timeout")
-                    .args([INSTALL_LIMIT, "python3", "-m", "venv"])
-                    .arg(tools.root.join("venv")),
-                "python3 -m venv",
-            );
-        }
-        if !tools.root.join("venv/bin/moto_server").is_file() {
-            run(
-                Command::new("timeout")
-                    .arg(INSTALL_LIMIT)
-                    .arg(tools.python())
-                    .args(["-m", "pip", "install", "-q", MOTO]),
-                "pip install moto[server]",
-            );
-        }
-        if !tools.rie_path().is_file() {
-            let wheels = tools.root.join("wheels");
-            run(
-                Command::new("timeout")
-                    .arg(INSTALL_LIMIT)
-                    .arg(tools.python())
-                    .args(["-m", "pip", "download", "-q", "--no-deps", SAM_CLI, "-d"])
-                    .arg(&wheels),
-                "pip download aws-sam-cli",
-            );
-            let extract = format!(
-                "import glob,os,zipfile\n\
-                 w=glob.glob(os.path.join({wheels:?},'aws_sam_cli-*.whl'))[0]\n\
-                 data=zipfile.ZipFile(w).read({RIE_IN_WHEEL:?})\n\
-                 open({rie:?}+'.part','wb').write(data)\n\
-                 os.chmod({rie:?}+'.part',0o755)\n\
-                 os.replace({rie:?}+'.part',{rie:?})\n",
-                wheels = wheels.display().to_string(),
-                rie = tools.rie_path().display().to_string(),
-            );
-            run(
-                Command::new(tools.python()).args(["-c", &extract]),
-                "extracting the Runtime Interface Emulator",
-            );
-        }
-        tools
+    /// The tools `make test-deps` installed; a missing one fails the test in one line.
+    pub fn installed() -> Tools {
+        let root = deps_dir();
+        installed(root.join("moto/bin/moto_server"), "moto_server");
+        installed(
+            root.join("aws-lambda-rie"),
+            "AWS's Runtime Interface Emulator",
+        );
+        Tools { root }
     }
 
     /// The venv's python (has boto3, through moto).
     pub fn python(&self) -> PathBuf {
-        self.root.join("venv/bin/python")
+        self.root.join("moto/bin/python")
     }
 
     fn rie_path(&self) -> PathBuf {
@@ -97,7 +108,7 @@ impl Tools {
     /// Starts `moto_server` on a free loopback port.
     pub fn moto(&self) -> Service {
         let port = free_port();
-        let child = Command::new(self.root.join("venv/bin/moto_server"))
+        let child = Command::new(self.root.join("moto/bin/moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -126,15 +137,36 @@ impl Tools {
         Service::up(child, port, "aws-lambda-rie")
     }
 
-    /// Runs a short python script with boto3 against `s3` and returns its stdout.
-    pub fn boto3(&self, s3: &Service, script: &str) -> String {
+    /// Starts `aws_router.py` on a free loopback port in front of `moto` and the
+    /// Lambda stand-ins (`region`, `url`), with `date_offset` seconds added to
+    /// every `Date` header (see the script).
+    pub fn router(&self, moto: &str, lambdas: &[(String, String)], date_offset: i64) -> Service {
+        let port = free_port();
+        let script = workspace().join("tests/support/aws_router.py");
+        let child = Command::new(self.python())
+            .arg(script)
+            .arg(port.to_string())
+            .arg(moto)
+            .args(lambdas.iter().map(|(r, u)| format!("{r}={u}")))
+            .args(["--date-offset", &date_offset.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aws_router.py");
+        Service::up(child, port, "aws_router.py")
+    }
+
+    /// Runs `script` with boto3 against moto on `port` (any credentials), with
+    /// `c(service, region='us-east-1')` defined; returns its stdout.
+    pub fn python_aws(&self, port: u16, script: &str) -> String {
         let prelude = format!(
-            "import boto3\ns3=boto3.client('s3',endpoint_url='http://127.0.0.1:{}',\
-             aws_access_key_id='test',aws_secret_access_key='test',region_name='us-east-1')\n",
-            s3.port
+            "import boto3\n\
+             def c(service, region='us-east-1'):\n\
+             \x20   return boto3.client(service, endpoint_url='http://127.0.0.1:{port}', \
+             aws_access_key_id='test', aws_secret_access_key='test', region_name=region)\n"
         );
         let out = Command::new("timeout")
-            .args(["60"])
+            .args(["120"])
             .arg(self.python())
             .args(["-c", &(prelude + script)])
             .output()
@@ -145,6 +177,12 @@ impl Tools {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a short python script with boto3 against `s3` (as the client `s3`)
+    /// and returns its stdout.
+    pub fn boto3(&self, s3: &Service, script: &str) -> String {
+        self.python_aws(s3.port, &format!("s3 = c('s3')\n{script}"))
     }
 }
 
@@ -204,14 +242,4 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
         .port()
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

@@ -51,7 +51,7 @@ pub struct BenchArgs {
     pub out: PathBuf,
 
     /// The job's `flush_every`.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = sls_load_core::duration::parse)]
     pub flush_every: Duration,
 
     /// A k6 script the VUs run instead of the one GET (`--path` and
@@ -61,7 +61,7 @@ pub struct BenchArgs {
 }
 
 fn positive_duration(v: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(v).map_err(|e| e.to_string())?;
+    let d = sls_load_core::duration::parse(v).map_err(|e| e.to_string())?;
     if d.is_zero() {
         return Err("must be positive".into());
     }

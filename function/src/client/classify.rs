@@ -97,8 +97,19 @@ pub(super) fn classify(error: &ExchangeError, stage: Stage) -> ErrorClass {
     }
 }
 
+impl ExchangeError {
+    /// The I/O error kind, if the socket failed.
+    pub(super) fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            ExchangeError::H1(e) => e.io_kind(),
+            ExchangeError::Hyper(e) => io_error_kind(e),
+            ExchangeError::BodyTooLarge(_) => None,
+        }
+    }
+}
+
 /// The I/O error kind somewhere in hyper's error chain.
-pub(super) fn io_error_kind(error: &hyper::Error) -> Option<io::ErrorKind> {
+fn io_error_kind(error: &hyper::Error) -> Option<io::ErrorKind> {
     cause::<io::Error>(error).map(io::Error::kind)
 }
 

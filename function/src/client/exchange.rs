@@ -4,18 +4,21 @@
 //! cut at.
 //!
 //! This module dispatches to [`super::h1`] and [`super::h2`] and unifies their
-//! results. It does not connect, retry, follow redirects or classify failures.
+//! results (the types they share are in [`super::outcome`] and
+//! [`super::stage`], named here too). It does not connect, retry, follow
+//! redirects or classify failures.
 
-use std::io;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Version};
+use http::Request;
 
-use super::classify::{io_error_kind, replayable};
+use super::Shared;
+use super::classify::replayable;
 use super::h1;
 use super::h2::H2;
-use super::{Shared, Traffic};
+pub(super) use super::outcome::{Broke, ExchangeError, Exchanged};
+pub(super) use super::stage::Stage;
 
 /// An open connection.
 pub(super) enum Live {
@@ -81,70 +84,6 @@ impl Live {
                 }),
             },
             Live::H2(c) => c.exchange(req, shared, keep_body).await,
-        }
-    }
-}
-
-/// Where an exchange broke.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Stage {
-    /// The connection did not accept a request (it was closed).
-    NotReady,
-    /// Before the response head arrived.
-    Head,
-    /// While reading the body.
-    Body,
-}
-
-/// A completed exchange.
-pub(super) struct Exchanged {
-    /// When the connection took the request.
-    pub(super) ready: Instant,
-    /// When the request's last bytes were flushed, if that was seen.
-    pub(super) flushed: Option<Instant>,
-    pub(super) head: Instant,
-    pub(super) end: Instant,
-    pub(super) status: http::StatusCode,
-    pub(super) version: Version,
-    pub(super) headers: HeaderMap,
-    pub(super) body: Bytes,
-    /// The bytes written and read.
-    pub(super) traffic: Traffic,
-}
-
-/// A failed exchange.
-pub(super) struct Broke {
-    pub(super) stage: Stage,
-    pub(super) error: ExchangeError,
-    /// Some request bytes had been written.
-    pub(super) wrote: bool,
-    pub(super) ready: Option<Instant>,
-    pub(super) flushed: Option<Instant>,
-    pub(super) head: Option<Instant>,
-    pub(super) at: Instant,
-    /// The bytes written and read before it broke.
-    pub(super) traffic: Traffic,
-}
-
-/// What broke an exchange, by protocol.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum ExchangeError {
-    #[error(transparent)]
-    H1(h1::Error),
-    #[error(transparent)]
-    Hyper(hyper::Error),
-    /// A body to keep was longer than the limit (bytes).
-    #[error("response body over the {0}-byte limit for captures and checks (http.max_body_buffer)")]
-    BodyTooLarge(u64),
-}
-
-impl ExchangeError {
-    /// The I/O error kind, if the socket failed.
-    pub(super) fn io_kind(&self) -> Option<io::ErrorKind> {
-        match self {
-            ExchangeError::H1(e) => e.io_kind(),
-            ExchangeError::Hyper(e) => io_error_kind(e),
-            ExchangeError::BodyTooLarge(_) => None,
         }
     }
 }

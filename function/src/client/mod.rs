@@ -77,7 +77,9 @@ mod h2;
 mod io;
 mod mux;
 mod origin;
+mod outcome;
 mod redirect;
+mod stage;
 #[cfg(test)]
 mod test_support;
 mod tls;

@@ -1,6 +1,6 @@
 //! Following redirects: whether a response is a redirect to follow (301, 302, 303,
 //! 307 or 308 to the same origin) and the request to send next, with `Location`
-//! resolved against the request's path.
+//! resolved against the request's URL.
 //!
 //! This module builds the next request only. It does not count redirects against
 //! the limit, send anything or add up timings (the connection does), and it never
@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
-use http::uri::PathAndQuery;
 use http::{Method, Request, Uri};
+use url::Url;
 
 use super::Response;
 use super::origin::{Origin, origin_form};
@@ -52,45 +52,17 @@ pub(super) fn redirect(
 }
 
 /// Resolves a `Location` against the request URI `base` (RFC 3986 reference
-/// resolution without dot-segment removal), as an origin-form URI, or None if it
-/// points to another origin or does not parse.
+/// resolution, by the `url` crate), as an origin-form URI, or None if it points
+/// to another origin or does not parse.
 fn resolve_location(origin: &Origin, base: &Uri, location: &str) -> Option<Uri> {
-    let location = location.split('#').next().unwrap_or_default().trim();
-    if location.is_empty() {
+    let location = location.trim();
+    if location.is_empty() || location.starts_with('#') {
         return None;
     }
-    let absolute = if location.starts_with("//") {
-        Some(format!("{}:{location}", origin.scheme.as_str()))
-    } else if has_scheme(location) {
-        Some(location.to_owned())
-    } else {
-        None
-    };
-    if let Some(absolute) = absolute {
-        let uri: Uri = absolute.parse().ok()?;
-        return origin.contains(&uri).then(|| origin_form(&uri));
-    }
-    let path = base.path();
-    let resolved = if location.starts_with('/') {
-        location.to_owned()
-    } else if location.starts_with('?') {
-        format!("{path}{location}")
-    } else {
-        let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
-        format!("{dir}{location}")
-    };
-    resolved.parse::<PathAndQuery>().ok().map(Uri::from)
-}
-
-/// Whether a URI reference starts with `scheme:` (RFC 3986 section 3.1).
-fn has_scheme(reference: &str) -> bool {
-    let Some(colon) = reference.find(':') else {
-        return false;
-    };
-    let scheme = &reference[..colon];
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    let path = base.path_and_query().map_or("/", |pq| pq.as_str());
+    let base = Url::parse(&format!("{}://{}{path}", origin.scheme, origin.authority)).ok()?;
+    let uri: Uri = base.join(location).ok()?.as_str().parse().ok()?;
+    origin.contains(&uri).then(|| origin_form(&uri))
 }
 
 #[cfg(test)]
@@ -191,5 +163,6 @@ mod tests {
         assert_eq!(resolve("https://example.test:8443/h"), None);
         assert_eq!(resolve("https://other.test/i"), None);
         assert_eq!(resolve(""), None);
+        assert_eq!(resolve("../e/./f").as_deref(), Some("/a/e/f"));
     }
 }

@@ -1,20 +1,20 @@
 //! `sls-load compare RUN_A RUN_B`: reads both runs' summaries from the results
 //! store (rebuilding one from its objects when no `summary.json` was stored, as
-//! `report` would), has [`crate::compare`] judge run B against run A, prints the
+//! `report` would), has [`sls_load_report::compare`] judge run B against run A, prints the
 //! comparison (text or `--json`) and fails with exit 1 naming each regressed figure.
 //!
 //! It writes nothing to the store and invokes nothing; the judgement itself is in
-//! [`crate::compare`].
+//! [`sls_load_report::compare`].
 
 use sls_load_core::job::{ObjectKey, RunId};
 
 use super::{Error, stdout};
 use crate::cloud::Cloud;
-use crate::collect;
-use crate::compare::{self, Comparison};
 use crate::options::CompareOptions;
-use crate::store::Store;
-use crate::summary::Summary;
+use sls_load_report::collect;
+use sls_load_report::compare::{self, Comparison};
+use sls_load_report::store::Store;
+use sls_load_report::summary::{Ending, Summary};
 
 /// `sls-load compare RUN_A RUN_B`.
 pub async fn compare(opts: CompareOptions) -> Result<(), Error> {
@@ -61,5 +61,5 @@ async fn summary(store: &impl Store, run: &RunId) -> Result<Summary, Error> {
         }
     }
     let collected = collect::collect(store, run).await?;
-    Ok(Summary::build(&collected, &collected.merged))
+    Ok(Summary::build(&collected, Ending::default()))
 }

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use sls_load_core::job::RunId;
 
 use crate::cloud::CloudError;
-use crate::collect::CollectError;
 use crate::invoke::ConcurrencyError;
 use crate::options::OptionsError;
-use crate::plan::PlanError;
 use crate::preflight::PreflightError;
-use crate::scenario::ScenarioError;
-use crate::store::StoreError;
+use sls_load_plan::plan::PlanError;
+use sls_load_plan::scenario::ScenarioError;
+use sls_load_report::collect::CollectError;
+use sls_load_report::store::StoreError;
 
 /// Exit code when every threshold held and every worker reported.
 pub const EXIT_OK: u8 = 0;
@@ -81,7 +81,7 @@ pub enum Error {
     Stdout(#[source] std::io::Error),
     /// `--junit` or `--k6-summary` could not be written.
     #[error(transparent)]
-    CiExport(#[from] crate::export::CiExportError),
+    CiExport(#[from] sls_load_report::export::CiExportError),
     /// Every invocation failed.
     #[error("no worker could be invoked ({count} failures; first: {first})")]
     NoWorkerInvoked {
@@ -194,6 +194,15 @@ pub enum Error {
     /// An `--out` output could not be opened.
     #[error(transparent)]
     Output(#[from] crate::export::out::OpenError),
+    /// `deploy` or `destroy` failed.
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+    /// `doctor` found problems (each printed on its own line).
+    #[error("{0} check(s) failed")]
+    Unhealthy(usize),
+    /// `run --aws`: the deployed worker does not fit the run; nothing was invoked.
+    #[error("nothing was invoked: {}; `sls-load doctor` checks the whole set-up", .0.join("; "))]
+    NotReady(Vec<String>),
 }
 
 impl Error {
@@ -218,6 +227,9 @@ impl Error {
             | Error::Incomplete { .. }
             | Error::Regressed { .. }
             | Error::Output(_)
+            | Error::Deploy(_)
+            | Error::Unhealthy(_)
+            | Error::NotReady(_)
             | Error::EventsFailed(_) => EXIT_RUN_FAILED,
             Error::ExecNotAllowed { .. } | Error::PauseRegionNotInRun { .. } => EXIT_BAD_INPUT,
             Error::RunExists(_) => EXIT_BAD_INPUT,

@@ -6,7 +6,7 @@
 //! copy in the temp directory when no `--html` was given. Opening never fails a
 //! run: when it cannot, the path is printed for the user to open.
 //!
-//! The page itself is [`crate::export::html`]'s; this module only stores, writes
+//! The page itself is [`sls_load_report::export::html`]'s; this module only stores, writes
 //! and opens it.
 
 use std::path::{Path, PathBuf};
@@ -16,12 +16,12 @@ use sls_load_core::job::ObjectKey;
 
 use super::Error;
 use crate::cloud::Cloud;
-use crate::collect::Collected;
-use crate::export::html::{self, RunFacts};
-use crate::export::{CiExportError, ExportError};
 use crate::options::CiOutputs;
-use crate::store::Store;
-use crate::summary::Summary;
+use sls_load_report::collect::Collected;
+use sls_load_report::export::html::{Html, RunFacts};
+use sls_load_report::export::{CiExportError, ExportError, Exporter};
+use sls_load_report::store::Store;
+use sls_load_report::summary::Summary;
 
 /// Builds and stores the report of `summary`, and writes the local file `ci`
 /// asks for (`--html`, or a temp copy for `--open`). Returns the local file
@@ -33,7 +33,7 @@ pub(super) async fn write(
     ci: &CiOutputs,
 ) -> Result<Option<PathBuf>, Error> {
     let started = std::time::Instant::now();
-    let page = match html::page(summary, &RunFacts::of(&collected.plan)) {
+    let page = match Html(RunFacts::of(&collected.plan)).export(summary) {
         Ok(page) => page,
         Err(e) => {
             eprintln!("sls-load: warning: the HTML report was not built: {e}");
@@ -48,7 +48,7 @@ pub(super) async fn write(
     let key = ObjectKey::report_html(&summary.run_id);
     if let Err(e) = cloud
         .store
-        .put(&key, page.clone().into_bytes(), "text/html; charset=utf-8")
+        .put(&key, page.clone(), "text/html; charset=utf-8")
         .await
     {
         eprintln!("sls-load: warning: HTML report not stored: {e}");

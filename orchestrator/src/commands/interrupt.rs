@@ -15,10 +15,10 @@ use sls_load_core::control::{CHECK_EVERY, Control, reasons};
 use sls_load_core::job::{ObjectKey, RunId};
 use tokio::sync::watch;
 
-use crate::collect::Collected;
 use crate::fanout::InvocationCount;
 use crate::progress::Display;
-use crate::store::{Store, StoreError};
+use sls_load_report::collect::Collected;
+use sls_load_report::store::{Store, StoreError};
 
 /// How long, beyond one flush period, a stopping run waits for the workers'
 /// last flush and manifests.
@@ -189,6 +189,6 @@ pub async fn settle(
         if collected.finished() >= invoked.get() || SystemTime::now() >= until {
             return Ok(());
         }
-        tokio::time::sleep(crate::cost::POLL_EVERY).await;
+        tokio::time::sleep(sls_load_plan::cost::POLL_EVERY).await;
     }
 }

@@ -11,9 +11,13 @@
 //! own failure (the binary does).
 
 pub mod compare;
+pub mod deploy;
+pub mod destroy;
+pub mod doctor;
 mod error;
 mod html_report;
 mod interrupt;
+mod local_lambda;
 pub mod plan;
 pub mod report;
 pub mod run;
@@ -26,18 +30,18 @@ use std::path::Path;
 
 use sls_load_core::job::{ObjectKey, RunId};
 
-pub use self::error::{
-    EXIT_ABANDONED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLDS,
-    Error,
-};
+#[cfg(test)]
+pub use self::error::EXIT_BAD_INPUT;
+pub use self::error::{EXIT_OK, Error};
 use crate::cloud::{Cloud, Mode};
-use crate::collect::Collected;
 use crate::options::{CiOutputs, CommandOptions};
-use crate::plan::Plan;
-use crate::render;
-use crate::scenario::{self, Scenario};
-use crate::store::Store;
-use crate::summary::Summary;
+use sls_load_plan::plan::Plan;
+use sls_load_plan::scenario::{self, Scenario};
+use sls_load_report::collect::Collected;
+use sls_load_report::drill::events::{self, EventRecord};
+use sls_load_report::render;
+use sls_load_report::store::Store;
+use sls_load_report::summary::{Ending, Summary};
 
 /// Runs one subcommand to its end.
 pub async fn main(command: CommandOptions) -> Result<(), Error> {
@@ -49,6 +53,10 @@ pub async fn main(command: CommandOptions) -> Result<(), Error> {
         CommandOptions::Stop(opts) => stop::stop(opts).await,
         CommandOptions::Runs(opts) => runs::runs(opts).await,
         CommandOptions::Compare(opts) => compare::compare(opts).await,
+        CommandOptions::Deploy(opts) => deploy::deploy(*opts).await,
+        CommandOptions::Doctor(opts) => doctor::doctor(*opts).await,
+        CommandOptions::Destroy(opts) => destroy::destroy(opts).await,
+        CommandOptions::LocalLambda(opts) => local_lambda::serve(opts).await,
     }
 }
 
@@ -87,18 +95,18 @@ fn shown_plan(plan: &Plan) -> Cow<'_, Plan> {
 /// was stopped), missing workers and crossed thresholds are errors.
 pub async fn finish(
     cloud: &Cloud,
-    collected: &mut Collected,
+    collected: &Collected,
     export: Option<&Path>,
     ci: &CiOutputs,
     interrupted: bool,
 ) -> Result<(), Error> {
-    let mut summary = Summary::build(collected, &collected.merged);
-    summary.interrupted |= interrupted;
-    let run_id = &collected.plan.run_id.clone();
-    summary.aborted_by = aborted_by(cloud, run_id).await;
-    summary.mark_end();
-    // A drill: its events as they ran, markers, the analysis and its thresholds.
-    crate::drill::attach(&cloud.store, collected, &mut summary).await;
+    let run_id = &collected.plan.run_id;
+    let ending = Ending {
+        interrupted,
+        aborted_by: aborted_by(cloud, run_id).await,
+        events: drill_events(cloud, collected).await,
+    };
+    let summary = Summary::build(collected, ending);
     let json = serde_json::to_vec_pretty(&summary).map_err(Error::encoding("summary"))?;
     if let Err(e) = cloud
         .store
@@ -123,7 +131,7 @@ pub async fn finish(
     };
     // `--junit` / `--k6-summary` likewise: checked up front, their late failure
     // reported beside the verdict.
-    let exported = exported.and(crate::export::write(&summary, ci).map_err(Error::from));
+    let exported = exported.and(write_ci(&summary, ci).map_err(Error::from));
     // The HTML report: stored with the run, and `--html` / `--open` likewise.
     let html = html_report::write(cloud, collected, &summary, ci).await;
     print_summary(cloud, run_id, &summary)?;
@@ -142,6 +150,22 @@ pub async fn finish(
     }
 }
 
+/// Writes `--junit` and `--k6-summary`, in that order, as asked for by `ci`; the
+/// first that fails ends it.
+fn write_ci(
+    summary: &Summary,
+    ci: &CiOutputs,
+) -> Result<(), sls_load_report::export::CiExportError> {
+    use sls_load_report::export::{self, junit::Junit, k6_summary::K6Summary};
+    if let Some(path) = &ci.junit {
+        export::write(summary, &Junit, "--junit", path)?;
+    }
+    if let Some(path) = &ci.k6_summary {
+        export::write(summary, &K6Summary, "--k6-summary", path)?;
+    }
+    Ok(())
+}
+
 /// The `abortOnFail` threshold that stopped the run, from its control object;
 /// `None` when no threshold stopped it or the object cannot be read (a warning).
 async fn aborted_by(cloud: &Cloud, run_id: &RunId) -> Option<String> {
@@ -150,6 +174,21 @@ async fn aborted_by(cloud: &Cloud, run_id: &RunId) -> Option<String> {
         Err(e) => {
             eprintln!("sls-load: warning: the control object was not read: {e}");
             None
+        }
+    }
+}
+
+/// A drill's events as they ran (`events.json`); none for a run without
+/// events, or when the record cannot be read (a warning).
+async fn drill_events(cloud: &Cloud, collected: &Collected) -> Vec<EventRecord> {
+    if collected.plan.drill.is_none() {
+        return Vec::new();
+    }
+    match events::load(&cloud.store, &collected.plan.run_id).await {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!("sls-load: warning: the drill's events were not read: {e}");
+            Vec::new()
         }
     }
 }

@@ -15,9 +15,11 @@ use sls_load_core::job::{Region, ResultsLocation};
 
 use super::{Error, load_scenario};
 use crate::options::PlanOnlyOptions;
-use crate::plan::Plan;
-use crate::scenario::Scenario;
-use crate::{plan, preflight, render};
+use crate::preflight;
+use sls_load_plan::plan;
+use sls_load_plan::plan::Plan;
+use sls_load_plan::scenario::Scenario;
+use sls_load_report::render;
 
 /// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {

@@ -5,8 +5,8 @@
 
 use super::{Error, finish};
 use crate::cloud::Cloud;
-use crate::collect;
 use crate::options::ReportOptions;
+use sls_load_report::collect;
 
 /// `sls-load report RUN_ID`.
 pub async fn report(opts: ReportOptions) -> Result<(), Error> {
@@ -16,7 +16,7 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
     }
     let cloud = Cloud::store_only(&opts.cloud).await?;
     let outcome = async {
-        let mut collected = if opts.outputs.is_empty() {
+        let collected = if opts.outputs.is_empty() {
             collect::collect(&cloud.store, &opts.run_id).await?
         } else {
             // `--out`: the stored run replayed into the outputs.
@@ -30,7 +30,7 @@ pub async fn report(opts: ReportOptions) -> Result<(), Error> {
         };
         finish(
             &cloud,
-            &mut collected,
+            &collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             false,

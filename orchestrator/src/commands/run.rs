@@ -6,12 +6,12 @@
 //! Ctrl-C or SIGTERM stops the run through its control object, waits a bounded
 //! time for the workers' last flush and ends with a summary marked interrupted;
 //! a second one quits at once ([`super::interrupt`]). An `abortOnFail`
-//! threshold that fails on the live state ([`crate::abort`]) stops the run the
+//! threshold that fails on the live state ([`sls_load_report::judge::abort`]) stops the run the
 //! same way, with a stop order naming it (the summary is then marked aborted). With `--heartbeat` the
 //! heartbeat object is refreshed while the run is followed.
 //!
 //! It sequences; the timing of slices is [`crate::fanout`]'s, the live display
-//! [`crate::progress`]'s, and the summary [`crate::summary`]'s.
+//! [`crate::progress`]'s, and the summary [`sls_load_report::summary`]'s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -21,16 +21,16 @@ use sls_load_core::job::{ObjectKey, ResultsLocation};
 use super::interrupt::{self, Signals, Stopping};
 use super::{Error, finish, load_scenario};
 use crate::cloud::{Cloud, Mode};
-use crate::collect::Collected;
 use crate::export::out::Outputs;
 use crate::fanout::{self, FanOut, InvocationCount};
 use crate::invoke::{InvokeError, LambdaInvoker};
-use crate::local::delay::NetworkProfiles;
+use crate::network::NetworkProfiles;
 use crate::options::RunOptions;
-use crate::plan::{self, Layout, Plan};
 use crate::progress::{self, Display};
-use crate::scenario::Scenario;
-use crate::store::Store;
+use sls_load_plan::plan::{self, Layout, Plan};
+use sls_load_plan::scenario::Scenario;
+use sls_load_report::collect::Collected;
+use sls_load_report::store::Store;
 
 /// Lead time in AWS: invocations, cold starts and clock checks before the start.
 pub const AWS_LEAD: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
     let env = opts
         .env
-        .resolve(&crate::scenario::secrets::env_names(&scenario))?;
+        .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?;
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
     let layout = opts.plan.layout(&scenario)?;
@@ -53,7 +53,11 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         eprintln!("{}", crate::cloud::announcement(&opts.cloud));
     }
     let cloud = Cloud::for_run(&opts.cloud, &layout.region_names()).await?;
-    print_header(&opts, &layout);
+    if let Err(e) = worker_ready(&opts, &cloud, &layout).await {
+        cloud.shutdown().await;
+        return Err(e);
+    }
+    print_header(&opts, &cloud, &layout);
     let network = match network_profiles(&opts, &cloud, &scenario, &layout).await {
         Ok(network) => network,
         Err(e) => {
@@ -68,6 +72,31 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     drop(network);
     cloud.shutdown().await;
     outcome
+}
+
+/// In AWS mode, the cheap part of `doctor` before anything is invoked: the
+/// function exists in every region with the architecture and memory the plan
+/// uses, a timeout that holds a slice and no retries.
+async fn worker_ready(opts: &RunOptions, cloud: &Cloud, layout: &Layout) -> Result<(), Error> {
+    if cloud.mode != Mode::Aws {
+        return Ok(());
+    }
+    let expected = crate::doctor::checks::Expected {
+        arch: opts.plan.arch.to_string(),
+        memory_mb: opts.plan.memory_mb,
+    };
+    let failed = crate::doctor::cheap(
+        opts.cloud.profile.as_deref(),
+        &layout.region_names(),
+        &opts.cloud.function,
+        &expected,
+    )
+    .await;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotReady(failed))
+    }
 }
 
 /// The lead when `--lead` is not given: locally 2 s plus 20 ms per worker slot
@@ -127,23 +156,30 @@ async fn network_profiles(
     Ok(profiles)
 }
 
-/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions`;
-/// nothing with `--quiet`.
-fn print_header(opts: &RunOptions, layout: &Layout) {
+/// `sls-load: run ID · where · N workers (S slots × K slices) over R regions
+/// (a, b)`; nothing with `--quiet`.
+fn print_header(opts: &RunOptions, cloud: &Cloud, layout: &Layout) {
     if opts.quiet {
         return;
     }
+    let regions: Vec<String> = layout
+        .region_names()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     eprintln!(
-        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions",
+        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions ({})",
         opts.run_id,
-        match opts.cloud.mode {
-            Mode::Local => format!("local ({})", opts.cloud.local_dir.display()),
-            Mode::Aws => "AWS".into(),
+        match (&cloud.identity, opts.cloud.mode) {
+            (_, Mode::Local) => format!("local ({})", opts.cloud.local_dir.display()),
+            (Some(id), Mode::Aws) => format!("AWS account {}", id.account),
+            (None, Mode::Aws) => "AWS".into(),
         },
         layout.worker_count(),
         layout.slots(),
         layout.slices,
-        layout.regions.len()
+        layout.regions.len(),
+        regions.join(", ")
     );
 }
 
@@ -186,7 +222,7 @@ async fn run_planned(
         finish_outputs(outputs, &mut collected).await;
         finish(
             cloud,
-            &mut collected,
+            &collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             interrupted,
@@ -217,6 +253,7 @@ async fn prepare(
         opts.plan
             .plan_options(opts.run_id.clone(), SystemTime::now(), lead, results);
     let mut plan = plan::plan(scenario, &plan_options)?;
+    plan.cloud = Some(cloud.record(&plan));
     for job in &mut plan.jobs {
         job.heartbeat = opts.heartbeat;
         job.http.connect_to = network.connect_to(&job.region);
@@ -238,7 +275,7 @@ async fn prepare(
     let mut go_on = sls_load_core::control::Control::running(SystemTime::now());
     // A drill's pause windows, known to every worker before it starts.
     if let Some(drill) = &plan.drill {
-        go_on.pauses = crate::drill::events::pause_windows(&drill.events, plan.start_at);
+        go_on.pauses = crate::events::pause_windows(&drill.events, plan.start_at);
     }
     crate::control::write(&cloud.store, &opts.run_id, &go_on).await?;
     if opts.heartbeat.is_some() {
@@ -343,7 +380,7 @@ async fn abort(
 
 /// Follows the run until every invocation has been made and every worker
 /// reported, or the grace after the load's end ran out, or (returned) an
-/// `abortOnFail` threshold failed ([`crate::abort`]).
+/// `abortOnFail` threshold failed ([`sls_load_report::judge::abort`]).
 async fn follow(
     cloud: &Cloud,
     collected: &mut Collected,
@@ -357,7 +394,7 @@ async fn follow(
     };
     let deadline = collected.plan.load_ends_at() + grace;
     let workers = collected.plan.worker_count();
-    let judge = |c: &Collected| crate::abort::failed(c, SystemTime::now());
+    let judge = |c: &Collected| sls_load_report::judge::abort::failed(c, SystemTime::now());
     loop {
         // With `--out`, one poll at a time, so that the seconds it closed are
         // streamed at once.
@@ -372,7 +409,7 @@ async fn follow(
             &|| count.get(),
             display,
             until,
-            crate::cost::POLL_EVERY,
+            sls_load_plan::cost::POLL_EVERY,
             &judge,
         )
         .await?;
@@ -384,7 +421,7 @@ async fn follow(
             return Ok(None);
         }
         if !outputs.is_empty() {
-            tokio::time::sleep(crate::cost::POLL_EVERY).await;
+            tokio::time::sleep(sls_load_plan::cost::POLL_EVERY).await;
         }
     }
 }
@@ -394,8 +431,7 @@ async fn follow(
 async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
     let Some(drill) = &plan.drill else { return };
     let records =
-        crate::drill::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait())
-            .await;
+        crate::events::run_all(&drill.events, plan.start_at, &plan.run_id, stopping.wait()).await;
     for r in records.iter().filter(|r| r.failed()) {
         eprintln!(
             "sls-load: event {} failed: {}",
@@ -403,7 +439,8 @@ async fn run_events(cloud: &Cloud, plan: &Plan, stopping: &Stopping) {
             r.error.as_deref().unwrap_or("?")
         );
     }
-    if let Err(e) = crate::drill::events::store(&cloud.store, &plan.run_id, records).await {
+    if let Err(e) = sls_load_report::drill::events::store(&cloud.store, &plan.run_id, records).await
+    {
         eprintln!("sls-load: warning: the drill's events were not stored: {e}");
     }
 }
@@ -417,7 +454,7 @@ fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
     match scenario
         .events
         .iter()
-        .find(|e| matches!(e.action, crate::drill::EventAction::Run { .. }))
+        .find(|e| matches!(e.action, sls_load_plan::drill::EventAction::Run { .. }))
     {
         Some(e) => Err(Error::ExecNotAllowed {
             event: e.name.clone(),
@@ -431,7 +468,7 @@ fn check_events(scenario: &Scenario, allow_exec: bool) -> Result<(), Error> {
 fn check_pause_regions(scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
     let names = layout.region_names();
     for e in &scenario.events {
-        if let crate::drill::EventAction::PauseRegion { region } = &e.action
+        if let sls_load_plan::drill::EventAction::PauseRegion { region } = &e.action
             && !names.iter().any(|r| r.as_str() == region)
         {
             return Err(Error::PauseRegionNotInRun {

@@ -4,7 +4,7 @@
 //! from `runs/ID/summary.json` when the run was reported.
 //!
 //! It only reads: plans and summaries are fetched with bounded concurrency
-//! ([`crate::store::get_stream`]) for at most `--limit` runs; it merges no
+//! ([`sls_load_report::store::get_stream`]) for at most `--limit` runs; it merges no
 //! interval logs and writes nothing.
 
 use std::collections::BTreeMap;
@@ -17,8 +17,8 @@ use sls_load_core::job::{ObjectKey, RunId};
 use super::{Error, stdout};
 use crate::cloud::Cloud;
 use crate::options::RunsOptions;
-use crate::store::Store;
-use crate::summary::Summary;
+use sls_load_report::store::Store;
+use sls_load_report::summary::Summary;
 
 /// What a run's summary says of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,7 +157,7 @@ async fn list(store: &impl Store, limit: usize) -> Result<Vec<RunLine>, Error> {
         .flat_map(|id| [ObjectKey::plan(id), ObjectKey::summary(id)])
         .collect();
     let mut objects: BTreeMap<ObjectKey, Vec<u8>> = BTreeMap::new();
-    let mut stream = std::pin::pin!(crate::store::get_stream(store, keys));
+    let mut stream = std::pin::pin!(sls_load_report::store::get_stream(store, keys));
     while let Some((key, got)) = stream.next().await {
         if let Some(bytes) = got? {
             objects.insert(key, bytes);
@@ -210,7 +210,7 @@ fn table(lines: &[RunLine]) -> String {
             l.scenario_file.clone(),
             l.regions.join(","),
             l.requests
-                .map_or("-".to_owned(), crate::readable::thousands),
+                .map_or("-".to_owned(), sls_load_report::readable::thousands),
             l.verdict.text().to_owned(),
             l.cost_usd
                 .map_or("-".to_owned(), |usd| format!("${usd:.4}")),
@@ -238,7 +238,7 @@ fn table(lines: &[RunLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::k6_summary::tests::sample;
+    use sls_load_report::testing::sample_summary as sample;
 
     #[test]
     fn a_summary_gives_the_verdict_run_and_report_would_end_with() {

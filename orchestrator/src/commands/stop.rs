@@ -11,8 +11,9 @@ use sls_load_core::control::{CHECK_EVERY, reasons};
 
 use super::Error;
 use crate::cloud::Cloud;
+use crate::control;
 use crate::options::StopOptions;
-use crate::{collect, control};
+use sls_load_report::collect;
 
 /// `sls-load stop RUN_ID`.
 pub async fn stop(opts: StopOptions) -> Result<(), Error> {

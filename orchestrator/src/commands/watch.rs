@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::{Error, finish};
 use crate::cloud::Cloud;
-use crate::collect::{self, Collected};
 use crate::options::ReportOptions;
 use crate::progress::{self, Display};
+use sls_load_report::collect::{self, Collected};
 
 /// How long after the load's end a watched run's stragglers are waited for.
 const GRACE: Duration = Duration::from_secs(60);
@@ -27,7 +27,7 @@ pub async fn watch(opts: ReportOptions) -> Result<(), Error> {
         super::run::finish_outputs(outputs, &mut collected).await;
         finish(
             &cloud,
-            &mut collected,
+            &collected,
             opts.summary_export.as_deref(),
             &opts.ci,
             false,
@@ -55,7 +55,7 @@ async fn follow(cloud: &Cloud, opts: &ReportOptions) -> Result<Collected, Error>
         &|| invoked,
         &mut display,
         deadline,
-        crate::cost::POLL_EVERY,
+        sls_load_plan::cost::POLL_EVERY,
         &|_| None,
     )
     .await;

@@ -31,7 +31,7 @@ pub struct Args {
 
     /// Fixed delay before every response, e.g. `5ms` (kept to within tens of
     /// microseconds by a timer thread, not rounded up to the next millisecond).
-    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = sls_load_core::duration::parse)]
     pub delay: Duration,
 
     /// Fraction of requests (deterministic: 0.1 = every 10th) that get
@@ -40,7 +40,7 @@ pub struct Args {
     pub slow_fraction: Fraction,
 
     /// Delay for the requests selected by `--slow-fraction`.
-    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = sls_load_core::duration::parse)]
     pub slow_delay: Option<Duration>,
 
     /// Fraction of requests (deterministic) answered with 500.
@@ -48,20 +48,20 @@ pub struct Args {
     pub error_rate: Fraction,
 
     /// Start of a one-time stall, measured from server start.
-    #[arg(long, value_name = "DUR", requires = "stall_for", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", requires = "stall_for", value_parser = sls_load_core::duration::parse)]
     pub stall_at: Option<Duration>,
 
     /// Length of the one-time stall: requests due during it are answered at its end.
-    #[arg(long, value_name = "DUR", requires = "stall_at", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", requires = "stall_at", value_parser = sls_load_core::duration::parse)]
     pub stall_for: Option<Duration>,
 
     /// Exit by itself after this long (safety bound).
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = sls_load_core::duration::parse)]
     pub exit_after: Duration,
 
     /// On shutdown, how long to wait for in-flight requests before printing
     /// the final stats and exiting.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = sls_load_core::duration::parse)]
     pub shutdown_grace: Duration,
 
     /// No diagnostics on stderr (the `listening on` and `stats` lines on

@@ -7,6 +7,11 @@ data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 resource "aws_s3_bucket" "results" {
+  #checkov:skip=CKV_AWS_18:No access logging; runs are short-lived measurements that expire, and logs would need a second bucket.
+  #checkov:skip=CKV_AWS_21:No versioning; it would keep expired runs as noncurrent versions (and bill them).
+  #checkov:skip=CKV_AWS_144:No cross-region replication; runs are reproducible measurements, not records to keep.
+  #checkov:skip=CKV_AWS_145:SSE-S3 rather than SSE-KMS; with KMS every worker would also need kms:GenerateDataKey on the key.
+  #checkov:skip=CKV2_AWS_62:No event notifications; nothing consumes them (the CLI reads the objects itself).
   bucket        = var.bucket_name
   bucket_prefix = var.bucket_name == null ? "sls-load-results-" : null
   force_destroy = var.force_destroy
@@ -144,6 +149,23 @@ data "aws_iam_policy_document" "orchestrator" {
     effect    = "Allow"
     actions   = ["lambda:InvokeFunction"]
     resources = ["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}"]
+  }
+
+  # `run` checks the deployed worker before invoking anything (architecture,
+  # memory, timeout, no retries); so does `doctor`.
+  statement {
+    sid       = "CheckWorkers"
+    effect    = "Allow"
+    actions   = ["lambda:GetFunctionConfiguration", "lambda:GetFunctionEventInvokeConfig"]
+    resources = ["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.worker_function_name}"]
+  }
+
+  # `doctor`: the bucket's region and its lifecycle rule.
+  statement {
+    sid       = "CheckResultsBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation", "s3:GetLifecycleConfiguration"]
+    resources = [aws_s3_bucket.results.arn]
   }
 
   # The concurrency check before a run. GetAccountSettings has no resource

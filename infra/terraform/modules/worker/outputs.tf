@@ -10,5 +10,5 @@ output "function_name" {
 
 output "execution_role_arn" {
   description = "The worker's execution role."
-  value       = aws_iam_role.worker.arn
+  value       = local.role_arn
 }

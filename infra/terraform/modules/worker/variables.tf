@@ -1,5 +1,5 @@
 variable "code_bucket" {
-  description = "Bucket holding the worker zip (`make package` -> build/sls-load-worker.zip); Lambda reads code only from a bucket in the function's own region."
+  description = "Bucket holding the worker zip (`make package` -> build/sls-load-worker-ARCH.zip); Lambda reads code only from a bucket in the function's own region."
   type        = string
 }
 
@@ -46,6 +46,24 @@ variable "function_name" {
   description = "The worker function's name (`sls-load --function`), the same in every region."
   type        = string
   default     = "sls-load-worker"
+}
+
+variable "existing_role_arn" {
+  description = "An existing execution role for the worker (a governed account's); empty: the module creates a least-privilege one."
+  type        = string
+  default     = ""
+}
+
+variable "permissions_boundary" {
+  description = "Managed policy ARN set as the permissions boundary of the role the module creates; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for the worker (`sls-load deploy --reserve N`); -1 for none."
+  type        = number
+  default     = -1
 }
 
 variable "log_retention_days" {

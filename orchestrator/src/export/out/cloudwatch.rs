@@ -19,7 +19,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::{Delivery, Kind, Output, Sample, samples, send::Closing};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "sls-load";

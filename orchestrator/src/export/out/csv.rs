@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::{Delivery, Output, Sample, samples, send::Closing};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// The tag columns, in order, after `metric_name,timestamp,metric_value`.
 pub const TAG_COLUMNS: [&str; 11] = [

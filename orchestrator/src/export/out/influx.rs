@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::send::{Batch, Closing, Sender};
 use super::{Output, Sample, samples};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// The database named by the URL's path (`/k6` → `k6`), if any.
 pub fn database(uri: &http::Uri) -> Option<&str> {

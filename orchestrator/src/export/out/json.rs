@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::{Delivery, Kind, Output, Sample, samples, send::Closing};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// The JSON lines output.
 pub struct JsonOutput {

@@ -9,7 +9,7 @@
 //! [`Output`] trait and the set of outputs of a run ([`Outputs`]). Each format's
 //! encoding is in its own file; the background delivery of network outputs is
 //! [`send`]. It does not merge anything (the feed comes from
-//! [`crate::collect::Collected::drain_closed`]) nor judge the run: an output that
+//! [`sls_load_report::collect::Collected::drain_closed`]) nor judge the run: an output that
 //! fails is reported, never changes the verdict.
 
 pub mod cloudwatch;
@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use hdrhistogram::Histogram;
 use sls_load_core::job::TAG_PHASES;
 
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// One `--out` flag, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -454,7 +454,7 @@ pub(crate) mod tests {
         for ms in [10, 20, 30] {
             duration.record(ms * 1000).unwrap();
         }
-        let stats = crate::merge::Stats {
+        let stats = sls_load_report::Stats {
             duration,
             failed: 1,
             errored: 1,

@@ -25,7 +25,7 @@ use prost::Message;
 
 use super::send::{Batch, Closing, Sender};
 use super::{Kind, Output, samples, trends};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// The first bucket bound, microseconds (1 ms); each next one doubles.
 const FIRST_BUCKET_US: u64 = 1000;

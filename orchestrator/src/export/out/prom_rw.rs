@@ -18,7 +18,7 @@ use prost::Message;
 
 use super::send::{Batch, Closing, Sender};
 use super::{Kind, Output, Sample, samples};
-use crate::series::ClosedSecond;
+use sls_load_report::series::ClosedSecond;
 
 /// prompb `WriteRequest`.
 #[derive(Clone, PartialEq, Message)]

@@ -13,6 +13,7 @@
 //! them; routing decisions are `route`'s, HTTP `proxy`'s, and the backends are
 //! the ordinary target server (`crate::server`).
 
+mod args;
 mod proxy;
 mod route;
 
@@ -20,7 +21,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use clap::{Args, Subcommand};
 use hyper::header::HeaderName;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,88 +29,12 @@ use crate::behavior::Behavior;
 use crate::config::Config;
 use crate::lifecycle::{shutdown_signal, stdout_line};
 
+pub use args::{Mode, RouterArgs, Routing, SystemArgs};
 pub use proxy::Router;
 pub use route::Backends;
 
 /// The regions `system` starts, in order (the first is the default home).
 pub const SYSTEM_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
-
-/// The other ways to run the binary.
-#[derive(Debug, Clone, Subcommand)]
-pub enum Mode {
-    /// Route clients to their home regional backend, failing over on health checks.
-    Router(RouterArgs),
-    /// Three regional backends and a router in one process (the drill system).
-    System(SystemArgs),
-}
-
-/// How the router checks and fails over.
-#[derive(Debug, Clone, Args)]
-pub struct Routing {
-    /// The request header naming the client's region (its home backend).
-    #[arg(long, value_name = "NAME", default_value = "X-Client-Region")]
-    pub home_header: String,
-    /// How often every backend is health-checked (`GET /__health`).
-    #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = humantime::parse_duration)]
-    pub health_every: Duration,
-    /// Consecutive failed checks after which a backend is marked down.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub fail_after: u32,
-    /// Exit by itself after this long (safety bound).
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub exit_after: Duration,
-    /// No diagnostics on stderr.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-/// `router`'s command line.
-#[derive(Debug, Clone, Args)]
-pub struct RouterArgs {
-    /// Address to listen on (loopback only); port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
-    pub listen: SocketAddr,
-    /// A backend as REGION=ADDR (repeatable; the first is the default home).
-    #[arg(long = "backend", value_name = "REGION=ADDR", value_parser = parse_backend, required = true)]
-    pub backends: Vec<(String, SocketAddr)>,
-    #[command(flatten)]
-    pub routing: Routing,
-}
-
-/// `system`'s command line.
-#[derive(Debug, Clone, Args)]
-pub struct SystemArgs {
-    /// Address of the router (loopback only); the backends take free ports.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
-    pub listen: SocketAddr,
-    /// Fixed delay of every backend response, e.g. `5ms`.
-    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
-    pub delay: Duration,
-    #[command(flatten)]
-    pub routing: Routing,
-}
-
-fn parse_backend(s: &str) -> Result<(String, SocketAddr), String> {
-    let (region, addr) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}`: expected REGION=ADDR, e.g. eu-west-1=127.0.0.1:9002"))?;
-    let addr = addr
-        .parse()
-        .map_err(|e| format!("`{addr}` is not an address like 127.0.0.1:9002: {e}"))?;
-    ensure_name(region)?;
-    Ok((region.to_owned(), addr))
-}
-
-fn ensure_name(region: &str) -> Result<(), String> {
-    match !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        true => Ok(()),
-        false => Err(format!("`{region}` is not a region name like eu-west-1")),
-    }
-}
 
 impl Routing {
     fn check(&self) -> anyhow::Result<HeaderName> {
@@ -366,21 +290,5 @@ mod tests {
             admin(&http, router, "/regions/mars-1/down").await,
             StatusCode::NOT_FOUND
         );
-    }
-
-    #[test]
-    fn backends_are_region_equals_address() {
-        assert_eq!(
-            parse_backend("eu-west-1=127.0.0.1:9002"),
-            Ok(("eu-west-1".into(), SocketAddr::from(([127, 0, 0, 1], 9002))))
-        );
-        for bad in [
-            "eu-west-1",
-            "eu west=127.0.0.1:1",
-            "=127.0.0.1:1",
-            "a=localhost",
-        ] {
-            assert!(parse_backend(bad).is_err(), "{bad}");
-        }
     }
 }

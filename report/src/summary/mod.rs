@@ -1,0 +1,11 @@
+//! The end-of-test summary: its data model ([`model`], the JSON of
+//! docs/FORMAT.md) and how it is built once, complete ([`build`]).
+
+mod build;
+mod model;
+
+pub use build::Ending;
+pub use model::{
+    CheckFigures, Figures, GaugeFigures, LATE_AFTER_MS, Latency, PhaseFigures, PhaseTimings,
+    RegionWorkers, SUMMARY_FORMAT, Second, Spread, Summary, ThresholdResult, Workers,
+};
