@@ -484,7 +484,7 @@ fn region_jobs(
                 http: scenario.http.clone(),
                 env: Default::default(),
                 heartbeat: None,
-                script: None,
+                script: scenario.script.clone(),
             });
         }
     }

@@ -20,6 +20,17 @@ pub struct Inspection {
     pub options: serde_json::Value,
     /// Every export's name with its JavaScript type (`function`, `object`, ...).
     pub exports: BTreeMap<String, String>,
+    /// The custom metrics the init context declared, by name.
+    pub metrics: BTreeMap<String, DeclaredMetric>,
+}
+
+/// A custom metric as `new Counter|Gauge|Rate|Trend(name, isTime)` declared it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct DeclaredMetric {
+    /// `counter`, `gauge`, `rate` or `trend`.
+    pub kind: String,
+    /// A time metric (`new Trend(name, true)`): values in milliseconds.
+    pub time: bool,
 }
 
 impl Inspection {
@@ -58,11 +69,14 @@ pub fn inspect(program: Arc<Program>, mut config: VuConfig) -> Result<Inspection
         options: serde_json::Value,
         #[serde(default)]
         exports: BTreeMap<String, String>,
+        #[serde(default)]
+        metrics: BTreeMap<String, DeclaredMetric>,
     }
     let raw: Raw =
         serde_json::from_str(&json).map_err(|e| ScriptError::Init(format!("options: {e}")))?;
     Ok(Inspection {
         options: raw.options,
         exports: raw.exports,
+        metrics: raw.metrics,
     })
 }

@@ -24,7 +24,7 @@ mod program;
 pub mod protocol;
 mod vu;
 
-pub use inspect::{Inspection, inspect};
+pub use inspect::{DeclaredMetric, Inspection, inspect};
 pub use program::{Program, normalise, refusal};
 pub use protocol::{
     Answer, CheckSample, Ended, HttpCall, MetricKind, MetricSample, Op, Reply, ResponseType, Step,

@@ -6,7 +6,7 @@
 //! it refuses everything else with one line naming the import. It does not run
 //! JavaScript (the VU does) and does no IO: every file was bundled before.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
@@ -87,6 +87,9 @@ pub struct Program {
     /// `SharedArray` data by name: made once per worker (by the first VU
     /// whose init reaches it), each element kept as JSON text.
     shared: Mutex<HashMap<String, Arc<Vec<String>>>>,
+    /// Files asked for (imported or opened) that were not among `files`: what
+    /// the orchestrator bundles next while it reads a script at `plan`.
+    missing: Mutex<BTreeSet<String>>,
 }
 
 impl Program {
@@ -104,6 +107,7 @@ impl Program {
             main,
             files,
             shared: Mutex::new(HashMap::new()),
+            missing: Mutex::new(BTreeSet::new()),
         }))
     }
 
@@ -115,7 +119,25 @@ impl Program {
     /// The file at `path`, relative to the script's folder.
     pub fn open(&self, path: &str) -> Option<&[u8]> {
         let key = normalise(&self.main, path);
-        self.files.get(&key).map(Vec::as_slice)
+        let found = self.files.get(&key).map(Vec::as_slice);
+        if found.is_none() {
+            self.note_missing(key);
+        }
+        found
+    }
+
+    /// The files asked for that were not bundled, by normalised path.
+    pub fn missing(&self) -> Vec<String> {
+        let missing = self.missing.lock().unwrap_or_else(PoisonError::into_inner);
+        missing.iter().cloned().collect()
+    }
+
+    fn note_missing(&self, key: String) {
+        let mut missing = self.missing.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: a script asking for thousands of files is refused anyway.
+        if missing.len() < 1_000 {
+            missing.insert(key);
+        }
     }
 
     /// The length of shared array `name`, if made.
@@ -150,7 +172,11 @@ impl Program {
         if name == K6_UTILS_NAME {
             return Some(K6_UTILS.1.as_bytes().to_vec());
         }
-        self.files.get(name).cloned()
+        let found = self.files.get(name).cloned();
+        if found.is_none() {
+            self.note_missing(name.to_owned());
+        }
+        found
     }
 }
 

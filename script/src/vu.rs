@@ -391,6 +391,9 @@ fn inspection(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<Option<String>
     out.set("exports", exports)?;
     let options: Value = namespace.get("options")?;
     out.set("options", options)?;
+    let k6: Object = ctx.globals().get("__k6")?;
+    let declared: Value = k6.get("declared")?;
+    out.set("metrics", declared)?;
     Ok(ctx
         .json_stringify(out)?
         .map(|s| s.to_string())

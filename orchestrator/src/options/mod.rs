@@ -400,6 +400,11 @@ impl EnvVars {
         Ok(EnvVars(vars))
     }
 
+    /// Every `-e` value, by name (a k6 script's `__ENV`).
+    pub fn given(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
     /// The values of `names` (a scenario's `{{__ENV.NAME}}` variables): given with
     /// `-e`, else from this process's environment; the first set nowhere is an error.
     pub fn resolve(

@@ -65,6 +65,9 @@
 
   // ---- k6/metrics -------------------------------------------------------------
   const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+  const KINDS = ['counter', 'gauge', 'rate', 'trend'];
+  // The custom metrics the init context declared, by name (read by `plan`).
+  const declared = {};
   class Metric {
     constructor(name, kind, isTime) {
       if (state.initDone) throw new Error('metrics must be declared in the init context');
@@ -73,6 +76,7 @@
       this.name = String(name);
       this._kind = kind;
       this._time = !!isTime;
+      declared[this.name] = { kind: KINDS[kind], time: this._time };
     }
     add(value, tags) {
       if (!state.initDone) throw new Error('metrics can be added to only in VU code');
@@ -366,6 +370,7 @@
     Counter, Gauge, Rate, Trend,
     http, Response,
     SharedArray, execution, encoding,
+    declared,
     // The VU starts iterations: the init context is over.
     begin(vu, iter, iterInScenario, scenario, executor) {
       state.initDone = true;
