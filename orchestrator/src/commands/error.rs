@@ -251,7 +251,13 @@ impl Error {
             Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,
             Error::Abandoned(_) => EXIT_ABANDONED,
-            Error::Script(crate::script::ScriptLoadError::Init { .. }) => EXIT_SCRIPT_EXCEPTION,
+            Error::Script(
+                crate::script::ScriptLoadError::Init { .. }
+                | crate::script::ScriptLoadError::Setup { .. },
+            ) => EXIT_SCRIPT_EXCEPTION,
+            Error::Script(crate::script::ScriptLoadError::SetupAborted { .. }) => {
+                EXIT_SCRIPT_ABORTED
+            }
             Error::Script(_) => EXIT_BAD_INPUT,
             Error::ScriptAborted { .. } => EXIT_SCRIPT_ABORTED,
         }

@@ -38,12 +38,16 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 /// `sls-load run`.
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let mut signals = Signals::listen();
-    let scenario = load_scenario(
+    let mut scenario = load_scenario(
         &opts.scenario,
         opts.target.as_deref(),
         &opts.plan.overrides,
         opts.env.given(),
     )?;
+    // A k6 script's `setup()`, once, before anything is planned: its data
+    // travels in every job.
+    let (script_env, target) = (opts.env.given(), opts.target.as_deref());
+    crate::script::run_setup(&opts.scenario, &mut scenario, script_env, target).await?;
     check_events(&scenario, opts.allow_exec)?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in
     // payloads. A script's `__ENV` is every `-e` value (never sls-load's own
@@ -81,6 +85,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let outcome = run_planned(&opts, &cloud, &scenario, lead, &env, &network, &mut signals).await;
     drop(network);
     cloud.shutdown().await;
+    crate::script::run_teardown(&opts.scenario, &scenario, script_env, target).await;
     outcome
 }
 

@@ -3,9 +3,11 @@
 
 mod build;
 mod model;
+mod script;
 
 pub use build::Ending;
 pub use model::{
     CheckFigures, Figures, GaugeFigures, LATE_AFTER_MS, Latency, PhaseFigures, PhaseTimings,
     RegionWorkers, SUMMARY_FORMAT, Second, Spread, Summary, ThresholdResult, Workers,
 };
+pub use script::MetricFigures;

@@ -311,6 +311,18 @@ pub struct Summary {
     /// absent for runs stored before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<sls_load_plan::CloudRecord>,
+    /// A k6 script's custom metrics (and `group_duration`) by name; absent
+    /// for YAML scenarios.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, super::script::MetricFigures>,
+    /// A k6 script's checks by group path (`::outer::inner`): the checks made
+    /// inside `group()`s; absent when none was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_checks: BTreeMap<String, BTreeMap<String, CheckFigures>>,
+    /// JavaScript exceptions that ended iterations (k6 logs them and goes on),
+    /// by message with file and line, summed over the workers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, u64>,
 }
 
 impl Summary {

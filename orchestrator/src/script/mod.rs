@@ -6,8 +6,11 @@
 //! makes the scenario.
 //!
 //! This module owns that reading and its errors (an exception in the init
-//! context is k6's exit code 107); it does not decide what the options mean
-//! (the plan crate does) and sends nothing (`setup()` is refused for now).
+//! context or in `setup()` is k6's exit code 107); it does not decide what the
+//! options mean (the plan crate does). [`setup`] runs `setup()` and
+//! `teardown()` once, from this machine, as k6 does.
+
+pub mod setup;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,22 @@ pub enum ScriptLoadError {
         /// k6's rendering of the exception.
         message: String,
     },
+    /// `setup()` threw (k6's exit code 107): nothing was started.
+    #[error("{file}: setup() threw: {message}; nothing was started")]
+    Setup {
+        /// The script.
+        file: PathBuf,
+        /// k6's rendering of the exception.
+        message: String,
+    },
+    /// `setup()` called `test.abort()` (k6's exit code 108).
+    #[error("{file}: setup() aborted the test: {reason}; nothing was started")]
+    SetupAborted {
+        /// The script.
+        file: PathBuf,
+        /// The reason given.
+        reason: String,
+    },
     /// The options do not make a scenario.
     #[error(transparent)]
     Options(#[from] ScenarioError),
@@ -58,13 +77,6 @@ pub fn load(
 ) -> Result<Scenario, ScriptLoadError> {
     let (files, inspection) = bundle(path, env)?;
     let declared = declared(path, &inspection)?;
-    if inspection.has_function("setup") || inspection.has_function("teardown") {
-        return Err(refused(
-            path,
-            "setup() and teardown() are not supported yet (the run would go without them); \
-             compute the data at init, or pass it with -e",
-        ));
-    }
     if inspection.has_function("handleSummary") {
         eprintln!(
             "sls-load: {}: handleSummary() is not run; use --k6-summary FILE for k6's summary JSON",
@@ -300,6 +312,87 @@ fn script_file(bytes: Vec<u8>) -> ScriptFile {
             base64: base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
         },
     }
+}
+
+/// Runs the script's `setup()`, if it exports one, and keeps what it returned
+/// as the jobs' `setup_data` (k6 hands a copy to every iteration).
+pub async fn run_setup(
+    path: &Path,
+    scenario: &mut Scenario,
+    env: &BTreeMap<String, String>,
+    target: Option<&str>,
+) -> Result<(), ScriptLoadError> {
+    let Some(script) = scenario.script.as_mut() else {
+        return Ok(());
+    };
+    let program = program_of(path, script)?;
+    let exports = sls_load_script::inspect(program.clone(), config(env))
+        .map_err(|e| refused(path, &e.to_string()))?;
+    if !exports.has_function("setup") {
+        return Ok(());
+    }
+    let config = setup::config(env, None);
+    let target = target.map(str::to_owned);
+    match setup::run(program, config, "setup", target).await {
+        Ok(data) => {
+            script.setup_data = data;
+            Ok(())
+        }
+        Err(setup::Failed::Exception(message)) => Err(ScriptLoadError::Setup {
+            file: path.to_owned(),
+            message,
+        }),
+        Err(setup::Failed::Aborted(reason)) => Err(ScriptLoadError::SetupAborted {
+            file: path.to_owned(),
+            reason,
+        }),
+        Err(setup::Failed::Other(why)) => Err(refused(path, &why)),
+    }
+}
+
+/// Runs the script's `teardown()`, if it exports one, with `setup()`'s data;
+/// what goes wrong is a warning (the run's verdict stands).
+pub async fn run_teardown(
+    path: &Path,
+    scenario: &Scenario,
+    env: &BTreeMap<String, String>,
+    target: Option<&str>,
+) {
+    let Some(script) = scenario.script.as_ref() else {
+        return;
+    };
+    let Ok(program) = program_of(path, script) else {
+        return;
+    };
+    let has = sls_load_script::inspect(program.clone(), config(env))
+        .is_ok_and(|e| e.has_function("teardown"));
+    if !has {
+        return;
+    }
+    let config = setup::config(env, script.setup_data.clone());
+    let result = setup::run(program, config, "teardown", target.map(str::to_owned)).await;
+    let why = match result {
+        Ok(_) => return,
+        Err(setup::Failed::Exception(e)) => format!("threw: {e}"),
+        Err(setup::Failed::Aborted(r)) => format!("aborted the test: {r}"),
+        Err(setup::Failed::Other(e)) => e,
+    };
+    eprintln!("sls-load: warning: {}: teardown() {why}", path.display());
+}
+
+/// The program of a bundled script (its files decoded).
+fn program_of(path: &Path, script: &JobScript) -> Result<Arc<Program>, ScriptLoadError> {
+    let mut files = BTreeMap::new();
+    for (name, file) in &script.files {
+        let bytes = match file {
+            ScriptFile::Text(t) => t.clone().into_bytes(),
+            ScriptFile::Binary { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map_err(|e| refused(path, &format!("file `{name}`: {e}")))?,
+        };
+        files.insert(name.clone(), bytes);
+    }
+    Program::new(&script.main, files).map_err(|e| refused(path, &e.to_string()))
 }
 
 fn refused(path: &Path, why: &str) -> ScriptLoadError {
