@@ -173,6 +173,9 @@ struct VuGauge {
 /// One tag set's histograms of the current interval, by [`METRICS`] index.
 type Slots = [Option<Histogram<u64>>; METRICS.len()];
 
+/// A check result's key within an interval: (check name, passed, tags).
+type CheckKey = (String, bool, Vec<(String, String)>);
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
@@ -183,7 +186,7 @@ struct State {
     /// Every tag set (request, variant) seen so far, at most [`MAX_TAG_SETS`].
     seen: BTreeSet<(usize, Variant)>,
     /// Check results of the current interval: (check name, passed, tags) → count.
-    interval_checks: BTreeMap<(String, bool, Vec<(String, String)>), u64>,
+    interval_checks: BTreeMap<CheckKey, u64>,
     /// Custom metrics of the current interval (k6 scripts).
     custom: custom::Custom,
     /// Every request known, by index: the job's, then a script's as sent.

@@ -514,8 +514,7 @@ pub fn parse_metric_key_with(
         reason,
     };
     let trimmed = key.trim();
-    let name = trimmed.split('{').next().unwrap_or_default().trim();
-    let custom = declared.iter().find(|c| c.name == name).copied();
+    let custom = custom_named(trimmed, declared);
     let (name, selector) = match trimmed.split_once('{') {
         None => (trimmed, None),
         Some((name, rest)) => {
@@ -535,16 +534,7 @@ pub fn parse_metric_key_with(
         return Ok((Metric::Custom(c), selector));
     }
     let Some(metric) = Metric::from_name(name) else {
-        let mut known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-        known.extend(declared.iter().map(|c| c.name));
-        let whose = match declared.is_empty() {
-            true => "supported",
-            false => "k6's and the script's",
-        };
-        return Err(fail(format!(
-            "unknown metric `{name}` ({whose}: {})",
-            known.join(", ")
-        )));
+        return Err(fail(unknown_metric(name, declared)));
     };
     let tag = selector.as_ref().map(|(tag, _)| tag.as_str());
     let per_iteration = [
@@ -593,6 +583,23 @@ pub fn parse_metric_key_with(
         )));
     }
     Ok((metric, selector))
+}
+
+/// The script's metric a `thresholds` key names, if it names one.
+fn custom_named(key: &str, declared: &[CustomMetric]) -> Option<CustomMetric> {
+    let name = key.split('{').next().unwrap_or_default().trim();
+    declared.iter().find(|c| c.name == name).copied()
+}
+
+/// Why `name` is no metric: the names that are, k6's and the script's.
+fn unknown_metric(name: &str, declared: &[CustomMetric]) -> String {
+    let mut known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    known.extend(declared.iter().map(|c| c.name));
+    let whose = match declared.is_empty() {
+        true => "supported",
+        false => "k6's and the script's",
+    };
+    format!("unknown metric `{name}` ({whose}: {})", known.join(", "))
 }
 
 fn parse_selector(metric: &str, inner: &str, custom: bool) -> Result<(String, String), String> {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use crate::ScriptError;
 use crate::program::Program;
+use crate::protocol::Start;
 use crate::protocol::{Ended, Step};
-use crate::vu::{INSPECT, Start, Vu, VuConfig};
+use crate::vu::{INSPECT, Vu, VuConfig};
 
 /// What a script exports.
 #[derive(Debug, Clone, PartialEq)]

@@ -29,7 +29,8 @@ pub use program::{Program, normalise, refusal};
 pub use protocol::{
     Answer, CheckSample, Ended, HttpCall, MetricKind, MetricSample, Op, Reply, ResponseType, Step,
 };
-pub use vu::{HaltFn, JS_STACK_LIMIT, LogFn, LogLevel, STACK_SIZE, Start, Vu, VuConfig};
+pub use protocol::{LogFn, LogLevel, Start};
+pub use vu::{HaltFn, JS_STACK_LIMIT, STACK_SIZE, Vu, VuConfig};
 
 /// Why a script cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

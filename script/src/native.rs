@@ -19,9 +19,9 @@ use rquickjs::{Array, ArrayBuffer, Ctx, Exception, Function, IntoJs, Object, Res
 
 use crate::program::Program;
 use crate::protocol::{
-    Answer, CheckSample, HttpCall, MetricKind, MetricSample, Op, Reply, ResponseType, Step,
+    Answer, CheckSample, HttpCall, Input, LogFn, LogLevel, MetricKind, MetricSample, Op, Output,
+    Reply, ResponseType, Step,
 };
-use crate::vu::{Input, LogFn, LogLevel, Output};
 
 /// What the native functions of one VU share.
 pub(crate) struct Bridge {
@@ -80,6 +80,39 @@ fn throw(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
 /// Installs `__sls` on the global object of `ctx`.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, bridge: &Rc<Bridge>) -> Result<()> {
     let n = Object::new(ctx.clone())?;
+    install_http(ctx, &n, bridge)?;
+    install_ops(ctx, &n, bridge)?;
+    let b = bridge.clone();
+    n.set(
+        "now",
+        Function::new(ctx.clone(), move || {
+            b.started.elapsed().as_secs_f64() * 1000.0
+        })?,
+    )?;
+    let b = bridge.clone();
+    n.set(
+        "log",
+        Function::new(ctx.clone(), move |level: u8, text: String| {
+            let level = match level {
+                0 => LogLevel::Debug,
+                1 => LogLevel::Info,
+                2 => LogLevel::Warn,
+                _ => LogLevel::Error,
+            };
+            (b.log)(level, &text);
+        })?,
+    )?;
+    install_data(ctx, &n, bridge)?;
+    n.set(
+        "randomSeed",
+        Function::new(ctx.clone(), move |_seed: f64| {})?,
+    )?;
+    ctx.globals().set("__sls", n)?;
+    Ok(())
+}
+
+/// `request` and `batch`: the VU stops until the worker answered.
+fn install_http<'js>(ctx: &Ctx<'js>, n: &Object<'js>, bridge: &Rc<Bridge>) -> Result<()> {
     let b = bridge.clone();
     n.set(
         "request",
@@ -116,6 +149,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, bridge: &Rc<Bridge>) -> Result<()> {
             }
         })?,
     )?;
+    Ok(())
+}
+
+/// `sleep`, metric samples, check results and `test.abort()`: ops too.
+fn install_ops<'js>(ctx: &Ctx<'js>, n: &Object<'js>, bridge: &Rc<Bridge>) -> Result<()> {
     let b = bridge.clone();
     n.set(
         "sleep",
@@ -179,32 +217,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, bridge: &Rc<Bridge>) -> Result<()> {
             Err::<(), _>(stopped(&ctx))
         })?,
     )?;
-    let b = bridge.clone();
-    n.set(
-        "now",
-        Function::new(ctx.clone(), move || {
-            b.started.elapsed().as_secs_f64() * 1000.0
-        })?,
-    )?;
-    let b = bridge.clone();
-    n.set(
-        "log",
-        Function::new(ctx.clone(), move |level: u8, text: String| {
-            let level = match level {
-                0 => LogLevel::Debug,
-                1 => LogLevel::Info,
-                2 => LogLevel::Warn,
-                _ => LogLevel::Error,
-            };
-            (b.log)(level, &text);
-        })?,
-    )?;
-    install_data(ctx, &n, bridge)?;
-    n.set(
-        "randomSeed",
-        Function::new(ctx.clone(), move |_seed: f64| {})?,
-    )?;
-    ctx.globals().set("__sls", n)?;
     Ok(())
 }
 

@@ -4,10 +4,12 @@
 //! A VU's coroutine ([`crate::vu`]) stops at every [`Op`] (a request, a batch,
 //! a sleep, a metric sample, a check result, `test.abort()`) and waits for its
 //! [`Answer`]; an iteration ends with an [`Ended`]. This module owns those
-//! shapes only: the worker's engine performs the ops (sends, sleeps, records),
+//! shapes only, with the messages of a VU's coroutine ([`Start`], the
+//! crate's `Input` and `Output`) and its console's [`LogLevel`]: the worker's engine performs the ops (sends, sleeps, records),
 //! the bridge (`native.rs`) turns them into and out of JavaScript values.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// One HTTP request as the script made it (k6's `http.request` arguments).
 #[derive(Debug, Clone, PartialEq)]
@@ -196,4 +198,59 @@ pub enum Step {
     Op(Op),
     /// The iteration is over; the VU waits for the next ([`crate::Vu::start`]).
     Ended(Ended),
+}
+
+/// How a console line is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `console.debug`.
+    Debug,
+    /// `console.log`, `console.info`.
+    Info,
+    /// `console.warn`.
+    Warn,
+    /// `console.error`.
+    Error,
+}
+
+/// Where a VU's console lines go.
+pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+/// One iteration to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    /// The exported function (`default`, a scenario's `exec`, `setup`, `teardown`).
+    pub exec: String,
+    /// The VU's iterations so far, over all its scenarios.
+    pub iteration: u64,
+    /// The VU's iterations so far in this scenario (k6's `__ITER`).
+    pub iteration_in_scenario: u64,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Its executor's k6 name.
+    pub executor: String,
+    /// When the iteration must be over: JavaScript still running then (a
+    /// loop that makes no request) is interrupted, the iteration ends as
+    /// [`Ended::Interrupted`].
+    pub deadline: Option<Instant>,
+}
+
+/// What drives a VU's coroutine.
+pub(crate) enum Input {
+    /// Run an iteration.
+    Start(Start),
+    /// The answer to the op the VU stopped at.
+    Answer(Answer),
+    /// End the VU.
+    Quit,
+}
+
+/// What a VU's coroutine stops with.
+pub(crate) enum Output {
+    /// Init is done: ready for iterations.
+    Ready,
+    /// Init failed (an exception in the init context).
+    Failed(String),
+    /// An op, or the end of an iteration.
+    Step(Step),
 }

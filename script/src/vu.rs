@@ -27,7 +27,7 @@ use rquickjs::{CaughtError, Context, Ctx, Function, Module, Object, Persistent, 
 use crate::ScriptError;
 use crate::native::{self, Bridge};
 use crate::program::{Modules, Program};
-use crate::protocol::{Answer, Ended, Step};
+use crate::protocol::{Answer, Ended, Input, LogFn, Output, Start, Step};
 
 /// Each VU's coroutine stack (virtual: only the pages touched take memory).
 pub const STACK_SIZE: usize = 512 * 1024;
@@ -35,22 +35,6 @@ pub const STACK_SIZE: usize = 512 * 1024;
 /// How much of [`STACK_SIZE`] JavaScript may use; the rest is for the native
 /// calls beneath it.
 pub const JS_STACK_LIMIT: usize = 384 * 1024;
-
-/// How a console line is logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    /// `console.debug`.
-    Debug,
-    /// `console.log`, `console.info`.
-    Info,
-    /// `console.warn`.
-    Warn,
-    /// `console.error`.
-    Error,
-}
-
-/// Where a VU's console lines go.
-pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// What a VU is made with.
 #[derive(Clone)]
@@ -74,45 +58,6 @@ pub struct VuConfig {
 
 /// See [`VuConfig::halted`].
 pub type HaltFn = Arc<dyn Fn() -> bool + Send + Sync>;
-
-/// One iteration to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Start {
-    /// The exported function (`default`, a scenario's `exec`, `setup`, `teardown`).
-    pub exec: String,
-    /// The VU's iterations so far, over all its scenarios.
-    pub iteration: u64,
-    /// The VU's iterations so far in this scenario (k6's `__ITER`).
-    pub iteration_in_scenario: u64,
-    /// The scenario's name.
-    pub scenario: String,
-    /// Its executor's k6 name.
-    pub executor: String,
-    /// When the iteration must be over: JavaScript still running then (a
-    /// loop that makes no request) is interrupted, the iteration ends as
-    /// [`Ended::Interrupted`].
-    pub deadline: Option<Instant>,
-}
-
-/// What drives a VU's coroutine.
-pub(crate) enum Input {
-    /// Run an iteration.
-    Start(Start),
-    /// The answer to the op the VU stopped at.
-    Answer(Answer),
-    /// End the VU.
-    Quit,
-}
-
-/// What a VU's coroutine stops with.
-pub(crate) enum Output {
-    /// Init is done: ready for iterations.
-    Ready,
-    /// Init failed (an exception in the init context).
-    Failed(String),
-    /// An op, or the end of an iteration.
-    Step(Step),
-}
 
 /// A k6 VU (see the module documentation).
 pub struct Vu {
@@ -352,10 +297,9 @@ fn iterate(ctx: &Ctx<'_>, loaded: &Loaded, start: &Start, bridge: &Bridge) -> En
         if result.is_undefined() {
             return Ok(None);
         }
-        Ok(ctx
-            .json_stringify(result)?
+        ctx.json_stringify(result)?
             .map(|s| s.to_string())
-            .transpose()?)
+            .transpose()
     };
     match run() {
         Ok(value) => Ended::Returned(value),
@@ -394,10 +338,7 @@ fn inspection(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<Option<String>
     let k6: Object = ctx.globals().get("__k6")?;
     let declared: Value = k6.get("declared")?;
     out.set("metrics", declared)?;
-    Ok(ctx
-        .json_stringify(out)?
-        .map(|s| s.to_string())
-        .transpose()?)
+    ctx.json_stringify(out)?.map(|s| s.to_string()).transpose()
 }
 
 /// k6's one-line rendering of an exception: `Error: boom at default (script.js:12:5)`.

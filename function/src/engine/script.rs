@@ -235,37 +235,14 @@ pub(super) async fn run(
                     }
                 }
             }
-            Op::Metric(m) => {
-                let tags = scenario_tags(ctx, &m.tags);
-                let value = MetricValue {
-                    name: &m.name,
-                    kind: kind(m.kind),
-                    is_time: m.is_time,
-                    value: m.value,
-                    tags: &tags,
-                };
-                ctx.recorder.record_metric(&value, Instant::now())?;
-                Answer::Done
-            }
-            Op::Check(c) => {
-                let tags = scenario_tags(ctx, &c.tags);
-                ctx.recorder
-                    .record_check(&c.name, c.passed, &tags, Instant::now())?;
-                Answer::Done
-            }
-            Op::Abort(reason) => {
-                tracing::warn!(scenario = %ctx.name, "test.abort(): {reason}");
-                ctx.recorder.record_abort(&reason);
-                ctx.stop.stop();
-                Answer::Stop
-            }
+            op @ (Op::Metric(_) | Op::Check(_) | Op::Abort(_)) => record_op(ctx, op)?,
         };
         step = js.vu.resume(answer);
     };
-    if let Ended::Exception(message) = &ended {
-        if ctx.recorder.record_exception(message) == 1 {
-            tracing::warn!(scenario = %ctx.name, "{message}");
-        }
+    if let Ended::Exception(message) = &ended
+        && ctx.recorder.record_exception(message) == 1
+    {
+        tracing::warn!(scenario = %ctx.name, "{message}");
     }
     vu.script = Some(js);
     let ended_at = ended_at.unwrap_or_else(Instant::now).max(Instant::now());
@@ -275,6 +252,39 @@ pub(super) async fn run(
         ended_at,
     )?;
     Ok(ended_at)
+}
+
+/// Answers the ops that only record (a metric sample, a check result) or
+/// stop the test (`test.abort()`).
+fn record_op(ctx: &Ctx, op: Op) -> Result<Answer, RecorderError> {
+    match op {
+        Op::Metric(m) => {
+            let tags = scenario_tags(ctx, &m.tags);
+            let value = MetricValue {
+                name: &m.name,
+                kind: kind(m.kind),
+                is_time: m.is_time,
+                value: m.value,
+                tags: &tags,
+            };
+            ctx.recorder.record_metric(&value, Instant::now())?;
+            Ok(Answer::Done)
+        }
+        Op::Check(c) => {
+            let tags = scenario_tags(ctx, &c.tags);
+            ctx.recorder
+                .record_check(&c.name, c.passed, &tags, Instant::now())?;
+            Ok(Answer::Done)
+        }
+        Op::Abort(reason) => {
+            tracing::warn!(scenario = %ctx.name, "test.abort(): {reason}");
+            ctx.recorder.record_abort(&reason);
+            ctx.stop.stop();
+            Ok(Answer::Stop)
+        }
+        // The engine's loop answers these itself.
+        Op::Request(_) | Op::Batch(_) | Op::Sleep(_) => Ok(Answer::Stop),
+    }
 }
 
 /// `(scenario, name)` followed by `tags`.

@@ -42,18 +42,18 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
         &opts.scenario,
         opts.target.as_deref(),
         &opts.plan.overrides,
-        opts.env.given(),
+        &opts.env.0,
     )?;
     // A k6 script's `setup()`, once, before anything is planned: its data
     // travels in every job.
-    let (script_env, target) = (opts.env.given(), opts.target.as_deref());
+    let (script_env, target) = (&opts.env.0, opts.target.as_deref());
     crate::script::run_setup(&opts.scenario, &mut scenario, script_env, target).await?;
     check_events(&scenario, opts.allow_exec)?;
     // `{{__ENV.NAME}}` values: checked before anything starts, sent only in
     // payloads. A script's `__ENV` is every `-e` value (never sls-load's own
     // environment: it would travel to the workers).
     let env = match scenario.script {
-        Some(_) => opts.env.given().clone(),
+        Some(_) => opts.env.0.clone(),
         None => opts
             .env
             .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?,

@@ -378,7 +378,7 @@ impl PlanSettings {
 
 /// `-e NAME=VALUE` as given (later ones win). `Debug` shows names only.
 #[derive(Clone, Default)]
-pub struct EnvVars(BTreeMap<String, String>);
+pub struct EnvVars(pub(crate) BTreeMap<String, String>);
 
 impl std::fmt::Debug for EnvVars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -398,11 +398,6 @@ impl EnvVars {
             vars.insert(name.to_owned(), value.to_owned());
         }
         Ok(EnvVars(vars))
-    }
-
-    /// Every `-e` value, by name (a k6 script's `__ENV`).
-    pub fn given(&self) -> &BTreeMap<String, String> {
-        &self.0
     }
 
     /// The values of `names` (a scenario's `{{__ENV.NAME}}` variables): given with

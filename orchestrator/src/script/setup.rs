@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use sls_load_script::{Answer, Ended, HttpCall, Op, Program, Reply, Start, Step, Vu, VuConfig};
+
+use crate::export::out::send::{HttpsClient, client};
 
 /// How long `setup()` or `teardown()` may run (k6's `setupTimeout` default).
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -90,20 +90,6 @@ pub async fn run(
     });
     work.await
         .map_err(|e| Failed::Other(format!("{function}() did not finish: {e}")))?
-}
-
-type HttpsClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
-fn client() -> HttpsClient {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new()).build(https)
 }
 
 /// Sends `call` (to `target` when set) and answers as the worker would, with

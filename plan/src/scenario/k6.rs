@@ -78,46 +78,9 @@ pub fn from_options(
         Value::Null => &empty,
         _ => return Err(fail(None, "must be an object".into())),
     };
-    let mut doc = Map::new();
-    doc.insert("target".into(), json!(target));
     let mut notices = Vec::new();
-    for key in ["vus", "duration", "iterations", "stages"] {
-        if let Some(v) = options.get(key) {
-            doc.insert(key.into(), v.clone());
-        }
-    }
-    let request = json!([{ "name": SCRIPT_REQUEST, "url": "/" }]);
-    match options.get("scenarios") {
-        Some(Value::Object(scenarios)) => {
-            let mut out = Map::new();
-            for (name, def) in scenarios {
-                let def = scenario(name, def, &mut script.exec, &mut notices)
-                    .map_err(|m| fail(Some(format!("scenarios.{name}")), m))?;
-                let mut def = def;
-                def.insert("requests".into(), request.clone());
-                out.insert(name.clone(), Value::Object(def));
-            }
-            doc.insert("scenarios".into(), Value::Object(out));
-        }
-        Some(_) => return Err(fail(Some("scenarios".into()), "must be an object".into())),
-        None => {
-            if !["vus", "duration", "iterations", "stages"]
-                .iter()
-                .any(|k| options.contains_key(*k))
-            {
-                // k6's default: one VU, one iteration.
-                doc.insert("vus".into(), json!(1));
-                doc.insert("iterations".into(), json!(1));
-            }
-            doc.insert("requests".into(), request);
-        }
-    }
-    if let Some(zones) = distribution(options) {
-        doc.insert("distribution".into(), zones.clone());
-    }
-    if let Some(dns) = options.get("dns") {
-        doc.insert("dns".into(), dns.clone());
-    }
+    let doc = document(options, target, &mut script.exec, &mut notices)
+        .map_err(|(key, m)| fail(key, m))?;
     let text =
         serde_json::to_string_pretty(&Value::Object(doc)).map_err(|e| fail(None, e.to_string()))?;
     let mut scenario = super::parse(path, text.as_bytes()).map_err(|e| {
@@ -146,6 +109,56 @@ pub fn from_options(
     scenario.notices.extend(notices);
     scenario.script = Some(script);
     Ok(scenario)
+}
+
+/// The options as the YAML scenario document they stand for (each scenario
+/// listing the one placeholder request); an error names the option.
+fn document(
+    options: &Map<String, Value>,
+    target: &str,
+    exec: &mut BTreeMap<String, String>,
+    notices: &mut Vec<String>,
+) -> Result<Map<String, Value>, (Option<String>, String)> {
+    let mut doc = Map::new();
+    doc.insert("target".into(), json!(target));
+    for key in ["vus", "duration", "iterations", "stages"] {
+        if let Some(v) = options.get(key) {
+            doc.insert(key.into(), v.clone());
+        }
+    }
+    let request = json!([{ "name": SCRIPT_REQUEST, "url": "/" }]);
+    match options.get("scenarios") {
+        Some(Value::Object(scenarios)) => {
+            let mut out = Map::new();
+            for (name, def) in scenarios {
+                let def = scenario(name, def, exec, notices)
+                    .map_err(|m| (Some(format!("scenarios.{name}")), m))?;
+                let mut def = def;
+                def.insert("requests".into(), request.clone());
+                out.insert(name.clone(), Value::Object(def));
+            }
+            doc.insert("scenarios".into(), Value::Object(out));
+        }
+        Some(_) => return Err((Some("scenarios".into()), "must be an object".into())),
+        None => {
+            if !["vus", "duration", "iterations", "stages"]
+                .iter()
+                .any(|k| options.contains_key(*k))
+            {
+                // k6's default: one VU, one iteration.
+                doc.insert("vus".into(), json!(1));
+                doc.insert("iterations".into(), json!(1));
+            }
+            doc.insert("requests".into(), request);
+        }
+    }
+    if let Some(zones) = distribution(options) {
+        doc.insert("distribution".into(), zones.clone());
+    }
+    if let Some(dns) = options.get("dns") {
+        doc.insert("dns".into(), dns.clone());
+    }
+    Ok(doc)
 }
 
 /// One k6 scenario as the YAML scenario reads it; its `exec` noted in `exec`.

@@ -191,12 +191,7 @@ impl Merged {
         let h = &interval.histogram;
         let second = second_of(interval.start, start_at);
         if let Some(line) = custom::line(&set)? {
-            custom::add(&mut self.custom, metric.to_owned(), &line, interval, second)?;
-            let region_tag = ("region", region.as_str());
-            for (k, v) in line.tags.iter().copied().chain([region_tag]) {
-                let key = (metric.to_owned(), k.to_owned(), v.to_owned());
-                custom::add(&mut self.custom_tagged, key, &line, interval, second)?;
-            }
+            self.add_custom(region, &line, interval, second)?;
             return Ok(Counted::default());
         }
         if metric == METRIC_CHECKS {
@@ -263,6 +258,25 @@ impl Merged {
             requests,
             late: None,
         })
+    }
+
+    /// Adds a custom-metric line of a k6 script to its metric's run total and
+    /// to one scope per tag it carries (and its region).
+    fn add_custom(
+        &mut self,
+        region: &Region,
+        line: &custom::Line<'_>,
+        interval: &Interval,
+        second: u64,
+    ) -> Result<(), String> {
+        let name = line.name;
+        custom::add(&mut self.custom, name.to_owned(), line, interval, second)?;
+        let region_tag = ("region", region.as_str());
+        for (k, v) in line.tags.iter().copied().chain([region_tag]) {
+            let key = (name.to_owned(), k.to_owned(), v.to_owned());
+            custom::add(&mut self.custom_tagged, key, line, interval, second)?;
+        }
+        Ok(())
     }
 
     /// Adds a `dropped_iterations` counter or an `iteration_duration` interval

@@ -9,38 +9,11 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use sls_load_plan::threshold::CustomKind;
 
-use super::model::CheckFigures;
+use super::model::{CheckFigures, MetricFigures};
 use crate::collect::Collected;
 use crate::merge::custom::CustomStats;
-
-/// A custom metric over the run, with the aggregates its kind has.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MetricFigures {
-    /// `counter`, `gauge`, `rate` or `trend`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `time` for a time metric (values in milliseconds), else `default`.
-    pub contains: String,
-    /// Counter: the total. Rate: the values that were true (k6's `passes`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
-    /// Rate: the values that were false (k6's `fails`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fails: Option<u64>,
-    /// Counter: per second of the run. Rate: the share of true values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    /// Gauge: the largest value of the latest second with one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    /// Trend and gauge: aggregates of every value, in the metric's unit
-    /// (`avg`, `min`, `med`, `max`, `p(90)`, `p(95)`, `p(99)`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub values: BTreeMap<String, f64>,
-}
 
 impl MetricFigures {
     /// The figures of `s` over a run of `secs` seconds.
