@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Sleep;
 
 use super::Ctx;
+use super::send::{send_within, status_class};
 use super::stop::StopSignal;
 use super::transport::{Conn, Reply};
 use crate::client::Traffic;
@@ -62,6 +63,19 @@ impl Vu {
     }
 }
 
+impl Vu {
+    /// What a script's iteration uses of this VU.
+    fn script_parts(&mut self) -> super::script::VuParts<'_> {
+        super::script::VuParts {
+            conn: &mut self.conn,
+            timer: &mut self.timer,
+            stop: &mut self.stop,
+            iterations: &mut self.iterations,
+            script: &mut self.script,
+        }
+    }
+}
+
 /// Runs one iteration of `vu` and returns when it ended, as last read from the
 /// clock; an iteration stopped by the end of the slice plus its scenario's
 /// `graceful_stop` (a step due after it, or a think time that would outlast it:
@@ -76,7 +90,8 @@ pub(super) async fn run(
     mut keep_going: impl FnMut() -> bool + Send,
 ) -> Result<Instant, RecorderError> {
     if let Some(script) = &ctx.script {
-        return super::script::run(ctx, script, vu, intended, &mut keep_going).await;
+        let parts = vu.script_parts();
+        return super::script::run(ctx, script, parts, intended, &mut keep_going).await;
     }
     let mut ended = Instant::now();
     let began = intended.unwrap_or(ended);
@@ -198,53 +213,6 @@ async fn send_step(
     }
 }
 
-/// Sends `request` on `conn` unless `deadline` passes first (`None`).
-///
-/// `timer` is the VU's one timer. It is moved only when it lies beyond `deadline`
-/// or fires before it: request deadlines never decrease, so after a VU's first
-/// request that happens at most once per timeout, and a request costs no timer
-/// registration (a `timeout` per request would insert and remove one each time).
-///
-/// Once `stop` fires, the deadline comes forward to at most
-/// [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN) later.
-pub(super) async fn send_within(
-    conn: &mut Conn,
-    timer: &mut Pin<Box<Sleep>>,
-    stop: &mut StopSignal,
-    request: &http::Request<bytes::Bytes>,
-    keep_body: bool,
-    sent: Instant,
-    deadline: Instant,
-) -> Option<Result<Reply, ErrorClass>> {
-    let mut deadline = tokio::time::Instant::from_std(deadline);
-    if timer.deadline() > deadline {
-        timer.as_mut().reset(deadline);
-    }
-    let sending = conn.send(request, keep_body, sent);
-    tokio::pin!(sending);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            biased;
-            reply = &mut sending => return Some(reply),
-            () = timer.as_mut() => {
-                if tokio::time::Instant::now() >= deadline {
-                    return None;
-                }
-                timer.as_mut().reset(deadline);
-            }
-            () = stop.fired(), if !stopping => {
-                stopping = true;
-                let drained = tokio::time::Instant::now() + sls_load_core::control::STOP_DRAIN;
-                if drained < deadline {
-                    deadline = drained;
-                    timer.as_mut().reset(deadline);
-                }
-            }
-        }
-    }
-}
-
 /// A pause uniformly drawn from `[min, max]`.
 fn think_time(think: ThinkTime, rng: &mut StdRng) -> Duration {
     if think.max <= think.min {
@@ -263,17 +231,6 @@ fn classify_status(status: u16, expect: Option<u16>) -> Outcome {
     match ok {
         true => Outcome::Ok,
         false => Outcome::Failed(status_class(status)),
-    }
-}
-
-/// The error class of a response whose status was not the expected one.
-pub(super) fn status_class(status: u16) -> ErrorClass {
-    if (400..500).contains(&status) {
-        ErrorClass::Http4xx
-    } else if status >= 500 {
-        ErrorClass::Http5xx
-    } else {
-        ErrorClass::Status
     }
 }
 

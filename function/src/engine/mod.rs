@@ -22,6 +22,7 @@ mod closed;
 mod iteration;
 mod open;
 mod script;
+mod send;
 pub mod stop;
 mod timer;
 pub mod transport;

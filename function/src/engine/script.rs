@@ -22,6 +22,7 @@
 //! when iterations start is the executors'.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,9 +33,11 @@ use sls_load_script::{
     Answer, Ended, HttpCall, LogLevel, MetricKind, Op, Program, Reply, ResponseType, Start, Step,
     VuConfig,
 };
+use tokio::time::Sleep;
 
 use super::Ctx;
-use super::iteration::{Vu, send_within, status_class};
+use super::send::{send_within, status_class};
+use super::stop::StopSignal;
 use super::transport::{Conn, Reply as Response, Target};
 use crate::client::Traffic;
 use crate::job::{ErrorClass, Executor, JobScript, ScriptFile};
@@ -168,6 +171,16 @@ impl ScriptVu {
     }
 }
 
+/// The parts of a VU a script's iteration uses: its connection, request
+/// timer and stop signal, its iteration count and its script side.
+pub(super) struct VuParts<'a> {
+    pub(super) conn: &'a mut Conn,
+    pub(super) timer: &'a mut Pin<Box<Sleep>>,
+    pub(super) stop: &'a mut StopSignal,
+    pub(super) iterations: &'a mut u64,
+    pub(super) script: &'a mut Option<ScriptVu>,
+}
+
 /// Where an iteration is: for timing the first request from the intended start.
 struct Clockwork {
     intended: Option<Instant>,
@@ -179,7 +192,7 @@ struct Clockwork {
 pub(super) async fn run(
     ctx: &Ctx,
     script: &ScriptCtx,
-    vu: &mut Vu,
+    mut vu: VuParts<'_>,
     intended: Option<Instant>,
     keep_going: &mut (dyn FnMut() -> bool + Send),
 ) -> Result<Instant, RecorderError> {
@@ -195,13 +208,13 @@ pub(super) async fn run(
     ctx.recorder.vu_busy(&ctx.name, true, now)?;
     let start = Start {
         exec: script.exec.clone(),
-        iteration: vu.iterations,
+        iteration: *vu.iterations,
         iteration_in_scenario: js.iterations,
         scenario: ctx.name.clone(),
         executor: script.executor.to_owned(),
         deadline: Some(ctx.hard_stop),
     };
-    vu.iterations += 1;
+    *vu.iterations += 1;
     js.iterations += 1;
     if ctx.target.new_connection_per_iteration() {
         vu.conn.reset();
@@ -216,12 +229,12 @@ pub(super) async fn run(
         };
         let answer = match op {
             Op::Request(call) => {
-                match request(ctx, script, vu, &mut js, &call, &mut clock, keep_going).await? {
+                match request(ctx, script, &mut vu, &mut js, &call, &mut clock, keep_going).await? {
                     Some(reply) => Answer::Reply(Box::new(reply)),
                     None => Answer::Stop,
                 }
             }
-            Op::Batch(calls) => batch(ctx, script, vu, &mut js, &calls, keep_going).await?,
+            Op::Batch(calls) => batch(ctx, script, &mut vu, &mut js, &calls, keep_going).await?,
             Op::Sleep(d) => {
                 clock.intended = None;
                 let wake = Instant::now() + d;
@@ -244,7 +257,7 @@ pub(super) async fn run(
     {
         tracing::warn!(scenario = %ctx.name, "{message}");
     }
-    vu.script = Some(js);
+    *vu.script = Some(js);
     let ended_at = ended_at.unwrap_or_else(Instant::now).max(Instant::now());
     ctx.recorder.iteration_ended(
         &ctx.name,
@@ -394,7 +407,7 @@ fn split_url(url: &str, target: &str) -> Result<(Option<String>, String, String)
 async fn request(
     ctx: &Ctx,
     script: &ScriptCtx,
-    vu: &mut Vu,
+    vu: &mut VuParts<'_>,
     js: &mut ScriptVu,
     call: &HttpCall,
     clock: &mut Clockwork,
@@ -422,7 +435,7 @@ async fn request(
             return Ok(Some(failure(call, ErrorClass::Protocol, &why, sent, done)));
         }
     };
-    let (main, timer, stop) = (&mut vu.conn, &mut vu.timer, &mut vu.stop);
+    let (main, timer, stop) = (&mut *vu.conn, &mut *vu.timer, &mut *vu.stop);
     let conn = match connection(ctx, script, main, js, &prepared.origin, 0).await {
         Some(c) => c,
         None => {
@@ -457,7 +470,7 @@ async fn request(
 async fn batch(
     ctx: &Ctx,
     script: &ScriptCtx,
-    vu: &mut Vu,
+    vu: &mut VuParts<'_>,
     js: &mut ScriptVu,
     calls: &[HttpCall],
     keep_going: &mut (dyn FnMut() -> bool + Send),
@@ -479,7 +492,7 @@ async fn batch(
         for (i, p) in prepared.iter().enumerate() {
             let Ok(p) = p else { continue };
             let key = (p.origin.clone().unwrap_or_default(), i + 1);
-            if connection(ctx, script, &mut vu.conn, js, &p.origin, i + 1)
+            if connection(ctx, script, &mut *vu.conn, js, &p.origin, i + 1)
                 .await
                 .is_some()
                 && let Some(conn) = js.conns.remove(&key)
