@@ -142,7 +142,8 @@ pub fn add<K: Ord>(
             };
             hlog::add(into, h).map_err(|e| format!("custom metric `{}`: {e:?}", line.name))?;
             if line.kind == CustomKind::Gauge {
-                let max = h.max();
+                // The value as set (the bucket's low end), not its bucket's top.
+                let max = h.lowest_equivalent(h.max());
                 stats.last = match stats.last {
                     Some((s, v)) if s > second => Some((s, v)),
                     Some((s, v)) if s == second => Some((s, v.max(max))),
