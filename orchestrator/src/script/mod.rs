@@ -137,6 +137,10 @@ fn bundle(
                 Err(e) => Err(refused(path, &e.to_string())),
             };
         }
+        if missing.iter().all(|name| files.contains_key(name)) {
+            // Bundled already yet still missing: never loop on it.
+            return Err(refused(path, &format!("`{}` cannot be loaded", missing[0])));
+        }
         for name in missing {
             if files.len() >= MAX_FILES {
                 return Err(refused(
