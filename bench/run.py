@@ -18,6 +18,11 @@ Rows (BENCH_ROWS):
           per connection (20 connections), oha --http2 -c 20 -p 100
   idle    worker with 100 and with 1,000 VUs that think 2 s between requests:
           peak RSS, and from the two the bytes each idle keep-alive connection costs
+  js      a typical k6 script (get, check, a custom Counter, sleep(0)), 50 VUs:
+          k6 running it, the worker running it unchanged (--script), and the
+          worker's YAML path (one GET) for reference (issue #25)
+  jsidle  the same script with sleep(2), 100 and 1,000 VUs, k6 and the worker:
+          peak RSS, and from the two the memory per VU
 
 Each (row, tool) runs BENCH_REPS times (5), tools alternating within a row, so
 a slow spell of this shared machine hits every tool alike. Per run: the tool's
@@ -146,6 +151,43 @@ def k6_script(d, row):
     return p
 
 
+JS_SCRIPT = """import http from 'k6/http';
+import {{ check, sleep }} from 'k6';
+import {{ Counter }} from 'k6/metrics';
+const pages = new Counter('pages');
+export const options = {{ scenarios: {{ s: {{ executor: 'constant-vus', vus: {vus}, duration: '{secs}s' }} }} }};
+export default function () {{
+  const res = http.get('http://127.0.0.1:{port}/');
+  check(res, {{ 'status is 200': (r) => r.status === 200 }});
+  pages.add(1);
+  sleep({sleep});
+}}
+"""
+
+
+def js_script(d, vus, secs, sleep):
+    """The typical script of the js rows (the same file for k6 and the worker)."""
+    p = os.path.join(d, "script.js")
+    with open(p, "w") as f:
+        f.write(JS_SCRIPT.format(vus=vus, secs=secs, port=FAST, sleep=sleep))
+    return p
+
+
+def js_command(tools, row, tool, d, variant):
+    """The js and jsidle rows (see the module documentation)."""
+    url = f"http://127.0.0.1:{FAST}"
+    vus, secs, sleep = (CONNS, SECS, 0) if row == "js" else (variant, 6, 2)
+    if tool == "k6":
+        return [tools["k6"], "run", "--quiet", "--no-color", "--no-thresholds", "--summary-trend-stats",
+                "med,p(99),max", "--summary-export", os.path.join(d, "k6-summary.json"),
+                js_script(d, vus, secs, sleep)]
+    base = [tools["worker"], "--target", url, "--duration", f"{secs}s", "--out", os.path.join(d, "worker"),
+            "--vus", str(vus)]
+    if row == "js" and variant is None:
+        return base
+    return base + ["--script", js_script(d, vus, secs, sleep)]
+
+
 def command(tools, row, tool, d, variant=None):
     """The argv of `tool` in `row` (None: the tool has no such row)."""
     url = f"http://127.0.0.1:{SLOW if row == 'c900' else H2 if row == 'h2' else FAST}/"
@@ -153,6 +195,8 @@ def command(tools, row, tool, d, variant=None):
     path = tools.get(tool)
     if not path:
         return None
+    if row in ("js", "jsidle"):
+        return js_command(tools, row, tool, d, variant) if tool in ("k6", "worker") else None
     if tool == "wrk" and row in ("closed", "c900"):
         return [path, "-t1", f"-c{conns}", f"-d{SECS}s", "--latency", url]
     if tool == "oha" and row != "idle":
@@ -389,7 +433,10 @@ def measure():
         for row in ROWS:
             if row == "idle" and rep > 3:
                 continue
-            plan = [("worker", 100), ("worker", 1000)] if row == "idle" else [(t, None) for t in TOOLS]
+            plan = {"idle": [("worker", 100), ("worker", 1000)],
+                    "js": [("k6", None), ("worker", None), ("worker", "js")],
+                    "jsidle": [("k6", 100), ("k6", 1000), ("worker", 100), ("worker", 1000)],
+                    }.get(row, [(t, None) for t in TOOLS])
             for tool, variant in plan:
                 if tool not in TOOLS:
                     continue
@@ -416,12 +463,16 @@ LABELS = {
     ("c900", "wrk"): "wrk -t1 -c900", ("c900", "oha"): "oha -c 900", ("c900", "k6"): "k6 constant-vus 900",
     ("c900", "worker"): "sls-load worker constant-vus 900",
     ("h2", "oha"): "oha --http2 -c 20 -p 100", ("h2", "worker"): "sls-load worker 2,000 VUs, 100 streams/conn",
+    ("js", "k6", None): "k6 running the script, 50 VUs", ("js", "worker", None): "sls-load worker YAML path (one GET), 50 VUs",
+    ("js", "worker", "js"): "sls-load worker running the script, 50 VUs",
 }
 TITLES = {"closed": "Closed model, 50 connections, nginx answers at once",
           "rate": f"Fixed rate, {RATE:,} req/s, 50 connections (latency from the intended send)",
           "c900": "900 connections, nginx answers after 100 ms",
           "h2": "HTTP/2 (h2c), 2,000 concurrent users, nginx answers after 100 ms",
-          "idle": "Idle keep-alive connections (worker, 2 s think time)"}
+          "idle": "Idle keep-alive connections (worker, 2 s think time)",
+          "js": "A typical k6 script (get, check, custom Counter, sleep(0)), 50 VUs, nginx answers at once",
+          "jsidle": "Memory per VU of the k6 script with sleep(2)"}
 
 
 def med(rs, k):
@@ -456,15 +507,15 @@ def summarize(run_dir, info):
            f"{info['wall_min']:.1f} min. Raw outputs: `{os.path.relpath(run_dir, ROOT)}/`.", ""]
     head = ("| tool | req/s | nginx req/s | CPU µs/req | CPU µs/req incl. start | peak RSS MiB | p50 ms | p99 ms "
             "| errors | dropped | conns | tool CPU % | nginx CPU % | bg % (max) | $ per 1M req |")
-    for row in [r for r in ROWS if r != "idle"]:
+    for row in [r for r in ROWS if r not in ("idle", "jsidle")]:
         keys = [k for k in m if k[0] == row]
         if not keys:
             continue
         out += [f"**{TITLES[row]}**", "", head, "|---|" + "---:|" * 14]
-        for k in sorted(keys, key=lambda k: TOOLS.index(k[1]) if k[1] in TOOLS else 9):
+        for k in sorted(keys, key=lambda k: (TOOLS.index(k[1]) if k[1] in TOOLS else 9, str(k[2]))):
             x = m[k]
             out.append(
-                f"| {LABELS.get(k[:2], k[1])} | {fmt(x['rps'])} | {fmt(x['server_rps'])} | {fmt(x['cpu_us_per_req'], '.1f')} "
+                f"| {LABELS.get(k, LABELS.get(k[:2], k[1]))} | {fmt(x['rps'])} | {fmt(x['server_rps'])} | {fmt(x['cpu_us_per_req'], '.1f')} "
                 f"| {fmt(x['cpu_us_per_req_total'], '.1f')} | {fmt(x['rss_mib'], '.1f')} | {fmt(x['p50_ms'], '.3f')} "
                 f"| {fmt(x['p99_ms'], '.3f')} | {fmt(x['errors'])} | {fmt(x['dropped'])} (max {x['max_dropped']}) "
                 f"| {fmt(x['conns'])} | {fmt(x['tool_pct'])} | {fmt(x['nginx_pct'])} | {fmt(x['bg_pct'])} ({x['max_bg']:.0f}) "
@@ -478,10 +529,17 @@ def summarize(run_dir, info):
                 f"{idle[1000]['rss_mib']:.1f} MiB with 1,000 VUs (nginx saw {fmt(idle[1000]['conns'])} connections): "
                 f"**{per_conn / 1024:.1f} KiB per idle keep-alive connection** (VU included), so a 1,769 MB worker "
                 f"would hold about {1769 * 1024 * 1024 / per_conn / 1000:,.0f} thousand if its descriptors allowed.", ""]
+    for tool in ("k6", "worker"):
+        a, b = m.get(("jsidle", tool, 100)), m.get(("jsidle", tool, 1000))
+        if a and b and a["rss_mib"] and b["rss_mib"]:
+            per_vu = (b["rss_mib"] - a["rss_mib"]) * 1024 / 900
+            m[("jsidle", tool, "per_vu_kib")] = {"value": per_vu}
+            out += [f"**{TITLES['jsidle']}, {tool}**: peak RSS {a['rss_mib']:.1f} MiB with 100 VUs, "
+                    f"{b['rss_mib']:.1f} MiB with 1,000: **{per_vu:,.0f} KiB per VU**.", ""]
     out += goals(m), ""
     out += ["Commands (each run as `taskset -c " + LOAD_CORE + " /usr/bin/time -v CMD` inside the namespace; "
             "nginx `taskset -c " + SERVER_CORE + " nginx -c bench/nginx.conf`):", "", "```"]
-    out += [f"{k[0]:6} {k[1]:6} {m[k]['cmd']}" for k in sorted(m)] + ["```"]
+    out += [f"{k[0]:6} {k[1]:6} {m[k]['cmd']}" for k in sorted(m, key=str) if "cmd" in m[k]] + ["```"]
     return "\n".join(out), m, per_conn
 
 
@@ -494,6 +552,14 @@ def goals(m):
         rows.append(f"| {name} | {fmt(value, spec)} | {goal} | {verdict} |")
 
     ratio = lambda a, b: a / b if a and b else None  # noqa: E731
+    js = lambda tool, variant, f: m.get(("js", tool, variant), {}).get(f)  # noqa: E731
+    add("k6 script: worker / k6 CPU per request", ratio(js("worker", "js", "cpu_us_per_req"),
+        js("k6", None, "cpu_us_per_req")), "≤ 0.5", lambda v: v <= 0.5)
+    add("k6 script: worker script / worker YAML CPU per request", ratio(js("worker", "js", "cpu_us_per_req"),
+        js("worker", None, "cpu_us_per_req")), "≤ 2.0", lambda v: v <= 2.0)
+    per_vu = lambda tool: m.get(("jsidle", tool, "per_vu_kib"), {}).get("value")  # noqa: E731
+    add("k6 script: memory per VU, worker / k6", ratio(per_vu("worker"), per_vu("k6")), "≤ 1.0",
+        lambda v: v <= 1.0)
     add("fixed rate: worker dropped iterations (max over reps)", m.get(("rate", "worker", None), {}).get("max_dropped"),
         "0", lambda v: v == 0, ".0f")
     add("fixed rate: worker / oha CPU per request", ratio(g("rate", "worker", "cpu_us_per_req"),

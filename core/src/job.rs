@@ -19,7 +19,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub use crate::dns::{DnsOptions, Resolution};
 pub use crate::hlog::{HIST_HIGH_US, HIST_LOW_US, HIST_SIGFIG};
 pub use crate::id::{IdError, ObjectKey, Region, RunId, WorkerId};
-pub use crate::manifest::{CheckCounts, ErrorClass, LogRecord, Manifest, RequestCounts, Unwritten};
+pub use crate::manifest::{
+    CheckCounts, ErrorClass, LogRecord, MAX_EXCEPTION_MESSAGES, Manifest, RequestCounts, Unwritten,
+};
 
 /// Longest a worker waits after its slice for requests still in flight, before it
 /// counts them as timeouts and flushes; planning and cost allow for it.
@@ -104,7 +106,63 @@ pub struct Job {
         skip_serializing_if = "Option::is_none"
     )]
     pub heartbeat: Option<Duration>,
+    /// The k6 JavaScript the VUs run instead of `requests` (a `.js` scenario);
+    /// absent for YAML scenarios. Workers older than this field refuse such a
+    /// job (unknown key), never run it as an empty YAML scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<JobScript>,
 }
+
+/// The JavaScript of a job: the script, the local modules it imports and the
+/// files it `open()`s, by the path the script names them with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JobScript {
+    /// The path (a key of `files`) of the script itself, e.g. `script.js`.
+    pub main: String,
+    /// Every file the VUs may load: the script, the local modules it imports
+    /// and the files `open()` reads, by normalised relative path.
+    pub files: BTreeMap<String, ScriptFile>,
+    /// The function each scenario's VUs run per iteration (k6's `exec`), by
+    /// scenario name; a scenario not listed runs the `default` export.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exec: BTreeMap<String, String>,
+    /// What `setup()` returned, as JSON text, handed to every iteration (and
+    /// absent when the script has no `setup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_data: Option<String>,
+    /// k6's `discardResponseBodies`: responses have a `null` body unless a
+    /// request asks for one with `responseType`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discard_response_bodies: bool,
+    /// k6's `tags` option: tags every sample of the run carries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Send every request to `target`, whatever origin its URL names (`run
+    /// script.js --target URL`: a script written for `https://test.k6.io`
+    /// pointed at a test system); the `Host` header becomes the target's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retarget: bool,
+}
+
+/// One file of a [`JobScript`]: UTF-8 text as is, anything else base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum ScriptFile {
+    /// A UTF-8 file (scripts, modules, CSV, JSON).
+    Text(String),
+    /// Any other file, base64 (standard alphabet, padded).
+    Binary {
+        /// The bytes, base64.
+        base64: String,
+    },
+}
+
+/// The `User-Agent` every request carries unless the scenario says otherwise
+/// (k6 sends `k6/VERSION`).
+pub const DEFAULT_USER_AGENT: &str = concat!("sls-load/", env!("CARGO_PKG_VERSION"));
 
 /// Which HTTP version a worker speaks (the scenario's `http.version`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +224,11 @@ pub struct HttpOptions {
     /// from payloads that keep the default, so older workers still read them.
     #[serde(skip_serializing_if = "is_one")]
     pub max_streams_per_connection: u32,
+    /// The `User-Agent` header of requests that do not set one (k6's
+    /// `userAgent`): absent means [`DEFAULT_USER_AGENT`], an empty string
+    /// sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 /// The default of [`HttpOptions::max_streams_per_connection`]: one VU per
@@ -194,6 +257,7 @@ impl Default for HttpOptions {
             connect_to: None,
             dns: DnsOptions::default(),
             max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION,
+            user_agent: None,
         }
     }
 }
@@ -202,6 +266,16 @@ impl HttpOptions {
     /// Whether these are the defaults (then left out of the payload).
     pub fn is_default(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The `User-Agent` value requests carry unless they set their own
+    /// (`None`: no header).
+    pub fn user_agent(&self) -> Option<&str> {
+        match self.user_agent.as_deref() {
+            None => Some(DEFAULT_USER_AGENT),
+            Some("") => None,
+            Some(ua) => Some(ua),
+        }
     }
 }
 
@@ -732,6 +806,7 @@ mod tests {
             http: HttpOptions::default(),
             env: BTreeMap::new(),
             heartbeat: None,
+            script: None,
         };
         let json = serde_json::to_string(&job).expect("serialize");
         assert!(!json.contains(r#""http""#), "{json}");

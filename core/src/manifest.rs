@@ -150,7 +150,20 @@ pub struct Manifest {
     /// (absent when the target is an IP address, and in older manifests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolutions: Vec<Resolution>,
+    /// JavaScript exceptions that ended iterations (k6 logs them and goes on),
+    /// by message (`Error: boom at default (script.js:12:5)`), with how often
+    /// each was thrown; at most [`MAX_EXCEPTION_MESSAGES`] messages, further
+    /// ones counted under `other`. Absent when none (and for YAML scenarios).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, u64>,
+    /// Set when the script called `test.abort()` (k6's exit code 108): its
+    /// reason. The worker stopped itself; the orchestrator stops the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
 }
+
+/// Most distinct exception messages a manifest lists.
+pub const MAX_EXCEPTION_MESSAGES: usize = 20;
 
 /// One interval-log object a worker wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -858,6 +858,7 @@ mod tests {
             http: crate::job::HttpOptions::default(),
             env: Default::default(),
             heartbeat: None,
+            script: None,
         };
         // A ramp from 0/s after two quiet seconds: its first arrival as the rate rises.
         assert_eq!(first_due(&job), Some(S(2)));

@@ -236,6 +236,8 @@ async fn run_job_unboxed<S: Sink>(
         superseded: written.superseded,
         stopped,
         resolutions: report.resolutions,
+        exceptions: recorder.exceptions(),
+        aborted: recorder.aborted(),
     };
     put_manifest(&job, sink, &manifest).await?;
     Ok(manifest)

@@ -22,7 +22,7 @@
 //! where bytes go (the sink does). Values are microseconds, 1 µs to 60 s, 3
 //! significant digits; slower values saturate at 60 s (phases of zero stay zero).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,8 +31,8 @@ use sls_load_core::hlog::{self, IntervalWriter};
 
 use crate::client::{Timings, Traffic};
 use crate::job::{
-    CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, RequestCounts, TAG_DURATION, TAG_ERRORED,
-    TAG_FAILED, TAG_PHASES,
+    CheckCounts, ErrorClass, HIST_HIGH_US, HIST_LOW_US, MAX_EXCEPTION_MESSAGES, RequestCounts,
+    TAG_DURATION, TAG_ERRORED, TAG_FAILED, TAG_PHASES,
 };
 use sls_load_core::tag::{
     KEY_CHECK, KEY_EXPECTED, KEY_METHOD, KEY_NAME, KEY_PASSED, KEY_SCENARIO, KEY_SERVED_BY,
@@ -52,7 +52,7 @@ pub use sls_load_core::tag::{METRIC_CHECKS, METRIC_DROPPED, METRIC_ITERATION, ME
 
 /// What the recorder knows of one request of the job: its tags that do not
 /// depend on the response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestInfo {
     /// The request name (`name` tag).
     pub name: String,
@@ -60,7 +60,18 @@ pub struct RequestInfo {
     pub method: String,
     /// The scenario the request belongs to (`scenario` tag); empty when unknown.
     pub scenario: String,
+    /// Further tags, written after `scenario` (a script's `group` and its own
+    /// tags); empty for YAML requests.
+    pub tags: Vec<(String, String)>,
 }
+
+/// Most distinct requests (name, method, scenario, tags) one worker records
+/// (a script's requests are known only as they are sent); further ones are
+/// recorded as [`OTHER_REQUEST`].
+pub const MAX_REQUESTS: usize = 1_000;
+
+/// The name under which requests past [`MAX_REQUESTS`] are recorded.
+pub const OTHER_REQUEST: &str = "other";
 
 /// The response-dependent part of a tag set: the status (`None` past the cap,
 /// written `other`; `0` for no response), whether the response was expected and
@@ -162,6 +173,9 @@ struct VuGauge {
 /// One tag set's histograms of the current interval, by [`METRICS`] index.
 type Slots = [Option<Histogram<u64>>; METRICS.len()];
 
+/// A check result's key within an interval: (check name, passed, tags).
+type CheckKey = (String, bool, Vec<(String, String)>);
+
 struct State {
     /// Index of the interval currently being recorded (seconds since `base`).
     current: u64,
@@ -171,8 +185,18 @@ struct State {
     hists: BTreeMap<(usize, Variant), Box<Slots>>,
     /// Every tag set (request, variant) seen so far, at most [`MAX_TAG_SETS`].
     seen: BTreeSet<(usize, Variant)>,
-    /// Check results of the current interval: (check name, passed) → count.
-    interval_checks: BTreeMap<(String, bool), u64>,
+    /// Check results of the current interval: (check name, passed, tags) → count.
+    interval_checks: BTreeMap<CheckKey, u64>,
+    /// Custom metrics of the current interval (k6 scripts).
+    custom: custom::Custom,
+    /// Every request known, by index: the job's, then a script's as sent.
+    requests: Vec<RequestInfo>,
+    /// The index of each request in `requests`.
+    index: HashMap<RequestInfo, usize>,
+    /// Exceptions that ended script iterations, by message.
+    exceptions: BTreeMap<String, u64>,
+    /// The reason of a script's `test.abort()`.
+    aborted: Option<String>,
     /// Dropped iterations of the current interval per scenario.
     interval_dropped: BTreeMap<String, u64>,
     /// Arrivals paused by a drill in the current interval, per scenario.
@@ -198,8 +222,6 @@ struct State {
 pub struct Recorder {
     base: Instant,
     base_wall: SystemTime,
-    names: Vec<String>,
-    requests: Vec<RequestInfo>,
     /// The response header whose value tags every sample as `served_by`.
     served_by: Option<http::HeaderName>,
     state: Mutex<State>,
@@ -216,6 +238,7 @@ impl Recorder {
                 name,
                 method: String::new(),
                 scenario: String::new(),
+                tags: Vec::new(),
             })
             .collect();
         Self::with_requests(base, base_wall, requests)
@@ -223,12 +246,19 @@ impl Recorder {
 
     /// A recorder for the given requests, whose samples carry their tags.
     pub fn with_requests(base: Instant, base_wall: SystemTime, requests: Vec<RequestInfo>) -> Self {
-        let names: Vec<String> = requests.iter().map(|r| r.name.clone()).collect();
+        let index = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.clone(), i))
+            .collect();
         let state = State {
             current: 0,
             hists: BTreeMap::new(),
             seen: BTreeSet::new(),
             interval_checks: BTreeMap::new(),
+            custom: custom::Custom::default(),
+            exceptions: BTreeMap::new(),
+            aborted: None,
             interval_dropped: BTreeMap::new(),
             interval_paused: BTreeMap::new(),
             paused_total: 0,
@@ -237,15 +267,15 @@ impl Recorder {
             vus: BTreeMap::new(),
             pending: Vec::new(),
             writer: IntervalWriter::new(),
-            counts: vec![RequestCounts::default(); names.len()],
+            counts: vec![RequestCounts::default(); requests.len()],
+            requests,
+            index,
             checks: BTreeMap::new(),
             served: Vec::new(),
         };
         Self {
             base,
             base_wall,
-            names,
-            requests,
             served_by: None,
             state: Mutex::new(state),
         }
@@ -367,14 +397,117 @@ impl Recorder {
         Ok(Some(out))
     }
 
-    /// Counts per request name so far.
+    /// Counts per request name so far (requests of one name with different
+    /// methods or tags added together).
     pub fn counts(&self) -> BTreeMap<String, RequestCounts> {
         let st = self.lock();
-        self.names
-            .iter()
-            .cloned()
-            .zip(st.counts.iter().cloned())
-            .collect()
+        let mut out: BTreeMap<String, RequestCounts> = BTreeMap::new();
+        for (info, c) in st.requests.iter().zip(&st.counts) {
+            match out.get_mut(&info.name) {
+                None => {
+                    out.insert(info.name.clone(), c.clone());
+                }
+                Some(total) => {
+                    total.requests += c.requests;
+                    total.errors += c.errors;
+                    for (class, n) in &c.errors_by_class {
+                        *total.errors_by_class.entry(*class).or_default() += n;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The index of request `info`, known from now on (a script's request,
+    /// met as it is sent); past [`MAX_REQUESTS`], the index of
+    /// [`OTHER_REQUEST`] of its scenario.
+    pub fn request(&self, info: RequestInfo) -> usize {
+        let mut st = self.lock();
+        if let Some(i) = st.index.get(&info) {
+            return *i;
+        }
+        let info = if st.requests.len() < MAX_REQUESTS {
+            info
+        } else {
+            let other = RequestInfo {
+                name: OTHER_REQUEST.to_owned(),
+                method: String::new(),
+                scenario: info.scenario,
+                tags: Vec::new(),
+            };
+            if let Some(i) = st.index.get(&other) {
+                return *i;
+            }
+            other
+        };
+        let i = st.requests.len();
+        st.requests.push(info.clone());
+        st.index.insert(info, i);
+        st.counts.push(RequestCounts::default());
+        i
+    }
+
+    /// Counts one check result with its tags (a script's `check`: `group`
+    /// and its own tags) at `at`.
+    pub fn record_check(
+        &self,
+        name: &str,
+        passed: bool,
+        tags: &[(String, String)],
+        at: Instant,
+    ) -> Result<(), RecorderError> {
+        let mut st = self.lock_at(at)?;
+        *st.interval_checks
+            .entry((name.to_owned(), passed, tags.to_vec()))
+            .or_default() += 1;
+        let counts = st.checks.entry(name.to_owned()).or_default();
+        if passed {
+            counts.passes += 1;
+        } else {
+            counts.fails += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds one value to a custom metric (or `group_duration`) at `at`.
+    pub fn record_metric(&self, value: &MetricValue<'_>, at: Instant) -> Result<(), RecorderError> {
+        self.lock_at(at)?.custom.add(value);
+        Ok(())
+    }
+
+    /// Counts an exception that ended a script's iteration (at most
+    /// [`MAX_EXCEPTION_MESSAGES`] distinct messages; further ones as `other`).
+    /// Returns how often it was counted so far.
+    pub fn record_exception(&self, message: &str) -> u64 {
+        let mut st = self.lock();
+        let known = st.exceptions.contains_key(message);
+        let key = if known || st.exceptions.len() < MAX_EXCEPTION_MESSAGES {
+            message
+        } else {
+            OTHER_REQUEST
+        };
+        let n = st.exceptions.entry(key.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+
+    /// Notes a script's `test.abort(reason)` (the first reason is kept).
+    pub fn record_abort(&self, reason: &str) {
+        let mut st = self.lock();
+        if st.aborted.is_none() {
+            st.aborted = Some(reason.to_owned());
+        }
+    }
+
+    /// The reason of a script's `test.abort()`, if it called it.
+    pub fn aborted(&self) -> Option<String> {
+        self.lock().aborted.clone()
+    }
+
+    /// Exceptions that ended script iterations so far, by message.
+    pub fn exceptions(&self) -> BTreeMap<String, u64> {
+        self.lock().exceptions.clone()
     }
 
     /// Counts the check results of one response to request `request`:
@@ -390,7 +523,7 @@ impl Recorder {
         for (name, passed) in results {
             failed |= !passed;
             *st.interval_checks
-                .entry((name.to_owned(), passed))
+                .entry((name.to_owned(), passed, Vec::new()))
                 .or_default() += 1;
             let counts = match st.checks.get_mut(name) {
                 Some(c) => c,
@@ -514,6 +647,8 @@ impl Recorder {
             pending,
             writer,
             served,
+            custom,
+            requests,
             ..
         } = st;
         let start = Duration::from_secs(*current);
@@ -523,17 +658,19 @@ impl Recorder {
                 let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
                     continue;
                 };
-                let tag = self.tag_of(served, request, variant, metric).encode();
+                let tag = tag_of(&requests[request], served, variant, metric).encode();
                 writer.write(pending, &tag, start, second, h)?;
             }
         }
-        for ((check, passed), n) in std::mem::take(interval_checks) {
+        for ((check, passed, tags), n) in std::mem::take(interval_checks) {
             let tag = TagSet::new(
                 METRIC_CHECKS,
                 [
                     (KEY_CHECK.to_owned(), check),
                     (KEY_PASSED.to_owned(), passed.to_string()),
-                ],
+                ]
+                .into_iter()
+                .chain(tags),
             );
             writer.write(pending, &tag.encode(), start, second, &counter(n))?;
         }
@@ -556,11 +693,12 @@ impl Recorder {
             ];
             for (metric, bytes) in data {
                 if bytes > 0 {
-                    let tag = self.traffic_tag(request, metric).encode();
+                    let tag = traffic_tag(&requests[request], metric).encode();
                     writer.write(pending, &tag, start, second, &counter(bytes))?;
                 }
             }
         }
+        custom.roll(writer, pending, start)?;
         write_vu_gauges(writer, pending, vus, *current, next)?;
         *current = next;
         Ok(())
@@ -591,45 +729,44 @@ impl Recorder {
         };
         u8::try_from(at).ok()
     }
+}
 
-    /// The tag set of a `data_sent` / `data_received` counter of `request`:
-    /// its name, method and scenario (no status: bytes are per request).
-    fn traffic_tag(&self, request: usize, metric: &str) -> TagSet {
-        let info = &self.requests[request];
-        let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
-        if !info.method.is_empty() {
-            tags.push((KEY_METHOD.to_owned(), info.method.clone()));
-        }
-        if !info.scenario.is_empty() {
-            tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
-        }
-        TagSet::new(metric, tags)
+/// The tag set of a `data_sent` / `data_received` counter of `request`:
+/// its name, method and scenario (no status: bytes are per request).
+fn traffic_tag(info: &RequestInfo, metric: &str) -> TagSet {
+    let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
+    if !info.method.is_empty() {
+        tags.push((KEY_METHOD.to_owned(), info.method.clone()));
     }
+    if !info.scenario.is_empty() {
+        tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
+    }
+    tags.extend(info.tags.iter().cloned());
+    TagSet::new(metric, tags)
+}
 
-    /// The tag set of `metric` for `request` with `variant`.
-    fn tag_of(
-        &self,
-        served: &[String],
-        request: usize,
-        (status, expected, served_at): Variant,
-        metric: usize,
-    ) -> TagSet {
-        let info = &self.requests[request];
-        let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
-        let status = status.map_or_else(|| STATUS_OTHER.to_owned(), |s| s.to_string());
-        tags.push((KEY_STATUS.to_owned(), status));
-        if !info.method.is_empty() {
-            tags.push((KEY_METHOD.to_owned(), info.method.clone()));
-        }
-        if !info.scenario.is_empty() {
-            tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
-        }
-        tags.push((KEY_EXPECTED.to_owned(), expected.to_string()));
-        if let Some(value) = served_at.and_then(|i| served.get(usize::from(i))) {
-            tags.push((KEY_SERVED_BY.to_owned(), value.clone()));
-        }
-        TagSet::new(METRICS[metric], tags)
+/// The tag set of `metric` for `request` with `variant`.
+fn tag_of(
+    info: &RequestInfo,
+    served: &[String],
+    (status, expected, served_at): Variant,
+    metric: usize,
+) -> TagSet {
+    let mut tags = vec![(KEY_NAME.to_owned(), info.name.clone())];
+    let status = status.map_or_else(|| STATUS_OTHER.to_owned(), |s| s.to_string());
+    tags.push((KEY_STATUS.to_owned(), status));
+    if !info.method.is_empty() {
+        tags.push((KEY_METHOD.to_owned(), info.method.clone()));
     }
+    if !info.scenario.is_empty() {
+        tags.push((KEY_SCENARIO.to_owned(), info.scenario.clone()));
+    }
+    tags.push((KEY_EXPECTED.to_owned(), expected.to_string()));
+    if let Some(value) = served_at.and_then(|i| served.get(usize::from(i))) {
+        tags.push((KEY_SERVED_BY.to_owned(), value.clone()));
+    }
+    tags.extend(info.tags.iter().cloned());
+    TagSet::new(METRICS[metric], tags)
 }
 
 /// The variant a sample is recorded under: `wanted` if its tag set was seen or
@@ -716,6 +853,10 @@ fn micros(d: Duration) -> u64 {
         .unwrap_or(u64::MAX)
         .clamp(HIST_LOW_US, HIST_HIGH_US)
 }
+
+mod custom;
+
+pub use custom::{Kind, MetricValue};
 
 #[cfg(test)]
 mod tests;

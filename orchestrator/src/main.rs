@@ -39,6 +39,7 @@ mod options;
 mod preflight;
 mod progress;
 mod project;
+mod script;
 mod store;
 
 use std::process::ExitCode;

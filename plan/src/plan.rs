@@ -492,6 +492,7 @@ fn region_jobs(
                 http: scenario.http.clone(),
                 env: Default::default(),
                 heartbeat: None,
+                script: scenario.script.clone(),
             });
         }
     }

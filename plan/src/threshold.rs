@@ -7,9 +7,13 @@
 //! files, know where thresholds sit in a scenario file (see `scenario`), compute
 //! any statistic, or check that a tag filter names a request or region that exists.
 
+mod custom;
+
 use std::fmt;
 
 use thiserror::Error;
+
+pub use custom::{CustomKind, CustomMetric, GROUP_DURATION, is_metric_name};
 
 /// A metric a threshold can be set on, named as in k6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +60,8 @@ pub enum Metric {
     TimeToDetect,
     /// `drill_errors`: requests failed during a drill's events.
     DrillErrors,
+    /// A k6 script's own metric (`new Rate('errors')`), or `group_duration`.
+    Custom(CustomMetric),
 }
 
 /// What kind of k6 metric a [`Metric`] is; decides which aggregations apply.
@@ -133,6 +139,7 @@ impl Metric {
             Metric::TimeToRecover => "time_to_recover",
             Metric::TimeToDetect => "time_to_detect",
             Metric::DrillErrors => "drill_errors",
+            Metric::Custom(c) => c.name,
         }
     }
 
@@ -160,6 +167,12 @@ impl Metric {
 
     fn kind(self) -> Kind {
         match self {
+            Metric::Custom(c) => match c.kind {
+                CustomKind::Counter => Kind::Counter,
+                CustomKind::Gauge => Kind::Gauge,
+                CustomKind::Rate => Kind::Rate,
+                CustomKind::Trend => Kind::Trend,
+            },
             Metric::TimeToRecover | Metric::TimeToDetect | Metric::DrillErrors => Kind::Drill,
             Metric::HttpReqFailed | Metric::Checks => Kind::Rate,
             Metric::HttpReqs
@@ -342,15 +355,34 @@ struct Stored {
         skip_serializing_if = "std::time::Duration::is_zero"
     )]
     delay_abort_eval: std::time::Duration,
+    /// A script's custom metric: its kind (absent for k6's built-in metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custom: Option<StoredCustom>,
+}
+
+/// A custom metric's declaration as `plan.json` stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCustom {
+    kind: CustomKind,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    time: bool,
 }
 
 impl From<Threshold> for Stored {
     fn from(t: Threshold) -> Stored {
+        let custom = match t.metric {
+            Metric::Custom(c) => Some(StoredCustom {
+                kind: c.kind,
+                time: c.time,
+            }),
+            _ => None,
+        };
         Stored {
             metric: t.metric_name(),
             expr: t.expr,
             abort_on_fail: t.abort_on_fail,
             delay_abort_eval: t.delay_abort_eval,
+            custom,
         }
     }
 }
@@ -359,10 +391,16 @@ impl TryFrom<Stored> for Threshold {
     type Error = ThresholdError;
 
     fn try_from(s: Stored) -> Result<Threshold, ThresholdError> {
+        let name = s.metric.split('{').next().unwrap_or_default().trim();
+        let declared: Vec<CustomMetric> = s
+            .custom
+            .and_then(|c| CustomMetric::new(name, c.kind, c.time))
+            .into_iter()
+            .collect();
         Ok(Threshold {
             abort_on_fail: s.abort_on_fail,
             delay_abort_eval: s.delay_abort_eval,
-            ..Threshold::parse(&s.metric, &s.expr)?
+            ..Threshold::parse_with(&s.metric, &s.expr, &declared)?
         })
     }
 }
@@ -376,7 +414,17 @@ impl Threshold {
     /// (`http_req_duration` or `http_req_duration{name:home}`), `expr` one entry of its
     /// list (`p(95)<500`). Whitespace around the operator is allowed.
     pub fn parse(metric_key: &str, expr: &str) -> Result<Threshold, ThresholdError> {
-        let (metric, selector) = parse_metric_key(metric_key)?;
+        Threshold::parse_with(metric_key, expr, &[])
+    }
+
+    /// [`Threshold::parse`] for a script, whose thresholds may name its own
+    /// metrics (`declared`) besides k6's.
+    pub fn parse_with(
+        metric_key: &str,
+        expr: &str,
+        declared: &[CustomMetric],
+    ) -> Result<Threshold, ThresholdError> {
+        let (metric, selector) = parse_metric_key_with(metric_key, declared)?;
         let fail = |reason: String| ThresholdError {
             metric_key: metric_key.to_owned(),
             expr: Some(expr.to_owned()),
@@ -451,12 +499,22 @@ impl fmt::Display for Threshold {
 /// Parses a `thresholds` key: a metric name with an optional single tag filter,
 /// `http_req_duration` or `http_req_duration{name:home}`.
 pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>), ThresholdError> {
+    parse_metric_key_with(key, &[])
+}
+
+/// [`parse_metric_key`] where the script's own metrics (`declared`) may be
+/// named too; a custom metric may be filtered by any tag.
+pub fn parse_metric_key_with(
+    key: &str,
+    declared: &[CustomMetric],
+) -> Result<(Metric, Option<(String, String)>), ThresholdError> {
     let fail = |reason: String| ThresholdError {
         metric_key: key.to_owned(),
         expr: None,
         reason,
     };
     let trimmed = key.trim();
+    let custom = custom_named(trimmed, declared);
     let (name, selector) = match trimmed.split_once('{') {
         None => (trimmed, None),
         Some((name, rest)) => {
@@ -468,17 +526,15 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
             };
             (
                 name.trim(),
-                Some(parse_selector(name.trim(), inner).map_err(&fail)?),
+                Some(parse_selector(name.trim(), inner, custom.is_some()).map_err(&fail)?),
             )
         }
     };
+    if let Some(c) = custom {
+        return Ok((Metric::Custom(c), selector));
+    }
     let Some(metric) = Metric::from_name(name) else {
-        let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-        return Err(fail(format!(
-            "unknown metric `{}` (supported: {})",
-            name,
-            known.join(", ")
-        )));
+        return Err(fail(unknown_metric(name, declared)));
     };
     let tag = selector.as_ref().map(|(tag, _)| tag.as_str());
     let per_iteration = [
@@ -529,7 +585,24 @@ pub fn parse_metric_key(key: &str) -> Result<(Metric, Option<(String, String)>),
     Ok((metric, selector))
 }
 
-fn parse_selector(metric: &str, inner: &str) -> Result<(String, String), String> {
+/// The script's metric a `thresholds` key names, if it names one.
+fn custom_named(key: &str, declared: &[CustomMetric]) -> Option<CustomMetric> {
+    let name = key.split('{').next().unwrap_or_default().trim();
+    declared.iter().find(|c| c.name == name).copied()
+}
+
+/// Why `name` is no metric: the names that are, k6's and the script's.
+fn unknown_metric(name: &str, declared: &[CustomMetric]) -> String {
+    let mut known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    known.extend(declared.iter().map(|c| c.name));
+    let whose = match declared.is_empty() {
+        true => "supported",
+        false => "k6's and the script's",
+    };
+    format!("unknown metric `{name}` ({whose}: {})", known.join(", "))
+}
+
+fn parse_selector(metric: &str, inner: &str, custom: bool) -> Result<(String, String), String> {
     let example = format!("{metric}{{name:home}}");
     if inner.contains(',') {
         return Err(format!("only one tag filter is supported, e.g. {example}"));
@@ -545,6 +618,10 @@ fn parse_selector(metric: &str, inner: &str) -> Result<(String, String), String>
         // k6's `load_zone` is the `region` tag; a k6 load zone names its AWS region.
         let region = crate::zones::region_name(value).unwrap_or(value);
         return Ok(("region".to_owned(), region.to_owned()));
+    }
+    if custom {
+        // A script's metric carries whatever tags the script gave its samples.
+        return Ok((tag.to_owned(), value.to_owned()));
     }
     if !TAGS.split(", ").any(|t| t == tag) {
         return Err(format!(

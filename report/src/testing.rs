@@ -121,5 +121,8 @@ pub fn sample_summary() -> Summary {
         drill: None,
         paused_iterations: 0,
         cloud: None,
+        metrics: Default::default(),
+        group_checks: Default::default(),
+        exceptions: Default::default(),
     }
 }

@@ -22,6 +22,7 @@ mod ids;
 mod infra;
 mod infra_tools;
 mod k6_rest;
+mod k6_scripts;
 mod k6_seeds;
 mod k6_vocabulary;
 mod kill_switch;

@@ -53,6 +53,11 @@ pub struct BenchArgs {
     /// The job's `flush_every`.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = sls_load_core::duration::parse)]
     pub flush_every: Duration,
+
+    /// A k6 script the VUs run instead of the one GET (`--path` and
+    /// `--think` are then unused); `__ENV.BASE` is the target.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
 }
 
 fn positive_duration(v: &str) -> Result<Duration, String> {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use sls_load_core::job::{FORMAT_VERSION, Job, WorkerId};
+use sls_load_core::job::{FORMAT_VERSION, Job, JobScript, ScriptFile, WorkerId};
 
 use crate::BenchError;
 use crate::args::BenchArgs;
@@ -60,7 +60,27 @@ pub fn build_job(args: &BenchArgs) -> Result<(Job, &'static str), BenchError> {
         "flush_every": humantime::format_duration(args.flush_every).to_string(),
         "request_timeout": "10s",
     });
-    let job = serde_json::from_value::<Job>(payload).map_err(BenchError::Job)?;
+    let mut job = serde_json::from_value::<Job>(payload).map_err(BenchError::Job)?;
+    if let Some(path) = &args.script {
+        let source = std::fs::read_to_string(path).map_err(|source| BenchError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let main = path
+            .file_name()
+            .map_or("script.js".into(), |n| n.to_string_lossy().into_owned());
+        job.scenarios[0].requests.clear();
+        job.env.insert("BASE".into(), args.target.clone());
+        job.script = Some(JobScript {
+            main: main.clone(),
+            files: [(main, ScriptFile::Text(source))].into(),
+            exec: Default::default(),
+            setup_data: None,
+            discard_response_bodies: false,
+            tags: Default::default(),
+            retarget: false,
+        });
+    }
     Ok((job, name))
 }
 

@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Sleep;
 
 use super::Ctx;
+use super::send::{send_within, status_class};
 use super::stop::StopSignal;
 use super::transport::{Conn, Reply};
 use crate::client::Traffic;
@@ -29,13 +30,16 @@ pub(super) struct Vu {
     number: u64,
     /// Iterations this VU started (k6's `__ITER` of the next one).
     pub(super) iterations: u64,
-    conn: Conn,
+    pub(super) conn: Conn,
     vars: Vars,
     rng: StdRng,
     /// The VU's request timer (see [`send_within`]).
-    timer: Pin<Box<Sleep>>,
+    pub(super) timer: Pin<Box<Sleep>>,
     /// Fires when the engine is told to stop.
-    stop: StopSignal,
+    pub(super) stop: StopSignal,
+    /// The script's side of the VU, when its scenario runs a script (taken
+    /// out while an iteration runs; `None` too when its init failed).
+    pub(super) script: Option<super::script::ScriptVu>,
 }
 
 impl Vu {
@@ -51,6 +55,23 @@ impl Vu {
             rng: StdRng::seed_from_u64(ctx.seed ^ number.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             timer: Box::pin(tokio::time::sleep_until(ctx.hard_stop.into())),
             stop: ctx.stop.signal(),
+            script: ctx
+                .script
+                .as_ref()
+                .and_then(|s| super::script::ScriptVu::new(ctx, s, number)),
+        }
+    }
+}
+
+impl Vu {
+    /// What a script's iteration uses of this VU.
+    fn script_parts(&mut self) -> super::script::VuParts<'_> {
+        super::script::VuParts {
+            conn: &mut self.conn,
+            timer: &mut self.timer,
+            stop: &mut self.stop,
+            iterations: &mut self.iterations,
+            script: &mut self.script,
         }
     }
 }
@@ -66,8 +87,12 @@ pub(super) async fn run(
     ctx: &Ctx,
     vu: &mut Vu,
     intended: Option<Instant>,
-    mut keep_going: impl FnMut() -> bool,
+    mut keep_going: impl FnMut() -> bool + Send,
 ) -> Result<Instant, RecorderError> {
+    if let Some(script) = &ctx.script {
+        let parts = vu.script_parts();
+        return super::script::run(ctx, script, parts, intended, &mut keep_going).await;
+    }
     let mut ended = Instant::now();
     let began = intended.unwrap_or(ended);
     ctx.recorder.vu_busy(&ctx.name, true, ended)?;
@@ -188,53 +213,6 @@ async fn send_step(
     }
 }
 
-/// Sends `request` on `conn` unless `deadline` passes first (`None`).
-///
-/// `timer` is the VU's one timer. It is moved only when it lies beyond `deadline`
-/// or fires before it: request deadlines never decrease, so after a VU's first
-/// request that happens at most once per timeout, and a request costs no timer
-/// registration (a `timeout` per request would insert and remove one each time).
-///
-/// Once `stop` fires, the deadline comes forward to at most
-/// [`STOP_DRAIN`](sls_load_core::control::STOP_DRAIN) later.
-async fn send_within(
-    conn: &mut Conn,
-    timer: &mut Pin<Box<Sleep>>,
-    stop: &mut StopSignal,
-    request: &http::Request<bytes::Bytes>,
-    keep_body: bool,
-    sent: Instant,
-    deadline: Instant,
-) -> Option<Result<Reply, ErrorClass>> {
-    let mut deadline = tokio::time::Instant::from_std(deadline);
-    if timer.deadline() > deadline {
-        timer.as_mut().reset(deadline);
-    }
-    let sending = conn.send(request, keep_body, sent);
-    tokio::pin!(sending);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            biased;
-            reply = &mut sending => return Some(reply),
-            () = timer.as_mut() => {
-                if tokio::time::Instant::now() >= deadline {
-                    return None;
-                }
-                timer.as_mut().reset(deadline);
-            }
-            () = stop.fired(), if !stopping => {
-                stopping = true;
-                let drained = tokio::time::Instant::now() + sls_load_core::control::STOP_DRAIN;
-                if drained < deadline {
-                    deadline = drained;
-                    timer.as_mut().reset(deadline);
-                }
-            }
-        }
-    }
-}
-
 /// A pause uniformly drawn from `[min, max]`.
 fn think_time(think: ThinkTime, rng: &mut StdRng) -> Duration {
     if think.max <= think.min {
@@ -250,14 +228,9 @@ fn classify_status(status: u16, expect: Option<u16>) -> Outcome {
         Some(want) => status == want,
         None => (200..400).contains(&status),
     };
-    if ok {
-        Outcome::Ok
-    } else if (400..500).contains(&status) {
-        Outcome::Failed(ErrorClass::Http4xx)
-    } else if status >= 500 {
-        Outcome::Failed(ErrorClass::Http5xx)
-    } else {
-        Outcome::Failed(ErrorClass::Status)
+    match ok {
+        true => Outcome::Ok,
+        false => Outcome::Failed(status_class(status)),
     }
 }
 

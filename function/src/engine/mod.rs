@@ -21,6 +21,8 @@
 mod closed;
 mod iteration;
 mod open;
+mod script;
+mod send;
 pub mod stop;
 mod timer;
 pub mod transport;
@@ -73,6 +75,13 @@ pub enum EngineError {
     /// The recorder failed.
     #[error(transparent)]
     Recorder(#[from] RecorderError),
+    /// The job's script cannot be loaded (a file does not decode, the script
+    /// is not among its files).
+    #[error("script: {reason}")]
+    Script {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// What the engine reports besides the recorder's measurements.
@@ -150,6 +159,8 @@ struct Ctx {
     clock: Clock,
     /// Once given, nothing more starts (see [`stop`]).
     stop: Arc<Stop>,
+    /// The job's script, when the scenario runs one instead of `requests`.
+    script: Option<script::ScriptCtx>,
 }
 
 /// The earliest send of the job, as nanoseconds after the clock's reference instant.
@@ -196,10 +207,14 @@ pub async fn run_until(
     let target = Arc::new(Target::new(&job.target, &job.http).await?);
     let first_sent = Arc::new(FirstSent(AtomicU64::new(u64::MAX)));
 
+    let program = match &job.script {
+        Some(s) => Some(script::program(s).map_err(|reason| EngineError::Script { reason })?),
+        None => None,
+    };
     let mut tasks = Vec::new();
     let mut first_index = 0;
     for scenario in &job.scenarios {
-        let scenario = &with_region_header(scenario, job);
+        let scenario = &with_default_headers(scenario, job);
         let flow = Flow::compile_with_env(scenario, first_index, target.authority(), &job.env)
             .map_err(|source| EngineError::Flow {
                 scenario: scenario.name.clone(),
@@ -221,6 +236,11 @@ pub async fn run_until(
             first_sent: first_sent.clone(),
             clock,
             stop: stop.clone(),
+            script: job
+                .script
+                .as_ref()
+                .zip(program.clone())
+                .map(|(s, p)| script::ScriptCtx::new(s, p, scenario, job, stop.clone())),
         });
         tasks.push(tokio::spawn(run_scenario(ctx, scenario.clone(), window)));
     }
@@ -247,9 +267,21 @@ pub async fn run_until(
 }
 
 /// `scenario` with the job's `region_header` (if any) set to the worker's
-/// region on every request that does not set that header itself.
-fn with_region_header(scenario: &JobScenario, job: &Job) -> JobScenario {
+/// region, and the job's `User-Agent`, on every request that does not set
+/// that header itself.
+fn with_default_headers(scenario: &JobScenario, job: &Job) -> JobScenario {
     let mut scenario = scenario.clone();
+    if let Some(ua) = job.http.user_agent() {
+        for request in &mut scenario.requests {
+            if !request
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("user-agent"))
+            {
+                request.headers.insert("User-Agent".into(), ua.to_owned());
+            }
+        }
+    }
     if let Some(header) = &job.http.region_header {
         for request in &mut scenario.requests {
             if !request
@@ -275,6 +307,7 @@ pub fn request_infos(job: &Job) -> Vec<crate::recorder::RequestInfo> {
                 name: r.name.clone(),
                 method: r.method.clone(),
                 scenario: s.name.clone(),
+                tags: Vec::new(),
             })
         })
         .collect()
@@ -302,6 +335,9 @@ async fn run_scenario(
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod script_tests;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -442,6 +478,7 @@ pub(crate) mod tests {
             http: crate::job::HttpOptions::default(),
             env: Default::default(),
             heartbeat: None,
+            script: None,
         }
     }
 
@@ -460,10 +497,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_region_header_carries_the_workers_region_unless_a_request_sets_it() {
+    fn the_region_header_and_user_agent_are_set_unless_a_request_sets_them() {
         let mut own = step("own", "/");
         own.headers
             .insert("x-client-region".into(), "chosen".into());
+        own.headers.insert("user-agent".into(), "mine".into());
         let s = scenario(
             "s",
             Executor::ConstantVus { vus: 1 },
@@ -474,12 +512,26 @@ pub(crate) mod tests {
             Duration::from_secs(1),
             vec![s.clone()],
         );
-        assert_eq!(with_region_header(&s, &job), s, "no header configured");
+        let got = with_default_headers(&s, &job);
+        let ua = concat!("sls-load/", env!("CARGO_PKG_VERSION"));
+        assert_eq!(got.requests[0].headers["User-Agent"], ua);
+        assert_eq!(
+            got.requests[0].headers.len(),
+            1,
+            "no region header configured"
+        );
         job.http.region_header = Some("X-Client-Region".into());
-        let got = with_region_header(&s, &job);
+        job.http.user_agent = Some("k6-compatible/1.0".into());
+        let got = with_default_headers(&s, &job);
         assert_eq!(got.requests[0].headers["X-Client-Region"], "local");
-        assert_eq!(got.requests[1].headers.len(), 1);
+        assert_eq!(got.requests[0].headers["User-Agent"], "k6-compatible/1.0");
+        assert_eq!(got.requests[1].headers.len(), 2);
         assert_eq!(got.requests[1].headers["x-client-region"], "chosen");
+        assert_eq!(got.requests[1].headers["user-agent"], "mine");
+        // k6's `userAgent: ''`: no header at all.
+        job.http.user_agent = Some(String::new());
+        let got = with_default_headers(&s, &job);
+        assert!(!got.requests[0].headers.contains_key("User-Agent"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

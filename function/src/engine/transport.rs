@@ -100,6 +100,8 @@ pub struct Reply {
     pub ended: Instant,
     /// The HTTP bytes sent and received (k6's `data_sent` / `data_received`).
     pub traffic: Traffic,
+    /// The protocol version that answered.
+    pub version: http::Version,
 }
 
 /// One VU's connection; connects lazily on the first send.
@@ -143,6 +145,7 @@ impl Conn {
                     timings: r.timings,
                     ended: r.ended,
                     traffic: r.traffic,
+                    version: r.version,
                 })
             }
             Err(failure) => {

@@ -120,6 +120,7 @@ fn info(name: &str, method: &str, scenario: &str) -> RequestInfo {
         name: name.into(),
         method: method.into(),
         scenario: scenario.into(),
+        tags: Vec::new(),
     }
 }
 

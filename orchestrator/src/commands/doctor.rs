@@ -12,7 +12,7 @@ use crate::options::aws::DoctorOptions;
 pub async fn doctor(opts: DoctorOptions) -> Result<(), Error> {
     let (regions, needs) = match &opts.scenario {
         Some(path) => {
-            let scenario = load_scenario(path, None, &opts.plan.overrides)?;
+            let scenario = load_scenario(path, None, &opts.plan.overrides, &Default::default())?;
             let layout = opts.plan.layout(&scenario)?;
             let factor = if layout.slices > 1 { 2 } else { 1 };
             let needs: BTreeMap<_, _> = layout

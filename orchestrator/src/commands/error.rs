@@ -28,6 +28,10 @@ pub const EXIT_THRESHOLDS: u8 = 99;
 /// Exit code of a run stopped before its end: Ctrl-C, SIGTERM, `sls-load stop` or
 /// a stale heartbeat (k6's code for an external abort).
 pub const EXIT_INTERRUPTED: u8 = 105;
+/// Exit code when a k6 script's init context or `setup()` threw (k6's code).
+pub const EXIT_SCRIPT_EXCEPTION: u8 = 107;
+/// Exit code when a k6 script called `test.abort()` (k6's code).
+pub const EXIT_SCRIPT_ABORTED: u8 = 108;
 /// Exit code after a second Ctrl-C (or SIGTERM): gone without waiting for the
 /// workers' last flush or printing a summary.
 pub const EXIT_ABANDONED: u8 = 130;
@@ -41,6 +45,17 @@ pub enum Error {
     /// The scenario file is invalid.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// The k6 script cannot be read, or its init context threw (107).
+    #[error(transparent)]
+    Script(#[from] crate::script::ScriptLoadError),
+    /// A worker's script called `test.abort()` (k6's exit code 108).
+    #[error(
+        "the script aborted the test: {reason}; the summary covers what the workers sent until then"
+    )]
+    ScriptAborted {
+        /// The reason given to `test.abort()`.
+        reason: String,
+    },
     /// The scenario cannot be planned with these flags.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -236,6 +251,15 @@ impl Error {
             Error::ThresholdsCrossed(_) | Error::AbortedByThreshold { .. } => EXIT_THRESHOLDS,
             Error::Interrupted { .. } | Error::InterruptedBeforeStart(_) => EXIT_INTERRUPTED,
             Error::Abandoned(_) => EXIT_ABANDONED,
+            Error::Script(
+                crate::script::ScriptLoadError::Init { .. }
+                | crate::script::ScriptLoadError::Setup { .. },
+            ) => EXIT_SCRIPT_EXCEPTION,
+            Error::Script(crate::script::ScriptLoadError::SetupAborted { .. }) => {
+                EXIT_SCRIPT_ABORTED
+            }
+            Error::Script(_) => EXIT_BAD_INPUT,
+            Error::ScriptAborted { .. } => EXIT_SCRIPT_ABORTED,
         }
     }
 

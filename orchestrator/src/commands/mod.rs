@@ -65,8 +65,12 @@ fn load_scenario(
     path: &Path,
     target: Option<&str>,
     overrides: &scenario::overrides::Overrides,
+    env: &std::collections::BTreeMap<String, String>,
 ) -> Result<Scenario, Error> {
-    let mut scenario = scenario::load(path)?;
+    let mut scenario = match crate::script::is_script(path) {
+        true => crate::script::load(path, target, env)?,
+        false => scenario::load(path)?,
+    };
     scenario::overrides::apply(&mut scenario, overrides)?;
     for notice in &scenario.notices {
         eprintln!("sls-load: {notice}");
@@ -140,7 +144,13 @@ pub async fn finish(
         Ok(None) => exported,
         Err(e) => exported.and(Err(e)),
     };
-    match (verdict(&summary, run_id), exported) {
+    // k6's 108: a script's `test.abort()` ends the test whatever else is true.
+    let script_aborted = collected.manifests.values().find_map(|m| m.aborted.clone());
+    let verdict = match script_aborted {
+        Some(reason) => Err(Error::ScriptAborted { reason }),
+        None => verdict(&summary, run_id),
+    };
+    match (verdict, exported) {
         (Ok(()), exported) => exported,
         (Err(failed), Ok(())) => Err(failed),
         (Err(failed), Err(export)) => {

@@ -23,7 +23,7 @@ use sls_load_report::render;
 
 /// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
 pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
-    let scenario = load_scenario(&opts.scenario, None, &opts.plan.overrides)?;
+    let scenario = load_scenario(&opts.scenario, None, &opts.plan.overrides, &BTreeMap::new())?;
     preflight::check_memory(opts.plan.memory_mb)?;
     // No results location exists without a cloud; the printed plan shows none.
     let results = ResultsLocation {

@@ -38,12 +38,26 @@ pub const AWS_LEAD: Duration = Duration::from_secs(10);
 /// `sls-load run`.
 pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let mut signals = Signals::listen();
-    let scenario = load_scenario(&opts.scenario, opts.target.as_deref(), &opts.plan.overrides)?;
+    let mut scenario = load_scenario(
+        &opts.scenario,
+        opts.target.as_deref(),
+        &opts.plan.overrides,
+        &opts.env.0,
+    )?;
+    // A k6 script's `setup()`, once, before anything is planned: its data
+    // travels in every job.
+    let (script_env, target) = (&opts.env.0, opts.target.as_deref());
+    crate::script::run_setup(&opts.scenario, &mut scenario, script_env, target).await?;
     check_events(&scenario, opts.allow_exec)?;
-    // `{{__ENV.NAME}}` values: checked before anything starts, sent only in payloads.
-    let env = opts
-        .env
-        .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?;
+    // `{{__ENV.NAME}}` values: checked before anything starts, sent only in
+    // payloads. A script's `__ENV` is every `-e` value (never sls-load's own
+    // environment: it would travel to the workers).
+    let env = match scenario.script {
+        Some(_) => opts.env.0.clone(),
+        None => opts
+            .env
+            .resolve(&sls_load_plan::scenario::secrets::env_names(&scenario))?,
+    };
     sls_load_plan::scenario::secrets::check_header_env(&scenario, &env)?;
     // Lay the run out first: bad flags fail before anything starts.
     crate::preflight::check_memory(opts.plan.memory_mb)?;
@@ -72,6 +86,7 @@ pub async fn run(opts: RunOptions) -> Result<(), Error> {
     let outcome = run_planned(&opts, &cloud, &scenario, lead, &env, &network, &mut signals).await;
     drop(network);
     cloud.shutdown().await;
+    crate::script::run_teardown(&opts.scenario, &scenario, script_env, target).await;
     outcome
 }
 
@@ -360,8 +375,19 @@ async fn invoke_and_follow(
     Ok((failures, stopping.is_set()))
 }
 
-/// `abortOnFail`: the threshold `threshold` failed on the live state. Marks the
-/// run as stopping (nothing more is invoked) and writes the stop order naming it.
+/// A worker's script called `test.abort()`: `test.abort(REASON)`, the stop
+/// order the other workers get (k6 stops the whole test).
+fn script_aborted(collected: &Collected) -> Option<String> {
+    collected
+        .manifests
+        .values()
+        .find_map(|m| m.aborted.as_ref())
+        .map(|reason| format!("test.abort({reason})"))
+}
+
+/// `abortOnFail`: the threshold `threshold` failed on the live state (or the
+/// script called `test.abort()`). Marks the run as stopping (nothing more is
+/// invoked) and writes the stop order naming it.
 async fn abort(
     cloud: &Cloud,
     run: &sls_load_core::job::RunId,
@@ -369,10 +395,16 @@ async fn abort(
     stopping: &Stopping,
     settle_for: Duration,
 ) {
-    eprintln!(
-        "sls-load: threshold {threshold} failed (abortOnFail): telling the workers to stop; waiting up to {}s for their last flush",
-        settle_for.as_secs()
-    );
+    match threshold.starts_with("test.abort(") {
+        true => eprintln!(
+            "sls-load: the script called {threshold}: telling the workers to stop; waiting up to {}s for their last flush",
+            settle_for.as_secs()
+        ),
+        false => eprintln!(
+            "sls-load: threshold {threshold} failed (abortOnFail): telling the workers to stop; waiting up to {}s for their last flush",
+            settle_for.as_secs()
+        ),
+    }
     stopping.set();
     if let Err(e) = crate::control::stop_by_threshold(&cloud.store, run, threshold).await {
         eprintln!("sls-load: warning: the stop order was not written: {e}");
@@ -395,7 +427,9 @@ async fn follow(
     };
     let deadline = collected.plan.load_ends_at() + grace;
     let workers = collected.plan.worker_count();
-    let judge = |c: &Collected| sls_load_report::judge::abort::failed(c, SystemTime::now());
+    let judge = |c: &Collected| {
+        script_aborted(c).or_else(|| sls_load_report::judge::abort::failed(c, SystemTime::now()))
+    };
     loop {
         // With `--out`, one poll at a time, so that the seconds it closed are
         // streamed at once.

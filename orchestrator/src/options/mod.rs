@@ -378,7 +378,7 @@ impl PlanSettings {
 
 /// `-e NAME=VALUE` as given (later ones win). `Debug` shows names only.
 #[derive(Clone, Default)]
-pub struct EnvVars(BTreeMap<String, String>);
+pub struct EnvVars(pub(crate) BTreeMap<String, String>);
 
 impl std::fmt::Debug for EnvVars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

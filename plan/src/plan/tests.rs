@@ -46,6 +46,7 @@ fn scenario(rate: f64, regions: &[(&str, f64)]) -> Scenario {
         notices: vec![],
         events: vec![],
         drill: Default::default(),
+        script: None,
     }
 }
 

@@ -22,6 +22,7 @@ mod build;
 mod depth;
 mod error;
 mod files;
+pub mod k6;
 mod locate;
 pub mod overrides;
 mod raw;
@@ -93,6 +94,9 @@ pub struct Scenario {
     pub events: Vec<crate::drill::EventSpec>,
     /// How a drill's events are judged (`drill:`), defaults when not given.
     pub drill: crate::drill::DrillSettings,
+    /// The k6 script every job runs instead of its `requests` (a `.js`
+    /// scenario, see [`k6`]); `None` for YAML scenarios.
+    pub script: Option<sls_load_core::job::JobScript>,
 }
 
 /// One named scenario of a file.

@@ -88,20 +88,27 @@ fn request_env_names(r: &RequestSpec, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Whether any request of `jobs` has a header value [`redact_jobs`] would change.
+/// Whether any request of `jobs` has a header value [`redact_jobs`] would
+/// change, or a job carries a k6 script's `setup()` data.
 pub fn needs_redaction(jobs: &[Job]) -> bool {
-    requests(jobs).any(|r| {
-        r.headers
-            .iter()
-            .any(|(name, value)| shown_header_value(name, value) != value)
-    })
+    let setup_data = |j: &Job| j.script.as_ref().is_some_and(|s| s.setup_data.is_some());
+    jobs.iter().any(setup_data)
+        || requests(jobs).any(|r| {
+            r.headers
+                .iter()
+                .any(|(name, value)| shown_header_value(name, value) != value)
+        })
 }
 
 /// Replaces every credential header value of `jobs` by how it may be shown
-/// ([`shown_header_value`]): for the stored `plan.json` and `plan --json`, never
-/// for the invoke payloads.
+/// ([`shown_header_value`]), and a script's `setup()` data (a login's token,
+/// often) by `"<redacted>"`: for the stored `plan.json` and `plan --json`,
+/// never for the invoke payloads.
 pub fn redact_jobs(jobs: &mut [Job]) {
     for job in jobs {
+        if let Some(data) = job.script.as_mut().and_then(|s| s.setup_data.as_mut()) {
+            *data = serde_json::Value::from(sls_load_core::template::REDACTED).to_string();
+        }
         for request in job.scenarios.iter_mut().flat_map(|s| &mut s.requests) {
             for (name, value) in &mut request.headers {
                 let shown = shown_header_value(name, value);
@@ -168,6 +175,26 @@ mod tests {
         assert_eq!(headers["accept"], "text/plain");
         let json = serde_json::to_string(&jobs).expect("json");
         assert!(!json.contains("literal-key"), "{json}");
+    }
+
+    #[test]
+    fn a_scripts_setup_data_is_redacted_where_the_plan_is_shown() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "format": 1, "run_id": "r", "worker_id": "w0000", "region": "us-east-1",
+            "start_at": "2026-01-01T00:00:00Z", "duration": "1s", "target": "http://127.0.0.1:1",
+            "scenarios": [], "results": {"bucket": "b", "region": "us-east-1"},
+            "flush_every": "10s", "request_timeout": "1s",
+            "script": { "main": "s.js", "files": { "s.js": "x" },
+                        "setup_data": "{\"token\":\"s3cr3t\"}" }
+        }))
+        .expect("job");
+        let mut jobs = vec![job.clone()];
+        assert!(needs_redaction(&jobs));
+        redact_jobs(&mut jobs);
+        let json = serde_json::to_string(&jobs).expect("json");
+        assert!(!json.contains("s3cr3t"), "{json}");
+        job.script = None;
+        assert!(!needs_redaction(&[job]));
     }
 
     #[test]

@@ -24,7 +24,9 @@
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
-use crate::summary::{Figures, Latency, Summary};
+use std::collections::BTreeMap;
+
+use crate::summary::{Figures, Latency, MetricFigures, Summary};
 use sls_load_plan::threshold::parse_metric_key;
 
 /// k6's separator between a group's path and a check's name.
@@ -47,30 +49,69 @@ pub fn summary(s: &Summary) -> Value {
     })
 }
 
-/// The root group with the run's checks (sls-load has no nested groups).
+/// The root group with the run's checks: a k6 script's `group()`s nested by
+/// their paths (`::outer::inner`), each with the checks made inside it; the
+/// root keeps the checks made outside every group.
 fn root_group(s: &Summary) -> Value {
-    let checks: Map<String, Value> = s
+    let mut root = group("", "");
+    let mut outside: BTreeMap<&str, (u64, u64)> = s
         .checks
         .iter()
-        .map(|(name, c)| {
-            let path = format!("{GROUP_SEPARATOR}{name}");
-            let check = json!({
-                "name": name,
-                "path": path,
-                "id": id(&path),
-                "passes": c.passes,
-                "fails": c.fails,
-            });
-            (name.clone(), check)
-        })
+        .map(|(name, c)| (name.as_str(), (c.passes, c.fails)))
         .collect();
-    json!({
-        "name": "",
-        "path": "",
-        "id": id(""),
-        "groups": {},
-        "checks": checks,
-    })
+    for (path, checks) in &s.group_checks {
+        let node = group_at(&mut root, path);
+        for (name, c) in checks {
+            if let Some((p, f)) = outside.get_mut(name.as_str()) {
+                *p = p.saturating_sub(c.passes);
+                *f = f.saturating_sub(c.fails);
+            }
+            add_check(node, path, name, c.passes, c.fails);
+        }
+    }
+    for (name, (passes, fails)) in outside {
+        if passes + fails > 0 {
+            add_check(&mut root, "", name, passes, fails);
+        }
+    }
+    root
+}
+
+/// An empty group named `name` at `path`.
+fn group(name: &str, path: &str) -> Value {
+    json!({ "name": name, "path": path, "id": id(path), "groups": {}, "checks": {} })
+}
+
+/// The group at `path` (`::a::b`) below `root`, made on the way.
+fn group_at<'a>(root: &'a mut Value, path: &str) -> &'a mut Value {
+    let mut node = root;
+    let mut at = String::new();
+    for name in path.split(GROUP_SEPARATOR).filter(|n| !n.is_empty()) {
+        at.push_str(GROUP_SEPARATOR);
+        at.push_str(name);
+        // Every node is made by `group`, whose `groups` is an object.
+        let child = &mut node["groups"][name];
+        if child.is_null() {
+            *child = group(name, &at);
+        }
+        node = child;
+    }
+    node
+}
+
+/// Adds check `name` with its counts to `group` at `path`.
+fn add_check(group: &mut Value, path: &str, name: &str, passes: u64, fails: u64) {
+    let check_path = format!("{path}{GROUP_SEPARATOR}{name}");
+    let check = json!({
+        "name": name,
+        "path": check_path,
+        "id": id(&check_path),
+        "passes": passes,
+        "fails": fails,
+    });
+    if let Some(checks) = group["checks"].as_object_mut() {
+        checks.insert(name.to_owned(), check);
+    }
 }
 
 /// k6's id of a group or check: the hex MD5 of its path.
@@ -107,6 +148,9 @@ fn metrics(s: &Summary) -> Map<String, Value> {
         );
     }
     run_metrics(&mut metrics, s);
+    for (name, m) in &s.metrics {
+        metrics.insert(name.clone(), custom(m));
+    }
     add_thresholds(&mut metrics, s);
     metrics
 }
@@ -172,6 +216,26 @@ fn scope_values(name: &str, f: &Figures, secs: f64) -> Option<Value> {
         "data_received" if f.data_received > 0 => counter(f.data_received, secs),
         _ => return None,
     })
+}
+
+/// A script's metric with its values, as k6 writes each kind.
+fn custom(m: &MetricFigures) -> Value {
+    match m.kind.as_str() {
+        "counter" => json!({ "count": m.count.unwrap_or(0), "rate": m.rate.unwrap_or(0.0) }),
+        "rate" => json!({
+            "passes": m.count.unwrap_or(0),
+            "fails": m.fails.unwrap_or(0),
+            "value": m.rate.unwrap_or(0.0),
+        }),
+        "gauge" => {
+            let mut v = json!({ "value": m.value.unwrap_or(0.0) });
+            for (k, x) in &m.values {
+                v[k.as_str()] = json!(x);
+            }
+            v
+        }
+        _ => json!(m.values),
+    }
 }
 
 /// A k6 trend in milliseconds.
@@ -265,6 +329,47 @@ mod tests {
         let home = &m["http_req_duration{name:home}"];
         assert_eq!(home["p(95)"], 3.0);
         assert_eq!(home["thresholds"], json!({ "p(95)<500": false }));
+    }
+
+    #[test]
+    fn a_scripts_groups_nest_by_path_with_their_checks_and_custom_metrics_join_the_metrics() {
+        let mut s = sample();
+        let (passes, fails) = (s.checks["says ok"].passes, s.checks["says ok"].fails);
+        let inner = crate::summary::CheckFigures {
+            passes: 3,
+            fails: 1,
+            rate: 0.75,
+        };
+        s.group_checks.insert(
+            "::shop::cart".into(),
+            BTreeMap::from([("says ok".to_owned(), inner)]),
+        );
+        s.metrics.insert(
+            "errors".into(),
+            MetricFigures {
+                kind: "rate".into(),
+                contains: "default".into(),
+                count: Some(1),
+                fails: Some(9),
+                rate: Some(0.1),
+                value: None,
+                values: BTreeMap::new(),
+            },
+        );
+        let k6 = summary(&s);
+        let cart = &k6["root_group"]["groups"]["shop"]["groups"]["cart"];
+        assert_eq!(cart["path"], "::shop::cart");
+        assert_eq!(cart["id"], id("::shop::cart"));
+        assert_eq!(cart["checks"]["says ok"]["path"], "::shop::cart::says ok");
+        assert_eq!(cart["checks"]["says ok"]["passes"], 3);
+        // The root keeps what was checked outside every group.
+        let root = &k6["root_group"]["checks"]["says ok"];
+        assert_eq!(root["passes"], passes - 3);
+        assert_eq!(root["fails"], fails - 1);
+        assert_eq!(
+            k6["metrics"]["errors"],
+            json!({ "passes": 1, "fails": 9, "value": 0.1 })
+        );
     }
 
     #[test]

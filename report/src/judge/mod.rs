@@ -15,10 +15,11 @@ mod drill;
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use sls_load_plan::threshold::{Metric, Stat, Threshold};
+use sls_load_plan::threshold::{CustomKind, Metric, Stat, Threshold};
 
 use crate::collect::Collected;
 use crate::drill::analysis::Drill;
+use crate::merge::custom::CustomStats;
 use crate::merge::{Merged, Stats};
 use crate::summary::{GaugeFigures, ThresholdResult};
 
@@ -68,6 +69,17 @@ impl<'a> Observed<'a> {
     /// The value `t` compares, or `None` without data.
     pub fn value(&self, t: &Threshold) -> Option<f64> {
         let merged = self.merged;
+        if let Metric::Custom(c) = t.metric {
+            let stats = match &t.selector {
+                None => merged.custom.get(c.name),
+                Some((k, v)) => {
+                    merged
+                        .custom_tagged
+                        .get(&(c.name.to_owned(), k.clone(), v.clone()))
+                }
+            };
+            return custom(stats?, t.stat, self.duration_s);
+        }
         let stats: Option<&Stats> = match &t.selector {
             None => Some(&merged.total),
             Some((tag, value)) if tag == "name" => merged.requests.get(value.as_str()),
@@ -131,6 +143,19 @@ impl<'a> Observed<'a> {
             // Phases were answered above.
             _ => None,
         }
+    }
+}
+
+/// A custom metric's aggregate, in its unit (milliseconds for time metrics).
+fn custom(stats: &CustomStats, stat: Stat, secs: f64) -> Option<f64> {
+    match (stats.kind, stat) {
+        (CustomKind::Counter, Stat::Count) => Some(stats.count as f64),
+        (CustomKind::Counter, Stat::Rate) => (secs > 0.0).then(|| stats.count as f64 / secs),
+        (CustomKind::Rate, Stat::Rate) => stats.rate(),
+        (CustomKind::Trend, _) => trend(stats.values.as_ref()?, stat),
+        (CustomKind::Gauge, Stat::Value) => stats.gauge_value(),
+        (CustomKind::Gauge, Stat::Min | Stat::Max) => trend(stats.values.as_ref()?, stat),
+        _ => None,
     }
 }
 

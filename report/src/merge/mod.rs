@@ -21,6 +21,7 @@
 //! objects or decide when seconds close (collect does) or compute report
 //! figures (summary does).
 
+pub mod custom;
 pub mod seconds;
 mod stats;
 
@@ -65,6 +66,13 @@ pub struct Merged {
     pub tagged: BTreeMap<(String, String), Stats>,
     /// Check pass/fail counts per check name, from the logs' `checks` intervals.
     pub checks: BTreeMap<String, CheckCounts>,
+    /// Check pass/fail counts per (group, check name), for scripts' checks
+    /// inside `group()`s (k6's groups: `::outer::inner`).
+    pub group_checks: BTreeMap<(String, String), CheckCounts>,
+    /// Custom metrics of k6 scripts (and `group_duration`) by name.
+    pub custom: BTreeMap<String, custom::CustomStats>,
+    /// Custom metrics by (name, tag key, tag value), for threshold filters.
+    pub custom_tagged: BTreeMap<(String, String, String), custom::CustomStats>,
     /// Objects (or lines of them) that could not be decoded.
     pub problems: Vec<Problem>,
     /// Objects with intervals for seconds closed already: counted in every
@@ -220,6 +228,10 @@ impl Merged {
         let metric = set.metric.as_str();
         let h = &interval.histogram;
         let second = second_of(interval.start, start_at);
+        if let Some(line) = custom::line(&set)? {
+            self.add_custom(region, &line, interval, second)?;
+            return Ok(Counted::default());
+        }
         if metric == METRIC_CHECKS {
             self.add_checks(region, &set, second, h.len());
             return Ok(Counted::default());
@@ -284,6 +296,25 @@ impl Merged {
             requests,
             late: None,
         })
+    }
+
+    /// Adds a custom-metric line of a k6 script to its metric's run total and
+    /// to one scope per tag it carries (and its region).
+    fn add_custom(
+        &mut self,
+        region: &Region,
+        line: &custom::Line<'_>,
+        interval: &Interval,
+        second: u64,
+    ) -> Result<(), String> {
+        let name = line.name;
+        custom::add(&mut self.custom, name.to_owned(), line, interval, second)?;
+        let region_tag = ("region", region.as_str());
+        for (k, v) in line.tags.iter().copied().chain([region_tag]) {
+            let key = (name.to_owned(), k.to_owned(), v.to_owned());
+            custom::add(&mut self.custom_tagged, key, line, interval, second)?;
+        }
+        Ok(())
     }
 
     /// Adds a `dropped_iterations` counter or an `iteration_duration` interval
@@ -398,6 +429,10 @@ impl Merged {
             passed,
             count,
         );
+        if let Some(group) = set.get("group") {
+            let key = (group.to_owned(), check.to_owned());
+            count_check(self.group_checks.entry(key).or_default(), passed, count);
+        }
         if !self.seconds.keeps_closed() {
             return;
         }

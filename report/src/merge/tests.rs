@@ -473,3 +473,57 @@ fn data_counters_add_up_per_run_region_request_and_tag() {
     // Bytes are not requests.
     assert_eq!(m.total.requests(), 0);
 }
+
+#[test]
+fn a_scripts_custom_metrics_merge_exactly_per_kind_name_and_tag() {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let hits = "v2;metric=hits;metric_type=counter;scenario=s;group=::a";
+    let yes = "v2;metric=errors;metric_type=rate;passed=true;scenario=s";
+    let no = "v2;metric=errors;metric_type=rate;passed=false;scenario=s";
+    let wait = "v2;metric=wait;metric_type=trend;contains=time;scenario=s";
+    let depth = "v2;metric=depth;metric_type=gauge;scenario=s";
+    let us = [
+        (hits, 0, vec![1, 1, 1]),
+        (yes, 0, vec![1]),
+        (no, 0, vec![1, 1]),
+        (wait, 0, vec![1000, 3000]),
+        (depth, 0, vec![5000, 7000]),
+        (depth, 1, vec![2000]),
+    ];
+    let eu = [
+        (hits, 1, vec![1, 1]),
+        (no, 1, vec![1]),
+        (depth, 1, vec![4000]),
+    ];
+    let log = |region: &str, intervals: &[(&str, u64, Vec<u64>)]| {
+        Log(
+            worker(region),
+            ObjectKey::new("k").unwrap(),
+            log_bytes(start, intervals),
+        )
+    };
+    let m = merge_all(&[log("us-east-1", &us), log("eu-west-1", &eu)], start);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.custom["hits"].count, 5);
+    let tagged =
+        |name: &str, k: &str, v: &str| &m.custom_tagged[&(name.into(), k.into(), v.into())];
+    assert_eq!(tagged("hits", "group", "::a").count, 5);
+    assert_eq!(tagged("hits", "region", "eu-west-1").count, 2);
+    assert_eq!(m.custom["errors"].rate(), Some(0.25));
+    let wait = m.custom["wait"].values.as_ref().unwrap();
+    assert!(m.custom["wait"].time);
+    let low = |v: u64| wait.lowest_equivalent(v);
+    assert_eq!(
+        (wait.len(), low(wait.min()), low(wait.max())),
+        (2, 1000, 3000)
+    );
+    // A gauge's value is the largest set in its latest second, over the workers.
+    let depth = &m.custom["depth"];
+    assert_eq!(depth.gauge_value(), Some(4.0));
+    let all = depth.values.as_ref().unwrap();
+    let low = |v: u64| all.lowest_equivalent(v);
+    assert_eq!((low(all.min()), low(all.max())), (2000, 7000));
+    // None of them is a request.
+    assert_eq!(m.total.requests(), 0);
+    assert!(m.requests.is_empty());
+}

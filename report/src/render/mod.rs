@@ -6,6 +6,7 @@
 //! no figures of its own beyond error percentages.
 
 pub(crate) mod drill;
+mod script;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +26,7 @@ pub fn summary(s: &Summary) -> String {
     table(&mut out, s);
     phases(&mut out, s);
     checks(&mut out, s);
+    script::exceptions(&mut out, s);
     drill::events(&mut out, &s.events, s.paused_iterations);
     if let Some(drill) = &s.drill {
         drill::drill(&mut out, drill);
@@ -194,6 +196,7 @@ fn vus(out: &mut String, s: &Summary) {
         };
         let _ = writeln!(out, "  iterations .....: {}{rate}", thousands(s.iterations));
     }
+    script::metrics(out, s);
     for (label, gauge) in [
         ("vus ............", &s.vus),
         ("vus_max ........", &s.vus_max),
@@ -365,6 +368,18 @@ pub fn plan(
                 sls_load_plan::share::MAX_VUS_PER_WORKER
             );
         }
+    }
+    if let Some(script) = plan.jobs.first().and_then(|j| j.script.as_ref()) {
+        let _ = writeln!(
+            out,
+            "  engine: k6 script `{}` (JavaScript, a QuickJS runtime per VU; {} file(s) bundled){}",
+            script.main,
+            script.files.len(),
+            match script.retarget {
+                true => "; every request sent to the target",
+                false => "",
+            }
+        );
     }
     plan_cost(&mut out, expected, cost);
     out

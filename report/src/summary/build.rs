@@ -111,6 +111,9 @@ impl Summary {
             paused_iterations: paused_iterations(collected, drill.as_ref()),
             drill,
             cloud: plan.cloud.clone(),
+            metrics: super::script::metrics(collected, secs),
+            group_checks: super::script::group_checks(collected),
+            exceptions: super::script::exceptions(collected),
         }
     }
 }

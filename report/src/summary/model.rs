@@ -311,6 +311,18 @@ pub struct Summary {
     /// absent for runs stored before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<sls_load_plan::CloudRecord>,
+    /// A k6 script's custom metrics (and `group_duration`) by name; absent
+    /// for YAML scenarios.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, MetricFigures>,
+    /// A k6 script's checks by group path (`::outer::inner`): the checks made
+    /// inside `group()`s; absent when none was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_checks: BTreeMap<String, BTreeMap<String, CheckFigures>>,
+    /// JavaScript exceptions that ended iterations (k6 logs them and goes on),
+    /// by message with file and line, summed over the workers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -318,4 +330,30 @@ impl Summary {
     pub fn thresholds_ok(&self) -> bool {
         self.thresholds.iter().all(|t| t.ok)
     }
+}
+
+/// A custom metric over the run, with the aggregates its kind has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MetricFigures {
+    /// `counter`, `gauge`, `rate` or `trend`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `time` for a time metric (values in milliseconds), else `default`.
+    pub contains: String,
+    /// Counter: the total. Rate: the values that were true (k6's `passes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Rate: the values that were false (k6's `fails`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails: Option<u64>,
+    /// Counter: per second of the run. Rate: the share of true values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Gauge: the largest value of the latest second with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Trend and gauge: aggregates of every value, in the metric's unit
+    /// (`avg`, `min`, `med`, `max`, `p(90)`, `p(95)`, `p(99)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, f64>,
 }

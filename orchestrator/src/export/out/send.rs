@@ -56,12 +56,13 @@ pub struct Sender {
     overflow: u64,
 }
 
-type HttpsClient = Client<
+/// A pooled HTTP/1.1 client for `http://` and `https://` (webpki roots).
+pub(crate) type HttpsClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
 
-fn client() -> HttpsClient {
+pub(crate) fn client() -> HttpsClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()

@@ -150,6 +150,7 @@ pub(super) fn build(file: &Path, text: &str, mut raw: RawFile) -> Result<Scenari
         notices,
         events,
         drill,
+        script: None,
     })
 }
 

@@ -156,6 +156,7 @@ pub(super) struct RawScenarioDef {
     #[serde(alias = "timeUnit")]
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) time_unit: Option<Duration>,
+    #[serde(alias = "startRate")]
     #[serde(default, deserialize_with = "optional_non_negative")]
     pub(super) start_rate: Option<f64>,
     #[serde(default)]

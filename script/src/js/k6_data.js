@@ -1,0 +1,2 @@
+export const SharedArray = globalThis.__k6.SharedArray;
+export default { SharedArray };

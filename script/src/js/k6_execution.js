@@ -1,0 +1,2 @@
+const e = globalThis.__k6.execution;
+export default e;

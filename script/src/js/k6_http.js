@@ -1,0 +1,17 @@
+const h = globalThis.__k6.http;
+export const request = h.request;
+export const get = h.get;
+export const head = h.head;
+export const del = h.del;
+export const options = h.options;
+export const post = h.post;
+export const put = h.put;
+export const patch = h.patch;
+export const batch = h.batch;
+export const expectedStatuses = h.expectedStatuses;
+export const setResponseCallback = h.setResponseCallback;
+export const url = h.url;
+export const cookieJar = h.cookieJar;
+export const file = h.file;
+export const Response = globalThis.__k6.Response;
+export default h;
