@@ -131,6 +131,8 @@ mod tests {
                 },
             )]),
             checks: BTreeMap::new(),
+            exceptions: BTreeMap::new(),
+            aborted: None,
             latency_logs: logs.len() as u32,
             logs: logs
                 .iter()
