@@ -86,10 +86,16 @@ pub fn bytes(n: f64) -> String {
     }
 }
 
-/// A threshold's observed value with its unit, or `no data`.
+/// A threshold's observed value with its unit, or `no data` (`never recovered`
+/// for `time_to_recover`, which only lacks a value when a region never came back).
 pub fn observed(t: &ThresholdResult) -> String {
     match t.observed {
         Some(v) => observed_value(&t.metric, &t.expr, v),
+        None if Threshold::parse(&t.metric, &t.expr)
+            .is_ok_and(|t| t.metric == Metric::TimeToRecover) =>
+        {
+            "never recovered".into()
+        }
         None => "no data".into(),
     }
 }
@@ -107,6 +113,10 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
             Stat::Rate => format!("{}/s", bytes(value)),
             _ => bytes(value),
         };
+    }
+    if t.metric.is_drill_time() {
+        // Milliseconds judged, seconds read: a drill's times are seconds long.
+        return format!("{:.2}s", value / 1000.0);
     }
     if matches!(t.metric, Metric::Vus | Metric::VusMax | Metric::DrillErrors) {
         return thousands(value.max(0.0).round() as u64);
@@ -159,6 +169,11 @@ mod tests {
         assert_eq!(v("no_such_metric", "p(95)<1", 2.5), "2.500");
         assert_eq!(v("data_received", "count>1", 2_700_000.0), "2.7 MB");
         assert_eq!(v("data_sent", "rate<1", 45_123.0), "45 kB/s");
+        assert_eq!(v("time_to_detect", "<2s", 0.0), "0.00s");
+        assert_eq!(
+            v("time_to_recover{region:eu-west-1}", "<5s", 2950.0),
+            "2.95s"
+        );
     }
 
     #[test]
@@ -186,5 +201,12 @@ mod tests {
             ..t
         };
         assert_eq!(observed(&t), "2.45ms");
+        let never = ThresholdResult {
+            metric: "time_to_recover".into(),
+            expr: "<10s".into(),
+            ok: false,
+            observed: None,
+        };
+        assert_eq!(observed(&never), "never recovered");
     }
 }
