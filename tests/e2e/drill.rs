@@ -190,9 +190,17 @@ thresholds:
             assert_eq!(a["failed_during"], 0, "{event} {region}: {a}");
         }
     }
-    // eu-west-1's traffic moved to another backend, and came back.
+    // eu-west-1's traffic moved to another backend while it was down (`eu-up`
+    // acts on the same region: `eu-down`'s window ends there), and came back.
+    assert_eq!(
+        (
+            eu["during"]["from_s"].as_u64(),
+            eu["during"]["to_s"].as_u64()
+        ),
+        (Some(8), Some(16))
+    );
     assert_eq!(main_backend(eu, "before"), ("eu-west-1".to_owned(), 1.0));
-    let (away, share) = main_backend(eu, "after");
+    let (away, share) = main_backend(eu, "during");
     assert!(away != "eu-west-1" && share > 0.5, "{away} {share}: {eu}");
     let back = analysis(&summary, "eu-up", "eu-west-1");
     let (home, share) = main_backend(back, "after");
@@ -288,6 +296,7 @@ thresholds:
         );
         let ttd = a["time_to_detect_s"].as_f64().expect("detected");
         assert!(ttd <= 1.0, "{region}: time to detect {ttd}: {a}");
+        eprintln!("{region}: detect {ttd} s, recover {ttr} s");
         // The restoring event is the outage's end, with its figures.
         assert_eq!(analysis(&summary, "up", region), a, "{region}");
         // Every request of the outage failed at the target and in the summary.
@@ -364,6 +373,7 @@ drill: {{ baseline: 3s, detect_for: 100ms, stable_for: 2s, band: {{ p95_factor: 
         );
         let ttd = a["time_to_detect_s"].as_f64().expect("detected");
         assert!(ttd <= 0.3, "{down}: detect {ttd}: {a}");
+        eprintln!("{down}: outage {outage:.3} s, detect {ttd} s, recover {ttr} s");
         for other in ["us-east-1", "eu-west-1", "ap-southeast-1"]
             .into_iter()
             .filter(|r| *r != home)

@@ -28,6 +28,7 @@ mod network;
 mod outputs;
 mod package;
 mod preflight;
+mod rates;
 mod run;
 mod scale;
 mod scenario_errors;

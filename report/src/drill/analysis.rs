@@ -374,10 +374,13 @@ fn region(
         .iter()
         .position(|r| r.from < horizon && r.length() + 1e-9 >= detect_for);
     let recovered = detected.and_then(|k| recovery(&found, &bad, found[k].last + 1, end, settings));
-    let during_to = match (scope.window_end, recovered) {
-        (Some(w), _) => w.as_secs_f64().ceil() as u64,
-        (None, Some(r)) => r.ceil() as u64,
-        (None, None) => end,
+    // Without an explicit end: to recovery, to the run's end when it never
+    // came back, one second when nothing was detected.
+    let during_to = match (scope.window_end, recovered, detected) {
+        (Some(w), _, _) => w.as_secs_f64().ceil() as u64,
+        (None, Some(r), _) => r.ceil() as u64,
+        (None, None, Some(_)) => end,
+        (None, None, None) => at_s + 1,
     }
     .max(at_s + 1)
     .min(end.max(at_s + 1));

@@ -70,8 +70,12 @@ fn overview(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "  scenario .......: {}", s.scenario_file);
     let _ = writeln!(
         out,
-        "  start ..........: {} · {}s",
-        s.start_at, s.duration_s
+        "  start ..........: {} · {}s{}",
+        s.start_at,
+        s.duration_s,
+        s.planned_duration_s
+            .map(|p| format!(" (of {p}s planned: rates are per the time the load ran)"))
+            .unwrap_or_default()
     );
     workers(out, s);
     if let Some(cloud) = &s.cloud {
