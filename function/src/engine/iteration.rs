@@ -132,8 +132,14 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
-    ctx.recorder
-        .iteration_ended(&ctx.name, ended.saturating_duration_since(began), ended)?;
+    // `ended` may be the slice's end, still ahead when a think time was cut:
+    // the recorder moves to the present interval, never to a future one (which
+    // would carry the rest of the present second's requests past the end).
+    ctx.recorder.iteration_ended(
+        &ctx.name,
+        ended.saturating_duration_since(began),
+        ended.min(Instant::now()),
+    )?;
     Ok(ended)
 }
 
