@@ -123,3 +123,44 @@ fn an_aborted_run_reports_its_rates_over_the_time_it_ran() {
     assert_eq!(summary["aborted_by"], "http_req_duration p(95)<1");
     assert_rates_over_the_time_run(&summary, &target);
 }
+
+#[test]
+fn plan_estimates_a_closed_models_rate_and_the_yes_guard_weighs_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 2,000,000 VUs thinking 3–7 s: about 2,000,000 / (5 s + 100 ms) requests a second.
+    let scenario = scenario_file(
+        dir.path(),
+        "crowd.yaml",
+        "
+target: http://10.255.255.1
+duration: 10m
+scenarios:
+  crowd:
+    executor: constant-vus
+    vus: 2000000
+    requests:
+      - { name: home, url: /, sleep: { min: 3s, max: 7s } }
+",
+    );
+    let plan = sls_load(&["plan", path(&scenario)], LIMIT);
+    assert_eq!(plan.code(), 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(
+            "expected rate at peak: ~392,157 req/s (estimate: 2,000,000 VUs, each one request per think time + 100ms response time assumed; --expect-latency)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("`run` will need --yes: 392157 req/s (estimated"),
+        "{}",
+        plan.stdout
+    );
+    let slower = sls_load(&["plan", path(&scenario), "--expect-latency", "1s"], LIMIT);
+    assert!(
+        slower.stdout.contains("~333,333 req/s"),
+        "{}",
+        slower.stdout
+    );
+}

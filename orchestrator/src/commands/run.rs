@@ -113,7 +113,7 @@ fn default_lead(mode: Mode, slots: usize) -> Duration {
 /// connections, payload and `--max-cost` checks; rate notes are printed. The
 /// quota is checked later, in AWS mode, against the account's real figure.
 fn preflight(opts: &RunOptions, scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
-    crate::preflight::check_target(scenario, layout.slots(), opts.yes)?;
+    crate::preflight::check_target(scenario, layout.slots(), opts.yes, opts.plan.expect_latency)?;
     let lead = opts
         .lead
         .unwrap_or_else(|| default_lead(opts.cloud.mode, layout.slots()));

@@ -295,6 +295,8 @@ pub struct PlanSettings {
     pub max_cost: Option<f64>,
     /// k6's `--vus`, `--duration`, `--iterations`, `--stage` and `--rate`.
     pub overrides: Overrides,
+    /// `--expect-latency`: the response time closed-model rate estimates assume.
+    pub expect_latency: Duration,
 }
 
 impl PlanSettings {
@@ -332,6 +334,7 @@ impl PlanSettings {
                 None => Arch::X86_64,
             },
             flush_every: flags.flush_every,
+            expect_latency: flags.expect_latency,
             max_cost: match flags.max_cost {
                 Some(usd) if !(usd >= 0.0 && usd.is_finite()) => {
                     return Err(OptionsError::BadMaxCost(usd));
