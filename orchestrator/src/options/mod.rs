@@ -876,13 +876,7 @@ mod tests {
     }
 
     fn max_cost(args: &[&str]) -> Result<Option<f64>, OptionsError> {
-        use clap::Parser;
-        let mut argv = vec!["sls-load", "plan", "s.yaml"];
-        argv.extend_from_slice(args);
-        let cli::Command::Plan(plan) = cli::Cli::parse_from(argv).command else {
-            unreachable!("a plan command line")
-        };
-        PlanSettings::from_cli(plan.plan).map(|p| p.max_cost)
+        plan_flags(args).map(|p| p.max_cost)
     }
 
     #[test]
