@@ -15,6 +15,11 @@ pub fn thousands(n: u64) -> String {
     group(&n.to_string())
 }
 
+/// A count with its noun, singular for one: `1 worker`, `2 workers`, `1,000 workers`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// `v` with `places` decimals and `,` between groups of three digits in its
 /// integer part: `12,345.7`.
 pub fn decimal(v: f64, places: usize) -> String {
@@ -145,6 +150,16 @@ mod tests {
         assert_eq!(decimal(999_999.96, 1), "1,000,000.0");
         assert_eq!(decimal(-1234.5, 1), "-1,234.5");
         assert_eq!(decimal(1234.0, 0), "1,234");
+    }
+
+    #[test]
+    fn counts_take_the_singular_for_one() {
+        assert_eq!(plural(1, "worker", "workers"), "1 worker");
+        assert_eq!(plural(0, "worker", "workers"), "0 workers");
+        assert_eq!(
+            plural(1200, "invocation", "invocations"),
+            "1,200 invocations"
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl ScenarioError {
             file: file.to_owned(),
             line,
             key,
-            message: one_line(message, 300),
+            // Long enough for the longest list of choices a message names (the
+            // supported metrics); user text inside is shortened by `shown`.
+            message: one_line(message, 1000),
         }
     }
 
@@ -293,6 +295,22 @@ pub(super) fn first_content_line(text: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::scenario::test_support::*;
+
+    #[test]
+    fn an_unknown_metric_lists_every_supported_one_to_the_last() {
+        let e = error(&minimal_with(
+            "scenarios:",
+            "thresholds: { vus_mx: ['max<10'] }\nscenarios:",
+        ));
+        assert_contains(
+            &e,
+            &[
+                "unknown metric `vus_mx`",
+                "vus, vus_max, time_to_recover, time_to_detect, drill_errors)",
+            ],
+        );
+        assert!(!e.contains('…'), "{e}");
+    }
 
     #[test]
     fn error_display_leaves_out_unknown_parts_and_stays_on_one_line() {
