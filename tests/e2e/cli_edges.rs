@@ -1,6 +1,6 @@
 //! The command line's edges (issue 10, item 13): a reader that closes stdout
-//! early (`| head -1`) ends `plan` and `report` quietly instead of a broken-pipe
-//! panic (exit 101); a `--summary-export` path that cannot be written is refused
+//! early (`| head -1`, `2>&1 | head -1`) ends `plan` and `report` quietly
+//! instead of a broken-pipe panic (exit 101); a `--summary-export` path that cannot be written is refused
 //! before anything runs (exit 2), and one that fails only at the end keeps the
 //! run's own verdict (99); a normal local run leaves no panic in the workers' logs
 //! (the local Runtime API answered `next` at shutdown without a request id).
@@ -74,6 +74,34 @@ fn with_stdout_closed(args: &[&str]) -> (i32, String) {
     };
     let stderr = err.join().unwrap_or_default();
     (status.code().expect("exited normally"), stderr)
+}
+
+/// Runs `sls-load` with `args`, its stdout and stderr one pipe whose reader
+/// has already gone (`2>&1 | head -1` after head exited); returns the exit code.
+fn with_output_closed(args: &[&str]) -> i32 {
+    let mut child = Command::new(bin_dir().join("sls-load"))
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("SLS_LOAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sls-load");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().expect("exited normally");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sls-load {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Every file under `dir`, recursively, with its contents.
@@ -191,4 +219,8 @@ fn a_crossed_threshold_keeps_its_exit_code_and_workers_leave_no_panic() {
     assert_eq!(code, 99, "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
     assert!(!stderr.contains("stdout"), "stderr: {stderr}");
+    // `report ID 2>&1 | head -1`: stderr gone too, still the verdict, not a
+    // panic's 101.
+    let code = with_output_closed(&["report", "edges-1", "--local", "--local-dir", local]);
+    assert_eq!(code, 99);
 }
