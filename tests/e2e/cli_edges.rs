@@ -43,6 +43,18 @@ thresholds:
 /// Runs `sls-load` with `args` and its stdout a pipe whose reader has already
 /// gone (`| head -1` after head exited); returns the exit code and stderr.
 fn with_stdout_closed(args: &[&str]) -> (i32, String) {
+    with_closed(args, false)
+}
+
+/// Runs `sls-load` with `args`, its stdout and stderr one pipe whose reader
+/// has already gone (`2>&1 | head -1` after head exited); returns the exit code.
+fn with_output_closed(args: &[&str]) -> i32 {
+    with_closed(args, true).0
+}
+
+/// Runs `sls-load` with `args`, its stdout (and with `stderr_too` its stderr)
+/// closed before it writes; returns the exit code and what stderr got.
+fn with_closed(args: &[&str], stderr_too: bool) -> (i32, String) {
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
         .env_remove("AWS_PROFILE")
@@ -54,10 +66,12 @@ fn with_stdout_closed(args: &[&str]) -> (i32, String) {
         .expect("start sls-load");
     // Close the read end before the child writes: every write then fails (EPIPE).
     drop(child.stdout.take());
-    let mut stderr = child.stderr.take().expect("stderr");
+    let stderr = child.stderr.take().filter(|_| !stderr_too);
     let err = std::thread::spawn(move || {
         let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut s);
+        }
         s
     });
     let deadline = Instant::now() + LIMIT;
@@ -74,34 +88,6 @@ fn with_stdout_closed(args: &[&str]) -> (i32, String) {
     };
     let stderr = err.join().unwrap_or_default();
     (status.code().expect("exited normally"), stderr)
-}
-
-/// Runs `sls-load` with `args`, its stdout and stderr one pipe whose reader
-/// has already gone (`2>&1 | head -1` after head exited); returns the exit code.
-fn with_output_closed(args: &[&str]) -> i32 {
-    let mut child = Command::new(bin_dir().join("sls-load"))
-        .args(args)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("SLS_LOAD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sls-load");
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status.code().expect("exited normally");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sls-load {args:?} did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Every file under `dir`, recursively, with its contents.
