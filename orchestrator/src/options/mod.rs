@@ -51,9 +51,10 @@ pub enum OptionsError {
     /// The scenario uses `{{__ENV.NAME}}` but `NAME` is set nowhere.
     #[error("`{{{{__ENV.{0}}}}}` is not set: pass -e {0}=VALUE or set {0} in the environment")]
     EnvUnset(String),
-    /// `--regions` named something that is not an AWS region or k6 load zone.
+    /// `--regions` named something that is not an AWS region or k6 load zone
+    /// (shown, not chained as a source, so its suggestion is said once).
     #[error("--regions: {0}")]
-    UnknownZone(#[from] sls_load_plan::zones::UnknownZone),
+    UnknownZone(sls_load_plan::zones::UnknownZone),
     /// `--regions NAME=WEIGHT` with a weight that is not a number > 0.
     #[error("--regions `{0}`: the weight after `=` must be a number > 0, e.g. us-east-1=50")]
     BadWeight(String),
@@ -190,7 +191,8 @@ fn load_zone(item: &str) -> Result<(Region, Option<f64>), OptionsError> {
         }
         None => (item, None),
     };
-    Ok((sls_load_plan::zones::region(zone)?, weight))
+    let region = sls_load_plan::zones::region(zone).map_err(OptionsError::UnknownZone)?;
+    Ok((region, weight))
 }
 
 /// A subcommand with its validated options.
