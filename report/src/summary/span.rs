@@ -3,8 +3,9 @@
 //! `compare`): the planned duration for a run that ran to its end; for one
 //! stopped or aborted before it, from the agreed start to the last worker's
 //! finish (its last in-flight request settled, per its manifest), within the
-//! planned duration, and likewise per region from that region's workers. Without
-//! any manifest the end of the last second with data stands in.
+//! planned duration, and likewise per region from that region's workers; never
+//! before the last second with data began. Without any manifest the end of that
+//! second stands in.
 //!
 //! It reads the collected run only; it judges and renders nothing.
 
@@ -50,12 +51,15 @@ impl Span {
             let r = regions.entry(region.clone()).or_insert(0.0);
             *r = r.max(ran);
         }
-        let total = regions
-            .values()
-            .copied()
-            .reduce(f64::max)
-            .or_else(|| last_second.map(|t| ((t + 1) as f64).min(planned)))
-            .unwrap_or(planned);
+        // The manifests' latest finish, but never before the last second with
+        // data began (workers of a later slice may not have reported).
+        let total = match (regions.values().copied().reduce(f64::max), last_second) {
+            (Some(finished), Some(t)) => finished.max(t as f64),
+            (Some(finished), None) => finished,
+            (None, Some(t)) => (t + 1) as f64,
+            (None, None) => planned,
+        }
+        .min(planned);
         let total = (total * 1000.0).round() / 1000.0;
         let regions = regions
             .into_iter()
@@ -151,5 +155,8 @@ scenarios:
         let c = collected(&[]);
         assert_eq!(Span::of(&c, true, Some(6)).total, 7.0);
         assert_eq!(Span::of(&c, true, None).total, 60.0);
+        // Only an earlier slice's worker reported: the data says it ran longer.
+        let c = collected(&[("us-east-1", 5_000)]);
+        assert_eq!(Span::of(&c, true, Some(12)).total, 12.0);
     }
 }
