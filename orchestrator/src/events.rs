@@ -335,6 +335,7 @@ mod tests {
             name: name.into(),
             at: Duration::from_millis(at_ms),
             until: None,
+            ends: None,
             action,
         }
     }

@@ -21,6 +21,17 @@
 //! - [`events`]: a drill's event runner; [`network`]: the local network
 //!   profiles' proxies; [`export`]: the `--out` outputs.
 
+/// `eprintln!` for every module below, without std's panic when stderr is
+/// gone (`sls-load report ID 2>&1 | head -1`: the reader left, std's macro
+/// would panic and exit 101): the line is dropped and the exit code stays the
+/// command's own. Defined before the modules so that it shadows std's there.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod aws_error;
 mod awsenv;
 mod cli;

@@ -13,10 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::Duration;
 
 use sls_load_core::job::Region;
 
 use sls_load_plan::cost::Cost;
+use sls_load_plan::estimate::RateEstimate;
 use sls_load_plan::plan::Plan;
 use sls_load_plan::scenario::Scenario;
 use sls_load_plan::share::MAX_VUS_PER_WORKER;
@@ -89,13 +91,15 @@ pub enum PreflightError {
     },
     /// A big run aimed at a host nobody vouched for.
     #[error(
-        "{rps:.0} req/s over {workers} workers against `{host}`, which is neither loopback nor in the scenario's `allowed_targets`: add it there or pass --yes"
+        "{rps:.0} req/s{basis} over {workers} workers against `{host}`, which is neither loopback nor in the scenario's `allowed_targets`: add it there or pass --yes"
     )]
     Unconfirmed {
         /// The target's host.
         host: String,
-        /// Planned requests per second.
+        /// Planned requests per second (closed models' estimated).
         rps: f64,
+        /// How a closed model's rate was estimated (empty for open models).
+        basis: String,
         /// Planned worker slots.
         workers: usize,
     },
@@ -281,6 +285,19 @@ pub fn rate_notes(scenario: &Scenario, plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// How a closed model's part of `e` was estimated, for a message: empty
+/// without one.
+pub fn estimate_basis(e: &RateEstimate) -> String {
+    if e.vus == 0 {
+        return String::new();
+    }
+    format!(
+        " (estimated: {} VUs, their think time and {} per response assumed, --expect-latency)",
+        e.vus,
+        humantime::format_duration(e.latency)
+    )
+}
+
 /// The host of a base URL `scheme://host[:port]`, lowercase, IPv6 without brackets.
 pub fn target_host(target: &str) -> String {
     let rest = target.split_once("://").map_or(target, |(_, r)| r);
@@ -306,8 +323,16 @@ pub fn is_loopback(host: &str) -> bool {
 /// The guard against typos aimed at production: a run above [`GUARD_RPS`] or
 /// [`GUARD_WORKERS`] slots against a host that is neither loopback nor in the
 /// scenario's `allowed_targets` is [`PreflightError::Unconfirmed`] unless `yes`.
-pub fn check_target(scenario: &Scenario, slots: usize, yes: bool) -> Result<(), PreflightError> {
-    let rps = region_rps(scenario, 1.0);
+/// A closed model's rate is estimated with responses taking `latency`
+/// (`--expect-latency`, see [`RateEstimate`]).
+pub fn check_target(
+    scenario: &Scenario,
+    slots: usize,
+    yes: bool,
+    latency: Duration,
+) -> Result<(), PreflightError> {
+    let estimate = RateEstimate::of(scenario, latency);
+    let rps = estimate.total();
     let host = target_host(&scenario.target);
     let big = rps > GUARD_RPS || slots > GUARD_WORKERS;
     if yes || !big || is_loopback(&host) || scenario.allowed_targets.contains(&host) {
@@ -316,6 +341,7 @@ pub fn check_target(scenario: &Scenario, slots: usize, yes: bool) -> Result<(), 
     Err(PreflightError::Unconfirmed {
         host,
         rps,
+        basis: estimate_basis(&estimate),
         workers: slots,
     })
 }

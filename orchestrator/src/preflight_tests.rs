@@ -171,26 +171,42 @@ fn target_hosts_are_read_from_base_urls() {
     assert!(is_loopback("localhost") && !is_loopback("10.255.255.1"));
 }
 
+const LATENCY: std::time::Duration = sls_load_plan::estimate::DEFAULT_EXPECT_LATENCY;
+
+#[test]
+fn a_big_closed_model_run_is_weighed_by_its_estimated_rate() {
+    let text = "target: http://10.255.255.1\nduration: 10m\nscenarios:\n  crowd:\n    executor: constant-vus\n    vus: 20000\n    requests:\n      - { name: home, url: /, sleep: { min: 3s, max: 7s } }\n";
+    let s = sls_load_plan::scenario::parse(std::path::Path::new("t.yaml"), text.as_bytes())
+        .expect("parses");
+    let err = check_target(&s, 2, false, LATENCY).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "3922 req/s (estimated: 20000 VUs, their think time and 100ms per response assumed, --expect-latency) over 2 workers against `10.255.255.1`, which is neither loopback nor in the scenario's `allowed_targets`: add it there or pass --yes"
+    );
+    // Slow enough answers bring it under the guard's rate.
+    assert!(check_target(&s, 2, false, std::time::Duration::from_secs(20)).is_ok());
+}
+
 #[test]
 fn a_big_run_at_a_foreign_host_needs_yes_or_allowed_targets() {
     let s = rate("http://10.255.255.1", 2_000.0, "");
-    let err = check_target(&s, 2, false).unwrap_err();
+    let err = check_target(&s, 2, false, LATENCY).unwrap_err();
     assert_eq!(
         err.to_string(),
         "2000 req/s over 2 workers against `10.255.255.1`, which is neither loopback nor in the scenario's `allowed_targets`: add it there or pass --yes"
     );
-    assert!(check_target(&s, 2, true).is_ok());
+    assert!(check_target(&s, 2, true, LATENCY).is_ok());
     // Many workers count as much as a high rate.
     let small = rate("http://10.255.255.1", 10.0, "");
-    assert!(check_target(&small, 100, false).is_ok());
-    assert!(check_target(&small, 101, false).is_err());
+    assert!(check_target(&small, 100, false, LATENCY).is_ok());
+    assert!(check_target(&small, 101, false, LATENCY).is_err());
     let allowed = rate(
         "http://Staging.example:80",
         2_000.0,
         "allowed_targets: [staging.EXAMPLE]\n",
     );
     assert_eq!(allowed.allowed_targets, vec!["staging.example"]);
-    assert!(check_target(&allowed, 2, false).is_ok());
+    assert!(check_target(&allowed, 2, false, LATENCY).is_ok());
     let local = rate("http://127.0.0.1:1", 2_000.0, "");
-    assert!(check_target(&local, 500, false).is_ok());
+    assert!(check_target(&local, 500, false, LATENCY).is_ok());
 }

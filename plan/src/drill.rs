@@ -21,6 +21,9 @@ pub const DEFAULT_ERRORS_PP: f64 = 1.0;
 pub const DEFAULT_P95_FACTOR: f64 = 1.5;
 /// Default length of the stable window that ends a recovery.
 pub const DEFAULT_STABLE_FOR: Duration = Duration::from_secs(5);
+/// Default length a region must stay outside its band for an event to count as
+/// detected: shorter stretches are noise, not the event's effect.
+pub const DEFAULT_DETECT_FOR: Duration = Duration::from_secs(2);
 /// Default timeout of a `run:` event.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of an `http:` event's request.
@@ -46,8 +49,38 @@ pub struct EventSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub until: Option<Duration>,
+    /// The earlier event this one ends (`ends: eu-down`): that event's impact
+    /// window closes here, and this one is analysed as its end, not as a new
+    /// failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
     /// What it does.
     pub action: EventAction,
+}
+
+impl EventSpec {
+    /// What the event acts on, so that the next event acting on the same thing
+    /// closes its impact window: the AWS region it names (`pause_region`'s, or
+    /// one in an `http:` URL or a `run:` command, like `/regions/eu-west-1/down`),
+    /// else an `http:` URL's host and port; `None` for a `run:` command naming
+    /// no region (its window then ends only at `until`, an `ends:` or the run's
+    /// end).
+    pub fn subject(&self) -> Option<String> {
+        let named_region = |text: &str| {
+            text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .find(|word| crate::zones::AWS_REGIONS.contains(word))
+                .map(str::to_owned)
+        };
+        match &self.action {
+            EventAction::PauseRegion { region } => Some(region.clone()),
+            EventAction::Run { command, .. } => named_region(command),
+            EventAction::Http { url, .. } => named_region(url).or_else(|| {
+                url.parse::<http::Uri>()
+                    .ok()
+                    .and_then(|u| u.authority().map(|a| a.as_str().to_owned()))
+            }),
+        }
+    }
 }
 
 /// What an event does.
@@ -108,6 +141,14 @@ pub struct DrillSettings {
     /// How long the figures must stay back inside the band to count as recovered.
     #[serde(with = "humantime_serde")]
     pub stable_for: Duration,
+    /// How long a region must stay outside the band for the event to count as
+    /// detected (plans written before it existed read the default).
+    #[serde(default = "default_detect_for", with = "humantime_serde")]
+    pub detect_for: Duration,
+}
+
+fn default_detect_for() -> Duration {
+    DEFAULT_DETECT_FOR
 }
 
 impl Default for DrillSettings {
@@ -117,6 +158,7 @@ impl Default for DrillSettings {
             errors_pp: DEFAULT_ERRORS_PP,
             p95_factor: DEFAULT_P95_FACTOR,
             stable_for: DEFAULT_STABLE_FOR,
+            detect_for: DEFAULT_DETECT_FOR,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`share`]: each worker's share of every scenario's rate and VUs.
 //! - [`plan`]: workers per region, slices, the agreed start, the jobs.
 //! - [`cost`]: what a plan (or a run) costs at list prices.
+//! - [`estimate`]: the peak request rate, closed models' estimated.
 //!
 //! It depends on `sls-load-core` only (no AWS crate, no server): the fuzz target
 //! of the scenario parser and the report crate build on it alone.
@@ -23,6 +24,7 @@
 
 pub mod cost;
 pub mod drill;
+pub mod estimate;
 pub mod network;
 pub mod plan;
 pub mod scenario;

@@ -15,6 +15,11 @@ pub fn thousands(n: u64) -> String {
     group(&n.to_string())
 }
 
+/// A count with its noun, singular for one: `1 worker`, `2 workers`, `1,000 workers`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// `v` with `places` decimals and `,` between groups of three digits in its
 /// integer part: `12,345.7`.
 pub fn decimal(v: f64, places: usize) -> String {
@@ -86,10 +91,16 @@ pub fn bytes(n: f64) -> String {
     }
 }
 
-/// A threshold's observed value with its unit, or `no data`.
+/// A threshold's observed value with its unit, or `no data` (`never recovered`
+/// for `time_to_recover`, which only lacks a value when a region never came back).
 pub fn observed(t: &ThresholdResult) -> String {
     match t.observed {
         Some(v) => observed_value(&t.metric, &t.expr, v),
+        None if Threshold::parse(&t.metric, &t.expr)
+            .is_ok_and(|t| t.metric == Metric::TimeToRecover) =>
+        {
+            "never recovered".into()
+        }
         None => "no data".into(),
     }
 }
@@ -107,6 +118,10 @@ pub fn observed_value(metric_key: &str, expr: &str, value: f64) -> String {
             Stat::Rate => format!("{}/s", bytes(value)),
             _ => bytes(value),
         };
+    }
+    if t.metric.is_drill_time() {
+        // Milliseconds judged, seconds read: a drill's times are seconds long.
+        return format!("{:.2}s", value / 1000.0);
     }
     if matches!(t.metric, Metric::Vus | Metric::VusMax | Metric::DrillErrors) {
         return thousands(value.max(0.0).round() as u64);
@@ -138,6 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn counts_take_the_singular_for_one() {
+        assert_eq!(plural(1, "worker", "workers"), "1 worker");
+        assert_eq!(plural(0, "worker", "workers"), "0 workers");
+        assert_eq!(
+            plural(1200, "invocation", "invocations"),
+            "1,200 invocations"
+        );
+    }
+
+    #[test]
     fn durations_carry_their_unit() {
         assert_eq!(ms(6.917), "6.92ms");
         assert_eq!(ms(1500.0), "1.50s");
@@ -159,6 +184,11 @@ mod tests {
         assert_eq!(v("no_such_metric", "p(95)<1", 2.5), "2.500");
         assert_eq!(v("data_received", "count>1", 2_700_000.0), "2.7 MB");
         assert_eq!(v("data_sent", "rate<1", 45_123.0), "45 kB/s");
+        assert_eq!(v("time_to_detect", "<2s", 0.0), "0.00s");
+        assert_eq!(
+            v("time_to_recover{region:eu-west-1}", "<5s", 2950.0),
+            "2.95s"
+        );
     }
 
     #[test]
@@ -186,5 +216,12 @@ mod tests {
             ..t
         };
         assert_eq!(observed(&t), "2.45ms");
+        let never = ThresholdResult {
+            metric: "time_to_recover".into(),
+            expr: "<10s".into(),
+            ok: false,
+            observed: None,
+        };
+        assert_eq!(observed(&never), "never recovered");
     }
 }

@@ -44,6 +44,7 @@ pub fn sample_summary() -> Summary {
         scenario_file: "scenario.yaml".into(),
         start_at: "2026-11-27T17:05:58.466Z".into(),
         duration_s: 6.0,
+        planned_duration_s: None,
         total: figures(1_210, 12, 6.917),
         regions: [("us-east-1".to_owned(), figures(1_210, 12, 6.917))].into(),
         requests: [("home".to_owned(), figures(600, 2, 3.0))].into(),

@@ -1,6 +1,6 @@
 //! The command line's edges (issue 10, item 13): a reader that closes stdout
-//! early (`| head -1`) ends `plan` and `report` quietly instead of a broken-pipe
-//! panic (exit 101); a `--summary-export` path that cannot be written is refused
+//! early (`| head -1`, `2>&1 | head -1`) ends `plan` and `report` quietly
+//! instead of a broken-pipe panic (exit 101); a `--summary-export` path that cannot be written is refused
 //! before anything runs (exit 2), and one that fails only at the end keeps the
 //! run's own verdict (99); a normal local run leaves no panic in the workers' logs
 //! (the local Runtime API answered `next` at shutdown without a request id).
@@ -43,6 +43,18 @@ thresholds:
 /// Runs `sls-load` with `args` and its stdout a pipe whose reader has already
 /// gone (`| head -1` after head exited); returns the exit code and stderr.
 fn with_stdout_closed(args: &[&str]) -> (i32, String) {
+    with_closed(args, false)
+}
+
+/// Runs `sls-load` with `args`, its stdout and stderr one pipe whose reader
+/// has already gone (`2>&1 | head -1` after head exited); returns the exit code.
+fn with_output_closed(args: &[&str]) -> i32 {
+    with_closed(args, true).0
+}
+
+/// Runs `sls-load` with `args`, its stdout (and with `stderr_too` its stderr)
+/// closed before it writes; returns the exit code and what stderr got.
+fn with_closed(args: &[&str], stderr_too: bool) -> (i32, String) {
     let mut child = Command::new(bin_dir().join("sls-load"))
         .args(args)
         .env_remove("AWS_PROFILE")
@@ -54,10 +66,12 @@ fn with_stdout_closed(args: &[&str]) -> (i32, String) {
         .expect("start sls-load");
     // Close the read end before the child writes: every write then fails (EPIPE).
     drop(child.stdout.take());
-    let mut stderr = child.stderr.take().expect("stderr");
+    let stderr = child.stderr.take().filter(|_| !stderr_too);
     let err = std::thread::spawn(move || {
         let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut s);
+        }
         s
     });
     let deadline = Instant::now() + LIMIT;
@@ -191,4 +205,8 @@ fn a_crossed_threshold_keeps_its_exit_code_and_workers_leave_no_panic() {
     assert_eq!(code, 99, "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
     assert!(!stderr.contains("stdout"), "stderr: {stderr}");
+    // `report ID 2>&1 | head -1`: stderr gone too, still the verdict, not a
+    // panic's 101.
+    let code = with_output_closed(&["report", "edges-1", "--local", "--local-dir", local]);
+    assert_eq!(code, 99);
 }

@@ -2,7 +2,9 @@
 //! multi-region system (three backends behind a router that needs about 3 s to
 //! fail over) measures the affected region's time to recover, keeps the other
 //! regions in their band, shows eu-west-1's traffic moving to another backend
-//! and back, and accounts for every request; `pause_region` holds back one
+//! and back, and accounts for every request; an outage ended by a later event
+//! (`ends:`) is timed to its end, and an unrelated stall after it blames
+//! nothing; a 300 ms outage reads 300 ms; `pause_region` holds back one
 //! region's arrivals in its window and counts them as paused; `run:` needs
 //! `--allow-exec`; a failed event fails the run.
 
@@ -188,9 +190,17 @@ thresholds:
             assert_eq!(a["failed_during"], 0, "{event} {region}: {a}");
         }
     }
-    // eu-west-1's traffic moved to another backend, and came back.
+    // eu-west-1's traffic moved to another backend while it was down (`eu-up`
+    // acts on the same region: `eu-down`'s window ends there), and came back.
+    assert_eq!(
+        (
+            eu["during"]["from_s"].as_u64(),
+            eu["during"]["to_s"].as_u64()
+        ),
+        (Some(8), Some(16))
+    );
     assert_eq!(main_backend(eu, "before"), ("eu-west-1".to_owned(), 1.0));
-    let (away, share) = main_backend(eu, "after");
+    let (away, share) = main_backend(eu, "during");
     assert!(away != "eu-west-1" && share > 0.5, "{away} {share}: {eu}");
     let back = analysis(&summary, "eu-up", "eu-west-1");
     let (home, share) = main_backend(back, "after");
@@ -228,6 +238,152 @@ thresholds:
     let rebuilt = read_json(&export);
     assert_eq!(rebuilt["drill"], summary["drill"]);
     assert_eq!(rebuilt["events"], summary["events"]);
+}
+
+#[test]
+fn an_outage_ended_by_a_later_event_is_timed_to_its_end_and_a_later_stall_blames_nothing() {
+    let _alone = alone();
+    // The target answers 503 from the event at 6 s to the one at 9 s; it stalls
+    // for 1 s on its own about 16 s into the run (its clock starts before the
+    // run's, which starts `--lead` after planning).
+    let lead = Duration::from_secs(3);
+    let stall_at = format!("{}ms", (lead + Duration::from_secs(16)).as_millis());
+    let target = Target::start(&["--stall-at", &stall_at, "--stall-for", "1s"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "\
+target: {}
+duration: 20s
+regions: {{ us-east-1: 1, eu-west-1: 1, ap-southeast-1: 1 }}
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 150
+    max_vus: 200
+    requests:
+      - {{ name: home, url: /, expect_status: 200 }}
+events:
+  - {{ at: 6s, name: down, http: {{ method: POST, url: /__down }} }}
+  - {{ at: 9s, name: up, ends: down, http: {{ method: POST, url: /__up }} }}
+# A shared two-core box makes single seconds slow: the p95 part of the band is
+# wide (the stall's answers wait up to a second, far past it anyway).
+drill: {{ band: {{ p95_factor: 10 }} }}
+thresholds:
+  time_to_recover: ['<5s']
+  time_to_detect: ['<2s']
+",
+        target.url
+    );
+    let file = scenario_file(dir.path(), "ends.yaml", &text);
+    let (outcome, summary) = run_local(dir.path(), &file, &["--lead", "3s"], LIMIT);
+    let summary = summary.expect("summary");
+    assert_eq!(outcome.code(), 0, "{}\n{}", outcome.stderr, outcome.stdout);
+    let drill = &summary["drill"];
+    assert_eq!(drill["detect_for_s"], 2.0, "the default");
+    let up = drill["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["event"] == "up")
+        .expect("up");
+    assert_eq!(up["ends"], "down");
+    for region in ["us-east-1", "eu-west-1", "ap-southeast-1"] {
+        let a = analysis(&summary, "down", region);
+        let ttr = a["time_to_recover_s"].as_f64().expect("recovered");
+        assert!(
+            (2.5..=4.0).contains(&ttr),
+            "{region}: time to recover {ttr}: {a}"
+        );
+        let ttd = a["time_to_detect_s"].as_f64().expect("detected");
+        assert!(ttd <= 1.0, "{region}: time to detect {ttd}: {a}");
+        eprintln!("{region}: detect {ttd} s, recover {ttr} s");
+        // The restoring event is the outage's end, with its figures.
+        assert_eq!(analysis(&summary, "up", region), a, "{region}");
+        // Every request of the outage failed at the target and in the summary.
+        assert!(a["failed_during"].as_u64().expect("failed") > 0, "{a}");
+    }
+    // Counted at the target: the 503s it sent are the summary's errors.
+    let errors = summary["total"]["errors"].as_u64().expect("errors");
+    let stats = target.stats();
+    assert_eq!(stats["by_status"]["503"].as_u64(), Some(errors), "{stats}");
+    assert_eq!(stats["requests"], summary["total"]["requests"], "{stats}");
+    assert!(
+        outcome.stdout.contains("up at 9.0s ends down"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_300ms_outage_of_each_regions_backend_reads_300ms() {
+    let _alone = alone();
+    // Health checks every 2 s, down after three: the router never notices a
+    // 300 ms outage, so each region's clients get 503 for exactly that long.
+    let system = System::start(&["--health-every", "2s", "--fail-after", "3"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "\
+target: {}
+duration: 16s
+regions: {{ us-east-1: 1, eu-west-1: 1, ap-southeast-1: 1 }}
+region_header: X-Client-Region
+scenarios:
+  browse:
+    executor: constant-arrival-rate
+    rate: 300
+    max_vus: 300
+    requests:
+      - {{ name: home, url: /, expect_status: 200 }}
+events:
+  - {{ at: 4s, name: eu-down, http: {{ method: POST, url: /regions/eu-west-1/down }} }}
+  - {{ at: 4300ms, name: eu-up, ends: eu-down, http: {{ method: POST, url: /regions/eu-west-1/up }} }}
+  - {{ at: 7s, name: us-down, http: {{ method: POST, url: /regions/us-east-1/down }} }}
+  - {{ at: 7300ms, name: us-up, ends: us-down, http: {{ method: POST, url: /regions/us-east-1/up }} }}
+  - {{ at: 10s, name: ap-down, http: {{ method: POST, url: /regions/ap-southeast-1/down }} }}
+  - {{ at: 10300ms, name: ap-up, ends: ap-down, http: {{ method: POST, url: /regions/ap-southeast-1/up }} }}
+drill: {{ baseline: 3s, detect_for: 100ms, stable_for: 2s, band: {{ p95_factor: 10 }} }}
+",
+        system.url
+    );
+    let file = scenario_file(dir.path(), "short.yaml", &text);
+    let (outcome, summary) = run_local(dir.path(), &file, &[], LIMIT);
+    let summary = summary.expect("summary");
+    assert_eq!(outcome.code(), 0, "{}\n{}", outcome.stderr, outcome.stdout);
+    // The events' actual instants are when each backend went down and up.
+    let started = |name: &str| {
+        summary["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["started_s"].as_f64())
+            .unwrap_or_else(|| panic!("{name} started: {}", summary["events"]))
+    };
+    for (down, up, home) in [
+        ("eu-down", "eu-up", "eu-west-1"),
+        ("us-down", "us-up", "us-east-1"),
+        ("ap-down", "ap-up", "ap-southeast-1"),
+    ] {
+        let outage = started(up) - started(down);
+        let a = analysis(&summary, down, home);
+        let ttr = a["time_to_recover_s"].as_f64().expect("recovered");
+        assert!(
+            (ttr - outage).abs() <= 0.3,
+            "{down}: recover {ttr} for an outage of {outage}: {a}"
+        );
+        let ttd = a["time_to_detect_s"].as_f64().expect("detected");
+        assert!(ttd <= 0.3, "{down}: detect {ttd}: {a}");
+        eprintln!("{down}: outage {outage:.3} s, detect {ttd} s, recover {ttr} s");
+        for other in ["us-east-1", "eu-west-1", "ap-southeast-1"]
+            .into_iter()
+            .filter(|r| *r != home)
+        {
+            let b = analysis(&summary, down, other);
+            assert!(b["time_to_detect_s"].is_null(), "{down} {other}: {b}");
+            assert!(b["time_to_recover_s"].is_null(), "{down} {other}: {b}");
+            assert_eq!(b["failed_during"], 0, "{down} {other}: {b}");
+        }
+    }
 }
 
 #[test]

@@ -30,6 +30,7 @@ mod network;
 mod outputs;
 mod package;
 mod preflight;
+mod rates;
 mod refused_at_plan;
 mod run;
 mod run_events;

@@ -133,3 +133,80 @@ fn per_vu_iterations_sleeping_past_max_duration_start_no_more_iterations() {
     // 100 iterations each would take 100 s: in 3 s a VU runs at most 3 + 1.
     assert_bounded(&outcome, &s, &target, 6, 12);
 }
+
+/// Every `t` of a series in `value` (points are objects with a `t`).
+fn seconds_in(value: &serde_json::Value, out: &mut Vec<f64>) {
+    match value {
+        serde_json::Value::Array(items) => items.iter().for_each(|v| seconds_in(v, out)),
+        serde_json::Value::Object(map) => {
+            if let Some(t) = map.get("t").and_then(serde_json::Value::as_f64) {
+                out.push(t);
+            }
+            map.values().for_each(|v| seconds_in(v, out));
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn a_ten_second_ramping_vus_run_has_no_eleventh_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Target::start(&[]);
+    let html = dir.path().join("report.html");
+    let points = dir.path().join("points.json");
+    let out = format!("json={}", points.display());
+    // k6's top-level `stages`: 0 → 10 VUs over 5 s, then 10 for 5 s; a VU whose
+    // think time is cut at the end must not carry the last second's requests
+    // into a second after it.
+    let (outcome, s) = run(
+        dir.path(),
+        &target,
+        "10s",
+        "    executor: ramping-vus\n    start_vus: 0\n    stages:\n      \
+         - { duration: 5s, target: 10 }\n      - { duration: 5s, target: 10 }",
+        &["--html", html.to_str().expect("utf-8"), "--out", &out],
+    );
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(s["total"]["requests"].as_u64(), Some(target.requests()));
+    // The summary: its timeline and every series.
+    let mut ts = Vec::new();
+    seconds_in(&s["timeline"], &mut ts);
+    seconds_in(&s["series"], &mut ts);
+    assert!(!ts.is_empty());
+    assert!(ts.iter().all(|t| *t < 10.0), "a point at t ≥ 10: {ts:?}");
+    // The HTML report's data (the summary it draws from).
+    let page = std::fs::read_to_string(&html).expect("--html written");
+    let data = page
+        .split("<script type=\"application/json\" id=\"data\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the page's data");
+    let data: serde_json::Value = serde_json::from_str(data).expect("JSON");
+    let mut ts = Vec::new();
+    seconds_in(&data["series"], &mut ts);
+    assert!(
+        ts.iter().all(|t| *t < 10.0),
+        "HTML: a point at t ≥ 10: {ts:?}"
+    );
+    // `--out json`: every point's time before the run's start + 10 s.
+    let start =
+        humantime::parse_rfc3339(s["start_at"].as_str().expect("start_at")).expect("RFC 3339");
+    let end = start + std::time::Duration::from_secs(10);
+    let text = std::fs::read_to_string(&points).expect("--out json written");
+    let mut seen = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let Some(time) = v["data"]["time"].as_str() else {
+            continue;
+        };
+        let at = humantime::parse_rfc3339_weak(time)
+            .or_else(|_| humantime::parse_rfc3339(time))
+            .unwrap_or_else(|e| panic!("time {time}: {e}"));
+        assert!(
+            at < end,
+            "--out point at {time}, the run ended at {end:?}: {line}"
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "no points in {text}");
+}

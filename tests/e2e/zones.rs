@@ -102,6 +102,12 @@ fn regions_flag_takes_weights_and_k6_load_zone_names() {
         "{}",
         outcome.stderr
     );
+    assert_eq!(
+        outcome.stderr.matches("did you mean").count(),
+        1,
+        "the suggestion once: {}",
+        outcome.stderr
+    );
 }
 
 #[test]

@@ -130,18 +130,7 @@ pub(super) async fn run(
                 done,
             )
         })?;
-        let view = reply.as_ref().map(|r| ResponseView {
-            status: r.status,
-            headers: &r.headers,
-            body: &r.body,
-        });
-        let mut results = Vec::new();
-        step.after_response(view, &mut vu.vars, |name, passed| {
-            results.push((name, passed));
-        });
-        if !results.is_empty() {
-            ctx.recorder.record_checks(step.index, results);
-        }
+        after_response(ctx, vu, step, reply.as_ref());
         if let Some(think) = step.sleep {
             let wake = Instant::now() + think_time(think, &mut vu.rng);
             if wake >= ctx.steps_end {
@@ -157,9 +146,32 @@ pub(super) async fn run(
             ended = Instant::now();
         }
     }
-    ctx.recorder
-        .iteration_ended(&ctx.name, ended.saturating_duration_since(began), ended)?;
+    // `ended` may be the slice's end, still ahead when a think time was cut:
+    // the recorder moves to the present interval, never to a future one (which
+    // would carry the rest of the present second's requests past the end).
+    ctx.recorder.iteration_ended(
+        &ctx.name,
+        ended.saturating_duration_since(began),
+        ended.min(Instant::now()),
+    )?;
     Ok(ended)
+}
+
+/// Runs `step`'s checks and captures on `reply` (into `vu`'s variables) and
+/// records the checks' results.
+fn after_response(ctx: &Ctx, vu: &mut Vu, step: &Step, reply: Option<&Reply>) {
+    let view = reply.map(|r| ResponseView {
+        status: r.status,
+        headers: &r.headers,
+        body: &r.body,
+    });
+    let mut results = Vec::new();
+    step.after_response(view, &mut vu.vars, |name, passed| {
+        results.push((name, passed));
+    });
+    if !results.is_empty() {
+        ctx.recorder.record_checks(step.index, results);
+    }
 }
 
 /// Builds `step`'s request from `vu`'s variables and sends it at `sent`; returns

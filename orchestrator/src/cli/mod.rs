@@ -117,6 +117,11 @@ pub struct PlanFlags {
     /// Iterations per second of the file's only constant-arrival-rate scenario.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// The response time assumed when estimating a closed model's (VU
+    /// executors') request rate, for `plan` and the `--yes` guard: each VU sends
+    /// one request per think time + this.
+    #[arg(long, value_name = "DURATION", value_parser = sls_load_core::duration::parse, default_value = "100ms")]
+    pub expect_latency: Duration,
 }
 
 /// `--arch` as typed; [`crate::options`] maps it to [`sls_load_plan::plan::Arch`].

@@ -1,6 +1,7 @@
 //! `sls-load plan`: plans a scenario as a run would (in AWS, with its lead),
 //! runs the preflight checks ([`crate::preflight`]) and prints the plan as a table
-//! with its estimated cost and preflight notes, or as the `plan.json` a run would
+//! with its estimated cost, a closed model's estimated peak rate (with what it
+//! assumes, `--expect-latency`) and preflight notes, or as the `plan.json` a run would
 //! store (credentials redacted, `{{__ENV.NAME}}` as written) with one extra
 //! top-level key, `estimate` (the cost), notes then going to stderr. With AWS
 //! credentials configured it reads each region's concurrency quota
@@ -16,9 +17,11 @@ use sls_load_core::job::{Region, ResultsLocation};
 use super::{Error, load_scenario};
 use crate::options::PlanOnlyOptions;
 use crate::preflight;
+use sls_load_plan::estimate::RateEstimate;
 use sls_load_plan::plan;
 use sls_load_plan::plan::Plan;
 use sls_load_plan::scenario::Scenario;
+use sls_load_report::readable::thousands;
 use sls_load_report::render;
 
 /// `sls-load plan`: prints the plan, its estimated cost and its preflight notes.
@@ -39,7 +42,8 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
     let plan = plan::plan(&scenario, &plan_options)?;
     let preflight::Checked { expected, cost } =
         preflight::check_plan_and_cost(&scenario, &plan, opts.plan.max_cost)?;
-    let notes = notes(&scenario, &plan, account_concurrency(&plan).await);
+    let latency = opts.plan.expect_latency;
+    let notes = notes(&scenario, &plan, latency, account_concurrency(&plan).await);
     if opts.json {
         let mut json =
             serde_json::to_value(&*super::shown_plan(&plan)).map_err(Error::encoding("plan"))?;
@@ -55,6 +59,7 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
         return super::stdout(&text);
     }
     let mut text = render::plan(&plan, expected, &cost, &plan.concurrency_needed());
+    text.push_str(&estimate_line(&RateEstimate::of(&scenario, latency)));
     if !notes.is_empty() {
         text.push_str("\n  preflight:\n");
         for note in &notes {
@@ -66,7 +71,7 @@ pub async fn plan(opts: PlanOnlyOptions) -> Result<(), Error> {
 
 /// The preflight notes of a plan that may still run: concurrency against
 /// Lambda's default quota, rate per worker, and whether `run` will need `--yes`.
-fn notes(scenario: &Scenario, plan: &Plan, account: Account) -> Vec<String> {
+fn notes(scenario: &Scenario, plan: &Plan, latency: Duration, account: Account) -> Vec<String> {
     let (figures, failure) = match account {
         Account::Unknown => (None, None),
         Account::Read(figures) => (Some(figures), None),
@@ -79,10 +84,35 @@ fn notes(scenario: &Scenario, plan: &Plan, account: Account) -> Vec<String> {
     ));
     notes.extend(preflight::rate_notes(scenario, plan));
     let slots = plan.regions.iter().map(|r| r.slots).sum();
-    if let Err(e) = preflight::check_target(scenario, slots, false) {
+    if let Err(e) = preflight::check_target(scenario, slots, false, latency) {
         notes.push(format!("`run` will need --yes: {e}"));
     }
     notes
+}
+
+/// The plan's peak request rate when a closed model makes it an estimate: the
+/// figure and what it assumes (nothing for open models alone, whose rate the
+/// table shows).
+fn estimate_line(e: &RateEstimate) -> String {
+    if e.vus == 0 {
+        return String::new();
+    }
+    let rps = match e.total().is_finite() {
+        true => format!("~{} req/s", thousands(e.total().round() as u64)),
+        false => "as fast as the target answers".to_owned(),
+    };
+    format!(
+        "  expected rate at peak: {rps} (estimate: {} VUs, each one request per think time + {} response time assumed; --expect-latency){}\n",
+        thousands(e.vus),
+        humantime::format_duration(e.latency),
+        match e.open > 0.0 {
+            true => format!(
+                ", of which {} req/s open model",
+                thousands(e.open.round() as u64)
+            ),
+            false => String::new(),
+        }
+    )
 }
 
 /// The longest `plan` waits for the account's concurrency figures.

@@ -30,6 +30,7 @@ use crate::progress::{self, Display};
 use sls_load_plan::plan::{self, Layout, Plan};
 use sls_load_plan::scenario::Scenario;
 use sls_load_report::collect::Collected;
+use sls_load_report::readable::plural;
 use sls_load_report::store::Store;
 
 /// Lead time in AWS: invocations, cold starts and clock checks before the start.
@@ -129,7 +130,7 @@ fn default_lead(mode: Mode, slots: usize) -> Duration {
 /// connections, payload and `--max-cost` checks; rate notes are printed. The
 /// quota is checked later, in AWS mode, against the account's real figure.
 fn preflight(opts: &RunOptions, scenario: &Scenario, layout: &Layout) -> Result<(), Error> {
-    crate::preflight::check_target(scenario, layout.slots(), opts.yes)?;
+    crate::preflight::check_target(scenario, layout.slots(), opts.yes, opts.plan.expect_latency)?;
     let lead = opts
         .lead
         .unwrap_or_else(|| default_lead(opts.cloud.mode, layout.slots()));
@@ -184,17 +185,17 @@ fn print_header(opts: &RunOptions, cloud: &Cloud, layout: &Layout) {
         .map(|r| r.to_string())
         .collect();
     eprintln!(
-        "sls-load: run {} · {} · {} workers ({} slots × {} slices) over {} regions ({})",
+        "sls-load: run {} · {} · {} ({} × {}) over {} ({})",
         opts.run_id,
         match (&cloud.identity, opts.cloud.mode) {
             (_, Mode::Local) => format!("local ({})", opts.cloud.local_dir.display()),
             (Some(id), Mode::Aws) => format!("AWS account {}", id.account),
             (None, Mode::Aws) => "AWS".into(),
         },
-        layout.worker_count(),
-        layout.slots(),
-        layout.slices,
-        layout.regions.len(),
+        plural(layout.worker_count() as u64, "worker", "workers"),
+        plural(layout.slots() as u64, "slot", "slots"),
+        plural(u64::from(layout.slices), "slice", "slices"),
+        plural(layout.regions.len() as u64, "region", "regions"),
         regions.join(", ")
     );
 }

@@ -28,6 +28,8 @@ pub enum Verdict {
     Passed,
     /// Complete, but a threshold was crossed.
     ThresholdsFailed,
+    /// Complete, but a drill event failed (the run ended with 1).
+    EventFailed,
     /// Stopped before its end (Ctrl-C, `sls-load stop`, a stale heartbeat).
     Interrupted,
     /// Stopped by an `abortOnFail` threshold.
@@ -47,6 +49,8 @@ impl Verdict {
             Verdict::Interrupted
         } else if !summary.workers.missing.is_empty() || !summary.workers.problems.is_empty() {
             Verdict::Incomplete
+        } else if summary.events.iter().any(|e| e.failed()) {
+            Verdict::EventFailed
         } else if !summary.thresholds_ok() {
             Verdict::ThresholdsFailed
         } else {
@@ -59,6 +63,7 @@ impl Verdict {
         match self {
             Verdict::Passed => "passed",
             Verdict::ThresholdsFailed => "thresholds failed",
+            Verdict::EventFailed => "event failed",
             Verdict::Interrupted => "interrupted",
             Verdict::Aborted => "aborted",
             Verdict::Incomplete => "incomplete",
@@ -246,6 +251,21 @@ mod tests {
         assert_eq!(Verdict::of(&s), Verdict::ThresholdsFailed);
         s.thresholds.retain(|t| t.ok);
         assert_eq!(Verdict::of(&s), Verdict::Passed);
+        // A failed drill event ends the run with 1, as `run` does.
+        s.events.push(sls_load_report::drill::events::EventRecord {
+            name: "eu-down".into(),
+            kind: "http".into(),
+            at_s: 1.0,
+            until_s: None,
+            started_s: Some(1.0),
+            ended_s: Some(1.1),
+            outcome: sls_load_report::drill::events::Outcome::Failed,
+            http_status: Some(503),
+            exit_code: None,
+            error: Some("POST http://127.0.0.1:9/down answered 503".into()),
+            output: Vec::new(),
+        });
+        assert_eq!(Verdict::of(&s), Verdict::EventFailed);
         s.workers.missing.push("us-east-1/w0001".into());
         assert_eq!(Verdict::of(&s), Verdict::Incomplete);
         s.interrupted = true;

@@ -50,7 +50,7 @@ fn regions(flag: Option<Vec<String>>, file: &AwsResources) -> Result<Vec<Region>
     let names = flag.unwrap_or_else(|| file.regions.clone());
     let mut out: Vec<Region> = Vec::new();
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        let region = sls_load_plan::zones::region(name)?;
+        let region = sls_load_plan::zones::region(name).map_err(OptionsError::UnknownZone)?;
         if !out.contains(&region) {
             out.push(region);
         }

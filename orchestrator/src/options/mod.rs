@@ -51,9 +51,10 @@ pub enum OptionsError {
     /// The scenario uses `{{__ENV.NAME}}` but `NAME` is set nowhere.
     #[error("`{{{{__ENV.{0}}}}}` is not set: pass -e {0}=VALUE or set {0} in the environment")]
     EnvUnset(String),
-    /// `--regions` named something that is not an AWS region or k6 load zone.
+    /// `--regions` named something that is not an AWS region or k6 load zone
+    /// (shown, not chained as a source, so its suggestion is said once).
     #[error("--regions: {0}")]
-    UnknownZone(#[from] sls_load_plan::zones::UnknownZone),
+    UnknownZone(sls_load_plan::zones::UnknownZone),
     /// `--regions NAME=WEIGHT` with a weight that is not a number > 0.
     #[error("--regions `{0}`: the weight after `=` must be a number > 0, e.g. us-east-1=50")]
     BadWeight(String),
@@ -190,7 +191,8 @@ fn load_zone(item: &str) -> Result<(Region, Option<f64>), OptionsError> {
         }
         None => (item, None),
     };
-    Ok((sls_load_plan::zones::region(zone)?, weight))
+    let region = sls_load_plan::zones::region(zone).map_err(OptionsError::UnknownZone)?;
+    Ok((region, weight))
 }
 
 /// A subcommand with its validated options.
@@ -295,6 +297,8 @@ pub struct PlanSettings {
     pub max_cost: Option<f64>,
     /// k6's `--vus`, `--duration`, `--iterations`, `--stage` and `--rate`.
     pub overrides: Overrides,
+    /// `--expect-latency`: the response time closed-model rate estimates assume.
+    pub expect_latency: Duration,
 }
 
 impl PlanSettings {
@@ -332,6 +336,7 @@ impl PlanSettings {
                 None => Arch::X86_64,
             },
             flush_every: flags.flush_every,
+            expect_latency: flags.expect_latency,
             max_cost: match flags.max_cost {
                 Some(usd) if !(usd >= 0.0 && usd.is_finite()) => {
                     return Err(OptionsError::BadMaxCost(usd));
@@ -873,13 +878,7 @@ mod tests {
     }
 
     fn max_cost(args: &[&str]) -> Result<Option<f64>, OptionsError> {
-        use clap::Parser;
-        let mut argv = vec!["sls-load", "plan", "s.yaml"];
-        argv.extend_from_slice(args);
-        let cli::Command::Plan(plan) = cli::Cli::parse_from(argv).command else {
-            unreachable!("a plan command line")
-        };
-        PlanSettings::from_cli(plan.plan).map(|p| p.max_cost)
+        plan_flags(args).map(|p| p.max_cost)
     }
 
     #[test]

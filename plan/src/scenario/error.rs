@@ -37,7 +37,9 @@ impl ScenarioError {
             file: file.to_owned(),
             line,
             key,
-            message: one_line(message, 300),
+            // Long enough for the longest list of choices a message names (the
+            // supported metrics); user text inside is shortened by `shown`.
+            message: one_line(message, 1000),
         }
     }
 
@@ -295,6 +297,22 @@ mod tests {
     use crate::scenario::test_support::*;
 
     #[test]
+    fn an_unknown_metric_lists_every_supported_one_to_the_last() {
+        let e = error(&minimal_with(
+            "scenarios:",
+            "thresholds: { vus_mx: ['max<10'] }\nscenarios:",
+        ));
+        assert_contains(
+            &e,
+            &[
+                "unknown metric `vus_mx`",
+                "vus, vus_max, time_to_recover, time_to_detect, drill_errors)",
+            ],
+        );
+        assert!(!e.contains('…'), "{e}");
+    }
+
+    #[test]
     fn error_display_leaves_out_unknown_parts_and_stays_on_one_line() {
         let e = |line, key: Option<&str>| {
             ScenarioError::new(
@@ -314,8 +332,8 @@ mod tests {
         );
         assert_eq!(e(Some(3), None).to_string(), "s.yaml:3: first second third");
         assert_eq!(e(None, None).to_string(), "s.yaml: first second third");
-        let long = ScenarioError::new(Path::new("s.yaml"), None, None, &"x".repeat(1000));
-        assert!(long.message.chars().count() <= 300);
+        let long = ScenarioError::new(Path::new("s.yaml"), None, None, &"x".repeat(2000));
+        assert!(long.message.chars().count() <= 1000);
     }
 
     #[test]

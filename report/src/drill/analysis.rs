@@ -2,20 +2,26 @@
 //! section (docs/FORMAT.md), built from the merged per-second feed
 //! ([`ClosedSecond`], gathered in a [`Feed`]).
 //!
-//! For each event × client region: error rate and p50/p95/p99 in the baseline
-//! window (the `baseline` before the event), during it (to its `until`, or to
-//! recovery when it has none) and after it (as long as the baseline), exact, by
-//! adding histograms, never averaging percentiles; the band (error rate ≤
-//! baseline + `errors_pp` points and p95 ≤ `p95_factor` × baseline p95); time to
-//! detect (the first second from the event outside the band, looked for until
-//! the next event starts: what follows it is that event's); time to recover
-//! (from the event to the start of the first `stable_for` window back inside the
-//! band, zero when the region never left it, none when it never came back);
+//! An event's *window* runs from its instant to its explicit end: its `until`,
+//! the later event that ends it (`ends:`), or the next event acting on the same
+//! region or target, whichever comes first (else the run's end). An event that
+//! ends another is that failure's end and carries its figures, not a new
+//! analysis. For each other event × client region: error rate and p50/p95/p99
+//! in the baseline window (the `baseline` before the event), during it (to its
+//! window's explicit end, or to recovery without one) and after it (as long as
+//! the baseline), exact, by adding histograms, never averaging percentiles; the
+//! band (error rate ≤ baseline + `errors_pp` points and p95 ≤ `p95_factor` ×
+//! baseline p95); time to detect (to the start of the first stretch outside the
+//! band that lasts `detect_for` and begins within the window: shorter ones are
+//! noise, later ones another event's); time to recover (to the end of the last
+//! stretch outside before the first `stable_for` window of seconds back inside;
+//! none when the region never left, `never_recovered` when it never came back);
 //! requests failed during the event; the `served_by` shares before, during and
 //! after. A second without requests counts as inside the band (no evidence).
+//! Stretches are timed to a fraction of a second (`band`).
 //!
-//! It does not run events (`events` does), render (`drill::render` does) or
-//! judge thresholds (`drill::thresholds` does).
+//! It does not run events (the orchestrator does), render (`render::drill`
+//! does) or judge thresholds (`judge::drill` does).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,6 +34,7 @@ const KEY_REGION: &str = "region";
 /// key is `sls_load_core::tag::KEY_SERVED_BY` once the workers record it).
 const KEY_SERVED_BY: &str = "served_by";
 
+use super::band::{self, Band};
 use crate::merge::Stats;
 use crate::series::ClosedSecond;
 use sls_load_plan::drill::{DrillPlan, DrillSettings, EventSpec};
@@ -119,6 +126,10 @@ pub struct Drill {
     pub p95_factor: f64,
     /// The stable window that ends a recovery, seconds.
     pub stable_for_s: f64,
+    /// How long a region must stay outside the band for an event to count as
+    /// detected, seconds (absent from summaries written before it existed).
+    #[serde(default)]
+    pub detect_for_s: f64,
     /// Per event, in scenario order.
     pub events: Vec<EventAnalysis>,
 }
@@ -133,6 +144,9 @@ pub struct EventAnalysis {
     /// Its planned end (`until`), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_s: Option<f64>,
+    /// The earlier event it ends (`ends:`): its regions are that event's figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
     /// Per client region.
     pub regions: BTreeMap<String, RegionAnalysis>,
 }
@@ -150,19 +164,28 @@ pub struct RegionAnalysis {
     pub band_error_rate: f64,
     /// Highest p95 inside the band, milliseconds.
     pub band_p95_ms: f64,
-    /// Seconds from the event to the first second outside the band; absent when
-    /// none was.
+    /// Seconds from the event to the start of the first stretch outside the
+    /// band lasting `detect_for`, beginning within the event's window; absent
+    /// when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_detect_s: Option<f64>,
-    /// Seconds from the event to the start of the first stable window back in
-    /// the band (0 when it never left); absent when it never came back.
+    /// Seconds from the event to the end of the last stretch outside the band
+    /// before the first `stable_for` window back inside; absent when it was
+    /// never detected, or never came back (then `never_recovered`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover_s: Option<f64>,
+    /// Detected but never back inside the band for `stable_for` within the run.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub never_recovered: bool,
     /// Requests that failed during the event.
     pub failed_during: u64,
     /// Share of requests per backend (`served_by`), before, during and after.
     #[serde(default, skip_serializing_if = "Shares::is_empty")]
     pub served_by: Shares,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Requests per backend as fractions (0–1).
@@ -238,77 +261,82 @@ fn round4(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
 }
 
-/// The band of one region around its baseline.
-#[derive(Debug, Clone, Copy)]
-struct Band {
-    max_rate: f64,
-    max_p95_us: u64,
-}
-
-impl Band {
-    /// Whether one second's figures are inside (a second without requests is).
-    fn holds(&self, s: Option<&Stats>) -> bool {
-        let Some(s) = s.filter(|s| s.requests() > 0) else {
-            return true;
-        };
-        let p95 = if s.duration.is_empty() {
-            0
-        } else {
-            s.duration.value_at_quantile(0.95)
-        };
-        rate(s) <= self.max_rate + 1e-12 && p95 <= self.max_p95_us
-    }
+/// Seconds to the millisecond.
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 /// The drill section for `plan`'s events over a run of `run`, from `feed`.
+///
+/// An event that ends another (`ends:`) is that failure's end: it gets the
+/// ended event's figures, not an analysis of its own.
 pub fn analyse(plan: &DrillPlan, run: Duration, feed: &Feed) -> Drill {
     let settings = plan.settings;
-    let end = run.as_secs_f64().ceil() as u64;
-    let regions: Vec<&String> = feed.seconds.keys().collect();
+    let mut events: Vec<EventAnalysis> = Vec::new();
+    for (i, e) in plan.events.iter().enumerate() {
+        let ended = e
+            .ends
+            .as_ref()
+            .and_then(|name| events.iter().find(|a| &a.event == name));
+        let regions = match ended {
+            Some(ended) => ended.regions.clone(),
+            None => {
+                let scope = Scope {
+                    window_end: window_end(&plan.events, i),
+                    run,
+                };
+                feed.seconds
+                    .keys()
+                    .map(|r| (r.clone(), region(feed, r, e, &settings, scope)))
+                    .collect()
+            }
+        };
+        events.push(EventAnalysis {
+            event: e.name.clone(),
+            at_s: e.at.as_secs_f64(),
+            until_s: e.until.map(|u| u.as_secs_f64()),
+            ends: e.ends.clone(),
+            regions,
+        });
+    }
     Drill {
         baseline_s: settings.baseline.as_secs_f64(),
         errors_pp: settings.errors_pp,
         p95_factor: settings.p95_factor,
         stable_for_s: settings.stable_for.as_secs_f64(),
-        events: plan
-            .events
-            .iter()
-            .map(|e| EventAnalysis {
-                event: e.name.clone(),
-                at_s: e.at.as_secs_f64(),
-                until_s: e.until.map(|u| u.as_secs_f64()),
-                regions: regions
-                    .iter()
-                    .map(|r| {
-                        let scope = Scope {
-                            horizon: next_event(&plan.events, e).min(end),
-                            end,
-                        };
-                        ((*r).clone(), region(feed, r, e, &settings, scope))
-                    })
-                    .collect(),
-            })
-            .collect(),
+        detect_for_s: settings.detect_for.as_secs_f64(),
+        events,
     }
 }
 
-/// The second the first event after `e` starts in (`u64::MAX` when none).
-fn next_event(events: &[EventSpec], e: &EventSpec) -> u64 {
-    events
+/// Where event `i`'s impact window explicitly ends: its `until`, the event that
+/// ends it (`ends:`), or the next event acting on the same subject (region or
+/// target, [`EventSpec::subject`]), whichever comes first; `None`: the run's end.
+fn window_end(events: &[EventSpec], i: usize) -> Option<Duration> {
+    let e = &events[i];
+    let subject = e.subject();
+    let ended_by = events
         .iter()
-        .filter(|o| o.at > e.at)
-        .map(|o| o.at.as_secs())
+        .filter(|o| o.ends.as_deref() == Some(e.name.as_str()))
+        .map(|o| o.at);
+    let next_on_subject = events
+        .iter()
+        .filter(|o| o.at > e.at && subject.is_some() && o.subject() == subject)
+        .map(|o| o.at);
+    e.until
+        .into_iter()
+        .chain(ended_by)
+        .chain(next_on_subject)
         .min()
-        .unwrap_or(u64::MAX)
 }
 
 /// Where one event's effect is looked for.
 #[derive(Debug, Clone, Copy)]
 struct Scope {
-    /// Detection stops here: the next event's second, or the run's end.
-    horizon: u64,
-    /// The run's end, in seconds.
-    end: u64,
+    /// Detection looks for stretches beginning before this (`None`: the run's end).
+    window_end: Option<Duration>,
+    /// The run's planned length.
+    run: Duration,
 }
 
 /// What event `e` did to `region`.
@@ -319,40 +347,49 @@ fn region(
     settings: &DrillSettings,
     scope: Scope,
 ) -> RegionAnalysis {
-    let Scope { horizon, end } = scope;
-    let at = e.at.as_secs();
-    let base_from = at.saturating_sub(settings.baseline.as_secs().max(1));
-    let base = feed.window(region, base_from, at);
-    let base_p95 = if base.duration.is_empty() {
-        0
-    } else {
-        base.duration.value_at_quantile(0.95)
+    let end = scope.run.as_secs_f64().ceil() as u64;
+    let at = e.at.as_secs_f64();
+    let at_s = e.at.as_secs();
+    let base_from = at_s.saturating_sub(settings.baseline.as_secs().max(1));
+    let base = feed.window(region, base_from, at_s);
+    let base_p95 = match base.duration.is_empty() {
+        true => 0,
+        false => base.duration.value_at_quantile(0.95),
     };
     let band = Band {
         max_rate: rate(&base) + settings.errors_pp / 100.0,
         max_p95_us: (base_p95 as f64 * settings.p95_factor).ceil() as u64,
     };
     let seconds = feed.seconds.get(region);
-    let inside = |s: u64| band.holds(seconds.and_then(|m| m.get(&s)));
-    let detected = (at..horizon.max(at + 1)).find(|s| !inside(*s));
-    let stable = settings.stable_for.as_secs().max(1);
-    let recovered = match detected {
-        None => Some(at),
-        Some(first) => (first..end)
-            .take_while(|w| w + stable <= end)
-            .find(|w| (*w..w + stable).all(&inside)),
-    };
-    let since = |s: u64| (s as f64 - e.at.as_secs_f64()).max(0.0);
-    let during_to = match e.until {
-        Some(u) => u.as_secs_f64().ceil() as u64,
-        None => recovered.unwrap_or(end).max(at + 1),
+    let bad: BTreeMap<u64, f64> = (at_s..end)
+        .filter_map(|t| {
+            band.bad_share(seconds.and_then(|m| m.get(&t)))
+                .map(|b| (t, b))
+        })
+        .collect();
+    let found = band::stretches(&bad, at_s, end, at);
+    let horizon = scope.window_end.unwrap_or(scope.run).as_secs_f64();
+    let detect_for = settings.detect_for.as_secs_f64();
+    let detected = found
+        .iter()
+        .position(|r| r.from < horizon && r.length() + 1e-9 >= detect_for);
+    let recovered = detected.and_then(|k| recovery(&found, &bad, found[k].last + 1, end, settings));
+    // Without an explicit end: to recovery, to the run's end when it never
+    // came back, one second when nothing was detected.
+    let during_to = match (scope.window_end, recovered, detected) {
+        (Some(w), _, _) => w.as_secs_f64().ceil() as u64,
+        (None, Some(r), _) => r.ceil() as u64,
+        (None, None, Some(_)) => end,
+        (None, None, None) => at_s + 1,
     }
-    .min(end);
+    .max(at_s + 1)
+    .min(end.max(at_s + 1));
     let after_to = (during_to + settings.baseline.as_secs().max(1)).min(end);
-    let during = feed.window(region, at, during_to);
+    let during = feed.window(region, at_s, during_to);
+    let since = |t: f64| round3((t - at).max(0.0));
     RegionAnalysis {
-        baseline: Window::of(&base, base_from, at),
-        during: Window::of(&during, at, during_to),
+        baseline: Window::of(&base, base_from, at_s),
+        during: Window::of(&during, at_s, during_to),
         after: Window::of(
             &feed.window(region, during_to, after_to),
             during_to,
@@ -360,15 +397,38 @@ fn region(
         ),
         band_error_rate: round4(band.max_rate),
         band_p95_ms: band.max_p95_us as f64 / 1000.0,
-        time_to_detect_s: detected.map(since),
+        time_to_detect_s: detected.map(|k| since(found[k].from)),
         time_to_recover_s: recovered.map(since),
+        never_recovered: detected.is_some() && recovered.is_none(),
         failed_during: during.errors(),
         served_by: Shares {
-            before: feed.shares(region, base_from, at),
-            during: feed.shares(region, at, during_to),
+            before: feed.shares(region, base_from, at_s),
+            during: feed.shares(region, at_s, during_to),
             after: feed.shares(region, during_to, after_to),
         },
     }
+}
+
+/// When the region came back: the end of the stretch just before the first
+/// `stable_for` window of whole seconds (from `from`, within the run's `end`)
+/// without a second outside the band; `None` when there is no such window.
+fn recovery(
+    found: &[band::Stretch],
+    bad: &BTreeMap<u64, f64>,
+    from: u64,
+    end: u64,
+    settings: &DrillSettings,
+) -> Option<f64> {
+    let stable = (settings.stable_for.as_secs_f64().ceil() as u64).max(1);
+    let w = (from..end)
+        .take_while(|w| w + stable <= end)
+        .find(|w| (*w..w + stable).all(|t| !bad.contains_key(&t)))?;
+    Some(
+        found
+            .iter()
+            .find(|r| r.last + 1 == w)
+            .map_or(w as f64, |r| r.to),
+    )
 }
 
 #[cfg(test)]
@@ -404,6 +464,7 @@ mod tests {
                 name: "eu-down".into(),
                 at: Duration::from_secs(at),
                 until: until.map(Duration::from_secs),
+                ends: None,
                 action: EventAction::Http {
                     method: "POST".into(),
                     url: "http://127.0.0.1:9/regions/eu-west-1/down".into(),
@@ -472,7 +533,8 @@ mod tests {
         let drill = analyse(&plan(20, None), Duration::from_secs(40), &failover());
         let us = &drill.events[0].regions["us-east-1"];
         assert_eq!(us.time_to_detect_s, None);
-        assert_eq!(us.time_to_recover_s, Some(0.0));
+        assert_eq!(us.time_to_recover_s, None, "nothing to recover from");
+        assert!(!us.never_recovered);
         assert_eq!(us.failed_during, 0);
     }
 
@@ -523,32 +585,170 @@ mod tests {
         let eu = &drill.events[0].regions["eu-west-1"];
         assert_eq!(eu.time_to_detect_s, Some(0.0));
         assert_eq!(eu.time_to_recover_s, None);
+        assert!(eu.never_recovered);
         assert_eq!((eu.during.from_s, eu.during.to_s), (20, 30));
         assert_eq!(eu.failed_during, 1000);
     }
 
-    #[test]
-    fn trouble_after_the_next_event_is_that_events_not_this_ones() {
+    /// Three regions at 100 req/s (1 ms); `fail(region, t)` gives the share of
+    /// second `t`'s requests that fail, `slow(t)` whether all of them take 500 ms.
+    fn three_regions(
+        seconds: u64,
+        fail: impl Fn(&str, u64) -> f64,
+        slow: impl Fn(u64) -> f64,
+    ) -> Feed {
+        let mut closed = Vec::new();
+        for t in 0..seconds {
+            for r in ["ap-southeast-1", "eu-west-1", "us-east-1"] {
+                let failed = (fail(r, t) * 100.0).round() as u64;
+                let slowed = (slow(t) * 100.0).round() as u64;
+                let fast = 100 - failed.max(slowed);
+                closed.push(second(t, r, r, fast, 1, failed));
+                if slowed > failed {
+                    closed.push(second(t, r, r, slowed - failed, 500, 0));
+                }
+            }
+        }
         let mut feed = Feed::default();
-        let closed: Vec<ClosedSecond> = (0..40)
-            .map(|t| {
-                let failed = if t == 33 { 50 } else { 0 };
-                second(t, "us-east-1", "us-east-1", 100 - failed, 1, failed)
-            })
-            .collect();
         feed.add(&closed);
-        let mut plan = plan(20, None);
-        let mut up = plan.events[0].clone();
-        up.name = "eu-up".into();
-        up.at = Duration::from_secs(30);
-        plan.events.push(up);
-        let drill = analyse(&plan, Duration::from_secs(40), &feed);
-        let down = &drill.events[0].regions["us-east-1"];
-        assert_eq!(down.time_to_detect_s, None);
-        assert_eq!(down.time_to_recover_s, Some(0.0));
-        let up = &drill.events[1].regions["us-east-1"];
-        assert_eq!(up.time_to_detect_s, Some(3.0));
-        assert_eq!(up.time_to_recover_s, Some(4.0));
+        feed
+    }
+
+    fn event(name: &str, at_ms: u64, url: &str, ends: Option<&str>) -> EventSpec {
+        EventSpec {
+            name: name.into(),
+            at: Duration::from_millis(at_ms),
+            until: None,
+            ends: ends.map(str::to_owned),
+            action: EventAction::Http {
+                method: "POST".into(),
+                url: url.into(),
+                headers: BTreeMap::new(),
+                body: None,
+            },
+        }
+    }
+
+    fn events(list: Vec<EventSpec>) -> DrillPlan {
+        DrillPlan {
+            events: list,
+            settings: DrillSettings::default(),
+        }
+    }
+
+    #[test]
+    fn noise_after_the_restoring_event_is_blamed_on_nothing() {
+        // The drill: eu-west-1 fails over in 2 s after `eu-down` at 12 s,
+        // `eu-up` at 22 s restores it, and every region stalls for 1 s from
+        // 33.4 s (seconds 33 and 34 each partly slow).
+        let feed = three_regions(
+            45,
+            |r, t| f64::from(u8::from(r == "eu-west-1" && (12..14).contains(&t))),
+            |t| match t {
+                33 => 0.6,
+                34 => 0.4,
+                _ => 0.0,
+            },
+        );
+        let plan = events(vec![
+            event(
+                "eu-down",
+                12_000,
+                "http://127.0.0.1:9/regions/eu-west-1/down",
+                None,
+            ),
+            event(
+                "eu-up",
+                22_000,
+                "http://127.0.0.1:9/regions/eu-west-1/up",
+                None,
+            ),
+        ]);
+        let drill = analyse(&plan, Duration::from_secs(45), &feed);
+        let down = &drill.events[0].regions;
+        assert_eq!(down["eu-west-1"].time_to_detect_s, Some(0.0));
+        assert_eq!(down["eu-west-1"].time_to_recover_s, Some(2.0));
+        // `eu-up` acts on the same region: `eu-down`'s window ends there.
+        assert_eq!(down["eu-west-1"].during.to_s, 22);
+        for (event, a) in drill
+            .events
+            .iter()
+            .flat_map(|e| e.regions.iter().map(move |r| (&e.event, r)))
+        {
+            if !(event == "eu-down" && a.0 == "eu-west-1") {
+                assert_eq!(
+                    a.1.time_to_detect_s, None,
+                    "{event} {}: the stall is noise",
+                    a.0
+                );
+                assert_eq!(a.1.time_to_recover_s, None, "{event} {}", a.0);
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_that_ends_another_carries_its_figures() {
+        let feed = three_regions(20, |_, t| f64::from(u8::from((6..9).contains(&t))), |_| 0.0);
+        let plan = events(vec![
+            event("down", 6_000, "http://127.0.0.1:9/__down", None),
+            event("up", 9_000, "http://127.0.0.1:9/__up", Some("down")),
+        ]);
+        let drill = analyse(&plan, Duration::from_secs(20), &feed);
+        assert_eq!(drill.events[1].ends.as_deref(), Some("down"));
+        assert_eq!(drill.events[1].regions, drill.events[0].regions);
+        for a in drill.events[0].regions.values() {
+            assert_eq!(a.time_to_detect_s, Some(0.0));
+            assert_eq!(a.time_to_recover_s, Some(3.0));
+            assert_eq!((a.during.from_s, a.during.to_s), (6, 9));
+            assert_eq!(a.failed_during, 300);
+        }
+    }
+
+    #[test]
+    fn a_stretch_shorter_than_detect_for_is_not_detected() {
+        // One whole second of errors in eu-west-1 only.
+        let feed = three_regions(
+            30,
+            |r, t| f64::from(u8::from(r == "eu-west-1" && t == 21)),
+            |_| 0.0,
+        );
+        let drill = analyse(&plan(20, None), Duration::from_secs(30), &feed);
+        assert_eq!(drill.events[0].regions["eu-west-1"].time_to_detect_s, None);
+        let mut quick = plan(20, None);
+        quick.settings.detect_for = Duration::from_secs(1);
+        let drill = analyse(&quick, Duration::from_secs(30), &feed);
+        let eu = &drill.events[0].regions["eu-west-1"];
+        assert_eq!(eu.time_to_detect_s, Some(1.0));
+        assert_eq!(eu.time_to_recover_s, Some(2.0));
+    }
+
+    #[test]
+    fn times_have_sub_second_resolution_from_the_edge_seconds() {
+        // Failing from the event at 20 s to 23.4 s: 40 % of second 23.
+        let feed = three_regions(
+            40,
+            |r, t| match (r, t) {
+                ("eu-west-1", 20..=22) => 1.0,
+                ("eu-west-1", 23) => 0.4,
+                _ => 0.0,
+            },
+            |_| 0.0,
+        );
+        let drill = analyse(&plan(20, None), Duration::from_secs(40), &feed);
+        let eu = &drill.events[0].regions["eu-west-1"];
+        assert_eq!(eu.time_to_recover_s, Some(3.4));
+        // A 300 ms outage, with `detect_for` below it.
+        let feed = three_regions(
+            40,
+            |r, t| f64::from(u8::from(r == "eu-west-1" && t == 20)) * 0.3,
+            |_| 0.0,
+        );
+        let mut quick = plan(20, None);
+        quick.settings.detect_for = Duration::from_millis(200);
+        let drill = analyse(&quick, Duration::from_secs(40), &feed);
+        let eu = &drill.events[0].regions["eu-west-1"];
+        assert_eq!(eu.time_to_detect_s, Some(0.0));
+        assert_eq!(eu.time_to_recover_s, Some(0.3));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! The value judged is the worst over the matching events × client regions:
 //! the longest time to recover (a region that never recovered makes it
-//! unobservable, which fails the threshold), the longest time to detect (pairs
-//! that never left their band are left out; 0 when none did), and the most
+//! unobservable, which fails the threshold and reads "never recovered"), the
+//! longest time to detect (pairs that never left their band are left out of
+//! both; 0 when none did), and the most
 //! requests failed during one event. It does not parse expressions (the plan
 //! does) or analyse the run (`crate::drill::analysis` does).
 
@@ -39,10 +40,15 @@ pub(super) fn observe(t: &Threshold, drill: &Drill) -> Option<f64> {
     }
     let ms = |s: f64| s * 1000.0;
     match t.metric {
-        Metric::TimeToRecover => pairs
-            .iter()
-            .map(|r| r.time_to_recover_s.map(ms))
-            .try_fold(0.0, |worst: f64, v| v.map(|v| worst.max(v))),
+        Metric::TimeToRecover => match pairs.iter().any(|r| r.never_recovered) {
+            true => None,
+            false => Some(
+                pairs
+                    .iter()
+                    .filter_map(|r| r.time_to_recover_s.map(ms))
+                    .fold(0.0, f64::max),
+            ),
+        },
         Metric::TimeToDetect => Some(
             pairs
                 .iter()
@@ -85,6 +91,7 @@ mod tests {
             band_p95_ms: 3.0,
             time_to_detect_s: ttd,
             time_to_recover_s: ttr,
+            never_recovered: ttd.is_some() && ttr.is_none(),
             failed_during: failed,
             served_by: Shares::default(),
         }
@@ -96,20 +103,23 @@ mod tests {
             errors_pp: 1.0,
             p95_factor: 1.5,
             stable_for_s: 5.0,
+            detect_for_s: 2.0,
             events: vec![
                 EventAnalysis {
                     event: "eu-down".into(),
                     at_s: 20.0,
                     until_s: None,
+                    ends: None,
                     regions: BTreeMap::from([
                         ("eu-west-1".into(), region(Some(0.0), eu_ttr, 420)),
-                        ("us-east-1".into(), region(None, Some(0.0), 0)),
+                        ("us-east-1".into(), region(None, None, 0)),
                     ]),
                 },
                 EventAnalysis {
                     event: "eu-up".into(),
                     at_s: 40.0,
                     until_s: None,
+                    ends: None,
                     regions: BTreeMap::from([(
                         "eu-west-1".into(),
                         region(Some(1.0), Some(2.0), 3),

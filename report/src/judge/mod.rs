@@ -28,7 +28,8 @@ use crate::summary::{GaugeFigures, ThresholdResult};
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
     merged: &'a Merged,
-    /// The planned load duration, seconds (counters' `rate` is per second of it).
+    /// The load duration, seconds (counters' `rate` is per second of it): the
+    /// planned one, or the time the load ran ([`Observed::over`]).
     duration_s: f64,
     /// Iterations that could not start, from the manifests (for workers whose
     /// logs carry no counter of them).
@@ -52,6 +53,12 @@ impl<'a> Observed<'a> {
                 .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails)),
             drill,
         }
+    }
+
+    /// The same state with counters' rates per `duration_s` seconds: the time
+    /// the load of a stopped or aborted run actually ran.
+    pub fn over(self, duration_s: f64) -> Observed<'a> {
+        Observed { duration_s, ..self }
     }
 
     /// The verdict of `t` on this state: the value it compares (`None`

@@ -1,7 +1,9 @@
 //! The drill's part of the terminal summary: the events as they ran (a failed
 //! one named with its error and first output line) and, per event and client
 //! region, the figures before, during and after it, time to detect and to
-//! recover, failed requests and where the requests were served.
+//! recover (`–` for a region that never left its band, `never` for one that
+//! never came back), failed requests and where the requests were served; an
+//! event that ends another (`ends:`) is one line naming it.
 //!
 //! It only formats what `events` recorded and `analysis` computed.
 
@@ -59,10 +61,18 @@ pub fn drill(out: &mut String, drill: &Drill) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "  drill (band: errors ≤ baseline + {} pp, p95 ≤ {} × baseline; recovered after {}s inside it):",
-        drill.errors_pp, drill.p95_factor, drill.stable_for_s
+        "  drill (band: errors ≤ baseline + {} pp, p95 ≤ {} × baseline; detected after {}s outside it, recovered after {}s inside it):",
+        drill.errors_pp, drill.p95_factor, drill.detect_for_s, drill.stable_for_s
     );
     for e in &drill.events {
+        if let Some(ended) = &e.ends {
+            let _ = writeln!(
+                out,
+                "  {} at {:.1}s ends {ended} (its figures above)",
+                e.event, e.at_s
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "  {} at {:.1}s{}",
@@ -78,13 +88,36 @@ pub fn drill(out: &mut String, drill: &Drill) {
     }
 }
 
+/// Time to detect: `0.35s`, or `–` when the region never left its band.
+pub(crate) fn detect_text(r: &RegionAnalysis) -> String {
+    r.time_to_detect_s
+        .map_or_else(|| "–".to_owned(), |s| format!("{s:.2}s"))
+}
+
+/// Time to recover: `2.95s`, `never` when it never came back, `–` when there
+/// was nothing to recover from.
+pub(crate) fn recover_text(r: &RegionAnalysis) -> String {
+    match (r.time_to_recover_s, r.never_recovered) {
+        (Some(s), _) => format!("{s:.2}s"),
+        (None, true) => "never".to_owned(),
+        (None, false) => "–".to_owned(),
+    }
+}
+
+/// A window's percentile: `–` when it had no answered request.
+pub(crate) fn window_ms(w: &Window, v: f64) -> String {
+    match w.requests {
+        0 => "–".to_owned(),
+        _ => ms(v),
+    }
+}
+
 fn region_lines(out: &mut String, region: &str, r: &RegionAnalysis) {
-    let seconds = |v: Option<f64>, none: &str| v.map_or(none.to_owned(), |s| format!("{s:.1}s"));
     let _ = writeln!(
         out,
-        "    {region:<16} detect {:<6} recover {:<14} failed {}",
-        seconds(r.time_to_detect_s, "-"),
-        seconds(r.time_to_recover_s, "never"),
+        "    {region:<16} detect {:<7} recover {:<7} failed {}",
+        detect_text(r),
+        recover_text(r),
         thousands(r.failed_during)
     );
     for (label, w) in [
@@ -112,9 +145,9 @@ fn window(w: &Window) -> String {
         w.to_s,
         thousands(w.requests),
         percent(w.error_rate),
-        ms(w.p50_ms),
-        ms(w.p95_ms),
-        ms(w.p99_ms)
+        window_ms(w, w.p50_ms),
+        window_ms(w, w.p95_ms),
+        window_ms(w, w.p99_ms)
     )
 }
 
@@ -161,5 +194,48 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| busy"), "{text}");
+    }
+
+    fn region(ttd: Option<f64>, ttr: Option<f64>, never: bool) -> RegionAnalysis {
+        let w = Window {
+            from_s: 20,
+            to_s: 23,
+            requests: 0,
+            errors: 0,
+            error_rate: 0.0,
+            p50_ms: 0.0,
+            p95_ms: 0.0,
+            p99_ms: 0.0,
+        };
+        RegionAnalysis {
+            baseline: w.clone(),
+            during: w.clone(),
+            after: w,
+            band_error_rate: 0.01,
+            band_p95_ms: 3.0,
+            time_to_detect_s: ttd,
+            time_to_recover_s: ttr,
+            never_recovered: never,
+            failed_during: 0,
+            served_by: Default::default(),
+        }
+    }
+
+    #[test]
+    fn untouched_regions_show_a_dash_and_lost_ones_never() {
+        let lines = |r: &RegionAnalysis| {
+            let mut out = String::new();
+            region_lines(&mut out, "eu-west-1", r);
+            out
+        };
+        let calm = lines(&region(None, None, false));
+        assert!(calm.contains("detect –       recover –"), "{calm}");
+        let lost = lines(&region(Some(0.0), None, true));
+        assert!(lost.contains("detect 0.00s   recover never"), "{lost}");
+        let back = lines(&region(Some(0.25), Some(2.95), false));
+        assert!(back.contains("detect 0.25s   recover 2.95s"), "{back}");
+        // An empty window has no percentiles, not 0.00ms ones.
+        assert!(calm.contains("p50         –"), "{calm}");
+        assert!(!calm.contains("0.00ms"), "{calm}");
     }
 }

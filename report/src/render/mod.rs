@@ -72,22 +72,31 @@ fn overview(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "  scenario .......: {}", s.scenario_file);
     let _ = writeln!(
         out,
-        "  start ..........: {} · {}s",
-        s.start_at, s.duration_s
+        "  start ..........: {} · {}s{}",
+        s.start_at,
+        s.duration_s,
+        s.planned_duration_s
+            .map(|p| format!(" (of {p}s planned: rates are per the time the load ran)"))
+            .unwrap_or_default()
     );
     workers(out, s);
     if let Some(cloud) = &s.cloud {
         let _ = writeln!(out, "  ran on .........: {}", where_ran(cloud));
     }
-    // A local run's cost is what AWS would have charged for the same workers.
+    // A local run cost nothing: its figure is what AWS would have charged for
+    // the same workers, said as an estimate, not as a bill.
     let local = s.cloud.as_ref().is_some_and(|c| !c.is_aws());
     let _ = writeln!(
         out,
-        "  cost ...........: {}${:.6} ({:.1} GB-s, {} invocations){}",
-        if local { "on AWS ~" } else { "" },
+        "  cost ...........: {}${:.6} ({:.1} GB-s, {}){}",
+        if local {
+            "none (a local run); on AWS about "
+        } else {
+            ""
+        },
         s.cost.usd,
         s.cost.gb_seconds,
-        thousands(s.cost.invocations),
+        readable::plural(s.cost.invocations, "invocation", "invocations"),
         s.cost
             .usd_per_million_requests
             .map(|c| format!(" · ${c:.4} per million requests"))
@@ -396,11 +405,11 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
     );
     let _ = writeln!(
         out,
-        "  estimated cost: ${:.6}  (Lambda compute {:.1} GB-s ${:.6} · {} invocations ${:.6} · S3 {} PUT {} GET {} LIST ${:.6})",
+        "  estimated cost: ${:.6}  (Lambda compute {:.1} GB-s ${:.6} · {} ${:.6} · S3 {} PUT {} GET {} LIST ${:.6})",
         cost.usd,
         cost.gb_seconds,
         cost.lambda_compute_usd,
-        cost.invocations,
+        readable::plural(cost.invocations, "invocation", "invocations"),
         cost.lambda_requests_usd,
         cost.s3_requests.put,
         cost.s3_requests.get,
@@ -421,6 +430,29 @@ fn plan_cost(out: &mut String, expected: Option<f64>, cost: &Cost) {
 #[cfg(test)]
 mod tests {
     use crate::testing::sample_summary as sample;
+
+    #[test]
+    fn a_local_runs_cost_reads_as_an_estimate_and_one_invocation_is_singular() {
+        let mut s = sample();
+        s.cost.invocations = 1;
+        s.cloud = Some(sls_load_plan::CloudRecord {
+            mode: "local".into(),
+            account: None,
+            regions: vec![sls_load_core::job::Region::us_east_1()],
+            bucket: "s3://sls-load-results".into(),
+            bucket_region: sls_load_core::job::Region::us_east_1(),
+        });
+        let text = super::summary(&s);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("  cost "))
+            .expect("a cost line");
+        assert!(
+            line.starts_with("  cost ...........: none (a local run); on AWS about $"),
+            "{line}"
+        );
+        assert!(line.contains(", 1 invocation)"), "{line}");
+    }
 
     #[test]
     fn bytes_iterations_and_vus_read_as_k6_prints_them() {

@@ -19,6 +19,7 @@ use super::model::{
     CheckFigures, Figures, GaugeFigures, LATE_AFTER_MS, Latency, PhaseFigures, PhaseTimings,
     RegionWorkers, SUMMARY_FORMAT, Second, Spread, Summary, Workers,
 };
+use super::span::Span;
 use crate::collect::Collected;
 use crate::drill::analysis::{Drill, analyse};
 use crate::drill::events::EventRecord;
@@ -49,20 +50,26 @@ impl Summary {
     pub fn build(collected: &Collected, ending: Ending) -> Summary {
         let plan = &collected.plan;
         let merged = &collected.merged;
-        let secs = plan.duration.as_secs_f64();
         let totals = ManifestTotals::of(collected);
         let points = merged.seconds.points();
+        let interrupted = ending.interrupted || collected.manifests.values().any(|m| m.stopped);
+        let span = Span::of(
+            collected,
+            interrupted || ending.aborted_by.is_some(),
+            points.total.keys().next_back().copied(),
+        );
+        let secs = span.total;
         let drill = plan.drill.as_ref().map(|d| {
             let feed = collected.drill_feed().unwrap_or_default();
             analyse(d, plan.duration, &feed)
         });
-        let observed = Observed::of(collected, drill.as_ref());
+        let observed = Observed::of(collected, drill.as_ref()).over(secs);
         let thresholds = plan
             .thresholds
             .iter()
             .map(|t| observed.verdict(t))
             .collect();
-        let mut regions = region_figures(plan, merged, secs);
+        let mut regions = region_figures(plan, merged, &span);
         attach_error_classes(&mut regions, totals.by_region);
         let mut requests = merged
             .requests
@@ -71,7 +78,6 @@ impl Summary {
             .collect();
         attach_error_classes(&mut requests, totals.by_request);
         let timeline = timeline(&points);
-        let interrupted = ending.interrupted || collected.manifests.values().any(|m| m.stopped);
         let end = end_marker(&timeline, ending.aborted_by.as_deref(), interrupted);
         Summary {
             format: SUMMARY_FORMAT,
@@ -79,6 +85,7 @@ impl Summary {
             scenario_file: plan.scenario_file.clone(),
             start_at: humantime::format_rfc3339_millis(plan.start_at).to_string(),
             duration_s: secs,
+            planned_duration_s: span.planned,
             total: figures(&merged.total, secs),
             regions,
             requests,
@@ -232,13 +239,17 @@ fn problems(collected: &Collected, merged: &Merged) -> Vec<String> {
     problems
 }
 
-/// Figures of every planned region, even one that sent nothing.
-fn region_figures(plan: &Plan, merged: &Merged, secs: f64) -> BTreeMap<String, Figures> {
+/// Figures of every planned region, even one that sent nothing, its rates
+/// over the time its own load ran.
+fn region_figures(plan: &Plan, merged: &Merged, span: &Span) -> BTreeMap<String, Figures> {
     plan.regions
         .iter()
         .map(|r| {
             let stats = merged.regions.get(&r.region).cloned().unwrap_or_default();
-            (r.region.to_string(), figures(&stats, secs))
+            (
+                r.region.to_string(),
+                figures(&stats, span.region(&r.region)),
+            )
         })
         .collect()
 }

@@ -241,8 +241,13 @@ pub struct Summary {
     pub scenario_file: String,
     /// The agreed start, RFC 3339.
     pub start_at: String,
-    /// Load duration in seconds.
+    /// Load duration in seconds: the planned one, or for a run stopped or
+    /// aborted before its end the time its load ran (every rate is per it).
     pub duration_s: f64,
+    /// The planned duration, seconds, when the load ran shorter (stopped,
+    /// aborted); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_duration_s: Option<f64>,
     /// Everything.
     pub total: Figures,
     /// Per region (load zone).

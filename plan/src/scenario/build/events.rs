@@ -1,7 +1,8 @@
 //! A drill's `events:` and `drill:` blocks, checked against the run: one action
 //! per event, instants within the run (`until` after `at`), `pause_region` of a
 //! region of the run and with an `until`, `timeout` only for `run:`, `http:` URLs
-//! absolute `http://`, names unique. Errors name the key (`events[1].until`).
+//! absolute `http://`, names unique, `ends:` naming an earlier event without
+//! `until` that nothing else ends. Errors name the key (`events[1].until`).
 //!
 //! It does not read YAML (the raw shape does) or run anything (`drill::events`
 //! does); whether `run:` may execute (`--allow-exec`) is the command's decision.
@@ -64,14 +65,64 @@ pub(super) fn events(
             }
         }
         let action = action(&e, regions, &fail)?;
+        if let Some(ended) = &e.ends {
+            check_ends(&out, &e, ended, &fail)?;
+        }
         out.push(EventSpec {
             name: e.name,
             at: e.at,
             until: e.until,
+            ends: e.ends,
             action,
         });
     }
     Ok(out)
+}
+
+/// Refuses `ends: NAME` unless NAME is an earlier event of the file (listed
+/// before, not later in time) that has no `until` and that no other event ends.
+fn check_ends(
+    earlier: &[EventSpec],
+    e: &RawEvent,
+    ended: &str,
+    fail: &dyn Fn(&'static str, String) -> ScenarioError,
+) -> Result<(), ScenarioError> {
+    let Some(first) = earlier.iter().find(|o| o.name == ended) else {
+        let names: Vec<&str> = earlier.iter().map(|o| o.name.as_str()).collect();
+        return Err(fail(
+            "ends",
+            format!(
+                "`{ended}` is not an event listed before this one (listed before: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        ));
+    };
+    if first.at > e.at {
+        return Err(fail(
+            "ends",
+            format!(
+                "`{ended}` starts after this event ({})",
+                humantime::format_duration(first.at)
+            ),
+        ));
+    }
+    if first.until.is_some() {
+        return Err(fail(
+            "ends",
+            format!("`{ended}` already ends at its `until`"),
+        ));
+    }
+    if let Some(other) = earlier.iter().find(|o| o.ends.as_deref() == Some(ended)) {
+        return Err(fail(
+            "ends",
+            format!("`{ended}` is already ended by `{}`", other.name),
+        ));
+    }
+    Ok(())
 }
 
 /// The one action of event `e`.
@@ -197,6 +248,7 @@ pub(super) fn settings(raw: Option<RawDrill>) -> DrillSettings {
             .and_then(|b| b.p95_factor)
             .unwrap_or(d.p95_factor),
         stable_for: raw.stable_for.unwrap_or(d.stable_for),
+        detect_for: raw.detect_for.unwrap_or(d.detect_for),
     }
 }
 
@@ -275,11 +327,51 @@ scenarios:
     #[test]
     fn the_drill_block_sets_the_band_and_windows() {
         let s = ok(&format!(
-            "{DRILL}drill: {{ baseline: 8s, band: {{ errors_pp: 2, p95_factor: 2 }}, stable_for: 3s }}\n"
+            "{DRILL}drill: {{ baseline: 8s, band: {{ errors_pp: 2, p95_factor: 2 }}, stable_for: 3s, detect_for: 300ms }}\n"
         ));
         assert_eq!(s.drill.baseline, Duration::from_secs(8));
         assert_eq!((s.drill.errors_pp, s.drill.p95_factor), (2.0, 2.0));
         assert_eq!(s.drill.stable_for, Duration::from_secs(3));
+        assert_eq!(s.drill.detect_for, Duration::from_millis(300));
+        assert_eq!(
+            ok(DRILL).drill.detect_for,
+            Duration::from_secs(2),
+            "the default"
+        );
+    }
+
+    #[test]
+    fn an_event_can_end_an_earlier_one() {
+        let s = ok(&with(
+            "  - { at: 6s, name: down, http: { method: POST, url: /__down } }\n\
+             \x20 - { at: 9s, name: up, ends: down, http: { method: POST, url: /__up } }\n",
+        ));
+        assert_eq!(s.events[0].ends, None);
+        assert_eq!(s.events[1].ends.as_deref(), Some("down"));
+    }
+
+    #[test]
+    fn ends_must_name_an_earlier_open_event_ended_once() {
+        for (events, want) in [
+            (
+                "  - { at: 9s, name: up, ends: down, run: 'true' }\n",
+                "events[0].ends: `down` is not an event listed before this one (listed before: none)",
+            ),
+            (
+                "  - { at: 9s, name: down, run: 'true' }\n  - { at: 6s, name: up, ends: down, run: 'true' }\n",
+                "events[1].ends: `down` starts after this event (9s)",
+            ),
+            (
+                "  - { at: 6s, name: down, run: 'true', until: 8s }\n  - { at: 9s, name: up, ends: down, run: 'true' }\n",
+                "events[1].ends: `down` already ends at its `until`",
+            ),
+            (
+                "  - { at: 6s, name: down, run: 'true' }\n  - { at: 9s, name: up, ends: down, run: 'true' }\n  - { at: 10s, name: up2, ends: down, run: 'true' }\n",
+                "events[2].ends: `down` is already ended by `up`",
+            ),
+        ] {
+            assert_contains(&error(&with(events)), &[want]);
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `events:` list and the `drill:` block of a failover drill, as serde reads
 //! them: each event's `at`, `name`, one action (`http`, `run` + `timeout`,
-//! `pause_region` + `until`) and optional `until`; leaves are checked here so
+//! `pause_region` + `until`), optional `until` and `ends`; leaves are checked here so
 //! their errors carry the parser's line.
 //!
 //! It does not check events against the run (instants within it, regions of the
@@ -31,6 +31,8 @@ pub(in crate::scenario) struct RawEvent {
     pub(in crate::scenario) pause_region: Option<String>,
     #[serde(default, deserialize_with = "optional_duration_or_zero")]
     pub(in crate::scenario) until: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_event_name")]
+    pub(in crate::scenario) ends: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +57,8 @@ pub(in crate::scenario) struct RawDrill {
     pub(in crate::scenario) band: Option<RawBand>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(in crate::scenario) stable_for: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(in crate::scenario) detect_for: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +75,10 @@ fn event_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error
         expecting: "an event name",
         check: |s: &str| check_name("event name", s),
     })
+}
+
+fn optional_event_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    event_name(d).map(Some)
 }
 
 fn optional_region<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

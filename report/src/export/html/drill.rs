@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use super::escape;
 use crate::drill::analysis::{RegionAnalysis, Window};
 use crate::drill::events::Outcome;
-use crate::readable::{ms, percent, thousands};
+use crate::readable::{percent, thousands};
+use crate::render::drill::window_ms;
 use crate::summary::Summary;
 
 /// The `<section id="drill">` of a summary with events; nothing without.
@@ -54,8 +55,12 @@ pub fn section(out: &mut String, s: &Summary) {
         let _ = writeln!(
             out,
             "<p class=\"note\">Band: error rate ≤ baseline + {} pp and p95 ≤ {} × baseline p95; \
-             recovered after {} s back inside it; baseline = the {} s before the event.</p>",
-            drill.errors_pp, drill.p95_factor, drill.stable_for_s, drill.baseline_s
+             detected after {} s outside it, recovered after {} s back inside it;              baseline = the {} s before the event.</p>",
+            drill.errors_pp,
+            drill.p95_factor,
+            drill.detect_for_s,
+            drill.stable_for_s,
+            drill.baseline_s
         );
         out.push_str(
             "<table><thead><tr><th>event</th><th>client region</th><th>detect</th><th>recover</th>\
@@ -63,6 +68,15 @@ pub fn section(out: &mut String, s: &Summary) {
              <th>p99</th><th>served by</th></tr></thead><tbody>\n",
         );
         for e in &drill.events {
+            if let Some(ended) = &e.ends {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td colspan=\"11\">ends {} (its rows above)</td></tr>",
+                    escape(&e.event),
+                    escape(ended)
+                );
+                continue;
+            }
             for (region, r) in &e.regions {
                 rows(out, &e.event, region, r);
             }
@@ -82,7 +96,6 @@ fn mark(o: Outcome) -> &'static str {
 
 /// Three rows (before, during, after) of one event and client region.
 fn rows(out: &mut String, event: &str, region: &str, r: &RegionAnalysis) {
-    let secs = |v: Option<f64>, none: &str| v.map_or(none.to_owned(), |s| format!("{s:.1} s"));
     let windows = [
         ("before", &r.baseline, &r.served_by.before),
         ("during", &r.during, &r.served_by.during),
@@ -95,8 +108,8 @@ fn rows(out: &mut String, event: &str, region: &str, r: &RegionAnalysis) {
                  <td rowspan=\"3\">{}</td><td rowspan=\"3\">{}</td>",
                 escape(event),
                 escape(region),
-                secs(r.time_to_detect_s, "–"),
-                secs(r.time_to_recover_s, "never"),
+                crate::render::drill::detect_text(r),
+                crate::render::drill::recover_text(r),
                 thousands(r.failed_during)
             )
         } else {
@@ -108,9 +121,9 @@ fn rows(out: &mut String, event: &str, region: &str, r: &RegionAnalysis) {
             span(w),
             thousands(w.requests),
             percent(w.error_rate),
-            ms(w.p50_ms),
-            ms(w.p95_ms),
-            ms(w.p99_ms),
+            window_ms(w, w.p50_ms),
+            window_ms(w, w.p95_ms),
+            window_ms(w, w.p99_ms),
             escape(&crate::render::drill::shares(shares))
         );
     }
@@ -169,10 +182,12 @@ mod tests {
             errors_pp: 1.0,
             p95_factor: 1.5,
             stable_for_s: 5.0,
+            detect_for_s: 2.0,
             events: vec![EventAnalysis {
                 event: "eu-down".into(),
                 at_s: 20.0,
                 until_s: None,
+                ends: None,
                 regions: BTreeMap::from([(
                     "eu-west-1".into(),
                     RegionAnalysis {
@@ -183,6 +198,7 @@ mod tests {
                         band_p95_ms: 6.0,
                         time_to_detect_s: Some(0.0),
                         time_to_recover_s: Some(3.0),
+                        never_recovered: false,
                         failed_during: 27,
                         served_by: Shares {
                             before: BTreeMap::from([("eu-west-1".into(), 1.0)]),
@@ -198,7 +214,7 @@ mod tests {
         assert!(out.contains("<h2>Failover drill</h2>"), "{out}");
         assert!(out.contains("✗ failed · exit 3"), "{out}");
         assert!(out.contains("&lt;b&gt;oops&lt;/b&gt;"), "{out}");
-        assert!(out.contains("<td rowspan=\"3\">3.0 s</td>"), "{out}");
+        assert!(out.contains("<td rowspan=\"3\">3.00s</td>"), "{out}");
         assert!(out.contains("<td>after 23–33 s</td>"), "{out}");
         assert!(out.contains("us-east-1 100%"), "{out}");
     }

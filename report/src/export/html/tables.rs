@@ -340,13 +340,13 @@ pub(super) fn run(out: &mut String, s: &Summary, facts: &RunFacts) {
             "cost"
         },
         format!(
-            "{} (Lambda compute {} · invocations {} · S3 {}) · {} GB-s · {} invocations",
+            "{} (Lambda compute {} · invocations {} · S3 {}) · {} GB-s · {}",
             usd(c.usd),
             usd(c.lambda_compute_usd),
             usd(c.lambda_requests_usd),
             usd(c.s3_usd),
             decimal(c.gb_seconds, 1),
-            thousands(c.invocations)
+            crate::readable::plural(c.invocations, "invocation", "invocations")
         ),
     );
     fact(
