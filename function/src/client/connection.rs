@@ -119,14 +119,10 @@ impl Connection {
         self.live = None;
     }
 
-    /// One request without redirects, retried once on a fresh connection when a
-    /// reused one turns out to be closed.
-    async fn round_trip(
-        &mut self,
-        req: &Request<Bytes>,
-        keep_body: bool,
-        t0: Instant,
-    ) -> Result<Response, Failure> {
+    /// Refuses a request off the target's origin, and closes a keep-alive
+    /// connection to an address that left the DNS answer (keeping it would hide a
+    /// DNS failover).
+    async fn before_sending(&mut self, req: &Request<Bytes>, t0: Instant) -> Result<(), Failure> {
         let shared = &*self.shared;
         if req.uri().scheme().is_some() && !shared.origin.contains(req.uri()) {
             return Err(Failure {
@@ -136,8 +132,6 @@ impl Connection {
                 traffic: Traffic::default(),
             });
         }
-        // A keep-alive connection to an address that left the answer would hide a
-        // DNS failover: close it before this request.
         if self.live.is_some()
             && let Some((ip, generation)) = self.peer.as_mut()
             && !shared.dns.keeps(*ip, generation, t0).await
@@ -147,30 +141,49 @@ impl Connection {
             }
             self.live = None;
         }
+        Ok(())
+    }
+
+    /// The connection to send on: the kept one, the shared HTTP/2 one, or a new
+    /// one (`Connected` only for a connection made now).
+    async fn connection(&mut self, t0: Instant) -> Result<(Live, Option<Connected>), Failure> {
+        let shared = &*self.shared;
+        Ok(match (self.live.take(), &self.slot) {
+            (Some(live), _) => (live, None),
+            (None, Some(slot)) => {
+                let got = shared.connect_shared(slot, t0).await?;
+                self.peer = got.peer;
+                (got.live, got.connected)
+            }
+            (None, None) => {
+                let (live, connected) = shared.connect(t0).await?;
+                self.peer = connected.peer;
+                (live, Some(connected))
+            }
+        })
+    }
+
+    /// One request without redirects, retried once on a fresh connection when a
+    /// reused one turns out to be closed.
+    async fn round_trip(
+        &mut self,
+        req: &Request<Bytes>,
+        keep_body: bool,
+        t0: Instant,
+    ) -> Result<Response, Failure> {
+        self.before_sending(req, t0).await?;
         // Bytes of attempts on a reused connection found closed, retried.
         let mut retried = Traffic::default();
         let mut first_attempt = true;
         loop {
-            let (mut live, connected) = match (self.live.take(), &self.slot) {
-                (Some(live), _) => (live, None),
-                (None, Some(slot)) => {
-                    let got = shared.connect_shared(slot, t0).await?;
-                    self.peer = got.peer;
-                    (got.live, got.connected)
-                }
-                (None, None) => {
-                    let (live, connected) = shared.connect(t0).await?;
-                    self.peer = connected.peer;
-                    (live, Some(connected))
-                }
-            };
+            let (mut live, connected) = self.connection(t0).await?;
             let reused = connected.is_none();
             if reused && live.closed_before(req) {
                 // Found closed before anything was sent: a new connection.
                 continue;
             }
             let ready = connected.map_or(t0, |c| c.tls);
-            match live.exchange(req, shared, keep_body, ready).await {
+            match live.exchange(req, &self.shared, keep_body, ready).await {
                 Ok(done) => {
                     if live.is_open() {
                         self.live = Some(live);

@@ -203,23 +203,16 @@ impl H1 {
             }
         };
         let head = Instant::now();
-        let framing = match framing(req.method(), status, &headers) {
-            Ok(f) => f,
-            Err(e) => {
-                self.open = false;
-                return Err(broke(
-                    self,
-                    Stage::Body,
-                    e,
-                    wrote,
-                    Some(flushed),
-                    Some(head),
-                ));
-            }
-        };
         let reads = self.reads;
-        let body = match self.read_body(framing, keep_body).await {
-            Ok(b) => b,
+        let body = match framing(req.method(), status, &headers) {
+            Ok(framing) => self
+                .read_body(framing, keep_body)
+                .await
+                .map(|b| (framing, b)),
+            Err(e) => Err(e),
+        };
+        let (framing, body) = match body {
+            Ok(framed) => framed,
             Err(e) => {
                 self.open = false;
                 return Err(broke(
