@@ -108,12 +108,8 @@ scenarios:
 
     /// The process id of this run's `sls-load run`, found by its run id.
     fn pid(&self) -> u32 {
-        for entry in std::fs::read_dir("/proc").expect("/proc") {
-            let Ok(entry) = entry else { continue };
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        for (pid, dir) in processes() {
+            let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
                 continue;
             };
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
@@ -140,12 +136,8 @@ scenarios:
     fn workers(&self) -> Vec<u32> {
         let parent = self.pid().to_string();
         let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").expect("/proc") {
-            let Ok(entry) = entry else { continue };
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+        for (pid, dir) in processes() {
+            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
                 continue;
             };
             // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
@@ -213,6 +205,14 @@ scenarios:
                 .join("summary.json"),
         )
     }
+}
+
+/// Every process now: its id and its `/proc` directory.
+fn processes() -> impl Iterator<Item = (u32, PathBuf)> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.file_name().to_string_lossy().parse().ok()?, e.path())))
 }
 
 fn path(p: &Path) -> &str {
