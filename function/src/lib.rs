@@ -116,12 +116,37 @@ pub struct Invocation {
     pub deadline: Option<SystemTime>,
 }
 
+/// How long a worker told to terminate (SIGTERM, e.g. the local Lambda's parent
+/// death signal) takes at most to stop its load, flush once and store its
+/// `stopped` manifest before its process exits.
+pub const TERMINATE_GRACE: Duration = FLUSH_RESERVE;
+
 /// One worker process: S3 clients are built once per bucket and reused across warm
 /// invocations.
 pub struct Worker {
     init_duration: Duration,
     cold: AtomicBool,
     sinks: tokio::sync::Mutex<HashMap<(String, Region), S3Sink>>,
+    /// Given once by [`Worker::terminate`]: stops the job running and any later one.
+    terminate: Arc<engine::Stop>,
+    /// How many jobs are running now.
+    running: tokio::sync::watch::Sender<usize>,
+}
+
+/// Counts one running job in [`Worker::running`] while it lives.
+struct Running<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl<'a> Running<'a> {
+    fn new(count: &'a tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Worker {
@@ -131,7 +156,20 @@ impl Worker {
             init_duration,
             cold: AtomicBool::new(true),
             sinks: tokio::sync::Mutex::new(HashMap::new()),
+            terminate: engine::Stop::new(),
+            running: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Stops the running job as the control object would (its last intervals are
+    /// flushed and its manifest says `stopped`), and returns once no job runs.
+    /// The caller bounds the wait ([`TERMINATE_GRACE`]): with the store gone the
+    /// last PUTs would only be retried.
+    pub async fn terminate(&self) {
+        self.terminate.stop();
+        let mut running = self.running.subscribe();
+        // Err: the sender is gone, so nothing runs any more.
+        let _ = running.wait_for(|n| *n == 0).await;
     }
 
     /// Handles one Lambda event: `sls-load doctor`'s probe gets its
@@ -167,8 +205,15 @@ impl Worker {
                 .then_some(self.init_duration),
             deadline: Some(event.context.deadline()),
         };
+        let _running = Running::new(&self.running);
         let sink = self.sink(&job.results.bucket, &job.results.region).await;
-        run_job(job, &sink, invocation).await
+        Box::pin(run_job_unboxed(
+            job,
+            &sink,
+            invocation,
+            Some(self.terminate.clone()),
+        ))
+        .await
     }
 
     async fn sink(&self, bucket: &str, region: &Region) -> S3Sink {
@@ -194,13 +239,15 @@ pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Manifest, WorkerErro
 /// futures nest deeply, and without a break here rustc's query depth limit is hit
 /// when it lays out `bootstrap`'s `main` (from a clean build).
 pub fn run_job<S: Sink>(job: Job, sink: &S, invocation: Invocation) -> JobFuture<'_> {
-    Box::pin(run_job_unboxed(job, sink, invocation))
+    Box::pin(run_job_unboxed(job, sink, invocation, None))
 }
 
+/// [`run_job`]'s body; `terminate`, once given, stops the engine like a stop order.
 async fn run_job_unboxed<S: Sink>(
     job: Job,
     sink: &S,
     invocation: Invocation,
+    terminate: Option<Arc<engine::Stop>>,
 ) -> Result<Manifest, WorkerError> {
     let invoked_at = SystemTime::now();
     check_job(&job, invocation)?;
@@ -215,7 +262,7 @@ async fn run_job_unboxed<S: Sink>(
         )
         .with_served_by(job.http.served_by_header.as_deref()),
     );
-    let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock).await?;
+    let (report, written, stopped) = run_and_flush(&job, sink, &recorder, clock, terminate).await?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         run_id: job.run_id.clone(),
@@ -296,6 +343,7 @@ async fn run_and_flush<S: Sink>(
     sink: &S,
     recorder: &Arc<Recorder>,
     clock: Clock,
+    terminate: Option<Arc<engine::Stop>>,
 ) -> Result<(EngineReport, Written, bool), WorkerError> {
     let comment = sls_load_core::hlog::origin_comment(
         job.run_id.as_str(),
@@ -316,6 +364,14 @@ async fn run_and_flush<S: Sink>(
     let done = Notify::new();
     let stop = engine::Stop::new();
     let control = control::Watch::new(job, sink, stop.clone());
+    // A termination (SIGTERM) is relayed to this job's stop order.
+    let relay = terminate.map(|terminate| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            terminate.stopped().await;
+            stop.stop();
+        })
+    });
     let engine = async {
         let report = engine::run_until(job, recorder.clone(), clock, stop.clone()).await;
         done.notify_one();
@@ -336,6 +392,9 @@ async fn run_and_flush<S: Sink>(
         }
     };
     let ((report, stopped), (), ()) = tokio::join!(engine, periodic, control.run());
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     let report = report?;
     flusher.flush(true).await?;
     Ok((report, flusher.finish(), stopped))

@@ -1,12 +1,14 @@
 //! `bootstrap`: the Lambda entry point. Checks the Runtime API environment, then
-//! hands every invocation to [`sls_load_function::Worker`]. Nothing else lives here.
+//! hands every invocation to [`sls_load_function::Worker`]; on SIGTERM it lets the
+//! worker stop, flush and store a `stopped` manifest, for at most
+//! [`TERMINATE_GRACE`], then exits with 143. Nothing else lives here.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use sls_load_function::Worker;
+use sls_load_function::{TERMINATE_GRACE, Worker};
 
 const REQUIRED_ENV: [&str; 4] = [
     "AWS_LAMBDA_RUNTIME_API",
@@ -33,6 +35,17 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let worker = Arc::new(Worker::new(started.elapsed()));
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            let worker = worker.clone();
+            tokio::spawn(async move {
+                term.recv().await;
+                let _ = tokio::time::timeout(TERMINATE_GRACE, worker.terminate()).await;
+                std::process::exit(143);
+            });
+        }
+        Err(e) => eprintln!("bootstrap: cannot handle SIGTERM ({e}); it ends the process at once"),
+    }
     let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let worker = worker.clone();
         async move { worker.handle(event).await }

@@ -108,12 +108,8 @@ scenarios:
 
     /// The process id of this run's `sls-load run`, found by its run id.
     fn pid(&self) -> u32 {
-        for entry in std::fs::read_dir("/proc").expect("/proc") {
-            let Ok(entry) = entry else { continue };
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        for (pid, dir) in processes() {
+            let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
                 continue;
             };
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
@@ -134,6 +130,25 @@ scenarios:
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -s {signal}");
+    }
+
+    /// The `bootstrap` processes the orchestrator spawned (its children).
+    fn workers(&self) -> Vec<u32> {
+        let parent = self.pid().to_string();
+        let mut pids = Vec::new();
+        for (pid, dir) in processes() {
+            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if head.ends_with("(bootstrap") && rest.split_whitespace().nth(1) == Some(&parent) {
+                pids.push(pid);
+            }
+        }
+        pids
     }
 
     /// Target counts `STOP_BOUND` after now and 3 s after that: equal once the
@@ -190,6 +205,14 @@ scenarios:
                 .join("summary.json"),
         )
     }
+}
+
+/// Every process now: its id and its `/proc` directory.
+fn processes() -> impl Iterator<Item = (u32, PathBuf)> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.file_name().to_string_lossy().parse().ok()?, e.path())))
 }
 
 fn path(p: &Path) -> &str {
@@ -314,6 +337,39 @@ fn a_killed_orchestrator_leaves_no_load_running_and_its_flushed_intervals_report
     assert!(total <= after_5s);
     assert!(summary["cost"]["gb_seconds"].as_f64() >= Some(0.0));
     assert!(!report.stdout.contains("-0.0 GB-s"), "{}", report.stdout);
+}
+
+#[test]
+fn a_worker_told_to_terminate_flushes_its_last_intervals_and_says_stopped() {
+    let mut run = Run::start("term-worker", &[]);
+    let workers = run.workers();
+    assert_eq!(workers.len(), 2, "two bootstrap processes: {workers:?}");
+    for pid in &workers {
+        let status = Command::new("kill")
+            .args(["-s", "TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s TERM {pid}");
+    }
+    let (settled, later) = run.counts_after_the_bound();
+    assert_eq!(settled, later, "the target still receives requests");
+    assert!(later < FULL / 2, "{later} of {FULL}: not stopped early");
+
+    let outcome = run.join();
+    let manifests = run.manifests();
+    assert_eq!(manifests.len(), 2, "{}", outcome.stderr);
+    for m in &manifests {
+        assert_eq!(m["stopped"], true, "{m}");
+    }
+    let (report, summary) = run.report();
+    assert_eq!(
+        summary["total"]["requests"], later,
+        "every request the target received, once: {}",
+        report.stderr
+    );
+    // Stopped workers and no control object: the run reads as interrupted.
+    assert_eq!(report.code(), 105, "{}", report.stderr);
+    assert_eq!(outcome.code(), 105, "{}", outcome.stderr);
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Starting and watching one `bootstrap` process: its own Runtime API listener,
 //! its log file, its Lambda environment, and a watcher task that kills it on
 //! request and reports its exit to the pool. On Linux every process gets a
-//! parent-death signal, so no worker outlives the orchestrator (not even one
-//! killed with SIGKILL) and keeps sending load.
+//! parent-death signal (SIGTERM), so no worker outlives the orchestrator (not
+//! even one killed with SIGKILL) and keeps sending load: `bootstrap` stops its
+//! load at once, tries one last flush and its `stopped` manifest, and exits
+//! within its bounded grace (`TERMINATE_GRACE`, 5 s).
 //! It does not decide when a process starts or what happens to its invocations
 //! when it dies (that is [`super::pool`]) and does not route its Runtime API
 //! (the service's router, through [`Shared::serve_runtime`]).
@@ -91,7 +93,7 @@ pub(super) fn start_process(shared: &Shared, seq: u64) -> Result<Started, LocalE
     Ok(Started { child, listener })
 }
 
-/// Makes the child get SIGKILL when the thread that spawned it ends, which
+/// Makes the child get SIGTERM when the thread that spawned it ends, which
 /// [`spawn_from_lasting_thread`] makes the end of this process.
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
@@ -100,7 +102,7 @@ fn die_with_parent(cmd: &mut Command) {
     // calls are allowed: prctl and getppid are, and nothing here allocates.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died before prctl: then nothing would signal us.
