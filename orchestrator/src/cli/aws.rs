@@ -11,10 +11,12 @@ use crate::cli::{ArchArg, PlanFlags};
 /// Where the AWS resources are, shared by `deploy`, `doctor` and `destroy`.
 #[derive(Debug, Args, Clone)]
 pub struct AwsArgs {
-    /// Results bucket (default: sls-load.toml's; `deploy`: a generated name).
+    /// Results bucket (default: sls-load.toml's; locally `sls-load-results`;
+    /// `deploy`: a generated name).
     #[arg(long, env = "SLS_LOAD_BUCKET")]
     pub bucket: Option<String>,
-    /// The results bucket's region (default: sls-load.toml's, else the first region).
+    /// The results bucket's region (default: sls-load.toml's, else the first region
+    /// of the run).
     #[arg(long, env = "SLS_LOAD_BUCKET_REGION")]
     pub bucket_region: Option<String>,
     /// The worker function's name in every region (default: sls-load.toml's, else

@@ -313,17 +313,7 @@ pub struct CloudArgs {
     /// Lambda concurrency; one OS process each).
     #[arg(long, default_value_t = 256)]
     pub local_concurrency: usize,
-    /// Results bucket (AWS mode; locally `sls-load-results`; default: sls-load.toml's).
-    #[arg(long, env = "SLS_LOAD_BUCKET")]
-    pub bucket: Option<String>,
-    /// The results bucket's region (default: the first region of the run).
-    #[arg(long, env = "SLS_LOAD_BUCKET_REGION")]
-    pub bucket_region: Option<String>,
-    /// The worker function's name, deployed in every region used (default:
-    /// sls-load.toml's, else sls-load-worker).
-    #[arg(long, env = "SLS_LOAD_FUNCTION")]
-    pub function: Option<String>,
-    /// AWS profile from ~/.aws/config.
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
+    /// The results bucket, the worker function and the profile (AWS mode).
+    #[command(flatten)]
+    pub account: aws::AwsArgs,
 }

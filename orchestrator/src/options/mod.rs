@@ -9,6 +9,7 @@
 //! and [`sls_load_plan::scenario`].
 
 pub mod aws;
+mod cloud;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,11 +19,10 @@ use rand::Rng;
 use sls_load_core::job::{Region, ResultsLocation, RunId, VuStage};
 
 use crate::cli::{
-    self, ArchArg, CiArgs, CloudArgs, CompareArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs,
-    RunsArgs, StopArgs,
+    self, ArchArg, CiArgs, CompareArgs, PlanArgs, PlanFlags, ReportArgs, RunArgs, RunsArgs,
+    StopArgs,
 };
 pub use crate::cloud::CloudOptions;
-use crate::cloud::select_mode;
 use crate::export::out::OutSpec;
 use sls_load_plan::plan::{Arch, Layout, PlanError, PlanOptions};
 use sls_load_plan::scenario::Scenario;
@@ -494,7 +494,7 @@ impl RunOptions {
             summary_export: summary_export(args.output.summary_export)?,
             ci: CiOutputs::from_cli(args.output.ci)?,
             outputs: out_specs(args.output.out)?,
-            cloud: cloud(args.cloud)?,
+            cloud: cloud::cloud(args.cloud)?,
             allow_exec: args.allow_exec,
         })
     }
@@ -550,7 +550,7 @@ impl ReportOptions {
             summary_export: summary_export(args.output.summary_export)?,
             ci: CiOutputs::from_cli(args.output.ci)?,
             outputs: out_specs(args.output.out)?,
-            cloud: cloud(args.cloud)?,
+            cloud: cloud::cloud(args.cloud)?,
         })
     }
 }
@@ -588,7 +588,7 @@ impl StopOptions {
     pub fn from_cli(args: StopArgs) -> Result<StopOptions, OptionsError> {
         Ok(StopOptions {
             run_id: run_id(args.run_id)?,
-            cloud: cloud(args.cloud)?,
+            cloud: cloud::cloud(args.cloud)?,
         })
     }
 }
@@ -613,7 +613,7 @@ impl RunsOptions {
         Ok(RunsOptions {
             limit: args.limit,
             json: args.json,
-            cloud: cloud(args.cloud)?,
+            cloud: cloud::cloud(args.cloud)?,
         })
     }
 }
@@ -643,7 +643,7 @@ impl CompareOptions {
                 args.tolerance.as_deref().unwrap_or(""),
             )?,
             json: args.json,
-            cloud: cloud(args.cloud)?,
+            cloud: cloud::cloud(args.cloud)?,
         })
     }
 }
@@ -713,47 +713,6 @@ pub const DEFAULT_MEMORY_MB: u32 = 1769;
 
 /// The worker function's name when neither a flag nor `sls-load.toml` names one.
 pub const DEFAULT_FUNCTION: &str = "sls-load-worker";
-
-/// The cloud flags over `sls-load.toml`, with the mode chosen.
-fn cloud(args: CloudArgs) -> Result<CloudOptions, OptionsError> {
-    let project = match crate::project::ProjectFile::load() {
-        Ok(project) => project,
-        // A broken file does not stop a run that does not use it.
-        Err(_) if args.local => None,
-        Err(e) => return Err(e.into()),
-    };
-    let file = project.as_ref().map(|p| p.aws.clone()).unwrap_or_default();
-    let implied = if args.bucket.is_some() {
-        Some("--bucket/SLS_LOAD_BUCKET".to_owned())
-    } else if args.function.is_some() {
-        Some("--function/SLS_LOAD_FUNCTION".to_owned())
-    } else if let Some(p) = args.profile.as_deref().filter(|p| !p.is_empty()) {
-        Some(format!("--profile/AWS_PROFILE {p}"))
-    } else {
-        project
-            .is_some()
-            .then(|| crate::project::ProjectFile::path().display().to_string())
-    };
-    let bucket_region = match args.bucket_region.or(file.bucket_region).as_deref() {
-        Some(r) => Some(name("--bucket-region", r)?),
-        None => None,
-    };
-    let (mode, why) = select_mode(args.local, args.aws, implied, args.profile.as_deref());
-    Ok(CloudOptions {
-        mode,
-        why,
-        local_dir: args.local_dir,
-        bootstrap: args.bootstrap,
-        local_concurrency: args.local_concurrency,
-        bucket: args.bucket.or(file.bucket),
-        bucket_region,
-        function: args
-            .function
-            .or(file.function)
-            .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
-        profile: args.profile,
-    })
-}
 
 /// A new run id: UTC start time plus four random hex digits, so ids sort by time.
 fn new_run_id() -> String {
