@@ -7,6 +7,7 @@
 #![no_main]
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use sls_load_core::job::ObjectKey;
@@ -15,6 +16,17 @@ use sls_load_report::{Collected, Store, StoreError};
 
 /// The golden run's plan: two regions, two workers each.
 static PLAN: &[u8] = include_bytes!("../../tests/fixtures/golden/runs/golden-20261127/plan.json");
+/// The plan and a runtime, made once for every input: neither depends on it
+/// (the plan is compiled in; only the OS can refuse a runtime, and then there
+/// is nothing to fuzz).
+static SETUP: LazyLock<(Plan, tokio::runtime::Runtime)> = LazyLock::new(|| {
+    let plan = serde_json::from_slice(PLAN).expect("the golden plan decodes");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    (plan, runtime)
+});
 /// Where the fuzzed worker's objects are stored.
 const WORKER: &str = "runs/golden-20261127/us-east-1/w0000/";
 
@@ -57,12 +69,8 @@ fuzz_target!(|data: &[u8]| {
     for (i, log) in parts.take(8).enumerate() {
         objects.insert(format!("{WORKER}latency-{i:05}.hlog"), log.to_vec());
     }
-    let plan: Plan = serde_json::from_slice(PLAN).expect("the golden plan decodes");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime");
-    let mut collected = Collected::new(plan);
+    let (plan, runtime) = &*SETUP;
+    let mut collected = Collected::new(plan.clone());
     runtime
         .block_on(collected.settle(&Mem(objects)))
         .expect("a memory store never fails");
