@@ -78,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
         let listed = match m.logs.is_empty() {
             // An older manifest lists no counts: nothing to bound by.
             true => u64::MAX,
-            false => m.logs.iter().fold(0u64, |n, l| n.saturating_add(l.requests)),
+            false => m
+                .logs
+                .iter()
+                .fold(0u64, |n, l| n.saturating_add(l.requests)),
         };
         let counted = collected.merged.total.requests();
         assert!(counted <= listed, "{counted} counted, {listed} listed");
