@@ -302,6 +302,33 @@ fn ctrl_c_stops_the_workers_and_ends_with_an_interrupted_summary_and_105() {
     interrupted_by("INT");
 }
 
+/// The process group of process `pid` (field 5 of `/proc/PID/stat`).
+fn process_group(pid: u32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let (_, rest) = stat.rsplit_once(')').expect("comm");
+    rest.split_whitespace().nth(2).expect("pgrp").to_owned()
+}
+
+/// A Ctrl-C at a terminal signals its whole foreground process group: local
+/// workers sharing the orchestrator's would die of it before their last flush
+/// (16 of 36 requests reported once). They have their own, so only the
+/// orchestrator gets it and every request is reported.
+#[test]
+fn local_workers_are_out_of_reach_of_the_terminals_ctrl_c() {
+    let mut run = Run::start("pgrp", &[]);
+    let workers = run.workers();
+    assert_eq!(workers.len(), 2, "two bootstrap processes: {workers:?}");
+    let orchestrator = process_group(run.pid());
+    for worker in &workers {
+        assert_ne!(process_group(*worker), orchestrator, "worker {worker}");
+    }
+    run.signal("INT");
+    let outcome = run.join();
+    assert_eq!(outcome.code(), 105, "{}", outcome.stderr);
+    let (_, summary) = run.report();
+    assert_eq!(summary["total"]["requests"], run.target.requests());
+}
+
 #[test]
 fn sigterm_is_handled_like_ctrl_c() {
     interrupted_by("TERM");

@@ -177,9 +177,11 @@ mod tests {
     async fn a_short_fixed_rate_run_is_read_back_from_the_local_sink() {
         let (dir, a) = one_second_at(200, 4).await;
         let r = run(&a).await.expect("runs");
-        assert_eq!(r.requests, 200, "{r:?}");
+        // Every arrival is sent or named dropped (a busy machine may leave one
+        // VU-less for a moment); every request sent is in the histogram.
+        assert_eq!(r.requests + r.dropped_iterations, 200, "{r:?}");
         assert_eq!(r.errors, 0, "{r:?}");
-        assert_eq!(r.histogram_count, 200, "{r:?}");
+        assert_eq!(r.histogram_count, r.requests, "{r:?}");
         assert_eq!(
             r.objects_written, 2,
             "one interval log and the manifest: {r:?}"

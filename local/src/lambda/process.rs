@@ -4,7 +4,9 @@
 //! parent-death signal (SIGTERM), so no worker outlives the orchestrator (not
 //! even one killed with SIGKILL) and keeps sending load: `bootstrap` stops its
 //! load at once, tries one last flush and its `stopped` manifest, and exits
-//! within its bounded grace (`TERMINATE_GRACE`, 5 s).
+//! within its bounded grace (`TERMINATE_GRACE`, 5 s). Each process has its own
+//! process group, out of the terminal's reach (a Ctrl-C is the orchestrator's
+//! to handle).
 //! It does not decide when a process starts or what happens to its invocations
 //! when it dies (that is [`super::pool`]) and does not route its Runtime API
 //! (the service's router, through [`Shared::serve_runtime`]).
@@ -86,7 +88,11 @@ pub(super) fn start_process(shared: &Shared, seq: u64) -> Result<Started, LocalE
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group, as a Lambda worker is nobody's terminal job: a
+        // Ctrl-C at the terminal reaches the orchestrator alone, which stops the
+        // workers through the kill switch so that they flush what they sent.
+        .process_group(0);
     die_with_parent(&mut cmd);
     let child = spawn_from_lasting_thread(cmd, shared.rt.clone())
         .map_err(|e| LocalError::io(format!("spawning {}", cfg.bootstrap.display()), e))?;
